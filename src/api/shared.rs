@@ -1,0 +1,123 @@
+//! Schema pieces used by more than one kind: the permission and role vocabularies of VideoSDK
+//! tokens, and the Go duration pattern the API server checks at admission.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A VideoSDK token permission (the `permissions` claim).
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Joins a meeting directly.
+    AllowJoin,
+    /// Asks to join; someone holding `allow_join` must admit the participant.
+    AskJoin,
+    /// May moderate other participants (toggle their mic or webcam, remove them).
+    AllowMod,
+}
+
+/// A VideoSDK v2 role (the `roles` claim).
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// May only join meetings and rooms.
+    Rtc,
+    /// May only call the v2 REST API.
+    Crawler,
+}
+
+impl Permission {
+    /// Every permission, in the order VideoSDK's documentation lists them.
+    pub const ALL: [Permission; 3] = [
+        Permission::AllowJoin,
+        Permission::AskJoin,
+        Permission::AllowMod,
+    ];
+
+    /// The claim value, as VideoSDK and the manifests spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::AllowJoin => "allow_join",
+            Permission::AskJoin => "ask_join",
+            Permission::AllowMod => "allow_mod",
+        }
+    }
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 2] = [Role::Rtc, Role::Crawler];
+
+    /// The claim value, as VideoSDK and the manifests spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rtc => "rtc",
+            Role::Crawler => "crawler",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error for a permission or role name that VideoSDK does not define.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {given:?}: expected one of {expected}")]
+pub struct UnknownName {
+    what: &'static str,
+    given: String,
+    expected: String,
+}
+
+fn parse_named<T: Copy>(
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+    what: &'static str,
+    s: &str,
+) -> Result<T, UnknownName> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == s)
+        .ok_or_else(|| UnknownName {
+            what,
+            given: s.to_owned(),
+            expected: all.iter().map(|v| name(*v)).collect::<Vec<_>>().join(", "),
+        })
+}
+
+impl std::str::FromStr for Permission {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_named(&Permission::ALL, Permission::as_str, "permission", s)
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_named(&Role::ALL, Role::as_str, "role", s)
+    }
+}
+
+/// Go's `time.ParseDuration` syntax without a sign (a negative lifetime means nothing here):
+/// one or more decimal numbers, each with a unit (`ns`, `us`, `µs`, `μs`, `ms`, `s`, `m`, `h`),
+/// as in `24h`, `90m`, `1h30m`, `1.5h`. The CEL rules then compare values with `duration()`,
+/// which parses the same syntax.
+pub const GO_DURATION_PATTERN: &str = r"^(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$";
+
+/// Longest duration string accepted; bounds the CEL cost the API server estimates.
+pub const DURATION_MAX_LENGTH: u32 = 64;

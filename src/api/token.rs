@@ -1,0 +1,175 @@
+//! `VideoSdkToken`: one VideoSDK access token, kept signed and fresh in a Secret.
+
+use super::shared::{DURATION_MAX_LENGTH, GO_DURATION_PATTERN, Permission, Role};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Annotation on a `VideoSdkToken` that forces a re-sign whenever its value changes, as
+/// `kubectl annotate vst NAME videosdk.live/renew-now="$(date +%s)" --overwrite` does.
+pub const RENEW_NOW_ANNOTATION: &str = "videosdk.live/renew-now";
+
+fn default_ttl() -> String {
+    "24h".to_owned()
+}
+
+/// Desired state of a VideoSDK access token: what it grants, how long it lives, where it is kept.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "videosdk.live",
+    version = "v1alpha1",
+    kind = "VideoSdkToken",
+    namespaced,
+    status = "VideoSdkTokenStatus",
+    shortname = "vst",
+    category = "videosdk",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Secret","type":"string","jsonPath":".status.secretName"}"#,
+    printcolumn = r#"{"name":"Expires","type":"date","jsonPath":".status.notAfter"}"#,
+    printcolumn = r#"{"name":"Renews","type":"date","jsonPath":".status.renewalTime"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    doc = "A VideoSDK access token that the operator signs with an issuer's credentials, writes into a Secret (key `token`) and re-signs before it expires."
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!(has(self.renewBefore) && has(self.renewBeforePercentage))")
+        .message("renewBefore and renewBeforePercentage are mutually exclusive: set at most one")
+        .reason(Reason::FieldValueForbidden),
+    validation = Rule::new("!has(self.renewBefore) || duration(self.renewBefore) < duration(self.ttl)")
+        .message("renewBefore must be shorter than ttl")
+        .field_path(".renewBefore")
+        .reason(Reason::FieldValueInvalid),
+)]
+pub struct VideoSdkTokenSpec {
+    /// The issuer whose credentials sign this token. It must be a `VideoSdkIssuer` in this
+    /// namespace or a `ClusterVideoSdkIssuer` whose namespaceSelector admits this namespace.
+    pub issuer_ref: IssuerRef,
+
+    /// What the holder may do: `allow_join` (joins directly), `ask_join` (must be admitted by a
+    /// participant holding `allow_join`), `allow_mod` (may moderate others). At least one, no
+    /// duplicates.
+    #[schemars(length(min = 1), extend("x-kubernetes-list-type" = "set"))]
+    pub permissions: Vec<Permission>,
+
+    /// VideoSDK v2 roles: `rtc` (may only join meetings and rooms) and/or `crawler` (may only
+    /// call the v2 REST API). Setting roles, roomId or participantId makes a v2 token
+    /// (claim `version: 2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub roles: Option<Vec<Role>>,
+
+    /// Restricts the token to one meeting/room (v2 claim `roomId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub room_id: Option<String>,
+
+    /// Binds the token to one participant id (v2 claim `participantId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub participant_id: Option<String>,
+
+    /// Lifetime of each signed token, in Go duration syntax (`24h`, `90m`, `1h30m`).
+    /// At least `1m`; the issuer's `maxTtl` may cap it. Default `24h`.
+    #[serde(default = "default_ttl")]
+    #[schemars(pattern(GO_DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('1m')").message("ttl must be at least 1m"))]
+    pub ttl: String,
+
+    /// Re-sign this long before expiry (Go duration syntax, shorter than ttl). Mutually exclusive
+    /// with renewBeforePercentage. When neither is set the token is re-signed when a third of its
+    /// lifetime is left, as cert-manager does for certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(GO_DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
+    pub renew_before: Option<String>,
+
+    /// Re-sign when this percentage (1-99) of the lifetime is left. Mutually exclusive with
+    /// renewBefore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 99))]
+    pub renew_before_percentage: Option<i32>,
+
+    /// Name of the Secret (in this namespace) that receives the token under key `token`.
+    /// Default: the name of this VideoSdkToken. A Secret of that name that this operator did not
+    /// create is never overwritten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 253),
+        pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub secret_name: Option<String>,
+
+    /// Extra labels and annotations for the Secret. Changing them updates the Secret without
+    /// re-signing the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_template: Option<SecretTemplate>,
+}
+
+/// Which issuer signs a token.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerRef {
+    /// Name of the issuer.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Kind of the issuer: `VideoSdkIssuer` (same namespace, the default) or
+    /// `ClusterVideoSdkIssuer`.
+    #[serde(default)]
+    pub kind: IssuerKind,
+}
+
+/// The two kinds of issuer.
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
+)]
+pub enum IssuerKind {
+    /// A `VideoSdkIssuer` in the token's namespace.
+    #[default]
+    VideoSdkIssuer,
+    /// A cluster-scoped `ClusterVideoSdkIssuer`.
+    ClusterVideoSdkIssuer,
+}
+
+/// Metadata copied onto the Secret.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretTemplate {
+    /// Labels added to the Secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations added to the Secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Observed state of a token, written by the operator.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoSdkTokenStatus {
+    /// `Ready` is True when the Secret holds a valid token signed for the current spec;
+    /// otherwise its reason and message say what is wrong.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The `jti` claim of the token in the Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+    /// When the token in the Secret was issued (`iat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Time>,
+    /// When the token in the Secret expires (`exp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<Time>,
+    /// When the operator will re-sign the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_time: Option<Time>,
+    /// The Secret that holds the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// Consecutive failed attempts to issue the token; reset by a success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_issuance_attempts: Option<i32>,
+    /// When the last attempt to issue the token failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_time: Option<Time>,
+}

@@ -1,0 +1,4 @@
+//! videosdk-token-operator: issues VideoSDK access tokens into Kubernetes Secrets and keeps them
+//! fresh. See the README for the product and `shared/design.md` for the design.
+
+pub mod api;

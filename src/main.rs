@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", videosdk_token_operator::api::crds_yaml());
+}
