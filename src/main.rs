@@ -1,3 +1,20 @@
-fn main() {
-    print!("{}", videosdk_token_operator::api::crds_yaml());
+//! The `videosdk-token-operator` binary: argument parsing and exit codes only; the commands live
+//! in `videosdk_token_operator::cli`.
+
+use clap::Parser;
+use std::process::ExitCode;
+use videosdk_token_operator::cli::{self, Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Crd(args) => cli::crd::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(cli::EXIT_BAD_INPUT)
+        }
+    }
 }

@@ -1,0 +1,24 @@
+//! The command line: `crd`, `sign`, `inspect` (and, as the operator grows, `run` and `dev`).
+//!
+//! Each command is a small module with a pure core that tests call directly; `main.rs` only
+//! parses arguments and maps errors to exit codes.
+
+pub mod crd;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for bad input: an unreadable file, a malformed manifest, an unknown permission.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Issues VideoSDK access tokens into Kubernetes Secrets and keeps them fresh.
+#[derive(Parser, Debug)]
+#[command(name = "videosdk-token-operator", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Crd(crd::CrdArgs),
+}
