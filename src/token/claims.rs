@@ -1,0 +1,331 @@
+//! What a token grants: the request derived from a `VideoSdkToken` spec, and the JWT claims
+//! VideoSDK reads.
+
+use super::credentials::fingerprint;
+use super::duration::{DurationError, GoDuration, parse_positive};
+use crate::api::{Permission, Role, VideoSdkTokenSpec};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// The shortest lifetime a token may ask for; the CRD says the same at admission
+/// (`ttl must be at least 1m`). It is checked again here because admission rules can be
+/// bypassed (an older CRD, a direct call), and a shorter token would be renewed almost
+/// continuously.
+pub const MIN_TTL: Duration = Duration::from_secs(60);
+
+/// Why a token spec cannot be turned into a request. Each message names the field to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// `spec.permissions` is empty.
+    #[error("spec.permissions is empty: give at least one of allow_join, ask_join, allow_mod")]
+    NoPermissions,
+    /// A permission is listed twice.
+    #[error("spec.permissions lists {0} more than once: list each permission once")]
+    DuplicatePermission(Permission),
+    /// A role is listed twice.
+    #[error("spec.roles lists {0} more than once: list each role once")]
+    DuplicateRole(Role),
+    /// `spec.roomId` is the empty string.
+    #[error("spec.roomId is empty: remove it or give a room id")]
+    EmptyRoomId,
+    /// `spec.participantId` is the empty string.
+    #[error("spec.participantId is empty: remove it or give a participant id")]
+    EmptyParticipantId,
+    /// `spec.ttl` is not a positive Go duration.
+    #[error("spec.ttl: {0}")]
+    Ttl(#[source] DurationError),
+    /// `spec.ttl` is shorter than [`MIN_TTL`].
+    #[error("spec.ttl {ttl} is shorter than the minimum of 1m")]
+    TtlTooShort {
+        /// The ttl, in Go's notation.
+        ttl: String,
+    },
+}
+
+/// What to sign: the claims-relevant part of a `VideoSdkToken` spec, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// The `permissions` claim; non-empty, no duplicates, in the order given.
+    pub permissions: Vec<Permission>,
+    /// The v2 `roles` claim; no duplicates. Empty means no `roles` claim.
+    pub roles: Vec<Role>,
+    /// The v2 `roomId` claim.
+    pub room_id: Option<String>,
+    /// The v2 `participantId` claim.
+    pub participant_id: Option<String>,
+    /// Lifetime: `exp` is `iat` plus this, in whole seconds.
+    pub ttl: Duration,
+}
+
+impl TokenRequest {
+    /// The request a `VideoSdkToken` spec asks for. `roles: []` is the same as no roles (it
+    /// does not make a v2 token).
+    pub fn from_spec(spec: &VideoSdkTokenSpec) -> Result<Self, RequestError> {
+        let ttl = parse_positive(&spec.ttl).map_err(RequestError::Ttl)?;
+        let request = TokenRequest {
+            permissions: spec.permissions.clone(),
+            roles: spec.roles.clone().unwrap_or_default(),
+            room_id: spec.room_id.clone(),
+            participant_id: spec.participant_id.clone(),
+            ttl,
+        };
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Checks what the CRD schema also checks at admission, for requests built by hand (the
+    /// `sign` command) or specs that bypassed admission.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        if self.permissions.is_empty() {
+            return Err(RequestError::NoPermissions);
+        }
+        if let Some(duplicate) = first_duplicate(&self.permissions) {
+            return Err(RequestError::DuplicatePermission(duplicate));
+        }
+        if let Some(duplicate) = first_duplicate(&self.roles) {
+            return Err(RequestError::DuplicateRole(duplicate));
+        }
+        if self.room_id.as_deref() == Some("") {
+            return Err(RequestError::EmptyRoomId);
+        }
+        if self.participant_id.as_deref() == Some("") {
+            return Err(RequestError::EmptyParticipantId);
+        }
+        if self.ttl < MIN_TTL {
+            let nanos = i64::try_from(self.ttl.as_nanos()).unwrap_or(i64::MAX);
+            return Err(RequestError::TtlTooShort {
+                ttl: GoDuration::from_nanos(nanos).to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the token needs VideoSDK's v2 claims (and so `version: 2`).
+    pub fn is_v2(&self) -> bool {
+        !self.roles.is_empty() || self.room_id.is_some() || self.participant_id.is_some()
+    }
+}
+
+fn first_duplicate<T: Copy + PartialEq>(items: &[T]) -> Option<T> {
+    items
+        .iter()
+        .enumerate()
+        .find(|(i, item)| items[..*i].contains(item))
+        .map(|(_, item)| *item)
+}
+
+/// The `version` claim value of VideoSDK's v2 tokens.
+pub const V2: u32 = 2;
+
+/// The claims of a VideoSDK access token, as signed and as read back.
+///
+/// Names are VideoSDK's. Absent optional claims are left out of the JSON entirely (never
+/// `null`). When reading tokens made by other tools, permission and role names are kept as
+/// written (even ones VideoSDK does not define), `jti` may be missing (VideoSDK's own samples
+/// do not set it), and claims this type does not know are **kept** in [`Claims::other`], so that
+/// `inspect` shows a token in full; `apikey`, `permissions`, `iat` and `exp` are required.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The API key that signed the token.
+    pub apikey: String,
+    /// Permission names (`allow_join`, `ask_join`, `allow_mod`).
+    pub permissions: Vec<String>,
+    /// Issued at, in seconds since the Unix epoch.
+    pub iat: u64,
+    /// Expires at, in seconds since the Unix epoch.
+    pub exp: u64,
+    /// Token id (a UUID v4 in tokens this operator signs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// `2` when any v2 claim is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// v2: the only room the token may join.
+    #[serde(default, rename = "roomId", skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<String>,
+    /// v2: the participant id the token is bound to.
+    #[serde(
+        default,
+        rename = "participantId",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub participant_id: Option<String>,
+    /// v2: role names (`rtc`, `crawler`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// Claims of tokens made by other tools that this type has no field for; empty in tokens
+    /// this operator signs.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+impl Claims {
+    /// The claims for `request`, issued at `iat` (Unix seconds) with id `jti`; `None` when the
+    /// expiry does not fit in Unix seconds.
+    pub(crate) fn for_request(
+        request: &TokenRequest,
+        apikey: &str,
+        iat: u64,
+        jti: String,
+    ) -> Option<Self> {
+        let v2 = request.is_v2();
+        Some(Claims {
+            apikey: apikey.to_owned(),
+            permissions: request
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            iat,
+            exp: iat.checked_add(request.ttl.as_secs())?,
+            jti: Some(jti),
+            version: v2.then_some(V2),
+            room_id: request.room_id.clone(),
+            participant_id: request.participant_id.clone(),
+            roles: (!request.roles.is_empty()).then(|| {
+                request
+                    .roles
+                    .iter()
+                    .map(|r| r.as_str().to_owned())
+                    .collect()
+            }),
+            other: BTreeMap::new(),
+        })
+    }
+}
+
+impl fmt::Debug for Claims {
+    /// Like the derived `Debug`, but with the API key's fingerprint in place of the key: status
+    /// and logs show at most a fingerprint of it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field(
+                "apikey",
+                &format_args!("sha256:{}", fingerprint(&self.apikey)),
+            )
+            .field("permissions", &self.permissions)
+            .field("iat", &self.iat)
+            .field("exp", &self.exp)
+            .field("jti", &self.jti)
+            .field("version", &self.version)
+            .field("room_id", &self.room_id)
+            .field("participant_id", &self.participant_id)
+            .field("roles", &self.roles)
+            .field("other", &self.other)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::token::test_spec as spec;
+
+    #[test]
+    fn from_spec_parses_ttl_and_copies_claims() {
+        let mut s = spec(vec![Permission::AllowJoin, Permission::AllowMod]);
+        s.ttl = "1h30m".to_owned();
+        s.roles = Some(vec![Role::Rtc]);
+        s.room_id = Some("room-1".to_owned());
+        let request = TokenRequest::from_spec(&s).unwrap();
+        assert_eq!(request.ttl, Duration::from_secs(5400));
+        assert_eq!(
+            request.permissions,
+            vec![Permission::AllowJoin, Permission::AllowMod]
+        );
+        assert_eq!(request.roles, vec![Role::Rtc]);
+        assert_eq!(request.room_id.as_deref(), Some("room-1"));
+        assert!(request.is_v2());
+    }
+
+    #[test]
+    fn empty_roles_are_no_roles() {
+        let mut s = spec(vec![Permission::AskJoin]);
+        s.roles = Some(vec![]);
+        let request = TokenRequest::from_spec(&s).unwrap();
+        assert!(request.roles.is_empty());
+        assert!(!request.is_v2());
+    }
+
+    #[test]
+    fn from_spec_refuses_bad_specs_with_specific_errors() {
+        assert_eq!(
+            TokenRequest::from_spec(&spec(vec![])),
+            Err(RequestError::NoPermissions)
+        );
+        assert_eq!(
+            TokenRequest::from_spec(&spec(vec![
+                Permission::AllowJoin,
+                Permission::AskJoin,
+                Permission::AllowJoin
+            ])),
+            Err(RequestError::DuplicatePermission(Permission::AllowJoin))
+        );
+        let mut s = spec(vec![Permission::AllowJoin]);
+        s.roles = Some(vec![Role::Crawler, Role::Crawler]);
+        assert_eq!(
+            TokenRequest::from_spec(&s),
+            Err(RequestError::DuplicateRole(Role::Crawler))
+        );
+        let mut s = spec(vec![Permission::AllowJoin]);
+        s.room_id = Some(String::new());
+        assert_eq!(TokenRequest::from_spec(&s), Err(RequestError::EmptyRoomId));
+        let mut s = spec(vec![Permission::AllowJoin]);
+        s.participant_id = Some(String::new());
+        assert_eq!(
+            TokenRequest::from_spec(&s),
+            Err(RequestError::EmptyParticipantId)
+        );
+
+        let ttl_error = |ttl: &str| {
+            let mut s = spec(vec![Permission::AllowJoin]);
+            s.ttl = ttl.to_owned();
+            TokenRequest::from_spec(&s).unwrap_err()
+        };
+        assert!(matches!(
+            ttl_error("1d"),
+            RequestError::Ttl(DurationError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            ttl_error("-1h"),
+            RequestError::Ttl(DurationError::Negative { .. })
+        ));
+        assert!(matches!(
+            ttl_error("0"),
+            RequestError::Ttl(DurationError::Zero { .. })
+        ));
+        assert_eq!(
+            ttl_error("59s"),
+            RequestError::TtlTooShort {
+                ttl: "59s".to_owned()
+            }
+        );
+        assert!(
+            ttl_error("1d")
+                .to_string()
+                .starts_with("spec.ttl: unknown unit")
+        );
+        // The boundary itself is allowed.
+        let mut s = spec(vec![Permission::AllowJoin]);
+        s.ttl = "1m".to_owned();
+        assert_eq!(TokenRequest::from_spec(&s).unwrap().ttl, MIN_TTL);
+    }
+
+    #[test]
+    fn claims_debug_shows_a_fingerprint_not_the_api_key() {
+        let request = TokenRequest::from_spec(&spec(vec![Permission::AllowJoin])).unwrap();
+        let claims = Claims::for_request(&request, "my-api-key-1234", 1, "id".to_owned()).unwrap();
+        let debug = format!("{claims:?}");
+        assert!(!debug.contains("my-api-key-1234"), "{debug}");
+        assert!(debug.contains(&fingerprint("my-api-key-1234")), "{debug}");
+    }
+
+    #[test]
+    fn expiry_overflow_is_refused_not_wrapped() {
+        let request = TokenRequest::from_spec(&spec(vec![Permission::AllowJoin])).unwrap();
+        assert!(Claims::for_request(&request, "k", u64::MAX - 10, "id".to_owned()).is_none());
+    }
+}

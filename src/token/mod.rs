@@ -1,0 +1,40 @@
+//! VideoSDK access tokens as pure functions, with no Kubernetes and no I/O: Go durations, the
+//! claims a `VideoSdkToken` asks for, signing and verifying them, and when to renew them.
+//!
+//! The controller feeds these functions what it read from the API server and the clock, and
+//! writes back what they return; everything here is tested without a cluster.
+
+mod claims;
+mod credentials;
+mod duration;
+mod schedule;
+mod signing;
+
+pub use claims::{Claims, MIN_TTL, RequestError, TokenRequest, V2};
+pub use credentials::{Credentials, CredentialsError, fingerprint};
+pub use duration::{DurationError, GoDuration, format_human, parse_positive};
+pub use schedule::{JITTER_DIVISOR, RenewBefore, ScheduleError, renewal_time};
+pub use signing::{
+    ALGORITHM, DecodeError, DecodedToken, Part, SignError, SignedToken, TokenHeader, VerifyError,
+    decode_unverified, sign, verify,
+};
+
+/// A minimal valid `VideoSdkTokenSpec` for the tests of this module.
+#[cfg(test)]
+pub(crate) fn test_spec(permissions: Vec<crate::api::Permission>) -> crate::api::VideoSdkTokenSpec {
+    crate::api::VideoSdkTokenSpec {
+        issuer_ref: crate::api::IssuerRef {
+            name: "issuer".to_owned(),
+            kind: crate::api::IssuerKind::VideoSdkIssuer,
+        },
+        permissions,
+        roles: None,
+        room_id: None,
+        participant_id: None,
+        ttl: "24h".to_owned(),
+        renew_before: None,
+        renew_before_percentage: None,
+        secret_name: None,
+        secret_template: None,
+    }
+}

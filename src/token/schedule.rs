@@ -1,0 +1,368 @@
+//! When to re-sign a token: the renewal time, computed from its lifetime, the renew-before
+//! policy of its spec and a jitter that is a stable function of the token's UID.
+
+use super::duration::{DurationError, parse_positive};
+use crate::api::VideoSdkTokenSpec;
+use aws_lc_rs::digest::{SHA256, digest};
+use std::time::{Duration, SystemTime};
+
+/// The jitter moves renewal earlier by at most 1/`JITTER_DIVISOR` (10%) of the renew window.
+///
+/// Why 10%: tokens created together (a Helm install of 10,000 of them) would otherwise all
+/// renew in the same second, and then again every lifetime after, as a burst of signing and
+/// API writes. 10% of the default window (a third of 24h = 8h) spreads them over 48 minutes,
+/// about 3.5 tokens a second. More spread buys little and costs the token's useful life: a token
+/// renews at most 10% of its renew window earlier than asked, which a person reading
+/// `status.renewalTime` will not find absurd. The jitter is also capped at 10% of the time from
+/// issuance to the asked-for renewal, so that a large renew window (`renewBeforePercentage: 99`)
+/// cannot push renewal back onto the issuance.
+pub const JITTER_DIVISOR: u128 = 10;
+
+/// How long before expiry to renew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RenewBefore {
+    /// When a third of the lifetime is left, as cert-manager does for certificates.
+    #[default]
+    Default,
+    /// This long before expiry (`spec.renewBefore`).
+    Duration(Duration),
+    /// When this percentage of the lifetime is left (`spec.renewBeforePercentage`, 1–99).
+    Percentage(u8),
+}
+
+/// Why a renewal time cannot be computed. Messages name the field to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// Both `renewBefore` and `renewBeforePercentage` are set.
+    #[error(
+        "spec.renewBefore and spec.renewBeforePercentage are mutually exclusive: set at most one"
+    )]
+    BothRenewBefore,
+    /// `spec.renewBefore` is not a positive Go duration.
+    #[error("spec.renewBefore: {0}")]
+    RenewBefore(#[source] DurationError),
+    /// `spec.renewBeforePercentage` is outside 1–99.
+    #[error("spec.renewBeforePercentage must be between 1 and 99, got {0}")]
+    PercentageOutOfRange(i32),
+    /// The token expires at (or within a nanosecond of) its issuance, so no time lies strictly
+    /// between the two; such a token must be re-signed at once.
+    #[error("the token expires at or before it is issued: re-sign it now")]
+    EmptyLifetime,
+}
+
+impl RenewBefore {
+    /// The policy a `VideoSdkToken` spec asks for.
+    ///
+    /// A `renewBefore` at least as long as the lifetime is accepted here: the issuer's `maxTtl`
+    /// may have shortened the lifetime below it, and [`renewal_time`] then falls back to the
+    /// default.
+    pub fn from_spec(spec: &VideoSdkTokenSpec) -> Result<Self, ScheduleError> {
+        match (&spec.renew_before, spec.renew_before_percentage) {
+            (Some(_), Some(_)) => Err(ScheduleError::BothRenewBefore),
+            (Some(text), None) => parse_positive(text)
+                .map(RenewBefore::Duration)
+                .map_err(ScheduleError::RenewBefore),
+            (None, Some(percent)) => u8::try_from(percent)
+                .ok()
+                .filter(|p| (1..=99).contains(p))
+                .map(RenewBefore::Percentage)
+                .ok_or(ScheduleError::PercentageOutOfRange(percent)),
+            (None, None) => Ok(RenewBefore::Default),
+        }
+    }
+
+    /// The renew window, in nanoseconds, for a lifetime of `lifetime` nanoseconds. A window that
+    /// is empty or not shorter than the lifetime (a `renewBefore` ≥ ttl given anyway, a
+    /// percentage outside 1–99) falls back to the default, as cert-manager does when renewBefore
+    /// exceeds a certificate's duration.
+    fn window(self, lifetime: u128) -> u128 {
+        let default = lifetime / 3;
+        let asked = match self {
+            RenewBefore::Default => default,
+            RenewBefore::Duration(d) => d.as_nanos(),
+            RenewBefore::Percentage(p) => lifetime * u128::from(p) / 100,
+        };
+        if asked == 0 || asked >= lifetime {
+            default
+        } else {
+            asked
+        }
+    }
+}
+
+/// When to re-sign a token issued at `issued_at` that expires at `expires_at`: `expires_at −
+/// renew window − jitter`, where the jitter is a fraction of [`JITTER_DIVISOR`]'s bound chosen by
+/// hashing `uid` (the same UID gives the same time in every process and every version, so a
+/// restarted operator computes what it computed before).
+///
+/// The result is always strictly after `issued_at` and strictly before `expires_at`, to the
+/// nanosecond, so that even a 1-minute token with a 1% window gets a distinct, sub-second
+/// renewal time.
+pub fn renewal_time(
+    issued_at: SystemTime,
+    expires_at: SystemTime,
+    renew_before: RenewBefore,
+    uid: &str,
+) -> Result<SystemTime, ScheduleError> {
+    let lifetime = expires_at
+        .duration_since(issued_at)
+        .map_err(|_| ScheduleError::EmptyLifetime)?
+        .as_nanos();
+    if lifetime < 2 {
+        return Err(ScheduleError::EmptyLifetime);
+    }
+    let window = renew_before.window(lifetime);
+    let lead = lifetime - window;
+    let jitter = scale(window.min(lead) / JITTER_DIVISOR, uid_fraction(uid));
+    let offset = lead.saturating_sub(jitter).clamp(1, lifetime - 1);
+    Ok(issued_at + nanos(offset))
+}
+
+/// A number in `[0, 2^64)` that depends only on `uid`: the first 8 bytes of its SHA-256, read
+/// big-endian. SHA-256 rather than `std`'s `DefaultHasher`, whose output may change between
+/// Rust releases and is seeded per process.
+fn uid_fraction(uid: &str) -> u64 {
+    let hash = digest(&SHA256, uid.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.as_ref()[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// `span × fraction / 2^64`, without overflowing for any span (a lifetime between two
+/// `SystemTime`s can exceed 2^64 ns).
+fn scale(span: u128, fraction: u64) -> u128 {
+    let fraction = u128::from(fraction);
+    let (high, low) = (span >> 64, span & u128::from(u64::MAX));
+    high * fraction + ((low * fraction) >> 64)
+}
+
+/// `n` nanoseconds as a `Duration`; `n` is at most a lifetime that came from a `Duration`.
+fn nanos(n: u128) -> Duration {
+    const PER_SEC: u128 = 1_000_000_000;
+    let secs = u64::try_from(n / PER_SEC).unwrap_or(u64::MAX);
+    Duration::new(secs, (n % PER_SEC) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Permission;
+    use crate::token::test_spec;
+    use std::collections::HashMap;
+    use std::time::UNIX_EPOCH;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn issued() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_795_824_000)
+    }
+
+    /// The renewal time of a token of lifetime `ttl`, as an offset from issuance.
+    fn offset(ttl: Duration, policy: RenewBefore, uid: &str) -> Duration {
+        let at = renewal_time(issued(), issued() + ttl, policy, uid).unwrap();
+        let offset = at.duration_since(issued()).unwrap();
+        assert!(
+            offset > Duration::ZERO && offset < ttl,
+            "{offset:?} not inside {ttl:?}"
+        );
+        offset
+    }
+
+    /// Asserts renewal lies within the window `[lead - lead_or_window/10, lead]`.
+    fn assert_near(ttl: Duration, policy: RenewBefore, want_lead: Duration) {
+        let window = ttl - want_lead;
+        let max_jitter = window.min(want_lead) / 10;
+        for uid in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+            let got = offset(ttl, policy, uid);
+            assert!(
+                got <= want_lead && got + max_jitter >= want_lead,
+                "{policy:?} ttl {ttl:?}: renews {got:?} after issuance, want {want_lead:?} minus at most {max_jitter:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_renews_with_a_third_left() {
+        assert_near(24 * HOUR, RenewBefore::Default, 16 * HOUR);
+        assert_near(MINUTE, RenewBefore::Default, Duration::from_secs(40));
+    }
+
+    #[test]
+    fn duration_and_percentage_windows() {
+        assert_near(24 * HOUR, RenewBefore::Duration(HOUR), 23 * HOUR);
+        assert_near(24 * HOUR, RenewBefore::Percentage(50), 12 * HOUR);
+        // 1%: renew with 14m24s left of 24h.
+        assert_near(
+            24 * HOUR,
+            RenewBefore::Percentage(1),
+            24 * HOUR - Duration::from_secs(864),
+        );
+        // 99% of 24h: renew 14m24s after issuance.
+        assert_near(
+            24 * HOUR,
+            RenewBefore::Percentage(99),
+            Duration::from_secs(864),
+        );
+    }
+
+    #[test]
+    fn tiny_ttl_edges_keep_sub_second_resolution() {
+        // 1m at 1%: the window is 600ms, and renewal still lands before expiry.
+        assert_near(
+            MINUTE,
+            RenewBefore::Percentage(1),
+            Duration::from_millis(59_400),
+        );
+        // 1m at 99%: renewal 600ms after issuance, jitter at most 60ms.
+        assert_near(
+            MINUTE,
+            RenewBefore::Percentage(99),
+            Duration::from_millis(600),
+        );
+        // renewBefore just under the ttl: renewal just after issuance, never on it.
+        assert_near(
+            MINUTE,
+            RenewBefore::Duration(Duration::from_secs(59)),
+            Duration::from_secs(1),
+        );
+        assert_near(
+            MINUTE,
+            RenewBefore::Duration(MINUTE - Duration::from_nanos(1)),
+            Duration::from_nanos(1),
+        );
+    }
+
+    #[test]
+    fn window_not_shorter_than_the_lifetime_falls_back_to_the_default() {
+        for policy in [
+            RenewBefore::Duration(MINUTE),
+            RenewBefore::Duration(2 * MINUTE),
+            RenewBefore::Duration(Duration::MAX),
+            RenewBefore::Duration(Duration::ZERO),
+            RenewBefore::Percentage(0),
+            RenewBefore::Percentage(100),
+            RenewBefore::Percentage(u8::MAX),
+        ] {
+            assert_near(MINUTE, policy, Duration::from_secs(40));
+        }
+    }
+
+    #[test]
+    fn always_strictly_inside_the_lifetime() {
+        let lifetimes = [
+            Duration::from_nanos(2),
+            Duration::from_nanos(3),
+            Duration::from_nanos(10),
+            Duration::from_secs(1),
+            MINUTE,
+            24 * HOUR,
+            Duration::from_secs(u64::from(u32::MAX)),
+            Duration::from_secs(1 << 62),
+        ];
+        let policies = [
+            RenewBefore::Default,
+            RenewBefore::Duration(Duration::from_nanos(1)),
+            RenewBefore::Duration(Duration::from_secs(1)),
+            RenewBefore::Duration(Duration::MAX),
+            RenewBefore::Percentage(0),
+            RenewBefore::Percentage(1),
+            RenewBefore::Percentage(50),
+            RenewBefore::Percentage(99),
+            RenewBefore::Percentage(200),
+        ];
+        for ttl in lifetimes {
+            for policy in policies {
+                for uid in ["", "x", "some-uid", "0b1d3f0e-9c5a-4c1e-8d2b-7f6a5e4d3c2b"] {
+                    offset(ttl, policy, uid); // asserts the bounds
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_or_inverted_lifetimes_are_refused() {
+        let t = issued();
+        for expires in [t, t + Duration::from_nanos(1), t - Duration::from_secs(1)] {
+            assert_eq!(
+                renewal_time(t, expires, RenewBefore::Default, "uid"),
+                Err(ScheduleError::EmptyLifetime)
+            );
+        }
+    }
+
+    #[test]
+    fn same_uid_same_time_and_the_hash_is_pinned() {
+        let ttl = 24 * HOUR;
+        let a = offset(ttl, RenewBefore::Default, "abc");
+        assert_eq!(a, offset(ttl, RenewBefore::Default, "abc"));
+        // Pinned, so that a change of hash (which would move every token's renewal after an
+        // upgrade) fails here: SHA-256("abc") begins ba7816bf8f01cfea (FIPS 180-2, B.1).
+        let window: u128 = (8 * HOUR).as_nanos();
+        let jitter = (window / 10 * 0xba78_16bf_8f01_cfea_u128) >> 64;
+        assert_eq!(a, 16 * HOUR - nanos(jitter));
+        assert!(jitter > 0);
+    }
+
+    #[test]
+    fn ten_thousand_tokens_created_together_spread_out() {
+        let ttl = 24 * HOUR;
+        let mut per_second: HashMap<u64, usize> = HashMap::new();
+        for _ in 0..10_000 {
+            let uid = uuid::Uuid::new_v4().to_string();
+            let at = renewal_time(issued(), issued() + ttl, RenewBefore::Default, &uid).unwrap();
+            let second = at.duration_since(UNIX_EPOCH).unwrap().as_secs();
+            *per_second.entry(second).or_default() += 1;
+        }
+        let busiest = per_second.values().copied().max().unwrap();
+        // The window is 8h, the jitter up to 48 minutes: ~3.5 a second on average.
+        assert!(
+            per_second.len() > 2_000,
+            "only {} distinct seconds",
+            per_second.len()
+        );
+        assert!(busiest <= 20, "{busiest} tokens renew in the same second");
+    }
+
+    fn spec() -> VideoSdkTokenSpec {
+        test_spec(vec![Permission::AllowJoin])
+    }
+
+    #[test]
+    fn policy_from_spec() {
+        assert_eq!(RenewBefore::from_spec(&spec()), Ok(RenewBefore::Default));
+        let mut s = spec();
+        s.renew_before = Some("1h30m".to_owned());
+        assert_eq!(
+            RenewBefore::from_spec(&s),
+            Ok(RenewBefore::Duration(Duration::from_secs(5400)))
+        );
+        s.renew_before_percentage = Some(20);
+        assert_eq!(
+            RenewBefore::from_spec(&s),
+            Err(ScheduleError::BothRenewBefore)
+        );
+        s.renew_before = None;
+        assert_eq!(RenewBefore::from_spec(&s), Ok(RenewBefore::Percentage(20)));
+        for bad in [0, 100, -5, 1_000] {
+            s.renew_before_percentage = Some(bad);
+            assert_eq!(
+                RenewBefore::from_spec(&s),
+                Err(ScheduleError::PercentageOutOfRange(bad))
+            );
+        }
+        let mut s = spec();
+        s.renew_before = Some("-1h".to_owned());
+        assert!(matches!(
+            RenewBefore::from_spec(&s),
+            Err(ScheduleError::RenewBefore(DurationError::Negative { .. }))
+        ));
+        s.renew_before = Some("1d".to_owned());
+        let err = RenewBefore::from_spec(&s).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("spec.renewBefore: unknown unit"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,614 @@
+//! Signing tokens (HS256, with `jsonwebtoken`), reading them back without the secret, and
+//! verifying them with it.
+
+use super::claims::{Claims, TokenRequest};
+use super::credentials::Credentials;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::Deserialize;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+use uuid::Uuid;
+
+/// The only algorithm VideoSDK tokens use.
+pub const ALGORITHM: &str = "HS256";
+
+/// Why a token could not be signed. Never contains the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The request breaks a rule (see [`TokenRequest::validate`]).
+    #[error(transparent)]
+    InvalidRequest(#[from] super::claims::RequestError),
+    /// The clock reads before 1970, so `iat` cannot be written.
+    #[error("the system clock reads before 1970-01-01; fix the clock")]
+    ClockBeforeEpoch,
+    /// `iat + ttl` does not fit in the `exp` claim.
+    #[error(
+        "the token's expiry (now + ttl) is too far in the future to be written; use a shorter ttl"
+    )]
+    ExpiryOverflow,
+    /// `jsonwebtoken` refused to encode (not expected for HS256 and these claims).
+    #[error("signing the token failed: {0}")]
+    Encoding(#[source] jsonwebtoken::errors::Error),
+}
+
+/// A freshly signed token.
+///
+/// `Debug` leaves the JWT out: a token grants access to meetings until it expires, so it must
+/// not end up in logs.
+#[derive(Clone, PartialEq)]
+pub struct SignedToken {
+    /// The compact JWT (`header.claims.signature`), what pods read from the Secret.
+    pub jwt: String,
+    /// The claims inside it.
+    pub claims: Claims,
+    /// The token id, also in `claims.jti`.
+    pub id: Uuid,
+}
+
+impl fmt::Debug for SignedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedToken")
+            .field("jwt", &format_args!("<redacted>"))
+            .field("claims", &self.claims)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+/// Signs `request` with `credentials` as issued at `now` (rounded down to the second):
+/// `iat = now`, `exp = iat + ttl` (in whole seconds), a new random `jti`, header
+/// `{"typ":"JWT","alg":"HS256"}`.
+pub fn sign(
+    request: &TokenRequest,
+    credentials: &Credentials,
+    now: SystemTime,
+) -> Result<SignedToken, SignError> {
+    request.validate()?;
+    let iat = now
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| SignError::ClockBeforeEpoch)?
+        .as_secs();
+    let id = Uuid::new_v4();
+    let claims = Claims::for_request(request, credentials.api_key(), iat, id.to_string())
+        .ok_or(SignError::ExpiryOverflow)?;
+    let jwt = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(credentials.secret().as_bytes()),
+    )
+    .map_err(SignError::Encoding)?;
+    Ok(SignedToken { jwt, claims, id })
+}
+
+/// The JOSE header of a token, as read without verifying it. Unknown header fields (`kid`, ...)
+/// are ignored; `alg` is kept as written so that a token with another algorithm can be named in
+/// an error rather than refused as unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TokenHeader {
+    /// The signing algorithm; `HS256` for VideoSDK tokens.
+    pub alg: String,
+    /// The token type, `JWT` when set.
+    #[serde(default)]
+    pub typ: Option<String>,
+}
+
+/// A token's header and claims, read without checking the signature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedToken {
+    /// The JOSE header.
+    pub header: TokenHeader,
+    /// The claims.
+    pub claims: Claims,
+}
+
+/// The part of a JWT that could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The first segment.
+    Header,
+    /// The second segment.
+    Claims,
+    /// The third segment.
+    Signature,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Header => "header",
+            Part::Claims => "claims",
+            Part::Signature => "signature",
+        })
+    }
+}
+
+/// Why a string is not a readable token. Messages describe the problem without quoting the
+/// token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not three dot-separated segments.
+    #[error(
+        "not a JWT: expected three base64url segments separated by dots (header.claims.signature), found {segments} segment(s)"
+    )]
+    NotAJwt {
+        /// How many dot-separated segments there were.
+        segments: usize,
+    },
+    /// A segment is not unpadded base64url.
+    #[error("the token's {part} is not valid base64url (without padding)")]
+    Base64 {
+        /// Which segment.
+        part: Part,
+    },
+    /// The header or claims are not the JSON expected.
+    #[error("the token's {part} is not the expected JSON: {reason}")]
+    Json {
+        /// Which segment.
+        part: Part,
+        /// What the JSON parser said (it names fields, never the token).
+        reason: String,
+    },
+}
+
+/// Reads a token's header and claims without the secret, for `inspect` and for the operator to
+/// read back what it stored in a Secret. Checks the shape only: anyone can forge what this
+/// returns, so decisions that grant access must use [`verify`].
+pub fn decode_unverified(jwt: &str) -> Result<DecodedToken, DecodeError> {
+    let jwt = jwt.trim();
+    let segments: Vec<&str> = jwt.split('.').collect();
+    let [header, claims, signature] = segments[..] else {
+        return Err(DecodeError::NotAJwt {
+            segments: segments.len(),
+        });
+    };
+    if URL_SAFE_NO_PAD.decode(signature).is_err() {
+        return Err(DecodeError::Base64 {
+            part: Part::Signature,
+        });
+    }
+    Ok(DecodedToken {
+        header: decode_part(header, Part::Header)?,
+        claims: decode_part(claims, Part::Claims)?,
+    })
+}
+
+fn decode_part<T: for<'de> Deserialize<'de>>(segment: &str, part: Part) -> Result<T, DecodeError> {
+    let json = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| DecodeError::Base64 { part })?;
+    serde_json::from_slice(&json).map_err(|err| DecodeError::Json {
+        part,
+        reason: err.to_string(),
+    })
+}
+
+/// Why a token failed verification. Messages never contain the token or the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a readable JWT.
+    #[error(transparent)]
+    Malformed(#[from] DecodeError),
+    /// Signed with another algorithm than HS256 (including `none`).
+    #[error("the token is signed with {found:?}, but VideoSDK tokens must use HS256")]
+    WrongAlgorithm {
+        /// The header's `alg`.
+        found: String,
+    },
+    /// The signature does not match: another secret signed it, or it was altered.
+    #[error(
+        "the token's signature does not match this secret: it was signed with another secret or altered"
+    )]
+    BadSignature,
+    /// `jsonwebtoken` refused the token for a reason not listed above.
+    #[error("the token could not be verified: {reason}")]
+    Unverifiable {
+        /// What `jsonwebtoken` said (it names the problem, never the token or key).
+        reason: String,
+    },
+    /// Expired (`exp` is not after now).
+    #[error("the token expired at {exp} (Unix seconds); now is {now}")]
+    Expired {
+        /// The `exp` claim.
+        exp: u64,
+        /// The time of the check, in Unix seconds.
+        now: u64,
+    },
+}
+
+/// Verifies `jwt` against the API `secret` as of `now`: well-formed, HS256, signature matches,
+/// not expired (`now < exp`, no leeway: the operator renews long before expiry, so a token this
+/// close to `exp` is not one it should keep). Returns the claims when all hold.
+pub fn verify(jwt: &str, secret: &str, now: SystemTime) -> Result<Claims, VerifyError> {
+    let decoded = decode_unverified(jwt)?;
+    if decoded.header.alg != ALGORITHM {
+        return Err(VerifyError::WrongAlgorithm {
+            found: decoded.header.alg,
+        });
+    }
+    // The signature only; expiry is checked below against the caller's `now` rather than the
+    // wall clock `jsonwebtoken` would read.
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<serde::de::IgnoredAny>(
+        jwt.trim(),
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .map_err(|err| match err.kind() {
+        ErrorKind::InvalidSignature => VerifyError::BadSignature,
+        ErrorKind::Json(err) => VerifyError::Malformed(DecodeError::Json {
+            part: Part::Header,
+            reason: err.to_string(),
+        }),
+        _ => VerifyError::Unverifiable {
+            reason: err.to_string(),
+        },
+    })?;
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if decoded.claims.exp <= now {
+        return Err(VerifyError::Expired {
+            exp: decoded.claims.exp,
+            now,
+        });
+    }
+    Ok(decoded.claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Permission, Role};
+    use crate::token::claims::RequestError;
+    use serde_json::{Value, json};
+    use std::time::Duration;
+
+    const API_KEY: &str = "b7e9c5a1-3f2d-4c6b-9a8e-1d2c3b4a5f6e";
+    const SECRET: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    /// 2026-11-28T00:00:00Z
+    const NOW: u64 = 1_795_824_000;
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(NOW)
+    }
+
+    fn credentials() -> Credentials {
+        Credentials::new(API_KEY, SECRET).unwrap()
+    }
+
+    fn request() -> TokenRequest {
+        TokenRequest {
+            permissions: vec![Permission::AllowJoin],
+            roles: vec![],
+            room_id: None,
+            participant_id: None,
+            ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    fn b64_json(segment: &str) -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
+    }
+
+    /// The header and claims as JSON objects, straight from the JWT's segments.
+    fn raw(jwt: &str) -> (Value, Value) {
+        let mut parts = jwt.split('.');
+        let header = b64_json(parts.next().unwrap());
+        let claims = b64_json(parts.next().unwrap());
+        (header, claims)
+    }
+
+    fn forge(header: &Value, claims: &Value, signature: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string()),
+            signature
+        )
+    }
+
+    #[test]
+    fn v1_token_has_exactly_the_always_claims() {
+        let token = sign(
+            &request(),
+            &credentials(),
+            now() + Duration::from_millis(999),
+        )
+        .unwrap();
+        let (header, claims) = raw(&token.jwt);
+        assert_eq!(header, json!({"alg": "HS256", "typ": "JWT"}));
+        let object = claims.as_object().unwrap();
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["apikey", "exp", "iat", "jti", "permissions"]);
+        assert_eq!(claims["apikey"], API_KEY);
+        assert_eq!(claims["permissions"], json!(["allow_join"]));
+        // iat is `now` rounded down; exp = iat + ttl.
+        assert_eq!(claims["iat"], NOW);
+        assert_eq!(claims["exp"], NOW + 24 * 3600);
+        let jti = Uuid::parse_str(claims["jti"].as_str().unwrap()).unwrap();
+        assert_eq!(jti.get_version_num(), 4);
+        assert_eq!(jti, token.id);
+        assert_eq!(token.claims.jti.as_deref(), Some(jti.to_string().as_str()));
+    }
+
+    #[test]
+    fn each_v2_claim_alone_makes_a_v2_token() {
+        let mut with_room = request();
+        with_room.room_id = Some("room-1".to_owned());
+        let mut with_participant = request();
+        with_participant.participant_id = Some("alice".to_owned());
+        let mut with_roles = request();
+        with_roles.roles = vec![Role::Rtc, Role::Crawler];
+        let cases = [
+            (with_room, "roomId", json!("room-1")),
+            (with_participant, "participantId", json!("alice")),
+            (with_roles, "roles", json!(["rtc", "crawler"])),
+        ];
+        for (request, present, value) in cases {
+            let (_, claims) = raw(&sign(&request, &credentials(), now()).unwrap().jwt);
+            assert_eq!(claims["version"], 2, "{present}");
+            assert_eq!(claims[present], value);
+            for absent in ["roomId", "participantId", "roles"] {
+                if absent != present {
+                    assert!(claims.get(absent).is_none(), "{absent} set with {present}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn all_claims_together() {
+        let mut request = request();
+        request.permissions = vec![Permission::AskJoin, Permission::AllowMod];
+        request.roles = vec![Role::Crawler];
+        request.room_id = Some("r".to_owned());
+        request.participant_id = Some("p".to_owned());
+        let token = sign(&request, &credentials(), now()).unwrap();
+        let (_, claims) = raw(&token.jwt);
+        assert_eq!(claims["permissions"], json!(["ask_join", "allow_mod"]));
+        assert_eq!(claims["version"], 2);
+        assert_eq!(claims["roles"], json!(["crawler"]));
+        assert_eq!(claims["roomId"], "r");
+        assert_eq!(claims["participantId"], "p");
+        assert_eq!(
+            decode_unverified(&token.jwt).unwrap().claims,
+            token.claims,
+            "what is read back is what was signed"
+        );
+    }
+
+    #[test]
+    fn every_token_gets_a_new_id() {
+        let a = sign(&request(), &credentials(), now()).unwrap();
+        let b = sign(&request(), &credentials(), now()).unwrap();
+        assert_ne!(a.id, b.id);
+        assert_ne!(a.jwt, b.jwt);
+    }
+
+    #[test]
+    fn sign_refuses_invalid_requests_and_impossible_times() {
+        let mut empty = request();
+        empty.permissions.clear();
+        assert!(matches!(
+            sign(&empty, &credentials(), now()),
+            Err(SignError::InvalidRequest(RequestError::NoPermissions))
+        ));
+        assert!(matches!(
+            sign(
+                &request(),
+                &credentials(),
+                UNIX_EPOCH - Duration::from_secs(1)
+            ),
+            Err(SignError::ClockBeforeEpoch)
+        ));
+        let mut forever = request();
+        forever.ttl = Duration::from_secs(u64::MAX / 2 + 2);
+        assert!(matches!(
+            sign(
+                &forever,
+                &credentials(),
+                UNIX_EPOCH + Duration::from_secs(u64::MAX / 2)
+            ),
+            Err(SignError::ExpiryOverflow)
+        ));
+    }
+
+    #[test]
+    fn signature_verifies_with_the_secret() {
+        let token = sign(&request(), &credentials(), now()).unwrap();
+        let claims = verify(&token.jwt, SECRET, now() + Duration::from_secs(3600)).unwrap();
+        assert_eq!(claims, token.claims);
+        // Surrounding whitespace, as from a file read with a trailing newline, is tolerated.
+        assert!(verify(&format!("{}\n", token.jwt), SECRET, now()).is_ok());
+    }
+
+    #[test]
+    fn wrong_secret_fails() {
+        let token = sign(&request(), &credentials(), now()).unwrap();
+        assert_eq!(
+            verify(&token.jwt, "another-secret", now()),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn tampered_claims_fail() {
+        let token = sign(&request(), &credentials(), now()).unwrap();
+        let (header, mut claims) = raw(&token.jwt);
+        claims["permissions"] = json!(["allow_join", "allow_mod"]);
+        let signature = token.jwt.rsplit('.').next().unwrap();
+        let tampered = forge(&header, &claims, signature);
+        assert_eq!(
+            verify(&tampered, SECRET, now()),
+            Err(VerifyError::BadSignature)
+        );
+        // A flipped signature character fails too.
+        let mut bytes = token.jwt.clone().into_bytes();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            verify(&String::from_utf8(bytes).unwrap(), SECRET, now()),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn expired_fails_at_exp_and_after() {
+        let token = sign(&request(), &credentials(), now()).unwrap();
+        let exp = NOW + 24 * 3600;
+        assert!(
+            verify(
+                &token.jwt,
+                SECRET,
+                UNIX_EPOCH + Duration::from_secs(exp - 1)
+            )
+            .is_ok()
+        );
+        for at in [exp, exp + 1, exp + 86_400] {
+            assert_eq!(
+                verify(&token.jwt, SECRET, UNIX_EPOCH + Duration::from_secs(at)),
+                Err(VerifyError::Expired { exp, now: at })
+            );
+        }
+    }
+
+    #[test]
+    fn other_algorithms_are_named() {
+        let token = sign(&request(), &credentials(), now()).unwrap();
+        let (_, claims) = raw(&token.jwt);
+        for alg in ["none", "HS512", "RS256"] {
+            let forged = forge(&json!({"alg": alg, "typ": "JWT"}), &claims, "");
+            assert_eq!(
+                verify(&forged, SECRET, now()),
+                Err(VerifyError::WrongAlgorithm {
+                    found: alg.to_owned()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_gives_a_specific_error_without_panicking() {
+        let token = sign(&request(), &credentials(), now()).unwrap();
+        let (header, claims) = raw(&token.jwt);
+        let cases: Vec<(String, DecodeError)> = vec![
+            (String::new(), DecodeError::NotAJwt { segments: 1 }),
+            ("hello".to_owned(), DecodeError::NotAJwt { segments: 1 }),
+            ("a.b".to_owned(), DecodeError::NotAJwt { segments: 2 }),
+            (
+                format!("{}.x", token.jwt),
+                DecodeError::NotAJwt { segments: 4 },
+            ),
+            (
+                "!!!.e30.sig".to_owned(),
+                DecodeError::Base64 { part: Part::Header },
+            ),
+            (
+                forge(&header, &claims, "not base64!"),
+                DecodeError::Base64 {
+                    part: Part::Signature,
+                },
+            ),
+            (
+                format!("{}.%%%.sig", URL_SAFE_NO_PAD.encode(header.to_string())),
+                DecodeError::Base64 { part: Part::Claims },
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(decode_unverified(&input), Err(want.clone()), "{input:?}");
+            assert_eq!(
+                verify(&input, SECRET, now()),
+                Err(VerifyError::Malformed(want))
+            );
+        }
+
+        let not_json = format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode("{\"alg\":"),
+            URL_SAFE_NO_PAD.encode("{}")
+        );
+        assert!(matches!(
+            decode_unverified(&not_json),
+            Err(DecodeError::Json {
+                part: Part::Header,
+                ..
+            })
+        ));
+        let mut missing_exp = claims.clone();
+        missing_exp.as_object_mut().unwrap().remove("exp");
+        let err = decode_unverified(&forge(&header, &missing_exp, "sig")).unwrap_err();
+        assert!(
+            matches!(&err, DecodeError::Json { part: Part::Claims, reason } if reason.contains("exp")),
+            "{err}"
+        );
+        let mut wrong_type = claims.clone();
+        wrong_type["iat"] = json!("yesterday");
+        assert!(matches!(
+            decode_unverified(&forge(&header, &wrong_type, "sig")),
+            Err(DecodeError::Json {
+                part: Part::Claims,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn tokens_from_other_tools_are_read_with_extra_claims_kept() {
+        // As VideoSDK's Node sample signs them: no jti, no typ, plus claims we do not model.
+        let claims = json!({
+            "apikey": API_KEY,
+            "permissions": ["allow_join", "something_new"],
+            "iat": NOW,
+            "exp": NOW + 7200,
+            "sub": "user-42",
+            "custom": {"nested": true},
+        });
+        let jwt = jsonwebtoken::encode(
+            &Header {
+                typ: None,
+                kid: Some("k1".to_owned()),
+                ..Header::new(Algorithm::HS256)
+            },
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        let decoded = decode_unverified(&jwt).unwrap();
+        assert_eq!(decoded.header.alg, "HS256");
+        assert_eq!(decoded.header.typ, None);
+        assert_eq!(decoded.claims.jti, None);
+        assert_eq!(decoded.claims.permissions, ["allow_join", "something_new"]);
+        assert_eq!(decoded.claims.other["sub"], "user-42");
+        assert_eq!(decoded.claims.other["custom"], json!({"nested": true}));
+        assert_eq!(verify(&jwt, SECRET, now()).unwrap(), decoded.claims);
+    }
+
+    #[test]
+    fn debug_and_errors_never_show_the_secret_or_the_token() {
+        let credentials = credentials();
+        let token = sign(&request(), &credentials, now()).unwrap();
+        let signature = token.jwt.rsplit('.').next().unwrap().to_owned();
+        let mut outputs = vec![
+            format!("{credentials:?}"),
+            format!("{token:?}"),
+            format!("{:?}", decode_unverified(&token.jwt).unwrap()),
+        ];
+        let expired = verify(&token.jwt, SECRET, now() + Duration::from_secs(86_400)).unwrap_err();
+        let wrong = verify(&token.jwt, "other", now()).unwrap_err();
+        let garbage = verify(&format!("{}.x", token.jwt), SECRET, now()).unwrap_err();
+        for err in [expired, wrong, garbage] {
+            outputs.push(format!("{err} {err:?}"));
+        }
+        for output in outputs {
+            assert!(!output.contains(SECRET), "{output}");
+            assert!(!output.contains(&token.jwt), "{output}");
+            assert!(!output.contains(&signature), "{output}");
+            assert!(!output.contains(API_KEY), "{output}");
+        }
+    }
+}
