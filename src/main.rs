@@ -8,10 +8,13 @@ use videosdk_token_operator::cli::{self, Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Crd(args) => cli::crd::run(args),
+        Command::Crd(args) => cli::crd::run(args).map(|()| true),
+        Command::Sign(args) => cli::sign::run(args).map(|()| true),
+        Command::Inspect(args) => cli::inspect::run(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(cli::EXIT_INVALID),
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(cli::EXIT_BAD_INPUT)

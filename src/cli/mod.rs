@@ -4,8 +4,15 @@
 //! parses arguments and maps errors to exit codes.
 
 pub mod crd;
+pub mod credentials;
+mod input;
+pub mod inspect;
+pub mod sign;
 
 use clap::{Parser, Subcommand};
+
+/// Exit code of `inspect` for a token that is expired or whose signature does not match.
+pub const EXIT_INVALID: u8 = 1;
 
 /// Exit code for bad input: an unreadable file, a malformed manifest, an unknown permission.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -21,4 +28,6 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Crd(crd::CrdArgs),
+    Sign(sign::SignArgs),
+    Inspect(inspect::InspectArgs),
 }

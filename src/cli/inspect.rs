@@ -1,0 +1,183 @@
+//! `inspect`: shows what a token says and whether it is still good.
+
+use super::credentials::CredentialArgs;
+use super::input;
+use crate::token::{self, DecodedToken, VerifyError, format_human};
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Show a VideoSDK token's header, claims, issue time and expiry, and verify it.
+///
+/// The signature is checked when the secret is available ($VIDEOSDK_SECRET or --secret-file).
+/// Exit codes: 0 the token is valid (not expired, and the signature matches when checked);
+/// 1 it is expired or its signature does not match; 2 the input is not a token.
+///
+/// Examples:
+///   videosdk-token-operator inspect eyJhbGciOi...
+///   kubectl get secret my-token -o jsonpath='{.data.token}' | base64 -d | videosdk-token-operator inspect -
+///   videosdk-token-operator inspect -f /var/run/secrets/videosdk/token --secret-file ./secret -o json
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct InspectArgs {
+    /// The token; '-' (or nothing) reads it from stdin.
+    #[arg(value_name = "TOKEN", conflicts_with = "file")]
+    pub token: Option<String>,
+    /// Read the token from this file, such as a mounted Secret key.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// What to print.
+    #[arg(short, long, value_enum, default_value_t = InspectOutput::Text)]
+    pub output: InspectOutput,
+}
+
+/// Output formats of `inspect`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InspectOutput {
+    /// Lines for people.
+    Text,
+    /// One JSON document for scripts.
+    Json,
+}
+
+/// What the signature check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signature {
+    /// No secret was given.
+    Unchecked,
+    /// It matches the secret.
+    Valid,
+    /// It does not (with the reason).
+    Invalid(String),
+}
+
+/// Everything `inspect` reports about one token.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub decoded: DecodedToken,
+    pub signature: Signature,
+    /// Seconds until expiry; negative once expired.
+    pub expires_in: i64,
+    /// Seconds since issuance.
+    pub issued_ago: i64,
+}
+
+impl Report {
+    /// Valid means: not expired, and the signature matches when it was checked.
+    pub fn is_valid(&self) -> bool {
+        self.expires_in > 0 && !matches!(self.signature, Signature::Invalid(_))
+    }
+}
+
+/// Reads and checks `jwt` as of `now`; `secret` enables the signature check. Errors are bad
+/// input (not a token).
+pub fn inspect(jwt: &str, secret: Option<&str>, now: SystemTime) -> Result<Report, String> {
+    let decoded = token::decode_unverified(jwt).map_err(|e| e.to_string())?;
+    let signature = match secret {
+        None => Signature::Unchecked,
+        Some(secret) => match token::verify(jwt, secret, now) {
+            Ok(_) | Err(VerifyError::Expired { .. }) => Signature::Valid,
+            Err(e) => Signature::Invalid(e.to_string()),
+        },
+    };
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let seconds = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+    Ok(Report {
+        expires_in: seconds(decoded.claims.exp).saturating_sub(now),
+        issued_ago: now.saturating_sub(seconds(decoded.claims.iat)),
+        decoded,
+        signature,
+    })
+}
+
+/// "in 23h59m" / "3m ago" for a signed number of seconds from now.
+fn relative(seconds_from_now: i64) -> String {
+    let human = format_human(Duration::from_secs(seconds_from_now.unsigned_abs()));
+    if seconds_from_now > 0 {
+        format!("in {human}")
+    } else {
+        format!("{human} ago")
+    }
+}
+
+/// The report as lines for people.
+pub fn render_text(report: &Report) -> String {
+    let claims = &report.decoded.claims;
+    let header = &report.decoded.header;
+    let mut out = format!(
+        "Header:      alg={} typ={}\n",
+        header.alg,
+        header.typ.as_deref().unwrap_or("(none)")
+    );
+    let claims_json = serde_json::to_value(claims).expect("claims serialise");
+    out.push_str("Claims:\n");
+    for (name, value) in claims_json.as_object().into_iter().flatten() {
+        out.push_str(&format!("  {name:<14} {value}\n"));
+    }
+    out.push_str(&format!(
+        "Issued at:   {} ({})\n",
+        input::rfc3339(claims.iat),
+        relative(-report.issued_ago)
+    ));
+    let expiry = if report.expires_in > 0 {
+        format!("expires {}", relative(report.expires_in))
+    } else {
+        format!("EXPIRED {}", relative(report.expires_in))
+    };
+    out.push_str(&format!(
+        "Expires at:  {} ({expiry})\n",
+        input::rfc3339(claims.exp)
+    ));
+    out.push_str(&match &report.signature {
+        Signature::Unchecked => {
+            "Signature:   not checked (set VIDEOSDK_SECRET or pass --secret-file to verify)\n"
+                .to_owned()
+        }
+        Signature::Valid => "Signature:   valid (HS256)\n".to_owned(),
+        Signature::Invalid(why) => format!("Signature:   INVALID: {why}\n"),
+    });
+    out
+}
+
+/// The report as one JSON document.
+pub fn render_json(report: &Report) -> serde_json::Value {
+    let claims = &report.decoded.claims;
+    let (signature, signature_error) = match &report.signature {
+        Signature::Unchecked => ("unchecked", None),
+        Signature::Valid => ("valid", None),
+        Signature::Invalid(why) => ("invalid", Some(why.clone())),
+    };
+    json!({
+        "valid": report.is_valid(),
+        "header": {"alg": report.decoded.header.alg, "typ": report.decoded.header.typ},
+        "claims": claims,
+        "issuedAt": input::rfc3339(claims.iat),
+        "expiresAt": input::rfc3339(claims.exp),
+        "expired": report.expires_in <= 0,
+        "expiresInSeconds": report.expires_in,
+        "signature": signature,
+        "signatureError": signature_error,
+    })
+}
+
+/// Runs the command; `Ok(true)` when the token is valid.
+pub fn run(args: &InspectArgs) -> Result<bool, String> {
+    let text = match (&args.file, args.token.as_deref()) {
+        (Some(path), _) => input::read(path)?.1,
+        (None, None | Some("-")) => input::read(std::path::Path::new("-"))?.1,
+        (None, Some(token)) => token.to_owned(),
+    };
+    let secret = args.credentials.secret()?;
+    let report = inspect(text.trim(), secret.as_deref(), SystemTime::now())?;
+    match args.output {
+        InspectOutput::Text => print!("{}", render_text(&report)),
+        InspectOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&render_json(&report)).expect("JSON values serialise")
+        ),
+    }
+    Ok(report.is_valid())
+}

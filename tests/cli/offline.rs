@@ -1,0 +1,309 @@
+//! `sign` and `inspect` as a user runs them: flags, manifests, output formats, exit codes, and
+//! one clear line for every kind of bad input.
+
+use super::{API_KEY, SECRET, run, run_with, sign_json};
+use serde_json::json;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use videosdk_token_operator::api::Permission;
+use videosdk_token_operator::token::{self, Credentials, TokenRequest};
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn sign_from_flags_makes_the_claims_asked_for() {
+    let doc = sign_json(&["--permissions", "allow_join,allow_mod", "--ttl", "1h30m"]);
+    let claims = &doc["claims"];
+    assert_eq!(claims["apikey"], API_KEY);
+    assert_eq!(claims["permissions"], json!(["allow_join", "allow_mod"]));
+    let (iat, exp) = (
+        claims["iat"].as_u64().unwrap(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert_eq!(exp - iat, 90 * 60);
+    assert!(iat.abs_diff(now_secs()) <= 5);
+    assert!(uuid::Uuid::parse_str(claims["jti"].as_str().unwrap()).is_ok());
+    assert_eq!(
+        claims.as_object().unwrap().len(),
+        5,
+        "a v1 token has exactly apikey, permissions, iat, exp, jti: {claims}"
+    );
+    assert!(doc["expiresAt"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn sign_defaults_to_a_24h_lifetime() {
+    let doc = sign_json(&["--permissions", "ask_join"]);
+    let claims = &doc["claims"];
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        24 * 3600
+    );
+}
+
+#[test]
+fn sign_with_v2_flags_sets_version_2() {
+    let doc = sign_json(&[
+        "--permissions",
+        "allow_join",
+        "--roles",
+        "rtc,crawler",
+        "--room-id",
+        "abcd-efgh-ijkl",
+        "--participant-id",
+        "alice",
+    ]);
+    let claims = &doc["claims"];
+    assert_eq!(claims["version"], 2);
+    assert_eq!(claims["roles"], json!(["rtc", "crawler"]));
+    assert_eq!(claims["roomId"], "abcd-efgh-ijkl");
+    assert_eq!(claims["participantId"], "alice");
+}
+
+#[test]
+fn sign_from_a_manifest_on_stdin_uses_its_spec() {
+    let manifest = "apiVersion: videosdk.live/v1alpha1\nkind: VideoSdkToken\nmetadata: {name: t}\n\
+                    spec:\n  issuerRef: {name: i}\n  permissions: [ask_join]\n  ttl: 45m\n  roomId: room-1\n";
+    let out = run_with(&["sign", "-f", "-", "-o", "json"], Some(SECRET), manifest);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let claims = &serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()["claims"];
+    assert_eq!(claims["permissions"], json!(["ask_join"]));
+    assert_eq!(claims["roomId"], "room-1");
+    assert_eq!(claims["version"], 2);
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        45 * 60
+    );
+}
+
+#[test]
+fn sign_from_the_bundled_example_manifest() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples/token.yaml");
+    let out = run(&["sign", "-f", example]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim().split('.').count(), 3, "prints one JWT");
+}
+
+#[test]
+fn secret_file_with_a_trailing_newline_signs_like_the_env_var() {
+    let dir = std::env::temp_dir().join(format!("vsto-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("secret");
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    let jwt = run_with(
+        &[
+            "sign",
+            "--permissions",
+            "allow_join",
+            "--secret-file",
+            file.to_str().unwrap(),
+        ],
+        None,
+        "",
+    );
+    assert_eq!(jwt.code, 0, "{}", jwt.stderr);
+    let check = run(&["inspect", jwt.stdout.trim()]);
+    assert_eq!(
+        check.code, 0,
+        "the env secret verifies what the file secret signed: {}",
+        check.stdout
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn inspect_shows_claims_and_verifies() {
+    let jwt = run(&["sign", "--permissions", "allow_join", "--ttl", "2h"]).stdout;
+    let out = run_with(&["inspect", "-"], Some(SECRET), &jwt);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("alg=HS256 typ=JWT"), "{}", out.stdout);
+    assert!(out.stdout.contains("\"allow_join\""), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("(expires in 1h59m)") || out.stdout.contains("(expires in 2h)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Signature:   valid"), "{}", out.stdout);
+
+    let json = run(&["inspect", jwt.trim(), "-o", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["valid"], true);
+    assert_eq!(doc["signature"], "valid");
+    assert_eq!(doc["claims"]["permissions"], json!(["allow_join"]));
+}
+
+#[test]
+fn inspect_without_a_secret_reads_but_does_not_verify() {
+    let jwt = run(&["sign", "--permissions", "allow_join"]).stdout;
+    let out = run_with(&["inspect", jwt.trim(), "-o", "json"], None, "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["signature"], "unchecked");
+}
+
+#[test]
+fn inspect_exits_1_for_a_wrong_secret() {
+    let jwt = run(&["sign", "--permissions", "allow_join"]).stdout;
+    let out = run_with(&["inspect", jwt.trim()], Some("another-secret"), "");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("Signature:   INVALID"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn inspect_exits_1_for_an_expired_token() {
+    let credentials = Credentials::new(API_KEY, SECRET).unwrap();
+    let request = TokenRequest {
+        permissions: vec![Permission::AllowJoin],
+        roles: vec![],
+        room_id: None,
+        participant_id: None,
+        ttl: Duration::from_secs(3600),
+    };
+    let two_days_ago = SystemTime::now() - Duration::from_secs(48 * 3600);
+    let old = token::sign(&request, &credentials, two_days_ago).unwrap();
+    let out = run(&["inspect", &old.jwt]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("EXPIRED 47h ago"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Signature:   valid"),
+        "an expired token still has a good signature"
+    );
+}
+
+/// Every kind of bad input: exit code 2, one line on stderr naming the problem, no panic.
+#[test]
+fn bad_input_gives_one_clear_line_and_exit_2() {
+    let cases: &[(&[&str], Option<&str>, &str, &str)] = &[
+        (
+            &["sign", "--permissions", "allow_everything"],
+            Some(SECRET),
+            "",
+            "unknown permission \"allow_everything\"",
+        ),
+        (
+            &["sign", "--permissions", "allow_join", "--roles", "admin"],
+            Some(SECRET),
+            "",
+            "unknown role \"admin\"",
+        ),
+        (
+            &["sign", "--permissions", "allow_join", "--ttl", "1d"],
+            Some(SECRET),
+            "",
+            "unknown unit \"d\"",
+        ),
+        (
+            &["sign", "--permissions", "allow_join", "--ttl", "-5m"],
+            Some(SECRET),
+            "",
+            "negative",
+        ),
+        (
+            &["sign", "--permissions", "allow_join", "--ttl", "30s"],
+            Some(SECRET),
+            "",
+            "minimum of 1m",
+        ),
+        (
+            &["sign", "--permissions", "allow_join"],
+            None,
+            "",
+            "no VideoSDK API secret",
+        ),
+        (
+            &["sign", "--permissions", "allow_join"],
+            Some(" padded "),
+            "",
+            "whitespace",
+        ),
+        (
+            &[
+                "sign",
+                "--permissions",
+                "allow_join",
+                "--secret-file",
+                "/nonexistent/secret",
+            ],
+            None,
+            "",
+            "cannot read the secret file /nonexistent/secret",
+        ),
+        (&["sign"], Some(SECRET), "", "--permissions"),
+        (
+            &["sign", "-f", "-"],
+            Some(SECRET),
+            "kind: VideoSdkIssuer\n",
+            "is a VideoSdkIssuer, not a VideoSdkToken",
+        ),
+        (
+            &["sign", "-f", "-"],
+            Some(SECRET),
+            "spec: [unclosed\n",
+            "not valid YAML",
+        ),
+        (
+            &["sign", "-f", "-"],
+            Some(SECRET),
+            "kind: VideoSdkToken\nmetadata: {name: t}\nspec:\n  issuerRef: {name: i}\n  permissions: [join]\n",
+            "unknown variant `join`",
+        ),
+        (
+            &["sign", "-f", "/nonexistent.yaml"],
+            Some(SECRET),
+            "",
+            "cannot read /nonexistent.yaml",
+        ),
+        (&["inspect", "not-a-token"], Some(SECRET), "", "not a JWT"),
+        (
+            &["inspect", "a.b.c"],
+            Some(SECRET),
+            "",
+            "not valid base64url",
+        ),
+        (&["inspect", "-"], Some(SECRET), "", "not a JWT"),
+    ];
+    for (args, secret, stdin, expected) in cases {
+        let out = run_with(args, *secret, stdin);
+        assert_eq!(
+            out.code, 2,
+            "{args:?} should exit 2; stderr: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(expected),
+            "{args:?}: expected {expected:?} in stderr, got: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{args:?} panicked: {}",
+            out.stderr
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} printed to stdout: {}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for command in ["sign", "inspect", "crd"] {
+        let out = run(&[command, "--help"]);
+        assert_eq!(out.code, 0);
+        assert!(
+            out.stdout.contains("videosdk-token-operator"),
+            "{command} --help has no example: {}",
+            out.stdout
+        );
+    }
+}
