@@ -3,4 +3,6 @@
 
 pub mod api;
 pub mod cli;
+pub mod controller;
+pub mod time;
 pub mod token;

@@ -119,7 +119,7 @@ pub fn render_text(report: &Report) -> String {
     }
     out.push_str(&format!(
         "Issued at:   {} ({})\n",
-        input::rfc3339(claims.iat),
+        crate::time::rfc3339(claims.iat),
         relative(-report.issued_ago)
     ));
     let expiry = if report.expires_in > 0 {
@@ -129,7 +129,7 @@ pub fn render_text(report: &Report) -> String {
     };
     out.push_str(&format!(
         "Expires at:  {} ({expiry})\n",
-        input::rfc3339(claims.exp)
+        crate::time::rfc3339(claims.exp)
     ));
     out.push_str(&match &report.signature {
         Signature::Unchecked => {
@@ -154,8 +154,8 @@ pub fn render_json(report: &Report) -> serde_json::Value {
         "valid": report.is_valid(),
         "header": {"alg": report.decoded.header.alg, "typ": report.decoded.header.typ},
         "claims": claims,
-        "issuedAt": input::rfc3339(claims.iat),
-        "expiresAt": input::rfc3339(claims.exp),
+        "issuedAt": crate::time::rfc3339(claims.iat),
+        "expiresAt": crate::time::rfc3339(claims.exp),
         "expired": report.expires_in <= 0,
         "expiresInSeconds": report.expires_in,
         "signature": signature,

@@ -112,8 +112,8 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
             let doc = json!({
                 "token": token.jwt,
                 "claims": token.claims,
-                "issuedAt": input::rfc3339(token.claims.iat),
-                "expiresAt": input::rfc3339(token.claims.exp),
+                "issuedAt": crate::time::rfc3339(token.claims.iat),
+                "expiresAt": crate::time::rfc3339(token.claims.exp),
             });
             println!(
                 "{}",

@@ -112,7 +112,7 @@ pub fn fingerprint(api_key: &str) -> String {
     hex_prefix(digest(&SHA256, api_key.as_bytes()).as_ref(), 8)
 }
 
-fn hex_prefix(bytes: &[u8], hex_digits: usize) -> String {
+pub(super) fn hex_prefix(bytes: &[u8], hex_digits: usize) -> String {
     bytes
         .iter()
         .flat_map(|b| [b >> 4, b & 0xf])

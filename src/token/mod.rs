@@ -7,6 +7,7 @@
 mod claims;
 mod credentials;
 mod duration;
+mod request_hash;
 mod schedule;
 mod signing;
 

@@ -1,0 +1,207 @@
+//! An issuer's policy: which tokens it signs (maxTtl, allowedPermissions, allowedRoles) and, for
+//! a cluster issuer, which namespaces may use it (namespaceSelector).
+
+use crate::api::IssuerPolicy;
+use crate::token::{self, GoDuration, TokenRequest};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use std::collections::BTreeMap;
+
+/// The issuer's policy is itself malformed (checked by the issuer's reconcile too).
+pub fn check_policy(policy: &IssuerPolicy) -> Result<(), String> {
+    if let Some(max_ttl) = &policy.max_ttl {
+        token::parse_positive(max_ttl).map_err(|e| format!("spec.maxTtl: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Why `request` breaks the policy of issuer `issuer`, if it does. A token that asks for more
+/// than its issuer allows is refused, never silently cut down: a shorter or weaker token than
+/// the manifest says would surprise whoever reads the manifest.
+pub fn violation(request: &TokenRequest, policy: &IssuerPolicy, issuer: &str) -> Option<String> {
+    if let Some(max) = policy
+        .max_ttl
+        .as_deref()
+        .and_then(|m| token::parse_positive(m).ok())
+        && request.ttl > max
+    {
+        let show = |d: std::time::Duration| {
+            GoDuration::from_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)).to_string()
+        };
+        return Some(format!(
+            "spec.ttl {} exceeds the maxTtl {} of issuer {issuer}: ask for at most {}",
+            show(request.ttl),
+            show(max),
+            show(max)
+        ));
+    }
+    if let Some(allowed) = &policy.allowed_permissions
+        && let Some(p) = request.permissions.iter().find(|p| !allowed.contains(p))
+    {
+        return Some(format!(
+            "permission {p} is not in the allowedPermissions of issuer {issuer} ({})",
+            list(allowed)
+        ));
+    }
+    if let Some(allowed) = &policy.allowed_roles
+        && let Some(r) = request.roles.iter().find(|r| !allowed.contains(r))
+    {
+        return Some(format!(
+            "role {r} is not in the allowedRoles of issuer {issuer} ({})",
+            list(allowed)
+        ));
+    }
+    None
+}
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "none".to_owned();
+    }
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a namespace with `labels` matches `selector` (Kubernetes label selector semantics:
+/// all of matchLabels and matchExpressions must hold; an unset or empty selector matches all).
+/// An operator other than In, NotIn, Exists, DoesNotExist is an error naming it.
+pub fn selector_matches(
+    selector: Option<&LabelSelector>,
+    labels: &BTreeMap<String, String>,
+) -> Result<bool, String> {
+    let Some(selector) = selector else {
+        return Ok(true);
+    };
+    for (key, value) in selector.match_labels.iter().flatten() {
+        if labels.get(key) != Some(value) {
+            return Ok(false);
+        }
+    }
+    for expr in selector.match_expressions.iter().flatten() {
+        let values = expr.values.as_deref().unwrap_or_default();
+        let have = labels.get(&expr.key);
+        let holds = match expr.operator.as_str() {
+            "In" => have.is_some_and(|v| values.contains(v)),
+            "NotIn" => have.is_none_or(|v| !values.contains(v)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            other => {
+                return Err(format!(
+                    "namespaceSelector operator {other:?} is not one of In, NotIn, Exists, DoesNotExist"
+                ));
+            }
+        };
+        if !holds {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Permission, Role};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+    use std::time::Duration;
+
+    fn request() -> TokenRequest {
+        TokenRequest {
+            permissions: vec![Permission::AllowJoin, Permission::AllowMod],
+            roles: vec![Role::Rtc],
+            room_id: None,
+            participant_id: None,
+            ttl: Duration::from_secs(48 * 3600),
+        }
+    }
+
+    #[test]
+    fn an_open_policy_allows_everything() {
+        assert_eq!(violation(&request(), &IssuerPolicy::default(), "i"), None);
+    }
+
+    #[test]
+    fn each_limit_refuses_with_a_specific_message() {
+        let max = IssuerPolicy {
+            max_ttl: Some("24h".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            violation(&request(), &max, "videosdk").unwrap(),
+            "spec.ttl 48h0m0s exceeds the maxTtl 24h0m0s of issuer videosdk: ask for at most 24h0m0s"
+        );
+        let perms = IssuerPolicy {
+            allowed_permissions: Some(vec![Permission::AllowJoin]),
+            ..Default::default()
+        };
+        assert!(violation(&request(), &perms, "i").unwrap().contains(
+            "permission allow_mod is not in the allowedPermissions of issuer i (allow_join)"
+        ));
+        let roles = IssuerPolicy {
+            allowed_roles: Some(vec![Role::Crawler]),
+            ..Default::default()
+        };
+        assert!(
+            violation(&request(), &roles, "i")
+                .unwrap()
+                .contains("role rtc")
+        );
+        let fits = IssuerPolicy {
+            max_ttl: Some("48h".into()),
+            allowed_permissions: Some(Permission::ALL.to_vec()),
+            allowed_roles: Some(vec![Role::Rtc]),
+        };
+        assert_eq!(violation(&request(), &fits, "i"), None);
+    }
+
+    #[test]
+    fn a_malformed_max_ttl_is_reported() {
+        let bad = IssuerPolicy {
+            max_ttl: Some("1d".into()),
+            ..Default::default()
+        };
+        assert!(check_policy(&bad).unwrap_err().starts_with("spec.maxTtl: "));
+    }
+
+    #[test]
+    fn namespace_selectors_follow_kubernetes_semantics() {
+        let labels = BTreeMap::from([("team".to_owned(), "media".to_owned())]);
+        let expr = |operator: &str, values: &[&str]| LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "team".into(),
+                operator: operator.into(),
+                values: Some(values.iter().map(|v| v.to_string()).collect()),
+            }]),
+            ..Default::default()
+        };
+        assert_eq!(selector_matches(None, &labels), Ok(true));
+        assert_eq!(
+            selector_matches(Some(&LabelSelector::default()), &labels),
+            Ok(true)
+        );
+        let by_label = LabelSelector {
+            match_labels: Some(BTreeMap::from([("team".into(), "web".into())])),
+            ..Default::default()
+        };
+        assert_eq!(selector_matches(Some(&by_label), &labels), Ok(false));
+        assert_eq!(
+            selector_matches(Some(&expr("In", &["media", "web"])), &labels),
+            Ok(true)
+        );
+        assert_eq!(
+            selector_matches(Some(&expr("NotIn", &["media"])), &labels),
+            Ok(false)
+        );
+        assert_eq!(
+            selector_matches(Some(&expr("Exists", &[])), &labels),
+            Ok(true)
+        );
+        assert_eq!(
+            selector_matches(Some(&expr("DoesNotExist", &[])), &labels),
+            Ok(false)
+        );
+        assert!(selector_matches(Some(&expr("Gt", &["1"])), &labels).is_err());
+    }
+}
