@@ -162,6 +162,34 @@ fn join(at: &str, seg: &str) -> String {
     }
 }
 
+/// The string formats kube-apiserver validates (its names with `-` removed).
+const STRING_FORMATS: [&str; 24] = [
+    "bsonobjectid",
+    "uri",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "cidr",
+    "mac",
+    "uuid",
+    "uuid3",
+    "uuid4",
+    "uuid5",
+    "isbn",
+    "isbn10",
+    "isbn13",
+    "creditcard",
+    "ssn",
+    "hexcolor",
+    "rgbcolor",
+    "byte",
+    "password",
+    "date",
+    "duration",
+    "datetime",
+];
+
 pub(crate) fn compile_node(schema: &Value, at: &str, depth: usize) -> Result<Node, String> {
     if depth > 64 {
         return Err(format!("{at}: schema nesting exceeds 64 levels"));
@@ -217,12 +245,20 @@ pub(crate) fn compile_node(schema: &Value, at: &str, depth: usize) -> Result<Nod
             exclusive: m.get(ex).and_then(Value::as_bool).unwrap_or(false),
         })
     };
-    let format_name = m
-        .get("format")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let format = match format_name.as_str() {
+    // kube-apiserver strips the formats it does not support before validating
+    // (StripUnsupportedFormatsPostProcessor).
+    let raw_format = m.get("format").and_then(Value::as_str).unwrap_or("");
+    let format_name = match shape {
+        Shape::Any | Shape::String
+            if STRING_FORMATS.contains(&raw_format.replace('-', "").as_str()) =>
+        {
+            raw_format.to_owned()
+        }
+        Shape::Integer if matches!(raw_format, "int32" | "int64") => raw_format.to_owned(),
+        Shape::Number if matches!(raw_format, "float" | "double") => raw_format.to_owned(),
+        _ => String::new(),
+    };
+    let format = match raw_format {
         "" => Format::None,
         "date-time" | "datetime" => Format::DateTime,
         "date" => Format::Date,

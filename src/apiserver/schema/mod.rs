@@ -360,12 +360,10 @@ fn openapi(node: &Node, v: &Value, path: &mut String, errs: &mut Vec<FieldError>
         if !is_text
             && !node.format_name.is_empty()
             && !(ok || actual_format == node.format_name)
-            && !(node.format_name == "int32" && actual == "integer")
-            && !(node.format_name == "float" && actual == "number")
         {
             errs.push(type_invalid(
                 path,
-                actual,
+                actual_format,
                 &format!(
                     "must be of type {}: {}",
                     node.format_name,
