@@ -63,7 +63,10 @@ pub(crate) fn parse_go_duration(s: &str) -> Option<i64> {
             return None;
         }
         // integer part
-        let int_end = bytes.iter().position(|b| !b.is_ascii_digit()).unwrap_or(bytes.len());
+        let int_end = bytes
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(bytes.len());
         let int_digits = &rest[..int_end];
         let mut v: u64 = 0;
         for d in int_digits.bytes() {
@@ -79,7 +82,10 @@ pub(crate) fn parse_go_duration(s: &str) -> Option<i64> {
         let mut had_frac_digits = false;
         if let Some(r) = rest.strip_prefix('.') {
             rest = r;
-            let fend = rest.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
+            let fend = rest
+                .bytes()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(rest.len());
             let mut overflow = false;
             for d in rest[..fend].bytes() {
                 had_frac_digits = true;
@@ -310,7 +316,10 @@ mod tests {
     fn escaping_matches_kube_apiserver() {
         assert_eq!(escape("ttl").as_deref(), Some("ttl"));
         assert_eq!(escape("namespace").as_deref(), Some("__namespace__"));
-        assert_eq!(escape("a.b-c/d").as_deref(), Some("a__dot__b__dash__c__slash__d"));
+        assert_eq!(
+            escape("a.b-c/d").as_deref(),
+            Some("a__dot__b__dash__c__slash__d")
+        );
         assert_eq!(escape("a__b").as_deref(), Some("a__underscores__b"));
         assert_eq!(escape("my_field").as_deref(), Some("my_field"));
         assert_eq!(escape("1abc"), None);

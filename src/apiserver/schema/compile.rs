@@ -148,7 +148,11 @@ fn u64_of(m: &Map<String, Value>, k: &str, at: &str) -> Result<Option<u64>, Stri
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
             .as_u64()
-            .or_else(|| v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64))
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                    .map(|f| f as u64)
+            })
             .map(Some)
             .ok_or_else(|| format!("{at}.{k}: must be a non-negative integer")),
     }
@@ -283,7 +287,11 @@ pub(crate) fn compile_node(schema: &Value, at: &str, depth: usize) -> Result<Nod
     let mut all_of = Vec::new();
     if let Some(branches) = m.get("allOf").and_then(Value::as_array) {
         for (i, b) in branches.iter().enumerate() {
-            all_of.push(compile_node(b, &join(at, &format!("allOf[{i}]")), depth + 1)?);
+            all_of.push(compile_node(
+                b,
+                &join(at, &format!("allOf[{i}]")),
+                depth + 1,
+            )?);
         }
     }
     let mut rules = Vec::new();

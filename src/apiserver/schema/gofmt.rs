@@ -44,10 +44,18 @@ pub(crate) fn float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Rust's `{:e}` gives the shortest round-tripping digits: "1.5e6", "-2e-7".
     let sci = format!("{f:e}");
@@ -163,6 +171,9 @@ mod tests {
         assert_eq!(float(0.00001), "1e-05");
         assert_eq!(bad_value(&json!(0)), "0");
         assert_eq!(bad_value(&json!(null)), "null");
-        assert_eq!(bad_value(&json!({"type": "Ready", "a": "<"})), r#"{"a":"\u003c","type":"Ready"}"#);
+        assert_eq!(
+            bad_value(&json!({"type": "Ready", "a": "<"})),
+            r#"{"a":"\u003c","type":"Ready"}"#
+        );
     }
 }

@@ -146,7 +146,7 @@ impl CompiledSchema {
     pub fn validate(&self, object: &Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
         let mut errs = Vec::new();
         let mut path = String::new();
-        openapi(&self.root, object, &mut path, &mut errs);
+        openapi(&self.root, object, old, &mut path, &mut errs);
         if self.root.has_list_types {
             let old_ok = old.is_none_or(|o| {
                 let mut e = Vec::new();
@@ -331,7 +331,30 @@ fn numbers_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn openapi(node: &Node, v: &Value, path: &mut String, errs: &mut Vec<FieldError>) {
+/// OpenAPI validation of `v` under `node`, with validation ratcheting as kube-apiserver does
+/// it on update (CRDValidationRatcheting): errors found at a node whose value equals its
+/// correlated old value (same property or map key, same list-type map key) are dropped.
+fn openapi(
+    node: &Node,
+    v: &Value,
+    old: Option<&Value>,
+    path: &mut String,
+    errs: &mut Vec<FieldError>,
+) {
+    let before = errs.len();
+    openapi_node(node, v, old, path, errs);
+    if errs.len() > before && old.is_some_and(|o| o == v) {
+        errs.truncate(before);
+    }
+}
+
+fn openapi_node(
+    node: &Node,
+    v: &Value,
+    old: Option<&Value>,
+    path: &mut String,
+    errs: &mut Vec<FieldError>,
+) {
     // type
     if v.is_null() {
         if node.shape != Shape::Any && !node.nullable {
@@ -357,10 +380,7 @@ fn openapi(node: &Node, v: &Value, path: &mut String, errs: &mut Vec<FieldError>
         let int_float = actual == "integer" && node.shape == Shape::Number;
         let ok = actual == expected || float_int || int_float;
         let is_text = matches!(v, Value::String(_) | Value::Array(_));
-        if !is_text
-            && !node.format_name.is_empty()
-            && !(ok || actual_format == node.format_name)
-        {
+        if !(is_text || node.format_name.is_empty() || ok || actual_format == node.format_name) {
             errs.push(type_invalid(
                 path,
                 actual_format,
@@ -396,7 +416,7 @@ fn openapi(node: &Node, v: &Value, path: &mut String, errs: &mut Vec<FieldError>
     }
     // allOf: value validations of each branch at the same path
     for b in &node.all_of {
-        openapi(b, v, path, errs);
+        openapi_node(b, v, old, path, errs);
     }
     match v {
         Value::String(s) => {
@@ -441,11 +461,7 @@ fn openapi(node: &Node, v: &Value, path: &mut String, errs: &mut Vec<FieldError>
                 errs.push(type_invalid(
                     path,
                     &gofmt::quote(s),
-                    &format!(
-                        "must be of type {}: {}",
-                        node.format_name,
-                        gofmt::quote(s)
-                    ),
+                    &format!("must be of type {}: {}", node.format_name, gofmt::quote(s)),
                 ));
             }
         }
@@ -457,7 +473,10 @@ fn openapi(node: &Node, v: &Value, path: &mut String, errs: &mut Vec<FieldError>
                     errs.push(invalid(
                         path,
                         &shown,
-                        &body(path, &format!("should be a multiple of {}", gofmt::float(m))),
+                        &body(
+                            path,
+                            &format!("should be a multiple of {}", gofmt::float(m)),
+                        ),
                     ));
                 }
             }
@@ -494,7 +513,7 @@ fn openapi(node: &Node, v: &Value, path: &mut String, errs: &mut Vec<FieldError>
             if let Some(item) = node.items.as_deref() {
                 for (i, x) in items.iter().enumerate() {
                     let len = push_index(path, i);
-                    openapi(item, x, path, errs);
+                    openapi(item, x, correlated_item(node, old, x), path, errs);
                     path.truncate(len);
                 }
             }
@@ -543,7 +562,7 @@ fn openapi(node: &Node, v: &Value, path: &mut String, errs: &mut Vec<FieldError>
             for (k, x) in map {
                 if node.property(k).is_none() {
                     let len = push_seg(path, k);
-                    openapi(add, x, path, errs);
+                    openapi(add, x, old.and_then(|o| o.get(k.as_str())), path, errs);
                     path.truncate(len);
                 }
             }
@@ -551,7 +570,11 @@ fn openapi(node: &Node, v: &Value, path: &mut String, errs: &mut Vec<FieldError>
         for (k, prop) in &node.properties {
             if let Some(x) = map.get(k.as_str()) {
                 let len = push_seg(path, k);
-                openapi(prop, x, path, errs);
+                let is_type_meta = path.is_empty() && (k == "apiVersion" || k == "kind");
+                let old_x = old
+                    .filter(|_| !is_type_meta)
+                    .and_then(|o| o.get(k.as_str()));
+                openapi(prop, x, old_x, path, errs);
                 path.truncate(len);
             }
         }
@@ -735,20 +758,15 @@ fn cel_walk(
             }
             for (i, x) in items.iter().enumerate() {
                 // only list-type map items correlate with the old list (by their keys)
-                let old_item = match (&node.list_type, old) {
-                    (ListType::Map(keys), Some(Value::Array(olds))) => olds.iter().find(|o| {
-                        keys.iter()
-                            .all(|k| o.get(k.as_str()) == x.get(k.as_str()))
-                    }),
-                    _ => None,
-                };
+                let old_item = correlated_item(node, old, x);
                 let len = push_index(path, i);
                 cel_walk(item, x, old_item, path, base, errs);
                 path.truncate(len);
             }
         }
         Value::Object(map) => {
-            let correlatable = matches!(node.map_type.as_deref(), None | Some("granular" | "atomic"));
+            let correlatable =
+                matches!(node.map_type.as_deref(), None | Some("granular" | "atomic"));
             let old_map = if correlatable {
                 old.and_then(Value::as_object)
             } else {
@@ -770,6 +788,17 @@ fn cel_walk(
             }
         }
         _ => {}
+    }
+}
+
+/// The item of the old list that correlates with `x`: only list-type map items correlate, by
+/// their map keys.
+fn correlated_item<'a>(node: &Node, old: Option<&'a Value>, x: &Value) -> Option<&'a Value> {
+    match (&node.list_type, old) {
+        (ListType::Map(keys), Some(Value::Array(olds))) => olds
+            .iter()
+            .find(|o| keys.iter().all(|k| o.get(k.as_str()) == x.get(k.as_str()))),
+        _ => None,
     }
 }
 
@@ -842,6 +871,11 @@ fn eval_rules(
                             .clone()
                             .unwrap_or_else(|| format!("failed rule: {}", rule.rule.trim()))
                     });
+                // ratcheting: a failing rule that does not use oldSelf on an unchanged value is
+                // only a warning
+                if !rule.uses_old_self && old.is_some_and(|o| o == v) {
+                    continue;
+                }
                 let value = match v {
                     Value::Object(_) | Value::Array(_) => None,
                     scalar => Some(gofmt::bad_value(scalar)),

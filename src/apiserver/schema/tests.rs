@@ -78,8 +78,14 @@ fn every_crd_compiles_and_accepts_a_valid_object() {
     crd_schema("VideoSdkIssuer")
         .admit(&mut issuer, None)
         .unwrap();
-    assert_eq!(issuer["spec"]["credentialsSecretRef"]["apiKeyKey"], "apiKey");
-    assert_eq!(issuer["spec"]["credentialsSecretRef"]["secretKey"], "secret");
+    assert_eq!(
+        issuer["spec"]["credentialsSecretRef"]["apiKeyKey"],
+        "apiKey"
+    );
+    assert_eq!(
+        issuer["spec"]["credentialsSecretRef"]["secretKey"],
+        "secret"
+    );
     let mut cluster = json!({
         "apiVersion": "videosdk.live/v1alpha1", "kind": "ClusterVideoSdkIssuer",
         "metadata": {"name": "c"},
@@ -89,13 +95,17 @@ fn every_crd_compiles_and_accepts_a_valid_object() {
     crd_schema("ClusterVideoSdkIssuer")
         .admit(&mut cluster, None)
         .unwrap();
-    assert_eq!(cluster["spec"]["namespaceSelector"]["matchLabels"]["team"], "a");
+    assert_eq!(
+        cluster["spec"]["namespaceSelector"]["matchLabels"]["team"],
+        "a"
+    );
 }
 
 #[test]
 fn unknown_permission_is_unsupported() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join", "foo"]}))
-        .unwrap_err();
+    let errs =
+        admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join", "foo"]}))
+            .unwrap_err();
     assert_eq!(
         errs,
         vec![
@@ -143,8 +153,9 @@ fn empty_permissions() {
 
 #[test]
 fn bad_ttl_pattern() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "1d"}))
-        .unwrap_err();
+    let errs =
+        admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "1d"}))
+            .unwrap_err();
     assert_eq!(
         errs[0],
         fe(
@@ -157,9 +168,7 @@ fn bad_ttl_pattern() {
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert_eq!(errs[1].field, "spec.ttl");
     assert!(
-        errs[1]
-            .message
-            .starts_with("Invalid value: \"string\": "),
+        errs[1].message.starts_with("Invalid value: \"string\": "),
         "{errs:?}"
     );
     assert!(
@@ -172,8 +181,10 @@ fn bad_ttl_pattern() {
 
 #[test]
 fn ttl_below_one_minute() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "59s"}))
-        .unwrap_err();
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "59s"}),
+    )
+    .unwrap_err();
     assert_eq!(
         errs,
         vec![fe(
@@ -188,21 +199,27 @@ fn ttl_below_one_minute() {
 
 #[test]
 fn go_duration_syntax_in_cel() {
-    for ok in ["1h30m", "90m", "1.5h", ".5h", "2h0m0.5s", "60000ms", "1h0.5m"] {
+    for ok in [
+        "1h30m", "90m", "1.5h", ".5h", "2h0m0.5s", "60000ms", "1h0.5m",
+    ] {
         admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": ok}))
             .unwrap_or_else(|e| panic!("{ok}: {e:?}"));
     }
     // 1h30m renewBefore vs 90m ttl: equal, so not shorter
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "ttl": "90m", "renewBefore": "1h30m"}))
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "ttl": "90m", "renewBefore": "1h30m"}),
+    )
     .unwrap_err();
     assert_eq!(errs[0].field, "spec.renewBefore");
 }
 
 #[test]
 fn renew_before_not_shorter_than_ttl() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "ttl": "1h", "renewBefore": "2h"}))
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "ttl": "1h", "renewBefore": "2h"}),
+    )
     .unwrap_err();
     assert_eq!(
         errs,
@@ -213,14 +230,18 @@ fn renew_before_not_shorter_than_ttl() {
         )]
     );
     // against the defaulted ttl (24h)
-    admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "renewBefore": "23h"}))
-        .unwrap();
+    admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "renewBefore": "23h"}),
+    )
+    .unwrap();
 }
 
 #[test]
 fn both_renew_fields_forbidden() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "renewBefore": "1h", "renewBeforePercentage": 30}))
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "renewBefore": "1h", "renewBeforePercentage": 30}),
+    )
     .unwrap_err();
     assert_eq!(
         errs,
@@ -234,8 +255,10 @@ fn both_renew_fields_forbidden() {
 
 #[test]
 fn renew_before_percentage_bounds() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "renewBeforePercentage": 0}))
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "renewBeforePercentage": 0}),
+    )
     .unwrap_err();
     assert_eq!(
         errs,
@@ -245,8 +268,10 @@ fn renew_before_percentage_bounds() {
             "Invalid value: 0: spec.renewBeforePercentage in body should be greater than or equal to 1"
         )]
     );
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "renewBeforePercentage": 100}))
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "renewBeforePercentage": 100}),
+    )
     .unwrap_err();
     assert_eq!(
         errs,
@@ -256,15 +281,19 @@ fn renew_before_percentage_bounds() {
             "Invalid value: 100: spec.renewBeforePercentage in body should be less than or equal to 99"
         )]
     );
-    admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "renewBeforePercentage": 99}))
+    admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "renewBeforePercentage": 99}),
+    )
     .unwrap();
 }
 
 #[test]
 fn integer_versus_number() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "renewBeforePercentage": 1.5}))
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "renewBeforePercentage": 1.5}),
+    )
     .unwrap_err();
     assert_eq!(
         errs,
@@ -278,15 +307,19 @@ fn integer_versus_number() {
         ]
     );
     // a float with an integral value is an integer to kube-openapi
-    admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "renewBeforePercentage": 20.0}))
+    admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "renewBeforePercentage": 20.0}),
+    )
     .unwrap();
 }
 
 #[test]
 fn over_long_room_id() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "roomId": "r".repeat(257)}))
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "roomId": "r".repeat(257)}),
+    )
     .unwrap_err();
     assert_eq!(
         errs,
@@ -299,8 +332,10 @@ fn over_long_room_id() {
             not_checked()
         ]
     );
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "roomId": ""}))
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "roomId": ""}),
+    )
     .unwrap_err();
     assert_eq!(
         errs,
@@ -314,8 +349,10 @@ fn over_long_room_id() {
 
 #[test]
 fn bad_secret_name() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "secretName": "Bad_Name"}))
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "secretName": "Bad_Name"}),
+    )
     .unwrap_err();
     assert_eq!(
         errs,
@@ -329,8 +366,8 @@ fn bad_secret_name() {
 
 #[test]
 fn wrong_type_string_for_array() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": "allow_join"}))
-        .unwrap_err();
+    let errs =
+        admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": "allow_join"})).unwrap_err();
     assert_eq!(
         errs,
         vec![
@@ -362,8 +399,10 @@ fn required_fields() {
 
 #[test]
 fn issuer_kind_enum() {
-    let errs = admit_spec(json!({"issuerRef": {"name": "m", "kind": "Issuer"}, "permissions": ["allow_join"]}))
-        .unwrap_err();
+    let errs = admit_spec(
+        json!({"issuerRef": {"name": "m", "kind": "Issuer"}, "permissions": ["allow_join"]}),
+    )
+    .unwrap_err();
     assert_eq!(
         errs[0],
         fe(
@@ -444,13 +483,17 @@ fn bad_date_time_format() {
 #[test]
 fn nulls_as_kube_apiserver_handles_them() {
     // nullable: stays null and is absent for CEL (has() false)
-    let obj = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
-        "renewBefore": null, "renewBeforePercentage": 20}))
+    let obj = admit_spec(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"],
+        "renewBefore": null, "renewBeforePercentage": 20}),
+    )
     .unwrap();
     assert_eq!(obj["spec"]["renewBefore"], Value::Null);
     // non-nullable with a default: the default
-    let obj = admit_spec(json!({"issuerRef": {"name": "m", "kind": null}, "permissions": ["allow_join"],
-        "ttl": null}))
+    let obj = admit_spec(
+        json!({"issuerRef": {"name": "m", "kind": null}, "permissions": ["allow_join"],
+        "ttl": null}),
+    )
     .unwrap();
     assert_eq!(obj["spec"]["ttl"], "24h");
     assert_eq!(obj["spec"]["issuerRef"]["kind"], "VideoSdkIssuer");
@@ -520,7 +563,11 @@ fn optional_old_self_and_object_level_transition() {
     let errs = s.admit(&mut obj(json!({"n": 4})), Some(&old)).unwrap_err();
     assert_eq!(
         errs,
-        vec![fe("spec", "FieldValueInvalid", "Invalid value: n may only grow")]
+        vec![fe(
+            "spec",
+            "FieldValueInvalid",
+            "Invalid value: n may only grow"
+        )]
     );
 }
 
@@ -537,7 +584,10 @@ fn default_message_message_expression_and_map_paths() {
         },
     }));
     let errs = s
-        .admit(&mut obj(json!({"labels": {"foo": "bad"}, "count": 12})), None)
+        .admit(
+            &mut obj(json!({"labels": {"foo": "bad"}, "count": 12})),
+            None,
+        )
         .unwrap_err();
     assert_eq!(
         errs,
@@ -592,7 +642,10 @@ fn nested_defaults_and_preserve_unknown() {
     s.admit(&mut o, None).unwrap();
     assert_eq!(o["spec"]["outer"], json!({"inner": "x"}));
     assert_eq!(o["spec"]["items"], json!([{"p": "d"}, {"p": "given"}]));
-    assert_eq!(o["spec"]["free"], json!({"anything": {"goes": 1}, "known": {"a": "1"}}));
+    assert_eq!(
+        o["spec"]["free"],
+        json!({"anything": {"goes": 1}, "known": {"a": "1"}})
+    );
     let mut o = obj(json!({"outer": {"deep": {}}}));
     s.admit(&mut o, None).unwrap();
     assert_eq!(o["spec"]["outer"], json!({"inner": "x", "deep": {"v": 7}}));
@@ -605,18 +658,28 @@ fn max_items_and_required_reason_rule() {
         "properties": {"l": {"type": "array", "maxItems": 2, "items": {"type": "integer"}}},
         "x-kubernetes-validations": [{"rule": "has(self.l)", "message": "l is required", "reason": "FieldValueRequired", "fieldPath": ".l"}],
     }));
-    let errs = s.admit(&mut obj(json!({"l": [1, 2, 3]})), None).unwrap_err();
+    let errs = s
+        .admit(&mut obj(json!({"l": [1, 2, 3]})), None)
+        .unwrap_err();
     assert_eq!(
         errs,
         vec![
-            fe("spec.l", "FieldValueTooMany", "Too many: 3: must have at most 2 items"),
+            fe(
+                "spec.l",
+                "FieldValueTooMany",
+                "Too many: 3: must have at most 2 items"
+            ),
             not_checked()
         ]
     );
     let errs = s.admit(&mut obj(json!({})), None).unwrap_err();
     assert_eq!(
         errs,
-        vec![fe("spec.l", "FieldValueRequired", "Required value: l is required")]
+        vec![fe(
+            "spec.l",
+            "FieldValueRequired",
+            "Required value: l is required"
+        )]
     );
 }
 
@@ -657,8 +720,10 @@ fn cel_functions_kubernetes_rules_use() {
 fn admission_is_fast_enough() {
     // Not a benchmark: a guard that admission stays far from the server's per-write budget.
     let s = token_schema();
-    let template = token(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join", "ask_join"],
-        "renewBefore": "1h", "secretTemplate": {"labels": {"a": "b"}}}));
+    let template = token(
+        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join", "ask_join"],
+        "renewBefore": "1h", "secretTemplate": {"labels": {"a": "b"}}}),
+    );
     let n = 2_000;
     let start = std::time::Instant::now();
     for _ in 0..n {
@@ -666,5 +731,53 @@ fn admission_is_fast_enough() {
         s.admit(&mut o, None).unwrap();
     }
     let per = start.elapsed() / n;
-    assert!(per < std::time::Duration::from_millis(2), "{per:?} per admit (debug build)");
+    assert!(
+        per < std::time::Duration::from_millis(2),
+        "{per:?} per admit (debug build)"
+    );
+}
+
+#[test]
+fn ratcheting_unchanged_invalid_values_on_update() {
+    // A value stored before the schema tightened may stay as it is on update.
+    let s = small(json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "maxLength": 3},
+            "n": {"type": "integer", "x-kubernetes-validations": [{"rule": "self < 10"}]},
+            "other": {"type": "string"},
+        },
+    }));
+    let old = obj(json!({"name": "toolong", "n": 20, "other": "a"}));
+    s.admit(
+        &mut obj(json!({"name": "toolong", "n": 20, "other": "b"})),
+        Some(&old),
+    )
+    .unwrap();
+    // changing the invalid value is validated
+    let errs = s
+        .admit(&mut obj(json!({"name": "toolong2", "n": 21})), Some(&old))
+        .unwrap_err();
+    assert_eq!(
+        errs,
+        vec![
+            fe(
+                "spec.name",
+                "FieldValueTooLong",
+                "Too long: may not be more than 3 bytes"
+            ),
+            not_checked()
+        ]
+    );
+    let errs = s
+        .admit(&mut obj(json!({"name": "ok", "n": 21})), Some(&old))
+        .unwrap_err();
+    assert_eq!(
+        errs,
+        vec![fe(
+            "spec.n",
+            "FieldValueInvalid",
+            "Invalid value: 21: failed rule: self < 10"
+        )]
+    );
 }
