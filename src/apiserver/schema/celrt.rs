@@ -326,3 +326,22 @@ mod tests {
         assert_eq!(escape("a b"), None);
     }
 }
+
+/// A CEL runtime error as cel-go words it, where the two differ (kube-apiserver puts it into the
+/// field error's message).
+pub(crate) fn error_text(e: &ExecutionError) -> String {
+    match e {
+        ExecutionError::FunctionError { function, .. } if function == "duration" => {
+            "type conversion error from 'string' to 'google.protobuf.Duration'".to_owned()
+        }
+        ExecutionError::FunctionError { function, .. } if function == "timestamp" => {
+            "type conversion error from 'string' to 'google.protobuf.Timestamp'".to_owned()
+        }
+        ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
+        ExecutionError::NoSuchOverload => "no such overload".to_owned(),
+        ExecutionError::DivisionByZero(_) => "division by zero".to_owned(),
+        ExecutionError::RemainderByZero(_) => "modulus by zero".to_owned(),
+        ExecutionError::Overflow(..) => "integer overflow".to_owned(),
+        other => other.to_string(),
+    }
+}

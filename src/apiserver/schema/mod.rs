@@ -917,10 +917,8 @@ fn eval_rules(
                 ),
             )),
             Err(e) => {
-                let msg = e.to_string();
-                let detail = if msg.starts_with("no such overload")
-                    || matches!(e, kube_cel::cel::ExecutionError::NoSuchOverload)
-                {
+                let msg = celrt::error_text(&e);
+                let detail = if msg.starts_with("no such overload") {
                     format!(
                         "'{msg}': call arguments did not match a supported operator, function or macro signature for rule: {}",
                         what()
