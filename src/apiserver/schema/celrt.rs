@@ -345,3 +345,30 @@ pub(crate) fn error_text(e: &ExecutionError) -> String {
         other => other.to_string(),
     }
 }
+
+/// At the resource root kube-apiserver's CEL `self` also has `apiVersion`, `kind` and
+/// `metadata.name`/`metadata.generateName` (`model.WithTypeAndObjectMeta`).
+pub(crate) fn with_type_and_object_meta(self_val: CelValue, object: &Value) -> CelValue {
+    let CelValue::Map(m) = self_val else {
+        return self_val;
+    };
+    let mut map: HashMap<Key, CelValue> = (*m.map).clone();
+    for k in ["apiVersion", "kind"] {
+        if let Some(Value::String(s)) = object.get(k) {
+            map.insert(key(k.to_owned()), CelValue::String(Arc::new(s.clone())));
+        }
+    }
+    if let Some(Value::Object(meta)) = object.get("metadata") {
+        let mut md = HashMap::new();
+        for k in ["name", "generateName"] {
+            if let Some(Value::String(s)) = meta.get(k) {
+                md.insert(key(k.to_owned()), CelValue::String(Arc::new(s.clone())));
+            }
+        }
+        map.insert(
+            key("metadata".to_owned()),
+            CelValue::Map(Map { map: Arc::new(md) }),
+        );
+    }
+    CelValue::Map(Map { map: Arc::new(map) })
+}

@@ -810,7 +810,10 @@ fn eval_rules(
     base: &kube_cel::cel::Context<'static>,
     errs: &mut Vec<FieldError>,
 ) {
-    let self_val = celrt::to_cel(v, Some(node));
+    let mut self_val = celrt::to_cel(v, Some(node));
+    if path.is_empty() {
+        self_val = celrt::with_type_and_object_meta(self_val, v);
+    }
     let old_val = old.map(|o| celrt::to_cel(o, Some(node)));
     let mut ctx = base.new_inner_scope();
     ctx.add_variable_from_value("self", self_val.clone());

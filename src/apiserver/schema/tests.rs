@@ -728,6 +728,7 @@ fn admission_is_fast_enough() {
         s.admit(&mut o, None).unwrap();
     }
     let per = start.elapsed() / n;
+    eprintln!("admit (debug build): {per:?} per object");
     assert!(
         per < std::time::Duration::from_millis(2),
         "{per:?} per admit (debug build)"
@@ -776,5 +777,38 @@ fn ratcheting_unchanged_invalid_values_on_update() {
             "FieldValueInvalid",
             "Invalid value: 21: failed rule: self < 10"
         )]
+    );
+}
+
+#[test]
+fn root_rules_see_type_and_object_meta() {
+    let s = CompiledSchema::compile(&json!({
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"a": {"type": "string"}}}},
+        "x-kubernetes-validations": [
+            {"rule": "self.kind == 'X' && self.metadata.name.startsWith('x') && !has(self.metadata.labels)"},
+            {"rule": "self.spec.a == 'ok'", "message": "spec.a must be ok", "fieldPath": ".spec.a"},
+        ],
+    }))
+    .unwrap();
+    s.admit(&mut obj(json!({"a": "ok"})), None).unwrap();
+    let errs = s.admit(&mut obj(json!({"a": "no"})), None).unwrap_err();
+    assert_eq!(
+        errs,
+        vec![fe(
+            "spec.a",
+            "FieldValueInvalid",
+            "Invalid value: spec.a must be ok"
+        )]
+    );
+    let mut other = obj(json!({"a": "ok"}));
+    other["metadata"]["name"] = json!("y");
+    let errs = s.admit(&mut other, None).unwrap_err();
+    assert_eq!(errs[0].field, "<nil>");
+    assert!(
+        errs[0]
+            .message
+            .starts_with("Invalid value: failed rule: self.kind == 'X'"),
+        "{errs:?}"
     );
 }
