@@ -57,6 +57,26 @@ impl fmt::Display for FieldError {
 
 impl std::error::Error for FieldError {}
 
+/// The `message` of the 422 `Invalid` Status kube-apiserver answers with for these errors
+/// (`apierrors.NewInvalid`): `VideoSdkToken.videosdk.live "t" is invalid: <error>` for one,
+/// `... is invalid: [<error>, <error>]` for several, repeated messages listed once.
+/// `qualified_kind` is `Kind.group` (`Kind` alone for the core group).
+pub fn invalid_message(qualified_kind: &str, name: &str, errors: &[FieldError]) -> String {
+    let mut seen: Vec<String> = Vec::with_capacity(errors.len());
+    for e in errors {
+        let m = e.to_string();
+        if !seen.contains(&m) {
+            seen.push(m);
+        }
+    }
+    let name = gofmt::quote(name);
+    match seen.len() {
+        0 => format!("{qualified_kind} {name} is invalid"),
+        1 => format!("{qualified_kind} {name} is invalid: {}", seen[0]),
+        _ => format!("{qualified_kind} {name} is invalid: [{}]", seen.join(", ")),
+    }
+}
+
 /// The metav1 cause types kube-apiserver uses here.
 mod reason {
     pub const INVALID: &str = "FieldValueInvalid";

@@ -812,3 +812,19 @@ fn root_rules_see_type_and_object_meta() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn status_message_as_kube_apiserver_aggregates() {
+    let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["x"]})).unwrap_err();
+    assert_eq!(
+        invalid_message("VideoSdkToken.videosdk.live", "t", &errs),
+        r#"VideoSdkToken.videosdk.live "t" is invalid: [spec.permissions[0]: Unsupported value: "x": supported values: "allow_join", "ask_join", "allow_mod", <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]"#
+    );
+    let errs =
+        admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "5s"}))
+            .unwrap_err();
+    assert_eq!(
+        invalid_message("VideoSdkToken.videosdk.live", "t", &errs),
+        r#"VideoSdkToken.videosdk.live "t" is invalid: spec.ttl: Invalid value: "5s": ttl must be at least 1m"#
+    );
+}
