@@ -287,46 +287,6 @@ pub(crate) fn to_cel(v: &Value, node: Option<&Node>) -> CelValue {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations() {
-        const M: i64 = 60_000_000_000;
-        assert_eq!(parse_go_duration("24h"), Some(24 * 60 * M));
-        assert_eq!(parse_go_duration("90m"), Some(90 * M));
-        assert_eq!(parse_go_duration("1h30m"), Some(90 * M));
-        assert_eq!(parse_go_duration("1.5h"), Some(90 * M));
-        assert_eq!(parse_go_duration(".5m"), Some(30_000_000_000));
-        assert_eq!(parse_go_duration("1.m"), Some(M));
-        assert_eq!(parse_go_duration("10µs"), Some(10_000));
-        assert_eq!(parse_go_duration("10μs"), Some(10_000));
-        assert_eq!(parse_go_duration("0"), Some(0));
-        assert_eq!(parse_go_duration("-1s"), Some(-1_000_000_000));
-        assert_eq!(parse_go_duration("1"), None);
-        assert_eq!(parse_go_duration("1hx"), None);
-        assert_eq!(parse_go_duration("."), None);
-        assert_eq!(parse_go_duration(""), None);
-        assert_eq!(parse_go_duration("1d"), None);
-        assert_eq!(parse_go_duration("9999999999h"), None);
-    }
-
-    #[test]
-    fn escaping_matches_kube_apiserver() {
-        assert_eq!(escape("ttl").as_deref(), Some("ttl"));
-        assert_eq!(escape("namespace").as_deref(), Some("__namespace__"));
-        assert_eq!(
-            escape("a.b-c/d").as_deref(),
-            Some("a__dot__b__dash__c__slash__d")
-        );
-        assert_eq!(escape("a__b").as_deref(), Some("a__underscores__b"));
-        assert_eq!(escape("my_field").as_deref(), Some("my_field"));
-        assert_eq!(escape("1abc"), None);
-        assert_eq!(escape("a b"), None);
-    }
-}
-
 /// A CEL runtime error as cel-go words it, where the two differ (kube-apiserver puts it into the
 /// field error's message).
 pub(crate) fn error_text(e: &ExecutionError) -> String {
@@ -371,4 +331,44 @@ pub(crate) fn with_type_and_object_meta(self_val: CelValue, object: &Value) -> C
         );
     }
     CelValue::Map(Map { map: Arc::new(map) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        const M: i64 = 60_000_000_000;
+        assert_eq!(parse_go_duration("24h"), Some(24 * 60 * M));
+        assert_eq!(parse_go_duration("90m"), Some(90 * M));
+        assert_eq!(parse_go_duration("1h30m"), Some(90 * M));
+        assert_eq!(parse_go_duration("1.5h"), Some(90 * M));
+        assert_eq!(parse_go_duration(".5m"), Some(30_000_000_000));
+        assert_eq!(parse_go_duration("1.m"), Some(M));
+        assert_eq!(parse_go_duration("10µs"), Some(10_000));
+        assert_eq!(parse_go_duration("10μs"), Some(10_000));
+        assert_eq!(parse_go_duration("0"), Some(0));
+        assert_eq!(parse_go_duration("-1s"), Some(-1_000_000_000));
+        assert_eq!(parse_go_duration("1"), None);
+        assert_eq!(parse_go_duration("1hx"), None);
+        assert_eq!(parse_go_duration("."), None);
+        assert_eq!(parse_go_duration(""), None);
+        assert_eq!(parse_go_duration("1d"), None);
+        assert_eq!(parse_go_duration("9999999999h"), None);
+    }
+
+    #[test]
+    fn escaping_matches_kube_apiserver() {
+        assert_eq!(escape("ttl").as_deref(), Some("ttl"));
+        assert_eq!(escape("namespace").as_deref(), Some("__namespace__"));
+        assert_eq!(
+            escape("a.b-c/d").as_deref(),
+            Some("a__dot__b__dash__c__slash__d")
+        );
+        assert_eq!(escape("a__b").as_deref(), Some("a__underscores__b"));
+        assert_eq!(escape("my_field").as_deref(), Some("my_field"));
+        assert_eq!(escape("1abc"), None);
+        assert_eq!(escape("a b"), None);
+    }
 }

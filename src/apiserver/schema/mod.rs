@@ -13,6 +13,18 @@
 //!    value, required, too long, too many, wrong type), as kube-apiserver does — the
 //!    `x-kubernetes-validations` CEL rules, transition rules (`oldSelf`) only on update.
 //!
+//! On update (`old` given) kube-apiserver's validation ratcheting applies: an error at a value
+//! equal to its correlated old value (same property, same map key, same list-type map key) is
+//! dropped, as are failing CEL rules that do not use `oldSelf` on such values.
+//!
+//! Not reproduced (documented differences): the CEL cost budget and per-call limit; CEL type
+//! checking at CRD creation (a rule that does not return a bool fails at admission instead);
+//! set/map-list equality semantics in CEL (lists compare in order); `anyOf`/`oneOf`/`not`
+//! (structural schemas only allow them for value validations; `allOf` is applied); the string
+//! formats other than `date-time`, `date` and `byte` are accepted unchecked; `metadata` of nested
+//! `x-kubernetes-embedded-resource` objects is not coerced; the CRD-creation checks of
+//! structural schemas and of defaults (pruned, valid) are not made.
+//!
 //! Field errors carry kube-apiserver's field path, cause type and message, so that a 422
 //! `Invalid` built from them reads as the real server's. Everything is compiled once per CRD
 //! version ([`CompiledSchema::compile`]); [`CompiledSchema::admit`] edits the object in place and
