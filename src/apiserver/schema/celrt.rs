@@ -38,107 +38,12 @@ fn duration(value: Arc<String>) -> Result<CelValue, ExecutionError> {
         })
 }
 
-/// Go's `time.ParseDuration`: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns, us, µs (U+00B5),
-/// μs (U+03BC), ms, s, m, h; `0` alone needs no unit. Returns nanoseconds, `None` when invalid or
-/// out of the int64 range.
+/// Go's `time.ParseDuration` (the token module's parser, the one the operator itself uses), in
+/// nanoseconds; `None` when invalid or out of the int64 range.
 pub(crate) fn parse_go_duration(s: &str) -> Option<i64> {
-    let mut rest = s;
-    let mut neg = false;
-    if let Some(r) = rest.strip_prefix('-') {
-        neg = true;
-        rest = r;
-    } else if let Some(r) = rest.strip_prefix('+') {
-        rest = r;
-    }
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let bytes = rest.as_bytes();
-        if !(bytes[0] == b'.' || bytes[0].is_ascii_digit()) {
-            return None;
-        }
-        // integer part
-        let int_end = bytes
-            .iter()
-            .position(|b| !b.is_ascii_digit())
-            .unwrap_or(bytes.len());
-        let int_digits = &rest[..int_end];
-        let mut v: u64 = 0;
-        for d in int_digits.bytes() {
-            v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            if v > 1 << 63 {
-                return None;
-            }
-        }
-        rest = &rest[int_end..];
-        // fraction
-        let mut frac: u64 = 0;
-        let mut scale: f64 = 1.0;
-        let mut had_frac_digits = false;
-        if let Some(r) = rest.strip_prefix('.') {
-            rest = r;
-            let fend = rest
-                .bytes()
-                .position(|b| !b.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let mut overflow = false;
-            for d in rest[..fend].bytes() {
-                had_frac_digits = true;
-                if overflow || frac > (1 << 63) / 10 {
-                    overflow = true;
-                    continue;
-                }
-                frac = frac * 10 + u64::from(d - b'0');
-                scale *= 10.0;
-            }
-            rest = &rest[fend..];
-        }
-        if int_digits.is_empty() && !had_frac_digits {
-            return None;
-        }
-        // unit
-        let uend = rest
-            .char_indices()
-            .find(|(_, c)| *c == '.' || c.is_ascii_digit())
-            .map(|(i, _)| i)
-            .unwrap_or(rest.len());
-        let unit: u64 = match &rest[..uend] {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60 * 1_000_000_000,
-            "h" => 3_600 * 1_000_000_000,
-            _ => return None,
-        };
-        rest = &rest[uend..];
-        if v > (1 << 63) / unit {
-            return None;
-        }
-        v *= unit;
-        if frac > 0 {
-            v = v.checked_add((frac as f64 * (unit as f64 / scale)) as u64)?;
-            if v > 1 << 63 {
-                return None;
-            }
-        }
-        total = total.checked_add(v)?;
-        if total > 1 << 63 {
-            return None;
-        }
-    }
-    if neg {
-        Some((total as i128).wrapping_neg() as i64)
-    } else if total > i64::MAX as u64 {
-        None
-    } else {
-        Some(total as i64)
-    }
+    s.parse::<crate::token::GoDuration>()
+        .ok()
+        .map(crate::token::GoDuration::as_nanos)
 }
 
 /// kube-apiserver's escaping of a property name for CEL (`k8s.io/apiserver/pkg/cel` `Escape`):
