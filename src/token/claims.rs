@@ -117,7 +117,7 @@ fn first_duplicate<T: Copy + PartialEq>(items: &[T]) -> Option<T> {
 }
 
 /// The `version` claim value of VideoSDK's v2 tokens.
-pub const V2: u32 = 2;
+const V2: u32 = 2;
 
 /// The claims of a VideoSDK access token, as signed and as read back.
 ///

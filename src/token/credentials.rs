@@ -2,6 +2,7 @@
 //! and Secret annotations refer to them without revealing them.
 
 use aws_lc_rs::digest::{SHA256, digest};
+use jsonwebtoken::EncodingKey;
 use std::fmt;
 
 /// Why an API key or secret was refused. Messages never contain the values themselves.
@@ -28,11 +29,21 @@ pub enum CredentialsError {
 ///
 /// `Debug` shows the API key's fingerprint only and never the secret, so a `Credentials` can sit
 /// inside any struct that gets logged.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Credentials {
     api_key: String,
     secret: String,
+    /// The secret as `jsonwebtoken` signs with it, built once rather than for every token.
+    signing_key: EncodingKey,
 }
+
+impl PartialEq for Credentials {
+    fn eq(&self, other: &Self) -> bool {
+        self.api_key == other.api_key && self.secret == other.secret
+    }
+}
+
+impl Eq for Credentials {}
 
 impl Credentials {
     /// Credentials from an API key and secret as stored in the issuer's Secret. Both must be
@@ -44,7 +55,12 @@ impl Credentials {
         let (api_key, secret) = (api_key.into(), secret.into());
         check(&api_key, "API key", CredentialsError::EmptyApiKey)?;
         check(&secret, "API secret", CredentialsError::EmptySecret)?;
-        Ok(Credentials { api_key, secret })
+        let signing_key = EncodingKey::from_secret(secret.as_bytes());
+        Ok(Credentials {
+            api_key,
+            secret,
+            signing_key,
+        })
     }
 
     /// The API key (the `apikey` claim). Not secret, but shown as a [`fingerprint`] in status and
@@ -56,6 +72,11 @@ impl Credentials {
     /// The API secret that signs tokens. Callers must not log or store it.
     pub fn secret(&self) -> &str {
         &self.secret
+    }
+
+    /// The secret as a `jsonwebtoken` HMAC key.
+    pub(crate) fn signing_key(&self) -> &EncodingKey {
+        &self.signing_key
     }
 
     /// A fingerprint of the API key *and* the secret (16 hex digits), so that the operator can

@@ -142,8 +142,8 @@ impl FromStr for GoDuration {
     type Err = DurationError;
 
     /// Go's grammar: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, where each number has at least one digit
-    /// (before or after the point), each unit is one of [`UNITS`], and a bare `0` (with an
-    /// optional sign) is the only number allowed without a unit.
+    /// (before or after the point), each unit is one of ns, us, µs, μs, ms, s, m, h, and a bare
+    /// `0` (with an optional sign) is the only number allowed without a unit.
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let invalid = || DurationError::InvalidNumber {
             input: input.to_owned(),

@@ -11,12 +11,12 @@ mod request_hash;
 mod schedule;
 mod signing;
 
-pub use claims::{Claims, MIN_TTL, RequestError, TokenRequest, V2};
+pub use claims::{Claims, MIN_TTL, RequestError, TokenRequest};
 pub use credentials::{Credentials, CredentialsError, fingerprint};
 pub use duration::{DurationError, GoDuration, format_human, parse_positive};
 pub use schedule::{JITTER_DIVISOR, RenewBefore, ScheduleError, renewal_time};
 pub use signing::{
-    ALGORITHM, DecodeError, DecodedToken, Part, SignError, SignedToken, TokenHeader, VerifyError,
+    DecodeError, DecodedToken, SignError, SignedToken, TokenHeader, TokenPart, VerifyError,
     decode_unverified, sign, verify,
 };
 

@@ -6,14 +6,15 @@ use super::credentials::Credentials;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::Deserialize;
 use std::fmt;
+use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
 /// The only algorithm VideoSDK tokens use.
-pub const ALGORITHM: &str = "HS256";
+const ALGORITHM: &str = "HS256";
 
 /// Why a token could not be signed. Never contains the secret.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum SignError {
     /// The clock reads before 1970, so `iat` cannot be written.
     #[error("the system clock reads before 1970-01-01; fix the clock")]
     ClockBeforeEpoch,
+    /// The random number generator failed, so no token id could be drawn.
+    #[error("the system's random number generator failed; cannot draw a token id")]
+    RandomUnavailable,
     /// `iat + ttl` does not fit in the `exp` claim.
     #[error(
         "the token's expiry (now + ttl) is too far in the future to be written; use a shorter ttl"
@@ -58,9 +62,15 @@ impl fmt::Debug for SignedToken {
     }
 }
 
+/// `{"typ":"JWT","alg":"HS256"}`, the header of every token, built once.
+static HEADER: LazyLock<Header> = LazyLock::new(|| Header::new(Algorithm::HS256));
+
 /// Signs `request` with `credentials` as issued at `now` (rounded down to the second):
 /// `iat = now`, `exp = iat + ttl` (in whole seconds), a new random `jti`, header
 /// `{"typ":"JWT","alg":"HS256"}`.
+///
+/// The `jti` is a UUID v4 drawn from aws-lc-rs's CSPRNG, the generator that also keys TLS here,
+/// rather than from a system call per token.
 pub fn sign(
     request: &TokenRequest,
     credentials: &Credentials,
@@ -71,15 +81,13 @@ pub fn sign(
         .duration_since(UNIX_EPOCH)
         .map_err(|_| SignError::ClockBeforeEpoch)?
         .as_secs();
-    let id = Uuid::new_v4();
+    let mut random = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut random).map_err(|_| SignError::RandomUnavailable)?;
+    let id = uuid::Builder::from_random_bytes(random).into_uuid();
     let claims = Claims::for_request(request, credentials.api_key(), iat, id.to_string())
         .ok_or(SignError::ExpiryOverflow)?;
-    let jwt = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(credentials.secret().as_bytes()),
-    )
-    .map_err(SignError::Encoding)?;
+    let jwt = jsonwebtoken::encode(&HEADER, &claims, credentials.signing_key())
+        .map_err(SignError::Encoding)?;
     Ok(SignedToken { jwt, claims, id })
 }
 
@@ -106,7 +114,7 @@ pub struct DecodedToken {
 
 /// The part of a JWT that could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub enum TokenPart {
     /// The first segment.
     Header,
     /// The second segment.
@@ -115,12 +123,12 @@ pub enum Part {
     Signature,
 }
 
-impl fmt::Display for Part {
+impl fmt::Display for TokenPart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Part::Header => "header",
-            Part::Claims => "claims",
-            Part::Signature => "signature",
+            TokenPart::Header => "header",
+            TokenPart::Claims => "claims",
+            TokenPart::Signature => "signature",
         })
     }
 }
@@ -141,13 +149,13 @@ pub enum DecodeError {
     #[error("the token's {part} is not valid base64url (without padding)")]
     Base64 {
         /// Which segment.
-        part: Part,
+        part: TokenPart,
     },
     /// The header or claims are not the JSON expected.
     #[error("the token's {part} is not the expected JSON: {reason}")]
     Json {
         /// Which segment.
-        part: Part,
+        part: TokenPart,
         /// What the JSON parser said (it names fields, never the token).
         reason: String,
     },
@@ -155,7 +163,8 @@ pub enum DecodeError {
 
 /// Reads a token's header and claims without the secret, for `inspect` and for the operator to
 /// read back what it stored in a Secret. Checks the shape only: anyone can forge what this
-/// returns, so decisions that grant access must use [`verify`].
+/// returns, so decisions that grant access must use [`verify`]. Whitespace around the token (a
+/// trailing newline in a file or Secret) is ignored.
 pub fn decode_unverified(jwt: &str) -> Result<DecodedToken, DecodeError> {
     let jwt = jwt.trim();
     let segments: Vec<&str> = jwt.split('.').collect();
@@ -166,16 +175,19 @@ pub fn decode_unverified(jwt: &str) -> Result<DecodedToken, DecodeError> {
     };
     if URL_SAFE_NO_PAD.decode(signature).is_err() {
         return Err(DecodeError::Base64 {
-            part: Part::Signature,
+            part: TokenPart::Signature,
         });
     }
     Ok(DecodedToken {
-        header: decode_part(header, Part::Header)?,
-        claims: decode_part(claims, Part::Claims)?,
+        header: decode_part(header, TokenPart::Header)?,
+        claims: decode_part(claims, TokenPart::Claims)?,
     })
 }
 
-fn decode_part<T: for<'de> Deserialize<'de>>(segment: &str, part: Part) -> Result<T, DecodeError> {
+fn decode_part<T: for<'de> Deserialize<'de>>(
+    segment: &str,
+    part: TokenPart,
+) -> Result<T, DecodeError> {
     let json = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| DecodeError::Base64 { part })?;
@@ -242,7 +254,7 @@ pub fn verify(jwt: &str, secret: &str, now: SystemTime) -> Result<Claims, Verify
     .map_err(|err| match err.kind() {
         ErrorKind::InvalidSignature => VerifyError::BadSignature,
         ErrorKind::Json(err) => VerifyError::Malformed(DecodeError::Json {
-            part: Part::Header,
+            part: TokenPart::Header,
             reason: err.to_string(),
         }),
         _ => VerifyError::Unverifiable {
@@ -264,6 +276,7 @@ mod tests {
     use super::*;
     use crate::api::{Permission, Role};
     use crate::token::claims::RequestError;
+    use jsonwebtoken::EncodingKey;
     use serde_json::{Value, json};
     use std::time::Duration;
 
@@ -506,17 +519,21 @@ mod tests {
             ),
             (
                 "!!!.e30.sig".to_owned(),
-                DecodeError::Base64 { part: Part::Header },
+                DecodeError::Base64 {
+                    part: TokenPart::Header,
+                },
             ),
             (
                 forge(&header, &claims, "not base64!"),
                 DecodeError::Base64 {
-                    part: Part::Signature,
+                    part: TokenPart::Signature,
                 },
             ),
             (
                 format!("{}.%%%.sig", URL_SAFE_NO_PAD.encode(header.to_string())),
-                DecodeError::Base64 { part: Part::Claims },
+                DecodeError::Base64 {
+                    part: TokenPart::Claims,
+                },
             ),
         ];
         for (input, want) in cases {
@@ -535,7 +552,7 @@ mod tests {
         assert!(matches!(
             decode_unverified(&not_json),
             Err(DecodeError::Json {
-                part: Part::Header,
+                part: TokenPart::Header,
                 ..
             })
         ));
@@ -543,7 +560,7 @@ mod tests {
         missing_exp.as_object_mut().unwrap().remove("exp");
         let err = decode_unverified(&forge(&header, &missing_exp, "sig")).unwrap_err();
         assert!(
-            matches!(&err, DecodeError::Json { part: Part::Claims, reason } if reason.contains("exp")),
+            matches!(&err, DecodeError::Json { part: TokenPart::Claims, reason } if reason.contains("exp")),
             "{err}"
         );
         let mut wrong_type = claims.clone();
@@ -551,7 +568,7 @@ mod tests {
         assert!(matches!(
             decode_unverified(&forge(&header, &wrong_type, "sig")),
             Err(DecodeError::Json {
-                part: Part::Claims,
+                part: TokenPart::Claims,
                 ..
             })
         ));
