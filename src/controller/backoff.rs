@@ -34,7 +34,10 @@ mod tests {
     #[test]
     fn stays_well_inside_the_remaining_lifetime() {
         // 10 minutes left: never wait more than a minute.
-        assert_eq!(delay(30, Some(Duration::from_secs(600))), Duration::from_secs(60));
+        assert_eq!(
+            delay(30, Some(Duration::from_secs(600))),
+            Duration::from_secs(60)
+        );
         // Seconds left, or expired: retry every second.
         assert_eq!(delay(30, Some(Duration::from_secs(3))), FIRST);
         assert_eq!(delay(30, Some(Duration::ZERO)), FIRST);

@@ -2,18 +2,10 @@
 //! a person can act on for every way that goes wrong. Nothing here ever puts a value of the
 //! Secret into a message: only key names.
 
+use super::problem::Problem;
 use crate::api::CredentialsSecretRef;
 use crate::token::{Credentials, CredentialsError};
 use k8s_openapi::api::core::v1::Secret;
-
-/// Why an issuer's credentials cannot be used: a `Ready=False` reason and its message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// CamelCase reason for the condition and the Event.
-    pub reason: &'static str,
-    /// What is wrong and what to do.
-    pub message: String,
-}
 
 /// The credentials in `secret` (`None`: it does not exist), which lives in `namespace` and is
 /// referenced by `secret_ref`.

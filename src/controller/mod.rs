@@ -1,12 +1,358 @@
 //! The operator: reconciles issuers and tokens, keeps each token's Secret signed and fresh.
 //!
 //! Pure decisions (`decision`, `secret`, `stored`, `policy`, `credentials`, `backoff`,
-//! `status`) are split from the code that talks to the API server, so that every rule has a
-//! unit test without a cluster.
+//! `status`) are split from the code that talks to the API server (`tokens`, `issuers`,
+//! `watches`), so that every rule has a unit test without a cluster.
+//!
+//! What is watched, and why:
+//! - tokens, issuers and cluster issuers, filtered so that the operator's own status writes do
+//!   not trigger another reconcile (tokens: generation and the renew-now annotation; issuers:
+//!   generation);
+//! - the Secrets the operator manages, selected by its label, metadata only;
+//! - each credentials Secret that an issuer references, by name (see [`watches`]);
+//!
+//! and never any other Secret, so that memory does not grow with the cluster's other Secrets.
 
+pub mod backoff;
 pub mod credentials;
 pub mod decision;
+mod error;
+mod issuers;
 pub mod labels;
 pub mod policy;
+pub mod problem;
 pub mod secret;
+pub mod status;
 pub mod stored;
+mod tokens;
+pub mod watches;
+
+pub use error::Error;
+
+use crate::api::{
+    ClusterVideoSdkIssuer, IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkIssuer, VideoSdkToken,
+};
+use futures::{FutureExt, StreamExt, stream};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use watches::{CredentialSecrets, SecretKey};
+
+/// How the operator is configured (the `run` command's flags).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where `ClusterVideoSdkIssuer` credentials Secrets are read from.
+    pub cluster_resource_namespace: String,
+    /// Watch only this namespace (tokens, issuers, Secrets); `None` for all.
+    pub namespace: Option<String>,
+    /// How many tokens are reconciled at once.
+    pub concurrency: u16,
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// The configuration.
+    pub settings: Settings,
+    /// All namespaced issuers, as watched.
+    pub issuers: Store<VideoSdkIssuer>,
+    /// All cluster issuers, as watched.
+    pub cluster_issuers: Store<ClusterVideoSdkIssuer>,
+    /// The credentials Secrets, as watched.
+    pub credentials: CredentialSecrets,
+    recorder: Recorder,
+    /// Consecutive API errors per token, for backoff.
+    errors: Mutex<HashMap<ObjectRef<VideoSdkToken>, u32>>,
+}
+
+impl Context {
+    /// Publishes an Event about `object`. A failure to publish is logged, never fatal: Events
+    /// are for people, and a reconcile must not fail for want of one.
+    pub async fn publish<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: action.to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &object.object_ref(&())).await {
+            tracing::debug!(%error, "could not publish an Event");
+        }
+    }
+
+    fn count_error(&self, token: &VideoSdkToken) -> u32 {
+        let mut errors = self.errors.lock().expect("not poisoned");
+        let count = errors.entry(ObjectRef::from_obj(token)).or_insert(0);
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    fn forget_errors(&self, token: &VideoSdkToken) {
+        self.errors
+            .lock()
+            .expect("not poisoned")
+            .remove(&ObjectRef::from_obj(token));
+    }
+}
+
+/// What a token's reconcile depends on beyond its generation: the renew-now annotation.
+fn token_trigger(token: &VideoSdkToken) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    token.meta().generation.hash(&mut hasher);
+    token
+        .annotations()
+        .get(RENEW_NOW_ANNOTATION)
+        .hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The issuers whose credentials Secret is `key`.
+fn issuers_using(
+    ctx: &Context,
+    key: &SecretKey,
+) -> (
+    Vec<ObjectRef<VideoSdkIssuer>>,
+    Vec<ObjectRef<ClusterVideoSdkIssuer>>,
+) {
+    let (namespace, name) = key;
+    let namespaced = ctx
+        .issuers
+        .state()
+        .iter()
+        .filter(|i| {
+            i.namespace().as_ref() == Some(namespace) && &i.spec.credentials_secret_ref.name == name
+        })
+        .map(|i| ObjectRef::from_obj(&**i))
+        .collect();
+    let cluster = if namespace == &ctx.settings.cluster_resource_namespace {
+        ctx.cluster_issuers
+            .state()
+            .iter()
+            .filter(|i| &i.spec.credentials_secret_ref.name == name)
+            .map(|i| ObjectRef::from_obj(&**i))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (namespaced, cluster)
+}
+
+/// The tokens that use an issuer of `kind` named `name` (in `namespace` for namespaced ones).
+fn tokens_of(
+    tokens: &Store<VideoSdkToken>,
+    kind: IssuerKind,
+    name: &str,
+    namespace: Option<&str>,
+) -> Vec<ObjectRef<VideoSdkToken>> {
+    tokens
+        .state()
+        .iter()
+        .filter(|t| t.spec.issuer_ref.kind == kind && t.spec.issuer_ref.name == name)
+        .filter(|t| namespace.is_none() || t.namespace().as_deref() == namespace)
+        .map(|t| ObjectRef::from_obj(&**t))
+        .collect()
+}
+
+/// A watch of `api` feeding `writer`, filtered by `predicate`.
+fn filtered<K, P>(
+    api: Api<K>,
+    writer: reflector::store::Writer<K>,
+    predicate: P,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    P: kube::runtime::utils::Predicate<K> + Send + 'static,
+{
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicate, Default::default())
+}
+
+/// Runs the operator until `shutdown` completes; in-flight reconciles finish first.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let namespace = settings.namespace.clone();
+    let ns = namespace.as_deref();
+    let (issuer_reader, issuer_writer) = reflector::store();
+    let (cluster_reader, cluster_writer) = reflector::store();
+    let (token_reader, token_writer) = reflector::store();
+    let reporter = Reporter {
+        controller: labels::FIELD_MANAGER.to_owned(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        settings: settings.clone(),
+        issuers: issuer_reader.clone(),
+        cluster_issuers: cluster_reader.clone(),
+        credentials: CredentialSecrets::new(client.clone()),
+        recorder: Recorder::new(client.clone(), reporter),
+        errors: Mutex::default(),
+    });
+    let shutdown = shutdown.shared();
+
+    let issuer_triggers = {
+        let ctx = ctx.clone();
+        ctx.credentials
+            .subscribe()
+            .flat_map(move |key| stream::iter(issuers_using(&ctx, &key).0))
+    };
+    let issuers = Controller::for_stream(
+        filtered(
+            scoped::<VideoSdkIssuer>(&client, ns),
+            issuer_writer,
+            predicates::generation,
+        ),
+        issuer_reader,
+    )
+    .reconcile_on(issuer_triggers)
+    .graceful_shutdown_on(shutdown.clone())
+    .run(
+        issuers::reconcile_namespaced,
+        issuers::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|_| async {});
+
+    let cluster_triggers = {
+        let ctx = ctx.clone();
+        ctx.credentials
+            .subscribe()
+            .flat_map(move |key| stream::iter(issuers_using(&ctx, &key).1))
+    };
+    let cluster_issuers = Controller::for_stream(
+        filtered(
+            Api::<ClusterVideoSdkIssuer>::all(client.clone()),
+            cluster_writer,
+            predicates::generation,
+        ),
+        cluster_reader,
+    )
+    .reconcile_on(cluster_triggers)
+    .graceful_shutdown_on(shutdown.clone())
+    .run(
+        issuers::reconcile_cluster,
+        issuers::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|_| async {});
+
+    let credential_triggers = {
+        let (ctx, tokens) = (ctx.clone(), token_reader.clone());
+        ctx.credentials.subscribe().flat_map(move |key| {
+            let (namespaced, cluster) = issuers_using(&ctx, &key);
+            let mut refs: Vec<_> = namespaced
+                .iter()
+                .flat_map(|i| {
+                    tokens_of(
+                        &tokens,
+                        IssuerKind::VideoSdkIssuer,
+                        &i.name,
+                        i.namespace.as_deref(),
+                    )
+                })
+                .collect();
+            refs.extend(cluster.iter().flat_map(|i| {
+                tokens_of(&tokens, IssuerKind::ClusterVideoSdkIssuer, &i.name, None)
+            }));
+            stream::iter(refs)
+        })
+    };
+    let managed_secrets = watcher(
+        scoped::<PartialObjectMeta<Secret>>(&client, ns),
+        watcher::Config::default().labels(labels::MANAGED_SELECTOR),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (by_issuer, by_cluster_issuer) = (token_reader.clone(), token_reader.clone());
+    let tokens = Controller::for_stream(
+        filtered(
+            scoped::<VideoSdkToken>(&client, ns),
+            token_writer,
+            token_trigger,
+        ),
+        token_reader,
+    )
+    .owns_stream(managed_secrets)
+    .watches(
+        scoped::<VideoSdkIssuer>(&client, ns),
+        watcher::Config::default(),
+        move |issuer| {
+            tokens_of(
+                &by_issuer,
+                IssuerKind::VideoSdkIssuer,
+                &issuer.name_any(),
+                issuer.namespace().as_deref(),
+            )
+        },
+    )
+    .watches(
+        Api::<ClusterVideoSdkIssuer>::all(client.clone()),
+        watcher::Config::default(),
+        move |issuer| {
+            tokens_of(
+                &by_cluster_issuer,
+                IssuerKind::ClusterVideoSdkIssuer,
+                &issuer.name_any(),
+                None,
+            )
+        },
+    )
+    .reconcile_on(credential_triggers)
+    .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
+    .graceful_shutdown_on(shutdown)
+    .run(
+        {
+            let ctx = ctx.clone();
+            move |token, _| {
+                let ctx = ctx.clone();
+                async move {
+                    // A token's issuer must be known before the token is judged, or a restart
+                    // would briefly report every token's issuer as missing.
+                    let _ = ctx.issuers.wait_until_ready().await;
+                    let _ = ctx.cluster_issuers.wait_until_ready().await;
+                    tokens::reconcile(token, ctx).await
+                }
+            }
+        },
+        tokens::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|_| async {});
+
+    tokio::join!(issuers, cluster_issuers, tokens);
+}

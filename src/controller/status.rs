@@ -77,7 +77,12 @@ pub fn not_ready(
 ) -> VideoSdkTokenStatus {
     VideoSdkTokenStatus {
         conditions: vec![condition],
-        failed_issuance_attempts: Some(previous.failed_issuance_attempts.unwrap_or(0).saturating_add(1)),
+        failed_issuance_attempts: Some(
+            previous
+                .failed_issuance_attempts
+                .unwrap_or(0)
+                .saturating_add(1),
+        ),
         last_failure_time: Some(time::to_k8s(now)),
         ..previous.clone()
     }

@@ -1,0 +1,26 @@
+//! Errors that end a reconcile early and are retried with backoff: the API server failed, or
+//! signing failed. Bad input is no error here: it becomes a `Ready=False` condition
+//! ([`super::problem::Problem`]) and waits for a person.
+
+/// A reconcile failure that is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request to the Kubernetes API failed.
+    #[error("Kubernetes API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    /// Signing failed (clock before 1970, no randomness).
+    #[error("signing failed: {0}")]
+    Sign(#[from] crate::token::SignError),
+}
+
+impl Error {
+    /// A short label for metrics and logs.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(status)) if status.is_conflict() => "conflict",
+            Error::Kube(kube::Error::Api(_)) => "api_error",
+            Error::Kube(_) => "api_unreachable",
+            Error::Sign(_) => "sign_error",
+        }
+    }
+}

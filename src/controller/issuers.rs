@@ -1,0 +1,173 @@
+//! Reconcile of `VideoSdkIssuer` and `ClusterVideoSdkIssuer`: `Ready` when the credentials
+//! Secret exists and holds a well-formed API key and secret and the policy is well-formed;
+//! otherwise `Ready=False` with the reason. Tokens do not wait for this status: they check their
+//! issuer's credentials themselves, with the same functions, so the two never disagree.
+
+use super::error::Error;
+use super::labels::FIELD_MANAGER;
+use super::problem::Problem;
+use super::{Context, credentials, policy, status};
+use crate::api::{
+    ClusterVideoSdkIssuer, CredentialsSecretRef, IssuerPolicy, IssuerStatus, VideoSdkIssuer,
+};
+use crate::token;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Reconciles a namespaced issuer; its credentials live in its own namespace.
+pub async fn reconcile_namespaced(
+    issuer: Arc<VideoSdkIssuer>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let namespace = issuer.namespace().unwrap_or_default();
+    let spec = &issuer.spec;
+    let api = Api::namespaced(ctx.client.clone(), &namespace);
+    let outcome = check(
+        &ctx,
+        &spec.credentials_secret_ref,
+        &spec.policy,
+        None,
+        &namespace,
+    )
+    .await;
+    write(&*issuer, issuer.status.as_ref(), outcome, api, &ctx).await?;
+    Ok(Action::await_change())
+}
+
+/// Reconciles a cluster issuer; its credentials live in the cluster resource namespace.
+pub async fn reconcile_cluster(
+    issuer: Arc<ClusterVideoSdkIssuer>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let spec = &issuer.spec;
+    let namespace = ctx.settings.cluster_resource_namespace.clone();
+    let outcome = check(
+        &ctx,
+        &spec.credentials_secret_ref,
+        &spec.policy,
+        spec.namespace_selector.as_ref(),
+        &namespace,
+    )
+    .await;
+    write(
+        &*issuer,
+        issuer.status.as_ref(),
+        outcome,
+        Api::all(ctx.client.clone()),
+        &ctx,
+    )
+    .await?;
+    Ok(Action::await_change())
+}
+
+/// Issuers are retried only on change: their problems are all fixed by a change that a watch
+/// brings (the issuer itself, or its credentials Secret).
+pub fn error_policy<K>(issuer: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action
+where
+    K: Resource<DynamicType = ()>,
+{
+    tracing::warn!(issuer = %ObjectRef::from_obj(&*issuer), %error, "issuer reconcile failed; retrying");
+    Action::requeue(super::backoff::MAX / 10)
+}
+
+/// The API key's fingerprint when everything is in order, else the problem.
+async fn check(
+    ctx: &Context,
+    secret_ref: &CredentialsSecretRef,
+    issuer_policy: &IssuerPolicy,
+    selector: Option<&LabelSelector>,
+    namespace: &str,
+) -> Result<String, Problem> {
+    policy::check_policy(issuer_policy).map_err(|e| Problem::new("InvalidPolicy", e))?;
+    if let Some(selector) = selector {
+        policy::selector_matches(Some(selector), &BTreeMap::new())
+            .map_err(|e| Problem::new("InvalidNamespaceSelector", e))?;
+    }
+    let secret = ctx.credentials.get(namespace, &secret_ref.name).await;
+    let credentials = credentials::read(secret.as_ref(), secret_ref, namespace)?;
+    Ok(token::fingerprint(credentials.api_key()))
+}
+
+/// Writes the issuer's status if it changed, with an Event when readiness or its reason changes.
+async fn write<K>(
+    issuer: &K,
+    previous: Option<&IssuerStatus>,
+    outcome: Result<String, Problem>,
+    api: Api<K>,
+    ctx: &Context,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let previous = previous.cloned().unwrap_or_default();
+    let generation = issuer.meta().generation;
+    let now = SystemTime::now();
+    let (condition, fingerprint) = match &outcome {
+        Ok(fingerprint) => (
+            status::ready_condition(
+                true,
+                "CredentialsValid",
+                format!("credentials are well-formed (API key sha256:{fingerprint})"),
+                generation,
+                &previous.conditions,
+                now,
+            ),
+            Some(fingerprint.clone()),
+        ),
+        Err(p) => (
+            status::ready_condition(
+                false,
+                p.reason,
+                p.message.clone(),
+                generation,
+                &previous.conditions,
+                now,
+            ),
+            None,
+        ),
+    };
+    let new = IssuerStatus {
+        conditions: vec![condition.clone()],
+        api_key_fingerprint: fingerprint,
+    };
+    if new == previous {
+        return Ok(());
+    }
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": new,
+    });
+    api.patch_status(
+        &issuer.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    if status::ready_of(&previous.conditions).map(|c| &c.reason) != Some(&condition.reason) {
+        let type_ = if outcome.is_ok() {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
+        tracing::info!(issuer = %ObjectRef::from_obj(issuer), reason = %condition.reason, "{}", condition.message);
+        ctx.publish(
+            issuer,
+            type_,
+            &condition.reason,
+            "CheckCredentials",
+            condition.message,
+        )
+        .await;
+    }
+    Ok(())
+}
