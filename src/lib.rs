@@ -2,3 +2,4 @@
 //! fresh. See the README for the product and `shared/design.md` for the design.
 
 pub mod api;
+pub mod apiserver;
