@@ -1,1 +1,237 @@
+//! An in-memory Kubernetes API server on loopback HTTP, for the `dev` command, the tests and
+//! the benchmarks: kube's `Client`, `watcher` and `Controller`, and kubectl, work against it
+//! as against kube-apiserver, for the resources this project needs.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use videosdk_token_operator::apiserver::{ApiServer, ApiServerOptions};
+//! let server = ApiServer::start(ApiServerOptions::default()).await?;
+//! let client = server.client();
+//! // ... run the operator with `client`, then:
+//! println!("writes: {}", server.requests().writes());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod accounting;
+mod builtin;
+mod crd;
+mod crd_schema;
+mod discovery;
+mod error;
+mod faults;
+mod gc;
+mod http;
+mod kubeconfig;
+mod managed;
+mod patch;
+mod resources;
 pub mod schema;
+mod selector;
+mod store;
+mod verbs;
+
+pub use accounting::{RequestCounts, Verb};
+pub use faults::FaultRule;
+
+use accounting::Accounting;
+use faults::Faults;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::State;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct ApiServerOptions {
+    /// Where to listen; port 0 picks a free one.
+    pub address: SocketAddr,
+    /// Watch events kept per resource for resuming watches; older resumes get 410 Gone.
+    pub watch_history: usize,
+    /// How often a watch that asked for bookmarks gets one.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for ApiServerOptions {
+    fn default() -> Self {
+        ApiServerOptions {
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            watch_history: 10_000,
+            bookmark_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the HTTP handlers share.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    faults: Faults,
+    accounting: Accounting,
+    /// Bumped to end every open watch.
+    close_watches: watch::Sender<u64>,
+    /// `host:port`, for `/api`'s `serverAddressByClientCIDRs`.
+    address: String,
+    bookmark_interval: Duration,
+}
+
+/// A running server. Dropping it stops serving; [`ApiServer::shutdown`] does so gracefully.
+pub struct ApiServer {
+    shared: Arc<Shared>,
+    url: String,
+    stop: Option<oneshot::Sender<()>>,
+    serving: Option<JoinHandle<()>>,
+    watch_closer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Namespaces that exist in every cluster.
+const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+impl ApiServer {
+    /// Binds and starts serving; the server is ready when this returns.
+    pub async fn start(options: ApiServerOptions) -> std::io::Result<ApiServer> {
+        let listener = tokio::net::TcpListener::bind(options.address).await?;
+        let address = listener.local_addr()?;
+        let mut state = State::new(options.watch_history);
+        let ns_def = state
+            .registry
+            .get("", "v1", "namespaces")
+            .expect("namespaces are built in");
+        let ctx = verbs::WriteCtx {
+            manager: "kube-apiserver".into(),
+            manager_given: true,
+            force: false,
+            now: verbs::now(),
+        };
+        for ns in INITIAL_NAMESPACES {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            verbs::create(&mut state, &ns_def, "", obj, &ctx, verbs::Managed::Record)
+                .expect("initial namespaces are valid");
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            faults: Faults::default(),
+            accounting: Accounting::default(),
+            close_watches: watch::channel(0).0,
+            address: address.to_string(),
+            bookmark_interval: options.bookmark_interval,
+        });
+        let app = axum::Router::new()
+            .fallback(http::handle)
+            .with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(ApiServer {
+            shared,
+            url: format!("http://{address}"),
+            stop: Some(stop),
+            serving: Some(serving),
+            watch_closer: Mutex::new(None),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A client for this server, default namespace `default`.
+    pub fn client(&self) -> kube::Client {
+        let config = kube::Config::new(self.url.parse().expect("the server URL is a valid URI"));
+        kube::Client::try_from(config).expect("a plain-HTTP config always makes a client")
+    }
+
+    /// A kubeconfig pointing at this server.
+    pub fn kubeconfig(&self) -> String {
+        kubeconfig::render(&self.url)
+    }
+
+    pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        std::fs::write(path, self.kubeconfig())
+    }
+
+    /// Requests served so far, by verb and resource (`secrets`, `videosdktokens/status`).
+    pub fn requests(&self) -> RequestCounts {
+        self.shared.accounting.snapshot()
+    }
+
+    pub fn reset_requests(&self) {
+        self.shared.accounting.reset()
+    }
+
+    /// The current (newest) `resourceVersion`.
+    pub fn resource_version(&self) -> u64 {
+        self.shared.state.lock().expect("store lock").rv
+    }
+
+    /// Adds a fault rule; rules add up (latencies sum, the first error drawn wins).
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.shared.faults.add(rule)
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear()
+    }
+
+    /// Ends every open watch now (clients see the stream end and re-watch).
+    pub fn close_watches(&self) {
+        self.shared.close_watches.send_modify(|n| *n += 1);
+    }
+
+    /// Ends every open watch every `period`, or no more with `None`.
+    pub fn close_watches_every(&self, period: Option<Duration>) {
+        let mut closer = self.watch_closer.lock().expect("closer lock");
+        if let Some(old) = closer.take() {
+            old.abort();
+        }
+        if let Some(period) = period {
+            let shared = self.shared.clone();
+            *closer = Some(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    shared.close_watches.send_modify(|n| *n += 1);
+                }
+            }));
+        }
+    }
+
+    /// Ends all watches, stops accepting connections and waits (at most 5 s) for open requests.
+    pub async fn shutdown(mut self) {
+        self.close_watches_every(None);
+        self.close_watches();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            let abort = serving.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), serving)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        if let Some(closer) = self.watch_closer.get_mut().ok().and_then(Option::take) {
+            closer.abort();
+        }
+        if let Some(serving) = self.serving.take() {
+            serving.abort();
+        }
+    }
+}

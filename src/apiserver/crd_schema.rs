@@ -1,0 +1,28 @@
+//! The seam between the API server and structural-schema admission of custom resources
+//! (pruning, defaulting, validation, CEL), which lives in `apiserver::schema`.
+//!
+//! Everything the server needs from a schema goes through [`SchemaAdmit`] and [`compile`].
+
+use super::schema::CompiledSchema;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub use super::schema::FieldError;
+
+/// kube-apiserver's admission of a custom resource against one CRD version's schema.
+pub trait SchemaAdmit: Send + Sync {
+    /// Prunes, defaults and validates `object` (the whole object); `old` is the stored object on
+    /// updates, for transition rules.
+    fn admit(&self, object: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>>;
+}
+
+impl SchemaAdmit for CompiledSchema {
+    fn admit(&self, object: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
+        CompiledSchema::admit(self, object, old)
+    }
+}
+
+/// Compiles a CRD version's `openAPIV3Schema` once, when the CRD is created or updated.
+pub fn compile(open_api_v3_schema: &Value) -> Result<Arc<dyn SchemaAdmit>, String> {
+    Ok(Arc::new(CompiledSchema::compile(open_api_v3_schema)?))
+}

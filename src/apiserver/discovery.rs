@@ -1,0 +1,159 @@
+//! Discovery documents (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}`),
+//! built from the registry on each request, so that a newly established CRD shows up at once.
+//!
+//! Only the plain (unaggregated) form is served: kubectl and client-go ask for aggregated
+//! discovery first in their `Accept` header but fall back to this form when the answer's
+//! `Content-Type` is plain `application/json`.
+
+use super::resources::{Registry, ResourceDef};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The Kubernetes version this server claims to be.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": "v1.33.0-videosdk-inmemory",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.24.0",
+        "compiler": "gc",
+        "platform": "linux/amd64"
+    })
+}
+
+pub fn core_versions(address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}]
+    })
+}
+
+/// Versions of each non-core group; the first registered (alphabetical) version is preferred.
+fn groups(registry: &Registry) -> BTreeMap<String, Vec<String>> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in registry.all().filter(|d| !d.group.is_empty()) {
+        let versions = groups.entry(d.group.clone()).or_default();
+        if !versions.contains(&d.version) {
+            versions.push(d.version.clone());
+        }
+    }
+    groups
+}
+
+fn group_doc(name: &str, versions: &[String]) -> Value {
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
+    json!({"name": name, "versions": vs, "preferredVersion": vs[0].clone()})
+}
+
+pub fn group_list(registry: &Registry) -> Value {
+    let groups: Vec<Value> = groups(registry)
+        .iter()
+        .map(|(name, versions)| group_doc(name, versions))
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+pub fn group(registry: &Registry, name: &str) -> Option<Value> {
+    let groups = groups(registry);
+    let versions = groups.get(name)?;
+    let mut doc = group_doc(name, versions);
+    doc["kind"] = json!("APIGroup");
+    doc["apiVersion"] = json!("v1");
+    Some(doc)
+}
+
+const VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+fn resource_entries(d: &ResourceDef) -> Vec<Value> {
+    let mut main = json!({
+        "name": d.plural,
+        "singularName": d.singular,
+        "namespaced": d.namespaced,
+        "kind": d.kind,
+        "verbs": VERBS,
+    });
+    if !d.short_names.is_empty() {
+        main["shortNames"] = json!(d.short_names);
+    }
+    if !d.categories.is_empty() {
+        main["categories"] = json!(d.categories);
+    }
+    let mut entries = vec![main];
+    if d.status_subresource {
+        entries.push(json!({
+            "name": format!("{}/status", d.plural),
+            "singularName": "",
+            "namespaced": d.namespaced,
+            "kind": d.kind,
+            "verbs": ["get", "patch", "update"],
+        }));
+    }
+    entries
+}
+
+/// The `APIResourceList` of one group version, or `None` when nothing is served there.
+pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+    let resources: Vec<Value> = registry
+        .all()
+        .filter(|d| d.group == group && d.version == version)
+        .flat_map(|d| resource_entries(d))
+        .collect();
+    if resources.is_empty() {
+        return None;
+    }
+    let gv = if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_are_discoverable() {
+        let r = Registry::with_builtins();
+        let core = resource_list(&r, "", "v1").unwrap();
+        let names: Vec<&str> = core["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"secrets") && names.contains(&"namespaces/status"));
+        let groups = group_list(&r);
+        assert!(
+            groups["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["name"] == "coordination.k8s.io")
+        );
+        assert_eq!(
+            group(&r, "apps").unwrap()["preferredVersion"]["groupVersion"],
+            "apps/v1"
+        );
+        assert!(resource_list(&r, "nope", "v1").is_none());
+    }
+}

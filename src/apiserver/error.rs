@@ -1,0 +1,324 @@
+//! API errors, rendered as the `metav1.Status` objects kube-apiserver answers with, so that a
+//! client (`kube::Error::Api`, kubectl) sees the same `code`, `reason` and message it would see
+//! from a real cluster.
+
+use serde_json::{Value, json};
+
+/// One entry of `status.details.causes`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cause {
+    pub reason: String,
+    pub message: String,
+    pub field: String,
+}
+
+/// A failed API request: HTTP code, `reason`, message and the optional `details`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+    /// Seconds for the `Retry-After` header (429 only).
+    pub retry_after: Option<u64>,
+}
+
+/// What names an object in error messages: the plural resource, its group and kind.
+#[derive(Clone, Copy, Debug)]
+pub struct Subject<'a> {
+    pub plural: &'a str,
+    pub group: &'a str,
+    pub kind: &'a str,
+}
+
+impl Subject<'_> {
+    /// `secrets` or `videosdktokens.videosdk.live`, as kube-apiserver writes a resource.
+    fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_owned()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// `Secret` or `VideoSdkToken.videosdk.live`, as kube-apiserver writes a kind in `Invalid`.
+    fn qualified_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.to_owned()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+
+    fn details(&self, name: &str) -> Value {
+        let mut d = json!({"name": name, "kind": self.plural});
+        if !self.group.is_empty() {
+            d["group"] = json!(self.group);
+        }
+        d
+    }
+}
+
+impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn not_found(s: Subject<'_>, name: &str) -> Self {
+        ApiError {
+            details: Some(s.details(name)),
+            ..Self::new(
+                404,
+                "NotFound",
+                format!("{} \"{name}\" not found", s.qualified()),
+            )
+        }
+    }
+
+    pub fn already_exists(s: Subject<'_>, name: &str) -> Self {
+        ApiError {
+            details: Some(s.details(name)),
+            ..Self::new(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", s.qualified()),
+            )
+        }
+    }
+
+    /// 409 Conflict with kube-apiserver's wording; `why` is the part after the colon.
+    pub fn conflict(s: Subject<'_>, name: &str, why: &str) -> Self {
+        ApiError {
+            details: Some(s.details(name)),
+            ..Self::new(
+                409,
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                    s.qualified()
+                ),
+            )
+        }
+    }
+
+    /// The optimistic-concurrency conflict of an update with a stale `resourceVersion`.
+    pub fn stale(s: Subject<'_>, name: &str) -> Self {
+        Self::conflict(
+            s,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// 409 of server-side apply: another manager owns fields this apply changes.
+    pub fn apply_conflict(s: Subject<'_>, name: &str, conflicts: &[(String, String)]) -> Self {
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|(manager, field)| {
+                json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": field})
+            })
+            .collect();
+        let listed: Vec<String> = conflicts
+            .iter()
+            .map(|(manager, field)| format!("- conflict with \"{manager}\": {field}"))
+            .collect();
+        let mut details = s.details(name);
+        details["causes"] = json!(causes);
+        ApiError {
+            details: Some(details),
+            ..Self::new(
+                409,
+                "Conflict",
+                format!(
+                    "Apply failed with {} conflict{}: {}",
+                    conflicts.len(),
+                    if conflicts.len() == 1 { "" } else { "s" },
+                    listed.join("\n")
+                ),
+            )
+        }
+    }
+
+    /// 422 Invalid, rendered as kube-apiserver renders a `field.ErrorList`.
+    pub fn invalid(s: Subject<'_>, name: &str, causes: &[Cause]) -> Self {
+        let rendered: Vec<String> = causes
+            .iter()
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
+            .collect();
+        let list = if rendered.len() == 1 {
+            rendered[0].clone()
+        } else {
+            format!("[{}]", rendered.join(", "))
+        };
+        let mut details = json!({"name": name, "kind": s.kind});
+        if !s.group.is_empty() {
+            details["group"] = json!(s.group);
+        }
+        details["causes"] = causes
+            .iter()
+            .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+            .collect();
+        ApiError {
+            details: Some(details),
+            ..Self::new(
+                422,
+                "Invalid",
+                format!("{} \"{name}\" is invalid: {list}", s.qualified_kind()),
+            )
+        }
+    }
+
+    /// 422 Invalid with a single `field: Invalid value: …` cause.
+    pub fn invalid_field(s: Subject<'_>, name: &str, field: &str, message: String) -> Self {
+        Self::invalid(
+            s,
+            name,
+            &[Cause {
+                reason: "FieldValueInvalid".into(),
+                message,
+                field: field.into(),
+            }],
+        )
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message)
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", message)
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type:?})"
+            ),
+        )
+    }
+
+    /// 404 for a path that names no served resource.
+    pub fn no_route() -> Self {
+        ApiError {
+            details: Some(
+                json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}),
+            ),
+            ..Self::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )
+        }
+    }
+
+    /// 410 Gone of a watch or continue token older than the history kept.
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        ApiError {
+            details: Some(json!({"retryAfterSeconds": retry_after})),
+            retry_after: Some(retry_after),
+            ..Self::new(
+                429,
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            )
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
+    }
+
+    /// The `Status` object of this error.
+    pub fn status(&self) -> Value {
+        let mut s = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            s["details"] = d.clone();
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: Subject<'static> = Subject {
+        plural: "videosdktokens",
+        group: "videosdk.live",
+        kind: "VideoSdkToken",
+    };
+
+    #[test]
+    fn invalid_renders_one_cause_plainly_and_several_in_brackets() {
+        let c = |f: &str| Cause {
+            reason: "FieldValueRequired".into(),
+            message: "Required value".into(),
+            field: f.into(),
+        };
+        let one = ApiError::invalid(TOKEN, "t", &[c("spec.ttl")]);
+        assert_eq!(
+            one.message,
+            "VideoSdkToken.videosdk.live \"t\" is invalid: spec.ttl: Required value"
+        );
+        let two = ApiError::invalid(TOKEN, "t", &[c("spec.a"), c("spec.b")]);
+        assert_eq!(
+            two.message,
+            "VideoSdkToken.videosdk.live \"t\" is invalid: [spec.a: Required value, spec.b: Required value]"
+        );
+        let st = two.status();
+        assert_eq!(st["code"], 422);
+        assert_eq!(st["details"]["kind"], "VideoSdkToken");
+        assert_eq!(st["details"]["causes"][1]["field"], "spec.b");
+    }
+
+    #[test]
+    fn not_found_names_core_resources_without_group() {
+        let s = Subject {
+            plural: "secrets",
+            group: "",
+            kind: "Secret",
+        };
+        assert_eq!(
+            ApiError::not_found(s, "x").message,
+            "secrets \"x\" not found"
+        );
+        assert_eq!(
+            ApiError::not_found(TOKEN, "x").message,
+            "videosdktokens.videosdk.live \"x\" not found"
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! Deletion: finalizers, `propagationPolicy`, garbage collection of dependents through
+//! `ownerReferences` (as kube-controller-manager's garbage collector does it, but at once), the
+//! namespace lifecycle and the removal of a CRD's objects.
+
+use super::error::ApiError;
+use super::resources::{ResourceDef, Special, StoreKey};
+use super::store::{EventType, ObjRef, State, Stored, uid_of};
+use super::verbs::namespaces_key;
+use serde_json::{Value, json};
+
+const FOREGROUND: &str = "foregroundDeletion";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Propagation {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+impl Propagation {
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "Background" => Ok(Propagation::Background),
+            "Foreground" => Ok(Propagation::Foreground),
+            "Orphan" => Ok(Propagation::Orphan),
+            other => Err(ApiError::bad_request(format!(
+                "propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+            ))),
+        }
+    }
+}
+
+/// `DeleteOptions` this server acts on.
+#[derive(Clone, Debug, Default)]
+pub struct DeleteOptions {
+    pub propagation: Option<Propagation>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+}
+
+impl DeleteOptions {
+    /// Reads a `DeleteOptions` body (may be empty) and the `propagationPolicy` query parameter.
+    pub fn parse(body: &[u8], query_propagation: Option<&str>) -> Result<Self, ApiError> {
+        let mut o = DeleteOptions::default();
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+            if let Some(p) = v["propagationPolicy"].as_str() {
+                o.propagation = Some(Propagation::parse(p)?);
+            } else if v["orphanDependents"] == json!(true) {
+                o.propagation = Some(Propagation::Orphan);
+            }
+            o.precondition_uid = v["preconditions"]["uid"].as_str().map(str::to_owned);
+            o.precondition_rv = v["preconditions"]["resourceVersion"]
+                .as_str()
+                .map(str::to_owned);
+        }
+        if let Some(p) = query_propagation {
+            o.propagation = Some(Propagation::parse(p)?);
+        }
+        Ok(o)
+    }
+}
+
+/// What a DELETE did.
+pub enum Deleted {
+    /// The object is still there, terminating (finalizers, foreground dependents, namespace).
+    Pending(Stored),
+    /// The object is gone; this was its last state.
+    Gone(Stored),
+}
+
+fn finalizers(v: &Value) -> Vec<String> {
+    v.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn obj_ref(key: &StoreKey, v: &Value) -> ObjRef {
+    ObjRef {
+        key: key.clone(),
+        namespace: v
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        name: v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+    }
+}
+
+fn generation_bumped(st: &State, key: &StoreKey, v: &mut Value) {
+    let tracks = st.registry.any_version(key).is_some_and(|d| d.generation);
+    if tracks {
+        let g = v["metadata"]["generation"].as_i64().unwrap_or(0);
+        v["metadata"]["generation"] = json!(g + 1);
+    }
+}
+
+/// DELETE of one object.
+pub fn delete(
+    st: &mut State,
+    def: &ResourceDef,
+    namespace: &str,
+    name: &str,
+    options: &DeleteOptions,
+    now: &str,
+) -> Result<Deleted, ApiError> {
+    let key = def.store_key();
+    let old = st
+        .get(&key, namespace, name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
+    if let Some(uid) = &options.precondition_uid {
+        let actual = uid_of(&old.value);
+        if uid != actual {
+            return Err(ApiError::conflict(
+                def.subject(),
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    if let Some(rv) = &options.precondition_rv {
+        let actual = old.resource_version().to_string();
+        if *rv != actual {
+            return Err(ApiError::conflict(
+                def.subject(),
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    if old.value.pointer("/metadata/deletionTimestamp").is_some() {
+        return Ok(Deleted::Pending(old));
+    }
+    let uid = uid_of(&old.value).to_owned();
+    match options.propagation.unwrap_or(Propagation::Background) {
+        Propagation::Orphan => orphan(st, &uid),
+        Propagation::Foreground => {
+            for dep in st.dependents_of(&uid) {
+                delete_dependent(st, &dep, &uid, now);
+            }
+        }
+        Propagation::Background => {}
+    }
+    let mut pending = finalizers(&old.value);
+    if options.propagation == Some(Propagation::Foreground) && !st.dependents_of(&uid).is_empty() {
+        pending.push(FOREGROUND.to_owned());
+    }
+    if def.special == Special::Namespace {
+        return Ok(delete_namespace(st, old, now));
+    }
+    if pending.is_empty() {
+        return Ok(Deleted::Gone(remove(st, &key, (*old.value).clone())));
+    }
+    let mut v = (*old.value).clone();
+    v["metadata"]["deletionTimestamp"] = json!(now);
+    v["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+    v["metadata"]["finalizers"] = json!(pending);
+    generation_bumped(st, &key, &mut v);
+    Ok(Deleted::Pending(st.commit(&key, v, EventType::Modified)))
+}
+
+/// Removes the owner reference to `owner_uid` from each dependent.
+fn orphan(st: &mut State, owner_uid: &str) {
+    for dep in st.dependents_of(owner_uid) {
+        let Some(stored) = st.get_ref(&dep) else {
+            continue;
+        };
+        let mut v = (*stored.value).clone();
+        if let Some(refs) = v["metadata"]["ownerReferences"].as_array_mut() {
+            refs.retain(|r| r["uid"] != owner_uid);
+        }
+        st.commit(&dep.key, v, EventType::Modified);
+    }
+}
+
+/// The garbage collector's step for one dependent of a deleted owner: drop the reference if
+/// other owners remain, else delete the dependent (in the background).
+fn delete_dependent(st: &mut State, dep: &ObjRef, owner_uid: &str, now: &str) {
+    let Some(stored) = st.get_ref(dep).cloned() else {
+        return;
+    };
+    let others_alive = stored
+        .value
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uid"].as_str())
+        .any(|u| u != owner_uid && st.by_uid(u).is_some());
+    if others_alive {
+        let mut v = (*stored.value).clone();
+        if let Some(refs) = v["metadata"]["ownerReferences"].as_array_mut() {
+            refs.retain(|r| r["uid"] != owner_uid);
+        }
+        st.commit(&dep.key, v, EventType::Modified);
+        return;
+    }
+    let Some(def) = st.registry.any_version(&dep.key) else {
+        return;
+    };
+    // A dependent that is already terminating keeps waiting for its finalizers.
+    let _ = delete(
+        st,
+        &def,
+        &dep.namespace,
+        &dep.name,
+        &DeleteOptions::default(),
+        now,
+    );
+}
+
+/// Removes an object for good (its last state is `last`), then does what follows from that:
+/// dependents are collected, a CRD's resources stop being served, a terminating namespace or
+/// a foreground-deleting owner whose last dependent this was is finished.
+pub fn remove(st: &mut State, key: &StoreKey, last: Value) -> Stored {
+    let uid = uid_of(&last).to_owned();
+    let this = obj_ref(key, &last);
+    let owners: Vec<String> = last
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uid"].as_str().map(str::to_owned))
+        .collect();
+    let is_crd = key.0 == "apiextensions.k8s.io" && key.1 == "customresourcedefinitions";
+    let gone = st.commit(key, last, EventType::Deleted);
+    if is_crd {
+        remove_crd_objects(st, &gone.value);
+    }
+    let now = super::verbs::now();
+    for dep in st.dependents_of(&uid) {
+        delete_dependent(st, &dep, &uid, &now);
+    }
+    for owner in owners {
+        finish_foreground(st, &owner);
+    }
+    if !this.namespace.is_empty() {
+        finish_namespace(st, &this.namespace);
+    }
+    gone
+}
+
+/// Deletes every object of a removed CRD's resource and stops serving it.
+fn remove_crd_objects(st: &mut State, crd: &Value) {
+    let group = crd["spec"]["group"].as_str().unwrap_or_default().to_owned();
+    let plural = crd["spec"]["names"]["plural"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let key = (group.clone(), plural.clone());
+    let page = st.list(&key, None, &Default::default(), None, None);
+    for item in page.map(|p| p.items).unwrap_or_default() {
+        remove(st, &key, (*item.value).clone());
+    }
+    st.registry.remove(&group, &plural);
+    st.drop_collection(&key);
+}
+
+fn finish_foreground(st: &mut State, owner_uid: &str) {
+    let Some(r) = st.by_uid(owner_uid).cloned() else {
+        return;
+    };
+    let Some(owner) = st.get_ref(&r).cloned() else {
+        return;
+    };
+    let waiting = owner.value.pointer("/metadata/deletionTimestamp").is_some()
+        && finalizers(&owner.value).iter().any(|f| f == FOREGROUND);
+    if !waiting || !st.dependents_of(owner_uid).is_empty() {
+        return;
+    }
+    let mut v = (*owner.value).clone();
+    let rest: Vec<String> = finalizers(&v)
+        .into_iter()
+        .filter(|f| f != FOREGROUND)
+        .collect();
+    if rest.is_empty() {
+        remove(st, &r.key, v);
+    } else {
+        v["metadata"]["finalizers"] = json!(rest);
+        st.commit(&r.key, v, EventType::Modified);
+    }
+}
+
+/// Namespace deletion: it turns `Terminating`, its objects are deleted, and it goes away once
+/// they all have.
+fn delete_namespace(st: &mut State, ns: Stored, now: &str) -> Deleted {
+    let name = ns.value["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut v = (*ns.value).clone();
+    v["metadata"]["deletionTimestamp"] = json!(now);
+    v["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+    v["status"]["phase"] = json!("Terminating");
+    let terminating = st.commit(&namespaces_key(), v, EventType::Modified);
+    for r in st.in_namespace(&name) {
+        if let Some(def) = st.registry.any_version(&r.key) {
+            let _ = delete(
+                st,
+                &def,
+                &r.namespace,
+                &r.name,
+                &DeleteOptions::default(),
+                now,
+            );
+        }
+    }
+    finish_namespace(st, &name);
+    match st.get(&namespaces_key(), "", &name) {
+        Some(_) => Deleted::Pending(terminating),
+        None => Deleted::Gone(terminating),
+    }
+}
+
+fn finish_namespace(st: &mut State, namespace: &str) {
+    let Some(ns) = st.get(&namespaces_key(), "", namespace).cloned() else {
+        return;
+    };
+    if ns.value.pointer("/metadata/deletionTimestamp").is_none()
+        || !st.in_namespace(namespace).is_empty()
+    {
+        return;
+    }
+    let mut v = (*ns.value).clone();
+    v["spec"]["finalizers"] = json!([]);
+    remove(st, &namespaces_key(), v);
+}

@@ -1,0 +1,562 @@
+//! HTTP: routes Kubernetes REST paths to discovery and the verbs, applies faults and
+//! accounting, and streams watches.
+
+use super::Shared;
+use super::accounting::Verb;
+use super::discovery;
+use super::error::ApiError;
+use super::gc::{self, DeleteOptions, Deleted};
+use super::patch::PatchKind;
+use super::resources::ResourceDef;
+use super::selector::{FieldSelector, LabelSelector, Selectors};
+use super::store::{Event, EventType, Stored, event_line};
+use super::verbs::{self, Managed, WriteCtx};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+
+/// Request bodies above this are refused (etcd's own object limit is 1.5 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+/// How long a watch without `timeoutSeconds` stays open (kube-apiserver picks 30–60 min).
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
+fn json_response(code: u16, body: impl Into<Body>) -> Response {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.into())
+        .expect("static response parts are valid")
+}
+
+fn value_response(code: u16, v: &Value) -> Response {
+    json_response(code, serde_json::to_vec(v).expect("JSON values serialise"))
+}
+
+fn error_response(e: &ApiError) -> Response {
+    let mut r = value_response(e.code, &e.status());
+    if let Some(secs) = e.retry_after {
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            secs.to_string().parse().expect("digits are a valid header"),
+        );
+    }
+    r
+}
+
+/// A request path to a resource: `/api/v1/...` or `/apis/{group}/{version}/...`.
+#[derive(Debug, PartialEq)]
+struct ResourcePath<'a> {
+    group: &'a str,
+    version: &'a str,
+    namespace: Option<&'a str>,
+    plural: &'a str,
+    name: Option<&'a str>,
+    subresource: Option<&'a str>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Route<'a> {
+    Health,
+    Version,
+    CoreVersions,
+    Groups,
+    Group(&'a str),
+    Resources(&'a str, &'a str),
+    Resource(ResourcePath<'a>),
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["healthz" | "livez" | "readyz", ..] => return Some(Route::Health),
+        ["version"] => return Some(Route::Version),
+        ["api"] => return Some(Route::CoreVersions),
+        ["apis"] => return Some(Route::Groups),
+        ["apis", g] => return Some(Route::Group(g)),
+        ["api", v] => return Some(Route::Resources("", v)),
+        ["apis", g, v] => return Some(Route::Resources(g, v)),
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return None,
+    };
+    let namespaced =
+        rest.len() >= 3 && rest[0] == "namespaces" && !matches!(rest[2], "status" | "finalize");
+    let (namespace, rest) = if namespaced {
+        (Some(rest[1]), &rest[2..])
+    } else {
+        (None, rest)
+    };
+    if rest.len() > 3 {
+        return None;
+    }
+    Some(Route::Resource(ResourcePath {
+        group,
+        version,
+        namespace,
+        plural: rest[0],
+        name: rest.get(1).copied(),
+        subresource: rest.get(2).copied(),
+    }))
+}
+
+fn query_map(query: Option<&str>) -> HashMap<String, String> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn flag(q: &HashMap<String, String>, key: &str) -> bool {
+    q.get(key).is_some_and(|v| v == "true" || v == "1")
+}
+
+fn selectors(q: &HashMap<String, String>) -> Result<Selectors, ApiError> {
+    Ok(Selectors {
+        labels: LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+            .map_err(ApiError::bad_request)?,
+        fields: FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
+            .map_err(ApiError::bad_request)?,
+    })
+}
+
+/// The field manager of a write: `fieldManager`, else the `User-Agent` up to its first `/`.
+fn write_ctx(q: &HashMap<String, String>, headers: &HeaderMap) -> WriteCtx {
+    let given = q.get("fieldManager").filter(|m| !m.is_empty());
+    let manager = given.cloned().unwrap_or_else(|| {
+        headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("unknown")
+            .to_owned()
+    });
+    WriteCtx {
+        manager,
+        manager_given: given.is_some(),
+        force: flag(q, "force"),
+        now: verbs::now(),
+    }
+}
+
+fn verb_of(method: &Method, has_name: bool, q: &HashMap<String, String>) -> Option<Verb> {
+    Some(match (method, has_name) {
+        (&Method::GET, true) => Verb::Get,
+        (&Method::GET, false) if flag(q, "watch") => Verb::Watch,
+        (&Method::GET, false) => Verb::List,
+        (&Method::POST, false) => Verb::Create,
+        (&Method::PUT, true) => Verb::Update,
+        (&Method::PATCH, true) => Verb::Patch,
+        (&Method::DELETE, true) => Verb::Delete,
+        (&Method::DELETE, false) => Verb::DeleteCollection,
+        _ => return None,
+    })
+}
+
+/// The one handler: every request goes through here.
+pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let q = query_map(parts.uri.query());
+    let path = parts.uri.path().to_owned();
+    let response = match route(&path) {
+        None => Err(ApiError::no_route()),
+        Some(Route::Health) => Ok(Response::new(Body::from("ok"))),
+        Some(Route::Version) => Ok(value_response(200, &discovery::version())),
+        Some(Route::CoreVersions) => Ok(value_response(
+            200,
+            &discovery::core_versions(&shared.address),
+        )),
+        Some(Route::Groups) => {
+            let st = shared.state.lock().expect("store lock");
+            Ok(value_response(200, &discovery::group_list(&st.registry)))
+        }
+        Some(Route::Group(g)) => {
+            let st = shared.state.lock().expect("store lock");
+            discovery::group(&st.registry, g)
+                .map(|d| value_response(200, &d))
+                .ok_or_else(ApiError::no_route)
+        }
+        Some(Route::Resources(g, v)) => {
+            let st = shared.state.lock().expect("store lock");
+            discovery::resource_list(&st.registry, g, v)
+                .map(|d| value_response(200, &d))
+                .ok_or_else(ApiError::no_route)
+        }
+        Some(Route::Resource(p)) => {
+            resource(&shared, &parts.method, &parts.headers, &q, p, body).await
+        }
+    };
+    response.unwrap_or_else(|e| error_response(&e))
+}
+
+async fn resource(
+    shared: &Arc<Shared>,
+    method: &Method,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+    p: ResourcePath<'_>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let def = shared
+        .state
+        .lock()
+        .expect("store lock")
+        .registry
+        .get(p.group, p.version, p.plural)
+        .ok_or_else(ApiError::no_route)?;
+    if (p.namespace.is_some() && !def.namespaced)
+        || (def.namespaced && p.namespace.is_none() && (p.name.is_some() || *method != Method::GET))
+    {
+        return Err(ApiError::no_route());
+    }
+    let verb = verb_of(method, p.name.is_some(), q).ok_or_else(|| {
+        ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource"
+        ))
+    })?;
+    let accounted = match p.subresource {
+        Some(s) => format!("{}/{s}", def.plural),
+        None => def.plural.clone(),
+    };
+    shared.accounting.count(verb, &accounted);
+    let name = p.name.unwrap_or("");
+    let verdict = shared
+        .faults
+        .judge(verb, &accounted, || ApiError::stale(def.subject(), name));
+    if !verdict.latency.is_zero() {
+        tokio::time::sleep(verdict.latency).await;
+    }
+    if let Some(e) = verdict.error {
+        return Err(e);
+    }
+    let namespace = p.namespace.unwrap_or("");
+    let body = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+    let parse = |b: &Bytes| -> Result<Value, ApiError> {
+        serde_json::from_slice(b).map_err(|e| {
+            ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                def.kind, def.version, def.kind
+            ))
+        })
+    };
+    let ctx = || write_ctx(q, headers);
+    let mut st = match verb {
+        Verb::Watch => return watch(shared, def, p.namespace, q),
+        _ => shared.state.lock().expect("store lock"),
+    };
+    match verb {
+        Verb::Get => {
+            if p.subresource.is_some()
+                && !(p.subresource == Some("status") && def.status_subresource)
+            {
+                return Err(ApiError::no_route());
+            }
+            let s = st
+                .get(&def.store_key(), namespace, name)
+                .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
+            Ok(json_response(200, s.json.clone()))
+        }
+        Verb::List => {
+            let limit = q
+                .get("limit")
+                .and_then(|l| l.parse::<usize>().ok())
+                .filter(|l| *l > 0);
+            let page = st.list(
+                &def.store_key(),
+                p.namespace,
+                &selectors(q)?,
+                limit,
+                q.get("continue").map(String::as_str),
+            )?;
+            drop(st);
+            Ok(json_response(200, list_body(&def, page)))
+        }
+        Verb::Create => {
+            let obj = parse(&body)?;
+            let s = verbs::create(&mut st, &def, namespace, obj, &ctx(), Managed::Record)?;
+            Ok(json_response(201, s.json))
+        }
+        Verb::Update => {
+            let obj = parse(&body)?;
+            let s = verbs::update(&mut st, &def, namespace, name, p.subresource, obj, &ctx())?;
+            Ok(json_response(200, s.json))
+        }
+        Verb::Patch => {
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let kind = PatchKind::from_content_type(ct)
+                .ok_or_else(|| ApiError::unsupported_media_type(ct))?;
+            let existed = st.get(&def.store_key(), namespace, name).is_some();
+            let s = verbs::patch(
+                &mut st,
+                &def,
+                namespace,
+                name,
+                p.subresource,
+                kind,
+                &body,
+                &ctx(),
+            )?;
+            let created = !existed;
+            Ok(json_response(if created { 201 } else { 200 }, s.json))
+        }
+        Verb::Delete => {
+            let options =
+                DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
+            match gc::delete(&mut st, &def, namespace, name, &options, &verbs::now())? {
+                Deleted::Pending(s) => Ok(json_response(200, s.json)),
+                Deleted::Gone(s) => Ok(value_response(200, &success(&def, &s))),
+            }
+        }
+        Verb::DeleteCollection => {
+            let options =
+                DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
+            let page = st.list(&def.store_key(), p.namespace, &selectors(q)?, None, None)?;
+            let now = verbs::now();
+            for item in page.items {
+                let ns = item.value["metadata"]["namespace"].as_str().unwrap_or("");
+                let n = item.value["metadata"]["name"].as_str().unwrap_or("");
+                gc::delete(&mut st, &def, ns, n, &options, &now)?;
+            }
+            Ok(value_response(
+                200,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
+            ))
+        }
+        Verb::Watch => unreachable!("watches returned above"),
+    }
+}
+
+/// The `Status` kube-apiserver answers a DELETE that removed the object at once with.
+fn success(def: &ResourceDef, s: &Stored) -> Value {
+    let mut details = json!({
+        "name": s.value["metadata"]["name"],
+        "kind": def.plural,
+        "uid": s.value["metadata"]["uid"],
+    });
+    if !def.group.is_empty() {
+        details["group"] = json!(def.group);
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}
+
+/// A list body, assembled from the items' stored bytes.
+fn list_body(def: &ResourceDef, page: super::store::Page) -> Vec<u8> {
+    let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
+    if let Some(c) = &page.continue_token {
+        meta["continue"] = json!(c);
+    }
+    if let Some(n) = page.remaining {
+        meta["remainingItemCount"] = json!(n);
+    }
+    let head = format!(
+        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
+        def.kind,
+        def.api_version(),
+        meta
+    );
+    let mut out = Vec::with_capacity(
+        head.len() + page.items.iter().map(|i| i.json.len() + 1).sum::<usize>() + 2,
+    );
+    out.extend_from_slice(head.as_bytes());
+    for (i, item) in page.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item.json);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// What one watch sends: its namespace and selectors decide which events it sees, and an
+/// object that stops (starts) matching is seen as DELETED (ADDED).
+struct WatchFilter {
+    namespace: Option<String>,
+    selectors: Selectors,
+}
+
+impl WatchFilter {
+    fn matches(&self, v: &Value) -> bool {
+        self.namespace
+            .as_deref()
+            .is_none_or(|ns| v.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+            && self.selectors.matches(v)
+    }
+
+    fn line(&self, e: &Event) -> Option<Bytes> {
+        if self.namespace.is_none() && self.selectors.is_empty() {
+            return Some(e.line.clone());
+        }
+        let now = self.matches(&e.object.value);
+        if e.kind != EventType::Modified {
+            return now.then(|| e.line.clone());
+        }
+        let before = e.old.as_deref().is_some_and(|o| self.matches(o));
+        match (before, now) {
+            (true, true) => Some(e.line.clone()),
+            (false, true) => Some(event_line("ADDED", &e.object.json)),
+            (true, false) => Some(event_line("DELETED", &e.object.json)),
+            (false, false) => None,
+        }
+    }
+}
+
+fn bookmark(def: &ResourceDef, rv: u64, initial_events_end: bool) -> Bytes {
+    let mut object = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": {"resourceVersion": rv.to_string()}});
+    if initial_events_end {
+        object["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    Bytes::from(format!(
+        "{}\n",
+        json!({"type": "BOOKMARK", "object": object})
+    ))
+}
+
+fn watch(
+    shared: &Arc<Shared>,
+    def: Arc<ResourceDef>,
+    namespace: Option<&str>,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let filter = WatchFilter {
+        namespace: namespace.map(str::to_owned),
+        selectors: selectors(q)?,
+    };
+    let send_initial = flag(q, "sendInitialEvents");
+    let since = match q.get("resourceVersion").map(String::as_str) {
+        None | Some("") | Some("0") => None,
+        Some(_) if send_initial => None,
+        Some(rv) => Some(
+            rv.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
+        ),
+    };
+    let bookmarks = flag(q, "allowWatchBookmarks");
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_WATCH_TIMEOUT);
+    let (subscription, start_rv) = {
+        let mut st = shared.state.lock().expect("store lock");
+        let sub = st.subscribe(&def.store_key(), namespace, since);
+        (sub, st.rv)
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    }));
+    let subscription = match subscription {
+        Ok(s) => s,
+        Err(e) => {
+            // A watch that cannot start is a stream with one ERROR event, as kube-apiserver sends.
+            let line = Bytes::from(format!(
+                "{}\n",
+                json!({"type": "ERROR", "object": e.status()})
+            ));
+            let _ = tx.try_send(line);
+            return Ok(json_response(200, body));
+        }
+    };
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let mut close = shared.close_watches.subscribe();
+        for e in &subscription.backlog {
+            if let Some(line) = filter.line(e) {
+                if tx.send(line).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if send_initial && tx.send(bookmark(&def, start_rv, true)).await.is_err() {
+            return;
+        }
+        let mut rx = subscription.rx;
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(shared.bookmark_interval);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                _ = tx.closed() => break,
+                _ = close.changed() => break,
+                _ = &mut deadline => break,
+                r = rx.recv() => match r {
+                    Ok(e) => {
+                        if let Some(line) = filter.line(&e) {
+                            if tx.send(line).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    // Lagging too far or the resource going away ends the watch; the client
+                    // resumes from its last resourceVersion.
+                    Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => break,
+                },
+                _ = ticker.tick(), if bookmarks => {
+                    let rv = {
+                        let st = shared.state.lock().expect("store lock");
+                        rx.is_empty().then_some(st.rv)
+                    };
+                    if let Some(rv) = rv {
+                        if tx.send(bookmark(&def, rv, false)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    Ok(json_response(200, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/api/v1"), Some(Route::Resources("", "v1")));
+        let Some(Route::Resource(p)) = route("/api/v1/namespaces/ns/secrets/s") else {
+            panic!()
+        };
+        assert_eq!(
+            (p.namespace, p.plural, p.name),
+            (Some("ns"), "secrets", Some("s"))
+        );
+        let Some(Route::Resource(p)) = route("/api/v1/namespaces/ns/status") else {
+            panic!()
+        };
+        assert_eq!(
+            (p.namespace, p.plural, p.name, p.subresource),
+            (None, "namespaces", Some("ns"), Some("status"))
+        );
+        let Some(Route::Resource(p)) =
+            route("/apis/videosdk.live/v1alpha1/namespaces/a/videosdktokens/t/status")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (p.group, p.plural, p.subresource),
+            ("videosdk.live", "videosdktokens", Some("status"))
+        );
+        let Some(Route::Resource(p)) = route("/apis/g/v1/widgets") else {
+            panic!()
+        };
+        assert_eq!((p.namespace, p.name), (None, None));
+        assert_eq!(route("/nope"), None);
+    }
+}

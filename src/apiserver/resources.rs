@@ -1,0 +1,175 @@
+//! The resources this server serves: the built-in types it knows, and those that established
+//! CRDs add. A [`ResourceDef`] says how a resource is named, addressed and stored.
+
+use super::crd_schema::SchemaAdmit;
+use super::error::Subject;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Built-in types whose writes need more than generic object handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Special {
+    None,
+    Namespace,
+    Secret,
+    CustomResourceDefinition,
+}
+
+/// Where the objects of a resource live: one store per group and plural, shared by its versions.
+pub type StoreKey = (String, String);
+
+/// One served resource in one group version.
+#[derive(Clone)]
+pub struct ResourceDef {
+    /// `""` for the core group.
+    pub group: String,
+    pub version: String,
+    pub plural: String,
+    pub singular: String,
+    pub kind: String,
+    pub namespaced: bool,
+    pub short_names: Vec<String>,
+    pub categories: Vec<String>,
+    /// Whether `/status` is a subresource (writes to the main resource then leave status alone).
+    pub status_subresource: bool,
+    /// Whether `metadata.generation` is kept (custom resources and workload types).
+    pub generation: bool,
+    pub special: Special,
+    /// Schema admission of a custom resource version.
+    pub schema: Option<Arc<dyn SchemaAdmit>>,
+}
+
+impl ResourceDef {
+    fn builtin(
+        group: &str,
+        version: &str,
+        plural: &str,
+        kind: &str,
+        namespaced: bool,
+        short_names: &[&str],
+    ) -> Self {
+        ResourceDef {
+            group: group.into(),
+            version: version.into(),
+            plural: plural.into(),
+            singular: kind.to_lowercase(),
+            kind: kind.into(),
+            namespaced,
+            short_names: short_names.iter().map(|s| s.to_string()).collect(),
+            categories: Vec::new(),
+            status_subresource: false,
+            generation: false,
+            special: Special::None,
+            schema: None,
+        }
+    }
+
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn store_key(&self) -> StoreKey {
+        (self.group.clone(), self.plural.clone())
+    }
+
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            plural: &self.plural,
+            group: &self.group,
+            kind: &self.kind,
+        }
+    }
+
+    /// Whether this is a custom resource (served because of a CRD).
+    pub fn is_custom(&self) -> bool {
+        self.schema.is_some()
+    }
+}
+
+/// The built-in resources served from the start.
+pub fn builtins() -> Vec<ResourceDef> {
+    let mut namespaces = ResourceDef::builtin("", "v1", "namespaces", "Namespace", false, &["ns"]);
+    namespaces.special = Special::Namespace;
+    namespaces.status_subresource = true;
+    let mut secrets = ResourceDef::builtin("", "v1", "secrets", "Secret", true, &[]);
+    secrets.special = Special::Secret;
+    let workload = |plural: &str, kind: &str, short: &[&str]| {
+        let mut d = ResourceDef::builtin("apps", "v1", plural, kind, true, short);
+        d.status_subresource = true;
+        d.generation = true;
+        d.categories = vec!["all".into()];
+        d
+    };
+    let mut crds = ResourceDef::builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+        &["crd", "crds"],
+    );
+    crds.special = Special::CustomResourceDefinition;
+    crds.status_subresource = true;
+    crds.generation = true;
+    vec![
+        namespaces,
+        secrets,
+        ResourceDef::builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"]),
+        ResourceDef::builtin("", "v1", "events", "Event", true, &["ev"]),
+        ResourceDef::builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]),
+        ResourceDef::builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
+        workload("deployments", "Deployment", &["deploy"]),
+        workload("statefulsets", "StatefulSet", &["sts"]),
+        workload("daemonsets", "DaemonSet", &["ds"]),
+        crds,
+    ]
+}
+
+/// Every served resource, by group, version and plural.
+#[derive(Clone, Default)]
+pub struct Registry {
+    defs: BTreeMap<(String, String, String), Arc<ResourceDef>>,
+}
+
+impl Registry {
+    pub fn with_builtins() -> Self {
+        let mut r = Registry::default();
+        for d in builtins() {
+            r.insert(d);
+        }
+        r
+    }
+
+    pub fn insert(&mut self, def: ResourceDef) {
+        let key = (def.group.clone(), def.version.clone(), def.plural.clone());
+        self.defs.insert(key, Arc::new(def));
+    }
+
+    /// Stops serving every version of a group's plural.
+    pub fn remove(&mut self, group: &str, plural: &str) {
+        self.defs
+            .retain(|(g, _, p), _| !(g == group && p == plural));
+    }
+
+    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
+        self.defs
+            .get(&(group.to_owned(), version.to_owned(), plural.to_owned()))
+            .cloned()
+    }
+
+    /// Any served version of a store (for garbage collection and namespace cleanup).
+    pub fn any_version(&self, key: &StoreKey) -> Option<Arc<ResourceDef>> {
+        self.defs
+            .iter()
+            .find(|((g, _, p), _)| *g == key.0 && *p == key.1)
+            .map(|(_, d)| d.clone())
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<ResourceDef>> {
+        self.defs.values()
+    }
+}

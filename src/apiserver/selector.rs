@@ -1,0 +1,209 @@
+//! Label and field selectors of list and watch requests, parsed once per request.
+
+use serde_json::Value;
+
+/// One requirement of a label selector.
+#[derive(Clone, Debug, PartialEq)]
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    NotExists(String),
+}
+
+/// A parsed `labelSelector`: all requirements must hold.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LabelSelector(Vec<Requirement>);
+
+/// Splits on commas that are not inside parentheses (`a in (x,y),b`).
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+fn parse_set(rest: &str) -> Option<Vec<String>> {
+    let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+    Some(
+        inner
+            .split(',')
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect(),
+    )
+}
+
+impl LabelSelector {
+    /// Parses the selector syntax of `kubectl -l` and `labelSelector=`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut reqs = Vec::new();
+        for part in split_top_level(s) {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let bad = || format!("unable to parse requirement: {part:?}");
+            let req = if let Some(key) = part.strip_prefix('!') {
+                Requirement::NotExists(key.trim().to_owned())
+            } else if let Some((k, v)) = part.split_once("!=") {
+                Requirement::NotEquals(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = part.split_once("==") {
+                Requirement::Equals(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = part.split_once('=') {
+                Requirement::Equals(k.trim().into(), v.trim().into())
+            } else if let Some((k, rest)) = part.split_once(" notin ") {
+                Requirement::NotIn(k.trim().into(), parse_set(rest).ok_or_else(bad)?)
+            } else if let Some((k, rest)) = part.split_once(" in ") {
+                Requirement::In(k.trim().into(), parse_set(rest).ok_or_else(bad)?)
+            } else if part.contains(|c: char| c.is_whitespace() || "()<>".contains(c)) {
+                return Err(bad());
+            } else {
+                Requirement::Exists(part.to_owned())
+            };
+            reqs.push(req);
+        }
+        Ok(LabelSelector(reqs))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether the object's `metadata.labels` satisfy every requirement.
+    pub fn matches(&self, object: &Value) -> bool {
+        let labels = object.pointer("/metadata/labels");
+        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        self.0.iter().all(|r| match r {
+            Requirement::Equals(k, v) => get(k) == Some(v),
+            Requirement::NotEquals(k, v) => get(k) != Some(v),
+            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| vs.iter().all(|v| v != x)),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::NotExists(k) => get(k).is_none(),
+        })
+    }
+}
+
+/// A parsed `fieldSelector` over `metadata.name` and `metadata.namespace`, the fields every
+/// resource supports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FieldSelector(Vec<(&'static str, bool, String)>);
+
+impl FieldSelector {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut reqs = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (field, equal, value) = if let Some((f, v)) = part.split_once("!=") {
+                (f, false, v)
+            } else if let Some((f, v)) = part.split_once("==") {
+                (f, true, v)
+            } else if let Some((f, v)) = part.split_once('=') {
+                (f, true, v)
+            } else {
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                ));
+            };
+            let pointer = match field.trim() {
+                "metadata.name" => "/metadata/name",
+                "metadata.namespace" => "/metadata/namespace",
+                other => return Err(format!("field label not supported: {other}")),
+            };
+            reqs.push((pointer, equal, value.trim().to_owned()));
+        }
+        Ok(FieldSelector(reqs))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        self.0.iter().all(|(pointer, equal, value)| {
+            let actual = object
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            (actual == value) == *equal
+        })
+    }
+}
+
+/// Both selectors of one request.
+#[derive(Clone, Debug, Default)]
+pub struct Selectors {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Selectors {
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        self.labels.matches(object) && self.fields.matches(object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(labels: Value) -> Value {
+        json!({"metadata": {"name": "a", "namespace": "ns", "labels": labels}})
+    }
+
+    #[test]
+    fn label_selector_operators() {
+        let o = obj(json!({"app": "web", "tier": "front"}));
+        let m = |s: &str| LabelSelector::parse(s).unwrap().matches(&o);
+        assert!(m("app=web"));
+        assert!(m("app==web,tier=front"));
+        assert!(!m("app!=web"));
+        assert!(m("app in (web, api)"));
+        assert!(!m("app notin (web,api)"));
+        assert!(m("missing notin (x)"));
+        assert!(m("tier"));
+        assert!(!m("!tier"));
+        assert!(m("!missing"));
+        assert!(!m("missing in (x)"));
+        assert!(m(""));
+    }
+
+    #[test]
+    fn label_selector_rejects_garbage() {
+        assert!(LabelSelector::parse("a in x").is_err());
+        assert!(LabelSelector::parse("a b").is_err());
+    }
+
+    #[test]
+    fn field_selector_name_and_namespace_only() {
+        let o = obj(json!({}));
+        assert!(FieldSelector::parse("metadata.name=a").unwrap().matches(&o));
+        assert!(
+            FieldSelector::parse("metadata.namespace!=ns")
+                .map(|s| !s.matches(&o))
+                .unwrap()
+        );
+        assert_eq!(
+            FieldSelector::parse("spec.x=1").unwrap_err(),
+            "field label not supported: spec.x"
+        );
+    }
+}

@@ -1,0 +1,529 @@
+//! The write verbs (create, update, patch, apply) as kube-apiserver runs them: server-set
+//! metadata, status-subresource scoping, type admission, schema admission, `generation`,
+//! `managedFields`, optimistic concurrency, and the end of a deletion once finalizers are gone.
+
+use super::builtin;
+use super::crd;
+use super::error::ApiError;
+use super::gc;
+use super::managed::{self, Scope, Writer};
+use super::patch::{self, PatchKind};
+use super::resources::{ResourceDef, Special, StoreKey};
+use super::store::{EventType, State, Stored};
+use serde_json::{Map, Value, json};
+
+/// Who is writing, and when.
+pub struct WriteCtx {
+    /// `fieldManager` of the request, or the name derived from its `User-Agent`.
+    pub manager: String,
+    /// Whether the request named a `fieldManager` (apply requires one).
+    pub manager_given: bool,
+    pub force: bool,
+    pub now: String,
+}
+
+/// The current time as Kubernetes writes timestamps.
+pub fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+pub fn namespaces_key() -> StoreKey {
+    (String::new(), "namespaces".to_owned())
+}
+
+fn meta(v: &mut Value) -> &mut Map<String, Value> {
+    if !v["metadata"].is_object() {
+        v["metadata"] = json!({});
+    }
+    v["metadata"].as_object_mut().expect("metadata is a map")
+}
+
+fn main_scope(def: &ResourceDef) -> Scope {
+    if def.status_subresource {
+        Scope::Main
+    } else {
+        Scope::Whole
+    }
+}
+
+fn writer<'a>(api_version: &'a str, ctx: &'a WriteCtx) -> Writer<'a> {
+    Writer {
+        manager: &ctx.manager,
+        api_version,
+        now: &ctx.now,
+    }
+}
+
+/// Random suffix of `generateName`, from the alphabet kube-apiserver uses.
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    uuid::Uuid::new_v4().as_bytes()[..5]
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Checks that a namespaced object's namespace exists and is not terminating.
+fn check_namespace(
+    st: &State,
+    def: &ResourceDef,
+    namespace: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    if !def.namespaced {
+        return Ok(());
+    }
+    let ns_subject = super::error::Subject {
+        plural: "namespaces",
+        group: "",
+        kind: "Namespace",
+    };
+    let ns = st
+        .get(&namespaces_key(), "", namespace)
+        .ok_or_else(|| ApiError::not_found(ns_subject, namespace))?;
+    if ns.value.pointer("/metadata/deletionTimestamp").is_some() {
+        let subject = def.subject();
+        let what = if subject.group.is_empty() {
+            subject.plural.to_owned()
+        } else {
+            format!("{}.{}", subject.plural, subject.group)
+        };
+        let mut e = ApiError::forbidden(format!(
+            "{what} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated"
+        ));
+        e.details = Some(json!({"name": name, "kind": def.plural}));
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Type admission shared by create and update: built-in rules, then the CRD schema.
+fn admit(
+    def: &ResourceDef,
+    new: &mut Value,
+    old: Option<&Value>,
+    now: &str,
+) -> Result<(), ApiError> {
+    match def.special {
+        Special::Secret => builtin::admit_secret(def.subject(), new, old)?,
+        Special::Namespace => builtin::admit_namespace(new, old),
+        Special::CustomResourceDefinition => {
+            crd::resources(def.subject(), new)?;
+            new["status"] = crd::established_status(new, now);
+        }
+        Special::None => {}
+    }
+    if let Some(schema) = &def.schema {
+        if let Err(errors) = schema.admit(new, old) {
+            let name = new["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let causes: Vec<_> = errors
+                .into_iter()
+                .map(|e| super::error::Cause {
+                    reason: e.reason,
+                    message: e.message,
+                    field: e.field,
+                })
+                .collect();
+            return Err(ApiError::invalid(def.subject(), &name, &causes));
+        }
+    }
+    Ok(())
+}
+
+/// Serves the resources of a CRD that was just stored.
+fn register_crd(st: &mut State, def: &ResourceDef, crd_object: &Value) -> Result<(), ApiError> {
+    let defs = crd::resources(def.subject(), crd_object)?;
+    if let Some(first) = defs.first() {
+        st.registry.remove(&first.group, &first.plural);
+    }
+    for d in defs {
+        st.registry.insert(d);
+    }
+    Ok(())
+}
+
+/// How `managedFields` of a write are produced.
+pub enum Managed {
+    /// Record the writer as an `Update` manager of what it changed.
+    Record,
+    /// Already computed (server-side apply).
+    Computed,
+}
+
+/// POST: creates an object in `namespace` (`""` for cluster-scoped resources).
+pub fn create(
+    st: &mut State,
+    def: &ResourceDef,
+    namespace: &str,
+    mut obj: Value,
+    ctx: &WriteCtx,
+    managed: Managed,
+) -> Result<Stored, ApiError> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
+    }
+    let api_version = def.api_version();
+    let m = meta(&mut obj);
+    if def.namespaced {
+        match m.get("namespace").and_then(Value::as_str) {
+            Some(ns) if !ns.is_empty() && ns != namespace => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => {
+                m.insert("namespace".into(), json!(namespace));
+            }
+        }
+    } else {
+        m.remove("namespace");
+    }
+    let name = match (
+        m.get("name").and_then(Value::as_str),
+        m.get("generateName").and_then(Value::as_str),
+    ) {
+        (Some(n), _) if !n.is_empty() => n.to_owned(),
+        (_, Some(prefix)) if !prefix.is_empty() => {
+            let n = format!("{prefix}{}", random_suffix());
+            m.insert("name".into(), json!(n));
+            n
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                def.subject(),
+                "",
+                &[super::error::Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value: name or generateName is required".into(),
+                    field: "metadata.name".into(),
+                }],
+            ));
+        }
+    };
+    builtin::validate_name(def.subject(), &name, def.special == Special::Namespace)?;
+    for k in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
+        m.remove(k);
+    }
+    m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+    m.insert("creationTimestamp".into(), json!(ctx.now));
+    if def.generation {
+        m.insert("generation".into(), json!(1));
+    } else {
+        m.remove("generation");
+    }
+    if matches!(managed, Managed::Record) {
+        m.remove("managedFields");
+    }
+    obj["apiVersion"] = json!(api_version);
+    obj["kind"] = json!(def.kind);
+    if def.status_subresource && def.is_custom() {
+        obj.as_object_mut()
+            .expect("objects are maps")
+            .remove("status");
+    }
+    check_namespace(st, def, namespace, &name)?;
+    admit(def, &mut obj, None, &ctx.now)?;
+    if st.get(&def.store_key(), namespace, &name).is_some() {
+        return Err(ApiError::already_exists(def.subject(), &name));
+    }
+    if matches!(managed, Managed::Record) {
+        managed::record_update(None, &mut obj, main_scope(def), &writer(&api_version, ctx));
+    }
+    if def.special == Special::CustomResourceDefinition {
+        register_crd(st, def, &obj)?;
+    }
+    Ok(st.commit(&def.store_key(), obj, EventType::Added))
+}
+
+/// Builds the object a write of `scope` leaves: the main resource keeps the old status, a
+/// status write keeps everything but status.
+fn scoped(def: &ResourceDef, old: &Value, mut new: Value, scope: Scope) -> Value {
+    match scope {
+        Scope::Status => {
+            let mut out = old.clone();
+            match new.as_object_mut().and_then(|o| o.remove("status")) {
+                Some(s) => out["status"] = s,
+                None => {
+                    out.as_object_mut()
+                        .expect("objects are maps")
+                        .remove("status");
+                }
+            }
+            let managed = new.pointer("/metadata/managedFields").cloned();
+            let m = meta(&mut out);
+            match managed {
+                Some(mf) => m.insert("managedFields".into(), mf),
+                None => m.remove("managedFields"),
+            };
+            // A status write may not change the resourceVersion precondition's meaning.
+            if let Some(rv) = new.pointer("/metadata/resourceVersion") {
+                m.insert("resourceVersion".into(), rv.clone());
+            }
+            out
+        }
+        Scope::Main if def.status_subresource => {
+            match old.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(o) = new.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+            new
+        }
+        _ => new,
+    }
+}
+
+/// Whether two versions of an object differ in anything `generation` tracks.
+fn spec_changed(def: &ResourceDef, old: &Value, new: &Value) -> bool {
+    let strip = |v: &Value| -> Value {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("metadata");
+            if def.status_subresource {
+                o.remove("status");
+            }
+        }
+        v
+    };
+    strip(old) != strip(new)
+}
+
+/// The common end of update, patch and apply: `new` is the whole proposed object.
+pub fn write_over(
+    st: &mut State,
+    def: &ResourceDef,
+    old: &Stored,
+    new: Value,
+    scope: Scope,
+    ctx: &WriteCtx,
+    managed: Managed,
+) -> Result<Stored, ApiError> {
+    if !new.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
+    }
+    let oldv = &*old.value;
+    let name = oldv["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut new = scoped(def, oldv, new, scope);
+    let m = meta(&mut new);
+    match m.get("name").and_then(Value::as_str) {
+        Some(n) if n != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        _ => {}
+    }
+    if let Some(rv) = m.get("resourceVersion").and_then(Value::as_str) {
+        if !rv.is_empty() && rv != old.resource_version().to_string() {
+            return Err(ApiError::stale(def.subject(), &name));
+        }
+    }
+    for k in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "resourceVersion",
+    ] {
+        match oldv["metadata"].get(k) {
+            Some(v) => m.insert(k.into(), v.clone()),
+            None => m.remove(k),
+        };
+    }
+    if matches!(managed, Managed::Record) {
+        match oldv.pointer("/metadata/managedFields") {
+            Some(v) => m.insert("managedFields".into(), v.clone()),
+            None => m.remove("managedFields"),
+        };
+    }
+    new["apiVersion"] = oldv["apiVersion"].clone();
+    new["kind"] = oldv["kind"].clone();
+    admit(def, &mut new, Some(oldv), &ctx.now)?;
+    if def.special == Special::CustomResourceDefinition {
+        // CRD status is the server's to set.
+        new["status"] = oldv["status"].clone();
+    }
+    if def.generation && spec_changed(def, oldv, &new) {
+        let g = oldv["metadata"]["generation"].as_i64().unwrap_or(0);
+        new["metadata"]["generation"] = json!(g + 1);
+    }
+    if matches!(managed, Managed::Record) {
+        let api_version = def.api_version();
+        managed::record_update(Some(oldv), &mut new, scope, &writer(&api_version, ctx));
+    }
+    if new == *oldv {
+        return Ok(old.clone());
+    }
+    let finalizers_empty = new
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty);
+    if oldv.pointer("/metadata/deletionTimestamp").is_some() && finalizers_empty {
+        return Ok(gc::remove(st, &def.store_key(), new));
+    }
+    if def.special == Special::CustomResourceDefinition {
+        register_crd(st, def, &new)?;
+    }
+    Ok(st.commit(&def.store_key(), new, EventType::Modified))
+}
+
+fn scope_of(def: &ResourceDef, subresource: Option<&str>) -> Result<Scope, ApiError> {
+    match subresource {
+        None => Ok(main_scope(def)),
+        Some("status") if def.status_subresource => Ok(Scope::Status),
+        Some(_) => Err(ApiError::no_route()),
+    }
+}
+
+fn existing(
+    st: &State,
+    def: &ResourceDef,
+    namespace: &str,
+    name: &str,
+) -> Result<Stored, ApiError> {
+    st.get(&def.store_key(), namespace, name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(def.subject(), name))
+}
+
+/// PUT: replaces an object (or its status).
+pub fn update(
+    st: &mut State,
+    def: &ResourceDef,
+    namespace: &str,
+    name: &str,
+    subresource: Option<&str>,
+    new: Value,
+    ctx: &WriteCtx,
+) -> Result<Stored, ApiError> {
+    let scope = scope_of(def, subresource)?;
+    let old = existing(st, def, namespace, name)?;
+    let rv_missing = new
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty);
+    if def.is_custom() && rv_missing {
+        return Err(ApiError::invalid_field(
+            def.subject(),
+            name,
+            "metadata.resourceVersion",
+            "Invalid value: 0x0: must be specified for an update".into(),
+        ));
+    }
+    write_over(st, def, &old, new, scope, ctx, Managed::Record)
+}
+
+/// PATCH: JSON, merge and strategic merge patches, and server-side apply.
+pub fn patch(
+    st: &mut State,
+    def: &ResourceDef,
+    namespace: &str,
+    name: &str,
+    subresource: Option<&str>,
+    kind: PatchKind,
+    body: &[u8],
+    ctx: &WriteCtx,
+) -> Result<Stored, ApiError> {
+    let scope = scope_of(def, subresource)?;
+    let body = patch::parse_body(kind, body)?;
+    if kind != PatchKind::Apply {
+        let old = existing(st, def, namespace, name)?;
+        let new = patch::apply_patch(kind, &old.value, &body)?;
+        return write_over(st, def, &old, new, scope, ctx, Managed::Record);
+    }
+    if !ctx.manager_given {
+        return Err(ApiError::invalid_field(
+            def.subject(),
+            name,
+            "metadata.managedFields.fieldManager",
+            "Required value: is required for apply patch".into(),
+        ));
+    }
+    if body["apiVersion"].as_str() != Some(def.api_version().as_str())
+        || body["kind"].as_str() != Some(def.kind.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({}) does not match the expected API version ({}) or the kind ({}) does not match {}",
+            body["apiVersion"].as_str().unwrap_or(""),
+            def.api_version(),
+            body["kind"].as_str().unwrap_or(""),
+            def.kind
+        )));
+    }
+    match body.pointer("/metadata/name").and_then(Value::as_str) {
+        Some(n) if n == name => {}
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                body.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            )));
+        }
+    }
+    let api_version = def.api_version();
+    let w = writer(&api_version, ctx);
+    // Only what this scope may change is applied (and owned).
+    let mut applied = body;
+    match scope {
+        Scope::Main => {
+            if let Some(o) = applied.as_object_mut() {
+                o.remove("status");
+            }
+        }
+        Scope::Status => {
+            let status = applied.get("status").cloned();
+            applied = json!({"metadata": {}});
+            if let Some(s) = status {
+                applied["status"] = s;
+            }
+        }
+        Scope::Whole => {}
+    }
+    let conflict = |c: Vec<(String, String)>| ApiError::apply_conflict(def.subject(), name, &c);
+    match st.get(&def.store_key(), namespace, name).cloned() {
+        Some(old) => {
+            let precondition = applied.pointer("/metadata/resourceVersion").cloned();
+            let mut new =
+                managed::apply(&old.value, &applied, scope, &w, ctx.force).map_err(conflict)?;
+            if let Some(rv) = precondition {
+                new["metadata"]["resourceVersion"] = rv;
+            } else {
+                new["metadata"]["resourceVersion"] = json!(old.resource_version().to_string());
+            }
+            write_over(st, def, &old, new, scope, ctx, Managed::Computed)
+        }
+        None if scope == Scope::Status => Err(ApiError::not_found(def.subject(), name)),
+        None => {
+            let mut empty = json!({"metadata": {"name": name}});
+            if def.namespaced {
+                empty["metadata"]["namespace"] = json!(namespace);
+            }
+            let new = managed::apply(&empty, &applied, scope, &w, ctx.force).map_err(conflict)?;
+            create(st, def, namespace, new, ctx, Managed::Computed)
+        }
+    }
+}
