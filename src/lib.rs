@@ -5,5 +5,6 @@ pub mod api;
 pub mod apiserver;
 pub mod cli;
 pub mod controller;
+pub mod manifests;
 pub mod time;
 pub mod token;

@@ -8,6 +8,8 @@ use videosdk_token_operator::cli::{self, Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Run(args) => cli::run::run(args).map(|()| true),
+        Command::Dev(args) => cli::dev::run(args).map(|()| true),
         Command::Crd(args) => cli::crd::run(args).map(|()| true),
         Command::Sign(args) => cli::sign::run(args).map(|()| true),
         Command::Inspect(args) => cli::inspect::run(args),

@@ -1,12 +1,16 @@
-//! The command line: `crd`, `sign`, `inspect` (and, as the operator grows, `run` and `dev`).
+//! The command line: `run` (the operator), `dev` (the operator on an in-memory API server),
+//! `crd`, `sign` and `inspect`.
 //!
 //! Each command is a small module with a pure core that tests call directly; `main.rs` only
 //! parses arguments and maps errors to exit codes.
 
 pub mod crd;
 pub mod credentials;
+pub mod dev;
 mod input;
 pub mod inspect;
+pub mod logging;
+pub mod run;
 pub mod sign;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +31,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    Run(run::RunArgs),
+    Dev(dev::DevArgs),
     Crd(crd::CrdArgs),
     Sign(sign::SignArgs),
     Inspect(inspect::InspectArgs),

@@ -1,0 +1,74 @@
+//! Log set-up of the long-running commands (`run`, `dev`).
+
+use clap::{Args, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+/// Log flags.
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    /// Log format: `text` for people, `json` for log pipelines.
+    #[arg(long, env = "VIDEOSDK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log level or filter (`info`, `debug`, `videosdk_token_operator=debug,kube=warn`).
+    #[arg(
+        long,
+        env = "VIDEOSDK_LOG_LEVEL",
+        default_value = "info",
+        value_name = "FILTER"
+    )]
+    pub log_level: String,
+}
+
+/// Log formats.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogArgs {
+    /// Installs the global subscriber; an invalid filter is bad input.
+    pub fn init(&self) -> Result<(), String> {
+        let filter = EnvFilter::try_new(&self.log_level).map_err(|e| {
+            format!(
+                "--log-level {:?} is not a valid filter: {e}",
+                self.log_level
+            )
+        })?;
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false);
+        let installed = match self.log_format {
+            LogFormat::Text => builder.try_init(),
+            LogFormat::Json => builder.json().try_init(),
+        };
+        installed.map_err(|e| format!("cannot install the logger: {e}"))
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM (what Kubernetes sends to stop a pod).
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing reconciles in flight");
+}
+
+/// A multi-threaded Tokio runtime for a long-running command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}

@@ -1,0 +1,120 @@
+//! `run`: the operator, against the cluster of the usual kubeconfig or in-cluster configuration.
+
+use super::logging::{self, LogArgs};
+use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
+use crate::controller::{self, Settings};
+use clap::Args;
+use kube::api::ListParams;
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+
+/// Namespace of the service account token of a pod, where the operator runs.
+const IN_CLUSTER_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+/// Cluster resource namespace when the operator runs outside a pod.
+pub const DEFAULT_CLUSTER_RESOURCE_NAMESPACE: &str = "videosdk-system";
+
+/// Run the operator: issue VideoSDK tokens into Secrets and keep them fresh.
+///
+/// Connects with $KUBECONFIG / ~/.kube/config, or the in-cluster service account. The CRDs must
+/// be installed first (kubectl apply --server-side -f crds/).
+///
+/// Example:
+///   videosdk-token-operator run --cluster-resource-namespace videosdk-system --log-format json
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct RunArgs {
+    /// Namespace of the credentials Secrets of ClusterVideoSdkIssuers [default: the namespace
+    /// the operator runs in, else videosdk-system].
+    #[arg(
+        long,
+        env = "VIDEOSDK_CLUSTER_RESOURCE_NAMESPACE",
+        value_name = "NAMESPACE"
+    )]
+    pub cluster_resource_namespace: Option<String>,
+    /// Watch only this namespace (tokens, issuers, Secrets) [default: all namespaces].
+    #[arg(long, env = "VIDEOSDK_NAMESPACE", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// How many tokens are reconciled at once.
+    #[arg(long, env = "VIDEOSDK_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    #[command(flatten)]
+    pub logging: LogArgs,
+}
+
+impl RunArgs {
+    /// The operator's settings from the flags and where it runs.
+    pub fn settings(&self) -> Settings {
+        let in_cluster = std::fs::read_to_string(IN_CLUSTER_NAMESPACE)
+            .ok()
+            .map(|s| s.trim().to_owned());
+        Settings {
+            cluster_resource_namespace: self
+                .cluster_resource_namespace
+                .clone()
+                .or(in_cluster)
+                .unwrap_or_else(|| DEFAULT_CLUSTER_RESOURCE_NAMESPACE.to_owned()),
+            namespace: self.namespace.clone(),
+            concurrency: self.concurrency,
+        }
+    }
+}
+
+/// Runs the command until SIGTERM or Ctrl-C.
+pub fn run(args: &RunArgs) -> Result<(), String> {
+    args.logging.init()?;
+    logging::runtime()?.block_on(async {
+        let client = Client::try_default()
+            .await
+            .map_err(|e| format!("cannot connect to the Kubernetes API (kubeconfig or in-cluster configuration): {e}"))?;
+        check_crds(&client).await?;
+        let settings = args.settings();
+        tracing::info!(cluster_resource_namespace = %settings.cluster_resource_namespace, namespace = ?settings.namespace, "operator starting");
+        controller::run(client, settings, logging::shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+/// Fails with a message naming `crds/` when any of the operator's CRDs is not served.
+pub async fn check_crds(client: &Client) -> Result<(), String> {
+    let mut missing = Vec::new();
+    for (name, served) in [
+        (
+            "videosdktokens.videosdk.live",
+            is_served::<VideoSdkToken>(client).await?,
+        ),
+        (
+            "videosdkissuers.videosdk.live",
+            is_served::<VideoSdkIssuer>(client).await?,
+        ),
+        (
+            "clustervideosdkissuers.videosdk.live",
+            is_served::<ClusterVideoSdkIssuer>(client).await?,
+        ),
+    ] {
+        if !served {
+            missing.push(name);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the CRDs {} are not installed in this cluster: install them with `kubectl apply --server-side -f crds/` (or `videosdk-token-operator crd | kubectl apply --server-side -f -`) and start again",
+        missing.join(", ")
+    ))
+}
+
+async fn is_served<K>(client: &Client) -> Result<bool, String>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    match Api::<K>::all(client.clone())
+        .list_metadata(&ListParams::default().limit(1))
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
+        Err(e) => Err(format!("cannot check whether the CRDs are installed: {e}")),
+    }
+}
