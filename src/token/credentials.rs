@@ -2,7 +2,7 @@
 //! and Secret annotations refer to them without revealing them.
 
 use aws_lc_rs::digest::{SHA256, digest};
-use jsonwebtoken::EncodingKey;
+use aws_lc_rs::hmac;
 use std::fmt;
 
 /// Why an API key or secret was refused. Messages never contain the values themselves.
@@ -33,8 +33,11 @@ pub enum CredentialsError {
 pub struct Credentials {
     api_key: String,
     secret: String,
-    /// The secret as `jsonwebtoken` signs with it, built once rather than for every token.
-    signing_key: EncodingKey,
+    /// The secret as an HMAC-SHA256 key, built once here rather than for every token: keying
+    /// HMAC hashes the padded secret, which `jsonwebtoken::encode` redoes on every call (one
+    /// reason tokens are encoded by hand, see [`super::sign`]). Its `Debug` shows only the
+    /// algorithm, and `Credentials` has its own `Debug` anyway.
+    signing_key: hmac::Key,
 }
 
 impl PartialEq for Credentials {
@@ -55,7 +58,7 @@ impl Credentials {
         let (api_key, secret) = (api_key.into(), secret.into());
         check(&api_key, "API key", CredentialsError::EmptyApiKey)?;
         check(&secret, "API secret", CredentialsError::EmptySecret)?;
-        let signing_key = EncodingKey::from_secret(secret.as_bytes());
+        let signing_key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
         Ok(Credentials {
             api_key,
             secret,
@@ -74,8 +77,8 @@ impl Credentials {
         &self.secret
     }
 
-    /// The secret as a `jsonwebtoken` HMAC key.
-    pub(crate) fn signing_key(&self) -> &EncodingKey {
+    /// The secret as an HMAC-SHA256 key, for signing tokens.
+    pub(crate) fn signing_key(&self) -> &hmac::Key {
         &self.signing_key
     }
 

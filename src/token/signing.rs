@@ -1,15 +1,16 @@
-//! Signing tokens (HS256, with `jsonwebtoken`), reading them back without the secret, and
-//! verifying them with it.
+//! Signing tokens (HS256, encoded here on aws-lc-rs's HMAC), reading them back without the
+//! secret, and verifying them with it (with `jsonwebtoken`).
 
 use super::claims::{Claims, TokenRequest};
 use super::credentials::Credentials;
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use std::cell::RefCell;
 use std::fmt;
-use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
@@ -33,9 +34,10 @@ pub enum SignError {
         "the token's expiry (now + ttl) is too far in the future to be written; use a shorter ttl"
     )]
     ExpiryOverflow,
-    /// `jsonwebtoken` refused to encode (not expected for HS256 and these claims).
-    #[error("signing the token failed: {0}")]
-    Encoding(#[source] jsonwebtoken::errors::Error),
+    /// The claims could not be serialized to JSON (not expected: they are strings, string
+    /// lists and integers).
+    #[error("signing the token failed: its claims could not be written as JSON: {0}")]
+    Encoding(#[source] serde_json::Error),
 }
 
 /// A freshly signed token.
@@ -62,15 +64,26 @@ impl fmt::Debug for SignedToken {
     }
 }
 
-/// `{"typ":"JWT","alg":"HS256"}`, the header of every token, built once.
-static HEADER: LazyLock<Header> = LazyLock::new(|| Header::new(Algorithm::HS256));
+/// `{"typ":"JWT","alg":"HS256"}` in unpadded base64url: the first segment of every token,
+/// encoded once rather than serialized and encoded per token.
+const HEADER_B64: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
+
+/// Length of an HMAC-SHA256 tag (32 bytes) in unpadded base64url.
+const SIGNATURE_B64_LEN: usize = 43;
 
 /// Signs `request` with `credentials` as issued at `now` (rounded down to the second):
 /// `iat = now`, `exp = iat + ttl` (in whole seconds), a new random `jti`, header
 /// `{"typ":"JWT","alg":"HS256"}`.
 ///
 /// The `jti` is a UUID v4 drawn from aws-lc-rs's CSPRNG, the generator that also keys TLS here,
-/// rather than from a system call per token.
+/// rather than from a system call per token (and in batches, see `IdPool`).
+///
+/// The JWT is assembled here rather than by `jsonwebtoken::encode`, for speed: that builds the
+/// HMAC key from the secret again on every call and allocates a buffer per segment and per
+/// join. Here the key is built once per [`Credentials`], the header is a constant, and the
+/// claims go through one pre-sized JSON buffer into one pre-sized `String` (see
+/// `benches/sign.rs`). Tokens are still *verified* by `jsonwebtoken` ([`verify`]), so every
+/// sign-then-verify test cross-checks this encoder against an independent implementation.
 pub fn sign(
     request: &TokenRequest,
     credentials: &Credentials,
@@ -81,14 +94,93 @@ pub fn sign(
         .duration_since(UNIX_EPOCH)
         .map_err(|_| SignError::ClockBeforeEpoch)?
         .as_secs();
-    let mut random = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut random).map_err(|_| SignError::RandomUnavailable)?;
-    let id = uuid::Builder::from_random_bytes(random).into_uuid();
-    let claims = Claims::for_request(request, credentials.api_key(), iat, id.to_string())
+    let id = random_id()?;
+    // Formatted on the stack, without `Display`'s formatting machinery; one allocation for the
+    // claim itself.
+    let mut jti = Uuid::encode_buffer();
+    let jti: &str = id.hyphenated().encode_lower(&mut jti);
+    let claims = Claims::for_request(request, credentials.api_key(), iat, jti.to_owned())
         .ok_or(SignError::ExpiryOverflow)?;
-    let jwt = jsonwebtoken::encode(&HEADER, &claims, credentials.signing_key())
-        .map_err(SignError::Encoding)?;
+    let jwt = encode_jwt(&claims, credentials.signing_key()).map_err(SignError::Encoding)?;
     Ok(SignedToken { jwt, claims, id })
+}
+
+/// How many token ids [`IdPool`] draws from the CSPRNG at once.
+const ID_POOL_IDS: usize = 32;
+
+/// Random bytes for token ids, drawn from aws-lc-rs's CSPRNG [`ID_POOL_IDS`] ids at a time, per
+/// thread.
+///
+/// For speed: each `RAND_bytes` call costs about as much as the HMAC of a whole token, almost
+/// whatever its length (on x86-64 it mixes RDRAND output into the DRBG on every call, for
+/// prediction resistance), which made one call per token the largest cost of [`sign`] after
+/// the HMAC. The ids are the CSPRNG's output all the same, only fetched ahead. Fetching ahead is
+/// harmless here: a `jti` is not secret (anyone holding the token reads it). The one thing
+/// a pool would break is a process that forks and signs tokens in both parent and child (they
+/// would issue the same ids); the operator never forks without exec.
+struct IdPool {
+    bytes: [u8; ID_POOL_IDS * 16],
+    /// How many bytes of `bytes` have been handed out; all of them when empty.
+    used: usize,
+}
+
+thread_local! {
+    static ID_POOL: RefCell<IdPool> = const {
+        RefCell::new(IdPool {
+            bytes: [0; ID_POOL_IDS * 16],
+            used: ID_POOL_IDS * 16,
+        })
+    };
+}
+
+/// A fresh UUID v4 from [`IdPool`].
+fn random_id() -> Result<Uuid, SignError> {
+    ID_POOL.with_borrow_mut(|pool| {
+        if pool.used == pool.bytes.len() {
+            // On failure the pool stays empty, so the next call tries again.
+            aws_lc_rs::rand::fill(&mut pool.bytes).map_err(|_| SignError::RandomUnavailable)?;
+            pool.used = 0;
+        }
+        let mut random = [0u8; 16];
+        random.copy_from_slice(&pool.bytes[pool.used..pool.used + 16]);
+        pool.used += 16;
+        Ok(uuid::Builder::from_random_bytes(random).into_uuid())
+    })
+}
+
+/// The compact serialization of an HS256 JWT with `claims`: base64url(header) "."
+/// base64url(claims JSON) "." base64url(HMAC-SHA256 of the two), all without padding.
+fn encode_jwt(claims: &Claims, key: &hmac::Key) -> Result<String, serde_json::Error> {
+    let mut json = Vec::with_capacity(claims_json_len_hint(claims));
+    serde_json::to_writer(&mut json, claims)?;
+    // Unpadded base64 of n bytes is at most 4 * ceil(n / 3) characters.
+    let claims_b64_len = 4 * json.len().div_ceil(3);
+    let mut jwt =
+        String::with_capacity(HEADER_B64.len() + 1 + claims_b64_len + 1 + SIGNATURE_B64_LEN);
+    jwt.push_str(HEADER_B64);
+    jwt.push('.');
+    URL_SAFE_NO_PAD.encode_string(&json, &mut jwt);
+    let signature = hmac::sign(key, jwt.as_bytes());
+    jwt.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut jwt);
+    Ok(jwt)
+}
+
+/// Enough bytes for the JSON of `claims` as this operator signs them (only strings that need
+/// no escaping, no `other` claims), so that serializing does not grow the buffer. Anything
+/// longer still serializes correctly, with a reallocation.
+fn claims_json_len_hint(claims: &Claims) -> usize {
+    // Every claim name, quote, bracket and separator, two 20-digit integers, `version`, a
+    // 36-character `jti`: 183 bytes.
+    const FIXED: usize = 192;
+    // Two quotes and a comma around each listed name.
+    let list = |names: &[String]| names.iter().map(|name| name.len() + 3).sum::<usize>();
+    FIXED
+        + claims.apikey.len()
+        + list(&claims.permissions)
+        + claims.roles.as_deref().map_or(0, list)
+        + claims.room_id.as_deref().map_or(0, str::len)
+        + claims.participant_id.as_deref().map_or(0, str::len)
 }
 
 /// The JOSE header of a token, as read without verifying it. Unknown header fields (`kid`, ...)
@@ -276,7 +368,7 @@ mod tests {
     use super::*;
     use crate::api::{Permission, Role};
     use crate::token::claims::RequestError;
-    use jsonwebtoken::EncodingKey;
+    use jsonwebtoken::{EncodingKey, Header};
     use serde_json::{Value, json};
     use std::time::Duration;
 
@@ -350,6 +442,81 @@ mod tests {
     }
 
     #[test]
+    fn jsonwebtoken_accepts_our_tokens_and_the_header_is_exact() {
+        let mut request = request();
+        request.permissions = vec![Permission::AllowJoin, Permission::AllowMod];
+        request.roles = vec![Role::Rtc];
+        request.room_id = Some("room-1".to_owned());
+        request.participant_id = Some("alice".to_owned());
+        // The real clock, so that `jsonwebtoken`'s own default checks (exp required, not
+        // expired) apply as they would to any consumer.
+        let token = sign(&request, &credentials(), SystemTime::now()).unwrap();
+        let data = jsonwebtoken::decode::<Claims>(
+            &token.jwt,
+            &DecodingKey::from_secret(SECRET.as_bytes()),
+            &Validation::new(Algorithm::HS256),
+        )
+        .unwrap();
+        assert_eq!(data.claims, token.claims);
+        assert_eq!(data.header.alg, Algorithm::HS256);
+        assert_eq!(data.header.typ.as_deref(), Some("JWT"));
+        let header = URL_SAFE_NO_PAD
+            .decode(token.jwt.split('.').next().unwrap())
+            .unwrap();
+        let header_json: Value = serde_json::from_slice(&header).unwrap();
+        assert_eq!(header_json, json!({"alg": "HS256", "typ": "JWT"}));
+        // Byte for byte what `jsonwebtoken` wrote before this module encoded tokens itself.
+        assert_eq!(header, br#"{"typ":"JWT","alg":"HS256"}"#);
+        let theirs = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &token.claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(token.jwt, theirs, "same bytes as jsonwebtoken::encode");
+        // Tampering is caught by jsonwebtoken too, not only by our `verify`.
+        assert!(
+            jsonwebtoken::decode::<Claims>(
+                &token.jwt,
+                &DecodingKey::from_secret(b"another-secret"),
+                &Validation::new(Algorithm::HS256),
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn buffers_are_sized_for_the_largest_token() {
+        let mut request = request();
+        request.permissions = vec![
+            Permission::AllowJoin,
+            Permission::AskJoin,
+            Permission::AllowMod,
+        ];
+        request.roles = vec![Role::Rtc, Role::Crawler];
+        request.room_id = Some("r".repeat(100));
+        request.participant_id = Some("p".repeat(100));
+        request.ttl = Duration::from_secs(60);
+        // The latest time `SystemTime` holds: 19-digit `iat` and `exp`.
+        let at = UNIX_EPOCH + Duration::from_secs(u64::MAX / 2 - 60);
+        let token = sign(&request, &credentials(), at).unwrap();
+        let json = serde_json::to_vec(&token.claims).unwrap();
+        assert!(json.len() <= claims_json_len_hint(&token.claims));
+        // The JWT's `String` was allocated once, at most 2 bytes too large (the `4 * ceil(n / 3)`
+        // bound on unpadded base64); growing it would have at least doubled its capacity.
+        assert!(
+            token.jwt.capacity() - token.jwt.len() <= 2,
+            "{} of {}",
+            token.jwt.len(),
+            token.jwt.capacity()
+        );
+        assert_eq!(
+            token.jwt.rsplit('.').next().unwrap().len(),
+            SIGNATURE_B64_LEN
+        );
+    }
+
+    #[test]
     fn each_v2_claim_alone_makes_a_v2_token() {
         let mut with_room = request();
         with_room.room_id = Some("room-1".to_owned());
@@ -401,6 +568,18 @@ mod tests {
         let b = sign(&request(), &credentials(), now()).unwrap();
         assert_ne!(a.id, b.id);
         assert_ne!(a.jwt, b.jwt);
+    }
+
+    #[test]
+    fn ids_stay_distinct_v4_uuids_across_pool_refills() {
+        let count = ID_POOL_IDS * 3 + 5;
+        let ids: std::collections::HashSet<Uuid> =
+            (0..count).map(|_| random_id().unwrap()).collect();
+        assert_eq!(ids.len(), count);
+        assert!(
+            ids.iter()
+                .all(|id| id.get_version_num() == 4 && id.get_variant() == uuid::Variant::RFC4122)
+        );
     }
 
     #[test]
