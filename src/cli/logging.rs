@@ -9,11 +9,12 @@ pub struct LogArgs {
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "VIDEOSDK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Log level or filter (`info`, `debug`, `videosdk_token_operator=debug,kube=warn`).
+    /// Log level or filter (`info`, `debug`, `videosdk_token_operator=debug,kube=warn`). The
+    /// default leaves out kube-runtime's per-reconcile span, so that each issuance is one line.
     #[arg(
         long,
         env = "VIDEOSDK_LOG_LEVEL",
-        default_value = "info",
+        default_value = "info,kube_runtime=warn",
         value_name = "FILTER"
     )]
     pub log_level: String,
@@ -39,7 +40,9 @@ impl LogArgs {
         })?;
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_target(false);
+            .with_target(false)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
         let installed = match self.log_format {
             LogFormat::Text => builder.try_init(),
             LogFormat::Json => builder.json().try_init(),

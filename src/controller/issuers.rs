@@ -145,6 +145,7 @@ where
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
+        "metadata": {"name": ResourceExt::name_any(issuer), "namespace": ResourceExt::namespace(issuer)},
         "status": new,
     });
     api.patch_status(

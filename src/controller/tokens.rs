@@ -357,6 +357,7 @@ async fn write_status(
     let patch = serde_json::json!({
         "apiVersion": VideoSdkToken::api_version(&()),
         "kind": VideoSdkToken::kind(&()),
+        "metadata": {"name": ResourceExt::name_any(token), "namespace": ResourceExt::namespace(token)},
         "status": new,
     });
     api.patch_status(
