@@ -28,6 +28,7 @@ mod patch;
 mod resources;
 mod selector;
 mod store;
+pub mod testing;
 mod verbs;
 
 pub use accounting::{RequestCounts, Verb};
