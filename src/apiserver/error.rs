@@ -116,32 +116,41 @@ impl ApiError {
         )
     }
 
-    /// 409 of server-side apply: another manager owns fields this apply changes.
+    /// 409 of server-side apply: other managers own fields this apply changes. `conflicts`
+    /// are (manager as kube-apiserver prints it, e.g. `"op"` or `"x" using v1 at …`, field path).
     pub fn apply_conflict(s: Subject<'_>, name: &str, conflicts: &[(String, String)]) -> Self {
         let causes: Vec<Value> = conflicts
             .iter()
             .map(|(manager, field)| {
-                json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": field})
+                json!({"reason": "FieldManagerConflict", "message": format!("conflict with {manager}"), "field": field})
             })
             .collect();
-        let listed: Vec<String> = conflicts
-            .iter()
-            .map(|(manager, field)| format!("- conflict with \"{manager}\": {field}"))
-            .collect();
+        let message = match conflicts {
+            [(manager, field)] => {
+                format!("Apply failed with 1 conflict: conflict with {manager}: {field}")
+            }
+            _ => {
+                let mut by_manager: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+                for (manager, field) in conflicts {
+                    by_manager.entry(manager).or_default().push(field);
+                }
+                let mut lines = Vec::new();
+                for (manager, fields) in by_manager {
+                    lines.push(format!("conflicts with {manager}:"));
+                    lines.extend(fields.iter().map(|f| format!("- {f}")));
+                }
+                format!(
+                    "Apply failed with {} conflicts: {}",
+                    conflicts.len(),
+                    lines.join("\n")
+                )
+            }
+        };
         let mut details = s.details(name);
         details["causes"] = json!(causes);
         ApiError {
             details: Some(details),
-            ..Self::new(
-                409,
-                "Conflict",
-                format!(
-                    "Apply failed with {} conflict{}: {}",
-                    conflicts.len(),
-                    if conflicts.len() == 1 { "" } else { "s" },
-                    listed.join("\n")
-                ),
-            )
+            ..Self::new(409, "Conflict", message)
         }
     }
 

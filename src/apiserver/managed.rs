@@ -144,6 +144,18 @@ impl Entry {
             && self.subresource.as_deref() == subresource
     }
 
+    /// The manager as kube-apiserver names it in apply conflicts.
+    fn describe(&self) -> String {
+        let mut d = format!("{:?}", self.manager);
+        if let Some(s) = &self.subresource {
+            d = format!("{d} with subresource {s:?}");
+        }
+        if self.operation == "Update" {
+            d = format!("{d} using {} at {}", self.api_version, self.time);
+        }
+        d
+    }
+
     fn to_json(&self) -> Value {
         let mut e = json!({
             "manager": self.manager,
@@ -335,7 +347,7 @@ pub fn apply(
             conflicts.extend(
                 contested
                     .iter()
-                    .map(|p| (e.manager.clone(), path_string(p))),
+                    .map(|p| (e.describe(), path_string(p))),
             );
         }
     }
@@ -454,7 +466,7 @@ mod tests {
             false,
         )
         .unwrap_err();
-        assert_eq!(err, [("one".to_owned(), ".spec.a".to_owned())]);
+        assert_eq!(err, [("\"one\"".to_owned(), ".spec.a".to_owned())]);
         let forced = apply(
             &live,
             &json!({"spec": {"a": 2}}),
@@ -507,6 +519,6 @@ mod tests {
             false,
         )
         .unwrap_err();
-        assert_eq!(err[0].0, "kubectl-edit");
+        assert_eq!(err[0].0, format!("\"kubectl-edit\" using v1 at {NOW}"));
     }
 }

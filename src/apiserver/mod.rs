@@ -29,6 +29,7 @@ mod resources;
 pub mod schema;
 mod selector;
 mod store;
+pub mod testing;
 mod verbs;
 
 pub use accounting::{RequestCounts, Verb};
