@@ -92,7 +92,7 @@ pub fn run(args: &DevArgs) -> Result<(), String> {
             namespace: None,
             concurrency: 16,
         };
-        controller::run(client, settings, logging::shutdown_signal()).await;
+        controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
         server.shutdown().await;
         Ok(())
     })

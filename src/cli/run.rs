@@ -70,7 +70,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         check_crds(&client).await?;
         let settings = args.settings();
         tracing::info!(cluster_resource_namespace = %settings.cluster_resource_namespace, namespace = ?settings.namespace, "operator starting");
-        controller::run(client, settings, logging::shutdown_signal()).await;
+        controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
         Ok(())
     })
 }

@@ -19,6 +19,7 @@ pub mod decision;
 mod error;
 mod issuers;
 pub mod labels;
+mod metrics;
 pub mod policy;
 pub mod problem;
 pub mod secret;
@@ -28,6 +29,7 @@ mod tokens;
 pub mod watches;
 
 pub use error::Error;
+pub use metrics::Metrics;
 
 use crate::api::{
     ClusterVideoSdkIssuer, IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkIssuer, VideoSdkToken,
@@ -71,6 +73,8 @@ pub struct Context {
     pub cluster_issuers: Store<ClusterVideoSdkIssuer>,
     /// The credentials Secrets, as watched.
     pub credentials: CredentialSecrets,
+    /// Counters of what was done.
+    pub metrics: Arc<Metrics>,
     recorder: Recorder,
     /// Consecutive API errors per token, for backoff.
     errors: Mutex<HashMap<ObjectRef<VideoSdkToken>, u32>>,
@@ -199,10 +203,12 @@ where
         .predicate_filter(predicate, Default::default())
 }
 
-/// Runs the operator until `shutdown` completes; in-flight reconciles finish first.
+/// Runs the operator until `shutdown` completes; in-flight reconciles finish first. `metrics`
+/// counts what it does.
 pub async fn run(
     client: Client,
     settings: Settings,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let namespace = settings.namespace.clone();
@@ -220,6 +226,7 @@ pub async fn run(
         issuers: issuer_reader.clone(),
         cluster_issuers: cluster_reader.clone(),
         credentials: CredentialSecrets::new(client.clone()),
+        metrics,
         recorder: Recorder::new(client.clone(), reporter),
         errors: Mutex::default(),
     });

@@ -64,6 +64,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
         Ok(prepared) => Ok(issue(&token, prepared, existing.as_ref(), &secrets, now).await?),
     };
     ctx.forget_errors(&token);
+    ctx.metrics.count_reconcile();
     let previous = token.status.clone().unwrap_or_default();
     let generation = token.meta().generation;
     match outcome {
@@ -85,6 +86,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
             let new_status = status::ready(condition, times, secret_name.clone());
             write_status(&token, &ctx, &previous, new_status).await?;
             if let Some(reason) = issued.resigned {
+                ctx.metrics.count_issuance(reason);
                 announce(&token, &ctx, reason, &issued, &secret_name).await;
             }
             Ok(Action::requeue(
@@ -132,6 +134,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
 /// Retry delay after an API or signing error, with exponential backoff per token, capped inside
 /// the lifetime of the token its Secret still holds.
 pub fn error_policy(token: Arc<VideoSdkToken>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.count_error();
     let failures = ctx.count_error(&token);
     let delay = backoff::delay(
         failures,

@@ -28,6 +28,16 @@ pub struct CredentialSecrets {
     /// Per Secret: `None` until the watch has listed once, then whether it exists.
     entries: Mutex<HashMap<SecretKey, watch::Receiver<Option<Option<Secret>>>>>,
     subscribers: std::sync::Arc<Mutex<Vec<mpsc::UnboundedSender<SecretKey>>>>,
+    /// The watch tasks, ended when the operator stops.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Drop for CredentialSecrets {
+    fn drop(&mut self) {
+        for task in self.tasks.lock().expect("not poisoned").drain(..) {
+            task.abort();
+        }
+    }
 }
 
 impl CredentialSecrets {
@@ -37,6 +47,7 @@ impl CredentialSecrets {
             client,
             entries: Mutex::new(HashMap::new()),
             subscribers: Default::default(),
+            tasks: Mutex::default(),
         }
     }
 
@@ -72,7 +83,7 @@ impl CredentialSecrets {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &key.0);
         let config = watcher::Config::default().fields(&format!("metadata.name={}", key.1));
         let subscribers = self.subscribers.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut events = watcher(api, config).default_backoff().boxed();
             let mut listing: Option<Secret> = None;
             while let Some(event) = events.next().await {
@@ -106,6 +117,10 @@ impl CredentialSecrets {
                 }
             }
         });
+        self.tasks
+            .lock()
+            .expect("not poisoned")
+            .push(task.abort_handle());
         rx
     }
 }

@@ -1,0 +1,315 @@
+//! The life of a token: issued, renewed, re-signed on change, restored, never overwriting what
+//! is not its own, deleted with its token.
+
+use super::*;
+
+const SECRET: &str = "e2e-secret-lifecycle-0123456789abcdef";
+
+async fn env_with_issuer(test: &str) -> Env {
+    let env = Env::start(test).await;
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    env
+}
+
+/// 1. The Secret holds a JWT that verifies with the secret and carries exactly the claims asked
+/// for; status is filled; Ready=True.
+#[tokio::test]
+async fn issues_a_token_with_exactly_the_claims_asked_for() {
+    let env = env_with_issuer("issues").await;
+    env.token(
+        "participant",
+        json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join", "allow_mod"],
+               "roles": ["rtc"], "roomId": "room-1", "participantId": "alice", "ttl": "2h",
+               "secretTemplate": {"labels": {"app": "client"}, "annotations": {"team": "media"}}}),
+    )
+    .await;
+    let token = env.wait_ready("participant").await;
+    let secret = env.secrets().get("participant").await.unwrap();
+    let claims = verified(&jwt_of(&secret).unwrap(), SECRET);
+    assert_eq!(claims.apikey, API_KEY);
+    assert_eq!(claims.permissions, ["allow_join", "allow_mod"]);
+    assert_eq!(claims.roles.as_deref(), Some(&["rtc".to_owned()][..]));
+    assert_eq!(claims.room_id.as_deref(), Some("room-1"));
+    assert_eq!(claims.participant_id.as_deref(), Some("alice"));
+    assert_eq!(claims.version, Some(2));
+    assert_eq!(claims.exp - claims.iat, 7200);
+    assert!(
+        claims.other.is_empty(),
+        "no claims beyond the design's: {:?}",
+        claims.other
+    );
+
+    let status = token.status.unwrap();
+    assert_eq!(status.token_id, claims.jti);
+    assert_eq!(status.secret_name.as_deref(), Some("participant"));
+    assert_eq!(status.not_before.unwrap().0.as_second() as u64, claims.iat);
+    assert_eq!(status.not_after.unwrap().0.as_second() as u64, claims.exp);
+    let renewal = status.renewal_time.unwrap().0.as_second() as u64;
+    assert!(renewal > claims.iat && renewal < claims.exp);
+
+    assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+    let labels = secret.metadata.labels.unwrap();
+    assert_eq!(
+        labels["app.kubernetes.io/managed-by"],
+        "videosdk-token-operator"
+    );
+    assert_eq!(labels["videosdk.live/token-name"], "participant");
+    assert_eq!(labels["app"], "client");
+    let annotations = secret.metadata.annotations.unwrap();
+    assert_eq!(annotations["team"], "media");
+    assert_eq!(
+        Some(&annotations["videosdk.live/token-id"]),
+        claims.jti.as_ref()
+    );
+    let owner = &secret.metadata.owner_references.unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.controller),
+        ("VideoSdkToken", Some(true))
+    );
+    env.wait_event("participant", "Issued").await;
+    env.cleanup().await;
+}
+
+/// 2. A short TTL is re-signed (new jti) before it expires, more than once.
+#[tokio::test]
+async fn renews_before_expiry_more_than_once() {
+    let env = env_with_issuer("renews").await;
+    // 1m lifetime, renewed when 99% is left: a renewal roughly every half second.
+    env.token("short", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1m", "renewBeforePercentage": 99}))
+        .await;
+    let mut seen = Vec::new();
+    let mut jti = env
+        .wait_ready("short")
+        .await
+        .status
+        .unwrap()
+        .token_id
+        .unwrap();
+    seen.push(jti.clone());
+    for _ in 0..2 {
+        let previous = jti.clone();
+        let renewed = env
+            .wait_token("short", "renewed", move |t| {
+                t.status
+                    .as_ref()
+                    .and_then(|s| s.token_id.as_ref())
+                    .is_some_and(|id| *id != previous)
+            })
+            .await;
+        jti = renewed.status.unwrap().token_id.unwrap();
+        let claims = verified(&env.jwt("short").await, SECRET);
+        assert!(
+            claims.exp > token_now(),
+            "the Secret never holds an expired token"
+        );
+        seen.push(jti.clone());
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "three distinct token ids: {seen:?}");
+    env.wait_event("short", "Renewed").await;
+    env.cleanup().await;
+}
+
+fn token_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// 3. Changing permissions re-signs; changing only secretTemplate labels updates the Secret
+/// without re-signing.
+#[tokio::test]
+async fn spec_changes_resign_but_template_changes_do_not() {
+    let env = env_with_issuer("changes").await;
+    let spec = |permissions: Value, labels: Value| json!({"issuerRef": {"name": "videosdk"}, "permissions": permissions, "secretTemplate": {"labels": labels}});
+    env.token("t", spec(json!(["allow_join"]), json!({"a": "1"})))
+        .await;
+    let first = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
+
+    env.token("t", spec(json!(["allow_join"]), json!({"b": "2"})))
+        .await;
+    let secret = env
+        .wait_secret("t", "relabelled", |s| {
+            s.and_then(|s| s.metadata.labels.as_ref())
+                .is_some_and(|l| l.get("b").is_some_and(|v| v == "2") && !l.contains_key("a"))
+        })
+        .await
+        .unwrap();
+    let kept = verified(&jwt_of(&secret).unwrap(), SECRET);
+    assert_eq!(
+        kept.jti.as_ref(),
+        Some(&first),
+        "a label change must not re-sign"
+    );
+    env.wait_ready("t").await;
+
+    env.token(
+        "t",
+        spec(json!(["allow_join", "allow_mod"]), json!({"b": "2"})),
+    )
+    .await;
+    let resigned = env
+        .wait_token("t", "re-signed", |t| {
+            t.status
+                .as_ref()
+                .and_then(|s| s.token_id.as_ref())
+                .is_some_and(|id| *id != first)
+        })
+        .await;
+    let claims = verified(&env.jwt("t").await, SECRET);
+    assert_eq!(claims.permissions, ["allow_join", "allow_mod"]);
+    assert_eq!(resigned.status.unwrap().token_id, claims.jti);
+    env.cleanup().await;
+}
+
+/// 4. Changing the credentials Secret re-signs every token of that issuer; the new tokens verify
+/// with the new secret only.
+#[tokio::test]
+async fn credential_rotation_resigns_every_token_of_the_issuer() {
+    let env = env_with_issuer("rotation").await;
+    for name in ["a", "b", "c"] {
+        env.token(
+            name,
+            json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]}),
+        )
+        .await;
+    }
+    for name in ["a", "b", "c"] {
+        env.wait_ready(name).await;
+    }
+    let rotated = "e2e-secret-rotated-fedcba9876543210";
+    env.credentials("creds", rotated).await;
+    for name in ["a", "b", "c"] {
+        let secret = env
+            .wait_secret(name, "re-signed with the new secret", |s| {
+                s.and_then(jwt_of)
+                    .is_some_and(|jwt| token::verify(&jwt, rotated, SystemTime::now()).is_ok())
+            })
+            .await
+            .unwrap();
+        let jwt = jwt_of(&secret).unwrap();
+        assert!(
+            token::verify(&jwt, SECRET, SystemTime::now()).is_err(),
+            "the old secret no longer verifies {name}"
+        );
+    }
+    env.cleanup().await;
+}
+
+/// 5. Deleting the Secret, or editing its token, restores a valid one.
+#[tokio::test]
+async fn a_deleted_or_edited_secret_is_restored() {
+    let env = env_with_issuer("restore").await;
+    env.token(
+        "t",
+        json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]}),
+    )
+    .await;
+    env.wait_ready("t").await;
+    env.delete_secret("t").await;
+    let restored = env
+        .wait_secret("t", "restored", |s| s.and_then(jwt_of).is_some())
+        .await
+        .unwrap();
+    verified(&jwt_of(&restored).unwrap(), SECRET);
+
+    let patch = json!({"data": {"token": "bm90IGEgdG9rZW4="}});
+    env.secrets()
+        .patch("t", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let repaired = env
+        .wait_secret("t", "repaired", |s| {
+            s.and_then(jwt_of)
+                .is_some_and(|j| token::verify(&j, SECRET, SystemTime::now()).is_ok())
+        })
+        .await
+        .unwrap();
+    verified(&jwt_of(&repaired).unwrap(), SECRET);
+    env.cleanup().await;
+}
+
+/// 6. A foreign Secret of the same name stays byte-for-byte untouched; the token says
+/// SecretNotOwned.
+#[tokio::test]
+async fn a_foreign_secret_is_never_touched() {
+    let env = env_with_issuer("foreign").await;
+    env.apply(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "taken", "labels": {"owner": "someone-else"}},
+                     "stringData": {"token": "theirs"}}))
+        .await;
+    let before = env.secrets().get("taken").await.unwrap();
+    env.token("t", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "secretName": "taken"})).await;
+    let token = env.wait_not_ready("t", "SecretNotOwned").await;
+    let message = &token.status.unwrap().conditions[0].message;
+    assert!(
+        message.contains("taken") && message.contains("spec.secretName"),
+        "{message}"
+    );
+    env.wait_event("t", "SecretNotOwned").await;
+    let after = env.secrets().get("taken").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version, before.metadata.resource_version,
+        "not written at all"
+    );
+    assert_eq!(after.data, before.data);
+    env.cleanup().await;
+}
+
+/// 7. Deleting the token deletes its Secret (ownerReference garbage collection).
+#[tokio::test]
+async fn deleting_the_token_deletes_its_secret() {
+    let env = env_with_issuer("delete").await;
+    env.token("t", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "secretName": "t-secret"})).await;
+    env.wait_ready("t").await;
+    env.tokens()
+        .delete("t", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.wait_secret("t-secret", "deleted", |s| s.is_none())
+        .await;
+    env.cleanup().await;
+}
+
+/// 10. Renew-now via the annotation re-signs once.
+#[tokio::test]
+async fn renew_now_resigns_once() {
+    let env = env_with_issuer("renew-now").await;
+    env.token(
+        "t",
+        json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]}),
+    )
+    .await;
+    let first = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
+    env.annotate_token("t", "videosdk.live/renew-now", "2026-11-28T10:00:00Z")
+        .await;
+    let second = env
+        .wait_token("t", "re-signed", move |t| {
+            t.status
+                .as_ref()
+                .and_then(|s| s.token_id.as_ref())
+                .is_some_and(|id| *id != first)
+        })
+        .await
+        .status
+        .unwrap()
+        .token_id
+        .unwrap();
+    // Touch the token again without a new renew-now value: no further re-sign.
+    env.annotate_token("t", "unrelated", "x").await;
+    env.token("t", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "secretTemplate": {"labels": {"x": "y"}}})).await;
+    env.wait_secret("t", "relabelled", |s| {
+        s.and_then(|s| s.metadata.labels.as_ref())
+            .is_some_and(|l| l.contains_key("x"))
+    })
+    .await;
+    let claims = verified(&env.jwt("t").await, SECRET);
+    assert_eq!(
+        claims.jti.as_ref(),
+        Some(&second),
+        "renew-now re-signs once per value"
+    );
+    assert_eq!(env.events("t", "Renewed").await.len(), 1);
+    env.cleanup().await;
+}

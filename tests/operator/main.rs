@@ -1,0 +1,315 @@
+//! End-to-end tests of the operator: the real `kube::runtime` controllers, in-process, against
+//! the in-memory API server — or against a real cluster when `VIDEOSDK_E2E_KUBECONFIG` names a
+//! kubeconfig (each test in its own namespace, with an operator watching only that namespace).
+//! No real cluster exists on the machines this project is built on, so there they run in memory.
+//! `cargo test --test operator`.
+
+mod bad_input;
+mod lifecycle;
+mod logs;
+mod restart;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::wait::await_condition;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use videosdk_token_operator::api::{VideoSdkToken, VideoSdkTokenStatus};
+use videosdk_token_operator::apiserver::testing::TestCluster;
+use videosdk_token_operator::controller::{self, Metrics, Settings};
+use videosdk_token_operator::manifests;
+use videosdk_token_operator::token::{self, Claims};
+
+/// Long enough for a real cluster; the in-memory one answers in milliseconds.
+pub const WAIT: Duration = Duration::from_secs(60);
+/// The API key of every test's credentials.
+pub const API_KEY: &str = "e2e-api-key";
+/// Every API secret the tests use starts with this, so that the log test can look for it.
+pub const SECRET_PREFIX: &str = "e2e-secret-";
+
+/// Everything the operator logged in this test binary (all tests), for the log test.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.get_or_init(Default::default).lock().unwrap()).into_owned()
+}
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures the operator's logs at debug level, once per test binary.
+fn capture_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let buffer = LOGS.get_or_init(Default::default).clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_ansi(false)
+            .with_writer(move || Capture(buffer.clone()))
+            .try_init();
+    });
+}
+
+/// A test's cluster with the CRDs installed and the operator running against its namespace.
+pub struct Env {
+    pub t: TestCluster,
+    pub metrics: Arc<Metrics>,
+    operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+impl Env {
+    pub async fn start(test: &str) -> Env {
+        capture_logs();
+        let t = TestCluster::new(test).await;
+        tokio::time::timeout(WAIT, manifests::install_crds(&t.client))
+            .await
+            .expect("CRDs established in time")
+            .expect("CRDs installed");
+        let mut env = Env {
+            t,
+            metrics: Default::default(),
+            operator: None,
+        };
+        env.start_operator();
+        env
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.t.namespace
+    }
+
+    fn start_operator(&mut self) {
+        let settings = Settings {
+            cluster_resource_namespace: self.t.namespace.clone(),
+            namespace: Some(self.t.namespace.clone()),
+            concurrency: 8,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(controller::run(
+            self.t.client.clone(),
+            settings,
+            self.metrics.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        self.operator = Some((stop, task));
+    }
+
+    /// Stops the operator (letting reconciles in flight finish).
+    pub async fn stop_operator(&mut self) {
+        if let Some((stop, task)) = self.operator.take() {
+            let _ = stop.send(());
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("the operator stops in time")
+                .expect("no panic");
+        }
+    }
+
+    /// Starts a fresh operator process image: new caches, new counters.
+    pub async fn restart_operator(&mut self) {
+        self.stop_operator().await;
+        self.metrics = Default::default();
+        self.start_operator();
+    }
+
+    pub async fn cleanup(mut self) {
+        self.stop_operator().await;
+        self.t.cleanup().await;
+    }
+
+    /// Applies a manifest (YAML or JSON) into the test namespace.
+    pub async fn apply(&self, manifest: Value) {
+        manifests::apply(
+            &self.t.client,
+            self.namespace(),
+            "test",
+            &serde_json::to_string(&manifest).unwrap(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("applying {manifest}: {e}"));
+    }
+
+    /// A credentials Secret with `secret` (which must start with [`SECRET_PREFIX`]).
+    pub async fn credentials(&self, name: &str, secret: &str) {
+        assert!(secret.starts_with(SECRET_PREFIX));
+        self.apply(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                          "stringData": {"apiKey": API_KEY, "secret": secret}}),
+        )
+        .await;
+    }
+
+    pub async fn issuer(&self, name: &str, credentials: &str, policy: Value) {
+        let mut spec = json!({"credentialsSecretRef": {"name": credentials}});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(policy.as_object().cloned().unwrap_or_default());
+        self.apply(
+            json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkIssuer",
+                          "metadata": {"name": name}, "spec": spec}),
+        )
+        .await;
+    }
+
+    pub async fn token(&self, name: &str, spec: Value) {
+        self.apply(
+            json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
+                          "metadata": {"name": name}, "spec": spec}),
+        )
+        .await;
+    }
+
+    pub fn tokens(&self) -> Api<VideoSdkToken> {
+        Api::namespaced(self.t.client.clone(), self.namespace())
+    }
+
+    pub fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.t.client.clone(), self.namespace())
+    }
+
+    /// Waits until token `name` satisfies `condition`; returns it.
+    pub async fn wait_token(
+        &self,
+        name: &str,
+        what: &str,
+        condition: impl Fn(&VideoSdkToken) -> bool,
+    ) -> VideoSdkToken {
+        let found = tokio::time::timeout(
+            WAIT,
+            await_condition(self.tokens(), name, move |t: Option<&VideoSdkToken>| {
+                t.is_some_and(&condition)
+            }),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("token {name} did not become {what} in time"))
+        .expect("watching the token");
+        found.expect("the condition holds on an existing token")
+    }
+
+    /// Waits until token `name` is Ready=True for its current generation.
+    pub async fn wait_ready(&self, name: &str) -> VideoSdkToken {
+        self.wait_token(name, "Ready", |t| {
+            ready_reason(t).as_deref() == Some("True/Issued") && observed(t)
+        })
+        .await
+    }
+
+    /// Waits until token `name` is Ready=False with `reason` for its current generation.
+    pub async fn wait_not_ready(&self, name: &str, reason: &str) -> VideoSdkToken {
+        let want = format!("False/{reason}");
+        self.wait_token(name, reason, move |t| {
+            ready_reason(t).as_deref() == Some(want.as_str()) && observed(t)
+        })
+        .await
+    }
+
+    /// Waits until the Secret `name` satisfies `condition`.
+    pub async fn wait_secret(
+        &self,
+        name: &str,
+        what: &str,
+        condition: impl Fn(Option<&Secret>) -> bool,
+    ) -> Option<Secret> {
+        tokio::time::timeout(WAIT, await_condition(self.secrets(), name, condition))
+            .await
+            .unwrap_or_else(|_| panic!("Secret {name} did not become {what} in time"))
+            .expect("watching the Secret")
+    }
+
+    /// The JWT in Secret `name`.
+    pub async fn jwt(&self, name: &str) -> String {
+        jwt_of(&self.secrets().get(name).await.expect("the Secret exists"))
+            .expect("the Secret holds a token")
+    }
+
+    /// Events about the object named `name` with `reason`.
+    pub async fn events(&self, name: &str, reason: &str) -> Vec<Event> {
+        let events: Api<Event> = Api::namespaced(self.t.client.clone(), self.namespace());
+        events
+            .list(&ListParams::default())
+            .await
+            .expect("listing events")
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    && e.reason.as_deref() == Some(reason)
+            })
+            .collect()
+    }
+
+    /// Waits until there is an Event about `name` with `reason`.
+    pub async fn wait_event(&self, name: &str, reason: &str) -> Event {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(event) = self.events(name, reason).await.pop() {
+                return event;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {reason} Event about {name}"
+            );
+            // Events are written after the status; poll briefly rather than watch a second kind.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn delete_secret(&self, name: &str) {
+        self.secrets()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("deleting the Secret");
+    }
+
+    pub async fn annotate_token(&self, name: &str, key: &str, value: &str) {
+        let patch = json!({"metadata": {"annotations": {key: value}}});
+        self.tokens()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("annotating the token");
+    }
+}
+
+pub fn jwt_of(secret: &Secret) -> Option<String> {
+    secret
+        .data
+        .as_ref()?
+        .get("token")
+        .map(|b| String::from_utf8(b.0.clone()).expect("UTF-8"))
+}
+
+/// `"<status>/<reason>"` of the Ready condition.
+pub fn ready_reason(token: &VideoSdkToken) -> Option<String> {
+    let status = token.status.as_ref()?;
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some(format!("{}/{}", ready.status, ready.reason))
+}
+
+fn observed(token: &VideoSdkToken) -> bool {
+    let status: Option<&VideoSdkTokenStatus> = token.status.as_ref();
+    status
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .and_then(|c| c.observed_generation)
+        == token.metadata.generation
+}
+
+/// Verifies `jwt` with `secret`; returns its claims.
+pub fn verified(jwt: &str, secret: &str) -> Claims {
+    token::verify(jwt, secret, SystemTime::now())
+        .unwrap_or_else(|e| panic!("the token does not verify: {e}"))
+}
