@@ -78,6 +78,8 @@ pub struct Context {
     recorder: Recorder,
     /// Consecutive API errors per token, for backoff.
     errors: Mutex<HashMap<ObjectRef<VideoSdkToken>, u32>>,
+    /// Fingerprint of the status last written per token.
+    written: Mutex<HashMap<ObjectRef<VideoSdkToken>, u64>>,
 }
 
 impl Context {
@@ -108,6 +110,21 @@ impl Context {
         let count = errors.entry(ObjectRef::from_obj(token)).or_insert(0);
         *count = count.saturating_add(1);
         *count
+    }
+
+    fn last_status(&self, token: &ObjectRef<VideoSdkToken>) -> Option<u64> {
+        self.written
+            .lock()
+            .expect("not poisoned")
+            .get(token)
+            .copied()
+    }
+
+    fn remember_status(&self, token: ObjectRef<VideoSdkToken>, fingerprint: u64) {
+        self.written
+            .lock()
+            .expect("not poisoned")
+            .insert(token, fingerprint);
     }
 
     fn forget_errors(&self, token: &VideoSdkToken) {
@@ -229,6 +246,7 @@ pub async fn run(
         metrics,
         recorder: Recorder::new(client.clone(), reporter),
         errors: Mutex::default(),
+        written: Mutex::default(),
     });
     let shutdown = shutdown.shared();
 

@@ -84,11 +84,12 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
                 renewal_time: time::to_k8s(issued.renewal_time),
             };
             let new_status = status::ready(condition, times, secret_name.clone());
-            write_status(&token, &ctx, &previous, new_status).await?;
+            // The Event before the status: a reader who sees the new status finds its Event.
             if let Some(reason) = issued.resigned {
                 ctx.metrics.count_issuance(reason);
                 announce(&token, &ctx, reason, &issued, &secret_name).await;
             }
+            write_status(&token, &ctx, &previous, new_status).await?;
             Ok(Action::requeue(
                 issued
                     .renewal_time
@@ -352,7 +353,11 @@ async fn write_status(
     previous: &VideoSdkTokenStatus,
     new: VideoSdkTokenStatus,
 ) -> Result<(), Error> {
-    if &new == previous {
+    // The token in the cache may predate the operator's own last status write (the Secret's
+    // watch event can bring a reconcile before the token's does), so compare with that too.
+    let fingerprint = status_fingerprint(&new);
+    let key = ObjectRef::from_obj(token);
+    if &new == previous || ctx.last_status(&key) == Some(fingerprint) {
         return Ok(());
     }
     let api: Api<VideoSdkToken> =
@@ -369,6 +374,7 @@ async fn write_status(
         &Patch::Apply(&patch),
     )
     .await?;
+    ctx.remember_status(key, fingerprint);
     Ok(())
 }
 
@@ -396,4 +402,15 @@ async fn announce(
     tracing::info!(token = %ObjectRef::from_obj(token), reason = reason.as_str(), "{note}");
     ctx.publish(token, EventType::Normal, verb, "Sign", note)
         .await;
+}
+
+/// A process-local fingerprint of a status, to remember what was last written without keeping
+/// a copy of it per token.
+fn status_fingerprint(status: &VideoSdkTokenStatus) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    serde_json::to_string(status)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
 }
