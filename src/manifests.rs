@@ -47,8 +47,8 @@ pub enum ManifestError {
         kind: String,
         /// Its name.
         name: String,
-        /// The API error.
-        error: kube::Error,
+        /// The API error (boxed: it is large, and this enum travels in `Result`s).
+        error: Box<kube::Error>,
     },
 }
 
@@ -110,12 +110,12 @@ pub async fn apply(
             .ok_or_else(|| invalid("no apiVersion and kind".to_owned()))?;
         let gvk = GroupVersionKind::try_from(&types).map_err(|e| invalid(e.to_string()))?;
         let name = object.name_any();
-        let rejected = |error| ManifestError::Rejected {
+        let rejected = |error: kube::Error| ManifestError::Rejected {
             source_name: source_name.to_owned(),
             index,
             kind: types.kind.clone(),
             name: name.clone(),
-            error,
+            error: Box::new(error),
         };
         let (resource, capabilities) = discovery::pinned_kind(client, &gvk)
             .await
