@@ -5,6 +5,8 @@ pub mod api;
 pub mod apiserver;
 pub mod cli;
 pub mod controller;
+pub mod endpoints;
 pub mod manifests;
+pub mod operator;
 pub mod time;
 pub mod token;

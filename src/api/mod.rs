@@ -14,8 +14,8 @@ pub use issuer::{
 };
 pub use shared::{Permission, Role};
 pub use token::{
-    IssuerKind, IssuerRef, RENEW_NOW_ANNOTATION, SecretTemplate, VideoSdkToken, VideoSdkTokenSpec,
-    VideoSdkTokenStatus,
+    IssuerKind, IssuerRef, RENEW_NOW_ANNOTATION, RolloutRestartTarget, SecretTemplate,
+    VideoSdkToken, VideoSdkTokenSpec, VideoSdkTokenStatus, WorkloadKind,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -2,12 +2,15 @@
 
 use super::logging::{self, LogArgs};
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
-use crate::controller::{self, Settings};
+use crate::controller::{Metrics, Settings};
+use crate::endpoints;
+use crate::operator::{self, Ended, Health, LeaderElection};
 use clap::Args;
 use kube::api::ListParams;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
+use std::sync::Arc;
 
 /// Namespace of the service account token of a pod, where the operator runs.
 const IN_CLUSTER_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -38,6 +41,29 @@ pub struct RunArgs {
     /// How many tokens are reconciled at once.
     #[arg(long, env = "VIDEOSDK_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// Address of the /metrics, /healthz and /readyz endpoints.
+    #[arg(
+        long,
+        env = "VIDEOSDK_METRICS_ADDRESS",
+        default_value = "0.0.0.0:8080",
+        value_name = "ADDR"
+    )]
+    pub metrics_address: std::net::SocketAddr,
+    /// Elect a leader among replicas on a Lease, so that only one reconciles (run 2 replicas
+    /// for availability).
+    #[arg(long, env = "VIDEOSDK_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Namespace of the leader election Lease [default: the cluster resource namespace].
+    #[arg(
+        long,
+        env = "VIDEOSDK_LEADER_ELECTION_NAMESPACE",
+        value_name = "NAMESPACE"
+    )]
+    pub leader_election_namespace: Option<String>,
+    /// Seconds a leader's Lease lasts without renewal: how long a standby waits for a leader
+    /// that died without releasing it.
+    #[arg(long, env = "VIDEOSDK_LEASE_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..))]
+    pub lease_duration: u64,
     #[command(flatten)]
     pub logging: LogArgs,
 }
@@ -60,18 +86,36 @@ impl RunArgs {
     }
 }
 
-/// Runs the command until SIGTERM or Ctrl-C.
+/// Runs the command until SIGTERM or Ctrl-C; an error (exit code 2) when leadership is lost, so
+/// that Kubernetes restarts the pod as a standby.
 pub fn run(args: &RunArgs) -> Result<(), String> {
     args.logging.init()?;
     logging::runtime()?.block_on(async {
+        let metrics = Arc::new(Metrics::default());
+        let health = Arc::new(Health::default());
+        let listener = tokio::net::TcpListener::bind(args.metrics_address)
+            .await
+            .map_err(|e| format!("cannot listen on --metrics-address {}: {e}", args.metrics_address))?;
+        tokio::spawn(endpoints::serve(listener, metrics.clone(), health.clone()));
         let client = Client::try_default()
             .await
             .map_err(|e| format!("cannot connect to the Kubernetes API (kubeconfig or in-cluster configuration): {e}"))?;
         check_crds(&client).await?;
         let settings = args.settings();
-        tracing::info!(cluster_resource_namespace = %settings.cluster_resource_namespace, namespace = ?settings.namespace, "operator starting");
-        controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
-        Ok(())
+        let election = args.leader_elect.then(|| LeaderElection {
+            namespace: args
+                .leader_election_namespace
+                .clone()
+                .unwrap_or_else(|| settings.cluster_resource_namespace.clone()),
+            identity: std::env::var("POD_NAME").unwrap_or_else(|_| format!("videosdk-token-operator-{}", uuid::Uuid::new_v4().simple())),
+            lease_duration_seconds: args.lease_duration,
+            renew_grace_seconds: (args.lease_duration / 3).max(1),
+        });
+        tracing::info!(cluster_resource_namespace = %settings.cluster_resource_namespace, namespace = ?settings.namespace, leader_election = election.is_some(), "operator starting");
+        match operator::run(client, settings, election, metrics, health, logging::shutdown_signal()).await? {
+            Ended::Shutdown => Ok(()),
+            Ended::LostLeadership => Err("lost leadership of the Lease; exiting so that this replica restarts as a standby".to_owned()),
+        }
     })
 }
 

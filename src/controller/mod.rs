@@ -19,9 +19,10 @@ pub mod decision;
 mod error;
 mod issuers;
 pub mod labels;
-mod metrics;
+pub mod metrics;
 pub mod policy;
 pub mod problem;
+pub mod rollout;
 pub mod secret;
 pub mod status;
 pub mod stored;
@@ -203,11 +204,13 @@ fn tokens_of(
         .collect()
 }
 
-/// A watch of `api` feeding `writer`, filtered by `predicate`.
+/// A watch of `api` feeding `writer`, filtered by `predicate`; `on_delete` sees deletions
+/// (which reconciles never see).
 fn filtered<K, P>(
     api: Api<K>,
     writer: reflector::store::Writer<K>,
     predicate: P,
+    on_delete: impl Fn(&K) + Send + 'static,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -216,6 +219,11 @@ where
     watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
+        .inspect(move |event| {
+            if let Ok(watcher::Event::Delete(object)) = event {
+                on_delete(object);
+            }
+        })
         .applied_objects()
         .predicate_filter(predicate, Default::default())
 }
@@ -249,6 +257,11 @@ pub async fn run(
         written: Mutex::default(),
     });
     let shutdown = shutdown.shared();
+    let sync_readers = (
+        issuer_reader.clone(),
+        cluster_reader.clone(),
+        token_reader.clone(),
+    );
 
     let issuer_triggers = {
         let ctx = ctx.clone();
@@ -261,6 +274,7 @@ pub async fn run(
             scoped::<VideoSdkIssuer>(&client, ns),
             issuer_writer,
             predicates::generation,
+            |_| {},
         ),
         issuer_reader,
     )
@@ -284,6 +298,7 @@ pub async fn run(
             Api::<ClusterVideoSdkIssuer>::all(client.clone()),
             cluster_writer,
             predicates::generation,
+            |_| {},
         ),
         cluster_reader,
     )
@@ -329,6 +344,15 @@ pub async fn run(
             scoped::<VideoSdkToken>(&client, ns),
             token_writer,
             token_trigger,
+            {
+                let metrics = ctx.metrics.clone();
+                move |token: &VideoSdkToken| {
+                    metrics.forget_token(&metrics::TokenLabels {
+                        namespace: token.namespace().unwrap_or_default(),
+                        name: token.name_any(),
+                    })
+                }
+            },
         ),
         token_reader,
     )
@@ -379,5 +403,16 @@ pub async fn run(
     )
     .for_each(|_| async {});
 
+    let synced = tokio::spawn({
+        let metrics = ctx.metrics.clone();
+        async move {
+            let _ = sync_readers.0.wait_until_ready().await;
+            let _ = sync_readers.1.wait_until_ready().await;
+            let _ = sync_readers.2.wait_until_ready().await;
+            metrics.set_caches_synced(true);
+        }
+    });
     tokio::join!(issuers, cluster_issuers, tokens);
+    synced.abort();
+    ctx.metrics.set_caches_synced(false);
 }

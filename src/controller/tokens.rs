@@ -5,9 +5,10 @@
 use super::decision::{self, Decision, Desired, ResignReason};
 use super::error::Error;
 use super::labels::FIELD_MANAGER;
+use super::metrics::TokenLabels;
 use super::problem::Problem;
 use super::stored::StoredToken;
-use super::{Context, backoff, credentials, policy, secret, status};
+use super::{Context, backoff, credentials, policy, rollout, secret, status};
 use crate::api::{IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkToken, VideoSdkTokenStatus};
 use crate::time;
 use crate::token::{self, Claims, Credentials, RenewBefore, TokenRequest};
@@ -42,6 +43,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
         return Ok(Action::await_change());
     }
     let now = SystemTime::now();
+    let started = std::time::Instant::now();
     let namespace = token.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let secret_name = secret::secret_name(&token);
@@ -64,7 +66,10 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
         Ok(prepared) => Ok(issue(&token, prepared, existing.as_ref(), &secrets, now).await?),
     };
     ctx.forget_errors(&token);
-    ctx.metrics.count_reconcile();
+    let labels = TokenLabels {
+        namespace: namespace.clone(),
+        name: token.name_any(),
+    };
     let previous = token.status.clone().unwrap_or_default();
     let generation = token.meta().generation;
     match outcome {
@@ -90,11 +95,20 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
                 announce(&token, &ctx, reason, &issued, &secret_name).await;
             }
             write_status(&token, &ctx, &previous, new_status).await?;
+            let restart_wake = rollout::sync(
+                &token,
+                &ctx,
+                issued.claims.jti.as_deref().unwrap_or_default(),
+                time::from_unix(issued.claims.iat),
+                now,
+            )
+            .await?;
+            let wake = restart_wake.map_or(issued.renewal_time, |w| w.min(issued.renewal_time));
+            let times = (issued.claims.exp, time::to_unix(issued.renewal_time));
+            ctx.metrics.set_token(&labels, true, Some(times));
+            ctx.metrics.observe_reconcile(started.elapsed());
             Ok(Action::requeue(
-                issued
-                    .renewal_time
-                    .duration_since(now)
-                    .unwrap_or(Duration::ZERO),
+                wake.duration_since(now).unwrap_or(Duration::ZERO),
             ))
         }
         Err(problem) => {
@@ -127,6 +141,18 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
                 u32::try_from(failures).unwrap_or(u32::MAX),
                 remaining(&previous, now),
             );
+            let times = previous
+                .not_after
+                .as_ref()
+                .zip(previous.renewal_time.as_ref())
+                .map(|(expires, renews)| {
+                    (
+                        expires.0.as_second().max(0) as u64,
+                        renews.0.as_second().max(0) as u64,
+                    )
+                });
+            ctx.metrics.set_token(&labels, false, times);
+            ctx.metrics.observe_reconcile(started.elapsed());
             Ok(Action::requeue(delay))
         }
     }
@@ -135,7 +161,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
 /// Retry delay after an API or signing error, with exponential backoff per token, capped inside
 /// the lifetime of the token its Secret still holds.
 pub fn error_policy(token: Arc<VideoSdkToken>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.count_error();
+    ctx.metrics.count_error(error.metric_label());
     let failures = ctx.count_error(&token);
     let delay = backoff::delay(
         failures,

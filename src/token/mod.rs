@@ -37,5 +37,6 @@ pub(crate) fn test_spec(permissions: Vec<crate::api::Permission>) -> crate::api:
         renew_before_percentage: None,
         secret_name: None,
         secret_template: None,
+        rollout_restart_targets: vec![],
     }
 }
