@@ -39,11 +39,7 @@ struct Operator {
 }
 
 fn start_operator(client: &kube::Client) -> Operator {
-    let settings = Settings {
-        cluster_resource_namespace: NAMESPACE.to_owned(),
-        namespace: None,
-        concurrency: 16,
-    };
+    let settings = Settings::new(NAMESPACE);
     let metrics = Arc::new(Metrics::default());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(controller::run(

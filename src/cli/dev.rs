@@ -87,11 +87,7 @@ pub fn run(args: &DevArgs) -> Result<(), String> {
             applied.extend(manifests::apply(&client, "default", name, text).await.map_err(|e| e.to_string())?);
         }
         println!("{}", banner(server.url(), &kubeconfig, &applied));
-        let settings = Settings {
-            cluster_resource_namespace: DEFAULT_CLUSTER_RESOURCE_NAMESPACE.to_owned(),
-            namespace: None,
-            concurrency: 16,
-        };
+        let settings = Settings::new(DEFAULT_CLUSTER_RESOURCE_NAMESPACE);
         controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
         server.shutdown().await;
         Ok(())

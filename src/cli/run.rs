@@ -75,13 +75,14 @@ impl RunArgs {
             .ok()
             .map(|s| s.trim().to_owned());
         Settings {
-            cluster_resource_namespace: self
-                .cluster_resource_namespace
-                .clone()
-                .or(in_cluster)
-                .unwrap_or_else(|| DEFAULT_CLUSTER_RESOURCE_NAMESPACE.to_owned()),
             namespace: self.namespace.clone(),
             concurrency: self.concurrency,
+            ..Settings::new(
+                self.cluster_resource_namespace
+                    .clone()
+                    .or(in_cluster)
+                    .unwrap_or_else(|| DEFAULT_CLUSTER_RESOURCE_NAMESPACE.to_owned()),
+            )
         }
     }
 }

@@ -60,6 +60,21 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// How many tokens are reconciled at once.
     pub concurrency: u16,
+    /// Re-signs closer together than this restart a `rolloutRestartTargets` workload once.
+    pub rollout_debounce: std::time::Duration,
+}
+
+impl Settings {
+    /// Defaults for everything but the cluster resource namespace: all namespaces, 16 tokens at
+    /// once, a 10 s restart debounce.
+    pub fn new(cluster_resource_namespace: impl Into<String>) -> Self {
+        Settings {
+            cluster_resource_namespace: cluster_resource_namespace.into(),
+            namespace: None,
+            concurrency: 16,
+            rollout_debounce: rollout::DEFAULT_DEBOUNCE,
+        }
+    }
 }
 
 /// What every reconcile shares.

@@ -3,7 +3,7 @@
 //!
 //! Stateless and idempotent: each workload records, in an annotation on its own metadata (which
 //! does not roll it), the token id it was last restarted for. A workload is restarted when that
-//! differs from the token in the Secret and the token is at least [`DEBOUNCE`] old, so that
+//! differs from the token in the Secret and the token is at least the debounce window ([`Settings::rollout_debounce`](super::Settings)) old, so that
 //! several re-signs in quick succession (a credential rotation right after a spec change) restart
 //! it once, and an operator restart, or a label-only change, restarts nothing. A workload seen
 //! for the first time is only recorded: its pods started with whatever token was there.
@@ -20,8 +20,8 @@ use kube::{Api, ResourceExt};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-/// Re-signs closer together than this restart a workload once.
-pub const DEBOUNCE: Duration = Duration::from_secs(10);
+/// Re-signs closer together than this restart a workload once, by default.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(10);
 
 /// The pod template annotation `kubectl rollout restart` sets.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
@@ -35,7 +35,7 @@ pub enum Step {
     Record,
     /// Restart it now.
     Restart,
-    /// The token is younger than [`DEBOUNCE`]: come back at this time.
+    /// The token is younger than the debounce window: come back at this time.
     WaitUntil(SystemTime),
 }
 
@@ -58,11 +58,12 @@ pub fn plan(
     token_id: &str,
     issued_at: SystemTime,
     now: SystemTime,
+    debounce: Duration,
 ) -> Step {
     match annotations.get(&record_key(token_name)) {
         None => Step::Record,
         Some(recorded) if recorded == token_id => Step::Nothing,
-        Some(_) if now < issued_at + DEBOUNCE => Step::WaitUntil(issued_at + DEBOUNCE),
+        Some(_) if now < issued_at + debounce => Step::WaitUntil(issued_at + debounce),
         Some(_) => Step::Restart,
     }
 }
@@ -79,6 +80,7 @@ pub async fn sync(
 ) -> Result<Option<SystemTime>, kube::Error> {
     let namespace = token.namespace().unwrap_or_default();
     let mut wake = None;
+    let moment = (token_id, issued_at, now, ctx.settings.rollout_debounce);
     for target in &token.spec.rollout_restart_targets {
         let client = ctx.client.clone();
         let result = match target.kind {
@@ -87,9 +89,7 @@ pub async fn sync(
                     Api::<Deployment>::namespaced(client, &namespace),
                     token,
                     &target.name,
-                    token_id,
-                    issued_at,
-                    now,
+                    moment,
                 )
                 .await
             }
@@ -98,9 +98,7 @@ pub async fn sync(
                     Api::<StatefulSet>::namespaced(client, &namespace),
                     token,
                     &target.name,
-                    token_id,
-                    issued_at,
-                    now,
+                    moment,
                 )
                 .await
             }
@@ -109,9 +107,7 @@ pub async fn sync(
                     Api::<DaemonSet>::namespaced(client, &namespace),
                     token,
                     &target.name,
-                    token_id,
-                    issued_at,
-                    now,
+                    moment,
                 )
                 .await
             }
@@ -158,16 +154,21 @@ async fn step<K>(
     api: Api<K>,
     token: &VideoSdkToken,
     name: &str,
-    token_id: &str,
-    issued_at: SystemTime,
-    now: SystemTime,
+    (token_id, issued_at, now, debounce): (&str, SystemTime, SystemTime, Duration),
 ) -> Result<Step, kube::Error>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let meta = api.get_metadata(name).await?;
     let annotations = meta.metadata.annotations.clone().unwrap_or_default();
-    let step = plan(&annotations, &token.name_any(), token_id, issued_at, now);
+    let step = plan(
+        &annotations,
+        &token.name_any(),
+        token_id,
+        issued_at,
+        now,
+        debounce,
+    );
     let record =
         serde_json::json!({"metadata": {"annotations": {record_key(&token.name_any()): token_id}}});
     let patch = match step {
@@ -204,7 +205,7 @@ mod tests {
     #[test]
     fn first_sight_records_without_restarting() {
         assert_eq!(
-            plan(&BTreeMap::new(), "t", "a", at(0), at(100)),
+            plan(&BTreeMap::new(), "t", "a", at(0), at(100), DEFAULT_DEBOUNCE),
             Step::Record
         );
     }
@@ -212,7 +213,7 @@ mod tests {
     #[test]
     fn the_same_token_restarts_nothing() {
         assert_eq!(
-            plan(&recorded("a"), "t", "a", at(0), at(100)),
+            plan(&recorded("a"), "t", "a", at(0), at(100), DEFAULT_DEBOUNCE),
             Step::Nothing
         );
     }
@@ -220,10 +221,13 @@ mod tests {
     #[test]
     fn a_new_token_restarts_once_the_debounce_window_passed() {
         assert_eq!(
-            plan(&recorded("a"), "t", "b", at(0), at(3)),
+            plan(&recorded("a"), "t", "b", at(0), at(3), DEFAULT_DEBOUNCE),
             Step::WaitUntil(at(10))
         );
-        assert_eq!(plan(&recorded("a"), "t", "b", at(0), at(10)), Step::Restart);
+        assert_eq!(
+            plan(&recorded("a"), "t", "b", at(0), at(10), DEFAULT_DEBOUNCE),
+            Step::Restart
+        );
     }
 
     #[test]

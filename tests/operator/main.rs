@@ -93,9 +93,9 @@ impl Env {
 
     fn start_operator(&mut self) {
         let settings = Settings {
-            cluster_resource_namespace: self.t.namespace.clone(),
             namespace: Some(self.t.namespace.clone()),
-            concurrency: 8,
+            rollout_debounce: Duration::from_secs(1),
+            ..Settings::new(self.t.namespace.clone())
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(
