@@ -7,6 +7,7 @@
 mod bad_input;
 mod lifecycle;
 mod logs;
+mod matrix;
 mod restart;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -107,6 +108,13 @@ impl Env {
             },
         ));
         self.operator = Some((stop, task));
+    }
+
+    /// Whether the operator task is still running (it did not panic or give up).
+    pub fn operator_running(&self) -> bool {
+        self.operator
+            .as_ref()
+            .is_some_and(|(_, task)| !task.is_finished())
     }
 
     /// Stops the operator (letting reconciles in flight finish).
