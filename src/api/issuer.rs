@@ -1,7 +1,9 @@
 //! `VideoSdkIssuer` and `ClusterVideoSdkIssuer`: the VideoSDK API key and secret that sign
 //! tokens, and the policy for using them, as cert-manager's Issuer and ClusterIssuer hold a CA.
 
-use super::shared::{DURATION_MAX_LENGTH, GO_DURATION_PATTERN, Permission, Role};
+use super::shared::{
+    DURATION_MAX_LENGTH, DURATION_SYNTAX_MESSAGE, Permission, Role, go_duration_regex,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
@@ -38,7 +40,12 @@ pub struct CredentialsSecretRef {
 pub struct IssuerPolicy {
     /// Longest ttl a token may ask for (Go duration syntax, e.g. `168h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(GO_DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
+    #[schemars(length(max = DURATION_MAX_LENGTH))]
+    #[x_kube(
+        validation = Rule::new(concat!("self.matches('", go_duration_regex!(), "')")).message(DURATION_SYNTAX_MESSAGE),
+        validation = Rule::new(concat!("!self.matches('", go_duration_regex!(), "') || duration(self) > duration('0s')"))
+            .message("maxTtl must be longer than 0s"),
+    )]
     pub max_ttl: Option<String>,
     /// Permissions tokens may carry; a token asking for another one is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -115,9 +115,19 @@ impl std::str::FromStr for Role {
 
 /// Go's `time.ParseDuration` syntax without a sign (a negative lifetime means nothing here):
 /// one or more decimal numbers, each with a unit (`ns`, `us`, `µs`, `μs`, `ms`, `s`, `m`, `h`),
-/// as in `24h`, `90m`, `1h30m`, `1.5h`. The CEL rules then compare values with `duration()`,
-/// which parses the same syntax.
-pub const GO_DURATION_PATTERN: &str = r"^(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$";
+/// as in `24h`, `90m`, `1h30m`, `1.5h`. A macro so that CEL rules can embed it with `concat!`;
+/// `[.]` rather than `\.` because CEL string literals do not allow that escape.
+macro_rules! go_duration_regex {
+    () => {
+        "^(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|µs|μs|ms|s|m|h))+$"
+    };
+}
+pub(crate) use go_duration_regex;
+
+/// The message of the CEL rule that checks a duration's syntax. A CEL rule rather than a schema
+/// `pattern`, whose message would show the regular expression instead of saying what to write.
+pub const DURATION_SYNTAX_MESSAGE: &str =
+    "must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m";
 
 /// Longest duration string accepted; bounds the CEL cost the API server estimates.
 pub const DURATION_MAX_LENGTH: u32 = 64;

@@ -1,6 +1,8 @@
 //! `VideoSdkToken`: one VideoSDK access token, kept signed and fresh in a Secret.
 
-use super::shared::{DURATION_MAX_LENGTH, GO_DURATION_PATTERN, Permission, Role};
+use super::shared::{
+    DURATION_MAX_LENGTH, DURATION_SYNTAX_MESSAGE, Permission, Role, go_duration_regex,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
@@ -36,7 +38,10 @@ fn default_ttl() -> String {
     validation = Rule::new("!(has(self.renewBefore) && has(self.renewBeforePercentage))")
         .message("renewBefore and renewBeforePercentage are mutually exclusive: set at most one")
         .reason(Reason::FieldValueForbidden),
-    validation = Rule::new("!has(self.renewBefore) || duration(self.renewBefore) < duration(self.ttl)")
+    validation = Rule::new(concat!(
+        "!has(self.renewBefore) || !self.renewBefore.matches('", go_duration_regex!(), "') || !self.ttl.matches('",
+        go_duration_regex!(), "') || duration(self.renewBefore) < duration(self.ttl)"
+    ))
         .message("renewBefore must be shorter than ttl")
         .field_path(".renewBefore")
         .reason(Reason::FieldValueInvalid),
@@ -72,15 +77,20 @@ pub struct VideoSdkTokenSpec {
     /// Lifetime of each signed token, in Go duration syntax (`24h`, `90m`, `1h30m`).
     /// At least `1m`; the issuer's `maxTtl` may cap it. Default `24h`.
     #[serde(default = "default_ttl")]
-    #[schemars(pattern(GO_DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
-    #[x_kube(validation = Rule::new("duration(self) >= duration('1m')").message("ttl must be at least 1m"))]
+    #[schemars(length(max = DURATION_MAX_LENGTH))]
+    #[x_kube(
+        validation = Rule::new(concat!("self.matches('", go_duration_regex!(), "')")).message(DURATION_SYNTAX_MESSAGE),
+        validation = Rule::new(concat!("!self.matches('", go_duration_regex!(), "') || duration(self) >= duration('1m')"))
+            .message("ttl must be at least 1m"),
+    )]
     pub ttl: String,
 
     /// Re-sign this long before expiry (Go duration syntax, shorter than ttl). Mutually exclusive
     /// with renewBeforePercentage. When neither is set the token is re-signed when a third of its
     /// lifetime is left, as cert-manager does for certificates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(GO_DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
+    #[schemars(length(max = DURATION_MAX_LENGTH))]
+    #[x_kube(validation = Rule::new(concat!("self.matches('", go_duration_regex!(), "')")).message(DURATION_SYNTAX_MESSAGE))]
     pub renew_before: Option<String>,
 
     /// Re-sign when this percentage (1-99) of the lifetime is left. Mutually exclusive with

@@ -89,8 +89,12 @@ async fn check(
 ) -> Result<String, Problem> {
     policy::check_policy(issuer_policy).map_err(|e| Problem::new("InvalidPolicy", e))?;
     if let Some(selector) = selector {
-        policy::selector_matches(Some(selector), &BTreeMap::new())
-            .map_err(|e| Problem::new("InvalidNamespaceSelector", e))?;
+        policy::selector_matches(Some(selector), &BTreeMap::new()).map_err(|e| {
+            Problem::new(
+                "InvalidNamespaceSelector",
+                format!("spec.namespaceSelector: {e}"),
+            )
+        })?;
     }
     let secret = ctx.credentials.get(namespace, &secret_ref.name).await;
     let credentials = credentials::read(secret.as_ref(), secret_ref, namespace)?;

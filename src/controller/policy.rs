@@ -89,7 +89,7 @@ pub fn selector_matches(
             "DoesNotExist" => have.is_none(),
             other => {
                 return Err(format!(
-                    "namespaceSelector operator {other:?} is not one of In, NotIn, Exists, DoesNotExist"
+                    "operator {other:?} is not one of In, NotIn, Exists, DoesNotExist"
                 ));
             }
         };

@@ -201,10 +201,19 @@ async fn prepare(
         IssuerKind::VideoSdkIssuer => {
             let key = ObjectRef::new(&issuer_ref.name).within(namespace);
             let Some(issuer) = ctx.issuers.get(&key) else {
+                let hint = if ctx
+                    .cluster_issuers
+                    .get(&ObjectRef::new(&issuer_ref.name))
+                    .is_some()
+                {
+                    " (a ClusterVideoSdkIssuer of that name exists: set issuerRef.kind: ClusterVideoSdkIssuer)"
+                } else {
+                    " (a VideoSdkIssuer must be in the token's own namespace; to share one issuer across namespaces use a ClusterVideoSdkIssuer)"
+                };
                 return Ok(Err(Problem::new(
                     "IssuerNotFound",
                     format!(
-                        "VideoSdkIssuer {namespace}/{} does not exist",
+                        "VideoSdkIssuer {namespace}/{} does not exist{hint}",
                         issuer_ref.name
                     ),
                 )));
@@ -219,9 +228,18 @@ async fn prepare(
         }
         IssuerKind::ClusterVideoSdkIssuer => {
             let Some(issuer) = ctx.cluster_issuers.get(&ObjectRef::new(&issuer_ref.name)) else {
+                let local = ObjectRef::new(&issuer_ref.name).within(namespace);
+                let hint = if ctx.issuers.get(&local).is_some() {
+                    " (a VideoSdkIssuer of that name exists in this namespace: set issuerRef.kind: VideoSdkIssuer or leave it out)"
+                } else {
+                    ""
+                };
                 return Ok(Err(Problem::new(
                     "IssuerNotFound",
-                    format!("ClusterVideoSdkIssuer {} does not exist", issuer_ref.name),
+                    format!(
+                        "ClusterVideoSdkIssuer {} does not exist{hint}",
+                        issuer_ref.name
+                    ),
                 )));
             };
             let describe = format!("ClusterVideoSdkIssuer {}", issuer_ref.name);
@@ -293,7 +311,7 @@ async fn namespace_refused(
         )),
         Err(e) => Some(Problem::new(
             "IssuerNotReady",
-            format!("{describe} has an invalid {e}"),
+            format!("{describe} has an invalid namespaceSelector (InvalidNamespaceSelector): {e}"),
         )),
     })
 }
