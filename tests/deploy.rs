@@ -222,13 +222,20 @@ fn check_base(docs: &[Value], origin: &str) {
     assert_eq!(containers.len(), 1, "{origin}");
     let c = &containers[0];
     assert_eq!(c["image"], "videosdk-token-operator:0.1.0", "{origin}");
-    assert_eq!(c["args"], json!(["run", "--log-format", "json"]), "{origin}");
+    assert_eq!(
+        c["args"],
+        json!(["run", "--log-format", "json"]),
+        "{origin}"
+    );
     check_operator_container(pod, c, origin);
 
     // Metrics Service: port 8080 named metrics, selecting the operator's pods.
     let service = find(docs, "Service", "videosdk-token-operator-metrics");
     assert_eq!(service["metadata"]["namespace"], NAMESPACE, "{origin}");
-    assert!(selects(&service["spec"]["selector"], pod_labels), "{origin}");
+    assert!(
+        selects(&service["spec"]["selector"], pod_labels),
+        "{origin}"
+    );
     assert_eq!(
         service["spec"]["ports"],
         json!([{"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]),
@@ -269,7 +276,10 @@ fn check_base(docs: &[Value], origin: &str) {
             .find(|d| kind(d) == binding_kind && d["roleRef"]["name"] == role)
             .unwrap_or_else(|| panic!("{origin}: no {binding_kind} for {role_kind} {role}"));
         assert_eq!(binding["roleRef"]["kind"], role_kind, "{origin}");
-        assert_eq!(binding["subjects"], subject, "{origin}: {binding_kind} {role}");
+        assert_eq!(
+            binding["subjects"], subject,
+            "{origin}: {binding_kind} {role}"
+        );
         if role_kind == "Role" {
             assert_eq!(role_doc["metadata"]["namespace"], NAMESPACE, "{origin}");
             assert_eq!(binding["metadata"]["namespace"], NAMESPACE, "{origin}");
@@ -315,8 +325,8 @@ fn check_operator_container(pod: &Value, c: &Value, origin: &str) {
         ("POD_NAMESPACE", "metadata.namespace"),
     ] {
         assert!(
-            env.iter().any(|e| e["name"] == var
-                && e["valueFrom"]["fieldRef"]["fieldPath"] == field),
+            env.iter()
+                .any(|e| e["name"] == var && e["valueFrom"]["fieldRef"]["fieldPath"] == field),
             "{origin}: env {var} from the downward API {field}"
         );
     }
@@ -356,10 +366,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             yaml_files(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }
     }
@@ -439,9 +446,7 @@ fn examples_parse_and_pass_the_crd_schemas() {
             let yaml_typed = serde_yaml::to_string(&doc).unwrap();
             let via_yaml = match kind(&doc) {
                 "VideoSdkToken" => serde_yaml::from_str::<VideoSdkToken>(&yaml_typed).map(|_| ()),
-                "VideoSdkIssuer" => {
-                    serde_yaml::from_str::<VideoSdkIssuer>(&yaml_typed).map(|_| ())
-                }
+                "VideoSdkIssuer" => serde_yaml::from_str::<VideoSdkIssuer>(&yaml_typed).map(|_| ()),
                 _ => serde_yaml::from_str::<ClusterVideoSdkIssuer>(&yaml_typed).map(|_| ()),
             };
             assert!(typed.is_ok(), "{what} does not deserialise: {typed:?}");
@@ -473,7 +478,10 @@ fn examples_parse_and_pass_the_crd_schemas() {
     fn of_kind<'a>(all: &'a [Value], k: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
         all.iter().filter(move |d| kind(d) == k)
     }
-    assert!(of_kind(&all, "VideoSdkIssuer").count() >= 1, "a namespaced issuer");
+    assert!(
+        of_kind(&all, "VideoSdkIssuer").count() >= 1,
+        "a namespaced issuer"
+    );
     assert!(
         of_kind(&all, "ClusterVideoSdkIssuer").any(|d| d["spec"]["namespaceSelector"].is_object()),
         "a cluster issuer with a namespaceSelector"
@@ -548,9 +556,19 @@ const GRANTED: &[(&str, &str, &str, &str)] = &[
     ("videosdk.live", "videosdkissuers", "list", "cluster"),
     ("videosdk.live", "videosdkissuers", "watch", "cluster"),
     ("videosdk.live", "clustervideosdkissuers", "list", "cluster"),
-    ("videosdk.live", "clustervideosdkissuers", "watch", "cluster"),
+    (
+        "videosdk.live",
+        "clustervideosdkissuers",
+        "watch",
+        "cluster",
+    ),
     ("videosdk.live", "videosdktokens/status", "patch", "cluster"),
-    ("videosdk.live", "videosdkissuers/status", "patch", "cluster"),
+    (
+        "videosdk.live",
+        "videosdkissuers/status",
+        "patch",
+        "cluster",
+    ),
     (
         "videosdk.live",
         "clustervideosdkissuers/status",
@@ -579,7 +597,10 @@ const GRANTED: &[(&str, &str, &str, &str)] = &[
 /// Flattens RBAC rules into (group, resource, verb, scope), refusing wildcards and names.
 fn flatten(rules: &Value, scope: &str, origin: &str) -> BTreeSet<(String, String, String, String)> {
     let mut out = BTreeSet::new();
-    for rule in rules.as_array().unwrap_or_else(|| panic!("{origin}: rules")) {
+    for rule in rules
+        .as_array()
+        .unwrap_or_else(|| panic!("{origin}: rules"))
+    {
         assert!(
             rule["nonResourceURLs"].is_null() && rule["resourceNames"].is_null(),
             "{origin}: {rule}"
@@ -643,13 +664,7 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
     for docs in &rendered {
         for doc in files.values() {
             let found = find(docs, kind(doc), name(doc));
-            assert_eq!(
-                found["rules"],
-                doc["rules"],
-                "{} {}",
-                kind(doc),
-                name(doc)
-            );
+            assert_eq!(found["rules"], doc["rules"], "{} {}", kind(doc), name(doc));
         }
         // ... and no other role grants anything.
         let roles = docs
@@ -675,11 +690,13 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
         .nth(1)
         .expect("the rollout-restart RBAC is behind rolloutRestarts.enabled");
     assert!(guarded.contains("files/clusterrole-rollout.yaml"));
-    assert!(!rbac_template
-        .split("{{- if .Values.rolloutRestarts.enabled }}")
-        .next()
-        .unwrap()
-        .contains("clusterrole-rollout"));
+    assert!(
+        !rbac_template
+            .split("{{- if .Values.rolloutRestarts.enabled }}")
+            .next()
+            .unwrap()
+            .contains("clusterrole-rollout")
+    );
     for template in chart_templates() {
         let text = read(&template);
         assert!(
@@ -762,20 +779,19 @@ fn helm_chart_is_consistent_without_helm() {
     assert!(chart["version"].is_string());
     let values = documents(&read(format!("{CHART}/values.yaml")), "values.yaml").remove(0);
 
+    let opener = Regex::new(r"\{\{-?\s*(if|with|range|define)\b").unwrap();
+    let end = Regex::new(r"\{\{-?\s*end\s*-?\}\}").unwrap();
     let mut deployment_template = None;
     for template in chart_templates() {
         let file = template.file_name().unwrap().to_string_lossy().into_owned();
         let text = read(&template);
         // Balanced actions.
-        let opens = Regex::new(r"\{\{-?\s*(if|with|range|define)\b")
-            .unwrap()
-            .find_iter(&text)
-            .count();
-        let ends = Regex::new(r"\{\{-?\s*end\s*-?\}\}")
-            .unwrap()
-            .find_iter(&text)
-            .count();
-        assert_eq!(opens, ends, "{file}: unbalanced if/with/range/define and end");
+        let opens = opener.find_iter(&text).count();
+        let ends = end.find_iter(&text).count();
+        assert_eq!(
+            opens, ends,
+            "{file}: unbalanced if/with/range/define and end"
+        );
         // Every value exists.
         for path in values_paths(&text) {
             let pointer = format!("/{}", path.replace('.', "/"));
@@ -852,7 +868,10 @@ fn helm_chart_is_consistent_without_helm() {
         .output()
         .expect("the binary runs");
     let help = String::from_utf8_lossy(&help.stdout);
-    for flag in Regex::new(r"- (--[a-z-]+)").unwrap().captures_iter(&template) {
+    for flag in Regex::new(r"- (--[a-z-]+)")
+        .unwrap()
+        .captures_iter(&template)
+    {
         assert!(
             help.contains(&flag[1]),
             "the chart passes {} but `run` has no such flag",
