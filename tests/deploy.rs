@@ -23,8 +23,12 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use videosdk_token_operator::api::{self, ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
+use videosdk_token_operator::api::{
+    self, ClusterVideoSdkIssuer, IssuerKind, VideoSdkIssuer, VideoSdkToken,
+};
 use videosdk_token_operator::apiserver::schema::CompiledSchema;
+use videosdk_token_operator::controller::policy;
+use videosdk_token_operator::token::TokenRequest;
 
 const NAMESPACE: &str = "videosdk-system";
 const NAME: &str = "videosdk-token-operator";
@@ -544,6 +548,93 @@ fn examples_parse_and_pass_the_crd_schemas() {
         mounts,
         "a Deployment mounts a token's Secret read-only (no subPath: it would not be updated) at /var/run/secrets/videosdk/token"
     );
+}
+
+/// The custom resources of `deploy/examples/` (recursively), as the API server stores them
+/// (schema defaults applied), with the file each comes from.
+fn example_resources() -> Vec<(String, Value)> {
+    let mut files = Vec::new();
+    yaml_files(&root().join("deploy/examples"), &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let shown = file.strip_prefix(root()).unwrap().display().to_string();
+        for mut doc in documents(&std::fs::read_to_string(&file).unwrap(), &shown) {
+            if let Some((_, crd)) = api::crds()
+                .into_iter()
+                .find(|(_, crd)| crd.spec.names.kind == kind(&doc))
+            {
+                let schema = crd.spec.versions[0].schema.as_ref().unwrap();
+                let schema = serde_json::to_value(schema.open_api_v3_schema.as_ref().unwrap());
+                let compiled = CompiledSchema::compile(&schema.unwrap()).unwrap();
+                // Refusals are reported by examples_parse_and_pass_the_crd_schemas.
+                let _ = compiled.admit(&mut doc, None);
+                out.push((shown.clone(), doc));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn example_tokens_are_within_their_issuers_policies() {
+    let resources = example_resources();
+    let namespace = |d: &Value| d["metadata"]["namespace"].as_str().map(str::to_owned);
+    let mut checked = 0;
+    for (file, doc) in resources.iter().filter(|(_, d)| kind(d) == "VideoSdkToken") {
+        let token: VideoSdkToken = serde_json::from_value(doc.clone()).unwrap();
+        let what = format!("{file}: VideoSdkToken {}", name(doc));
+        let request = TokenRequest::from_spec(&token.spec)
+            .unwrap_or_else(|e| panic!("{what} is not a valid request: {e}"));
+        let issuer_kind = token.spec.issuer_ref.kind;
+        let issuer_name = &token.spec.issuer_ref.name;
+        let (policy, selector) = match issuer_kind {
+            IssuerKind::VideoSdkIssuer => {
+                // The issuer of the token's namespace (examples without one are applied together).
+                let (_, issuer) = resources
+                    .iter()
+                    .find(|(_, d)| {
+                        kind(d) == "VideoSdkIssuer"
+                            && name(d) == issuer_name
+                            && namespace(d) == namespace(doc)
+                    })
+                    .unwrap_or_else(|| panic!("{what}: no VideoSdkIssuer {issuer_name} in its namespace among the examples"));
+                let issuer: VideoSdkIssuer = serde_json::from_value(issuer.clone()).unwrap();
+                (issuer.spec.policy, None)
+            }
+            IssuerKind::ClusterVideoSdkIssuer => {
+                let (_, issuer) = resources
+                    .iter()
+                    .find(|(_, d)| kind(d) == "ClusterVideoSdkIssuer" && name(d) == issuer_name)
+                    .unwrap_or_else(|| {
+                        panic!("{what}: no ClusterVideoSdkIssuer {issuer_name} among the examples")
+                    });
+                let issuer: ClusterVideoSdkIssuer = serde_json::from_value(issuer.clone()).unwrap();
+                (issuer.spec.policy, issuer.spec.namespace_selector)
+            }
+        };
+        policy::check_policy(&policy).unwrap_or_else(|e| panic!("{issuer_name}: {e}"));
+        if let Some(violation) = policy::violation(&request, &policy, issuer_name) {
+            panic!("{what} would be refused (PolicyViolation): {violation}");
+        }
+        if let Some(selector) = &selector {
+            // The namespace the cluster issuer's instructions label.
+            let labelled =
+                BTreeMap::from([("videosdk.live/tokens".to_owned(), "enabled".to_owned())]);
+            assert_eq!(
+                policy::selector_matches(Some(selector), &labelled),
+                Ok(true),
+                "{what}: the cluster issuer must admit a namespace labelled as its comment says"
+            );
+            assert_eq!(
+                policy::selector_matches(Some(selector), &BTreeMap::new()),
+                Ok(false),
+                "{what}: the cluster issuer's namespaceSelector admits unlabelled namespaces"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "the example tokens were checked ({checked})");
 }
 
 // --- (d) RBAC in one place, least privilege --------------------------------------------------
