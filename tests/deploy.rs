@@ -6,7 +6,8 @@
 //!   on the files it lists and, where `kubectl` is installed, on `kubectl kustomize deploy/`);
 //! - every example under `deploy/examples/` parses, each custom resource in them deserialises into
 //!   the crate's types and passes its CRD's schema as the API server would admit it, with no field
-//!   the schema does not know;
+//!   the schema does not know; each example token is a valid request within its example
+//!   issuer's policy (and the cluster issuer's namespaceSelector admits what its comment says);
 //! - the RBAC rules live in one place (`deploy/helm/videosdk-token-operator/files/`), which the
 //!   kustomize base applies and the chart's templates read, and grant exactly the list below;
 //! - the chart is consistent without Helm (not installed on these machines): templates parse as
