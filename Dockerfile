@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+#
+# videosdk-token-operator's container image:
+#   docker build -t videosdk-token-operator:0.1.0 .
+# No container engine is available on the machines that build this project, so CI does not
+# build this image; the build stage runs the same cargo command as a release build of the binary
+# (cargo build --release --locked --bin videosdk-token-operator), so what CI compiles and tests is
+# what ships.
+
+# --- build: the Rust toolchain on Debian 12 (bookworm), the same Debian as the runtime image, so
+# the binary links against the glibc it runs with.
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY . .
+# The cargo registry and target directory are cache mounts: a rebuild after a source change
+# recompiles the crate, not its dependencies.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin videosdk-token-operator \
+    && install -D -m 0755 target/release/videosdk-token-operator /out/videosdk-token-operator
+
+# --- runtime: distroless with glibc, libgcc and CA certificates, no shell, no package manager;
+# the :nonroot variant runs as uid/gid 65532, which the Deployment also requires.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /out/videosdk-token-operator /usr/local/bin/videosdk-token-operator
+USER 65532:65532
+# /metrics, /healthz, /readyz
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/videosdk-token-operator"]
+CMD ["run", "--log-format", "json"]

@@ -1,0 +1,62 @@
+{{/* Chart name, overridable. */}}
+{{- define "videosdk-token-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name of the release's objects. */}}
+{{- define "videosdk-token-operator.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels of every object. */}}
+{{- define "videosdk-token-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "videosdk-token-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: videosdk-token-operator
+{{- end -}}
+
+{{/* Labels that select the operator's pods. */}}
+{{- define "videosdk-token-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "videosdk-token-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{/* The ServiceAccount the operator runs as. */}}
+{{- define "videosdk-token-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "videosdk-token-operator.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The operator's image. */}}
+{{- define "videosdk-token-operator.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/*
+RBAC rules kept in one place: files/*.yaml are complete RBAC objects that the kustomize base
+applies as they are; the chart renders only their `rules`. Argument: the file's path.
+*/}}
+{{- define "videosdk-token-operator.rulesFrom" -}}
+{{- $file := index . 0 -}}
+{{- $root := index . 1 -}}
+{{- $object := $root.Files.Get $file | fromYaml -}}
+{{- if not $object.rules -}}
+{{- fail (printf "%s has no rules" $file) -}}
+{{- end -}}
+{{- toYaml $object.rules -}}
+{{- end -}}
