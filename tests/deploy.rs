@@ -229,7 +229,7 @@ fn check_base(docs: &[Value], origin: &str) {
     assert_eq!(c["image"], "videosdk-token-operator:0.1.0", "{origin}");
     assert_eq!(
         c["args"],
-        json!(["run", "--log-format", "json"]),
+        json!(["run", "--leader-elect", "--log-format", "json"]),
         "{origin}"
     );
     check_operator_container(pod, c, origin);

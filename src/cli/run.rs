@@ -28,7 +28,7 @@ pub const DEFAULT_CLUSTER_RESOURCE_NAMESPACE: &str = "videosdk-system";
 #[command(verbatim_doc_comment)]
 pub struct RunArgs {
     /// Namespace of the credentials Secrets of ClusterVideoSdkIssuers [default: the namespace
-    /// the operator runs in, else videosdk-system].
+    /// the operator runs in ($POD_NAMESPACE or the service account's), else videosdk-system].
     #[arg(
         long,
         env = "VIDEOSDK_CLUSTER_RESOURCE_NAMESPACE",
@@ -53,7 +53,8 @@ pub struct RunArgs {
     /// for availability).
     #[arg(long, env = "VIDEOSDK_LEADER_ELECT")]
     pub leader_elect: bool,
-    /// Namespace of the leader election Lease [default: the cluster resource namespace].
+    /// Namespace of the leader election Lease [default: the namespace the operator runs in
+    /// ($POD_NAMESPACE or the service account's), else the cluster resource namespace].
     #[arg(
         long,
         env = "VIDEOSDK_LEADER_ELECTION_NAMESPACE",
@@ -71,20 +72,27 @@ pub struct RunArgs {
 impl RunArgs {
     /// The operator's settings from the flags and where it runs.
     pub fn settings(&self) -> Settings {
-        let in_cluster = std::fs::read_to_string(IN_CLUSTER_NAMESPACE)
-            .ok()
-            .map(|s| s.trim().to_owned());
         Settings {
             namespace: self.namespace.clone(),
             concurrency: self.concurrency,
             ..Settings::new(
                 self.cluster_resource_namespace
                     .clone()
-                    .or(in_cluster)
+                    .or_else(own_namespace)
                     .unwrap_or_else(|| DEFAULT_CLUSTER_RESOURCE_NAMESPACE.to_owned()),
             )
         }
     }
+}
+
+/// The namespace this process runs in: `$POD_NAMESPACE` (the downward API), else the service
+/// account's namespace file; `None` outside a pod.
+fn own_namespace() -> Option<String> {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .or_else(|| std::fs::read_to_string(IN_CLUSTER_NAMESPACE).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 /// Runs the command until SIGTERM or Ctrl-C; an error (exit code 2) when leadership is lost, so
@@ -107,6 +115,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
             namespace: args
                 .leader_election_namespace
                 .clone()
+                .or_else(own_namespace)
                 .unwrap_or_else(|| settings.cluster_resource_namespace.clone()),
             identity: std::env::var("POD_NAME").unwrap_or_else(|_| format!("videosdk-token-operator-{}", uuid::Uuid::new_v4().simple())),
             lease_duration_seconds: args.lease_duration,
