@@ -448,7 +448,7 @@ pub fn patch(
     ctx: &WriteCtx,
 ) -> Result<Stored, ApiError> {
     let scope = scope_of(def, subresource)?;
-    let body = patch::parse_body(kind, body)?;
+    let mut body = patch::parse_body(kind, body)?;
     if kind != PatchKind::Apply {
         let old = existing(st, def, namespace, name)?;
         let new = patch::apply_patch(kind, &old.value, &body)?;
@@ -473,15 +473,20 @@ pub fn patch(
             def.kind
         )));
     }
+    // kube-apiserver takes the name from the URL when the applied configuration has none (as
+    // kube-lease-manager's applies do) and refuses only a different one.
     match body.pointer("/metadata/name").and_then(Value::as_str) {
-        Some(n) if n == name => {}
-        _ => {
+        Some(n) if n != name => {
             return Err(ApiError::bad_request(format!(
-                "the name of the object ({}) does not match the name on the URL ({name})",
-                body.pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
+                "the name of the object ({n}) does not match the name on the URL ({name})"
             )));
+        }
+        Some(_) => {}
+        None => {
+            if !body["metadata"].is_object() {
+                body["metadata"] = json!({});
+            }
+            body["metadata"]["name"] = json!(name);
         }
     }
     let api_version = def.api_version();

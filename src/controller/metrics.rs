@@ -118,6 +118,11 @@ impl Default for Metrics {
             "How long token reconciles take",
             metrics.duration.clone(),
         );
+        registry.register(
+            "caches_synced",
+            "1 once the leader's caches of tokens and issuers are synced",
+            metrics.synced.clone(),
+        );
         Metrics {
             registry,
             ..metrics

@@ -91,6 +91,8 @@ pub struct Context {
     pub credentials: CredentialSecrets,
     /// Counters of what was done.
     pub metrics: Arc<Metrics>,
+    /// Whether the caches have listed once.
+    listed: Listed,
     recorder: Recorder,
     /// Consecutive API errors per token, for backoff.
     errors: Mutex<HashMap<ObjectRef<VideoSdkToken>, u32>>,
@@ -148,6 +150,37 @@ impl Context {
             .lock()
             .expect("not poisoned")
             .remove(&ObjectRef::from_obj(token));
+    }
+}
+
+/// How long the controllers may take to list their caches after a shutdown signal.
+const LIST_BEFORE_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long reconciles in flight may take to finish after a shutdown signal.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Whether the issuer, cluster issuer and token caches have listed once.
+#[derive(Clone)]
+struct Listed([tokio::sync::watch::Receiver<bool>; 3]);
+
+impl Listed {
+    fn new() -> (Self, [tokio::sync::watch::Sender<bool>; 3]) {
+        let channels = [(); 3].map(|()| tokio::sync::watch::channel(false));
+        let receivers = [0, 1, 2].map(|i| channels[i].1.clone());
+        (Listed(receivers), channels.map(|(tx, _)| tx))
+    }
+
+    /// Until both issuer caches have listed: a token's issuer is known, or known not to exist.
+    async fn wait_issuers(&self) {
+        for rx in &self.0[..2] {
+            let _ = rx.clone().wait_for(|listed| *listed).await;
+        }
+    }
+
+    /// Until every cache has listed.
+    async fn wait_all(&self) {
+        for rx in &self.0 {
+            let _ = rx.clone().wait_for(|listed| *listed).await;
+        }
     }
 }
 
@@ -220,12 +253,17 @@ fn tokens_of(
 }
 
 /// A watch of `api` feeding `writer`, filtered by `predicate`; `on_delete` sees deletions
-/// (which reconciles never see).
+/// (which reconciles never see) and `listed` turns true once the first list is in the store.
+///
+/// `listed` exists because `Store::wait_until_ready` wakes only one of several concurrent
+/// waiters (its one-shot channel keeps one waker), and the controller's own runner already
+/// waits on it.
 fn filtered<K, P>(
     api: Api<K>,
     writer: reflector::store::Writer<K>,
     predicate: P,
     on_delete: impl Fn(&K) + Send + 'static,
+    listed: tokio::sync::watch::Sender<bool>,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -234,10 +272,12 @@ where
     watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
-        .inspect(move |event| {
-            if let Ok(watcher::Event::Delete(object)) = event {
-                on_delete(object);
+        .inspect(move |event| match event {
+            Ok(watcher::Event::Delete(object)) => on_delete(object),
+            Ok(watcher::Event::InitDone) => {
+                listed.send_replace(true);
             }
+            _ => {}
         })
         .applied_objects()
         .predicate_filter(predicate, Default::default())
@@ -260,7 +300,9 @@ pub async fn run(
         controller: labels::FIELD_MANAGER.to_owned(),
         instance: std::env::var("POD_NAME").ok(),
     };
+    let (listed, [issuers_listed, cluster_listed, tokens_listed]) = Listed::new();
     let ctx = Arc::new(Context {
+        listed,
         client: client.clone(),
         settings: settings.clone(),
         issuers: issuer_reader.clone(),
@@ -272,11 +314,18 @@ pub async fn run(
         written: Mutex::default(),
     });
     let shutdown = shutdown.shared();
-    let sync_readers = (
-        issuer_reader.clone(),
-        cluster_reader.clone(),
-        token_reader.clone(),
-    );
+    let shutdown_for_deadline = shutdown.clone();
+    // The controllers stop taking work on shutdown only once their caches have listed (or after
+    // a bound): kube-runtime's runner waits for its store before it drains, and a store whose
+    // watch stopped before the first list would never become ready.
+    let shutdown = {
+        let listed = ctx.listed.clone();
+        async move {
+            shutdown.await;
+            let _ = tokio::time::timeout(LIST_BEFORE_SHUTDOWN, listed.wait_all()).await;
+        }
+    }
+    .shared();
 
     let issuer_triggers = {
         let ctx = ctx.clone();
@@ -290,6 +339,7 @@ pub async fn run(
             issuer_writer,
             predicates::generation,
             |_| {},
+            issuers_listed,
         ),
         issuer_reader,
     )
@@ -314,6 +364,7 @@ pub async fn run(
             cluster_writer,
             predicates::generation,
             |_| {},
+            cluster_listed,
         ),
         cluster_reader,
     )
@@ -368,6 +419,7 @@ pub async fn run(
                     })
                 }
             },
+            tokens_listed,
         ),
         token_reader,
     )
@@ -407,8 +459,7 @@ pub async fn run(
                 async move {
                     // A token's issuer must be known before the token is judged, or a restart
                     // would briefly report every token's issuer as missing.
-                    let _ = ctx.issuers.wait_until_ready().await;
-                    let _ = ctx.cluster_issuers.wait_until_ready().await;
+                    ctx.listed.wait_issuers().await;
                     tokens::reconcile(token, ctx).await
                 }
             }
@@ -419,15 +470,23 @@ pub async fn run(
     .for_each(|_| async {});
 
     let synced = tokio::spawn({
-        let metrics = ctx.metrics.clone();
+        let ctx = ctx.clone();
         async move {
-            let _ = sync_readers.0.wait_until_ready().await;
-            let _ = sync_readers.1.wait_until_ready().await;
-            let _ = sync_readers.2.wait_until_ready().await;
-            metrics.set_caches_synced(true);
+            ctx.listed.wait_all().await;
+            ctx.metrics.set_caches_synced(true);
         }
     });
-    tokio::join!(issuers, cluster_issuers, tokens);
+    let controllers = async { tokio::join!(issuers, cluster_issuers, tokens) };
+    // Reconciles in flight get this long to finish after shutdown; then the operator stops
+    // anyway, inside the 30 s Kubernetes gives a pod to terminate.
+    let deadline = async {
+        shutdown_for_deadline.await;
+        tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+    };
+    tokio::select! {
+        _ = controllers => {}
+        () = deadline => tracing::warn!("reconciles still in flight {SHUTDOWN_DEADLINE:?} after shutdown; stopping anyway"),
+    }
     synced.abort();
     ctx.metrics.set_caches_synced(false);
 }

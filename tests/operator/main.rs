@@ -8,6 +8,7 @@ mod bad_input;
 mod lifecycle;
 mod logs;
 mod matrix;
+mod production;
 mod restart;
 
 use k8s_openapi::api::core::v1::Secret;

@@ -152,27 +152,49 @@ fn empty_permissions() {
 }
 
 #[test]
-fn bad_ttl_pattern() {
+fn bad_ttl_syntax_gets_one_readable_error() {
+    // The CRD checks duration syntax with a CEL rule, and guards the `duration()` rules with
+    // it, so a malformed ttl gets one error saying what to write.
     let errs =
         admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "1d"}))
             .unwrap_err();
     assert_eq!(
-        errs[0],
-        fe(
+        errs,
+        vec![fe(
             "spec.ttl",
             "FieldValueInvalid",
-            &format!("Invalid value: \"1d\": spec.ttl in body should match '{DURATION}'")
-        )
-    );
-    // The pattern error does not block CEL; `duration('1d')` then fails to evaluate, as in
-    // kube-apiserver.
-    assert_eq!(
-        errs[1..],
-        [fe(
-            "spec.ttl",
-            "FieldValueInvalid",
-            "Invalid value: \"string\": type conversion error from 'string' to 'google.protobuf.Duration' evaluating rule: ttl must be at least 1m"
+            "Invalid value: \"1d\": must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m"
         )]
+    );
+}
+
+#[test]
+fn a_pattern_error_does_not_block_cel_rules() {
+    // kube-apiserver: a `pattern` failure is no reason to skip `x-kubernetes-validations`;
+    // `duration('1d')` then fails to evaluate.
+    let schema = CompiledSchema::compile(&json!({"type": "object", "properties": {"spec": {
+        "type": "object",
+        "properties": {"ttl": {"type": "string", "pattern": DURATION,
+            "x-kubernetes-validations": [{"rule": "duration(self) >= duration('1m')", "message": "ttl must be at least 1m"}]}}
+    }}}))
+    .unwrap();
+    let mut object =
+        json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "spec": {"ttl": "1d"}});
+    let errs = schema.admit(&mut object, None).unwrap_err();
+    assert_eq!(
+        errs,
+        vec![
+            fe(
+                "spec.ttl",
+                "FieldValueInvalid",
+                &format!("Invalid value: \"1d\": spec.ttl in body should match '{DURATION}'")
+            ),
+            fe(
+                "spec.ttl",
+                "FieldValueInvalid",
+                "Invalid value: \"string\": type conversion error from 'string' to 'google.protobuf.Duration' evaluating rule: ttl must be at least 1m"
+            ),
+        ]
     );
 }
 

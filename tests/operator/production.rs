@@ -1,0 +1,398 @@
+//! Running it in production: restarts of workloads on rotation, the metrics endpoint, and two
+//! replicas with leader election.
+
+use super::*;
+use k8s_openapi::api::apps::v1::Deployment;
+use std::sync::atomic::Ordering;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use videosdk_token_operator::endpoints;
+use videosdk_token_operator::operator::{self, Ended, Health, LeaderElection};
+
+const SECRET: &str = "e2e-secret-production-0123456789abcdef";
+
+fn deployment(name: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}},
+                                 "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}}})
+}
+
+fn restarted_at(d: &Deployment) -> Option<String> {
+    d.spec
+        .as_ref()?
+        .template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get("kubectl.kubernetes.io/restartedAt")
+        .cloned()
+}
+
+/// `rolloutRestartTargets`: a re-sign restarts the workload once (debounced), the first
+/// issuance, an operator restart and a label-only change restart nothing, and a missing target
+/// is reported without making the token unready.
+#[tokio::test]
+async fn rotation_restarts_target_workloads_once() {
+    let mut env = Env::start("rollout").await;
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    env.apply(deployment("web")).await;
+    let deployments: Api<Deployment> = Api::namespaced(env.t.client.clone(), env.namespace());
+    let spec = |labels: Value| {
+        json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "secretTemplate": {"labels": labels},
+               "rolloutRestartTargets": [{"kind": "Deployment", "name": "web"}, {"kind": "StatefulSet", "name": "missing"}]})
+    };
+    env.token("t", spec(json!({}))).await;
+    let first = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
+    let key = videosdk_token_operator::controller::rollout::record_key("t");
+    let recorded = |d: Option<&Deployment>, id: String| {
+        d.and_then(|d| d.metadata.annotations.as_ref())
+            .and_then(|a| a.get(&key))
+            .is_some_and(|v| *v == id)
+    };
+    let web = tokio::time::timeout(
+        WAIT,
+        await_condition(deployments.clone(), "web", {
+            let (recorded, first) = (recorded, first.clone());
+            move |d: Option<&Deployment>| recorded(d, first.clone())
+        }),
+    )
+    .await
+    .expect("recorded in time")
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        restarted_at(&web),
+        None,
+        "the first issuance restarts nothing"
+    );
+    let generation = web.metadata.generation;
+    env.wait_event("t", "RolloutTargetNotFound").await;
+
+    // Two re-signs in quick succession: one restart, for the latest token.
+    env.annotate_token("t", "videosdk.live/renew-now", "1")
+        .await;
+    env.annotate_token("t", "videosdk.live/renew-now", "2")
+        .await;
+    let latest = env
+        .wait_token("t", "re-signed twice", |t| {
+            t.status
+                .as_ref()
+                .and_then(|s| s.conditions.first())
+                .is_some()
+                && t.metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.get("videosdk.live/renew-now").is_some_and(|v| v == "2"))
+        })
+        .await;
+    let _ = latest;
+    let web = tokio::time::timeout(
+        WAIT,
+        await_condition(deployments.clone(), "web", |d: Option<&Deployment>| {
+            d.is_some_and(|d| restarted_at(d).is_some())
+        }),
+    )
+    .await
+    .expect("restarted in time")
+    .unwrap()
+    .unwrap();
+    let token_now = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
+    assert_ne!(token_now, first);
+    let web = if recorded(Some(&web), token_now.clone()) {
+        web
+    } else {
+        tokio::time::timeout(
+            WAIT,
+            await_condition(deployments.clone(), "web", {
+                let token_now = token_now.clone();
+                move |d: Option<&Deployment>| recorded(d, token_now.clone())
+            }),
+        )
+        .await
+        .expect("recorded the latest token")
+        .unwrap()
+        .unwrap()
+    };
+    assert_eq!(
+        web.metadata.generation,
+        generation.map(|g| g + 1),
+        "restarted exactly once"
+    );
+    env.wait_event("t", "RolloutRestarted").await;
+
+    // A label-only change and an operator restart restart nothing.
+    env.token("t", spec(json!({"x": "y"}))).await;
+    env.wait_secret("t", "relabelled", |s| {
+        s.and_then(|s| s.metadata.labels.as_ref())
+            .is_some_and(|l| l.contains_key("x"))
+    })
+    .await;
+    env.restart_operator().await;
+    env.wait_ready("t").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env.metrics.token_reconciles() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restarted operator reconciles"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = deployments.get("web").await.unwrap();
+    assert_eq!(
+        after.metadata.generation, web.metadata.generation,
+        "no restart without a re-sign"
+    );
+    env.cleanup().await;
+}
+
+/// Sends `GET path` over HTTP/1.1 to `address`; returns the status line and body.
+async fn get(address: std::net::SocketAddr, path: &str) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: operator\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response");
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
+/// The value of the sample `name{labels}` in OpenMetrics `text` (labels in the order written).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// /metrics, scraped over HTTP during the flows, agrees with the tokens' status; /healthz and
+/// /readyz answer.
+#[tokio::test]
+async fn metrics_agree_with_the_tokens_status() {
+    let env = Env::start("metrics").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let health = Arc::new(Health::default());
+    health.leading.store(true, Ordering::Relaxed);
+    tokio::spawn(endpoints::serve(listener, env.metrics.clone(), health));
+
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    env.issuer("broken", "missing", json!({})).await;
+    for name in ["a", "b"] {
+        env.token(
+            name,
+            json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]}),
+        )
+        .await;
+    }
+    env.token(
+        "c",
+        json!({"issuerRef": {"name": "broken"}, "permissions": ["allow_join"]}),
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for name in ["a", "b"] {
+        statuses.push((name, env.wait_ready(name).await.status.unwrap()));
+    }
+    env.wait_not_ready("c", "IssuerNotReady").await;
+
+    let (status_line, text) = get(address, "/metrics").await;
+    assert!(status_line.contains("200"), "{status_line}");
+    let ns = env.namespace();
+    for (name, status) in &statuses {
+        let labels = format!("{{namespace=\"{ns}\",name=\"{name}\"}}");
+        let expires = sample(
+            &text,
+            &format!("videosdk_token_expiration_timestamp_seconds{labels}"),
+        );
+        assert_eq!(
+            expires,
+            Some(status.not_after.as_ref().unwrap().0.as_second() as f64),
+            "{text}"
+        );
+        let renews = sample(
+            &text,
+            &format!("videosdk_token_renewal_timestamp_seconds{labels}"),
+        );
+        assert_eq!(
+            renews,
+            Some(status.renewal_time.as_ref().unwrap().0.as_second() as f64)
+        );
+        let ready = format!(
+            "videosdk_token_ready_status{{namespace=\"{ns}\",name=\"{name}\",condition=\"True\"}}"
+        );
+        assert_eq!(sample(&text, &ready), Some(1.0));
+    }
+    let not_ready =
+        format!("videosdk_token_ready_status{{namespace=\"{ns}\",name=\"c\",condition=\"False\"}}");
+    assert_eq!(sample(&text, &not_ready), Some(1.0), "{text}");
+    assert!(
+        sample(
+            &text,
+            "videosdk_token_issuances_total{reason=\"SecretMissing\"}"
+        )
+        .unwrap()
+            >= 2.0
+    );
+    assert_eq!(sample(&text, "videosdk_caches_synced"), Some(1.0));
+
+    env.tokens()
+        .delete("a", &DeleteParams::default())
+        .await
+        .unwrap();
+    let gone = "name=\"a\"";
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while get(address, "/metrics").await.1.contains(gone) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a deleted token's series are removed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(get(address, "/healthz").await.0.contains("200"));
+    assert!(get(address, "/readyz").await.0.contains("200"));
+    env.cleanup().await;
+}
+
+struct Replica {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<Ended, String>>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+}
+
+fn replica(env: &Env, identity: &str) -> Replica {
+    let (metrics, health) = (Arc::new(Metrics::default()), Arc::new(Health::default()));
+    let election = LeaderElection {
+        namespace: env.namespace().to_owned(),
+        identity: identity.to_owned(),
+        lease_duration_seconds: 3,
+        renew_grace_seconds: 1,
+    };
+    let settings = Settings {
+        namespace: Some(env.namespace().to_owned()),
+        ..Settings::new(env.namespace())
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(operator::run(
+        env.t.client.clone(),
+        settings,
+        Some(election),
+        metrics.clone(),
+        health.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Replica {
+        stop,
+        task,
+        metrics,
+        health,
+    }
+}
+
+async fn wait_leading(r: &Replica) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !r.health.leading.load(Ordering::Relaxed) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a replica became leader in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Two replicas: only the leader signs; when it is stopped in the middle of rotations the
+/// standby takes over at once (the Lease is released), and when a leader dies without releasing
+/// it, within the lease duration; rotation continues and no token ever expires in its Secret.
+#[tokio::test]
+async fn a_standby_takes_over_and_only_the_leader_signs() {
+    let mut env = Env::start("leader-election").await;
+    env.stop_operator().await; // this test runs its own replicas
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    let names: Vec<String> = (0..5).map(|i| format!("t{i}")).collect();
+    // A 1-minute lifetime renewed when 95% is left: each token rotates about every 3 seconds.
+    for name in &names {
+        env.token(name, json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1m", "renewBeforePercentage": 95})).await;
+    }
+    let a = replica(&env, "replica-a");
+    wait_leading(&a).await;
+    let b = replica(&env, "replica-b");
+    for name in &names {
+        env.wait_ready(name).await;
+    }
+    // Let rotations happen under A, then stop A in the middle of them.
+    while a
+        .metrics
+        .issuances(videosdk_token_operator::controller::decision::ResignReason::RenewalDue)
+        < 3
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        b.metrics.total_issuances(),
+        0,
+        "the standby signs nothing while A leads"
+    );
+    assert!(!b.health.leading.load(Ordering::Relaxed));
+    let _ = a.stop.send(());
+    assert_eq!(a.task.await.unwrap(), Ok(Ended::Shutdown));
+    let signed_by_a = a.metrics.total_issuances();
+    let handover = tokio::time::Instant::now();
+    wait_leading(&b).await;
+    assert!(
+        handover.elapsed() < Duration::from_secs(3),
+        "a released Lease is taken at once"
+    );
+    let before = b.metrics.total_issuances();
+    while b.metrics.total_issuances() < before + 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        a.metrics.total_issuances(),
+        signed_by_a,
+        "a stopped replica signs nothing"
+    );
+
+    // A new standby; then B dies without releasing the Lease.
+    let c = replica(&env, "replica-c");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(c.metrics.total_issuances(), 0);
+    b.task.abort();
+    let _ = b.stop;
+    let crash = tokio::time::Instant::now();
+    wait_leading(&c).await;
+    assert!(
+        crash.elapsed() < Duration::from_secs(3 + 2),
+        "a dead leader's Lease is taken within its duration"
+    );
+    while c.metrics.total_issuances() < 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // No token ever sat expired in its Secret.
+    for name in &names {
+        let claims = verified(&env.jwt(name).await, SECRET);
+        assert!(
+            claims.exp
+                > SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+        );
+    }
+    let _ = c.stop.send(());
+    assert_eq!(c.task.await.unwrap(), Ok(Ended::Shutdown));
+    env.cleanup().await;
+}
