@@ -130,7 +130,8 @@ impl ApiError {
                 format!("Apply failed with 1 conflict: conflict with {manager}: {field}")
             }
             _ => {
-                let mut by_manager: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+                let mut by_manager: std::collections::BTreeMap<&str, Vec<&str>> =
+                    Default::default();
                 for (manager, field) in conflicts {
                     by_manager.entry(manager).or_default().push(field);
                 }

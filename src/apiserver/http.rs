@@ -6,6 +6,7 @@ use super::accounting::Verb;
 use super::discovery;
 use super::error::ApiError;
 use super::gc::{self, DeleteOptions, Deleted};
+use super::openapi;
 use super::patch::PatchKind;
 use super::resources::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector, Selectors};
@@ -69,6 +70,8 @@ enum Route<'a> {
     Group(&'a str),
     Resources(&'a str, &'a str),
     Resource(ResourcePath<'a>),
+    OpenApiIndex,
+    OpenApi(String),
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
@@ -76,6 +79,8 @@ fn route(path: &str) -> Option<Route<'_>> {
     let (group, version, rest) = match segs.as_slice() {
         ["healthz" | "livez" | "readyz", ..] => return Some(Route::Health),
         ["version"] => return Some(Route::Version),
+        ["openapi", "v3"] => return Some(Route::OpenApiIndex),
+        ["openapi", "v3", gv @ ..] => return Some(Route::OpenApi(gv.join("/"))),
         ["api"] => return Some(Route::CoreVersions),
         ["apis"] => return Some(Route::Groups),
         ["apis", g] => return Some(Route::Group(g)),
@@ -184,6 +189,16 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         Some(Route::Resources(g, v)) => {
             let st = shared.state.lock().expect("store lock");
             discovery::resource_list(&st.registry, g, v)
+                .map(|d| value_response(200, &d))
+                .ok_or_else(ApiError::no_route)
+        }
+        Some(Route::OpenApiIndex) => {
+            let st = shared.state.lock().expect("store lock");
+            Ok(value_response(200, &openapi::index(&st.registry, st.rv)))
+        }
+        Some(Route::OpenApi(gv)) => {
+            let st = shared.state.lock().expect("store lock");
+            openapi::group_version(&st.registry, &gv)
                 .map(|d| value_response(200, &d))
                 .ok_or_else(ApiError::no_route)
         }

@@ -344,11 +344,7 @@ pub fn apply(
         if force {
             e.fields.retain(|p| !contested.contains(p));
         } else {
-            conflicts.extend(
-                contested
-                    .iter()
-                    .map(|p| (e.describe(), path_string(p))),
-            );
+            conflicts.extend(contested.iter().map(|p| (e.describe(), path_string(p))));
         }
     }
     if !conflicts.is_empty() {

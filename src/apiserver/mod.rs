@@ -24,6 +24,7 @@ mod gc;
 mod http;
 mod kubeconfig;
 mod managed;
+mod openapi;
 mod patch;
 mod resources;
 mod selector;

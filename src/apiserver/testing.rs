@@ -10,9 +10,9 @@
 use super::{ApiServer, ApiServerOptions};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
-use kube::Client;
 use std::time::Duration;
 
 /// The environment variable naming a real cluster's kubeconfig.
@@ -60,13 +60,20 @@ impl TestCluster {
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
         let mut prefix: String = test
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .take(50)
             .collect();
         prefix = prefix.trim_matches('-').to_owned();
         let namespace = format!("{prefix}-{suffix}");
-        let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}}))
-            .expect("a namespace");
+        let ns: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}}))
+                .expect("a namespace");
         Api::<Namespace>::all(client.clone())
             .create(&PostParams::default(), &ns)
             .await
@@ -93,9 +100,13 @@ impl TestCluster {
         let api = Api::<CustomResourceDefinition>::all(self.client.clone());
         for crd in crds {
             let name = crd.metadata.name.clone().expect("CRDs are named");
-            api.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(crd))
-                .await
-                .expect("applying a CRD");
+            api.patch(
+                &name,
+                &PatchParams::apply("e2e").force(),
+                &Patch::Apply(crd),
+            )
+            .await
+            .expect("applying a CRD");
             tokio::time::timeout(
                 Duration::from_secs(30),
                 await_condition(api.clone(), &name, conditions::is_crd_established()),
@@ -127,7 +138,9 @@ impl Drop for TestCluster {
         }
         let (client, namespace) = (self.client.clone(), self.namespace.clone());
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = runtime {
                 rt.block_on(async {
                     let _ = Api::<Namespace>::all(client)

@@ -13,19 +13,33 @@ async fn apply_creates_and_records_the_field_manager() {
     let t = TestCluster::new("apply-create").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
     let s = api
-        .patch("s", &PatchParams::apply("alpha"), &Patch::Apply(applied(json!({"a": "1"}))))
+        .patch(
+            "s",
+            &PatchParams::apply("alpha"),
+            &Patch::Apply(applied(json!({"a": "1"}))),
+        )
         .await
         .unwrap();
     assert!(s.metadata.uid.is_some());
     let managed = s.metadata.managed_fields.unwrap();
-    let alpha = managed.iter().find(|m| m.manager.as_deref() == Some("alpha")).expect("alpha manages fields");
+    let alpha = managed
+        .iter()
+        .find(|m| m.manager.as_deref() == Some("alpha"))
+        .expect("alpha manages fields");
     assert_eq!(alpha.operation.as_deref(), Some("Apply"));
     assert_eq!(alpha.fields_type.as_deref(), Some("FieldsV1"));
     let fields = serde_json::to_value(alpha.fields_v1.as_ref().unwrap()).unwrap();
-    assert!(fields["f:metadata"]["f:labels"].get("f:a").is_some(), "{fields}");
+    assert!(
+        fields["f:metadata"]["f:labels"].get("f:a").is_some(),
+        "{fields}"
+    );
     // Applying the same again changes nothing.
     let again = api
-        .patch("s", &PatchParams::apply("alpha"), &Patch::Apply(applied(json!({"a": "1"}))))
+        .patch(
+            "s",
+            &PatchParams::apply("alpha"),
+            &Patch::Apply(applied(json!({"a": "1"}))),
+        )
         .await
         .unwrap();
     assert_eq!(again.metadata.resource_version, s.metadata.resource_version);
@@ -36,16 +50,28 @@ async fn apply_creates_and_records_the_field_manager() {
 async fn apply_conflicts_with_another_manager_unless_forced() {
     let t = TestCluster::new("apply-conflict").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    api.patch("s", &PatchParams::apply("alpha"), &Patch::Apply(applied(json!({"a": "1"}))))
-        .await
-        .unwrap();
+    api.patch(
+        "s",
+        &PatchParams::apply("alpha"),
+        &Patch::Apply(applied(json!({"a": "1"}))),
+    )
+    .await
+    .unwrap();
     // Same value: shared ownership, no conflict.
-    api.patch("s", &PatchParams::apply("beta"), &Patch::Apply(applied(json!({"a": "1"}))))
-        .await
-        .unwrap();
+    api.patch(
+        "s",
+        &PatchParams::apply("beta"),
+        &Patch::Apply(applied(json!({"a": "1"}))),
+    )
+    .await
+    .unwrap();
     let e = api_error(
-        api.patch("s", &PatchParams::apply("gamma"), &Patch::Apply(applied(json!({"a": "2"}))))
-            .await,
+        api.patch(
+            "s",
+            &PatchParams::apply("gamma"),
+            &Patch::Apply(applied(json!({"a": "2"}))),
+        )
+        .await,
     );
     assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
     assert_eq!(
@@ -53,12 +79,26 @@ async fn apply_conflicts_with_another_manager_unless_forced() {
         "Apply failed with 2 conflicts: conflicts with \"alpha\":\n- .metadata.labels.a\nconflicts with \"beta\":\n- .metadata.labels.a"
     );
     let s = api
-        .patch("s", &PatchParams::apply("gamma").force(), &Patch::Apply(applied(json!({"a": "2"}))))
+        .patch(
+            "s",
+            &PatchParams::apply("gamma").force(),
+            &Patch::Apply(applied(json!({"a": "2"}))),
+        )
         .await
         .unwrap();
     assert_eq!(s.metadata.labels.unwrap()["a"], "2");
-    let managers: Vec<String> = s.metadata.managed_fields.unwrap().into_iter().filter_map(|m| m.manager).collect();
-    assert_eq!(managers, ["gamma"], "forcing takes the field from every other manager");
+    let managers: Vec<String> = s
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(
+        managers,
+        ["gamma"],
+        "forcing takes the field from every other manager"
+    );
     t.cleanup().await;
 }
 
@@ -67,14 +107,31 @@ async fn apply_removes_fields_its_manager_no_longer_applies() {
     let t = TestCluster::new("apply-remove").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
     let pp = PatchParams::apply("alpha");
-    api.patch("s", &pp, &Patch::Apply(applied(json!({"a": "1", "b": "2"})))).await.unwrap();
-    api.patch("s", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"c": "3"}}})))
+    api.patch(
+        "s",
+        &pp,
+        &Patch::Apply(applied(json!({"a": "1", "b": "2"}))),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        "s",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"c": "3"}}})),
+    )
+    .await
+    .unwrap();
+    let s = api
+        .patch("s", &pp, &Patch::Apply(applied(json!({"a": "1"}))))
         .await
         .unwrap();
-    let s = api.patch("s", &pp, &Patch::Apply(applied(json!({"a": "1"})))).await.unwrap();
     let labels = s.metadata.labels.unwrap();
     assert_eq!(labels.get("b"), None, "b was only alpha's");
-    assert_eq!(labels.get("c").map(String::as_str), Some("3"), "c belongs to another manager");
+    assert_eq!(
+        labels.get("c").map(String::as_str),
+        Some("3"),
+        "c belongs to another manager"
+    );
     t.cleanup().await;
 }
 
@@ -83,14 +140,24 @@ async fn apply_to_status_changes_only_status() {
     let t = TestCluster::new("apply-status").await;
     let api = widgets(&t).await;
     let w = json!({"apiVersion": format!("{GROUP}/v1"), "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}});
-    api.patch("w", &PatchParams::apply("op"), &Patch::Apply(&w)).await.unwrap();
+    api.patch("w", &PatchParams::apply("op"), &Patch::Apply(&w))
+        .await
+        .unwrap();
     let mut st = w.clone();
     st["spec"] = json!({"size": 5});
     st["status"] = json!({"phase": "Up"});
-    let got = api.patch_status("w", &PatchParams::apply("op"), &Patch::Apply(&st)).await.unwrap();
+    let got = api
+        .patch_status("w", &PatchParams::apply("op"), &Patch::Apply(&st))
+        .await
+        .unwrap();
     assert_eq!(got.data["status"]["phase"], "Up");
     assert_eq!(got.data["spec"]["size"], 1);
     let managed = got.metadata.managed_fields.unwrap();
-    assert!(managed.iter().any(|m| m.subresource.as_deref() == Some("status") && m.manager.as_deref() == Some("op")));
+    assert!(
+        managed
+            .iter()
+            .any(|m| m.subresource.as_deref() == Some("status")
+                && m.manager.as_deref() == Some("op"))
+    );
     t.cleanup().await;
 }

@@ -5,8 +5,8 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Secret};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Patch, PatchParams, PostParams};
 use kube::Resource;
+use kube::api::{Patch, PatchParams, PostParams};
 use serde::de::DeserializeOwned;
 
 fn obj<T: DeserializeOwned>(v: Value) -> T {
@@ -52,12 +52,19 @@ async fn secret_data_must_be_base64() {
 async fn secret_type_is_immutable() {
     let t = TestCluster::new("secret-type").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    api.create(&PostParams::default(), &obj(json!({"metadata": {"name": "s"}, "type": "Opaque"})))
-        .await
-        .unwrap();
+    api.create(
+        &PostParams::default(),
+        &obj(json!({"metadata": {"name": "s"}, "type": "Opaque"})),
+    )
+    .await
+    .unwrap();
     let e = api_error(
-        api.patch("s", &PatchParams::default(), &Patch::Merge(json!({"type": "kubernetes.io/tls"})))
-            .await,
+        api.patch(
+            "s",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"type": "kubernetes.io/tls"})),
+        )
+        .await,
     );
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
     assert_eq!(
@@ -101,20 +108,32 @@ async fn events_leases_and_workloads_are_stored() {
         "regarding": {"kind": "Secret", "name": "s", "namespace": ns, "apiVersion": "v1"}
     }))).await;
     assert_eq!(e.note.as_deref(), Some("hello"));
-    let lease = round_trip::<Lease>(&t, obj(json!({
-        "metadata": {"name": "leader"},
-        "spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}
-    }))).await;
+    let lease = round_trip::<Lease>(
+        &t,
+        obj(json!({
+            "metadata": {"name": "leader"},
+            "spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}
+        })),
+    )
+    .await;
     assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("me"));
     let template = json!({
         "selector": {"matchLabels": {"app": "x"}},
         "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
     });
-    let d = round_trip::<Deployment>(&t, obj(json!({"metadata": {"name": "d"}, "spec": template}))).await;
+    let d = round_trip::<Deployment>(
+        &t,
+        obj(json!({"metadata": {"name": "d"}, "spec": template})),
+    )
+    .await;
     assert_eq!(d.metadata.generation, Some(1));
     let mut sts = template.clone();
     sts["serviceName"] = json!("x");
     round_trip::<StatefulSet>(&t, obj(json!({"metadata": {"name": "s"}, "spec": sts}))).await;
-    round_trip::<DaemonSet>(&t, obj(json!({"metadata": {"name": "d"}, "spec": template}))).await;
+    round_trip::<DaemonSet>(
+        &t,
+        obj(json!({"metadata": {"name": "d"}, "spec": template})),
+    )
+    .await;
     t.cleanup().await;
 }

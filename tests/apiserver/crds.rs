@@ -12,23 +12,34 @@ async fn a_created_crd_is_established_and_served_and_a_deleted_one_is_not() {
     let crds: Api<CustomResourceDefinition> = Api::all(t.client.clone());
     let created = crds.create(&PostParams::default(), &crd).await.unwrap();
     let name = created.metadata.name.clone().unwrap();
-    let established = tokio::time::timeout(WAIT, await_condition(crds.clone(), &name, conditions::is_crd_established()))
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let established = tokio::time::timeout(
+        WAIT,
+        await_condition(crds.clone(), &name, conditions::is_crd_established()),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .unwrap();
     let status = established.status.unwrap();
     assert_eq!(status.accepted_names.unwrap().plural, plural);
-    let things: Api<DynamicObject> = Api::namespaced_with(t.client.clone(), &t.namespace, &resource(&plural, "Thing"));
+    let things: Api<DynamicObject> =
+        Api::namespaced_with(t.client.clone(), &t.namespace, &resource(&plural, "Thing"));
     let mut thing = widget("t1", json!({"a": 1}));
     thing.types.as_mut().unwrap().kind = "Thing".into();
     let thing = things.create(&PostParams::default(), &thing).await.unwrap();
     let uid = thing.metadata.uid.clone().unwrap();
     crds.delete(&name, &Default::default()).await.unwrap();
-    tokio::time::timeout(WAIT, await_condition(crds.clone(), &name, conditions::is_deleted(&created.metadata.uid.unwrap())))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(
+        WAIT,
+        await_condition(
+            crds.clone(),
+            &name,
+            conditions::is_deleted(&created.metadata.uid.unwrap()),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let e = api_error(things.get("t1").await);
     assert_eq!(e.code, 404);
     let _ = uid;
@@ -42,20 +53,37 @@ async fn status_subresource_splits_spec_and_status_writes() {
     let mut w = widget("w", json!({"size": 1}));
     w.data["status"] = json!({"phase": "Ignored"});
     let w = api.create(&PostParams::default(), &w).await.unwrap();
-    assert!(w.data.get("status").is_none(), "create ignores status when /status is a subresource");
+    assert!(
+        w.data.get("status").is_none(),
+        "create ignores status when /status is a subresource"
+    );
     let pp = PatchParams::default();
     let w = api
-        .patch_status("w", &pp, &Patch::Merge(json!({"spec": {"size": 9}, "status": {"phase": "Up"}})))
+        .patch_status(
+            "w",
+            &pp,
+            &Patch::Merge(json!({"spec": {"size": 9}, "status": {"phase": "Up"}})),
+        )
         .await
         .unwrap();
-    assert_eq!(w.data["spec"]["size"], 1, "a status write leaves spec alone");
+    assert_eq!(
+        w.data["spec"]["size"], 1,
+        "a status write leaves spec alone"
+    );
     assert_eq!(w.data["status"]["phase"], "Up");
     let w = api
-        .patch("w", &pp, &Patch::Merge(json!({"spec": {"size": 2}, "status": {"phase": "Down"}})))
+        .patch(
+            "w",
+            &pp,
+            &Patch::Merge(json!({"spec": {"size": 2}, "status": {"phase": "Down"}})),
+        )
         .await
         .unwrap();
     assert_eq!(w.data["spec"]["size"], 2);
-    assert_eq!(w.data["status"]["phase"], "Up", "a main-resource write leaves status alone");
+    assert_eq!(
+        w.data["status"]["phase"], "Up",
+        "a main-resource write leaves status alone"
+    );
     // PUT of /status with the object read back.
     let mut current = api.get_status("w").await.unwrap();
     current.data["status"]["phase"] = json!("Replaced");
@@ -77,13 +105,24 @@ async fn cluster_scoped_custom_resources_without_status_subresource() {
     g.data["status"] = json!({"kept": true});
     let g = api.create(&PostParams::default(), &g).await.unwrap();
     assert!(g.metadata.namespace.is_none());
-    assert_eq!(g.data["status"]["kept"], true, "without a status subresource status is plain data");
+    assert_eq!(
+        g.data["status"]["kept"], true,
+        "without a status subresource status is plain data"
+    );
     let g = api
-        .patch(&name, &PatchParams::default(), &Patch::Merge(json!({"status": {"kept": false}})))
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"kept": false}})),
+        )
         .await
         .unwrap();
     assert_eq!(g.data["status"]["kept"], false);
-    assert_eq!(g.metadata.generation, Some(2), "without a status subresource status counts as spec");
+    assert_eq!(
+        g.metadata.generation,
+        Some(2),
+        "without a status subresource status counts as spec"
+    );
     api.delete(&name, &Default::default()).await.unwrap();
     t.cleanup().await;
 }
@@ -92,9 +131,22 @@ async fn cluster_scoped_custom_resources_without_status_subresource() {
 async fn custom_resources_need_a_resource_version_to_be_replaced() {
     let t = TestCluster::new("cr-replace").await;
     let api = widgets(&t).await;
-    api.create(&PostParams::default(), &widget("w", json!({"size": 1}))).await.unwrap();
-    let e = api_error(api.replace("w", &PostParams::default(), &widget("w", json!({"size": 2}))).await);
+    api.create(&PostParams::default(), &widget("w", json!({"size": 1})))
+        .await
+        .unwrap();
+    let e = api_error(
+        api.replace(
+            "w",
+            &PostParams::default(),
+            &widget("w", json!({"size": 2})),
+        )
+        .await,
+    );
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
-    assert!(e.message.contains("metadata.resourceVersion"), "{}", e.message);
+    assert!(
+        e.message.contains("metadata.resourceVersion"),
+        "{}",
+        e.message
+    );
     t.cleanup().await;
 }

@@ -9,7 +9,8 @@ async fn built_ins_and_crds_are_discoverable() {
     let t = TestCluster::new("discovery").await;
     let version = t.client.apiserver_version().await.unwrap();
     assert_eq!(version.major, "1");
-    t.apply_crds(&crds().into_iter().map(|(_, c)| c).collect::<Vec<_>>()).await;
+    t.apply_crds(&crds().into_iter().map(|(_, c)| c).collect::<Vec<_>>())
+        .await;
     let d = Discovery::new(t.client.clone()).run().await.unwrap();
     let find = |group: &str, kind: &str| {
         d.groups()
@@ -19,7 +20,10 @@ async fn built_ins_and_crds_are_discoverable() {
             .unwrap_or_else(|| panic!("{group} {kind} is discoverable"))
     };
     let (secret, caps) = find("", "Secret");
-    assert_eq!((secret.plural.as_str(), caps.scope.clone()), ("secrets", Scope::Namespaced));
+    assert_eq!(
+        (secret.plural.as_str(), caps.scope.clone()),
+        ("secrets", Scope::Namespaced)
+    );
     assert!(caps.supports_operation(kube::discovery::verbs::WATCH));
     let (_, ns) = find("", "Namespace");
     assert_eq!(ns.scope, Scope::Cluster);
@@ -32,12 +36,20 @@ async fn built_ins_and_crds_are_discoverable() {
     let (token, caps) = find("videosdk.live", "VideoSdkToken");
     assert_eq!(token.plural, "videosdktokens");
     assert_eq!(caps.scope, Scope::Namespaced);
-    assert!(caps.subresources.iter().any(|(s, _)| s.plural == "videosdktokens/status"));
+    assert!(caps.subresources.iter().any(|(s, _)| s.plural == "status"));
     let (_, cluster) = find("videosdk.live", "ClusterVideoSdkIssuer");
     assert_eq!(cluster.scope, Scope::Cluster);
     // Short names are served in the resource list.
-    let list = t.client.list_api_group_resources("videosdk.live/v1alpha1").await.unwrap();
-    let vst = list.resources.iter().find(|r| r.name == "videosdktokens").unwrap();
+    let list = t
+        .client
+        .list_api_group_resources("videosdk.live/v1alpha1")
+        .await
+        .unwrap();
+    let vst = list
+        .resources
+        .iter()
+        .find(|r| r.name == "videosdktokens")
+        .unwrap();
     assert_eq!(vst.short_names.as_deref(), Some(&["vst".to_owned()][..]));
     t.cleanup().await;
 }

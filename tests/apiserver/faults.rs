@@ -17,28 +17,60 @@ async fn injected_errors_carry_kube_apiserver_statuses() {
     let t = TestCluster::in_memory("faults-errors").await;
     let server = t.server().unwrap();
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    api.create(&PostParams::default(), &secret("s")).await.unwrap();
+    api.create(&PostParams::default(), &secret("s"))
+        .await
+        .unwrap();
 
-    server.add_fault(FaultRule::any().verb(Verb::Get).resource("secrets").internal_errors(1.0));
+    server.add_fault(
+        FaultRule::any()
+            .verb(Verb::Get)
+            .resource("secrets")
+            .internal_errors(1.0),
+    );
     let e = api_error(api.get("s").await);
     assert_eq!((e.code, e.reason.as_str()), (500, "InternalError"));
-    assert!(api.list(&Default::default()).await.is_ok(), "other verbs are untouched");
+    assert!(
+        api.list(&Default::default()).await.is_ok(),
+        "other verbs are untouched"
+    );
     server.clear_faults();
 
-    server.add_fault(FaultRule::any().resource("secrets").too_many_requests(1.0, 7));
-    let e = api_error(api.get("s").await);
+    server.add_fault(
+        FaultRule::any()
+            .resource("secrets")
+            .too_many_requests(1.0, 7),
+    );
+    // kube's default client retries 429s itself (honouring Retry-After); look at one answer.
+    let mut config = kube::Config::new(server.url().parse().unwrap());
+    config.default_retry = false;
+    let once: Api<Secret> = Api::namespaced(kube::Client::try_from(config).unwrap(), &t.namespace);
+    let e = api_error(once.get("s").await);
     assert_eq!((e.code, e.reason.as_str()), (429, "TooManyRequests"));
-    let raw = reqwest_like_get(server.url(), &format!("/api/v1/namespaces/{}/secrets/s", t.namespace)).await;
-    assert!(raw.contains("Retry-After: 7") || raw.contains("retry-after: 7"), "{raw}");
+    let raw = reqwest_like_get(
+        server.url(),
+        &format!("/api/v1/namespaces/{}/secrets/s", t.namespace),
+    )
+    .await;
+    assert!(
+        raw.contains("Retry-After: 7") || raw.contains("retry-after: 7"),
+        "{raw}"
+    );
     server.clear_faults();
 
     server.add_fault(FaultRule::any().resource("secrets").conflicts(1.0));
     assert!(api.get("s").await.is_ok(), "reads never conflict");
-    let e = api_error(api.patch("s", &PatchParams::default(), &Patch::Merge(json!({}))).await);
+    let e = api_error(
+        api.patch("s", &PatchParams::default(), &Patch::Merge(json!({})))
+            .await,
+    );
     assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
     server.clear_faults();
 
-    server.add_fault(FaultRule::any().verb(Verb::Get).latency(std::time::Duration::from_millis(200)));
+    server.add_fault(
+        FaultRule::any()
+            .verb(Verb::Get)
+            .latency(std::time::Duration::from_millis(200)),
+    );
     let start = Instant::now();
     api.get("s").await.unwrap();
     assert!(start.elapsed() >= std::time::Duration::from_millis(200));
@@ -50,9 +82,11 @@ async fn reqwest_like_get(url: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = url.trim_start_matches("http://");
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
@@ -64,10 +98,16 @@ async fn requests_are_counted_by_verb_and_resource() {
     let server = t.server().unwrap();
     server.reset_requests();
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    api.create(&PostParams::default(), &secret("a")).await.unwrap();
-    api.patch("a", &PatchParams::apply("op"), &Patch::Apply(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}})))
+    api.create(&PostParams::default(), &secret("a"))
         .await
         .unwrap();
+    api.patch(
+        "a",
+        &PatchParams::apply("op"),
+        &Patch::Apply(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}})),
+    )
+    .await
+    .unwrap();
     api.get("a").await.unwrap();
     api.list(&Default::default()).await.unwrap();
     let counts = server.requests();
@@ -87,21 +127,34 @@ async fn closed_watches_are_resumed_by_kube_watcher() {
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
     let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
     loop {
-        let e = tokio::time::timeout(WAIT, events.try_next()).await.unwrap().unwrap().unwrap();
+        let e = tokio::time::timeout(WAIT, events.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         if matches!(e, watcher::Event::InitDone) {
             break;
         }
     }
     let watches_before = server.requests().get(Verb::Watch, "secrets");
     server.close_watches();
-    api.create(&PostParams::default(), &secret("after-close")).await.unwrap();
+    api.create(&PostParams::default(), &secret("after-close"))
+        .await
+        .unwrap();
     loop {
-        let e = tokio::time::timeout(WAIT, events.try_next()).await.unwrap().unwrap().unwrap();
+        let e = tokio::time::timeout(WAIT, events.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         if let watcher::Event::Apply(s) = e {
             assert_eq!(s.metadata.name.as_deref(), Some("after-close"));
             break;
         }
     }
-    assert!(server.requests().get(Verb::Watch, "secrets") > watches_before, "the watcher re-watched");
+    assert!(
+        server.requests().get(Verb::Watch, "secrets") > watches_before,
+        "the watcher re-watched"
+    );
     t.cleanup().await;
 }

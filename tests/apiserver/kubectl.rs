@@ -5,7 +5,11 @@ use std::process::Command;
 use videosdk_token_operator::api::crds_yaml;
 
 fn kubectl() -> Option<&'static str> {
-    let found = Command::new("kubectl").arg("version").arg("--client").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok_and(|o| o.status.success());
     found.then_some("kubectl")
 }
 
@@ -20,10 +24,13 @@ spec:
   ttl: 2h
 ";
 
-#[tokio::test]
+// kubectl runs as a blocking child process: the server needs threads of its own meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_server_side_apply_and_get() {
     let Some(kubectl) = kubectl() else {
-        println!("SKIPPED kubectl_server_side_apply_and_get: kubectl is not installed on this machine");
+        println!(
+            "SKIPPED kubectl_server_side_apply_and_get: kubectl is not installed on this machine"
+        );
         return;
     };
     let t = TestCluster::in_memory("kubectl").await;
@@ -41,21 +48,64 @@ async fn kubectl_server_side_apply_and_get() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "kubectl {args:?} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stdout
     };
     let crds = dir.join("crds.yaml");
     let applied = run(&["apply", "--server-side", "-f", crds.to_str().unwrap()]);
-    assert!(applied.contains("videosdktokens.videosdk.live serverside-applied"), "{applied}");
+    assert!(
+        applied.contains("videosdktokens.videosdk.live serverside-applied"),
+        "{applied}"
+    );
     // Discovery is cached by kubectl per server; the CRDs are served at once.
     let token = dir.join("token.yaml");
-    let applied = run(&["apply", "--server-side", "-n", &t.namespace, "-f", token.to_str().unwrap()]);
-    assert!(applied.contains("meeting-bot serverside-applied"), "{applied}");
-    let got: Value = serde_json::from_str(&run(&["get", "vst", "meeting-bot", "-n", &t.namespace, "-o", "json"])).unwrap();
-    assert_eq!(got["spec"]["permissions"], json!(["allow_join", "allow_mod"]));
+    let applied = run(&[
+        "apply",
+        "--server-side",
+        "-n",
+        &t.namespace,
+        "-f",
+        token.to_str().unwrap(),
+    ]);
+    assert!(
+        applied.contains("meeting-bot serverside-applied"),
+        "{applied}"
+    );
+    let got: Value = serde_json::from_str(&run(&[
+        "get",
+        "vst",
+        "meeting-bot",
+        "-n",
+        &t.namespace,
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]))
+    .unwrap();
+    assert_eq!(
+        got["spec"]["permissions"],
+        json!(["allow_join", "allow_mod"])
+    );
     assert_eq!(got["metadata"]["managedFields"][0]["manager"], "kubectl");
-    let crd: Value = serde_json::from_str(&run(&["get", "crd", "videosdktokens.videosdk.live", "-o", "json"])).unwrap();
-    assert!(crd["status"]["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+    let crd: Value = serde_json::from_str(&run(&[
+        "get",
+        "crd",
+        "videosdktokens.videosdk.live",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert!(
+        crd["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Established" && c["status"] == "True")
+    );
     let _ = std::fs::remove_dir_all(&dir);
     t.cleanup().await;
 }

@@ -28,7 +28,12 @@ pub const WAIT: Duration = Duration::from_secs(60);
 pub const GROUP: &str = "conformance.videosdk.live";
 
 /// A test CRD: `kind` in `plural.conformance.videosdk.live/v1`.
-pub fn test_crd(plural: &str, kind: &str, namespaced: bool, status: bool) -> CustomResourceDefinition {
+pub fn test_crd(
+    plural: &str,
+    kind: &str,
+    namespaced: bool,
+    status: bool,
+) -> CustomResourceDefinition {
     let open = json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
     let mut version = json!({
         "name": "v1", "served": true, "storage": true,
@@ -57,13 +62,19 @@ pub fn resource(plural: &str, kind: &str) -> ApiResource {
 
 /// Namespaced `Widget`s with a status subresource.
 pub async fn widgets(t: &TestCluster) -> Api<DynamicObject> {
-    t.apply_crds(&[test_crd("widgets", "Widget", true, true)]).await;
-    Api::namespaced_with(t.client.clone(), &t.namespace, &resource("widgets", "Widget"))
+    t.apply_crds(&[test_crd("widgets", "Widget", true, true)])
+        .await;
+    Api::namespaced_with(
+        t.client.clone(),
+        &t.namespace,
+        &resource("widgets", "Widget"),
+    )
 }
 
 /// Cluster-scoped `Gadget`s without a status subresource.
 pub async fn gadgets(t: &TestCluster) -> Api<DynamicObject> {
-    t.apply_crds(&[test_crd("gadgets", "Gadget", false, false)]).await;
+    t.apply_crds(&[test_crd("gadgets", "Gadget", false, false)])
+        .await;
     Api::all_with(t.client.clone(), &resource("gadgets", "Gadget"))
 }
 

@@ -5,7 +5,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 
 fn secret(name: &str, labels: Value) -> Secret {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "stringData": {"k": name}})).unwrap()
+    serde_json::from_value(
+        json!({"metadata": {"name": name, "labels": labels}, "stringData": {"k": name}}),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -13,15 +16,25 @@ async fn get_create_and_update_errors() {
     let t = TestCluster::new("verbs-errors").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
     let e = api_error(api.get("missing").await);
-    assert_eq!((e.code, e.reason.as_str(), e.message.as_str()), (404, "NotFound", "secrets \"missing\" not found"));
+    assert_eq!(
+        (e.code, e.reason.as_str(), e.message.as_str()),
+        (404, "NotFound", "secrets \"missing\" not found")
+    );
     let pp = PostParams::default();
     let s = api.create(&pp, &secret("s", json!({}))).await.unwrap();
     let e = api_error(api.create(&pp, &secret("s", json!({}))).await);
-    assert_eq!((e.code, e.reason.as_str(), e.message.as_str()), (409, "AlreadyExists", "secrets \"s\" already exists"));
-    let nowhere: Api<Secret> = Api::namespaced(t.client.clone(), &format!("{}-missing", t.namespace));
+    assert_eq!(
+        (e.code, e.reason.as_str(), e.message.as_str()),
+        (409, "AlreadyExists", "secrets \"s\" already exists")
+    );
+    let nowhere: Api<Secret> =
+        Api::namespaced(t.client.clone(), &format!("{}-missing", t.namespace));
     let e = api_error(nowhere.create(&pp, &secret("s", json!({}))).await);
     assert_eq!((e.code, e.reason.as_str()), (404, "NotFound"));
-    assert_eq!(e.message, format!("namespaces \"{}-missing\" not found", t.namespace));
+    assert_eq!(
+        e.message,
+        format!("namespaces \"{}-missing\" not found", t.namespace)
+    );
     // Update with the current resourceVersion succeeds, with a stale one conflicts.
     let mut fresh = s.clone();
     fresh.metadata.labels = Some([("v".to_owned(), "2".to_owned())].into());
@@ -41,14 +54,31 @@ async fn list_with_label_and_field_selectors() {
     let t = TestCluster::new("verbs-selectors").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
     let pp = PostParams::default();
-    api.create(&pp, &secret("a", json!({"app": "web", "tier": "front"}))).await.unwrap();
-    api.create(&pp, &secret("b", json!({"app": "api"}))).await.unwrap();
-    api.create(&pp, &secret("c", json!({"app": "db", "tier": "back"}))).await.unwrap();
+    api.create(&pp, &secret("a", json!({"app": "web", "tier": "front"})))
+        .await
+        .unwrap();
+    api.create(&pp, &secret("b", json!({"app": "api"})))
+        .await
+        .unwrap();
+    api.create(&pp, &secret("c", json!({"app": "db", "tier": "back"})))
+        .await
+        .unwrap();
     let names = |selector: &'static str, fields: bool| {
         let api = api.clone();
         async move {
-            let lp = if fields { ListParams::default().fields(selector) } else { ListParams::default().labels(selector) };
-            let mut n: Vec<String> = api.list(&lp).await.unwrap().items.into_iter().map(|s| s.metadata.name.unwrap()).collect();
+            let lp = if fields {
+                ListParams::default().fields(selector)
+            } else {
+                ListParams::default().labels(selector)
+            };
+            let mut n: Vec<String> = api
+                .list(&lp)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|s| s.metadata.name.unwrap())
+                .collect();
             n.sort();
             n.join(",")
         }
@@ -79,7 +109,9 @@ async fn list_pages_with_limit_and_continue() {
     let t = TestCluster::new("verbs-paging").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
     for i in 0..5 {
-        api.create(&PostParams::default(), &secret(&format!("s{i}"), json!({}))).await.unwrap();
+        api.create(&PostParams::default(), &secret(&format!("s{i}"), json!({})))
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut lp = ListParams::default().limit(2);
@@ -105,25 +137,50 @@ async fn list_pages_with_limit_and_continue() {
 async fn merge_json_and_strategic_patches() {
     let t = TestCluster::new("verbs-patch").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    api.create(&PostParams::default(), &secret("s", json!({"a": "1", "b": "2"}))).await.unwrap();
+    api.create(
+        &PostParams::default(),
+        &secret("s", json!({"a": "1", "b": "2"})),
+    )
+    .await
+    .unwrap();
     let pp = PatchParams::default();
     let s = api
-        .patch("s", &pp, &Patch::Merge(json!({"metadata": {"labels": {"a": null, "c": "3"}}})))
+        .patch(
+            "s",
+            &pp,
+            &Patch::Merge(json!({"metadata": {"labels": {"a": null, "c": "3"}}})),
+        )
         .await
         .unwrap();
-    assert_eq!(s.metadata.labels.unwrap(), [("b".to_owned(), "2".to_owned()), ("c".to_owned(), "3".to_owned())].into());
+    assert_eq!(
+        s.metadata.labels.unwrap(),
+        [
+            ("b".to_owned(), "2".to_owned()),
+            ("c".to_owned(), "3".to_owned())
+        ]
+        .into()
+    );
     let ops: json_patch::Patch = serde_json::from_value(json!([
         {"op": "test", "path": "/metadata/labels/b", "value": "2"},
         {"op": "add", "path": "/metadata/finalizers", "value": ["conformance.videosdk.live/hold"]}
     ]))
     .unwrap();
     let s = api.patch("s", &pp, &Patch::<()>::Json(ops)).await.unwrap();
-    assert_eq!(s.metadata.finalizers.as_deref(), Some(&["conformance.videosdk.live/hold".to_owned()][..]));
-    let failing: json_patch::Patch = serde_json::from_value(json!([{"op": "test", "path": "/metadata/labels/b", "value": "9"}])).unwrap();
+    assert_eq!(
+        s.metadata.finalizers.as_deref(),
+        Some(&["conformance.videosdk.live/hold".to_owned()][..])
+    );
+    let failing: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "test", "path": "/metadata/labels/b", "value": "9"}]))
+            .unwrap();
     let e = api_error(api.patch("s", &pp, &Patch::<()>::Json(failing)).await);
     assert_eq!(e.code, 422);
     let s = api
-        .patch("s", &pp, &Patch::Strategic(json!({"metadata": {"annotations": {"x": "y"}, "finalizers": null}})))
+        .patch(
+            "s",
+            &pp,
+            &Patch::Strategic(json!({"metadata": {"annotations": {"x": "y"}, "finalizers": null}})),
+        )
         .await
         .unwrap();
     assert_eq!(s.metadata.annotations.unwrap()["x"], "y");
@@ -131,7 +188,14 @@ async fn merge_json_and_strategic_patches() {
     let e = api_error(api.patch("missing", &pp, &Patch::Merge(json!({}))).await);
     assert_eq!(e.code, 404);
     // A merge patch carrying a stale resourceVersion is a precondition.
-    let e = api_error(api.patch("s", &pp, &Patch::Merge(json!({"metadata": {"resourceVersion": "1"}}))).await);
+    let e = api_error(
+        api.patch(
+            "s",
+            &pp,
+            &Patch::Merge(json!({"metadata": {"resourceVersion": "1"}})),
+        )
+        .await,
+    );
     assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
     t.cleanup().await;
 }

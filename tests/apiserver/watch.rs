@@ -12,7 +12,9 @@ fn secret(name: &str) -> Secret {
 }
 
 /// The next watch event, failing the test after [`WAIT`].
-async fn next<S: Stream<Item = Result<WatchEvent<Secret>, kube::Error>> + Unpin>(s: &mut S) -> WatchEvent<Secret> {
+async fn next<S: Stream<Item = Result<WatchEvent<Secret>, kube::Error>> + Unpin>(
+    s: &mut S,
+) -> WatchEvent<Secret> {
     tokio::time::timeout(WAIT, s.next())
         .await
         .expect("a watch event in time")
@@ -31,7 +33,9 @@ fn describe(e: &WatchEvent<Secret>) -> String {
 }
 
 /// The next event that is not a bookmark.
-async fn next_change<S: Stream<Item = Result<WatchEvent<Secret>, kube::Error>> + Unpin>(s: &mut S) -> String {
+async fn next_change<S: Stream<Item = Result<WatchEvent<Secret>, kube::Error>> + Unpin>(
+    s: &mut S,
+) -> String {
     loop {
         let e = next(s).await;
         if !matches!(e, WatchEvent::Bookmark(_)) {
@@ -46,11 +50,21 @@ async fn watch_sends_added_modified_deleted_in_order() {
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
     let list = api.list(&ListParams::default()).await.unwrap();
     let from = list.metadata.resource_version.unwrap();
-    let mut w = api.watch(&WatchParams::default(), &from).await.unwrap().boxed();
-    api.create(&PostParams::default(), &secret("s")).await.unwrap();
-    api.patch("s", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})))
+    let mut w = api
+        .watch(&WatchParams::default(), &from)
+        .await
+        .unwrap()
+        .boxed();
+    api.create(&PostParams::default(), &secret("s"))
         .await
         .unwrap();
+    api.patch(
+        "s",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+    )
+    .await
+    .unwrap();
     api.delete("s", &Default::default()).await.unwrap();
     assert_eq!(next_change(&mut w).await, "ADDED s");
     assert_eq!(next_change(&mut w).await, "MODIFIED s");
@@ -62,13 +76,25 @@ async fn watch_sends_added_modified_deleted_in_order() {
 async fn watch_resumes_from_a_resource_version() {
     let t = TestCluster::new("watch-resume").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    let a = api.create(&PostParams::default(), &secret("a")).await.unwrap();
-    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}})))
+    let a = api
+        .create(&PostParams::default(), &secret("a"))
         .await
         .unwrap();
-    api.create(&PostParams::default(), &secret("b")).await.unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}})),
+    )
+    .await
+    .unwrap();
+    api.create(&PostParams::default(), &secret("b"))
+        .await
+        .unwrap();
     let mut w = api
-        .watch(&WatchParams::default(), a.metadata.resource_version.as_deref().unwrap())
+        .watch(
+            &WatchParams::default(),
+            a.metadata.resource_version.as_deref().unwrap(),
+        )
         .await
         .unwrap()
         .boxed();
@@ -81,15 +107,33 @@ async fn watch_resumes_from_a_resource_version() {
 async fn a_selecting_watch_sees_objects_enter_and_leave_the_selection() {
     let t = TestCluster::new("watch-selector").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    let s = api.create(&PostParams::default(), &secret("s")).await.unwrap();
+    let s = api
+        .create(&PostParams::default(), &secret("s"))
+        .await
+        .unwrap();
     let mut w = api
-        .watch(&WatchParams::default().labels("app=x"), s.metadata.resource_version.as_deref().unwrap())
+        .watch(
+            &WatchParams::default().labels("app=x"),
+            s.metadata.resource_version.as_deref().unwrap(),
+        )
         .await
         .unwrap()
         .boxed();
     let pp = PatchParams::default();
-    api.patch("s", &pp, &Patch::Merge(json!({"metadata": {"labels": {"app": "x"}}}))).await.unwrap();
-    api.patch("s", &pp, &Patch::Merge(json!({"metadata": {"labels": {"app": "y"}}}))).await.unwrap();
+    api.patch(
+        "s",
+        &pp,
+        &Patch::Merge(json!({"metadata": {"labels": {"app": "x"}}})),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        "s",
+        &pp,
+        &Patch::Merge(json!({"metadata": {"labels": {"app": "y"}}})),
+    )
+    .await
+    .unwrap();
     assert_eq!(next_change(&mut w).await, "ADDED s");
     assert_eq!(next_change(&mut w).await, "DELETED s");
     t.cleanup().await;
@@ -104,19 +148,31 @@ async fn watch_from_a_version_older_than_the_history_is_gone() {
     };
     let t = TestCluster::in_memory_with(options, "watch-gone").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    let first = api.create(&PostParams::default(), &secret("a")).await.unwrap();
+    let first = api
+        .create(&PostParams::default(), &secret("a"))
+        .await
+        .unwrap();
     for n in ["b", "c", "d"] {
-        api.create(&PostParams::default(), &secret(n)).await.unwrap();
+        api.create(&PostParams::default(), &secret(n))
+            .await
+            .unwrap();
     }
     let mut w = api
-        .watch(&WatchParams::default(), first.metadata.resource_version.as_deref().unwrap())
+        .watch(
+            &WatchParams::default(),
+            first.metadata.resource_version.as_deref().unwrap(),
+        )
         .await
         .unwrap()
         .boxed();
     match next(&mut w).await {
         WatchEvent::Error(e) => {
             assert_eq!((e.code, e.reason.as_str()), (410, "Expired"));
-            assert!(e.message.starts_with("too old resource version"), "{}", e.message);
+            assert!(
+                e.message.starts_with("too old resource version"),
+                "{}",
+                e.message
+            );
         }
         other => panic!("expected 410 Gone, got {}", describe(&other)),
     }
@@ -127,9 +183,15 @@ async fn watch_from_a_version_older_than_the_history_is_gone() {
 async fn watch_sends_bookmarks_when_asked() {
     let t = TestCluster::new("watch-bookmarks").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    let s = api.create(&PostParams::default(), &secret("s")).await.unwrap();
+    let s = api
+        .create(&PostParams::default(), &secret("s"))
+        .await
+        .unwrap();
     let mut w = api
-        .watch(&WatchParams::default(), s.metadata.resource_version.as_deref().unwrap())
+        .watch(
+            &WatchParams::default(),
+            s.metadata.resource_version.as_deref().unwrap(),
+        )
         .await
         .unwrap()
         .boxed();
@@ -147,7 +209,10 @@ async fn watch_sends_bookmarks_when_asked() {
 async fn watch_ends_at_timeout_seconds() {
     let t = TestCluster::new("watch-timeout").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    let w = api.watch(&WatchParams::default().timeout(1), "0").await.unwrap();
+    let w = api
+        .watch(&WatchParams::default().timeout(1), "0")
+        .await
+        .unwrap();
     let events: Vec<_> = tokio::time::timeout(WAIT, w.try_collect::<Vec<_>>())
         .await
         .expect("the watch ends by itself")
@@ -158,17 +223,25 @@ async fn watch_ends_at_timeout_seconds() {
 
 async fn watcher_sees(t: &TestCluster, config: watcher::Config) {
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    api.create(&PostParams::default(), &secret("before")).await.unwrap();
+    api.create(&PostParams::default(), &secret("before"))
+        .await
+        .unwrap();
     let mut events = watcher(api.clone(), config).boxed();
     let mut saw_init_done = false;
     let mut created_after = false;
     loop {
-        let e = tokio::time::timeout(WAIT, events.try_next()).await.expect("watcher event in time").unwrap().unwrap();
+        let e = tokio::time::timeout(WAIT, events.try_next())
+            .await
+            .expect("watcher event in time")
+            .unwrap()
+            .unwrap();
         match e {
             watcher::Event::InitApply(s) => assert_eq!(s.metadata.name.as_deref(), Some("before")),
             watcher::Event::InitDone => {
                 saw_init_done = true;
-                api.create(&PostParams::default(), &secret("after")).await.unwrap();
+                api.create(&PostParams::default(), &secret("after"))
+                    .await
+                    .unwrap();
                 created_after = true;
             }
             watcher::Event::Apply(s) if created_after => {
