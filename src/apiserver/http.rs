@@ -230,9 +230,9 @@ async fn resource(
         return Err(ApiError::no_route());
     }
     let verb = verb_of(method, p.name.is_some(), q).ok_or_else(|| {
-        ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource"
-        ))
+        ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )
     })?;
     let accounted = match p.subresource {
         Some(s) => format!("{}/{s}", def.plural),
@@ -311,16 +311,12 @@ async fn resource(
             let kind = PatchKind::from_content_type(ct)
                 .ok_or_else(|| ApiError::unsupported_media_type(ct))?;
             let existed = st.get(&def.store_key(), namespace, name).is_some();
-            let s = verbs::patch(
-                &mut st,
-                &def,
+            let target = verbs::Target {
                 namespace,
                 name,
-                p.subresource,
-                kind,
-                &body,
-                &ctx(),
-            )?;
+                subresource: p.subresource,
+            };
+            let s = verbs::patch(&mut st, &def, target, kind, &body, &ctx())?;
             let created = !existed;
             Ok(json_response(if created { 201 } else { 200 }, s.json))
         }

@@ -436,17 +436,27 @@ pub fn update(
     write_over(st, def, &old, new, scope, ctx, Managed::Record)
 }
 
+/// Which object (and subresource) a request addresses.
+pub struct Target<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub subresource: Option<&'a str>,
+}
+
 /// PATCH: JSON, merge and strategic merge patches, and server-side apply.
 pub fn patch(
     st: &mut State,
     def: &ResourceDef,
-    namespace: &str,
-    name: &str,
-    subresource: Option<&str>,
+    target: Target<'_>,
     kind: PatchKind,
     body: &[u8],
     ctx: &WriteCtx,
 ) -> Result<Stored, ApiError> {
+    let Target {
+        namespace,
+        name,
+        subresource,
+    } = target;
     let scope = scope_of(def, subresource)?;
     let body = patch::parse_body(kind, body)?;
     if kind != PatchKind::Apply {
@@ -525,5 +535,79 @@ pub fn patch(
             let new = managed::apply(&empty, &applied, scope, &w, ctx.force).map_err(conflict)?;
             create(st, def, namespace, new, ctx, Managed::Computed)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::crd_schema::{FieldError, SchemaAdmit};
+    use std::sync::Arc;
+
+    /// A schema that rejects every object with two field errors.
+    struct Rejecting;
+
+    impl SchemaAdmit for Rejecting {
+        fn admit(&self, _: &mut Value, _: Option<&Value>) -> Result<(), Vec<FieldError>> {
+            Err(vec![
+                FieldError {
+                    field: "spec.permissions[0]".into(),
+                    reason: "FieldValueNotSupported".into(),
+                    message: "Unsupported value: \"foo\": supported values: \"allow_join\", \"ask_join\", \"allow_mod\"".into(),
+                },
+                FieldError {
+                    field: "spec.issuerRef".into(),
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value".into(),
+                },
+            ])
+        }
+    }
+
+    fn ctx() -> WriteCtx {
+        WriteCtx {
+            manager: "test".into(),
+            manager_given: true,
+            force: false,
+            now: now(),
+        }
+    }
+
+    #[test]
+    fn schema_errors_are_rendered_as_kube_apiserver_renders_them() {
+        let mut st = State::new(10);
+        let ns = st.registry.get("", "v1", "namespaces").unwrap();
+        create(
+            &mut st,
+            &ns,
+            "",
+            json!({"metadata": {"name": "default"}}),
+            &ctx(),
+            Managed::Record,
+        )
+        .unwrap();
+        let crd = serde_json::to_value(crate::api::crds().remove(0).1).unwrap();
+        let crd_def = st
+            .registry
+            .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+            .unwrap();
+        let mut def = crd::resources(crd_def.subject(), &crd).unwrap().remove(0);
+        def.schema = Some(Arc::new(Rejecting));
+        let token = json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken", "metadata": {"name": "t"}, "spec": {}});
+        let err = create(&mut st, &def, "default", token, &ctx(), Managed::Record).unwrap_err();
+        assert_eq!((err.code, err.reason), (422, "Invalid"));
+        assert_eq!(
+            err.message,
+            "VideoSdkToken.videosdk.live \"t\" is invalid: [spec.permissions[0]: Unsupported value: \"foo\": supported values: \"allow_join\", \"ask_join\", \"allow_mod\", spec.issuerRef: Required value]"
+        );
+        let status = err.status();
+        assert_eq!(status["details"]["group"], "videosdk.live");
+        assert_eq!(status["details"]["kind"], "VideoSdkToken");
+        assert_eq!(status["details"]["name"], "t");
+        assert_eq!(
+            status["details"]["causes"][0]["reason"],
+            "FieldValueNotSupported"
+        );
+        assert_eq!(status["details"]["causes"][1]["field"], "spec.issuerRef");
     }
 }
