@@ -10,7 +10,7 @@ use super::openapi;
 use super::patch::PatchKind;
 use super::resources::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector, Selectors};
-use super::store::{Event, EventType, Stored, event_line};
+use super::store::{Event, EventType, Stored, Summary, event_line};
 use super::verbs::{self, Managed, WriteCtx};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -334,8 +334,7 @@ async fn resource(
             let page = st.list(&def.store_key(), p.namespace, &selectors(q)?, None, None)?;
             let now = verbs::now();
             for item in page.items {
-                let ns = item.value["metadata"]["namespace"].as_str().unwrap_or("");
-                let n = item.value["metadata"]["name"].as_str().unwrap_or("");
+                let (ns, n) = (&item.summary.namespace, &item.summary.name);
                 gc::delete(&mut st, &def, ns, n, &options, &now)?;
             }
             Ok(value_response(
@@ -350,9 +349,9 @@ async fn resource(
 /// The `Status` kube-apiserver answers a DELETE that removed the object at once with.
 fn success(def: &ResourceDef, s: &Stored) -> Value {
     let mut details = json!({
-        "name": s.value["metadata"]["name"],
+        "name": s.summary.name,
         "kind": def.plural,
-        "uid": s.value["metadata"]["uid"],
+        "uid": s.summary.uid,
     });
     if !def.group.is_empty() {
         details["group"] = json!(def.group);
@@ -397,18 +396,15 @@ struct WatchFilter {
 }
 
 impl WatchFilter {
-    fn matches(&self, v: &Value) -> bool {
-        self.namespace
-            .as_deref()
-            .is_none_or(|ns| v.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
-            && self.selectors.matches(v)
+    fn matches(&self, s: &Summary) -> bool {
+        self.namespace.as_deref().is_none_or(|ns| s.namespace == ns) && self.selectors.matches(s)
     }
 
     fn line(&self, e: &Event) -> Option<Bytes> {
         if self.namespace.is_none() && self.selectors.is_empty() {
             return Some(e.line.clone());
         }
-        let now = self.matches(&e.object.value);
+        let now = self.matches(&e.object.summary);
         if e.kind != EventType::Modified {
             return now.then(|| e.line.clone());
         }

@@ -1,6 +1,7 @@
-//! Label and field selectors of list and watch requests, parsed once per request.
+//! Label and field selectors of list and watch requests, parsed once per request, matched
+//! against an object's [`Summary`] (no JSON parsing per object).
 
-use serde_json::Value;
+use super::store::Summary;
 
 /// One requirement of a label selector.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,9 +85,8 @@ impl LabelSelector {
     }
 
     /// Whether the object's `metadata.labels` satisfy every requirement.
-    pub fn matches(&self, object: &Value) -> bool {
-        let labels = object.pointer("/metadata/labels");
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    pub fn matches(&self, object: &Summary) -> bool {
+        let get = |k: &str| object.label(k);
         self.0.iter().all(|r| match r {
             Requirement::Equals(k, v) => get(k) == Some(v),
             Requirement::NotEquals(k, v) => get(k) != Some(v),
@@ -101,7 +101,13 @@ impl LabelSelector {
 /// A parsed `fieldSelector` over `metadata.name` and `metadata.namespace`, the fields every
 /// resource supports.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FieldSelector(Vec<(&'static str, bool, String)>);
+pub struct FieldSelector(Vec<(Field, bool, String)>);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Field {
+    Name,
+    Namespace,
+}
 
 impl FieldSelector {
     pub fn parse(s: &str) -> Result<Self, String> {
@@ -118,12 +124,12 @@ impl FieldSelector {
                     "invalid selector: '{s}'; can't understand '{part}'"
                 ));
             };
-            let pointer = match field.trim() {
-                "metadata.name" => "/metadata/name",
-                "metadata.namespace" => "/metadata/namespace",
+            let field = match field.trim() {
+                "metadata.name" => Field::Name,
+                "metadata.namespace" => Field::Namespace,
                 other => return Err(format!("field label not supported: {other}")),
             };
-            reqs.push((pointer, equal, value.trim().to_owned()));
+            reqs.push((field, equal, value.trim().to_owned()));
         }
         Ok(FieldSelector(reqs))
     }
@@ -132,12 +138,12 @@ impl FieldSelector {
         self.0.is_empty()
     }
 
-    pub fn matches(&self, object: &Value) -> bool {
-        self.0.iter().all(|(pointer, equal, value)| {
-            let actual = object
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .unwrap_or("");
+    pub fn matches(&self, object: &Summary) -> bool {
+        self.0.iter().all(|(field, equal, value)| {
+            let actual = match field {
+                Field::Name => &object.name,
+                Field::Namespace => &object.namespace,
+            };
             (actual == value) == *equal
         })
     }
@@ -155,7 +161,7 @@ impl Selectors {
         self.labels.is_empty() && self.fields.is_empty()
     }
 
-    pub fn matches(&self, object: &Value) -> bool {
+    pub fn matches(&self, object: &Summary) -> bool {
         self.labels.matches(object) && self.fields.matches(object)
     }
 }
@@ -163,10 +169,10 @@ impl Selectors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn obj(labels: Value) -> Value {
-        json!({"metadata": {"name": "a", "namespace": "ns", "labels": labels}})
+    fn obj(labels: Value) -> Summary {
+        Summary::of(&json!({"metadata": {"name": "a", "namespace": "ns", "labels": labels}}))
     }
 
     #[test]

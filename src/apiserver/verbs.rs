@@ -83,7 +83,7 @@ fn check_namespace(
     let ns = st
         .get(&namespaces_key(), "", namespace)
         .ok_or_else(|| ApiError::not_found(ns_subject, namespace))?;
-    if ns.value.pointer("/metadata/deletionTimestamp").is_some() {
+    if ns.summary.terminating {
         let subject = def.subject();
         let what = if subject.group.is_empty() {
             subject.plural.to_owned()
@@ -303,11 +303,12 @@ fn spec_changed(def: &ResourceDef, old: &Value, new: &Value) -> bool {
     strip(old) != strip(new)
 }
 
-/// The common end of update, patch and apply: `new` is the whole proposed object.
+/// The common end of update, patch and apply: `new` is the whole proposed object, `old` the
+/// stored one (with its parsed value).
 pub fn write_over(
     st: &mut State,
     def: &ResourceDef,
-    old: &Stored,
+    (old, oldv): (&Stored, &Value),
     new: Value,
     scope: Scope,
     ctx: &WriteCtx,
@@ -318,7 +319,6 @@ pub fn write_over(
             "the body of the request must be a JSON object",
         ));
     }
-    let oldv = &*old.value;
     let name = oldv["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -433,7 +433,15 @@ pub fn update(
             "Invalid value: 0x0: must be specified for an update".into(),
         ));
     }
-    write_over(st, def, &old, new, scope, ctx, Managed::Record)
+    write_over(
+        st,
+        def,
+        (&old, &old.value()),
+        new,
+        scope,
+        ctx,
+        Managed::Record,
+    )
 }
 
 /// Which object (and subresource) a request addresses.
@@ -461,8 +469,9 @@ pub fn patch(
     let body = patch::parse_body(kind, body)?;
     if kind != PatchKind::Apply {
         let old = existing(st, def, namespace, name)?;
-        let new = patch::apply_patch(kind, &old.value, &body)?;
-        return write_over(st, def, &old, new, scope, ctx, Managed::Record);
+        let oldv = old.value();
+        let new = patch::apply_patch(kind, &oldv, &body)?;
+        return write_over(st, def, (&old, &oldv), new, scope, ctx, Managed::Record);
     }
     if !ctx.manager_given {
         return Err(ApiError::invalid_field(
@@ -516,15 +525,16 @@ pub fn patch(
     let conflict = |c: Vec<(String, String)>| ApiError::apply_conflict(def.subject(), name, &c);
     match st.get(&def.store_key(), namespace, name).cloned() {
         Some(old) => {
+            let oldv = old.value();
             let precondition = applied.pointer("/metadata/resourceVersion").cloned();
             let mut new =
-                managed::apply(&old.value, &applied, scope, &w, ctx.force).map_err(conflict)?;
+                managed::apply(&oldv, &applied, scope, &w, ctx.force).map_err(conflict)?;
             if let Some(rv) = precondition {
                 new["metadata"]["resourceVersion"] = rv;
             } else {
                 new["metadata"]["resourceVersion"] = json!(old.resource_version().to_string());
             }
-            write_over(st, def, &old, new, scope, ctx, Managed::Computed)
+            write_over(st, def, (&old, &oldv), new, scope, ctx, Managed::Computed)
         }
         None if scope == Scope::Status => Err(ApiError::not_found(def.subject(), name)),
         None => {
