@@ -11,6 +11,7 @@ use super::patch::PatchKind;
 use super::resources::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector, Selectors};
 use super::store::{Event, EventType, Stored, Summary, event_line};
+use super::table;
 use super::verbs::{self, Managed, WriteCtx};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -262,6 +263,10 @@ async fn resource(
         })
     };
     let ctx = || write_ctx(q, headers);
+    let table_wanted = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(table::wants_table);
     let mut st = match verb {
         Verb::Watch => return watch(shared, def, p.namespace, q),
         _ => shared.state.lock().expect("store lock"),
@@ -276,6 +281,14 @@ async fn resource(
             let s = st
                 .get(&def.store_key(), namespace, name)
                 .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
+            if table_wanted {
+                let t = table::render(
+                    &table::columns(&def, def.printer_columns.as_ref()),
+                    &[s.value()],
+                    st.rv,
+                );
+                return Ok(value_response(200, &t));
+            }
             Ok(json_response(200, s.json.clone()))
         }
         Verb::List => {
@@ -291,6 +304,15 @@ async fn resource(
                 q.get("continue").map(String::as_str),
             )?;
             drop(st);
+            if table_wanted {
+                let objects: Vec<Value> = page.items.iter().map(Stored::value).collect();
+                let t = table::render(
+                    &table::columns(&def, def.printer_columns.as_ref()),
+                    &objects,
+                    page.resource_version,
+                );
+                return Ok(value_response(200, &t));
+            }
             Ok(json_response(200, list_body(&def, page)))
         }
         Verb::Create => {

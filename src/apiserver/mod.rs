@@ -29,6 +29,7 @@ mod patch;
 mod resources;
 mod selector;
 mod store;
+mod table;
 pub mod testing;
 mod verbs;
 

@@ -37,6 +37,8 @@ pub struct ResourceDef {
     pub special: Special,
     /// Schema admission of a custom resource version.
     pub schema: Option<Arc<dyn SchemaAdmit>>,
+    /// A CRD version's `additionalPrinterColumns`, for `kubectl get`.
+    pub printer_columns: Option<serde_json::Value>,
 }
 
 impl ResourceDef {
@@ -61,6 +63,7 @@ impl ResourceDef {
             generation: false,
             special: Special::None,
             schema: None,
+            printer_columns: None,
         }
     }
 

@@ -106,6 +106,24 @@ async fn kubectl_server_side_apply_and_get() {
             .iter()
             .any(|c| c["type"] == "Established" && c["status"] == "True")
     );
+    // Without -o, kubectl asks for a Table: the CRD's printer columns.
+    let table = run(&["get", "vst", "-n", &t.namespace]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "SECRET", "EXPIRES", "RENEWS", "AGE"],
+        "{table}"
+    );
+    assert!(table.contains("meeting-bot"), "{table}");
+    let ns = run(&["get", "namespace", &t.namespace]);
+    let header: Vec<&str> = ns.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header, ["NAME", "STATUS", "AGE"], "{ns}");
+    assert!(ns.contains("Active"), "{ns}");
     let _ = std::fs::remove_dir_all(&dir);
     t.cleanup().await;
 }
