@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::gc::{self, DeleteOptions, Deleted};
 use super::openapi;
 use super::patch::PatchKind;
+use super::representation::{self, Representation};
 use super::resources::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector, Selectors};
 use super::store::{Event, EventType, Stored, Summary, event_line};
@@ -263,12 +264,17 @@ async fn resource(
         })
     };
     let ctx = || write_ctx(q, headers);
-    let table_wanted = headers
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(table::wants_table);
+    let representation = Representation::from_accept(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .unwrap_or(""),
+    );
     let mut st = match verb {
-        Verb::Watch => return watch(shared, def, p.namespace, q),
+        Verb::Watch => {
+            let metadata_only = representation == Representation::Metadata;
+            return watch(shared, def, p.namespace, q, metadata_only);
+        }
         _ => shared.state.lock().expect("store lock"),
     };
     match verb {
@@ -281,15 +287,17 @@ async fn resource(
             let s = st
                 .get(&def.store_key(), namespace, name)
                 .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
-            if table_wanted {
-                let t = table::render(
-                    &table::columns(&def, def.printer_columns.as_ref()),
-                    &[s.value()],
-                    st.rv,
-                );
-                return Ok(value_response(200, &t));
+            match representation {
+                Representation::Object => Ok(json_response(200, s.json.clone())),
+                Representation::Metadata => {
+                    Ok(json_response(200, representation::partial_bytes(&s.json)))
+                }
+                Representation::Table => {
+                    let columns = table::columns(&def, def.printer_columns.as_ref());
+                    let t = table::render(&columns, &[s.value()], st.rv);
+                    Ok(value_response(200, &t))
+                }
             }
-            Ok(json_response(200, s.json.clone()))
         }
         Verb::List => {
             let limit = q
@@ -304,16 +312,16 @@ async fn resource(
                 q.get("continue").map(String::as_str),
             )?;
             drop(st);
-            if table_wanted {
-                let objects: Vec<Value> = page.items.iter().map(Stored::value).collect();
-                let t = table::render(
-                    &table::columns(&def, def.printer_columns.as_ref()),
-                    &objects,
-                    page.resource_version,
-                );
-                return Ok(value_response(200, &t));
+            match representation {
+                Representation::Object => Ok(json_response(200, list_body(&def, page, false))),
+                Representation::Metadata => Ok(json_response(200, list_body(&def, page, true))),
+                Representation::Table => {
+                    let objects: Vec<Value> = page.items.iter().map(Stored::value).collect();
+                    let columns = table::columns(&def, def.printer_columns.as_ref());
+                    let t = table::render(&columns, &objects, page.resource_version);
+                    Ok(value_response(200, &t))
+                }
             }
-            Ok(json_response(200, list_body(&def, page)))
         }
         Verb::Create => {
             let obj = parse(&body)?;
@@ -381,8 +389,8 @@ fn success(def: &ResourceDef, s: &Stored) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }
 
-/// A list body, assembled from the items' stored bytes.
-fn list_body(def: &ResourceDef, page: super::store::Page) -> Vec<u8> {
+/// A list body, assembled from the items' stored bytes (or their metadata only).
+fn list_body(def: &ResourceDef, page: super::store::Page, metadata_only: bool) -> Vec<u8> {
     let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(c) = &page.continue_token {
         meta["continue"] = json!(c);
@@ -390,11 +398,16 @@ fn list_body(def: &ResourceDef, page: super::store::Page) -> Vec<u8> {
     if let Some(n) = page.remaining {
         meta["remainingItemCount"] = json!(n);
     }
+    let (kind, api_version) = if metadata_only {
+        (
+            "PartialObjectMetadata".to_owned(),
+            "meta.k8s.io/v1".to_owned(),
+        )
+    } else {
+        (def.kind.clone(), def.api_version())
+    };
     let head = format!(
-        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
-        def.kind,
-        def.api_version(),
-        meta
+        "{{\"kind\":\"{kind}List\",\"apiVersion\":\"{api_version}\",\"metadata\":{meta},\"items\":["
     );
     let mut out = Vec::with_capacity(
         head.len() + page.items.iter().map(|i| i.json.len() + 1).sum::<usize>() + 2,
@@ -404,7 +417,11 @@ fn list_body(def: &ResourceDef, page: super::store::Page) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(&item.json);
+        if metadata_only {
+            out.extend_from_slice(&representation::partial_bytes(&item.json));
+        } else {
+            out.extend_from_slice(&item.json);
+        }
     }
     out.extend_from_slice(b"]}");
     out
@@ -415,6 +432,8 @@ fn list_body(def: &ResourceDef, page: super::store::Page) -> Vec<u8> {
 struct WatchFilter {
     namespace: Option<String>,
     selectors: Selectors,
+    /// Send `PartialObjectMetadata` instead of the objects.
+    metadata_only: bool,
 }
 
 impl WatchFilter {
@@ -423,25 +442,40 @@ impl WatchFilter {
     }
 
     fn line(&self, e: &Event) -> Option<Bytes> {
-        if self.namespace.is_none() && self.selectors.is_empty() {
-            return Some(e.line.clone());
-        }
-        let now = self.matches(&e.object.summary);
-        if e.kind != EventType::Modified {
-            return now.then(|| e.line.clone());
-        }
-        let before = e.old.as_deref().is_some_and(|o| self.matches(o));
-        match (before, now) {
-            (true, true) => Some(e.line.clone()),
-            (false, true) => Some(event_line("ADDED", &e.object.json)),
-            (true, false) => Some(event_line("DELETED", &e.object.json)),
-            (false, false) => None,
-        }
+        let kind = if self.namespace.is_none() && self.selectors.is_empty() {
+            e.kind
+        } else {
+            let now = self.matches(&e.object.summary);
+            let before = e.old.as_deref().is_some_and(|o| self.matches(o));
+            match (e.kind, before, now) {
+                (EventType::Modified, false, true) => EventType::Added,
+                (EventType::Modified, true, false) => EventType::Deleted,
+                (EventType::Modified, false, false) => return None,
+                (_, _, false) => return None,
+                (kind, _, true) => kind,
+            }
+        };
+        Some(match (self.metadata_only, kind == e.kind) {
+            (false, true) => e.line.clone(),
+            (false, false) => event_line(kind.as_str(), &e.object.json),
+            (true, _) => event_line(
+                kind.as_str(),
+                &representation::partial_bytes(&e.object.json),
+            ),
+        })
     }
 }
 
-fn bookmark(def: &ResourceDef, rv: u64, initial_events_end: bool) -> Bytes {
-    let mut object = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": {"resourceVersion": rv.to_string()}});
+fn bookmark(def: &ResourceDef, rv: u64, initial_events_end: bool, metadata_only: bool) -> Bytes {
+    let (kind, api_version) = if metadata_only {
+        (
+            "PartialObjectMetadata".to_owned(),
+            "meta.k8s.io/v1".to_owned(),
+        )
+    } else {
+        (def.kind.clone(), def.api_version())
+    };
+    let mut object = json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string()}});
     if initial_events_end {
         object["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
@@ -456,10 +490,12 @@ fn watch(
     def: Arc<ResourceDef>,
     namespace: Option<&str>,
     q: &HashMap<String, String>,
+    metadata_only: bool,
 ) -> Result<Response, ApiError> {
     let filter = WatchFilter {
         namespace: namespace.map(str::to_owned),
         selectors: selectors(q)?,
+        metadata_only,
     };
     let send_initial = flag(q, "sendInitialEvents");
     let since = match q.get("resourceVersion").map(String::as_str) {
@@ -509,7 +545,12 @@ fn watch(
                 }
             }
         }
-        if send_initial && tx.send(bookmark(&def, start_rv, true)).await.is_err() {
+        if send_initial
+            && tx
+                .send(bookmark(&def, start_rv, true, metadata_only))
+                .await
+                .is_err()
+        {
             return;
         }
         let mut rx = subscription.rx;
@@ -541,7 +582,7 @@ fn watch(
                         rx.is_empty().then_some(st.rv)
                     };
                     if let Some(rv) = rv {
-                        if tx.send(bookmark(&def, rv, false)).await.is_err() {
+                        if tx.send(bookmark(&def, rv, false, metadata_only)).await.is_err() {
                             break;
                         }
                     }

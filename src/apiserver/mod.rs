@@ -26,6 +26,7 @@ mod kubeconfig;
 mod managed;
 mod openapi;
 mod patch;
+mod representation;
 mod resources;
 mod selector;
 mod store;

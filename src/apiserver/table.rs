@@ -20,14 +20,6 @@ enum Cell {
     SecretDataCount,
 }
 
-/// Whether the `Accept` header asks for a Table.
-pub fn wants_table(accept: &str) -> bool {
-    accept
-        .split(',')
-        .next()
-        .is_some_and(|first| first.contains("as=Table"))
-}
-
 /// The columns of a resource; `printer_columns` are a CRD version's `additionalPrinterColumns`.
 pub fn columns(def: &ResourceDef, printer_columns: Option<&Value>) -> Vec<Column> {
     let col = |name: &str, kind: &str, path: Cell| Column {
@@ -195,13 +187,5 @@ mod tests {
         assert_eq!(human(3600 * 5 + 60), "5h1m");
         assert_eq!(human(86400 * 3), "3d");
         assert_eq!(human(-100), "<invalid>");
-    }
-
-    #[test]
-    fn wants_table_only_when_first_choice() {
-        assert!(wants_table(
-            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-        ));
-        assert!(!wants_table("application/json"));
     }
 }
