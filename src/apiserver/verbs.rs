@@ -106,6 +106,33 @@ fn admit(
     old: Option<&Value>,
     now: &str,
 ) -> Result<(), ApiError> {
+    builtin::validate_labels(def.subject(), new)?;
+    if let Some(old) = old.filter(|o| o.pointer("/metadata/deletionTimestamp").is_some()) {
+        let before = finalizer_list(old);
+        let added: Vec<String> = finalizer_list(new)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .collect();
+        if !added.is_empty() {
+            let name = new["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let quoted: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
+            return Err(ApiError::invalid(
+                def.subject(),
+                &name,
+                &[super::error::Cause {
+                    reason: "FieldValueForbidden".into(),
+                    message: format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                        quoted.join(", ")
+                    ),
+                    field: "metadata.finalizers".into(),
+                }],
+            ));
+        }
+    }
     match def.special {
         Special::Secret => builtin::admit_secret(def.subject(), new, old)?,
         Special::Namespace => builtin::admit_namespace(new, old),
@@ -133,6 +160,17 @@ fn admit(
         }
     }
     Ok(())
+}
+
+fn finalizer_list(v: &Value) -> Vec<String> {
+    v.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Serves the resources of a CRD that was just stored.

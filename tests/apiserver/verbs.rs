@@ -199,3 +199,22 @@ async fn merge_json_and_strategic_patches() {
     assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn invalid_labels_are_rejected() {
+    let t = TestCluster::new("verbs-labels").await;
+    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let long = "x".repeat(64);
+    let e = api_error(
+        api.create(&PostParams::default(), &secret("s", json!({"owner": long})))
+            .await,
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        e.message,
+        format!(
+            "Secret \"s\" is invalid: metadata.labels: Invalid value: \"{long}\": must be no more than 63 characters"
+        )
+    );
+    t.cleanup().await;
+}
