@@ -210,6 +210,9 @@ fn delete_dependent(st: &mut State, dep: &ObjRef, owner_uid: &str, now: &str) {
 /// dependents are collected, a CRD's resources stop being served, a terminating namespace or
 /// a foreground-deleting owner whose last dependent this was is finished.
 pub fn remove(st: &mut State, key: &StoreKey, last: Value) -> Stored {
+    if st.dry_run {
+        return st.commit(key, last, EventType::Deleted);
+    }
     let is_crd = key.0 == "apiextensions.k8s.io" && key.1 == "customresourcedefinitions";
     if is_crd {
         remove_crd_objects(st, &last);
@@ -280,6 +283,9 @@ fn delete_namespace(st: &mut State, ns: Stored, now: &str) -> Deleted {
     v["metadata"]["deletionGracePeriodSeconds"] = json!(0);
     v["status"]["phase"] = json!("Terminating");
     let terminating = st.commit(&namespaces_key(), v, EventType::Modified);
+    if st.dry_run {
+        return Deleted::Pending(terminating);
+    }
     for r in st.in_namespace(&name) {
         if let Some(def) = st.registry.any_version(&r.key) {
             let _ = delete(

@@ -270,6 +270,22 @@ async fn resource(
             .and_then(|a| a.to_str().ok())
             .unwrap_or(""),
     );
+    // DELETE carries it in its DeleteOptions body as well.
+    let dry_run_in_body = matches!(verb, Verb::Delete | Verb::DeleteCollection)
+        && serde_json::from_slice::<Value>(&body).is_ok_and(|o| {
+            o["dryRun"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|v| v == "All"))
+        });
+    let dry_run = match q.get("dryRun").map(String::as_str) {
+        None | Some("") => dry_run_in_body,
+        Some("All") if verb.is_write() => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            )));
+        }
+    };
     let mut st = match verb {
         Verb::Watch => {
             let metadata_only = representation == Representation::Metadata;
@@ -277,103 +293,108 @@ async fn resource(
         }
         _ => shared.state.lock().expect("store lock"),
     };
-    match verb {
-        Verb::Get => {
-            if p.subresource.is_some()
-                && !(p.subresource == Some("status") && def.status_subresource)
-            {
-                return Err(ApiError::no_route());
-            }
-            let s = st
-                .get(&def.store_key(), namespace, name)
-                .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
-            match representation {
-                Representation::Object => Ok(json_response(200, s.json.clone())),
-                Representation::Metadata => {
-                    Ok(json_response(200, representation::partial_bytes(&s.json)))
+    st.dry_run = dry_run;
+    let mut answer = || -> Result<Response, ApiError> {
+        match verb {
+            Verb::Get => {
+                if p.subresource.is_some()
+                    && !(p.subresource == Some("status") && def.status_subresource)
+                {
+                    return Err(ApiError::no_route());
                 }
-                Representation::Table => {
-                    let columns = table::columns(&def, def.printer_columns.as_ref());
-                    let t = table::render(&columns, &[s.value()], st.rv);
-                    Ok(value_response(200, &t))
-                }
-            }
-        }
-        Verb::List => {
-            let limit = q
-                .get("limit")
-                .and_then(|l| l.parse::<usize>().ok())
-                .filter(|l| *l > 0);
-            let page = st.list(
-                &def.store_key(),
-                p.namespace,
-                &selectors(q)?,
-                limit,
-                q.get("continue").map(String::as_str),
-            )?;
-            drop(st);
-            match representation {
-                Representation::Object => Ok(json_response(200, list_body(&def, page, false))),
-                Representation::Metadata => Ok(json_response(200, list_body(&def, page, true))),
-                Representation::Table => {
-                    let objects: Vec<Value> = page.items.iter().map(Stored::value).collect();
-                    let columns = table::columns(&def, def.printer_columns.as_ref());
-                    let t = table::render(&columns, &objects, page.resource_version);
-                    Ok(value_response(200, &t))
+                let s = st
+                    .get(&def.store_key(), namespace, name)
+                    .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
+                match representation {
+                    Representation::Object => Ok(json_response(200, s.json.clone())),
+                    Representation::Metadata => {
+                        Ok(json_response(200, representation::partial_bytes(&s.json)))
+                    }
+                    Representation::Table => {
+                        let columns = table::columns(&def, def.printer_columns.as_ref());
+                        let t = table::render(&columns, &[s.value()], st.rv);
+                        Ok(value_response(200, &t))
+                    }
                 }
             }
-        }
-        Verb::Create => {
-            let obj = parse(&body)?;
-            let s = verbs::create(&mut st, &def, namespace, obj, &ctx(), Managed::Record)?;
-            Ok(json_response(201, s.json))
-        }
-        Verb::Update => {
-            let obj = parse(&body)?;
-            let s = verbs::update(&mut st, &def, namespace, name, p.subresource, obj, &ctx())?;
-            Ok(json_response(200, s.json))
-        }
-        Verb::Patch => {
-            let ct = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let kind = PatchKind::from_content_type(ct)
-                .ok_or_else(|| ApiError::unsupported_media_type(ct))?;
-            let existed = st.get(&def.store_key(), namespace, name).is_some();
-            let target = verbs::Target {
-                namespace,
-                name,
-                subresource: p.subresource,
-            };
-            let s = verbs::patch(&mut st, &def, target, kind, &body, &ctx())?;
-            let created = !existed;
-            Ok(json_response(if created { 201 } else { 200 }, s.json))
-        }
-        Verb::Delete => {
-            let options =
-                DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
-            match gc::delete(&mut st, &def, namespace, name, &options, &verbs::now())? {
-                Deleted::Pending(s) => Ok(json_response(200, s.json)),
-                Deleted::Gone(s) => Ok(value_response(200, &success(&def, &s))),
+            Verb::List => {
+                let limit = q
+                    .get("limit")
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .filter(|l| *l > 0);
+                let page = st.list(
+                    &def.store_key(),
+                    p.namespace,
+                    &selectors(q)?,
+                    limit,
+                    q.get("continue").map(String::as_str),
+                )?;
+                match representation {
+                    Representation::Object => Ok(json_response(200, list_body(&def, page, false))),
+                    Representation::Metadata => Ok(json_response(200, list_body(&def, page, true))),
+                    Representation::Table => {
+                        let objects: Vec<Value> = page.items.iter().map(Stored::value).collect();
+                        let columns = table::columns(&def, def.printer_columns.as_ref());
+                        let t = table::render(&columns, &objects, page.resource_version);
+                        Ok(value_response(200, &t))
+                    }
+                }
             }
-        }
-        Verb::DeleteCollection => {
-            let options =
-                DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
-            let page = st.list(&def.store_key(), p.namespace, &selectors(q)?, None, None)?;
-            let now = verbs::now();
-            for item in page.items {
-                let (ns, n) = (&item.summary.namespace, &item.summary.name);
-                gc::delete(&mut st, &def, ns, n, &options, &now)?;
+            Verb::Create => {
+                let obj = parse(&body)?;
+                let s = verbs::create(&mut st, &def, namespace, obj, &ctx(), Managed::Record)?;
+                Ok(json_response(201, s.json))
             }
-            Ok(value_response(
-                200,
-                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
-            ))
+            Verb::Update => {
+                let obj = parse(&body)?;
+                let s = verbs::update(&mut st, &def, namespace, name, p.subresource, obj, &ctx())?;
+                Ok(json_response(200, s.json))
+            }
+            Verb::Patch => {
+                let ct = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let kind = PatchKind::from_content_type(ct)
+                    .ok_or_else(|| ApiError::unsupported_media_type(ct))?;
+                let existed = st.get(&def.store_key(), namespace, name).is_some();
+                let target = verbs::Target {
+                    namespace,
+                    name,
+                    subresource: p.subresource,
+                };
+                let s = verbs::patch(&mut st, &def, target, kind, &body, &ctx())?;
+                let created = !existed;
+                Ok(json_response(if created { 201 } else { 200 }, s.json))
+            }
+            Verb::Delete => {
+                let options =
+                    DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
+                match gc::delete(&mut st, &def, namespace, name, &options, &verbs::now())? {
+                    Deleted::Pending(s) => Ok(json_response(200, s.json)),
+                    Deleted::Gone(s) => Ok(value_response(200, &success(&def, &s))),
+                }
+            }
+            Verb::DeleteCollection => {
+                let options =
+                    DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
+                let page = st.list(&def.store_key(), p.namespace, &selectors(q)?, None, None)?;
+                let now = verbs::now();
+                for item in page.items {
+                    let (ns, n) = (&item.summary.namespace, &item.summary.name);
+                    gc::delete(&mut st, &def, ns, n, &options, &now)?;
+                }
+                Ok(value_response(
+                    200,
+                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
+                ))
+            }
+            Verb::Watch => unreachable!("watches returned above"),
         }
-        Verb::Watch => unreachable!("watches returned above"),
-    }
+    };
+    let answer = answer();
+    st.dry_run = false;
+    answer
 }
 
 /// The `Status` kube-apiserver answers a DELETE that removed the object at once with.

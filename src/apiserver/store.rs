@@ -194,6 +194,9 @@ pub struct State {
     /// Owner UID to the objects whose `ownerReferences` name it.
     dependents: HashMap<String, HashSet<ObjRef>>,
     history_limit: usize,
+    /// Set for the length of a `dryRun=All` request: writes are computed and answered but
+    /// [`State::commit`] stores nothing and tells no watch.
+    pub dry_run: bool,
 }
 
 fn owner_uids(v: &Value) -> impl Iterator<Item = &str> {
@@ -213,6 +216,7 @@ impl State {
             uids: HashMap::new(),
             dependents: HashMap::new(),
             history_limit: history_limit.max(1),
+            dry_run: false,
         }
     }
 
@@ -271,6 +275,11 @@ impl State {
     /// Stores `object` (or removes it, for [`EventType::Deleted`]) under the next
     /// `resourceVersion`, records the event and tells the watches.
     pub fn commit(&mut self, key: &StoreKey, mut object: Value, kind: EventType) -> Stored {
+        if self.dry_run {
+            let summary = Arc::new(Summary::of(&object));
+            let json = Bytes::from(serde_json::to_vec(&object).expect("JSON values serialise"));
+            return Stored { json, summary };
+        }
         self.rv += 1;
         let rv = self.rv;
         object["metadata"]["resourceVersion"] = json!(rv.to_string());
