@@ -159,6 +159,20 @@ pub fn delete(
     Ok(Deleted::Pending(st.commit(&key, v, EventType::Modified)))
 }
 
+/// The garbage collector's answer to an object whose owners are all absent (it was written
+/// with `ownerReferences` to UIDs that do not exist, or no longer do): it is deleted.
+pub fn collect_if_ownerless(st: &mut State, def: &ResourceDef, stored: &Stored, now: &str) {
+    let owners = &stored.summary.owner_uids;
+    if st.dry_run || owners.is_empty() || owners.iter().any(|u| st.by_uid(u).is_some()) {
+        return;
+    }
+    let (namespace, name) = (
+        stored.summary.namespace.clone(),
+        stored.summary.name.clone(),
+    );
+    let _ = delete(st, def, &namespace, &name, &DeleteOptions::default(), now);
+}
+
 /// Removes the owner reference to `owner_uid` from each dependent.
 fn orphan(st: &mut State, owner_uid: &str) {
     for dep in st.dependents_of(owner_uid) {

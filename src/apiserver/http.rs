@@ -208,7 +208,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             resource(&shared, &parts.method, &parts.headers, &q, p, body).await
         }
     };
-    response.unwrap_or_else(|e| error_response(&e))
+    let response = response.unwrap_or_else(|e| error_response(&e));
+    tracing::debug!(method = %parts.method, path, query = parts.uri.query().unwrap_or(""), status = response.status().as_u16(), "apiserver request");
+    response
 }
 
 async fn resource(

@@ -285,7 +285,9 @@ pub fn create(
     if def.special == Special::CustomResourceDefinition {
         register_crd(st, def, &obj)?;
     }
-    Ok(st.commit(&def.store_key(), obj, EventType::Added))
+    let stored = st.commit(&def.store_key(), obj, EventType::Added);
+    gc::collect_if_ownerless(st, def, &stored, &ctx.now);
+    Ok(stored)
 }
 
 /// Builds the object a write of `scope` leaves: the main resource keeps the old status, a
@@ -428,7 +430,9 @@ pub fn write_over(
     if def.special == Special::CustomResourceDefinition {
         register_crd(st, def, &new)?;
     }
-    Ok(st.commit(&def.store_key(), new, EventType::Modified))
+    let stored = st.commit(&def.store_key(), new, EventType::Modified);
+    gc::collect_if_ownerless(st, def, &stored, &ctx.now);
+    Ok(stored)
 }
 
 fn scope_of(def: &ResourceDef, subresource: Option<&str>) -> Result<Scope, ApiError> {
