@@ -5,13 +5,15 @@ use super::Shared;
 use super::accounting::Verb;
 use super::discovery;
 use super::error::ApiError;
+use super::events;
 use super::gc::{self, DeleteOptions, Deleted};
 use super::openapi;
+use super::patch;
 use super::patch::PatchKind;
 use super::representation::{self, Representation};
-use super::resources::ResourceDef;
-use super::selector::{FieldSelector, LabelSelector, Selectors};
-use super::store::{Event, EventType, Stored, Summary, event_line};
+use super::resources::{ResourceDef, Special};
+use super::selector::{self, FieldSelector, LabelSelector, Selectors};
+use super::store::{Event, EventType, Stored, event_line};
 use super::table;
 use super::verbs::{self, Managed, WriteCtx};
 use axum::body::{Body, Bytes};
@@ -122,12 +124,15 @@ fn flag(q: &HashMap<String, String>, key: &str) -> bool {
     q.get(key).is_some_and(|v| v == "true" || v == "1")
 }
 
-fn selectors(q: &HashMap<String, String>) -> Result<Selectors, ApiError> {
+fn selectors(q: &HashMap<String, String>, def: &ResourceDef) -> Result<Selectors, ApiError> {
     Ok(Selectors {
         labels: LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
             .map_err(ApiError::bad_request)?,
-        fields: FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
-            .map_err(ApiError::bad_request)?,
+        fields: FieldSelector::parse(
+            q.get("fieldSelector").map(String::as_str).unwrap_or(""),
+            selector::field_labels(&def.group, &def.plural),
+        )
+        .map_err(ApiError::bad_request)?,
     })
 }
 
@@ -233,6 +238,24 @@ async fn resource(
     {
         return Err(ApiError::no_route());
     }
+    // events.k8s.io/v1 Events live in the core v1 store, renamed on the way in and out.
+    let served = def.clone();
+    let as_events_v1 = def.special == Special::EventsV1;
+    let def = if as_events_v1 {
+        let st = shared.state.lock().expect("store lock");
+        st.registry
+            .get("", "v1", "events")
+            .expect("core events are built in")
+    } else {
+        def
+    };
+    let out = |s: &Stored| -> Bytes {
+        if as_events_v1 {
+            events::from_core_bytes(&s.json)
+        } else {
+            s.json.clone()
+        }
+    };
     let verb = verb_of(method, p.name.is_some(), q).ok_or_else(|| {
         ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
@@ -258,12 +281,13 @@ async fn resource(
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
     let parse = |b: &Bytes| -> Result<Value, ApiError> {
-        serde_json::from_slice(b).map_err(|e| {
+        let v: Value = serde_json::from_slice(b).map_err(|e| {
             ApiError::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {e}",
-                def.kind, def.version, def.kind
+                served.kind, served.version, served.kind
             ))
-        })
+        })?;
+        Ok(if as_events_v1 { events::to_core(v) } else { v })
     };
     let ctx = || write_ctx(q, headers);
     let representation = Representation::from_accept(
@@ -291,7 +315,12 @@ async fn resource(
     let mut st = match verb {
         Verb::Watch => {
             let metadata_only = representation == Representation::Metadata;
-            return watch(shared, def, p.namespace, q, metadata_only);
+            let form = WatchForm {
+                metadata_only,
+                events_v1: as_events_v1,
+                served,
+            };
+            return watch(shared, def, p.namespace, q, form);
         }
         _ => shared.state.lock().expect("store lock"),
     };
@@ -308,7 +337,7 @@ async fn resource(
                     .get(&def.store_key(), namespace, name)
                     .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
                 match representation {
-                    Representation::Object => Ok(json_response(200, s.json.clone())),
+                    Representation::Object => Ok(json_response(200, out(s))),
                     Representation::Metadata => {
                         Ok(json_response(200, representation::partial_bytes(&s.json)))
                     }
@@ -327,13 +356,18 @@ async fn resource(
                 let page = st.list(
                     &def.store_key(),
                     p.namespace,
-                    &selectors(q)?,
+                    &selectors(q, &def)?,
                     limit,
                     q.get("continue").map(String::as_str),
                 )?;
                 match representation {
-                    Representation::Object => Ok(json_response(200, list_body(&def, page, false))),
-                    Representation::Metadata => Ok(json_response(200, list_body(&def, page, true))),
+                    Representation::Object => Ok(json_response(
+                        200,
+                        list_body(&served, page, false, as_events_v1),
+                    )),
+                    Representation::Metadata => {
+                        Ok(json_response(200, list_body(&served, page, true, false)))
+                    }
                     Representation::Table => {
                         let objects: Vec<Value> = page.items.iter().map(Stored::value).collect();
                         let columns = table::columns(&def, def.printer_columns.as_ref());
@@ -345,12 +379,12 @@ async fn resource(
             Verb::Create => {
                 let obj = parse(&body)?;
                 let s = verbs::create(&mut st, &def, namespace, obj, &ctx(), Managed::Record)?;
-                Ok(json_response(201, s.json))
+                Ok(json_response(201, out(&s)))
             }
             Verb::Update => {
                 let obj = parse(&body)?;
                 let s = verbs::update(&mut st, &def, namespace, name, p.subresource, obj, &ctx())?;
-                Ok(json_response(200, s.json))
+                Ok(json_response(200, out(&s)))
             }
             Verb::Patch => {
                 let ct = headers
@@ -365,22 +399,34 @@ async fn resource(
                     name,
                     subresource: p.subresource,
                 };
+                let body = if as_events_v1 {
+                    let patch = events::patch_to_core(kind, patch::parse_body(kind, &body)?);
+                    Bytes::from(serde_json::to_vec(&patch).expect("JSON values serialise"))
+                } else {
+                    body.clone()
+                };
                 let s = verbs::patch(&mut st, &def, target, kind, &body, &ctx())?;
                 let created = !existed;
-                Ok(json_response(if created { 201 } else { 200 }, s.json))
+                Ok(json_response(if created { 201 } else { 200 }, out(&s)))
             }
             Verb::Delete => {
                 let options =
                     DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
                 match gc::delete(&mut st, &def, namespace, name, &options, &verbs::now())? {
-                    Deleted::Pending(s) => Ok(json_response(200, s.json)),
+                    Deleted::Pending(s) => Ok(json_response(200, out(&s))),
                     Deleted::Gone(s) => Ok(value_response(200, &success(&def, &s))),
                 }
             }
             Verb::DeleteCollection => {
                 let options =
                     DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
-                let page = st.list(&def.store_key(), p.namespace, &selectors(q)?, None, None)?;
+                let page = st.list(
+                    &def.store_key(),
+                    p.namespace,
+                    &selectors(q, &def)?,
+                    None,
+                    None,
+                )?;
                 let now = verbs::now();
                 for item in page.items {
                     let (ns, n) = (&item.summary.namespace, &item.summary.name);
@@ -412,8 +458,14 @@ fn success(def: &ResourceDef, s: &Stored) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }
 
-/// A list body, assembled from the items' stored bytes (or their metadata only).
-fn list_body(def: &ResourceDef, page: super::store::Page, metadata_only: bool) -> Vec<u8> {
+/// A list body, assembled from the items' stored bytes (or their metadata only, or renamed
+/// from core to `events.k8s.io` Events).
+fn list_body(
+    def: &ResourceDef,
+    page: super::store::Page,
+    metadata_only: bool,
+    events_v1: bool,
+) -> Vec<u8> {
     let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(c) = &page.continue_token {
         meta["continue"] = json!(c);
@@ -442,6 +494,8 @@ fn list_body(def: &ResourceDef, page: super::store::Page, metadata_only: bool) -
         }
         if metadata_only {
             out.extend_from_slice(&representation::partial_bytes(&item.json));
+        } else if events_v1 {
+            out.extend_from_slice(&events::from_core_bytes(&item.json));
         } else {
             out.extend_from_slice(&item.json);
         }
@@ -455,21 +509,33 @@ fn list_body(def: &ResourceDef, page: super::store::Page, metadata_only: bool) -
 struct WatchFilter {
     namespace: Option<String>,
     selectors: Selectors,
-    /// Send `PartialObjectMetadata` instead of the objects.
+    form: WatchForm,
+}
+
+/// The form of what a watch sends.
+struct WatchForm {
+    /// `PartialObjectMetadata` instead of the objects.
     metadata_only: bool,
+    /// Core Events renamed to `events.k8s.io/v1`.
+    events_v1: bool,
+    /// The resource the client watches (names its bookmarks).
+    served: Arc<ResourceDef>,
 }
 
 impl WatchFilter {
-    fn matches(&self, s: &Summary) -> bool {
-        self.namespace.as_deref().is_none_or(|ns| s.namespace == ns) && self.selectors.matches(s)
+    fn matches(&self, s: &Stored) -> bool {
+        self.namespace
+            .as_deref()
+            .is_none_or(|ns| s.summary.namespace == ns)
+            && self.selectors.matches(s)
     }
 
     fn line(&self, e: &Event) -> Option<Bytes> {
         let kind = if self.namespace.is_none() && self.selectors.is_empty() {
             e.kind
         } else {
-            let now = self.matches(&e.object.summary);
-            let before = e.old.as_deref().is_some_and(|o| self.matches(o));
+            let now = self.matches(&e.object);
+            let before = e.old.as_ref().is_some_and(|o| self.matches(o));
             match (e.kind, before, now) {
                 (EventType::Modified, false, true) => EventType::Added,
                 (EventType::Modified, true, false) => EventType::Deleted,
@@ -478,19 +544,22 @@ impl WatchFilter {
                 (kind, _, true) => kind,
             }
         };
-        Some(match (self.metadata_only, kind == e.kind) {
-            (false, true) => e.line.clone(),
-            (false, false) => event_line(kind.as_str(), &e.object.json),
-            (true, _) => event_line(
-                kind.as_str(),
-                &representation::partial_bytes(&e.object.json),
-            ),
-        })
+        let object = if self.form.metadata_only {
+            representation::partial_bytes(&e.object.json)
+        } else if self.form.events_v1 {
+            events::from_core_bytes(&e.object.json)
+        } else if kind == e.kind {
+            return Some(e.line.clone());
+        } else {
+            e.object.json.clone()
+        };
+        Some(event_line(kind.as_str(), &object))
     }
 }
 
-fn bookmark(def: &ResourceDef, rv: u64, initial_events_end: bool, metadata_only: bool) -> Bytes {
-    let (kind, api_version) = if metadata_only {
+fn bookmark(form: &WatchForm, rv: u64, initial_events_end: bool) -> Bytes {
+    let def = &form.served;
+    let (kind, api_version) = if form.metadata_only {
         (
             "PartialObjectMetadata".to_owned(),
             "meta.k8s.io/v1".to_owned(),
@@ -513,12 +582,12 @@ fn watch(
     def: Arc<ResourceDef>,
     namespace: Option<&str>,
     q: &HashMap<String, String>,
-    metadata_only: bool,
+    form: WatchForm,
 ) -> Result<Response, ApiError> {
     let filter = WatchFilter {
         namespace: namespace.map(str::to_owned),
-        selectors: selectors(q)?,
-        metadata_only,
+        selectors: selectors(q, &def)?,
+        form,
     };
     let send_initial = flag(q, "sendInitialEvents");
     let since = match q.get("resourceVersion").map(String::as_str) {
@@ -570,7 +639,7 @@ fn watch(
         }
         if send_initial
             && tx
-                .send(bookmark(&def, start_rv, true, metadata_only))
+                .send(bookmark(&filter.form, start_rv, true))
                 .await
                 .is_err()
         {
@@ -605,7 +674,7 @@ fn watch(
                         rx.is_empty().then_some(st.rv)
                     };
                     if let Some(rv) = rv {
-                        if tx.send(bookmark(&def, rv, false, metadata_only)).await.is_err() {
+                        if tx.send(bookmark(&filter.form, rv, false)).await.is_err() {
                             break;
                         }
                     }

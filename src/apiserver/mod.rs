@@ -19,6 +19,7 @@ mod crd;
 mod crd_schema;
 mod discovery;
 mod error;
+mod events;
 mod faults;
 mod gc;
 mod http;

@@ -69,6 +69,14 @@ pub struct Stored {
 }
 
 impl Stored {
+    /// Serialises an object that is not stored (dry runs, tests).
+    pub fn from_value(object: &Value) -> Self {
+        Stored {
+            json: Bytes::from(serde_json::to_vec(object).expect("JSON values serialise")),
+            summary: Arc::new(Summary::of(object)),
+        }
+    }
+
     /// The object, parsed.
     pub fn value(&self) -> Value {
         serde_json::from_slice(&self.json).expect("stored objects are valid JSON")
@@ -111,7 +119,7 @@ pub struct Event {
     pub object: Stored,
     /// The object before a modification, so that a selecting watch can tell an object that
     /// stopped matching (sent as DELETED) from one that started matching (ADDED).
-    pub old: Option<Arc<Summary>>,
+    pub old: Option<Stored>,
     /// The serialised watch event line.
     pub line: Bytes,
 }
@@ -276,9 +284,7 @@ impl State {
     /// `resourceVersion`, records the event and tells the watches.
     pub fn commit(&mut self, key: &StoreKey, mut object: Value, kind: EventType) -> Stored {
         if self.dry_run {
-            let summary = Arc::new(Summary::of(&object));
-            let json = Bytes::from(serde_json::to_vec(&object).expect("JSON values serialise"));
-            return Stored { json, summary };
+            return Stored::from_value(&object);
         }
         self.rv += 1;
         let rv = self.rv;
@@ -304,7 +310,7 @@ impl State {
             kind,
             line,
             object: stored.clone(),
-            old: old.as_ref().map(|o| o.summary.clone()),
+            old: old.clone(),
         });
         collection.history.push_back(event.clone());
         while collection.history.len() > history_limit {
@@ -386,7 +392,7 @@ impl State {
                     }
                     continue;
                 }
-                if !selectors.matches(&stored.summary) {
+                if !selectors.matches(stored) {
                     continue;
                 }
                 if limit.is_some_and(|l| items.len() >= l) {

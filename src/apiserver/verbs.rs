@@ -140,7 +140,7 @@ fn admit(
             crd::resources(def.subject(), new)?;
             new["status"] = crd::established_status(new, now);
         }
-        Special::None => {}
+        Special::None | Special::EventsV1 => {}
     }
     if let Some(schema) = &def.schema {
         if let Err(errors) = schema.admit(new, old) {

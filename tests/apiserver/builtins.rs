@@ -87,7 +87,13 @@ where
     let name = created.meta().name.clone().unwrap();
     let got = api.get(&name).await.unwrap();
     assert_eq!(got.meta().uid, created.meta().uid);
-    assert_eq!(api.list(&Default::default()).await.unwrap().items.len(), 1);
+    let listed = api.list(&Default::default()).await.unwrap();
+    assert!(
+        listed
+            .items
+            .iter()
+            .any(|i| i.meta().name.as_deref() == Some(name.as_str()))
+    );
     got
 }
 
@@ -135,5 +141,50 @@ async fn events_leases_and_workloads_are_stored() {
         obj(json!({"metadata": {"name": "d"}, "spec": template})),
     )
     .await;
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn events_are_one_set_under_both_apis() {
+    let t = TestCluster::new("events-shared").await;
+    let ns = t.namespace.clone();
+    let v1: Api<Event> = Api::namespaced(t.client.clone(), &ns);
+    let created = v1
+        .create(&PostParams::default(), &obj(json!({
+            "metadata": {"name": "recorded"},
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "videosdk.live/operator", "reportingInstance": "op-1",
+            "action": "Sign", "reason": "Signed", "note": "token signed", "type": "Normal",
+            "regarding": {"kind": "VideoSdkToken", "name": "t", "namespace": ns, "apiVersion": "videosdk.live/v1alpha1", "uid": "1234"}
+        })))
+        .await
+        .unwrap();
+    assert_eq!(created.note.as_deref(), Some("token signed"));
+    // What kubectl describe asks for: core Events about one object.
+    let core: Api<CoreEvent> = Api::namespaced(t.client.clone(), &ns);
+    let about = core
+        .list(
+            &kube::api::ListParams::default()
+                .fields("involvedObject.kind=VideoSdkToken,involvedObject.name=t"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(about.items.len(), 1);
+    let e = &about.items[0];
+    assert_eq!(e.message.as_deref(), Some("token signed"));
+    assert_eq!(e.reason.as_deref(), Some("Signed"));
+    assert_eq!(e.involved_object.uid.as_deref(), Some("1234"));
+    let none = core
+        .list(&kube::api::ListParams::default().fields("involvedObject.name=other"))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+    // A series update through events.k8s.io shows through v1.
+    v1.patch("recorded", &PatchParams::default(), &Patch::Merge(json!({"series": {"count": 2, "lastObservedTime": "2026-01-01T00:01:00.000000Z"}, "note": "signed again"})))
+        .await
+        .unwrap();
+    let again = core.get("recorded").await.unwrap();
+    assert_eq!(again.message.as_deref(), Some("signed again"));
+    assert_eq!(again.series.unwrap().count, Some(2));
     t.cleanup().await;
 }
