@@ -18,6 +18,10 @@ enum Cell {
     Age,
     Path(String),
     SecretDataCount,
+    /// An Event's last time seen: `series.lastObservedTime`, `lastTimestamp` or `eventTime`.
+    EventLastSeen,
+    /// An Event's object, `kind/name`.
+    EventObject,
 }
 
 /// The columns of a resource; `printer_columns` are a CRD version's `additionalPrinterColumns`.
@@ -33,6 +37,13 @@ pub fn columns(def: &ResourceDef, printer_columns: Option<&Value>) -> Vec<Column
             cols.push(col("Type", "string", Cell::Path(".type".into())));
             cols.push(col("Data", "string", Cell::SecretDataCount));
             cols.push(col("Age", "string", Cell::Age));
+        }
+        ("", "events", _) => {
+            cols.insert(0, col("Last Seen", "string", Cell::EventLastSeen));
+            cols.push(col("Type", "string", Cell::Path(".type".into())));
+            cols.push(col("Reason", "string", Cell::Path(".reason".into())));
+            cols.push(col("Object", "string", Cell::EventObject));
+            cols.push(col("Message", "string", Cell::Path(".message".into())));
         }
         ("", "namespaces", _) => {
             cols.push(col("Status", "string", Cell::Path(".status.phase".into())));
@@ -125,6 +136,25 @@ fn cell(c: &Column, object: &Value, now: i64) -> Value {
         Cell::Name => object["metadata"]["name"].clone(),
         Cell::Age => age(object.pointer("/metadata/creationTimestamp"), now),
         Cell::SecretDataCount => json!(object["data"].as_object().map_or(0, |d| d.len())),
+        Cell::EventLastSeen => {
+            let seen = [
+                "/series/lastObservedTime",
+                "/lastTimestamp",
+                "/eventTime",
+                "/metadata/creationTimestamp",
+            ]
+            .iter()
+            .find_map(|p| object.pointer(p).filter(|v| v.is_string()));
+            age(seen, now)
+        }
+        Cell::EventObject => json!(format!(
+            "{}/{}",
+            object["involvedObject"]["kind"]
+                .as_str()
+                .unwrap_or("")
+                .to_lowercase(),
+            object["involvedObject"]["name"].as_str().unwrap_or("")
+        )),
         Cell::Path(p) => match eval(object, p) {
             None => Value::Null,
             Some(v) if c.kind == "date" => age(Some(v), now),

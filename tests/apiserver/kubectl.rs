@@ -120,6 +120,14 @@ async fn kubectl_server_side_apply_and_get() {
         "{table}"
     );
     assert!(table.contains("meeting-bot"), "{table}");
+    let described = run(&["describe", "vst", "meeting-bot", "-n", &t.namespace]);
+    assert!(
+        described.contains("Name:         meeting-bot"),
+        "{described}"
+    );
+    assert!(described.contains("Events:"), "{described}");
+    let events = run(&["get", "events", "-n", &t.namespace]);
+    assert!(events.is_empty(), "{events}");
     let ns = run(&["get", "namespace", &t.namespace]);
     let header: Vec<&str> = ns.lines().next().unwrap_or("").split_whitespace().collect();
     assert_eq!(header, ["NAME", "STATUS", "AGE"], "{ns}");
