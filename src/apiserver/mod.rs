@@ -34,6 +34,7 @@ mod store;
 mod table;
 pub mod testing;
 mod verbs;
+mod watch;
 
 pub use accounting::{RequestCounts, Verb};
 pub use faults::FaultRule;
@@ -46,7 +47,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::State;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// How to start a server.
@@ -76,7 +77,7 @@ pub(crate) struct Shared {
     faults: Faults,
     accounting: Accounting,
     /// Bumped to end every open watch.
-    close_watches: watch::Sender<u64>,
+    close_watches: tokio::sync::watch::Sender<u64>,
     /// `host:port`, for `/api`'s `serverAddressByClientCIDRs`.
     address: String,
     bookmark_interval: Duration,
@@ -119,7 +120,7 @@ impl ApiServer {
             state: Mutex::new(state),
             faults: Faults::default(),
             accounting: Accounting::default(),
-            close_watches: watch::channel(0).0,
+            close_watches: tokio::sync::watch::channel(0).0,
             address: address.to_string(),
             bookmark_interval: options.bookmark_interval,
         });
