@@ -12,6 +12,22 @@
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! How it is put together: `store` keeps objects as serialised bytes with a small
+//! summary, one global `resourceVersion`, and per resource a watch history and a broadcast
+//! channel, all behind one lock; `verbs` (create, update, patch, apply) and `gc` (delete,
+//! finalizers, propagation, garbage collection, namespaces, CRD removal) run the semantics on
+//! it; `managed` is field ownership and server-side apply; `http` and `watch` are the REST
+//! surface; `discovery`, `openapi`, `table` and `representation` answer what kubectl and kube
+//! ask for besides objects; `faults` and `accounting` are for tests and benchmarks.
+//!
+//! Known differences from kube-apiserver: lists are atomic for server-side apply (no merging
+//! of associative lists by key); strategic merge patches are applied as merge patches; CRD
+//! versions are not converted (every served version returns the stored object); deleting a
+//! CRD removes its objects without waiting for their finalizers; garbage collection and
+//! namespace cleanup happen at once rather than a moment later; there is no authentication,
+//! authorization or admission webhooks, and no pods or other resources this project does not
+//! use. Structural-schema admission of custom resources goes through `crd_schema`.
 
 mod accounting;
 mod builtin;

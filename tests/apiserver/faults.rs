@@ -158,3 +158,21 @@ async fn closed_watches_are_resumed_by_kube_watcher() {
     );
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn watches_can_be_closed_periodically() {
+    let t = TestCluster::in_memory("faults-close-every").await;
+    let server = t.server().unwrap();
+    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    server.close_watches_every(Some(std::time::Duration::from_millis(50)));
+    for _ in 0..2 {
+        let w = api
+            .watch(&kube::api::WatchParams::default(), "0")
+            .await
+            .unwrap();
+        let ended = tokio::time::timeout(WAIT, w.try_collect::<Vec<_>>()).await;
+        assert!(ended.expect("the server closes the watch").is_ok());
+    }
+    server.close_watches_every(None);
+    t.cleanup().await;
+}
