@@ -62,14 +62,14 @@ async fn secret_type_is_immutable() {
         api.patch(
             "s",
             &PatchParams::default(),
-            &Patch::Merge(json!({"type": "kubernetes.io/tls"})),
+            &Patch::Merge(json!({"type": "example.com/custom"})),
         )
         .await,
     );
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
     assert_eq!(
         e.message,
-        "Secret \"s\" is invalid: type: Invalid value: \"kubernetes.io/tls\": field is immutable"
+        "Secret \"s\" is invalid: type: Invalid value: \"example.com/custom\": field is immutable"
     );
     t.cleanup().await;
 }

@@ -195,7 +195,14 @@ async fn watch_sends_bookmarks_when_asked() {
         .await
         .unwrap()
         .boxed();
-    match next(&mut w).await {
+    // kube-apiserver sends bookmarks about once a minute; this server every second.
+    let first = tokio::time::timeout(WAIT * 3, w.next())
+        .await
+        .expect("a bookmark in time");
+    match first
+        .expect("the watch is open")
+        .expect("a well-formed event")
+    {
         WatchEvent::Bookmark(b) => {
             let at: u64 = b.metadata.resource_version.parse().unwrap();
             assert!(at >= rv(&s.metadata));
