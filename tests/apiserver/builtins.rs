@@ -188,3 +188,56 @@ async fn events_are_one_set_under_both_apis() {
     assert_eq!(again.series.unwrap().count, Some(2));
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn kube_recorder_events_and_their_series_show_through_v1() {
+    use kube::runtime::events::{Event as Recorded, EventType, Recorder, Reporter};
+    let t = TestCluster::new("events-recorder").await;
+    let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let s = secrets
+        .create(
+            &PostParams::default(),
+            &obj(json!({"metadata": {"name": "target"}})),
+        )
+        .await
+        .unwrap();
+    let recorder = Recorder::new(
+        t.client.clone(),
+        Reporter {
+            controller: "videosdk-conformance".into(),
+            instance: Some("i-1".into()),
+        },
+    );
+    let event = Recorded {
+        type_: EventType::Warning,
+        reason: "SecretNotOwned".into(),
+        note: Some("not ours".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    let reference = s.object_ref(&());
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let core: Api<CoreEvent> = Api::namespaced(t.client.clone(), &t.namespace);
+    let listed = core
+        .list(
+            &kube::api::ListParams::default()
+                .fields("involvedObject.name=target,reason=SecretNotOwned"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items.len(),
+        1,
+        "a repeated event is one Event with a series"
+    );
+    let e = &listed.items[0];
+    assert_eq!(e.message.as_deref(), Some("not ours"));
+    assert_eq!(e.type_.as_deref(), Some("Warning"));
+    assert_eq!(e.series.as_ref().and_then(|s| s.count), Some(2));
+    assert_eq!(
+        e.reporting_component.as_deref(),
+        Some("videosdk-conformance")
+    );
+    t.cleanup().await;
+}
