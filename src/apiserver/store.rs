@@ -146,6 +146,8 @@ fn serialise_event(kind: &str, object: &Value) -> (Bytes, Bytes) {
     serde_json::to_writer(&mut line, object).expect("JSON values serialise");
     let end = line.len();
     line.extend_from_slice(b"}\n");
+    // Bytes keeps the Vec's whole allocation alive; do not keep its spare capacity too.
+    line.shrink_to_fit();
     let line = Bytes::from(line);
     (line.slice(start..end), line)
 }
