@@ -41,6 +41,72 @@ pub fn validate_name(s: Subject<'_>, name: &str, label_only: bool) -> Result<(),
     ))
 }
 
+const LABEL_VALUE_MESSAGE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+const QUALIFIED_NAME_MESSAGE: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, the shape of label values and key names.
+fn is_qualified_part(s: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    s.chars().all(ok_char)
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// What is wrong with a label key (`[prefix/]name`), if anything.
+fn label_key_error(key: &str) -> Option<String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix {
+        if p.is_empty() || p.len() > 253 || !p.split('.').all(is_label) {
+            return Some(format!("prefix part {DNS1123_SUBDOMAIN_MESSAGE}"));
+        }
+    }
+    if name.is_empty() {
+        return Some("name part must be non-empty".into());
+    }
+    if name.len() > 63 {
+        return Some("name part must be no more than 63 characters".into());
+    }
+    (!is_qualified_part(name)).then(|| QUALIFIED_NAME_MESSAGE.to_owned())
+}
+
+/// Checks `metadata.labels`, as kube-apiserver does for every object.
+pub fn validate_labels(s: Subject<'_>, object: &Value) -> Result<(), ApiError> {
+    let Some(labels) = object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+    else {
+        return Ok(());
+    };
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let mut causes = Vec::new();
+    let mut invalid = |value: &str, why: String| {
+        causes.push(super::error::Cause {
+            reason: "FieldValueInvalid".into(),
+            message: format!("Invalid value: \"{value}\": {why}"),
+            field: "metadata.labels".into(),
+        })
+    };
+    for (key, value) in labels {
+        if let Some(why) = label_key_error(key) {
+            invalid(key, why);
+        }
+        let value = value.as_str().unwrap_or_default();
+        if value.len() > 63 {
+            invalid(value, "must be no more than 63 characters".into());
+        } else if !value.is_empty() && !is_qualified_part(value) {
+            invalid(value, LABEL_VALUE_MESSAGE.into());
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(s, name, &causes))
+    }
+}
+
 /// Secret admission: merges `stringData` into `data`, checks that `data` is base64, defaults
 /// `type` to `Opaque` and keeps it (and the data of an `immutable` Secret) unchanged on update.
 pub fn admit_secret(s: Subject<'_>, new: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
@@ -155,6 +221,28 @@ mod tests {
         assert_eq!(
             err.message,
             "Secret \"s\" is invalid: type: Invalid value: \"kubernetes.io/tls\": field is immutable"
+        );
+    }
+
+    #[test]
+    fn labels() {
+        let ok = json!({"metadata": {"name": "s", "labels": {"app.kubernetes.io/name": "x_y.z", "e": ""}}});
+        assert!(validate_labels(SECRET, &ok).is_ok());
+        let long = json!({"metadata": {"name": "s", "labels": {"a": "x".repeat(64)}}});
+        let err = validate_labels(SECRET, &long).unwrap_err();
+        assert!(
+            err.message.ends_with("must be no more than 63 characters"),
+            "{}",
+            err.message
+        );
+        let bad = json!({"metadata": {"name": "s", "labels": {"Bad/k": "-v"}}});
+        let err = validate_labels(SECRET, &bad).unwrap_err();
+        assert!(
+            err.message.starts_with(
+                "Secret \"s\" is invalid: [metadata.labels: Invalid value: \"Bad/k\": prefix part"
+            ),
+            "{}",
+            err.message
         );
     }
 

@@ -103,6 +103,7 @@ pub fn resources(s: Subject<'_>, crd: &Value) -> Result<Vec<ResourceDef>, ApiErr
             generation: true,
             special: Special::None,
             schema: Some(compiled),
+            printer_columns: v.get("additionalPrinterColumns").cloned(),
         });
     }
     if !causes.is_empty() {

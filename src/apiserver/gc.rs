@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::resources::{ResourceDef, Special, StoreKey};
-use super::store::{EventType, ObjRef, State, Stored, uid_of};
+use super::store::{EventType, ObjRef, State, Stored};
 use super::verbs::namespaces_key;
 use serde_json::{Value, json};
 
@@ -81,22 +81,6 @@ fn finalizers(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn obj_ref(key: &StoreKey, v: &Value) -> ObjRef {
-    ObjRef {
-        key: key.clone(),
-        namespace: v
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-        name: v
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-    }
-}
-
 fn generation_bumped(st: &State, key: &StoreKey, v: &mut Value) {
     let tracks = st.registry.any_version(key).is_some_and(|d| d.generation);
     if tracks {
@@ -120,7 +104,7 @@ pub fn delete(
         .cloned()
         .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
     if let Some(uid) = &options.precondition_uid {
-        let actual = uid_of(&old.value);
+        let actual = &old.summary.uid;
         if uid != actual {
             return Err(ApiError::conflict(
                 def.subject(),
@@ -143,10 +127,11 @@ pub fn delete(
             ));
         }
     }
-    if old.value.pointer("/metadata/deletionTimestamp").is_some() {
+    if old.summary.terminating {
         return Ok(Deleted::Pending(old));
     }
-    let uid = uid_of(&old.value).to_owned();
+    let uid = old.summary.uid.clone();
+    let oldv = old.value();
     match options.propagation.unwrap_or(Propagation::Background) {
         Propagation::Orphan => orphan(st, &uid),
         Propagation::Foreground => {
@@ -156,7 +141,7 @@ pub fn delete(
         }
         Propagation::Background => {}
     }
-    let mut pending = finalizers(&old.value);
+    let mut pending = finalizers(&oldv);
     if options.propagation == Some(Propagation::Foreground) && !st.dependents_of(&uid).is_empty() {
         pending.push(FOREGROUND.to_owned());
     }
@@ -164,14 +149,28 @@ pub fn delete(
         return Ok(delete_namespace(st, old, now));
     }
     if pending.is_empty() {
-        return Ok(Deleted::Gone(remove(st, &key, (*old.value).clone())));
+        return Ok(Deleted::Gone(remove(st, &key, oldv)));
     }
-    let mut v = (*old.value).clone();
+    let mut v = oldv;
     v["metadata"]["deletionTimestamp"] = json!(now);
     v["metadata"]["deletionGracePeriodSeconds"] = json!(0);
     v["metadata"]["finalizers"] = json!(pending);
     generation_bumped(st, &key, &mut v);
     Ok(Deleted::Pending(st.commit(&key, v, EventType::Modified)))
+}
+
+/// The garbage collector's answer to an object whose owners are all absent (it was written
+/// with `ownerReferences` to UIDs that do not exist, or no longer do): it is deleted.
+pub fn collect_if_ownerless(st: &mut State, def: &ResourceDef, stored: &Stored, now: &str) {
+    let owners = &stored.summary.owner_uids;
+    if st.dry_run || owners.is_empty() || owners.iter().any(|u| st.by_uid(u).is_some()) {
+        return;
+    }
+    let (namespace, name) = (
+        stored.summary.namespace.clone(),
+        stored.summary.name.clone(),
+    );
+    let _ = delete(st, def, &namespace, &name, &DeleteOptions::default(), now);
 }
 
 /// Removes the owner reference to `owner_uid` from each dependent.
@@ -180,7 +179,7 @@ fn orphan(st: &mut State, owner_uid: &str) {
         let Some(stored) = st.get_ref(&dep) else {
             continue;
         };
-        let mut v = (*stored.value).clone();
+        let mut v = stored.value();
         if let Some(refs) = v["metadata"]["ownerReferences"].as_array_mut() {
             refs.retain(|r| r["uid"] != owner_uid);
         }
@@ -195,15 +194,12 @@ fn delete_dependent(st: &mut State, dep: &ObjRef, owner_uid: &str, now: &str) {
         return;
     };
     let others_alive = stored
-        .value
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["uid"].as_str())
+        .summary
+        .owner_uids
+        .iter()
         .any(|u| u != owner_uid && st.by_uid(u).is_some());
     if others_alive {
-        let mut v = (*stored.value).clone();
+        let mut v = stored.value();
         if let Some(refs) = v["metadata"]["ownerReferences"].as_array_mut() {
             refs.retain(|r| r["uid"] != owner_uid);
         }
@@ -228,20 +224,17 @@ fn delete_dependent(st: &mut State, dep: &ObjRef, owner_uid: &str, now: &str) {
 /// dependents are collected, a CRD's resources stop being served, a terminating namespace or
 /// a foreground-deleting owner whose last dependent this was is finished.
 pub fn remove(st: &mut State, key: &StoreKey, last: Value) -> Stored {
-    let uid = uid_of(&last).to_owned();
-    let this = obj_ref(key, &last);
-    let owners: Vec<String> = last
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["uid"].as_str().map(str::to_owned))
-        .collect();
-    let is_crd = key.0 == "apiextensions.k8s.io" && key.1 == "customresourcedefinitions";
-    let gone = st.commit(key, last, EventType::Deleted);
-    if is_crd {
-        remove_crd_objects(st, &gone.value);
+    if st.dry_run {
+        return st.commit(key, last, EventType::Deleted);
     }
+    let is_crd = key.0 == "apiextensions.k8s.io" && key.1 == "customresourcedefinitions";
+    if is_crd {
+        remove_crd_objects(st, &last);
+    }
+    let gone = st.commit(key, last, EventType::Deleted);
+    let uid = gone.summary.uid.clone();
+    let namespace = gone.summary.namespace.clone();
+    let owners = gone.summary.owner_uids.clone();
     let now = super::verbs::now();
     for dep in st.dependents_of(&uid) {
         delete_dependent(st, &dep, &uid, &now);
@@ -249,8 +242,8 @@ pub fn remove(st: &mut State, key: &StoreKey, last: Value) -> Stored {
     for owner in owners {
         finish_foreground(st, &owner);
     }
-    if !this.namespace.is_empty() {
-        finish_namespace(st, &this.namespace);
+    if !namespace.is_empty() {
+        finish_namespace(st, &namespace);
     }
     gone
 }
@@ -265,7 +258,7 @@ fn remove_crd_objects(st: &mut State, crd: &Value) {
     let key = (group.clone(), plural.clone());
     let page = st.list(&key, None, &Default::default(), None, None);
     for item in page.map(|p| p.items).unwrap_or_default() {
-        remove(st, &key, (*item.value).clone());
+        remove(st, &key, item.value());
     }
     st.registry.remove(&group, &plural);
     st.drop_collection(&key);
@@ -278,12 +271,11 @@ fn finish_foreground(st: &mut State, owner_uid: &str) {
     let Some(owner) = st.get_ref(&r).cloned() else {
         return;
     };
-    let waiting = owner.value.pointer("/metadata/deletionTimestamp").is_some()
-        && finalizers(&owner.value).iter().any(|f| f == FOREGROUND);
+    let mut v = owner.value();
+    let waiting = owner.summary.terminating && finalizers(&v).iter().any(|f| f == FOREGROUND);
     if !waiting || !st.dependents_of(owner_uid).is_empty() {
         return;
     }
-    let mut v = (*owner.value).clone();
     let rest: Vec<String> = finalizers(&v)
         .into_iter()
         .filter(|f| f != FOREGROUND)
@@ -299,15 +291,15 @@ fn finish_foreground(st: &mut State, owner_uid: &str) {
 /// Namespace deletion: it turns `Terminating`, its objects are deleted, and it goes away once
 /// they all have.
 fn delete_namespace(st: &mut State, ns: Stored, now: &str) -> Deleted {
-    let name = ns.value["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let mut v = (*ns.value).clone();
+    let name = ns.summary.name.clone();
+    let mut v = ns.value();
     v["metadata"]["deletionTimestamp"] = json!(now);
     v["metadata"]["deletionGracePeriodSeconds"] = json!(0);
     v["status"]["phase"] = json!("Terminating");
     let terminating = st.commit(&namespaces_key(), v, EventType::Modified);
+    if st.dry_run {
+        return Deleted::Pending(terminating);
+    }
     for r in st.in_namespace(&name) {
         if let Some(def) = st.registry.any_version(&r.key) {
             let _ = delete(
@@ -331,12 +323,10 @@ fn finish_namespace(st: &mut State, namespace: &str) {
     let Some(ns) = st.get(&namespaces_key(), "", namespace).cloned() else {
         return;
     };
-    if ns.value.pointer("/metadata/deletionTimestamp").is_none()
-        || !st.in_namespace(namespace).is_empty()
-    {
+    if !ns.summary.terminating || !st.in_namespace(namespace).is_empty() {
         return;
     }
-    let mut v = (*ns.value).clone();
+    let mut v = ns.value();
     v["spec"]["finalizers"] = json!([]);
     remove(st, &namespaces_key(), v);
 }

@@ -1,16 +1,22 @@
-//! HTTP: routes Kubernetes REST paths to discovery and the verbs, applies faults and
-//! accounting, and streams watches.
+//! HTTP: routes Kubernetes REST paths to discovery and the verbs (watches to
+//! [`super::watch`]), and applies faults and accounting.
 
 use super::Shared;
 use super::accounting::Verb;
 use super::discovery;
 use super::error::ApiError;
+use super::events;
 use super::gc::{self, DeleteOptions, Deleted};
+use super::openapi;
+use super::patch;
 use super::patch::PatchKind;
-use super::resources::ResourceDef;
-use super::selector::{FieldSelector, LabelSelector, Selectors};
-use super::store::{Event, EventType, Stored, event_line};
+use super::representation::{self, Representation};
+use super::resources::{ResourceDef, Special};
+use super::selector::{self, FieldSelector, LabelSelector, Selectors};
+use super::store::Stored;
+use super::table;
 use super::verbs::{self, Managed, WriteCtx};
+use super::watch::{WatchForm, watch};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -18,15 +24,11 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
 
 /// Request bodies above this are refused (etcd's own object limit is 1.5 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
-/// How long a watch without `timeoutSeconds` stays open (kube-apiserver picks 30–60 min).
-const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
-fn json_response(code: u16, body: impl Into<Body>) -> Response {
+pub fn json_response(code: u16, body: impl Into<Body>) -> Response {
     Response::builder()
         .status(code)
         .header(header::CONTENT_TYPE, "application/json")
@@ -69,6 +71,8 @@ enum Route<'a> {
     Group(&'a str),
     Resources(&'a str, &'a str),
     Resource(ResourcePath<'a>),
+    OpenApiIndex,
+    OpenApi(String),
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
@@ -76,6 +80,8 @@ fn route(path: &str) -> Option<Route<'_>> {
     let (group, version, rest) = match segs.as_slice() {
         ["healthz" | "livez" | "readyz", ..] => return Some(Route::Health),
         ["version"] => return Some(Route::Version),
+        ["openapi", "v3"] => return Some(Route::OpenApiIndex),
+        ["openapi", "v3", gv @ ..] => return Some(Route::OpenApi(gv.join("/"))),
         ["api"] => return Some(Route::CoreVersions),
         ["apis"] => return Some(Route::Groups),
         ["apis", g] => return Some(Route::Group(g)),
@@ -111,16 +117,19 @@ fn query_map(query: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
-fn flag(q: &HashMap<String, String>, key: &str) -> bool {
+pub fn flag(q: &HashMap<String, String>, key: &str) -> bool {
     q.get(key).is_some_and(|v| v == "true" || v == "1")
 }
 
-fn selectors(q: &HashMap<String, String>) -> Result<Selectors, ApiError> {
+pub fn selectors(q: &HashMap<String, String>, def: &ResourceDef) -> Result<Selectors, ApiError> {
     Ok(Selectors {
         labels: LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
             .map_err(ApiError::bad_request)?,
-        fields: FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
-            .map_err(ApiError::bad_request)?,
+        fields: FieldSelector::parse(
+            q.get("fieldSelector").map(String::as_str).unwrap_or(""),
+            selector::field_labels(&def.group, &def.plural),
+        )
+        .map_err(ApiError::bad_request)?,
     })
 }
 
@@ -187,11 +196,23 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
                 .map(|d| value_response(200, &d))
                 .ok_or_else(ApiError::no_route)
         }
+        Some(Route::OpenApiIndex) => {
+            let st = shared.state.lock().expect("store lock");
+            Ok(value_response(200, &openapi::index(&st.registry, st.rv)))
+        }
+        Some(Route::OpenApi(gv)) => {
+            let st = shared.state.lock().expect("store lock");
+            openapi::group_version(&st.registry, &gv)
+                .map(|d| value_response(200, &d))
+                .ok_or_else(ApiError::no_route)
+        }
         Some(Route::Resource(p)) => {
             resource(&shared, &parts.method, &parts.headers, &q, p, body).await
         }
     };
-    response.unwrap_or_else(|e| error_response(&e))
+    let response = response.unwrap_or_else(|e| error_response(&e));
+    tracing::debug!(method = %parts.method, path, query = parts.uri.query().unwrap_or(""), status = response.status().as_u16(), "apiserver request");
+    response
 }
 
 async fn resource(
@@ -214,10 +235,28 @@ async fn resource(
     {
         return Err(ApiError::no_route());
     }
+    // events.k8s.io/v1 Events live in the core v1 store, renamed on the way in and out.
+    let served = def.clone();
+    let as_events_v1 = def.special == Special::EventsV1;
+    let def = if as_events_v1 {
+        let st = shared.state.lock().expect("store lock");
+        st.registry
+            .get("", "v1", "events")
+            .expect("core events are built in")
+    } else {
+        def
+    };
+    let out = |s: &Stored| -> Bytes {
+        if as_events_v1 {
+            events::from_core_bytes(&s.json)
+        } else {
+            s.json.clone()
+        }
+    };
     let verb = verb_of(method, p.name.is_some(), q).ok_or_else(|| {
-        ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource"
-        ))
+        ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )
     })?;
     let accounted = match p.subresource {
         Some(s) => format!("{}/{s}", def.plural),
@@ -239,109 +278,176 @@ async fn resource(
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
     let parse = |b: &Bytes| -> Result<Value, ApiError> {
-        serde_json::from_slice(b).map_err(|e| {
+        let v: Value = serde_json::from_slice(b).map_err(|e| {
             ApiError::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {e}",
-                def.kind, def.version, def.kind
+                served.kind, served.version, served.kind
             ))
-        })
+        })?;
+        Ok(if as_events_v1 { events::to_core(v) } else { v })
     };
     let ctx = || write_ctx(q, headers);
+    let representation = Representation::from_accept(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .unwrap_or(""),
+    );
+    // DELETE carries it in its DeleteOptions body as well.
+    let dry_run_in_body = matches!(verb, Verb::Delete | Verb::DeleteCollection)
+        && serde_json::from_slice::<Value>(&body).is_ok_and(|o| {
+            o["dryRun"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|v| v == "All"))
+        });
+    let dry_run = match q.get("dryRun").map(String::as_str) {
+        None | Some("") => dry_run_in_body,
+        Some("All") if verb.is_write() => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            )));
+        }
+    };
     let mut st = match verb {
-        Verb::Watch => return watch(shared, def, p.namespace, q),
+        Verb::Watch => {
+            let metadata_only = representation == Representation::Metadata;
+            let form = WatchForm {
+                metadata_only,
+                events_v1: as_events_v1,
+                served,
+            };
+            return watch(shared, def, p.namespace, q, form);
+        }
         _ => shared.state.lock().expect("store lock"),
     };
-    match verb {
-        Verb::Get => {
-            if p.subresource.is_some()
-                && !(p.subresource == Some("status") && def.status_subresource)
-            {
-                return Err(ApiError::no_route());
+    st.dry_run = dry_run;
+    let mut answer = || -> Result<Response, ApiError> {
+        match verb {
+            Verb::Get => {
+                if p.subresource.is_some()
+                    && !(p.subresource == Some("status") && def.status_subresource)
+                {
+                    return Err(ApiError::no_route());
+                }
+                let s = st
+                    .get(&def.store_key(), namespace, name)
+                    .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
+                match representation {
+                    Representation::Object => Ok(json_response(200, out(s))),
+                    Representation::Metadata => {
+                        Ok(json_response(200, representation::partial_bytes(&s.json)))
+                    }
+                    Representation::Table => {
+                        let columns = table::columns(&def, def.printer_columns.as_ref());
+                        let t = table::render(&columns, &[s.value()], st.rv);
+                        Ok(value_response(200, &t))
+                    }
+                }
             }
-            let s = st
-                .get(&def.store_key(), namespace, name)
-                .ok_or_else(|| ApiError::not_found(def.subject(), name))?;
-            Ok(json_response(200, s.json.clone()))
-        }
-        Verb::List => {
-            let limit = q
-                .get("limit")
-                .and_then(|l| l.parse::<usize>().ok())
-                .filter(|l| *l > 0);
-            let page = st.list(
-                &def.store_key(),
-                p.namespace,
-                &selectors(q)?,
-                limit,
-                q.get("continue").map(String::as_str),
-            )?;
-            drop(st);
-            Ok(json_response(200, list_body(&def, page)))
-        }
-        Verb::Create => {
-            let obj = parse(&body)?;
-            let s = verbs::create(&mut st, &def, namespace, obj, &ctx(), Managed::Record)?;
-            Ok(json_response(201, s.json))
-        }
-        Verb::Update => {
-            let obj = parse(&body)?;
-            let s = verbs::update(&mut st, &def, namespace, name, p.subresource, obj, &ctx())?;
-            Ok(json_response(200, s.json))
-        }
-        Verb::Patch => {
-            let ct = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let kind = PatchKind::from_content_type(ct)
-                .ok_or_else(|| ApiError::unsupported_media_type(ct))?;
-            let existed = st.get(&def.store_key(), namespace, name).is_some();
-            let s = verbs::patch(
-                &mut st,
-                &def,
-                namespace,
-                name,
-                p.subresource,
-                kind,
-                &body,
-                &ctx(),
-            )?;
-            let created = !existed;
-            Ok(json_response(if created { 201 } else { 200 }, s.json))
-        }
-        Verb::Delete => {
-            let options =
-                DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
-            match gc::delete(&mut st, &def, namespace, name, &options, &verbs::now())? {
-                Deleted::Pending(s) => Ok(json_response(200, s.json)),
-                Deleted::Gone(s) => Ok(value_response(200, &success(&def, &s))),
+            Verb::List => {
+                let limit = q
+                    .get("limit")
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .filter(|l| *l > 0);
+                let page = st.list(
+                    &def.store_key(),
+                    p.namespace,
+                    &selectors(q, &def)?,
+                    limit,
+                    q.get("continue").map(String::as_str),
+                )?;
+                match representation {
+                    Representation::Object => Ok(json_response(
+                        200,
+                        list_body(&served, page, false, as_events_v1),
+                    )),
+                    Representation::Metadata => {
+                        Ok(json_response(200, list_body(&served, page, true, false)))
+                    }
+                    Representation::Table => {
+                        let objects: Vec<Value> = page.items.iter().map(Stored::value).collect();
+                        let columns = table::columns(&def, def.printer_columns.as_ref());
+                        let t = table::render(&columns, &objects, page.resource_version);
+                        Ok(value_response(200, &t))
+                    }
+                }
             }
-        }
-        Verb::DeleteCollection => {
-            let options =
-                DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
-            let page = st.list(&def.store_key(), p.namespace, &selectors(q)?, None, None)?;
-            let now = verbs::now();
-            for item in page.items {
-                let ns = item.value["metadata"]["namespace"].as_str().unwrap_or("");
-                let n = item.value["metadata"]["name"].as_str().unwrap_or("");
-                gc::delete(&mut st, &def, ns, n, &options, &now)?;
+            Verb::Create => {
+                let obj = parse(&body)?;
+                let s = verbs::create(&mut st, &def, namespace, obj, &ctx(), Managed::Record)?;
+                Ok(json_response(201, out(&s)))
             }
-            Ok(value_response(
-                200,
-                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
-            ))
+            Verb::Update => {
+                let obj = parse(&body)?;
+                let s = verbs::update(&mut st, &def, namespace, name, p.subresource, obj, &ctx())?;
+                Ok(json_response(200, out(&s)))
+            }
+            Verb::Patch => {
+                let ct = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let kind = PatchKind::from_content_type(ct)
+                    .ok_or_else(|| ApiError::unsupported_media_type(ct))?;
+                let existed = st.get(&def.store_key(), namespace, name).is_some();
+                let target = verbs::Target {
+                    namespace,
+                    name,
+                    subresource: p.subresource,
+                };
+                let body = if as_events_v1 {
+                    let patch = events::patch_to_core(kind, patch::parse_body(kind, &body)?);
+                    Bytes::from(serde_json::to_vec(&patch).expect("JSON values serialise"))
+                } else {
+                    body.clone()
+                };
+                let s = verbs::patch(&mut st, &def, target, kind, &body, &ctx())?;
+                let created = !existed;
+                Ok(json_response(if created { 201 } else { 200 }, out(&s)))
+            }
+            Verb::Delete => {
+                let options =
+                    DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
+                match gc::delete(&mut st, &def, namespace, name, &options, &verbs::now())? {
+                    Deleted::Pending(s) => Ok(json_response(200, out(&s))),
+                    Deleted::Gone(s) => Ok(value_response(200, &success(&def, &s))),
+                }
+            }
+            Verb::DeleteCollection => {
+                let options =
+                    DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
+                let page = st.list(
+                    &def.store_key(),
+                    p.namespace,
+                    &selectors(q, &def)?,
+                    None,
+                    None,
+                )?;
+                let now = verbs::now();
+                for item in page.items {
+                    let (ns, n) = (&item.summary.namespace, &item.summary.name);
+                    gc::delete(&mut st, &def, ns, n, &options, &now)?;
+                }
+                Ok(value_response(
+                    200,
+                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
+                ))
+            }
+            Verb::Watch => unreachable!("watches returned above"),
         }
-        Verb::Watch => unreachable!("watches returned above"),
-    }
+    };
+    let answer = answer();
+    st.dry_run = false;
+    answer
 }
 
 /// The `Status` kube-apiserver answers a DELETE that removed the object at once with.
 fn success(def: &ResourceDef, s: &Stored) -> Value {
     let mut details = json!({
-        "name": s.value["metadata"]["name"],
+        "name": s.summary.name,
         "kind": def.plural,
-        "uid": s.value["metadata"]["uid"],
+        "uid": s.summary.uid,
     });
     if !def.group.is_empty() {
         details["group"] = json!(def.group);
@@ -349,8 +455,14 @@ fn success(def: &ResourceDef, s: &Stored) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }
 
-/// A list body, assembled from the items' stored bytes.
-fn list_body(def: &ResourceDef, page: super::store::Page) -> Vec<u8> {
+/// A list body, assembled from the items' stored bytes (or their metadata only, or renamed
+/// from core to `events.k8s.io` Events).
+fn list_body(
+    def: &ResourceDef,
+    page: super::store::Page,
+    metadata_only: bool,
+    events_v1: bool,
+) -> Vec<u8> {
     let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(c) = &page.continue_token {
         meta["continue"] = json!(c);
@@ -358,11 +470,16 @@ fn list_body(def: &ResourceDef, page: super::store::Page) -> Vec<u8> {
     if let Some(n) = page.remaining {
         meta["remainingItemCount"] = json!(n);
     }
+    let (kind, api_version) = if metadata_only {
+        (
+            "PartialObjectMetadata".to_owned(),
+            "meta.k8s.io/v1".to_owned(),
+        )
+    } else {
+        (def.kind.clone(), def.api_version())
+    };
     let head = format!(
-        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
-        def.kind,
-        def.api_version(),
-        meta
+        "{{\"kind\":\"{kind}List\",\"apiVersion\":\"{api_version}\",\"metadata\":{meta},\"items\":["
     );
     let mut out = Vec::with_capacity(
         head.len() + page.items.iter().map(|i| i.json.len() + 1).sum::<usize>() + 2,
@@ -372,155 +489,16 @@ fn list_body(def: &ResourceDef, page: super::store::Page) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(&item.json);
+        if metadata_only {
+            out.extend_from_slice(&representation::partial_bytes(&item.json));
+        } else if events_v1 {
+            out.extend_from_slice(&events::from_core_bytes(&item.json));
+        } else {
+            out.extend_from_slice(&item.json);
+        }
     }
     out.extend_from_slice(b"]}");
     out
-}
-
-/// What one watch sends: its namespace and selectors decide which events it sees, and an
-/// object that stops (starts) matching is seen as DELETED (ADDED).
-struct WatchFilter {
-    namespace: Option<String>,
-    selectors: Selectors,
-}
-
-impl WatchFilter {
-    fn matches(&self, v: &Value) -> bool {
-        self.namespace
-            .as_deref()
-            .is_none_or(|ns| v.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
-            && self.selectors.matches(v)
-    }
-
-    fn line(&self, e: &Event) -> Option<Bytes> {
-        if self.namespace.is_none() && self.selectors.is_empty() {
-            return Some(e.line.clone());
-        }
-        let now = self.matches(&e.object.value);
-        if e.kind != EventType::Modified {
-            return now.then(|| e.line.clone());
-        }
-        let before = e.old.as_deref().is_some_and(|o| self.matches(o));
-        match (before, now) {
-            (true, true) => Some(e.line.clone()),
-            (false, true) => Some(event_line("ADDED", &e.object.json)),
-            (true, false) => Some(event_line("DELETED", &e.object.json)),
-            (false, false) => None,
-        }
-    }
-}
-
-fn bookmark(def: &ResourceDef, rv: u64, initial_events_end: bool) -> Bytes {
-    let mut object = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": {"resourceVersion": rv.to_string()}});
-    if initial_events_end {
-        object["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-    }
-    Bytes::from(format!(
-        "{}\n",
-        json!({"type": "BOOKMARK", "object": object})
-    ))
-}
-
-fn watch(
-    shared: &Arc<Shared>,
-    def: Arc<ResourceDef>,
-    namespace: Option<&str>,
-    q: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
-    let filter = WatchFilter {
-        namespace: namespace.map(str::to_owned),
-        selectors: selectors(q)?,
-    };
-    let send_initial = flag(q, "sendInitialEvents");
-    let since = match q.get("resourceVersion").map(String::as_str) {
-        None | Some("") | Some("0") => None,
-        Some(_) if send_initial => None,
-        Some(rv) => Some(
-            rv.parse::<u64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
-        ),
-    };
-    let bookmarks = flag(q, "allowWatchBookmarks");
-    let timeout = q
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_WATCH_TIMEOUT);
-    let (subscription, start_rv) = {
-        let mut st = shared.state.lock().expect("store lock");
-        let sub = st.subscribe(&def.store_key(), namespace, since);
-        (sub, st.rv)
-    };
-    let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-    }));
-    let subscription = match subscription {
-        Ok(s) => s,
-        Err(e) => {
-            // A watch that cannot start is a stream with one ERROR event, as kube-apiserver sends.
-            let line = Bytes::from(format!(
-                "{}\n",
-                json!({"type": "ERROR", "object": e.status()})
-            ));
-            let _ = tx.try_send(line);
-            return Ok(json_response(200, body));
-        }
-    };
-    let shared = shared.clone();
-    tokio::spawn(async move {
-        let mut close = shared.close_watches.subscribe();
-        for e in &subscription.backlog {
-            if let Some(line) = filter.line(e) {
-                if tx.send(line).await.is_err() {
-                    return;
-                }
-            }
-        }
-        if send_initial && tx.send(bookmark(&def, start_rv, true)).await.is_err() {
-            return;
-        }
-        let mut rx = subscription.rx;
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut ticker = tokio::time::interval(shared.bookmark_interval);
-        ticker.tick().await;
-        loop {
-            tokio::select! {
-                biased;
-                _ = tx.closed() => break,
-                _ = close.changed() => break,
-                _ = &mut deadline => break,
-                r = rx.recv() => match r {
-                    Ok(e) => {
-                        if let Some(line) = filter.line(&e) {
-                            if tx.send(line).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                    // Lagging too far or the resource going away ends the watch; the client
-                    // resumes from its last resourceVersion.
-                    Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => break,
-                },
-                _ = ticker.tick(), if bookmarks => {
-                    let rv = {
-                        let st = shared.state.lock().expect("store lock");
-                        rx.is_empty().then_some(st.rv)
-                    };
-                    if let Some(rv) = rv {
-                        if tx.send(bookmark(&def, rv, false)).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-    });
-    Ok(json_response(200, body))
 }
 
 #[cfg(test)]

@@ -108,10 +108,8 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
 pub fn from_fields_v1(v: &Value) -> FieldSet {
     fn walk(v: &Value, path: &mut Path, out: &mut FieldSet) {
         let Value::Object(m) = v else { return };
-        if m.is_empty() || m.contains_key(".") {
-            if !path.is_empty() {
-                out.insert(path.clone());
-            }
+        if (m.is_empty() || m.contains_key(".")) && !path.is_empty() {
+            out.insert(path.clone());
         }
         for (k, child) in m {
             if let Some(key) = k.strip_prefix("f:") {

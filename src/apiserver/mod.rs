@@ -12,6 +12,22 @@
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! How it is put together: `store` keeps objects as serialised bytes with a small
+//! summary, one global `resourceVersion`, and per resource a watch history and a broadcast
+//! channel, all behind one lock; `verbs` (create, update, patch, apply) and `gc` (delete,
+//! finalizers, propagation, garbage collection, namespaces, CRD removal) run the semantics on
+//! it; `managed` is field ownership and server-side apply; `http` and `watch` are the REST
+//! surface; `discovery`, `openapi`, `table` and `representation` answer what kubectl and kube
+//! ask for besides objects; `faults` and `accounting` are for tests and benchmarks.
+//!
+//! Known differences from kube-apiserver: lists are atomic for server-side apply (no merging
+//! of associative lists by key); strategic merge patches are applied as merge patches; CRD
+//! versions are not converted (every served version returns the stored object); deleting a
+//! CRD removes its objects without waiting for their finalizers; garbage collection and
+//! namespace cleanup happen at once rather than a moment later; there is no authentication,
+//! authorization or admission webhooks, and no pods or other resources this project does not
+//! use. Structural-schema admission of custom resources goes through `crd_schema`.
 
 mod accounting;
 mod builtin;
@@ -19,18 +35,23 @@ mod crd;
 mod crd_schema;
 mod discovery;
 mod error;
+mod events;
 mod faults;
 mod gc;
 mod http;
 mod kubeconfig;
 mod managed;
+mod openapi;
 mod patch;
+mod representation;
 mod resources;
 pub mod schema;
 mod selector;
 mod store;
+mod table;
 pub mod testing;
 mod verbs;
+mod watch;
 
 pub use accounting::{RequestCounts, Verb};
 pub use faults::FaultRule;
@@ -43,7 +64,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::State;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// How to start a server.
@@ -73,7 +94,7 @@ pub(crate) struct Shared {
     faults: Faults,
     accounting: Accounting,
     /// Bumped to end every open watch.
-    close_watches: watch::Sender<u64>,
+    close_watches: tokio::sync::watch::Sender<u64>,
     /// `host:port`, for `/api`'s `serverAddressByClientCIDRs`.
     address: String,
     bookmark_interval: Duration,
@@ -116,7 +137,7 @@ impl ApiServer {
             state: Mutex::new(state),
             faults: Faults::default(),
             accounting: Accounting::default(),
-            close_watches: watch::channel(0).0,
+            close_watches: tokio::sync::watch::channel(0).0,
             address: address.to_string(),
             bookmark_interval: options.bookmark_interval,
         });

@@ -13,6 +13,8 @@ pub enum Special {
     Namespace,
     Secret,
     CustomResourceDefinition,
+    /// `events.k8s.io/v1` Events: stored as, and shared with, core `v1` Events.
+    EventsV1,
 }
 
 /// Where the objects of a resource live: one store per group and plural, shared by its versions.
@@ -37,6 +39,8 @@ pub struct ResourceDef {
     pub special: Special,
     /// Schema admission of a custom resource version.
     pub schema: Option<Arc<dyn SchemaAdmit>>,
+    /// A CRD version's `additionalPrinterColumns`, for `kubectl get`.
+    pub printer_columns: Option<serde_json::Value>,
 }
 
 impl ResourceDef {
@@ -61,6 +65,7 @@ impl ResourceDef {
             generation: false,
             special: Special::None,
             schema: None,
+            printer_columns: None,
         }
     }
 
@@ -113,6 +118,9 @@ pub fn builtins() -> Vec<ResourceDef> {
         &["crd", "crds"],
     );
     crds.special = Special::CustomResourceDefinition;
+    let mut events_v1 =
+        ResourceDef::builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]);
+    events_v1.special = Special::EventsV1;
     crds.status_subresource = true;
     crds.generation = true;
     vec![
@@ -120,7 +128,7 @@ pub fn builtins() -> Vec<ResourceDef> {
         secrets,
         ResourceDef::builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"]),
         ResourceDef::builtin("", "v1", "events", "Event", true, &["ev"]),
-        ResourceDef::builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"]),
+        events_v1,
         ResourceDef::builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
         workload("deployments", "Deployment", &["deploy"]),
         workload("statefulsets", "StatefulSet", &["sts"]),

@@ -1,5 +1,8 @@
-//! Label and field selectors of list and watch requests, parsed once per request.
+//! Label and field selectors of list and watch requests, parsed once per request, matched
+//! against an object's [`Summary`] (no JSON parsing per object unless a field selector names a
+//! field other than `metadata.name` and `metadata.namespace`).
 
+use super::store::{Stored, Summary};
 use serde_json::Value;
 
 /// One requirement of a label selector.
@@ -84,9 +87,8 @@ impl LabelSelector {
     }
 
     /// Whether the object's `metadata.labels` satisfy every requirement.
-    pub fn matches(&self, object: &Value) -> bool {
-        let labels = object.pointer("/metadata/labels");
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    pub fn matches(&self, object: &Summary) -> bool {
+        let get = |k: &str| object.label(k);
         self.0.iter().all(|r| match r {
             Requirement::Equals(k, v) => get(k) == Some(v),
             Requirement::NotEquals(k, v) => get(k) != Some(v),
@@ -98,13 +100,48 @@ impl LabelSelector {
     }
 }
 
-/// A parsed `fieldSelector` over `metadata.name` and `metadata.namespace`, the fields every
-/// resource supports.
+/// A parsed `fieldSelector`: `metadata.name` and `metadata.namespace`, which every resource
+/// supports, and the field labels a resource adds (see [`field_labels`]).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FieldSelector(Vec<(&'static str, bool, String)>);
+pub struct FieldSelector(Vec<(Field, bool, String)>);
+
+#[derive(Clone, Debug, PartialEq)]
+enum Field {
+    Name,
+    Namespace,
+    /// A path into the object, e.g. `involvedObject.name`.
+    Path(Vec<String>),
+}
+
+/// The field labels beyond `metadata.*` kube-apiserver supports for a resource, each with
+/// the path it reads (`source` of an Event is `source.component`).
+pub fn field_labels(group: &str, plural: &str) -> &'static [(&'static str, &'static str)] {
+    match (group, plural) {
+        ("", "secrets") => &[("type", "type")],
+        ("", "namespaces") => &[("status.phase", "status.phase")],
+        ("", "events") => &[
+            ("involvedObject.kind", "involvedObject.kind"),
+            ("involvedObject.namespace", "involvedObject.namespace"),
+            ("involvedObject.name", "involvedObject.name"),
+            ("involvedObject.uid", "involvedObject.uid"),
+            ("involvedObject.apiVersion", "involvedObject.apiVersion"),
+            (
+                "involvedObject.resourceVersion",
+                "involvedObject.resourceVersion",
+            ),
+            ("involvedObject.fieldPath", "involvedObject.fieldPath"),
+            ("reason", "reason"),
+            ("reportingComponent", "reportingComponent"),
+            ("source", "source.component"),
+            ("type", "type"),
+        ],
+        _ => &[],
+    }
+}
 
 impl FieldSelector {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    /// Parses a selector; `labels` are the resource's own field labels (see [`field_labels`]).
+    pub fn parse(s: &str, labels: &[(&str, &str)]) -> Result<Self, String> {
         let mut reqs = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (field, equal, value) = if let Some((f, v)) = part.split_once("!=") {
@@ -118,12 +155,15 @@ impl FieldSelector {
                     "invalid selector: '{s}'; can't understand '{part}'"
                 ));
             };
-            let pointer = match field.trim() {
-                "metadata.name" => "/metadata/name",
-                "metadata.namespace" => "/metadata/namespace",
-                other => return Err(format!("field label not supported: {other}")),
+            let field = match field.trim() {
+                "metadata.name" => Field::Name,
+                "metadata.namespace" => Field::Namespace,
+                other => match labels.iter().find(|(label, _)| *label == other) {
+                    Some((_, path)) => Field::Path(path.split('.').map(str::to_owned).collect()),
+                    None => return Err(format!("field label not supported: {other}")),
+                },
             };
-            reqs.push((pointer, equal, value.trim().to_owned()));
+            reqs.push((field, equal, value.trim().to_owned()));
         }
         Ok(FieldSelector(reqs))
     }
@@ -132,12 +172,20 @@ impl FieldSelector {
         self.0.is_empty()
     }
 
-    pub fn matches(&self, object: &Value) -> bool {
-        self.0.iter().all(|(pointer, equal, value)| {
-            let actual = object
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .unwrap_or("");
+    pub fn matches(&self, object: &Stored) -> bool {
+        let mut parsed: Option<Value> = None;
+        self.0.iter().all(|(field, equal, value)| {
+            let actual = match field {
+                Field::Name => object.summary.name.as_str(),
+                Field::Namespace => object.summary.namespace.as_str(),
+                Field::Path(path) => {
+                    let v = parsed.get_or_insert_with(|| object.value());
+                    path.iter()
+                        .try_fold(&*v, |node, key| node.get(key))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                }
+            };
             (actual == value) == *equal
         })
     }
@@ -155,18 +203,18 @@ impl Selectors {
         self.labels.is_empty() && self.fields.is_empty()
     }
 
-    pub fn matches(&self, object: &Value) -> bool {
-        self.labels.matches(object) && self.fields.matches(object)
+    pub fn matches(&self, object: &Stored) -> bool {
+        self.labels.matches(&object.summary) && self.fields.matches(object)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn obj(labels: Value) -> Value {
-        json!({"metadata": {"name": "a", "namespace": "ns", "labels": labels}})
+    fn obj(labels: Value) -> Summary {
+        Summary::of(&json!({"metadata": {"name": "a", "namespace": "ns", "labels": labels}}))
     }
 
     #[test]
@@ -193,17 +241,20 @@ mod tests {
     }
 
     #[test]
-    fn field_selector_name_and_namespace_only() {
-        let o = obj(json!({}));
-        assert!(FieldSelector::parse("metadata.name=a").unwrap().matches(&o));
-        assert!(
-            FieldSelector::parse("metadata.namespace!=ns")
-                .map(|s| !s.matches(&o))
-                .unwrap()
-        );
+    fn field_selectors() {
+        let e = Stored::from_value(&json!({"metadata": {"name": "a", "namespace": "ns"},
+            "involvedObject": {"name": "t", "kind": "VideoSdkToken"}, "source": {"component": "op"}}));
+        let labels = field_labels("", "events");
+        let m = |s: &str| FieldSelector::parse(s, labels).unwrap().matches(&e);
+        assert!(m("metadata.name=a"));
+        assert!(!m("metadata.namespace!=ns"));
+        assert!(m("involvedObject.name=t,involvedObject.kind=VideoSdkToken"));
+        assert!(m("source=op"));
+        assert!(m("reason="));
         assert_eq!(
-            FieldSelector::parse("spec.x=1").unwrap_err(),
+            FieldSelector::parse("spec.x=1", labels).unwrap_err(),
             "field label not supported: spec.x"
         );
+        assert!(FieldSelector::parse("involvedObject.name=t", &[]).is_err());
     }
 }

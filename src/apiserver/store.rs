@@ -16,24 +16,74 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-/// One stored object: the value for logic and the bytes that are sent.
-#[derive(Clone, Debug)]
-pub struct Stored {
-    pub value: Arc<Value>,
-    pub json: Bytes,
+/// What the server needs to know of an object without parsing it: identity, labels (for
+/// selectors), owners (for garbage collection) and whether it is being deleted.
+#[derive(Debug, Default, PartialEq)]
+pub struct Summary {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub resource_version: u64,
+    pub labels: Vec<(String, String)>,
+    pub owner_uids: Vec<String>,
+    pub terminating: bool,
 }
 
-impl Stored {
-    fn new(value: Value) -> Self {
-        let json = Bytes::from(serde_json::to_vec(&value).expect("JSON values serialise"));
-        Stored {
-            value: Arc::new(value),
-            json,
+impl Summary {
+    pub fn of(v: &Value) -> Summary {
+        let meta = &v["metadata"];
+        let text = |k: &str| meta[k].as_str().unwrap_or("").to_owned();
+        Summary {
+            namespace: text("namespace"),
+            name: text("name"),
+            uid: text("uid"),
+            resource_version: resource_version(v),
+            labels: meta["labels"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            owner_uids: owner_uids(v).map(str::to_owned).collect(),
+            terminating: meta.get("deletionTimestamp").is_some_and(|t| !t.is_null()),
         }
     }
 
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One stored object: its serialised bytes (what is sent) and its [`Summary`]. The parsed
+/// form is made on demand, by writes: keeping parsed JSON for every object would cost several
+/// times the memory.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub json: Bytes,
+    pub summary: Arc<Summary>,
+}
+
+impl Stored {
+    /// Serialises an object that is not stored (dry runs, tests).
+    pub fn from_value(object: &Value) -> Self {
+        Stored {
+            json: Bytes::from(serde_json::to_vec(object).expect("JSON values serialise")),
+            summary: Arc::new(Summary::of(object)),
+        }
+    }
+
+    /// The object, parsed.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.json).expect("stored objects are valid JSON")
+    }
+
     pub fn resource_version(&self) -> u64 {
-        resource_version(&self.value)
+        self.summary.resource_version
     }
 }
 
@@ -69,7 +119,7 @@ pub struct Event {
     pub object: Stored,
     /// The object before a modification, so that a selecting watch can tell an object that
     /// stopped matching (sent as DELETED) from one that started matching (ADDED).
-    pub old: Option<Arc<Value>>,
+    pub old: Option<Stored>,
     /// The serialised watch event line.
     pub line: Bytes,
 }
@@ -83,6 +133,23 @@ pub fn event_line(kind: &str, object: &[u8]) -> Bytes {
     line.extend_from_slice(object);
     line.extend_from_slice(b"}\n");
     Bytes::from(line)
+}
+
+/// Serialises `object` straight into a watch event line; the stored bytes are a slice of that
+/// line, so the object is kept in memory once for both.
+fn serialise_event(kind: &str, object: &Value) -> (Bytes, Bytes) {
+    let mut line = Vec::with_capacity(1024);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    let start = line.len();
+    serde_json::to_writer(&mut line, object).expect("JSON values serialise");
+    let end = line.len();
+    line.extend_from_slice(b"}\n");
+    // Bytes keeps the Vec's whole allocation alive; do not keep its spare capacity too.
+    line.shrink_to_fit();
+    let line = Bytes::from(line);
+    (line.slice(start..end), line)
 }
 
 /// Names one object anywhere in the store.
@@ -137,6 +204,9 @@ pub struct State {
     /// Owner UID to the objects whose `ownerReferences` name it.
     dependents: HashMap<String, HashSet<ObjRef>>,
     history_limit: usize,
+    /// Set for the length of a `dryRun=All` request: writes are computed and answered but
+    /// [`State::commit`] stores nothing and tells no watch.
+    pub dry_run: bool,
 }
 
 fn owner_uids(v: &Value) -> impl Iterator<Item = &str> {
@@ -145,12 +215,6 @@ fn owner_uids(v: &Value) -> impl Iterator<Item = &str> {
         .into_iter()
         .flatten()
         .filter_map(|r| r["uid"].as_str())
-}
-
-pub fn uid_of(v: &Value) -> &str {
-    v.pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or("")
 }
 
 impl State {
@@ -162,6 +226,7 @@ impl State {
             uids: HashMap::new(),
             dependents: HashMap::new(),
             history_limit: history_limit.max(1),
+            dry_run: false,
         }
     }
 
@@ -220,38 +285,34 @@ impl State {
     /// Stores `object` (or removes it, for [`EventType::Deleted`]) under the next
     /// `resourceVersion`, records the event and tells the watches.
     pub fn commit(&mut self, key: &StoreKey, mut object: Value, kind: EventType) -> Stored {
+        if self.dry_run {
+            return Stored::from_value(&object);
+        }
         self.rv += 1;
         let rv = self.rv;
         object["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let namespace = object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let name = object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let stored = Stored::new(object);
+        let summary = Arc::new(Summary::of(&object));
+        let (json, line) = serialise_event(kind.as_str(), &object);
+        let stored = Stored { json, summary };
         let this = ObjRef {
             key: key.clone(),
-            namespace: namespace.clone(),
-            name: name.clone(),
+            namespace: stored.summary.namespace.clone(),
+            name: stored.summary.name.clone(),
         };
         let history_limit = self.history_limit;
         let collection = self.collection(key);
+        let slot = (this.namespace.clone(), this.name.clone());
         let old = if kind == EventType::Deleted {
-            collection.objects.remove(&(namespace, name))
+            collection.objects.remove(&slot)
         } else {
-            collection.objects.insert((namespace, name), stored.clone())
+            collection.objects.insert(slot, stored.clone())
         };
         let event = Arc::new(Event {
             rv,
             kind,
-            line: event_line(kind.as_str(), &stored.json),
+            line,
             object: stored.clone(),
-            old: old.as_ref().map(|o| o.value.clone()),
+            old: old.clone(),
         });
         collection.history.push_back(event.clone());
         while collection.history.len() > history_limit {
@@ -263,13 +324,18 @@ impl State {
         }
         // No receivers is fine: nobody is watching.
         let _ = collection.tx.send(event);
-        self.index(old.as_ref().map(|o| &*o.value), &stored.value, kind, this);
+        self.index(
+            old.as_ref().map(|o| &*o.summary),
+            &stored.summary,
+            kind,
+            this,
+        );
         stored
     }
 
-    fn index(&mut self, old: Option<&Value>, new: &Value, kind: EventType, this: ObjRef) {
+    fn index(&mut self, old: Option<&Summary>, new: &Summary, kind: EventType, this: ObjRef) {
         if let Some(old) = old {
-            for uid in owner_uids(old) {
+            for uid in &old.owner_uids {
                 if let Some(set) = self.dependents.get_mut(uid) {
                     set.remove(&this);
                     if set.is_empty() {
@@ -279,15 +345,15 @@ impl State {
             }
         }
         if kind == EventType::Deleted {
-            self.uids.remove(uid_of(new));
+            self.uids.remove(&new.uid);
         } else {
-            for uid in owner_uids(new) {
+            for uid in &new.owner_uids {
                 self.dependents
-                    .entry(uid.to_owned())
+                    .entry(uid.clone())
                     .or_default()
                     .insert(this.clone());
             }
-            self.uids.insert(uid_of(new).to_owned(), this);
+            self.uids.insert(new.uid.clone(), this);
         }
     }
 
@@ -328,7 +394,7 @@ impl State {
                     }
                     continue;
                 }
-                if !selectors.matches(&stored.value) {
+                if !selectors.matches(stored) {
                     continue;
                 }
                 if limit.is_some_and(|l| items.len() >= l) {
@@ -340,17 +406,8 @@ impl State {
         }
         let mut next = None;
         if remaining > 0 {
-            let last = items.last().expect("a limited page has items");
-            let ns = last
-                .value
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let name = last
-                .value
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let last = &items.last().expect("a limited page has items").summary;
+            let (ns, name) = (&last.namespace, &last.name);
             next = Some(encode_continue(ns, name, rv));
         }
         Ok(Page {
@@ -471,7 +528,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(p2.items.len(), 1);
-        assert_eq!(p2.items[0].value["metadata"]["name"], "c");
+        assert_eq!(p2.items[0].summary.name, "c");
         assert!(p2.continue_token.is_none());
         assert_eq!(p2.resource_version, p1.resource_version);
     }

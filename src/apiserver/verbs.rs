@@ -83,7 +83,7 @@ fn check_namespace(
     let ns = st
         .get(&namespaces_key(), "", namespace)
         .ok_or_else(|| ApiError::not_found(ns_subject, namespace))?;
-    if ns.value.pointer("/metadata/deletionTimestamp").is_some() {
+    if ns.summary.terminating {
         let subject = def.subject();
         let what = if subject.group.is_empty() {
             subject.plural.to_owned()
@@ -106,6 +106,33 @@ fn admit(
     old: Option<&Value>,
     now: &str,
 ) -> Result<(), ApiError> {
+    builtin::validate_labels(def.subject(), new)?;
+    if let Some(old) = old.filter(|o| o.pointer("/metadata/deletionTimestamp").is_some()) {
+        let before = finalizer_list(old);
+        let added: Vec<String> = finalizer_list(new)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .collect();
+        if !added.is_empty() {
+            let name = new["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let quoted: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
+            return Err(ApiError::invalid(
+                def.subject(),
+                &name,
+                &[super::error::Cause {
+                    reason: "FieldValueForbidden".into(),
+                    message: format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                        quoted.join(", ")
+                    ),
+                    field: "metadata.finalizers".into(),
+                }],
+            ));
+        }
+    }
     match def.special {
         Special::Secret => builtin::admit_secret(def.subject(), new, old)?,
         Special::Namespace => builtin::admit_namespace(new, old),
@@ -113,7 +140,7 @@ fn admit(
             crd::resources(def.subject(), new)?;
             new["status"] = crd::established_status(new, now);
         }
-        Special::None => {}
+        Special::None | Special::EventsV1 => {}
     }
     if let Some(schema) = &def.schema {
         if let Err(errors) = schema.admit(new, old) {
@@ -135,9 +162,23 @@ fn admit(
     Ok(())
 }
 
+fn finalizer_list(v: &Value) -> Vec<String> {
+    v.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Serves the resources of a CRD that was just stored.
 fn register_crd(st: &mut State, def: &ResourceDef, crd_object: &Value) -> Result<(), ApiError> {
     let defs = crd::resources(def.subject(), crd_object)?;
+    if st.dry_run {
+        return Ok(());
+    }
     if let Some(first) = defs.first() {
         st.registry.remove(&first.group, &first.plural);
     }
@@ -244,7 +285,9 @@ pub fn create(
     if def.special == Special::CustomResourceDefinition {
         register_crd(st, def, &obj)?;
     }
-    Ok(st.commit(&def.store_key(), obj, EventType::Added))
+    let stored = st.commit(&def.store_key(), obj, EventType::Added);
+    gc::collect_if_ownerless(st, def, &stored, &ctx.now);
+    Ok(stored)
 }
 
 /// Builds the object a write of `scope` leaves: the main resource keeps the old status, a
@@ -303,11 +346,12 @@ fn spec_changed(def: &ResourceDef, old: &Value, new: &Value) -> bool {
     strip(old) != strip(new)
 }
 
-/// The common end of update, patch and apply: `new` is the whole proposed object.
+/// The common end of update, patch and apply: `new` is the whole proposed object, `old` the
+/// stored one (with its parsed value).
 pub fn write_over(
     st: &mut State,
     def: &ResourceDef,
-    old: &Stored,
+    (old, oldv): (&Stored, &Value),
     new: Value,
     scope: Scope,
     ctx: &WriteCtx,
@@ -318,7 +362,6 @@ pub fn write_over(
             "the body of the request must be a JSON object",
         ));
     }
-    let oldv = &*old.value;
     let name = oldv["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -387,7 +430,9 @@ pub fn write_over(
     if def.special == Special::CustomResourceDefinition {
         register_crd(st, def, &new)?;
     }
-    Ok(st.commit(&def.store_key(), new, EventType::Modified))
+    let stored = st.commit(&def.store_key(), new, EventType::Modified);
+    gc::collect_if_ownerless(st, def, &stored, &ctx.now);
+    Ok(stored)
 }
 
 fn scope_of(def: &ResourceDef, subresource: Option<&str>) -> Result<Scope, ApiError> {
@@ -433,26 +478,45 @@ pub fn update(
             "Invalid value: 0x0: must be specified for an update".into(),
         ));
     }
-    write_over(st, def, &old, new, scope, ctx, Managed::Record)
+    write_over(
+        st,
+        def,
+        (&old, &old.value()),
+        new,
+        scope,
+        ctx,
+        Managed::Record,
+    )
+}
+
+/// Which object (and subresource) a request addresses.
+pub struct Target<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub subresource: Option<&'a str>,
 }
 
 /// PATCH: JSON, merge and strategic merge patches, and server-side apply.
 pub fn patch(
     st: &mut State,
     def: &ResourceDef,
-    namespace: &str,
-    name: &str,
-    subresource: Option<&str>,
+    target: Target<'_>,
     kind: PatchKind,
     body: &[u8],
     ctx: &WriteCtx,
 ) -> Result<Stored, ApiError> {
+    let Target {
+        namespace,
+        name,
+        subresource,
+    } = target;
     let scope = scope_of(def, subresource)?;
     let mut body = patch::parse_body(kind, body)?;
     if kind != PatchKind::Apply {
         let old = existing(st, def, namespace, name)?;
-        let new = patch::apply_patch(kind, &old.value, &body)?;
-        return write_over(st, def, &old, new, scope, ctx, Managed::Record);
+        let oldv = old.value();
+        let new = patch::apply_patch(kind, &oldv, &body)?;
+        return write_over(st, def, (&old, &oldv), new, scope, ctx, Managed::Record);
     }
     if !ctx.manager_given {
         return Err(ApiError::invalid_field(
@@ -511,15 +575,16 @@ pub fn patch(
     let conflict = |c: Vec<(String, String)>| ApiError::apply_conflict(def.subject(), name, &c);
     match st.get(&def.store_key(), namespace, name).cloned() {
         Some(old) => {
+            let oldv = old.value();
             let precondition = applied.pointer("/metadata/resourceVersion").cloned();
             let mut new =
-                managed::apply(&old.value, &applied, scope, &w, ctx.force).map_err(conflict)?;
+                managed::apply(&oldv, &applied, scope, &w, ctx.force).map_err(conflict)?;
             if let Some(rv) = precondition {
                 new["metadata"]["resourceVersion"] = rv;
             } else {
                 new["metadata"]["resourceVersion"] = json!(old.resource_version().to_string());
             }
-            write_over(st, def, &old, new, scope, ctx, Managed::Computed)
+            write_over(st, def, (&old, &oldv), new, scope, ctx, Managed::Computed)
         }
         None if scope == Scope::Status => Err(ApiError::not_found(def.subject(), name)),
         None => {
@@ -530,5 +595,79 @@ pub fn patch(
             let new = managed::apply(&empty, &applied, scope, &w, ctx.force).map_err(conflict)?;
             create(st, def, namespace, new, ctx, Managed::Computed)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::crd_schema::{FieldError, SchemaAdmit};
+    use std::sync::Arc;
+
+    /// A schema that rejects every object with two field errors.
+    struct Rejecting;
+
+    impl SchemaAdmit for Rejecting {
+        fn admit(&self, _: &mut Value, _: Option<&Value>) -> Result<(), Vec<FieldError>> {
+            Err(vec![
+                FieldError {
+                    field: "spec.permissions[0]".into(),
+                    reason: "FieldValueNotSupported".into(),
+                    message: "Unsupported value: \"foo\": supported values: \"allow_join\", \"ask_join\", \"allow_mod\"".into(),
+                },
+                FieldError {
+                    field: "spec.issuerRef".into(),
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value".into(),
+                },
+            ])
+        }
+    }
+
+    fn ctx() -> WriteCtx {
+        WriteCtx {
+            manager: "test".into(),
+            manager_given: true,
+            force: false,
+            now: now(),
+        }
+    }
+
+    #[test]
+    fn schema_errors_are_rendered_as_kube_apiserver_renders_them() {
+        let mut st = State::new(10);
+        let ns = st.registry.get("", "v1", "namespaces").unwrap();
+        create(
+            &mut st,
+            &ns,
+            "",
+            json!({"metadata": {"name": "default"}}),
+            &ctx(),
+            Managed::Record,
+        )
+        .unwrap();
+        let crd = serde_json::to_value(crate::api::crds().remove(0).1).unwrap();
+        let crd_def = st
+            .registry
+            .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+            .unwrap();
+        let mut def = crd::resources(crd_def.subject(), &crd).unwrap().remove(0);
+        def.schema = Some(Arc::new(Rejecting));
+        let token = json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken", "metadata": {"name": "t"}, "spec": {}});
+        let err = create(&mut st, &def, "default", token, &ctx(), Managed::Record).unwrap_err();
+        assert_eq!((err.code, err.reason), (422, "Invalid"));
+        assert_eq!(
+            err.message,
+            "VideoSdkToken.videosdk.live \"t\" is invalid: [spec.permissions[0]: Unsupported value: \"foo\": supported values: \"allow_join\", \"ask_join\", \"allow_mod\", spec.issuerRef: Required value]"
+        );
+        let status = err.status();
+        assert_eq!(status["details"]["group"], "videosdk.live");
+        assert_eq!(status["details"]["kind"], "VideoSdkToken");
+        assert_eq!(status["details"]["name"], "t");
+        assert_eq!(
+            status["details"]["causes"][0]["reason"],
+            "FieldValueNotSupported"
+        );
+        assert_eq!(status["details"]["causes"][1]["field"], "spec.issuerRef");
     }
 }

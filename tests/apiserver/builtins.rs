@@ -62,14 +62,14 @@ async fn secret_type_is_immutable() {
         api.patch(
             "s",
             &PatchParams::default(),
-            &Patch::Merge(json!({"type": "kubernetes.io/tls"})),
+            &Patch::Merge(json!({"type": "example.com/custom"})),
         )
         .await,
     );
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
     assert_eq!(
         e.message,
-        "Secret \"s\" is invalid: type: Invalid value: \"kubernetes.io/tls\": field is immutable"
+        "Secret \"s\" is invalid: type: Invalid value: \"example.com/custom\": field is immutable"
     );
     t.cleanup().await;
 }
@@ -87,7 +87,13 @@ where
     let name = created.meta().name.clone().unwrap();
     let got = api.get(&name).await.unwrap();
     assert_eq!(got.meta().uid, created.meta().uid);
-    assert_eq!(api.list(&Default::default()).await.unwrap().items.len(), 1);
+    let listed = api.list(&Default::default()).await.unwrap();
+    assert!(
+        listed
+            .items
+            .iter()
+            .any(|i| i.meta().name.as_deref() == Some(name.as_str()))
+    );
     got
 }
 
@@ -135,5 +141,103 @@ async fn events_leases_and_workloads_are_stored() {
         obj(json!({"metadata": {"name": "d"}, "spec": template})),
     )
     .await;
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn events_are_one_set_under_both_apis() {
+    let t = TestCluster::new("events-shared").await;
+    let ns = t.namespace.clone();
+    let v1: Api<Event> = Api::namespaced(t.client.clone(), &ns);
+    let created = v1
+        .create(&PostParams::default(), &obj(json!({
+            "metadata": {"name": "recorded"},
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "videosdk.live/operator", "reportingInstance": "op-1",
+            "action": "Sign", "reason": "Signed", "note": "token signed", "type": "Normal",
+            "regarding": {"kind": "VideoSdkToken", "name": "t", "namespace": ns, "apiVersion": "videosdk.live/v1alpha1", "uid": "1234"}
+        })))
+        .await
+        .unwrap();
+    assert_eq!(created.note.as_deref(), Some("token signed"));
+    // What kubectl describe asks for: core Events about one object.
+    let core: Api<CoreEvent> = Api::namespaced(t.client.clone(), &ns);
+    let about = core
+        .list(
+            &kube::api::ListParams::default()
+                .fields("involvedObject.kind=VideoSdkToken,involvedObject.name=t"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(about.items.len(), 1);
+    let e = &about.items[0];
+    assert_eq!(e.message.as_deref(), Some("token signed"));
+    assert_eq!(e.reason.as_deref(), Some("Signed"));
+    assert_eq!(e.involved_object.uid.as_deref(), Some("1234"));
+    let none = core
+        .list(&kube::api::ListParams::default().fields("involvedObject.name=other"))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+    // A series update through events.k8s.io shows through v1.
+    v1.patch("recorded", &PatchParams::default(), &Patch::Merge(json!({"series": {"count": 2, "lastObservedTime": "2026-01-01T00:01:00.000000Z"}, "note": "signed again"})))
+        .await
+        .unwrap();
+    let again = core.get("recorded").await.unwrap();
+    assert_eq!(again.message.as_deref(), Some("signed again"));
+    assert_eq!(again.series.unwrap().count, Some(2));
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn kube_recorder_events_and_their_series_show_through_v1() {
+    use kube::runtime::events::{Event as Recorded, EventType, Recorder, Reporter};
+    let t = TestCluster::new("events-recorder").await;
+    let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let s = secrets
+        .create(
+            &PostParams::default(),
+            &obj(json!({"metadata": {"name": "target"}})),
+        )
+        .await
+        .unwrap();
+    let recorder = Recorder::new(
+        t.client.clone(),
+        Reporter {
+            controller: "videosdk-conformance".into(),
+            instance: Some("i-1".into()),
+        },
+    );
+    let event = Recorded {
+        type_: EventType::Warning,
+        reason: "SecretNotOwned".into(),
+        note: Some("not ours".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    let reference = s.object_ref(&());
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let core: Api<CoreEvent> = Api::namespaced(t.client.clone(), &t.namespace);
+    let listed = core
+        .list(
+            &kube::api::ListParams::default()
+                .fields("involvedObject.name=target,reason=SecretNotOwned"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items.len(),
+        1,
+        "a repeated event is one Event with a series"
+    );
+    let e = &listed.items[0];
+    assert_eq!(e.message.as_deref(), Some("not ours"));
+    assert_eq!(e.type_.as_deref(), Some("Warning"));
+    assert_eq!(e.series.as_ref().and_then(|s| s.count), Some(2));
+    assert_eq!(
+        e.reporting_component.as_deref(),
+        Some("videosdk-conformance")
+    );
     t.cleanup().await;
 }

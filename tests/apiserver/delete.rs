@@ -191,3 +191,21 @@ async fn deleting_a_namespace_deletes_its_objects() {
     .unwrap();
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_object_whose_owners_do_not_exist_is_collected() {
+    let t = TestCluster::new("delete-dangling").await;
+    let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let ghost: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": format!("{GROUP}/v1"), "kind": "Widget",
+        "metadata": {"name": "ghost", "uid": "00000000-0000-4000-8000-000000000000"}
+    }))
+    .unwrap();
+    widgets(&t).await;
+    let s = secrets
+        .create(&PostParams::default(), &owned_secret("orphan", &ghost))
+        .await
+        .unwrap();
+    gone(&secrets, &s).await;
+    t.cleanup().await;
+}

@@ -36,11 +36,7 @@ async fn built_ins_and_crds_are_discoverable() {
     let (token, caps) = find("videosdk.live", "VideoSdkToken");
     assert_eq!(token.plural, "videosdktokens");
     assert_eq!(caps.scope, Scope::Namespaced);
-    assert!(
-        caps.subresources
-            .iter()
-            .any(|(s, _)| s.plural == "videosdktokens/status")
-    );
+    assert!(caps.subresources.iter().any(|(s, _)| s.plural == "status"));
     let (_, cluster) = find("videosdk.live", "ClusterVideoSdkIssuer");
     assert_eq!(cluster.scope, Scope::Cluster);
     // Short names are served in the resource list.

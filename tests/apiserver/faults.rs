@@ -40,7 +40,11 @@ async fn injected_errors_carry_kube_apiserver_statuses() {
             .resource("secrets")
             .too_many_requests(1.0, 7),
     );
-    let e = api_error(api.get("s").await);
+    // kube's default client retries 429s itself (honouring Retry-After); look at one answer.
+    let mut config = kube::Config::new(server.url().parse().unwrap());
+    config.default_retry = false;
+    let once: Api<Secret> = Api::namespaced(kube::Client::try_from(config).unwrap(), &t.namespace);
+    let e = api_error(once.get("s").await);
     assert_eq!((e.code, e.reason.as_str()), (429, "TooManyRequests"));
     let raw = reqwest_like_get(
         server.url(),
@@ -152,5 +156,23 @@ async fn closed_watches_are_resumed_by_kube_watcher() {
         server.requests().get(Verb::Watch, "secrets") > watches_before,
         "the watcher re-watched"
     );
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn watches_can_be_closed_periodically() {
+    let t = TestCluster::in_memory("faults-close-every").await;
+    let server = t.server().unwrap();
+    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    server.close_watches_every(Some(std::time::Duration::from_millis(50)));
+    for _ in 0..2 {
+        let w = api
+            .watch(&kube::api::WatchParams::default(), "0")
+            .await
+            .unwrap();
+        let ended = tokio::time::timeout(WAIT, w.try_collect::<Vec<_>>()).await;
+        assert!(ended.expect("the server closes the watch").is_ok());
+    }
+    server.close_watches_every(None);
     t.cleanup().await;
 }

@@ -24,7 +24,8 @@ spec:
   ttl: 2h
 ";
 
-#[tokio::test]
+// kubectl runs as a blocking child process: the server needs threads of its own meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_server_side_apply_and_get() {
     let Some(kubectl) = kubectl() else {
         println!(
@@ -82,6 +83,7 @@ async fn kubectl_server_side_apply_and_get() {
         &t.namespace,
         "-o",
         "json",
+        "--show-managed-fields",
     ]))
     .unwrap();
     assert_eq!(
@@ -104,6 +106,32 @@ async fn kubectl_server_side_apply_and_get() {
             .iter()
             .any(|c| c["type"] == "Established" && c["status"] == "True")
     );
+    // Without -o, kubectl asks for a Table: the CRD's printer columns.
+    let table = run(&["get", "vst", "-n", &t.namespace]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "SECRET", "EXPIRES", "RENEWS", "AGE"],
+        "{table}"
+    );
+    assert!(table.contains("meeting-bot"), "{table}");
+    let described = run(&["describe", "vst", "meeting-bot", "-n", &t.namespace]);
+    assert!(
+        described.contains("Name:         meeting-bot"),
+        "{described}"
+    );
+    assert!(described.contains("Events:"), "{described}");
+    let events = run(&["get", "events", "-n", &t.namespace]);
+    assert!(events.is_empty(), "{events}");
+    let ns = run(&["get", "namespace", &t.namespace]);
+    let header: Vec<&str> = ns.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header, ["NAME", "STATUS", "AGE"], "{ns}");
+    assert!(ns.contains("Active"), "{ns}");
     let _ = std::fs::remove_dir_all(&dir);
     t.cleanup().await;
 }

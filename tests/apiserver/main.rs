@@ -6,6 +6,7 @@
 
 mod apply;
 mod builtins;
+mod controller;
 mod crds;
 mod delete;
 mod discovery;

@@ -199,3 +199,68 @@ async fn merge_json_and_strategic_patches() {
     assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn invalid_labels_are_rejected() {
+    let t = TestCluster::new("verbs-labels").await;
+    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let long = "x".repeat(64);
+    let e = api_error(
+        api.create(&PostParams::default(), &secret("s", json!({"owner": long})))
+            .await,
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        e.message,
+        format!(
+            "Secret \"s\" is invalid: metadata.labels: Invalid value: \"{long}\": must be no more than 63 characters"
+        )
+    );
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn dry_run_writes_answer_but_store_nothing() {
+    let t = TestCluster::new("verbs-dry-run").await;
+    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let would = api.create(&dry, &secret("ghost", json!({}))).await.unwrap();
+    assert_eq!(would.metadata.name.as_deref(), Some("ghost"));
+    assert_eq!(api_error(api.get("ghost").await).code, 404);
+    let real = api
+        .create(&PostParams::default(), &secret("s", json!({"a": "1"})))
+        .await
+        .unwrap();
+    let patched = api
+        .patch(
+            "s",
+            &PatchParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "2"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.metadata.labels.unwrap()["a"], "2");
+    let stored = api.get("s").await.unwrap();
+    assert_eq!(stored.metadata.labels.unwrap()["a"], "1");
+    assert_eq!(
+        stored.metadata.resource_version,
+        real.metadata.resource_version
+    );
+    api.delete(
+        "s",
+        &kube::api::DeleteParams {
+            dry_run: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(api.get("s").await.is_ok());
+    t.cleanup().await;
+}

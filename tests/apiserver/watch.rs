@@ -195,7 +195,14 @@ async fn watch_sends_bookmarks_when_asked() {
         .await
         .unwrap()
         .boxed();
-    match next(&mut w).await {
+    // kube-apiserver sends bookmarks about once a minute; this server every second.
+    let first = tokio::time::timeout(WAIT * 3, w.next())
+        .await
+        .expect("a bookmark in time");
+    match first
+        .expect("the watch is open")
+        .expect("a well-formed event")
+    {
         WatchEvent::Bookmark(b) => {
             let at: u64 = b.metadata.resource_version.parse().unwrap();
             assert!(at >= rv(&s.metadata));
@@ -265,5 +272,55 @@ async fn kube_watcher_lists_then_watches() {
 async fn kube_watcher_with_streaming_lists() {
     let t = TestCluster::new("watcher-streaming").await;
     watcher_sees(&t, watcher::Config::default().streaming_lists()).await;
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn metadata_lists_and_watches_carry_only_metadata() {
+    let t = TestCluster::new("watch-metadata").await;
+    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let s: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "s", "labels": {"a": "b"}}, "stringData": {"k": "v"}}),
+    )
+    .unwrap();
+    api.create(&PostParams::default(), &s).await.unwrap();
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    let item = &list.items[0];
+    let types = item.types.as_ref().expect("items are typed");
+    assert_eq!(
+        (types.api_version.as_str(), types.kind.as_str()),
+        ("meta.k8s.io/v1", "PartialObjectMetadata")
+    );
+    assert_eq!(item.metadata.labels.as_ref().unwrap()["a"], "b");
+    let one = api.get_metadata("s").await.unwrap();
+    assert_eq!(one.types.unwrap().kind, "PartialObjectMetadata");
+    let mut events = watcher(
+        Api::<kube::core::PartialObjectMeta<Secret>>::namespaced(t.client.clone(), &t.namespace),
+        watcher::Config::default(),
+    )
+    .boxed();
+    loop {
+        let e = tokio::time::timeout(WAIT, events.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        match e {
+            watcher::Event::InitApply(m) => {
+                assert_eq!(m.types.unwrap().kind, "PartialObjectMetadata")
+            }
+            watcher::Event::InitDone => api
+                .create(&PostParams::default(), &secret("later"))
+                .await
+                .map(|_| ())
+                .unwrap(),
+            watcher::Event::Apply(m) => {
+                assert_eq!(m.metadata.name.as_deref(), Some("later"));
+                assert_eq!(m.types.unwrap().kind, "PartialObjectMetadata");
+                break;
+            }
+            _ => {}
+        }
+    }
     t.cleanup().await;
 }

@@ -1,0 +1,112 @@
+//! `events.k8s.io/v1` Events are core `v1` Events under other field names, and kube-apiserver
+//! keeps one set of them: what kube's event recorder writes through `events.k8s.io` is what
+//! `kubectl get events` and `kubectl describe` read through `v1`. Objects are stored in the core
+//! form and renamed at the HTTP boundary.
+
+use super::patch::PatchKind;
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+/// `events.k8s.io/v1` field, core `v1` field.
+const RENAMES: [(&str, &str); 7] = [
+    ("regarding", "involvedObject"),
+    ("note", "message"),
+    ("reportingController", "reportingComponent"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+];
+
+fn rename_keys(v: &mut Value, to_core: bool) {
+    let Value::Object(m) = v else { return };
+    let old = std::mem::take(m);
+    let mut out = Map::with_capacity(old.len());
+    for (k, val) in old {
+        let renamed = RENAMES
+            .iter()
+            .find(|(ext, core)| if to_core { *ext == k } else { *core == k })
+            .map(|(ext, core)| if to_core { *core } else { *ext });
+        out.insert(renamed.map(str::to_owned).unwrap_or(k), val);
+    }
+    *m = out;
+}
+
+/// An `events.k8s.io/v1` Event in its core `v1` form.
+pub fn to_core(mut v: Value) -> Value {
+    rename_keys(&mut v, true);
+    if v.is_object() {
+        v["apiVersion"] = json!("v1");
+        v["kind"] = json!("Event");
+    }
+    v
+}
+
+/// A stored core `v1` Event as `events.k8s.io/v1` serves it.
+pub fn from_core_bytes(json: &[u8]) -> Bytes {
+    let mut v: Value = serde_json::from_slice(json).expect("stored objects are valid JSON");
+    rename_keys(&mut v, false);
+    v["apiVersion"] = json!("events.k8s.io/v1");
+    Bytes::from(serde_json::to_vec(&v).expect("JSON values serialise"))
+}
+
+/// A patch against the `events.k8s.io/v1` form, rewritten against the core form.
+pub fn patch_to_core(kind: PatchKind, mut patch: Value) -> Value {
+    match kind {
+        PatchKind::Json => {
+            for op in patch.as_array_mut().into_iter().flatten() {
+                for key in ["path", "from"] {
+                    if let Some(path) = op.get(key).and_then(Value::as_str) {
+                        let mut segments: Vec<String> =
+                            path.split('/').map(str::to_owned).collect();
+                        if let Some(first) = segments.get_mut(1) {
+                            if let Some((_, core)) = RENAMES.iter().find(|(ext, _)| ext == first) {
+                                *first = (*core).to_owned();
+                            }
+                        }
+                        op[key] = json!(segments.join("/"));
+                    }
+                }
+            }
+            patch
+        }
+        PatchKind::Apply => to_core(patch),
+        PatchKind::Merge | PatchKind::StrategicMerge => {
+            rename_keys(&mut patch, true);
+            patch
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let ext = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"},
+            "regarding": {"name": "t"}, "note": "hello", "reportingController": "op", "reason": "R"});
+        let core = to_core(ext.clone());
+        assert_eq!(core["involvedObject"]["name"], "t");
+        assert_eq!(core["message"], "hello");
+        assert_eq!(core["reportingComponent"], "op");
+        assert_eq!(core["apiVersion"], "v1");
+        let back: Value =
+            serde_json::from_slice(&from_core_bytes(&serde_json::to_vec(&core).unwrap())).unwrap();
+        assert_eq!(back, ext);
+    }
+
+    #[test]
+    fn patches_are_renamed() {
+        let merge = patch_to_core(
+            PatchKind::Merge,
+            json!({"note": "x", "series": {"count": 2}}),
+        );
+        assert_eq!(merge, json!({"message": "x", "series": {"count": 2}}));
+        let jp = patch_to_core(
+            PatchKind::Json,
+            json!([{"op": "replace", "path": "/deprecatedCount", "value": 3}]),
+        );
+        assert_eq!(jp[0]["path"], "/count");
+    }
+}
