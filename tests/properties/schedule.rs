@@ -52,12 +52,29 @@ fn uid() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The renew window in nanoseconds, as the design says: a third of the lifetime by default;
+/// `renewBefore` or the percentage of the lifetime when that is a non-empty window shorter than
+/// the lifetime, else the default (the issuer's `maxTtl` may have shortened the lifetime).
+fn asked_window(policy: RenewBefore, lifetime: u128) -> u128 {
+    let asked = match policy {
+        RenewBefore::Default => lifetime / 3,
+        RenewBefore::Duration(d) => d.as_nanos(),
+        RenewBefore::Percentage(p) => lifetime * u128::from(p) / 100,
+    };
+    if asked == 0 || asked >= lifetime {
+        lifetime / 3
+    } else {
+        asked
+    }
+}
+
 proptest! {
     /// Users rely on every token being renewed while it is still valid, and never in the same
     /// instant it was issued (which would re-sign it in a loop): for any issuance time,
     /// lifetime of at least 2 ns, renew-before policy and UID, the renewal time is strictly
     /// after issuance and strictly before expiry. And on an operator restart not moving
-    /// renewals: the same inputs give the same time.
+    /// renewals: the same inputs give the same time. And on `renewBefore` and
+    /// `renewBeforePercentage` meaning what they say, give or take the documented jitter.
     #[test]
     fn renewal_is_strictly_inside_the_lifetime_and_stable(
         issued_at in issued_at(),
@@ -73,7 +90,22 @@ proptest! {
             matches!(at, Ok(t) if issued_at < t && t < expires_at),
             "{at:?} not strictly inside ({issued_at:?}, {expires_at:?})"
         );
-        prop_assert_eq!(renewal_time(issued_at, expires_at, policy, &uid), at);
+        prop_assert_eq!(renewal_time(issued_at, expires_at, policy, &uid), at.clone());
+
+        // And the policy is honoured: renewal comes no later than the asked-for window before
+        // expiry, and at most a tenth of that window (the jitter) earlier.
+        let lifetime_ns = lifetime.as_nanos();
+        let window = asked_window(policy, lifetime_ns);
+        let asked = lifetime_ns - window;
+        let offset = at.unwrap().duration_since(issued_at).unwrap().as_nanos();
+        // Both bounds kept strictly inside the lifetime (a 2 ns lifetime has an empty default
+        // window, which would ask for renewal at expiry).
+        let inside = |ns: u128| ns.clamp(1, lifetime_ns - 1);
+        let (earliest, asked) = (inside(asked - window.min(asked) / 10), inside(asked));
+        prop_assert!(
+            (earliest..=asked).contains(&offset),
+            "renews {offset} ns after issuance; asked {asked}, earliest {earliest} (window {window})"
+        );
     }
 
     /// The other side: a lifetime too short to have an instant strictly inside it (0 or 1 ns),
@@ -82,7 +114,11 @@ proptest! {
     #[test]
     fn empty_lifetimes_are_refused(
         issued_at in issued_at(),
-        back in prop_oneof![Just(Duration::ZERO), Just(Duration::from_nanos(1)), any::<Duration>()],
+        back in prop_oneof![
+            Just(Duration::ZERO),
+            Just(Duration::from_nanos(1)),
+            (0u64..1_000_000_000_000, 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+        ],
         forward in any::<bool>(),
         policy in renew_before(),
         uid in uid(),
