@@ -45,7 +45,10 @@ pub fn apply_patch(kind: PatchKind, target: &Value, patch: &Value) -> Result<Val
         PatchKind::Json => {
             let ops: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-            json_patch::patch(&mut out, &ops).map_err(|e| ApiError {
+            // `patch_unsafe`: no undo on failure, as `out` is a copy dropped on failure anyway.
+            // `json_patch::patch`'s undo panics on some failing patches (a `move` onto the
+            // parent, undone as an invalid move into the child), which poisoned the store lock.
+            json_patch::patch_unsafe(&mut out, &ops).map_err(|e| ApiError {
                 code: 422,
                 reason: "Invalid",
                 message: format!(

@@ -1,0 +1,17 @@
+//! Property tests: what users rely on, checked on generated inputs rather than examples.
+//!
+//! - `duration`: Go duration parsing never panics, agrees with an independent model of Go's
+//!   grammar, and round-trips through Go's formatting;
+//! - `signing`: every valid token spec signs into a token that reads back, verifies and inspects
+//!   as the same claims;
+//! - `schedule`: the renewal time lies strictly between issuance and expiry, and is stable;
+//! - `patches`: the in-memory API server applies JSON merge patches (RFC 7386) and JSON patches
+//!   (RFC 6902) as an independent model of the RFCs does.
+//!
+//! `cargo test --test properties`; `PROPTEST_CASES` overrides the case counts of the cheap
+//! properties (the API server ones set their own, lower, count).
+
+mod duration;
+mod patches;
+mod schedule;
+mod signing;
