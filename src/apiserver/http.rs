@@ -181,27 +181,27 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             &discovery::core_versions(&shared.address),
         )),
         Some(Route::Groups) => {
-            let st = shared.state.lock().expect("store lock");
+            let st = shared.state();
             Ok(value_response(200, &discovery::group_list(&st.registry)))
         }
         Some(Route::Group(g)) => {
-            let st = shared.state.lock().expect("store lock");
+            let st = shared.state();
             discovery::group(&st.registry, g)
                 .map(|d| value_response(200, &d))
                 .ok_or_else(ApiError::no_route)
         }
         Some(Route::Resources(g, v)) => {
-            let st = shared.state.lock().expect("store lock");
+            let st = shared.state();
             discovery::resource_list(&st.registry, g, v)
                 .map(|d| value_response(200, &d))
                 .ok_or_else(ApiError::no_route)
         }
         Some(Route::OpenApiIndex) => {
-            let st = shared.state.lock().expect("store lock");
+            let st = shared.state();
             Ok(value_response(200, &openapi::index(&st.registry, st.rv)))
         }
         Some(Route::OpenApi(gv)) => {
-            let st = shared.state.lock().expect("store lock");
+            let st = shared.state();
             openapi::group_version(&st.registry, &gv)
                 .map(|d| value_response(200, &d))
                 .ok_or_else(ApiError::no_route)
@@ -239,7 +239,7 @@ async fn resource(
     let served = def.clone();
     let as_events_v1 = def.special == Special::EventsV1;
     let def = if as_events_v1 {
-        let st = shared.state.lock().expect("store lock");
+        let st = shared.state();
         st.registry
             .get("", "v1", "events")
             .expect("core events are built in")
@@ -319,7 +319,7 @@ async fn resource(
             };
             return watch(shared, def, p.namespace, q, form);
         }
-        _ => shared.state.lock().expect("store lock"),
+        _ => shared.state(),
     };
     st.dry_run = dry_run;
     let mut answer = || -> Result<Response, ApiError> {

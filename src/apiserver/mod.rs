@@ -100,6 +100,17 @@ pub(crate) struct Shared {
     bookmark_interval: Duration,
 }
 
+impl Shared {
+    /// The store. A handler that panicked while holding it leaves it poisoned; the server goes
+    /// on serving what is there (a test or a `dev` session then sees that one request fail)
+    /// rather than failing every request from then on.
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// A running server. Dropping it stops serving; [`ApiServer::shutdown`] does so gracefully.
 pub struct ApiServer {
     shared: Arc<Shared>,
@@ -192,7 +203,7 @@ impl ApiServer {
 
     /// The current (newest) `resourceVersion`.
     pub fn resource_version(&self) -> u64 {
-        self.shared.state.lock().expect("store lock").rv
+        self.shared.state().rv
     }
 
     /// Adds a fault rule; rules add up (latencies sum, the first error drawn wins).

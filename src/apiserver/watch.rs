@@ -122,7 +122,7 @@ pub fn watch(
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_WATCH_TIMEOUT);
     let (subscription, start_rv) = {
-        let mut st = shared.state.lock().expect("store lock");
+        let mut st = shared.state();
         let sub = st.subscribe(&def.store_key(), namespace, since);
         (sub, st.rv)
     };
@@ -187,7 +187,7 @@ pub fn watch(
                 },
                 _ = ticker.tick(), if bookmarks => {
                     let rv = {
-                        let st = shared.state.lock().expect("store lock");
+                        let st = shared.state();
                         rx.is_empty().then_some(st.rv)
                     };
                     if let Some(rv) = rv {
