@@ -13,7 +13,7 @@
 //! - the chart is consistent without Helm (not installed on these machines): templates parse as
 //!   YAML once their actions are stripped, every `.Values` path they use exists, the Deployment's
 //!   probes and security settings equal the kustomize base's;
-//! - `deploy/INSTALL.md` documents every chart value.
+//! - `README.md` documents every chart value.
 //!
 //! `cargo test --test deploy`.
 
@@ -994,13 +994,13 @@ fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
 #[test]
 fn install_guide_documents_every_chart_value() {
     let values = documents(&read(format!("{CHART}/values.yaml")), "values.yaml").remove(0);
-    let guide = read("deploy/INSTALL.md");
+    let guide = read("README.md");
     let mut paths = Vec::new();
     leaf_paths(&values, "", &mut paths);
     for path in paths {
         assert!(
             guide.contains(&format!("`{path}`")),
-            "deploy/INSTALL.md's values table lacks `{path}`"
+            "README.md's values table lacks `{path}`"
         );
     }
 }

@@ -1,4 +1,4 @@
-//! 9. Every kind of bad input gives Ready=False with its own reason and an Event, and does not
+//! (9) Every kind of bad input gives Ready=False with its own reason and an Event, and does not
 //! disturb a healthy token beside it.
 
 use super::*;

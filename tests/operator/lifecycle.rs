@@ -12,7 +12,7 @@ async fn env_with_issuer(test: &str) -> Env {
     env
 }
 
-/// 1. The Secret holds a JWT that verifies with the secret and carries exactly the claims asked
+/// (1) The Secret holds a JWT that verifies with the secret and carries exactly the claims asked
 /// for; status is filled; Ready=True.
 #[tokio::test]
 async fn issues_a_token_with_exactly_the_claims_asked_for() {
@@ -71,7 +71,7 @@ async fn issues_a_token_with_exactly_the_claims_asked_for() {
     env.cleanup().await;
 }
 
-/// 2. A short TTL is re-signed (new jti) before it expires, more than once.
+/// (2) A short TTL is re-signed (new jti) before it expires, more than once.
 #[tokio::test]
 async fn renews_before_expiry_more_than_once() {
     let env = env_with_issuer("renews").await;
@@ -118,7 +118,7 @@ fn token_now() -> u64 {
         .as_secs()
 }
 
-/// 3. Changing permissions re-signs; changing only secretTemplate labels updates the Secret
+/// (3) Changing permissions re-signs; changing only secretTemplate labels updates the Secret
 /// without re-signing.
 #[tokio::test]
 async fn spec_changes_resign_but_template_changes_do_not() {
@@ -164,7 +164,7 @@ async fn spec_changes_resign_but_template_changes_do_not() {
     env.cleanup().await;
 }
 
-/// 4. Changing the credentials Secret re-signs every token of that issuer; the new tokens verify
+/// (4) Changing the credentials Secret re-signs every token of that issuer; the new tokens verify
 /// with the new secret only.
 #[tokio::test]
 async fn credential_rotation_resigns_every_token_of_the_issuer() {
@@ -198,7 +198,7 @@ async fn credential_rotation_resigns_every_token_of_the_issuer() {
     env.cleanup().await;
 }
 
-/// 5. Deleting the Secret, or editing its token, restores a valid one.
+/// (5) Deleting the Secret, or editing its token, restores a valid one.
 #[tokio::test]
 async fn a_deleted_or_edited_secret_is_restored() {
     let env = env_with_issuer("restore").await;
@@ -231,7 +231,7 @@ async fn a_deleted_or_edited_secret_is_restored() {
     env.cleanup().await;
 }
 
-/// 6. A foreign Secret of the same name stays byte-for-byte untouched; the token says
+/// (6) A foreign Secret of the same name stays byte-for-byte untouched; the token says
 /// SecretNotOwned.
 #[tokio::test]
 async fn a_foreign_secret_is_never_touched() {
@@ -257,7 +257,7 @@ async fn a_foreign_secret_is_never_touched() {
     env.cleanup().await;
 }
 
-/// 7. Deleting the token deletes its Secret (ownerReference garbage collection).
+/// (7) Deleting the token deletes its Secret (ownerReference garbage collection).
 #[tokio::test]
 async fn deleting_the_token_deletes_its_secret() {
     let env = env_with_issuer("delete").await;
@@ -272,7 +272,7 @@ async fn deleting_the_token_deletes_its_secret() {
     env.cleanup().await;
 }
 
-/// 10. Renew-now via the annotation re-signs once.
+/// (10) Renew-now via the annotation re-signs once.
 #[tokio::test]
 async fn renew_now_resigns_once() {
     let env = env_with_issuer("renew-now").await;

@@ -1,4 +1,4 @@
-//! 11. Across the flows of this test binary, the operator's logs contain neither an API secret
+//! (11) Across the flows of this test binary, the operator's logs contain neither an API secret
 //! nor any token.
 
 use super::*;

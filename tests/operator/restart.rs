@@ -1,4 +1,4 @@
-//! 8. Restarting the operator with 100 valid tokens makes zero writes. Needs the in-memory API
+//! (8) Restarting the operator with 100 valid tokens makes zero writes. Needs the in-memory API
 //! server's request accounting, so it runs in memory only.
 
 use super::*;
@@ -61,7 +61,7 @@ async fn a_restart_with_100_valid_tokens_writes_nothing() {
         0,
         "a restart re-signs nothing"
     );
-    for i in 0..TOKENS {
+    for (i, before) in ids.iter().enumerate() {
         let now = env
             .tokens()
             .get(&format!("t{i}"))
@@ -70,7 +70,7 @@ async fn a_restart_with_100_valid_tokens_writes_nothing() {
             .status
             .unwrap()
             .token_id;
-        assert_eq!(now, ids[i]);
+        assert_eq!(&now, before);
     }
     env.cleanup().await;
 }
