@@ -1,7 +1,7 @@
 //! Request accounting: how many requests of each verb reached each resource, so that a test or
 //! a benchmark can say how many writes an operator made.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -89,11 +89,40 @@ impl RequestCounts {
     }
 }
 
+/// One kind of access a client made, as RBAC sees it: who (the `Impersonate-User` a client sent,
+/// the way a test stands in for a ServiceAccount), which verb on which group and resource (with
+/// `/subresource`), and in which namespace (`None` for cluster-scoped requests and requests
+/// across all namespaces).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Access {
+    /// The impersonated user, if any.
+    pub user: Option<String>,
+    /// The RBAC verb.
+    pub verb: Verb,
+    /// The API group (`""` for the core group).
+    pub group: String,
+    /// The resource, with `/subresource` where there was one.
+    pub resource: String,
+    /// The namespace of the request.
+    pub namespace: Option<String>,
+}
+
 /// The live counters behind a server.
 #[derive(Default)]
-pub struct Accounting(Mutex<RequestCounts>);
+pub struct Accounting(Mutex<RequestCounts>, Mutex<BTreeSet<Access>>);
 
 impl Accounting {
+    /// Notes an access (see [`Access`]); a server-side apply that creates its object is noted
+    /// as `create` as well as `patch`, as kube-apiserver authorizes it.
+    pub fn record(&self, access: Access) {
+        self.1.lock().expect("accounting lock").insert(access);
+    }
+
+    /// Every distinct access since the last reset.
+    pub fn accesses(&self) -> BTreeSet<Access> {
+        self.1.lock().expect("accounting lock").clone()
+    }
+
     pub fn count(&self, verb: Verb, resource: &str) {
         let mut counts = self.0.lock().expect("accounting lock");
         match counts.0.get_mut(&(verb, resource.to_owned())) {
@@ -110,6 +139,7 @@ impl Accounting {
 
     pub fn reset(&self) {
         *self.0.lock().expect("accounting lock") = RequestCounts::default();
+        self.1.lock().expect("accounting lock").clear();
     }
 }
 

@@ -2,7 +2,7 @@
 //! [`super::watch`]), and applies faults and accounting.
 
 use super::Shared;
-use super::accounting::Verb;
+use super::accounting::{Access, Verb};
 use super::discovery;
 use super::error::ApiError;
 use super::events;
@@ -263,6 +263,17 @@ async fn resource(
         None => def.plural.clone(),
     };
     shared.accounting.count(verb, &accounted);
+    let access = |verb| Access {
+        user: headers
+            .get("impersonate-user")
+            .and_then(|u| u.to_str().ok())
+            .map(str::to_owned),
+        verb,
+        group: served.group.clone(),
+        resource: accounted.clone(),
+        namespace: p.namespace.map(str::to_owned),
+    };
+    shared.accounting.record(access(verb));
     let name = p.name.unwrap_or("");
     let verdict = shared
         .faults
@@ -404,6 +415,9 @@ async fn resource(
                 };
                 let s = verbs::patch(&mut st, &def, target, kind, &body, &ctx())?;
                 let created = !existed;
+                if created {
+                    shared.accounting.record(access(Verb::Create));
+                }
                 Ok(json_response(if created { 201 } else { 200 }, out(&s)))
             }
             Verb::Delete => {

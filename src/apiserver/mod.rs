@@ -53,7 +53,7 @@ pub mod testing;
 mod verbs;
 mod watch;
 
-pub use accounting::{RequestCounts, Verb};
+pub use accounting::{Access, RequestCounts, Verb};
 pub use faults::FaultRule;
 
 use accounting::Accounting;
@@ -199,6 +199,12 @@ impl ApiServer {
 
     pub fn reset_requests(&self) {
         self.shared.accounting.reset()
+    }
+
+    /// Every distinct access (who, verb, group, resource, namespace) since the last reset: what
+    /// a client would need RBAC for.
+    pub fn accesses(&self) -> std::collections::BTreeSet<Access> {
+        self.shared.accounting.accesses()
     }
 
     /// The current (newest) `resourceVersion`.

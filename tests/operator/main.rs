@@ -9,6 +9,7 @@ mod lifecycle;
 mod logs;
 mod matrix;
 mod production;
+mod rbac;
 mod restart;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -208,6 +209,17 @@ impl Env {
         .unwrap_or_else(|_| panic!("token {name} did not become {what} in time"))
         .expect("watching the token");
         found.expect("the condition holds on an existing token")
+    }
+
+    /// Waits until token `name` no longer exists.
+    pub async fn wait_token_gone(&self, name: &str) {
+        tokio::time::timeout(
+            WAIT,
+            await_condition(self.tokens(), name, |t: Option<&VideoSdkToken>| t.is_none()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("token {name} was not deleted in time"))
+        .expect("watching the token");
     }
 
     /// Waits until token `name` is Ready=True for its current generation.

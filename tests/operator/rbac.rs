@@ -1,0 +1,230 @@
+//! Least privilege, proven: the operator runs every flow against the in-memory API server as an
+//! impersonated ServiceAccount; every (verb, group, resource, namespace) it used must be granted
+//! by the RBAC in `deploy/helm/videosdk-token-operator/files/` (which both the kustomize base and
+//! the Helm chart install), and every rule granted must have been used. Needs the server's
+//! access accounting, so it runs in memory only.
+
+use super::*;
+use k8s_openapi::api::core::v1::Namespace;
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use videosdk_token_operator::apiserver::{Access, Verb};
+use videosdk_token_operator::operator::{self, Health, LeaderElection};
+
+const SECRET: &str = "e2e-secret-rbac-0123456789abcdef";
+const OPERATOR: &str = "system:serviceaccount:videosdk-system:videosdk-token-operator";
+const RBAC_FILES: [&str; 3] = [
+    "clusterrole.yaml",
+    "clusterrole-rollout.yaml",
+    "role-leader-election.yaml",
+];
+
+/// One grant: a verb on a group/resource, cluster-wide or in one namespace (a Role's).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Grant {
+    verb: String,
+    group: String,
+    resource: String,
+    namespace: Option<String>,
+}
+
+/// The grants of the RBAC files; the leader-election Role's namespace is mapped to
+/// `operator_namespace`, where the test's operator runs.
+fn grants(operator_namespace: &str) -> BTreeSet<Grant> {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/helm/videosdk-token-operator/files"
+    );
+    let mut out = BTreeSet::new();
+    for file in RBAC_FILES {
+        let text = std::fs::read_to_string(format!("{dir}/{file}")).expect("RBAC file");
+        let object: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+        let namespace = (object["kind"] == "Role").then(|| operator_namespace.to_owned());
+        for rule in object["rules"].as_sequence().expect("rules") {
+            let list = |key: &str| -> Vec<String> {
+                rule[key]
+                    .as_sequence()
+                    .expect("a list")
+                    .iter()
+                    .map(|v| v.as_str().expect("a string").to_owned())
+                    .collect()
+            };
+            for group in list("apiGroups") {
+                for resource in list("resources") {
+                    for verb in list("verbs") {
+                        out.insert(Grant {
+                            verb: verb.clone(),
+                            group: group.clone(),
+                            resource: resource.clone(),
+                            namespace: namespace.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn granted(grants: &BTreeSet<Grant>, access: &Access) -> Option<Grant> {
+    grants
+        .iter()
+        .find(|g| {
+            g.verb == access.verb.as_str()
+                && g.group == access.group
+                && g.resource == access.resource
+                && (g.namespace.is_none() || g.namespace == access.namespace)
+        })
+        .cloned()
+}
+
+/// The operator's client: the test server's, impersonating the operator's ServiceAccount.
+async fn operator_client(env: &Env) -> kube::Client {
+    let server = env.t.server().expect("in memory");
+    let kubeconfig: kube::config::Kubeconfig =
+        serde_yaml::from_str(&server.kubeconfig()).expect("kubeconfig");
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("config");
+    config.auth_info.impersonate = Some(OPERATOR.to_owned());
+    kube::Client::try_from(config).expect("client")
+}
+
+#[tokio::test]
+async fn rbac_grants_exactly_what_the_operator_uses() {
+    if std::env::var_os(videosdk_token_operator::apiserver::testing::E2E_KUBECONFIG).is_some() {
+        eprintln!("SKIPPED on a real cluster: needs the in-memory API server's access accounting");
+        return;
+    }
+    let mut env = Env::start("rbac").await;
+    env.stop_operator().await;
+    let ns = env.namespace().to_owned();
+    let client = operator_client(&env).await;
+    videosdk_token_operator::cli::run::check_crds(&client)
+        .await
+        .expect("CRDs installed");
+
+    let (metrics, health) = (Arc::new(Metrics::default()), Arc::new(Health::default()));
+    let election = LeaderElection {
+        namespace: ns.clone(),
+        identity: "rbac".into(),
+        lease_duration_seconds: 3,
+        renew_grace_seconds: 1,
+    };
+    // All namespaces, as the default install watches them.
+    let settings = Settings {
+        rollout_debounce: Duration::from_millis(200),
+        ..Settings::new(ns.clone())
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(operator::run(
+        client,
+        settings,
+        Some(election),
+        metrics.clone(),
+        health.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    // Every flow: a namespaced issuer, a cluster issuer with a namespaceSelector, issuance,
+    // renew-now with a rollout restart, a repeated Event (patched as a series).
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    let labels = json!({"metadata": {"labels": {"videosdk": "allowed"}}});
+    Api::<Namespace>::all(env.t.client.clone())
+        .patch(&ns, &PatchParams::default(), &Patch::Merge(&labels))
+        .await
+        .unwrap();
+    let cluster_issuer = format!("rbac-{ns}");
+    env.apply(json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "ClusterVideoSdkIssuer", "metadata": {"name": cluster_issuer},
+                     "spec": {"credentialsSecretRef": {"name": "creds"}, "namespaceSelector": {"matchLabels": {"videosdk": "allowed"}}}}))
+        .await;
+    for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
+        env.apply(json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "web"},
+                         "spec": {"selector": {"matchLabels": {"app": "web"}}, "serviceName": "web",
+                                  "template": {"metadata": {"labels": {"app": "web"}},
+                                               "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}}}))
+            .await;
+    }
+    env.token("t", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"],
+                          "rolloutRestartTargets": [{"kind": "Deployment", "name": "web"}, {"kind": "StatefulSet", "name": "web"},
+                                                    {"kind": "DaemonSet", "name": "web"}]}))
+        .await;
+    env.token("c", json!({"issuerRef": {"name": cluster_issuer, "kind": "ClusterVideoSdkIssuer"}, "permissions": ["allow_join"]})).await;
+    let first = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
+    env.wait_ready("c").await;
+    env.annotate_token("t", "videosdk.live/renew-now", "1")
+        .await;
+    env.wait_token("t", "re-signed", move |t| {
+        t.status
+            .as_ref()
+            .and_then(|s| s.token_id.as_ref())
+            .is_some_and(|id| *id != first)
+    })
+    .await;
+    env.wait_event("t", "RolloutRestarted").await;
+    // The same failure twice (missing issuer, found, missing again): the second Event is a
+    // series patch of the first.
+    env.token(
+        "u",
+        json!({"issuerRef": {"name": "flip"}, "permissions": ["allow_join"]}),
+    )
+    .await;
+    env.wait_not_ready("u", "IssuerNotFound").await;
+    env.issuer("flip", "creds", json!({})).await;
+    env.wait_ready("u").await;
+    Api::<videosdk_token_operator::api::VideoSdkIssuer>::namespaced(env.t.client.clone(), &ns)
+        .delete("flip", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.wait_not_ready("u", "IssuerNotFound").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while env
+        .events("u", "IssuerNotFound")
+        .await
+        .iter()
+        .all(|e| e.series.is_none())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the repeated Event became a series"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(health.leading.load(Ordering::Relaxed));
+    let _ = stop.send(());
+    task.await.unwrap().expect("the operator stops cleanly");
+
+    let server = env.t.server().expect("in memory");
+    let used: BTreeSet<Access> = server
+        .accesses()
+        .into_iter()
+        .filter(|a| a.user.as_deref() == Some(OPERATOR))
+        .collect();
+    let grants = grants(&ns);
+    let ungranted: Vec<&Access> = used
+        .iter()
+        .filter(|a| granted(&grants, a).is_none())
+        .collect();
+    assert!(
+        ungranted.is_empty(),
+        "the operator used accesses its RBAC does not grant: {ungranted:#?}"
+    );
+    let used_grants: BTreeSet<Grant> = used.iter().filter_map(|a| granted(&grants, a)).collect();
+    let unused: Vec<&Grant> = grants.iter().filter(|g| !used_grants.contains(g)).collect();
+    assert!(
+        unused.is_empty(),
+        "RBAC grants what the operator never used: {unused:#?}"
+    );
+    assert!(
+        used.iter()
+            .any(|a| a.verb == Verb::Create && a.resource == "secrets"),
+        "an apply that creates counts as create"
+    );
+    let _ = Api::<videosdk_token_operator::api::ClusterVideoSdkIssuer>::all(env.t.client.clone())
+        .delete(&cluster_issuer, &DeleteParams::default())
+        .await;
+    env.cleanup().await;
+}
