@@ -70,7 +70,8 @@ pub enum Deleted {
     Gone(Stored),
 }
 
-fn finalizers(v: &Value) -> Vec<String> {
+/// The object's finalizers.
+pub(super) fn finalizers(v: &Value) -> Vec<String> {
     v.pointer("/metadata/finalizers")
         .and_then(Value::as_array)
         .map(|a| {

@@ -108,8 +108,8 @@ fn admit(
 ) -> Result<(), ApiError> {
     builtin::validate_labels(def.subject(), new)?;
     if let Some(old) = old.filter(|o| o.pointer("/metadata/deletionTimestamp").is_some()) {
-        let before = finalizer_list(old);
-        let added: Vec<String> = finalizer_list(new)
+        let before = super::gc::finalizers(old);
+        let added: Vec<String> = super::gc::finalizers(new)
             .into_iter()
             .filter(|f| !before.contains(f))
             .collect();
@@ -162,16 +162,6 @@ fn admit(
     Ok(())
 }
 
-fn finalizer_list(v: &Value) -> Vec<String> {
-    v.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Serves the resources of a CRD that was just stored.
 fn register_crd(st: &mut State, def: &ResourceDef, crd_object: &Value) -> Result<(), ApiError> {

@@ -150,7 +150,6 @@ pub fn decide(stored: Option<&StoredToken>, desired: &Desired<'_>, now: SystemTi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Permission;
     use crate::token::TokenRequest;
 
     const UID: &str = "0d6b1c5e-6f0a-4a51-9d8e-1a2b3c4d5e6f";
@@ -160,13 +159,7 @@ mod tests {
     }
 
     fn request() -> TokenRequest {
-        TokenRequest {
-            permissions: vec![Permission::AllowJoin],
-            roles: vec![],
-            room_id: None,
-            participant_id: None,
-            ttl: Duration::from_secs(3 * 3600),
-        }
+        crate::token::test_request(Duration::from_secs(3 * 3600))
     }
 
     /// A Secret's contents as the operator writes them, signed at `issued`.

@@ -20,6 +20,18 @@ pub use signing::{
     decode_unverified, sign, verify,
 };
 
+/// A minimal valid request (`allow_join` for `ttl`) for the crate's unit tests.
+#[cfg(test)]
+pub(crate) fn test_request(ttl: std::time::Duration) -> TokenRequest {
+    TokenRequest {
+        permissions: vec![crate::api::Permission::AllowJoin],
+        roles: vec![],
+        room_id: None,
+        participant_id: None,
+        ttl,
+    }
+}
+
 /// A minimal valid `VideoSdkTokenSpec` for the tests of this module.
 #[cfg(test)]
 pub(crate) fn test_spec(permissions: Vec<crate::api::Permission>) -> crate::api::VideoSdkTokenSpec {

@@ -33,13 +33,7 @@ mod tests {
     use std::time::Duration;
 
     fn request() -> TokenRequest {
-        TokenRequest {
-            permissions: vec![Permission::AllowJoin],
-            roles: vec![],
-            room_id: None,
-            participant_id: None,
-            ttl: Duration::from_secs(24 * 3600),
-        }
+        super::super::test_request(Duration::from_secs(24 * 3600))
     }
 
     #[test]

@@ -386,13 +386,7 @@ mod tests {
     }
 
     fn request() -> TokenRequest {
-        TokenRequest {
-            permissions: vec![Permission::AllowJoin],
-            roles: vec![],
-            room_id: None,
-            participant_id: None,
-            ttl: Duration::from_secs(24 * 3600),
-        }
+        super::super::test_request(Duration::from_secs(24 * 3600))
     }
 
     fn b64_json(segment: &str) -> Value {
