@@ -162,7 +162,6 @@ fn admit(
     Ok(())
 }
 
-
 /// Serves the resources of a CRD that was just stored.
 fn register_crd(st: &mut State, def: &ResourceDef, crd_object: &Value) -> Result<(), ApiError> {
     let defs = crd::resources(def.subject(), crd_object)?;
