@@ -401,3 +401,24 @@ async fn a_standby_takes_over_and_only_the_leader_signs() {
     assert_eq!(c.task.await.unwrap(), Ok(Ended::Shutdown));
     env.cleanup().await;
 }
+
+/// `run` checks at start that the CRDs are installed, and says how to install them.
+#[tokio::test]
+async fn run_refuses_to_start_without_the_crds() {
+    let server = videosdk_token_operator::apiserver::ApiServer::start(Default::default())
+        .await
+        .unwrap();
+    let error = videosdk_token_operator::cli::run::check_crds(&server.client())
+        .await
+        .unwrap_err();
+    assert!(
+        error.contains("videosdktokens.videosdk.live")
+            && error.contains("kubectl apply --server-side -f crds/"),
+        "{error}"
+    );
+    manifests::install_crds(&server.client()).await.unwrap();
+    videosdk_token_operator::cli::run::check_crds(&server.client())
+        .await
+        .expect("installed now");
+    server.shutdown().await;
+}
