@@ -123,7 +123,6 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
             );
             let new_status = status::not_ready(&previous, condition, now);
             let failures = new_status.failed_issuance_attempts.unwrap_or(1);
-            write_status(&token, &ctx, &previous, new_status).await?;
             if was.as_deref() != Some(problem.reason) {
                 tracing::warn!(token = %ObjectRef::from_obj(&*token), reason = problem.reason, "{}", problem.message);
                 ctx.publish(
@@ -135,6 +134,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
                 )
                 .await;
             }
+            write_status(&token, &ctx, &previous, new_status).await?;
             // Watches bring most fixes at once (issuer, credentials, spec); a retry with backoff
             // covers the rest (a foreign Secret deleted, namespace labels changed).
             let delay = backoff::delay(
