@@ -22,6 +22,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use videosdk_token_operator::apiserver::{ApiServer, FaultRule, Verb};
 use videosdk_token_operator::controller::decision::ResignReason;
 use videosdk_token_operator::controller::labels::MANAGED_SELECTOR;
+use videosdk_token_operator::token::RenewBefore;
 
 const SECRET: &str = "e2e-secret-soak-0123456789abcdef";
 /// Every token's lifetime (the shortest the CRD admits).
@@ -151,13 +152,23 @@ fn check(snapshot: &Snapshot, name: &str) -> Result<Claims, String> {
     token::verify(&jwt, SECRET, snapshot.at).map_err(|e| format!("the token in its Secret: {e}"))
 }
 
+/// One distinct token a Secret held.
+struct Seen {
+    jti: String,
+    iat: u64,
+    /// Its renewal time (whole seconds, rounded down), per the token's schedule and UID.
+    renews: u64,
+}
+
 /// The soak's checker: what it saw across all samples.
 #[derive(Default)]
 struct Checker {
+    /// Each token's renewBeforePercentage.
+    percentages: HashMap<String, u64>,
     /// Tokens seen Ready at least once.
     ever_ready: HashSet<String>,
-    /// Per token, the distinct tokens its Secret held, in order: (jti, iat).
-    seen: HashMap<String, Vec<(String, u64)>>,
+    /// Per token, the distinct tokens its Secret held, in order.
+    seen: HashMap<String, Vec<Seen>>,
     violations: Vec<String>,
     samples: u64,
     failed_samples: u64,
@@ -174,7 +185,25 @@ impl Checker {
         }
     }
 
-    fn observe(&mut self, s: &Snapshot, gaps: &HashMap<String, u64>, start: Instant) {
+    /// The renewal time of a token issued at `iat` for `name`, whole seconds rounded down: what
+    /// the operator computes (src/token/schedule.rs), from the token's UID.
+    fn renews(&self, s: &Snapshot, name: &str, claims: &Claims) -> u64 {
+        let percentage = self.percentages[name];
+        let uid = s.tokens.get(name).and_then(|t| t.metadata.uid.clone());
+        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+        let renews = uid.and_then(|uid| {
+            token::renewal_time(
+                at(claims.iat),
+                at(claims.exp),
+                RenewBefore::Percentage(percentage as u8),
+                &uid,
+            )
+            .ok()
+        });
+        renews.map_or(claims.iat + min_gap_secs(percentage), unix)
+    }
+
+    fn observe(&mut self, s: &Snapshot, start: Instant) {
         let now = Instant::now();
         if let Some(last) = self.last_sample {
             self.longest_between_samples = self.longest_between_samples.max(now - last);
@@ -183,7 +212,8 @@ impl Checker {
         self.samples += 1;
         let t = start.elapsed().as_secs_f64();
         let mut all_ready = true;
-        for (name, gap) in gaps {
+        let names: Vec<String> = self.percentages.keys().cloned().collect();
+        for name in &names {
             let ready = s.tokens.get(name).is_some_and(is_ready);
             if ready {
                 self.ever_ready.insert(name.clone());
@@ -202,23 +232,32 @@ impl Checker {
                 }
             };
             let jti = claims.jti.clone().unwrap_or_default();
-            let history = self.seen.entry(name.clone()).or_default();
-            match history.last() {
-                Some((last, _)) if *last == jti => {}
-                previous => {
-                    let early = previous
-                        .filter(|(_, iat)| claims.iat < iat + gap)
-                        .map(|(_, iat)| *iat);
-                    history.push((jti, claims.iat));
-                    if let Some(iat) = early {
-                        self.violate(format!(
-                            "t={t:.1}s {name}: re-signed {}s after the previous token (iat {iat} → {}), the schedule allows no less than {gap}s",
-                            claims.iat - iat.min(claims.iat),
-                            claims.iat
-                        ));
-                    }
-                }
+            let previous = self.seen.get(name).and_then(|h| h.last());
+            if previous.is_some_and(|p| p.jti == jti) {
+                continue;
             }
+            let early = previous
+                .filter(|p| claims.iat < p.renews)
+                .map(|p| (p.iat, p.renews));
+            let renews = self.renews(s, name, &claims);
+            let least = min_gap_secs(self.percentages[name]);
+            if renews < claims.iat + least {
+                self.violate(format!(
+                    "t={t:.1}s {name}: renews {}s after issuance, less than the {least}s the schedule's bound allows",
+                    renews - claims.iat.min(renews)
+                ));
+            }
+            if let Some((iat, due)) = early {
+                self.violate(format!(
+                    "t={t:.1}s {name}: re-signed (iat {}) before the previous token (iat {iat}) was due at {due}",
+                    claims.iat
+                ));
+            }
+            self.seen.entry(name.clone()).or_default().push(Seen {
+                jti,
+                iat: claims.iat,
+                renews,
+            });
         }
         self.all_ready = all_ready;
     }
@@ -290,15 +329,13 @@ async fn soak_tokens_stay_valid_under_faults_and_restarts() {
         .iter()
         .map(|name| (name.clone(), rng.between(50, 90)))
         .collect();
-    let gaps: HashMap<String, u64> = percentages
-        .iter()
-        .map(|(name, p)| (name.clone(), min_gap_secs(*p)))
-        .collect();
-
-    let checker = Arc::new(Mutex::new(Checker::default()));
+    let checker = Arc::new(Mutex::new(Checker {
+        percentages: percentages.clone(),
+        ..Checker::default()
+    }));
     let stop_checking = Arc::new(AtomicBool::new(false));
     let sampling = tokio::spawn({
-        let (checker, stop, gaps) = (checker.clone(), stop_checking.clone(), gaps.clone());
+        let (checker, stop) = (checker.clone(), stop_checking.clone());
         let (client, namespace) = (env.t.client.clone(), env.namespace().to_owned());
         async move {
             let mut tick = tokio::time::interval(SAMPLE);
@@ -306,7 +343,7 @@ async fn soak_tokens_stay_valid_under_faults_and_restarts() {
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
                 match snapshot(&client, &namespace).await {
-                    Ok(s) => checker.lock().unwrap().observe(&s, &gaps, start),
+                    Ok(s) => checker.lock().unwrap().observe(&s, start),
                     Err(_) => checker.lock().unwrap().failed_samples += 1,
                 }
             }
@@ -362,24 +399,34 @@ async fn soak_tokens_stay_valid_under_faults_and_restarts() {
         .await
         .expect("the checker stops")
         .expect("the checker did not panic");
-    let ended = unix(SystemTime::now());
+    // Stopped, so that its counts hold still while they are read.
+    env.stop_operator().await;
     metrics.push(env.metrics.clone());
 
-    let checker = checker.lock().unwrap();
+    let checker = std::mem::take(&mut *checker.lock().unwrap());
     let issued =
         |reason: ResignReason| -> u64 { metrics.iter().map(|m| m.issuances(reason)).sum() };
     let total: u64 = metrics.iter().map(|m| m.total_issuances()).sum();
     let errors: u64 = metrics.iter().map(|m| m.reconcile_errors()).sum();
+    let ended = unix(SystemTime::now());
     let seen: usize = checker.seen.values().map(Vec::len).sum();
-    // The bound: a token's first issuance is at or after its creation, and each re-sign at least
-    // its minimum gap after the previous one (see `min_gap_secs`), so by the end a token has at
-    // most 1 + ⌊(end − created) / gap⌋ issuances. Restarts add nothing: an operator that starts
+    // The bound. A token's renewal time is `iat + L`, with L its lead (lifetime minus renew
+    // window) less its UID's jitter, the same for every issuance of the token; a re-sign happens
+    // at or after it, so the next `iat` (whole seconds) is at least `iat + ⌊L⌋` (the checker
+    // asserts this of every pair of consecutive tokens it sees). The first issuance is at or
+    // after the token's creation, so by the end a token has at most
+    // 1 + ⌊(end − created) / ⌊L⌋⌋ issuances. Restarts add nothing: an operator that starts
     // finds every stored token still right and keeps it (design: "an operator restart re-signs
-    // nothing"); a signature whose Secret apply failed or was cut off by a kill was never stored
-    // and is not counted.
+    // nothing"); a signature whose Secret apply failed, or was cut off by a kill before it
+    // reached the server, was never stored and is not counted.
+    let lead = |name: &String| -> u64 {
+        checker.seen[name]
+            .first()
+            .map_or(min_gap_secs(percentages[name]), |s| s.renews - s.iat)
+    };
     let bound: u64 = names
         .iter()
-        .map(|name| 1 + (ended - created[name]) / gaps[name])
+        .map(|name| 1 + (ended - created[name]) / lead(name))
         .sum();
     let requests = server(&env).requests();
     println!(
@@ -440,7 +487,6 @@ async fn soak_tokens_stay_valid_under_faults_and_restarts() {
         seen as u64 <= bound,
         "tokens seen {seen} exceed the schedule's {bound}"
     );
-    drop(checker);
     env.cleanup().await;
 }
 
