@@ -115,16 +115,23 @@ struct Snapshot {
     secrets: HashMap<String, Secret>,
 }
 
-async fn snapshot(client: &kube::Client, namespace: &str) -> Result<Snapshot, kube::Error> {
+async fn snapshot(client: &kube::Client, namespace: &str) -> Result<Snapshot, String> {
     let at = SystemTime::now();
     // Tokens first: a Secret is written before its token's status says Ready, so a token listed
     // Ready has its Secret in the list that follows.
-    let tokens = Api::<VideoSdkToken>::namespaced(client.clone(), namespace)
-        .list(&ListParams::default())
-        .await?;
-    let secrets = Api::<Secret>::namespaced(client.clone(), namespace)
-        .list(&ListParams::default().labels(MANAGED_SELECTOR))
-        .await?;
+    let lists = async {
+        let tokens = Api::<VideoSdkToken>::namespaced(client.clone(), namespace)
+            .list(&ListParams::default())
+            .await?;
+        let secrets = Api::<Secret>::namespaced(client.clone(), namespace)
+            .list(&ListParams::default().labels(MANAGED_SELECTOR))
+            .await?;
+        Ok::<_, kube::Error>((tokens, secrets))
+    };
+    let (tokens, secrets) = tokio::time::timeout(Duration::from_secs(10), lists)
+        .await
+        .map_err(|_| "listing took over 10 s".to_owned())?
+        .map_err(|e| format!("listing: {e}"))?;
     let by_name = |name: Option<&String>| name.cloned().unwrap_or_default();
     Ok(Snapshot {
         at,
@@ -172,6 +179,7 @@ struct Checker {
     violations: Vec<String>,
     samples: u64,
     failed_samples: u64,
+    last_failure: Option<String>,
     longest_between_samples: Duration,
     last_sample: Option<Instant>,
     /// Whether, in the latest sample, every token was Ready with a valid token in its Secret.
@@ -344,7 +352,11 @@ async fn soak_tokens_stay_valid_under_faults_and_restarts() {
                 tick.tick().await;
                 match snapshot(&client, &namespace).await {
                     Ok(s) => checker.lock().unwrap().observe(&s, start),
-                    Err(_) => checker.lock().unwrap().failed_samples += 1,
+                    Err(e) => {
+                        let mut checker = checker.lock().unwrap();
+                        checker.failed_samples += 1;
+                        checker.last_failure = Some(e);
+                    }
                 }
             }
         }
@@ -461,7 +473,8 @@ async fn soak_tokens_stay_valid_under_faults_and_restarts() {
     );
     assert_eq!(
         checker.failed_samples, 0,
-        "the checker's lists are not faulted"
+        "the checker's lists are not faulted: {:?}",
+        checker.last_failure
     );
     assert!(
         checker.longest_between_samples < Duration::from_secs(2),
@@ -591,7 +604,9 @@ async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
         statuses.insert(name.clone(), env.wait_ready(name).await.status.unwrap());
     }
     let direct = env.t.client.clone();
-    let before = snapshot(&direct, env.namespace()).await.expect("lists");
+    let before = snapshot(&direct, env.namespace())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let outage_ends = SystemTime::now() + OUTAGE;
     let mut stored = HashMap::new();
     for name in &names {
@@ -617,7 +632,9 @@ async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
     let mut samples = 0;
     while down.elapsed() < OUTAGE {
         tick.tick().await;
-        let s = snapshot(&direct, env.namespace()).await.expect("lists");
+        let s = snapshot(&direct, env.namespace())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         samples += 1;
         for name in &names {
             let claims = check(&s, name).unwrap_or_else(|e| {
@@ -647,7 +664,9 @@ async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
     let mut renewed: HashMap<String, Duration> = HashMap::new();
     while renewed.len() < names.len() {
         tick.tick().await;
-        let s = snapshot(&direct, env.namespace()).await.expect("lists");
+        let s = snapshot(&direct, env.namespace())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         for name in &names {
             let claims = check(&s, name).unwrap_or_else(|e| panic!("{name}: {e}"));
             if claims.jti.as_ref() != Some(&stored[name]) {
