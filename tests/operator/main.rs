@@ -11,6 +11,7 @@ mod matrix;
 mod production;
 mod rbac;
 mod restart;
+mod soak;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
@@ -95,6 +96,12 @@ impl Env {
     }
 
     fn start_operator(&mut self) {
+        self.start_operator_with(self.t.client.clone());
+    }
+
+    /// Starts the operator with a client of its own (e.g. one that reaches the API server
+    /// through a proxy the test can cut).
+    pub fn start_operator_with(&mut self, client: kube::Client) {
         let settings = Settings {
             namespace: Some(self.t.namespace.clone()),
             rollout_debounce: Duration::from_secs(1),
@@ -102,7 +109,7 @@ impl Env {
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(
-            self.t.client.clone(),
+            client,
             settings,
             self.metrics.clone(),
             async {
@@ -127,6 +134,17 @@ impl Env {
                 .await
                 .expect("the operator stops in time")
                 .expect("no panic");
+        }
+    }
+
+    /// Kills the operator without letting anything finish, as `kill -9` would: reconciles in
+    /// flight are dropped wherever they are.
+    pub async fn crash_operator(&mut self) {
+        if let Some((_stop, task)) = self.operator.take() {
+            task.abort();
+            let _ = tokio::time::timeout(WAIT, task)
+                .await
+                .expect("an aborted task ends in time");
         }
     }
 
