@@ -1,10 +1,13 @@
 //! Memory and CPU of a process, from `/proc` (Linux).
 
-/// Resident memory now and its peak (`VmRSS`, `VmHWM` of `/proc/self/status`), in MiB.
+/// Resident memory now and its peak (`VmRSS`, `VmHWM` of `/proc/self/status`), and the live
+/// heap now and its peak (see [`super::heap`]), in MiB.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Memory {
     pub rss_mib: f64,
     pub peak_mib: f64,
+    pub heap_mib: f64,
+    pub peak_heap_mib: f64,
 }
 
 pub fn memory() -> Memory {
@@ -20,11 +23,13 @@ pub fn memory() -> Memory {
     Memory {
         rss_mib: field("VmRSS:"),
         peak_mib: field("VmHWM:"),
+        heap_mib: super::heap::live_mib(),
+        peak_heap_mib: super::heap::peak_mib(),
     }
 }
 
 /// Gives memory that was freed back to the system and restarts the peak (`VmHWM`) from the
-/// current RSS, so that the next [`memory`] tells what happened since.
+/// current RSS (and the heap's peak from the live heap), so that the next [`memory`] tells what happened since.
 pub fn fresh_peak() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -36,6 +41,7 @@ pub fn fresh_peak() {
     }
     // "5" resets the peak resident set size (Linux ≥ 4.0).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    super::heap::reset_peak();
 }
 
 /// CPU seconds (user + system) that process `pid` (`None`: this one) has used, all threads.
