@@ -8,7 +8,10 @@
 //!
 //! The API server runs in a child process (this binary, re-executed; see `support::server`),
 //! so that this process's memory and CPU are the operator's (plus the benchmark's own light
-//! client: token creates, one watch, a map of N timestamps). Every scenario, per N:
+//! client: token creates, one watch, a map of N timestamps). Memory is reported as RSS and as
+//! live heap, counted by a global allocator (`support::heap`) that does not see what glibc keeps
+//! from earlier scenarios. The README's Benchmarks section has the latest table, from
+//! `BENCH_TOKENS=1000,10000 cargo bench --bench operator`. Every scenario, per N:
 //!
 //! 1. **Floor**: on a fresh server, the benchmark creates N tokens while a minimal client, with
 //!    the operator's concurrency (16), does for each what the operator must at least do — one
@@ -24,16 +27,14 @@
 //! 5. **Credential rotation**: the issuer's Secret gets a new secret: seconds until every token
 //!    was re-signed; every Secret is then checked with `token::verify` against the new secret.
 //! 6. **Unrelated Secrets**: the operator restarted in a cluster that also holds
-//!    `BENCH_UNRELATED_SECRETS` Secrets it does not manage: RSS as a ratio to step 4's.
+//!    `BENCH_UNRELATED_SECRETS` Secrets it does not manage: live heap and RSS as ratios to
+//!    step 4's.
 //! 7. **Mass renewal**: N more tokens whose Secrets hold tokens all issued at the same second in
 //!    the past (as after a bulk install), so that their renewal times, which the per-token jitter
 //!    spreads over the last 10% of the renew window (ttl `30m`: 60 s), fall just after the
 //!    operator starts: re-signs and writes per second, their peak, and the spread.
 
 mod support;
-
-#[global_allocator]
-static ALLOCATOR: support::heap::Counting = support::heap::Counting;
 
 use futures::channel::mpsc;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -55,6 +56,10 @@ use videosdk_token_operator::controller::stored::StoredToken;
 use videosdk_token_operator::controller::{self, Metrics, Settings, secret, status};
 use videosdk_token_operator::token::{self, Credentials, RenewBefore, TokenRequest};
 use videosdk_token_operator::{manifests, time};
+
+/// Counts live heap for the memory figures (see `support::heap`).
+#[global_allocator]
+static ALLOCATOR: support::heap::Counting = support::heap::Counting;
 
 /// Where the tokens of every scenario but the mass renewal live.
 const NAMESPACE: &str = "bench";
