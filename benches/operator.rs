@@ -1,35 +1,254 @@
-//! The operator at scale against the in-memory API server: N tokens created at once, until all
-//! are Ready; then idle; then an operator restart.
+//! The operator at scale against the in-memory API server.
 //!
-//! Run with `cargo bench --bench operator` (N = 1,000 by default; `BENCH_TOKENS=10000` for
-//! more; `BENCH_IDLE_SECS` for the idle period, default 60). Prints a table and writes it as
-//! JSON to `target/bench-operator.json`.
+//! Run: `cargo bench --bench operator` (release build). Environment:
+//! `BENCH_TOKENS` (N, or a comma list such as `1000,10000`; default 1000),
+//! `BENCH_IDLE_SECS` (default 60), `BENCH_UNRELATED_SECRETS` (default 100000),
+//! `BENCH_RENEW_TTL` (ttl of the mass-renewal tokens, default `30m`). Prints a table and writes
+//! the figures as JSON to `target/bench-operator.json` (under `CARGO_TARGET_DIR` when set).
 //!
-//! Reported: seconds from the first create until every token is Ready; p50/p99 of create →
-//! Ready per token; API writes the operator made per issued token (token creates by the
-//! benchmark itself are not counted); writes during the idle period (target 0); after a
-//! restart, writes (target 0) and seconds until every token was reconciled again.
+//! The API server runs in a child process (this binary, re-executed; see `support::server`),
+//! so that this process's memory and CPU are the operator's (plus the benchmark's own light
+//! client: token creates, one watch, a map of N timestamps). Memory is reported as RSS and as
+//! live heap, counted by a global allocator (`support::heap`) that does not see what glibc keeps
+//! from earlier scenarios. The README's Benchmarks section has the latest table, from
+//! `BENCH_TOKENS=1000,10000 cargo bench --bench operator`. Every scenario, per N:
+//!
+//! 1. **Floor**: on a fresh server, the benchmark creates N tokens while a minimal client, with
+//!    the operator's concurrency (16), does for each what the operator must at least do — one
+//!    server-side apply of the token's Secret (a real signed JWT) and one status apply. Seconds
+//!    until all are Ready.
+//! 2. **Create**: on another fresh server, the same creates with the operator running: seconds
+//!    until all Ready (and as a ratio to the floor), p50/p99 create → Ready, writes and Secret
+//!    GETs per issued token, peak RSS.
+//! 3. **Idle**: API writes during `BENCH_IDLE_SECS` after all are Ready (target 0), and the
+//!    operator's CPU in that time.
+//! 4. **Restart**: the operator stopped and started again with N valid tokens: writes (target 0),
+//!    seconds until its caches are synced and every token was reconciled, RSS.
+//! 5. **Credential rotation**: the issuer's Secret gets a new secret: seconds until every token
+//!    was re-signed; every Secret is then checked with `token::verify` against the new secret.
+//! 6. **Unrelated Secrets**: the operator restarted in a cluster that also holds
+//!    `BENCH_UNRELATED_SECRETS` Secrets it does not manage: live heap and RSS as ratios to
+//!    step 4's.
+//! 7. **Mass renewal**: N more tokens whose Secrets hold tokens all issued at the same second in
+//!    the past (as after a bulk install), so that their renewal times, which the per-token jitter
+//!    spreads over the last 10% of the renew window (ttl `30m`: 60 s), fall just after the
+//!    operator starts: re-signs and writes per second, their peak, and the spread.
 
+mod support;
+
+use futures::channel::mpsc;
 use futures::{StreamExt, TryStreamExt, stream};
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use serde_json::json;
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+use support::procfs::{self, Memory};
+use support::server::ServerProcess;
 use tokio::sync::oneshot;
 use videosdk_token_operator::api::VideoSdkToken;
-use videosdk_token_operator::apiserver::{ApiServer, ApiServerOptions};
-use videosdk_token_operator::controller::{self, Metrics, Settings};
-use videosdk_token_operator::manifests;
+use videosdk_token_operator::controller::decision::ResignReason;
+use videosdk_token_operator::controller::labels::{FIELD_MANAGER, MANAGED_SELECTOR, TOKEN_KEY};
+use videosdk_token_operator::controller::stored::StoredToken;
+use videosdk_token_operator::controller::{self, Metrics, Settings, secret, status};
+use videosdk_token_operator::token::{self, Credentials, RenewBefore, TokenRequest};
+use videosdk_token_operator::{manifests, time};
 
+/// Counts live heap for the memory figures (see `support::heap`).
+#[global_allocator]
+static ALLOCATOR: support::heap::Counting = support::heap::Counting;
+
+/// Where the tokens of every scenario but the mass renewal live.
 const NAMESPACE: &str = "bench";
+/// Where the mass-renewal tokens live.
+const RENEWAL_NAMESPACE: &str = "renewal";
+const API_KEY: &str = "bench-key";
+const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+const ROTATED_SECRET: &str = "rotated-secret-fedcba9876543210fedcba9876543210";
+/// The operator's `--concurrency` default, which the floor's client uses too.
+const CONCURRENCY: u16 = 16;
+/// How many token creates the benchmark sends at once.
+const CREATE_CONCURRENCY: usize = 64;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+struct Options {
+    tokens: Vec<usize>,
+    idle: Duration,
+    unrelated: usize,
+    renew_ttl: String,
+}
+
+impl Options {
+    fn from_env() -> Options {
+        let var = |name: &str| std::env::var(name).ok();
+        let number = |name: &str, default: u64| {
+            var(name)
+                .and_then(|v| v.replace('_', "").parse().ok())
+                .unwrap_or(default)
+        };
+        let tokens = var("BENCH_TOKENS")
+            .map(|v| {
+                v.split(',')
+                    .map(|n| {
+                        n.trim()
+                            .replace('_', "")
+                            .parse()
+                            .expect("BENCH_TOKENS: numbers")
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![1_000]);
+        Options {
+            tokens,
+            idle: Duration::from_secs(number("BENCH_IDLE_SECS", 60)),
+            unrelated: number("BENCH_UNRELATED_SECRETS", 100_000) as usize,
+            renew_ttl: var("BENCH_RENEW_TTL").unwrap_or_else(|| "30m".to_owned()),
+        }
+    }
+}
+
+fn main() {
+    support::server::serve_if_child();
+    let options = Options::from_env();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let runs: Vec<Value> = options
+        .tokens
+        .iter()
+        .map(|&n| runtime.block_on(run(n, &options)))
+        .collect();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let results = json!({"cpus": cpus, "runs": runs});
+    print_table(&results);
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
+    std::fs::create_dir_all(&target).expect("the target directory");
+    let path = format!("{target}/bench-operator.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results).expect("JSON"))
+        .expect("write results");
+    println!("written to {path}");
+}
+
+/// Every scenario for `n` tokens.
+async fn run(n: usize, options: &Options) -> Value {
+    eprintln!("== {n} tokens: floor");
+    let floor = floor(n).await;
+    let server = ServerProcess::spawn();
+    let client = server.client();
+    setup_namespace(&client, NAMESPACE).await;
+    eprintln!("== {n} tokens: create until Ready");
+    let (create, operator) = create_until_ready(&server, &client, n).await;
+    eprintln!("== {n} tokens: idle {:?}", options.idle);
+    let idle = idle(&server, options.idle).await;
+    eprintln!("== {n} tokens: restart");
+    let (restart, operator, restart_memory) = restart(&server, &client, operator, n).await;
+    eprintln!("== {n} tokens: credential rotation");
+    let rotation = rotation(&server, &client, &operator, n).await;
+    stop_operator(operator).await;
+    eprintln!("== {n} tokens: {} unrelated Secrets", options.unrelated);
+    let unrelated = unrelated(&server, &client, n, options.unrelated, restart_memory).await;
+    eprintln!("== {n} tokens: mass renewal");
+    let lead = 10.0 + 2.0 * floor["seconds"].as_f64().unwrap_or(0.0);
+    let renewal = mass_renewal(&server, &client, n, &options.renew_ttl, lead).await;
+    let ratio = create["secondsUntilAllReady"].as_f64().unwrap_or(0.0)
+        / floor["seconds"].as_f64().unwrap_or(f64::NAN);
+    json!({
+        "tokens": n,
+        "floor": floor,
+        "create": create,
+        "createToFloorRatio": ratio,
+        "idle": idle,
+        "restart": restart,
+        "rotation": rotation,
+        "unrelatedSecrets": unrelated,
+        "massRenewal": renewal,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster, the tokens, the operator
+
+/// The namespace, the issuer's credentials Secret and the issuer.
+async fn setup_namespace(client: &kube::Client, namespace: &str) {
+    if namespace == NAMESPACE {
+        manifests::install_crds(client).await.expect("CRDs");
+    }
+    let setup = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}}}\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata: {{name: creds, namespace: {namespace}}}\n\
+         stringData: {{apiKey: {API_KEY}, secret: {SECRET}}}\n---\n\
+         apiVersion: videosdk.live/v1alpha1\nkind: VideoSdkIssuer\nmetadata: {{name: videosdk, namespace: {namespace}}}\n\
+         spec: {{credentialsSecretRef: {{name: creds}}}}\n"
+    );
+    manifests::apply(client, namespace, "setup", &setup)
+        .await
+        .expect("setup");
+}
+
+/// Creates tokens `t0`…`t{n-1}` (with `ttl` if given), `CREATE_CONCURRENCY` at a time, sending
+/// each created token to `created` if given. Returns each token's creation instant.
+async fn create_tokens(
+    api: &Api<VideoSdkToken>,
+    n: usize,
+    ttl: Option<&str>,
+    created: Option<mpsc::UnboundedSender<VideoSdkToken>>,
+) -> HashMap<String, Instant> {
+    stream::iter(0..n)
+        .map(|i| {
+            let created = created.clone();
+            async move {
+                let name = format!("t{i}");
+                let mut token = json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
+                                       "metadata": {"name": name},
+                                       "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]}});
+                if let Some(ttl) = ttl {
+                    token["spec"]["ttl"] = json!(ttl);
+                }
+                let at = Instant::now();
+                let token = api
+                    .patch(&name, &PatchParams::apply("bench"), &Patch::Apply(&token))
+                    .await
+                    .expect("create");
+                if let Some(created) = created {
+                    let _ = created.unbounded_send(token);
+                }
+                (name, at)
+            }
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .collect()
+        .await
+}
+
+fn is_ready(token: &VideoSdkToken) -> bool {
+    token.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+/// Watches tokens from now on; resolves with the instant each of `n` tokens was first seen
+/// Ready.
+fn watch_ready(api: Api<VideoSdkToken>, n: usize) -> oneshot::Receiver<HashMap<String, Instant>> {
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let mut ready = HashMap::new();
+        let mut events = watcher(api, watcher::Config::default())
+            .applied_objects()
+            .boxed();
+        while let Ok(Some(token)) = events.try_next().await {
+            if is_ready(&token) {
+                ready.entry(token.name_any()).or_insert_with(Instant::now);
+                if ready.len() == n {
+                    break;
+                }
+            }
+        }
+        let _ = tx.send(ready);
+    });
+    rx
 }
 
 struct Operator {
@@ -39,7 +258,8 @@ struct Operator {
 }
 
 fn start_operator(client: &kube::Client) -> Operator {
-    let settings = Settings::new(NAMESPACE);
+    let mut settings = Settings::new(NAMESPACE);
+    settings.concurrency = CONCURRENCY;
     let metrics = Arc::new(Metrics::default());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(controller::run(
@@ -62,127 +282,498 @@ async fn stop_operator(operator: Operator) {
     let _ = operator.task.await;
 }
 
-fn is_ready(token: &VideoSdkToken) -> bool {
-    token.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+/// Until the operator's caches are synced and it has reconciled `n` tokens.
+async fn wait_reconciled(operator: &Operator, n: usize) {
+    while !(operator.metrics.caches_synced() && operator.metrics.token_reconciles() >= n as u64) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The Secret and the status the operator would write for `token`, signed at `now`.
+fn issued(token: &VideoSdkToken, credentials: &Credentials, now: SystemTime) -> (Secret, Value) {
+    let request = TokenRequest::from_spec(&token.spec).expect("a valid spec");
+    let signed = token::sign(&request, credentials, now).expect("signed");
+    let record = StoredToken {
+        jwt: None,
+        spec_hash: Some(request.fingerprint()),
+        credentials_hash: Some(credentials.fingerprint()),
+        renew_now_handled: None,
+    };
+    let secret = secret::desired(token, &signed.jwt, record.annotations(&signed.claims));
+    let (iat, exp) = (
+        time::from_unix(signed.claims.iat),
+        time::from_unix(signed.claims.exp),
+    );
+    let uid = token.uid().unwrap_or_default();
+    let renewal = token::renewal_time(iat, exp, RenewBefore::Default, &uid).expect("a schedule");
+    let secret_name = secret::secret_name(token);
+    let condition = status::ready_condition(
+        true,
+        "Issued",
+        format!("Secret {secret_name} holds a valid token"),
+        token.meta().generation,
+        &[],
+        now,
+    );
+    let times = status::TokenTimes {
+        token_id: signed.claims.jti.clone(),
+        not_before: time::to_k8s(iat),
+        not_after: time::to_k8s(exp),
+        renewal_time: time::to_k8s(renewal),
+    };
+    let status = json!({
+        "apiVersion": VideoSdkToken::api_version(&()),
+        "kind": VideoSdkToken::kind(&()),
+        "metadata": {"name": token.name_any(), "namespace": token.namespace()},
+        "status": status::ready(condition, times, secret_name),
+    });
+    (secret, status)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+/// The floor: a minimal client that, for each token the benchmark creates, applies its Secret
+/// and its status, `CONCURRENCY` tokens at a time. Same creates, same Ready watch, fresh server.
+async fn floor(n: usize) -> Value {
+    let server = ServerProcess::spawn();
+    let client = server.client();
+    setup_namespace(&client, NAMESPACE).await;
+    let tokens: Api<VideoSdkToken> = Api::namespaced(client.clone(), NAMESPACE);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    let credentials = Credentials::new(API_KEY, SECRET).expect("credentials");
+    let ready = watch_ready(tokens.clone(), n);
+    let (created_tx, created_rx) = mpsc::unbounded::<VideoSdkToken>();
+    server.reset_requests().await;
+    let start = Instant::now();
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let writes = created_rx
+        .map(|token| {
+            let (tokens, secrets, params, credentials) = (&tokens, &secrets, &params, &credentials);
+            async move {
+                let (secret, status) = issued(&token, credentials, SystemTime::now());
+                let name = secret.name_any();
+                secrets
+                    .patch(&name, params, &Patch::Apply(&secret))
+                    .await
+                    .expect("Secret applied");
+                tokens
+                    .patch_status(&token.name_any(), params, &Patch::Apply(&status))
+                    .await
+                    .expect("status applied");
+            }
+        })
+        .buffer_unordered(usize::from(CONCURRENCY))
+        .collect::<()>();
+    let creates = create_tokens(&tokens, n, None, Some(created_tx));
+    let (_, ()) = tokio::join!(creates, writes);
+    ready.await.expect("all tokens become Ready");
+    let seconds = start.elapsed().as_secs_f64();
+    let requests = server.requests().await;
+    json!({
+        "seconds": seconds,
+        "writes": requests.writes - n as u64,
     })
+}
+
+/// N tokens created at once with the operator running, until all are Ready.
+async fn create_until_ready(
+    server: &ServerProcess,
+    client: &kube::Client,
+    n: usize,
+) -> (Value, Operator) {
+    procfs::fresh_peak();
+    let operator = start_operator(client);
+    let tokens: Api<VideoSdkToken> = Api::namespaced(client.clone(), NAMESPACE);
+    let ready = watch_ready(tokens.clone(), n);
+    server.reset_requests().await;
+    let start = Instant::now();
+    let created = create_tokens(&tokens, n, None, None).await;
+    let ready = ready.await.expect("all tokens become Ready");
+    let seconds = start.elapsed().as_secs_f64();
+    let memory = procfs::memory();
+    let mut latencies: Vec<f64> = ready
+        .iter()
+        .map(|(name, at)| at.duration_since(created[name]).as_secs_f64())
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let requests = server.requests().await;
+    let issued = operator.metrics.total_issuances().max(1) as f64;
+    let result = json!({
+        "secondsUntilAllReady": seconds,
+        "createToReadyP50Seconds": percentile(&latencies, 0.5),
+        "createToReadyP99Seconds": percentile(&latencies, 0.99),
+        "tokensIssued": operator.metrics.total_issuances(),
+        "writesPerIssuedToken": (requests.writes - n as u64) as f64 / issued,
+        "secretWritesPerIssuedToken": requests.writes_to("secrets") as f64 / issued,
+        "statusWritesPerIssuedToken": requests.writes_to("videosdktokens/status") as f64 / issued,
+        "eventWritesPerIssuedToken": requests.writes_to("events") as f64 / issued,
+        "secretGetsPerIssuedToken": requests.get("get", "secrets") as f64 / issued,
+        "peakRssMiB": memory.peak_mib,
+        "peakHeapMiB": memory.peak_heap_mib,
+    });
+    (result, operator)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-#[tokio::main]
-async fn main() {
-    let n = env_number("BENCH_TOKENS", 1_000) as usize;
-    let idle = Duration::from_secs(env_number("BENCH_IDLE_SECS", 60));
-    let server = ApiServer::start(ApiServerOptions::default())
-        .await
-        .expect("server starts");
-    let client = server.client();
-    manifests::install_crds(&client).await.expect("CRDs");
-    let setup = format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}\n---\n\
-         apiVersion: v1\nkind: Secret\nmetadata: {{name: creds, namespace: {NAMESPACE}}}\n\
-         stringData: {{apiKey: bench-key, secret: bench-secret-0123456789abcdef0123456789abcdef}}\n---\n\
-         apiVersion: videosdk.live/v1alpha1\nkind: VideoSdkIssuer\nmetadata: {{name: videosdk, namespace: {NAMESPACE}}}\n\
-         spec: {{credentialsSecretRef: {{name: creds}}}}\n"
+/// Nothing to do for `period`: writes and CPU.
+async fn idle(server: &ServerProcess, period: Duration) -> Value {
+    server.reset_requests().await;
+    let (operator_cpu, server_cpu) = (
+        procfs::cpu_seconds(None),
+        procfs::cpu_seconds(Some(server.pid())),
     );
-    manifests::apply(&client, NAMESPACE, "setup", &setup)
-        .await
-        .expect("setup");
-    let operator = start_operator(&client);
-    let tokens: Api<VideoSdkToken> = Api::namespaced(client.clone(), NAMESPACE);
-
-    // Watch for Ready before creating anything, so that no transition is missed.
-    let (ready_tx, ready_rx) = oneshot::channel::<HashMap<String, Instant>>();
-    let watch_api = tokens.clone();
-    tokio::spawn(async move {
-        let mut ready = HashMap::new();
-        let mut events = watcher(watch_api, watcher::Config::default())
-            .applied_objects()
-            .boxed();
-        while let Ok(Some(token)) = events.try_next().await {
-            if is_ready(&token) {
-                ready
-                    .entry(token.metadata.name.clone().unwrap_or_default())
-                    .or_insert_with(Instant::now);
-                if ready.len() == n {
-                    break;
-                }
-            }
-        }
-        let _ = ready_tx.send(ready);
-    });
-
-    server.reset_requests();
-    let start = Instant::now();
-    let created: HashMap<String, Instant> = stream::iter(0..n)
-        .map(|i| {
-            let tokens = tokens.clone();
-            async move {
-                let name = format!("t{i}");
-                let token = json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
-                                   "metadata": {"name": name},
-                                   "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]}});
-                let at = Instant::now();
-                tokens.patch(&name, &PatchParams::apply("bench"), &Patch::Apply(&token)).await.expect("create");
-                (name, at)
-            }
-        })
-        .buffer_unordered(64)
-        .collect()
-        .await;
-    let ready = ready_rx.await.expect("all tokens become Ready");
-    let all_ready = start.elapsed();
-    let mut latencies: Vec<f64> = ready
-        .iter()
-        .map(|(name, at)| at.duration_since(created[name]).as_secs_f64())
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    let operator_writes = server.requests().writes() - n as u64;
-    println!("requests until all Ready: {:?}", server.requests());
-    let issued = operator.metrics.total_issuances();
-
-    server.reset_requests();
-    tokio::time::sleep(idle).await;
-    let idle_writes = server.requests().writes();
-    if idle_writes > 0 {
-        println!("writes while idle: {:?}", server.requests());
+    tokio::time::sleep(period).await;
+    let operator_cpu = procfs::cpu_seconds(None) - operator_cpu;
+    let server_cpu = procfs::cpu_seconds(Some(server.pid())) - server_cpu;
+    let requests = server.requests().await;
+    if requests.writes > 0 {
+        eprintln!("writes while idle: {:?}", requests.by);
     }
+    json!({
+        "seconds": period.as_secs(),
+        "writes": requests.writes,
+        "operatorCpuSeconds": operator_cpu,
+        "operatorCpuPercentOfACore": 100.0 * operator_cpu / period.as_secs_f64(),
+        "serverCpuSeconds": server_cpu,
+    })
+}
 
+/// The operator stopped and started again with `n` valid tokens.
+async fn restart(
+    server: &ServerProcess,
+    client: &kube::Client,
+    operator: Operator,
+    n: usize,
+) -> (Value, Operator, Memory) {
     stop_operator(operator).await;
-    server.reset_requests();
-    let restart = Instant::now();
-    let operator = start_operator(&client);
-    while operator.metrics.token_reconciles() < n as u64 {
+    procfs::fresh_peak();
+    server.reset_requests().await;
+    let start = Instant::now();
+    let operator = start_operator(client);
+    wait_reconciled(&operator, n).await;
+    let seconds = start.elapsed().as_secs_f64();
+    let memory = procfs::memory();
+    let requests = server.requests().await;
+    let result = json!({
+        "writes": requests.writes,
+        "tokensIssued": operator.metrics.total_issuances(),
+        "secondsUntilSyncedAndReconciled": seconds,
+        "rssMiB": memory.rss_mib,
+        "peakRssMiB": memory.peak_mib,
+        "heapMiB": memory.heap_mib,
+        "peakHeapMiB": memory.peak_heap_mib,
+    });
+    (result, operator, memory)
+}
+
+/// The issuer's credentials Secret gets a new secret: until every token is re-signed with it.
+async fn rotation(
+    server: &ServerProcess,
+    client: &kube::Client,
+    operator: &Operator,
+    n: usize,
+) -> Value {
+    let counter = || operator.metrics.issuances(ResignReason::CredentialsChanged);
+    let before = counter();
+    server.reset_requests().await;
+    let start = Instant::now();
+    let rotated = json!({"apiVersion": "v1", "kind": "Secret",
+                         "metadata": {"name": "creds", "namespace": NAMESPACE},
+                         "stringData": {"apiKey": API_KEY, "secret": ROTATED_SECRET}});
+    Api::<Secret>::namespaced(client.clone(), NAMESPACE)
+        .patch(
+            "creds",
+            &PatchParams::apply(manifests::FIELD_MANAGER).force(),
+            &Patch::Apply(&rotated),
+        )
+        .await
+        .expect("credentials rotated");
+    while counter() - before < n as u64 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let restart_synced = restart.elapsed();
-    let restart_writes = server.requests().writes();
-    stop_operator(operator).await;
+    let seconds = start.elapsed().as_secs_f64();
+    let requests = server.requests().await;
+    let verified = verified_secrets(client, ROTATED_SECRET).await;
+    assert_eq!(
+        verified, n,
+        "every Secret holds a token signed with the new secret"
+    );
+    json!({
+        "secondsUntilAllResigned": seconds,
+        "verifiedWithNewSecret": verified,
+        "writesPerToken": (requests.writes - 1) as f64 / n as f64,
+    })
+}
 
-    let results = json!({
-        "tokens": n,
-        "secondsUntilAllReady": all_ready.as_secs_f64(),
-        "createToReadyP50Seconds": percentile(&latencies, 0.5),
-        "createToReadyP99Seconds": percentile(&latencies, 0.99),
-        "tokensIssued": issued,
-        "operatorWritesPerIssuedToken": operator_writes as f64 / issued.max(1) as f64,
-        "idleSeconds": idle.as_secs(),
-        "writesWhileIdle": idle_writes,
-        "writesAfterRestart": restart_writes,
-        "secondsUntilRestartedOperatorReconciledAll": restart_synced.as_secs_f64(),
-    });
-    println!("operator benchmark, {n} tokens against the in-memory API server");
-    for (key, value) in results.as_object().expect("an object") {
-        println!("  {key:<45} {value}");
+/// How many managed Secrets in the benchmark namespace hold a token that verifies with `secret`.
+async fn verified_secrets(client: &kube::Client, secret: &str) -> usize {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+    let list = secrets
+        .list(&ListParams::default().labels(MANAGED_SELECTOR))
+        .await
+        .expect("Secrets listed");
+    let now = SystemTime::now();
+    list.items
+        .iter()
+        .filter_map(|s| s.data.as_ref()?.get(TOKEN_KEY))
+        .filter_map(|jwt| std::str::from_utf8(&jwt.0).ok())
+        .filter(|jwt| token::verify(jwt, secret, now).is_ok())
+        .count()
+}
+
+/// The operator (re)started in a cluster that also holds `count` Secrets it does not manage:
+/// its memory as a ratio to the same start without them (`baseline`).
+async fn unrelated(
+    server: &ServerProcess,
+    client: &kube::Client,
+    n: usize,
+    count: usize,
+    baseline: Memory,
+) -> Value {
+    server.seed_unrelated(count).await;
+    procfs::fresh_peak();
+    let start = Instant::now();
+    let operator = start_operator(client);
+    wait_reconciled(&operator, n).await;
+    let seconds = start.elapsed().as_secs_f64();
+    let memory = procfs::memory();
+    stop_operator(operator).await;
+    server.unseed_unrelated().await;
+    json!({
+        "unrelatedSecrets": count,
+        "secondsUntilSyncedAndReconciled": seconds,
+        "rssMiB": memory.rss_mib,
+        "peakRssMiB": memory.peak_mib,
+        "heapMiB": memory.heap_mib,
+        "peakHeapMiB": memory.peak_heap_mib,
+        "rssRatio": memory.rss_mib / baseline.rss_mib,
+        "peakRssRatio": memory.peak_mib / baseline.peak_mib,
+        "heapRatio": memory.heap_mib / baseline.heap_mib,
+        "peakHeapRatio": memory.peak_heap_mib / baseline.peak_heap_mib,
+    })
+}
+
+/// N tokens (ttl `ttl`) whose Secrets hold tokens issued at the same second in the past, such
+/// that the earliest renewal time is `lead` seconds from now: re-signs and writes per second.
+async fn mass_renewal(
+    server: &ServerProcess,
+    client: &kube::Client,
+    n: usize,
+    ttl: &str,
+    lead: f64,
+) -> Value {
+    setup_namespace(client, RENEWAL_NAMESPACE).await;
+    let tokens: Api<VideoSdkToken> = Api::namespaced(client.clone(), RENEWAL_NAMESPACE);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), RENEWAL_NAMESPACE);
+    let (created_tx, created_rx) = mpsc::unbounded();
+    create_tokens(&tokens, n, Some(ttl), Some(created_tx)).await;
+    let created: Vec<VideoSdkToken> = created_rx.collect().await;
+
+    // Default renew window: the last third of the lifetime; the jitter moves renewal earlier by
+    // up to a tenth of it. All issued at `issued_at`, they renew within [first, last].
+    let lifetime = token::parse_positive(ttl).expect("BENCH_RENEW_TTL is a duration");
+    let window = lifetime / 3;
+    let spread = window.min(lifetime - window) / 10;
+    let first = SystemTime::now() + Duration::from_secs_f64(lead);
+    let issued_at = first + spread - (lifetime - window);
+    let credentials = Credentials::new(API_KEY, SECRET).expect("credentials");
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    stream::iter(&created)
+        .map(|token| {
+            let (secret, _) = issued(token, &credentials, issued_at);
+            let (secrets, params) = (&secrets, &params);
+            async move {
+                secrets
+                    .patch(&secret.name_any(), params, &Patch::Apply(&secret))
+                    .await
+            }
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("Secrets issued in the past");
+
+    let operator = start_operator(client);
+    wait_reconciled(&operator, 2 * n).await;
+    let margin = first
+        .duration_since(SystemTime::now())
+        .map_or(0.0, |d| d.as_secs_f64());
+    let renewed = || operator.metrics.issuances(ResignReason::RenewalDue);
+    // Per second from `first`: re-signs, and writes of any kind.
+    let (mut resigns, mut writes) = (Vec::<u64>::new(), Vec::<u64>::new());
+    let deadline = first + spread + Duration::from_secs(120) + Duration::from_secs_f64(lead);
+    let (mut last_renewed, mut last_writes) = (renewed(), server.requests().await.writes);
+    while renewed() < n as u64 && SystemTime::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let Ok(since) = SystemTime::now().duration_since(first) else {
+            (last_renewed, last_writes) = (renewed(), server.requests().await.writes);
+            continue;
+        };
+        let second = since.as_secs() as usize;
+        for series in [&mut resigns, &mut writes] {
+            if series.len() <= second {
+                series.resize(second + 1, 0);
+            }
+        }
+        let (now_renewed, now_writes) = (renewed(), server.requests().await.writes);
+        resigns[second] += now_renewed - last_renewed;
+        writes[second] += now_writes - last_writes;
+        (last_renewed, last_writes) = (now_renewed, now_writes);
     }
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-operator.json");
-    std::fs::write(path, serde_json::to_string_pretty(&results).expect("JSON"))
-        .expect("write results");
-    println!("written to {path}");
-    server.shutdown().await;
+    let seconds_until_all = SystemTime::now()
+        .duration_since(first)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let total = renewed();
+    stop_operator(operator).await;
+    let busy = resigns.iter().filter(|&&r| r > 0).count();
+    json!({
+        "ttl": ttl,
+        "jitterSpreadSeconds": spread.as_secs_f64(),
+        "secondsToSpareBeforeFirstRenewal": margin,
+        "resigned": total,
+        "secondsFromFirstRenewalTimeUntilAllResigned": seconds_until_all,
+        "secondsWithResigns": busy,
+        "peakResignsPerSecond": resigns.iter().max().copied().unwrap_or(0),
+        "peakWritesPerSecond": writes.iter().max().copied().unwrap_or(0),
+        "resignsPerSecond": resigns,
+        "writesPerSecond": writes,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+/// One row of the table: a label, where the figure is in each run's JSON, and the target.
+const ROWS: &[(&str, &str, &str)] = &[
+    (
+        "floor: seconds until all Ready (minimal client)",
+        "/floor/seconds",
+        "",
+    ),
+    (
+        "operator: seconds until all Ready",
+        "/create/secondsUntilAllReady",
+        "",
+    ),
+    ("  as a ratio to the floor", "/createToFloorRatio", "≤ 1.5"),
+    (
+        "  create → Ready p50 (s)",
+        "/create/createToReadyP50Seconds",
+        "",
+    ),
+    (
+        "  create → Ready p99 (s)",
+        "/create/createToReadyP99Seconds",
+        "",
+    ),
+    (
+        "  API writes per issued token",
+        "/create/writesPerIssuedToken",
+        "",
+    ),
+    (
+        "    of which Events",
+        "/create/eventWritesPerIssuedToken",
+        "",
+    ),
+    (
+        "  Secret GETs per issued token",
+        "/create/secretGetsPerIssuedToken",
+        "",
+    ),
+    ("  peak RSS (MiB)", "/create/peakRssMiB", "≤ 64"),
+    ("  peak live heap (MiB)", "/create/peakHeapMiB", ""),
+    ("idle: writes", "/idle/writes", "0"),
+    (
+        "idle: operator CPU (% of a core)",
+        "/idle/operatorCpuPercentOfACore",
+        "",
+    ),
+    ("restart: writes", "/restart/writes", "0"),
+    (
+        "restart: seconds until synced, all reconciled",
+        "/restart/secondsUntilSyncedAndReconciled",
+        "",
+    ),
+    ("restart: RSS (MiB)", "/restart/rssMiB", "≤ 64"),
+    ("restart: live heap (MiB)", "/restart/heapMiB", ""),
+    (
+        "rotation: seconds until all re-signed",
+        "/rotation/secondsUntilAllResigned",
+        "",
+    ),
+    ("rotation: writes per token", "/rotation/writesPerToken", ""),
+    (
+        "unrelated Secrets: RSS ratio",
+        "/unrelatedSecrets/rssRatio",
+        "≤ 1.1",
+    ),
+    (
+        "unrelated Secrets: live heap ratio",
+        "/unrelatedSecrets/heapRatio",
+        "≤ 1.1",
+    ),
+    (
+        "unrelated Secrets: peak live heap ratio",
+        "/unrelatedSecrets/peakHeapRatio",
+        "≤ 1.1",
+    ),
+    (
+        "mass renewal: jitter spread (s)",
+        "/massRenewal/jitterSpreadSeconds",
+        "",
+    ),
+    (
+        "mass renewal: seconds with re-signs",
+        "/massRenewal/secondsWithResigns",
+        "",
+    ),
+    (
+        "mass renewal: peak re-signs per second",
+        "/massRenewal/peakResignsPerSecond",
+        "",
+    ),
+    (
+        "mass renewal: peak writes per second",
+        "/massRenewal/peakWritesPerSecond",
+        "",
+    ),
+    (
+        "mass renewal: s until all re-signed",
+        "/massRenewal/secondsFromFirstRenewalTimeUntilAllResigned",
+        "",
+    ),
+];
+
+fn print_table(results: &Value) {
+    let runs = results["runs"].as_array().expect("runs");
+    let cell = |v: Option<&Value>| match v {
+        Some(Value::Number(x)) if x.is_f64() => format!("{:.2}", x.as_f64().unwrap_or(0.0)),
+        Some(v) => v.to_string(),
+        None => "-".to_owned(),
+    };
+    let header: Vec<String> = runs
+        .iter()
+        .map(|r| format!("N = {}", r["tokens"]))
+        .collect();
+    println!(
+        "\noperator benchmark against the in-memory API server (separate process), {} CPUs",
+        results["cpus"]
+    );
+    println!("| scenario | {} | target |", header.join(" | "));
+    println!("|---|{}---|", "---:|".repeat(runs.len()));
+    for (label, pointer, target) in ROWS {
+        let cells: Vec<String> = runs.iter().map(|r| cell(r.pointer(pointer))).collect();
+        println!("| {label} | {} | {target} |", cells.join(" | "));
+    }
+    for run in runs {
+        println!(
+            "re-signs per second from the first renewal time, N = {}: {}",
+            run["tokens"], run["massRenewal"]["resignsPerSecond"]
+        );
+    }
 }
