@@ -271,6 +271,9 @@ where
 {
     watcher(api, watcher::Config::default())
         .default_backoff()
+        // The cache never needs the server-side apply bookkeeping, which is most of a small
+        // object's size: dropping it keeps memory per token low.
+        .modify(|object| object.managed_fields_mut().clear())
         .reflect(writer)
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(object)) => on_delete(object),
