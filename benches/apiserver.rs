@@ -11,6 +11,9 @@
 //! (`/proc/self/statm`) of the whole process, clients included, from before the first write to
 //! after the last, scaled to 10,000 Secrets.
 
+#[path = "support/cpu.rs"]
+mod cpu;
+
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
@@ -29,18 +32,7 @@ fn resident_bytes() -> u64 {
 
 /// CPU seconds (user + system) the calling thread has used.
 fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Clock ticks are 1/100 s on Linux.
-    (ticks(11) + ticks(12)) / 100.0
+    cpu::stat_cpu_seconds("/proc/thread-self/stat")
 }
 
 /// Starts the server on its own thread and runtime; returns its URL, a sender that stops it,
