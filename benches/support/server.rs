@@ -197,6 +197,11 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// A kubeconfig for this server.
+    pub fn kubeconfig(&self) -> String {
+        videosdk_token_operator::apiserver::kubeconfig::render(&self.url)
+    }
+
     /// A client of this server.
     pub fn client(&self) -> kube::Client {
         let config = kube::Config::new(self.url.parse().expect("a URL"));

@@ -39,7 +39,7 @@ mod events;
 mod faults;
 mod gc;
 mod http;
-mod kubeconfig;
+pub mod kubeconfig;
 mod managed;
 mod openapi;
 mod patch;

@@ -11,6 +11,8 @@ mod matrix;
 mod production;
 mod rbac;
 mod restart;
+#[path = "../support/scrape.rs"]
+mod scrape;
 mod soak;
 
 use k8s_openapi::api::core::v1::Secret;

@@ -1,10 +1,10 @@
 //! Running it in production: restarts of workloads on rotation, the metrics endpoint, and two
 //! replicas with leader election.
 
+use super::scrape::sample;
 use super::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use std::sync::atomic::Ordering;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use videosdk_token_operator::endpoints;
 use videosdk_token_operator::operator::{self, Ended, Health, LeaderElection};
 
@@ -147,33 +147,6 @@ async fn rotation_restarts_target_workloads_once() {
     env.cleanup().await;
 }
 
-/// Sends `GET path` over HTTP/1.1 to `address`; returns the status line and body.
-async fn get(address: std::net::SocketAddr, path: &str) -> (String, String) {
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connects");
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: operator\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("a response");
-    (
-        head.lines().next().unwrap_or_default().to_owned(),
-        body.to_owned(),
-    )
-}
-
-/// The value of the sample `name{labels}` in OpenMetrics `text` (labels in the order written).
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
 /// /metrics, scraped over HTTP during the flows, agrees with the tokens' status; /healthz and
 /// /readyz answer.
 #[tokio::test]
@@ -262,6 +235,13 @@ async fn metrics_agree_with_the_tokens_status() {
     assert!(get(address, "/healthz").await.0.contains("200"));
     assert!(get(address, "/readyz").await.0.contains("200"));
     env.cleanup().await;
+}
+
+/// `GET path` of the operator at `address`: the status line and body.
+async fn get(address: std::net::SocketAddr, path: &str) -> (String, String) {
+    super::scrape::get(address, path)
+        .await
+        .expect("the endpoint answers")
 }
 
 /// The replicas' lease duration: long enough that a takeover faster than it can only be a
