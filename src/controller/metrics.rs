@@ -2,40 +2,108 @@
 //! (tests, benchmarks).
 //!
 //! Per token, as cert-manager exposes per certificate: expiry and renewal timestamps and
-//! readiness. Their label sets are (namespace, name) and are removed when the token is deleted,
-//! so cardinality is bounded by the number of tokens. Counters are labelled by a reason from a
-//! fixed set.
+//! readiness, labelled (namespace, name). They are read at each scrape from the token cache's
+//! statuses ([`TokenSeries`]) rather than kept as series of their own: nothing per token is held
+//! twice (at 10,000 tokens, labelled gauges cost 5 MiB), a deleted token's series go with it,
+//! and the figures are by construction what `kubectl get vst` shows. Counters are labelled by a
+//! reason from a fixed set.
 
 use super::decision::ResignReason;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use super::status;
+use crate::api::{VideoSdkToken, VideoSdkTokenStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::reflector::Store;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Identifies a token in per-token series.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TokenLabels {
-    /// Its namespace.
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
+/// The per-token series, encoded at each scrape from the cache of the running token controller
+/// (none while no controller runs, e.g. on a standby replica).
+#[derive(Clone, Default)]
+struct TokenSeries(Arc<Mutex<Option<Store<VideoSdkToken>>>>);
+
+impl std::fmt::Debug for TokenSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSeries").finish_non_exhaustive()
+    }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReadyLabels {
-    namespace: String,
-    name: String,
-    condition: ConditionStatus,
+/// A per-token time series: its name, help, and the status field it shows.
+type TimeSeries = (
+    &'static str,
+    &'static str,
+    fn(&VideoSdkTokenStatus) -> Option<&Time>,
+);
+
+/// A Kubernetes time as a gauge value in Unix seconds.
+fn seconds(time: &Time) -> ConstGauge<f64> {
+    ConstGauge::new(time.0.as_second() as f64)
 }
 
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-enum ConditionStatus {
-    True,
-    False,
+impl Collector for TokenSeries {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(store) = self.0.lock().expect("not poisoned").clone() else {
+            return Ok(());
+        };
+        let tokens = store.state();
+        let statuses = || {
+            tokens.iter().filter_map(|t| {
+                let labels = [
+                    (
+                        "namespace",
+                        t.metadata.namespace.as_deref().unwrap_or_default(),
+                    ),
+                    ("name", t.metadata.name.as_deref().unwrap_or_default()),
+                ];
+                Some((labels, t.status.as_ref()?))
+            })
+        };
+        let times: [TimeSeries; 2] = [
+            (
+                "token_expiration_timestamp_seconds",
+                "When the token in the Secret expires (Unix seconds)",
+                |s| s.not_after.as_ref(),
+            ),
+            (
+                "token_renewal_timestamp_seconds",
+                "When the operator will re-sign the token (Unix seconds)",
+                |s| s.renewal_time.as_ref(),
+            ),
+        ];
+        for (name, help, field) in times {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (labels, status) in statuses() {
+                if let Some(time) = field(status) {
+                    seconds(time).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "token_ready_status",
+            "1 for the token's current Ready condition status (True or False), 0 for the other",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (labels, status) in statuses() {
+            let Some(ready) = status::ready_of(&status.conditions) else {
+                continue;
+            };
+            let ready = ready.status == "True";
+            for (condition, value) in [("True", ready), ("False", !ready)] {
+                let [namespace, name] = labels;
+                let labels = [namespace, name, ("condition", condition)];
+                ConstGauge::new(i64::from(value)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,9 +114,7 @@ struct ReasonLabels {
 /// Everything the operator counts.
 pub struct Metrics {
     registry: Registry,
-    expiration: Family<TokenLabels, Gauge<f64, AtomicU64>>,
-    renewal: Family<TokenLabels, Gauge<f64, AtomicU64>>,
-    ready: Family<ReadyLabels, Gauge>,
+    tokens: TokenSeries,
     issuances: Family<ReasonLabels, Counter>,
     errors: Family<ReasonLabels, Counter>,
     reconciles: Counter,
@@ -66,9 +132,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("videosdk");
         let metrics = Metrics {
-            expiration: Family::default(),
-            renewal: Family::default(),
-            ready: Family::default(),
+            tokens: TokenSeries::default(),
             issuances: Family::default(),
             errors: Family::default(),
             reconciles: Counter::default(),
@@ -77,21 +141,7 @@ impl Default for Metrics {
             synced: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register(
-            "token_expiration_timestamp_seconds",
-            "When the token in the Secret expires (Unix seconds)",
-            metrics.expiration.clone(),
-        );
-        registry.register(
-            "token_renewal_timestamp_seconds",
-            "When the operator will re-sign the token (Unix seconds)",
-            metrics.renewal.clone(),
-        );
-        registry.register(
-            "token_ready_status",
-            "1 for the token's current Ready condition status (True or False), 0 for the other",
-            metrics.ready.clone(),
-        );
+        registry.register_collector(Box::new(metrics.tokens.clone()));
         registry.register(
             "token_issuances",
             "Tokens signed, by reason",
@@ -194,80 +244,58 @@ impl Metrics {
         self.errors.get_or_create(&reason_labels(kind)).inc();
     }
 
-    /// Records a token's readiness and, when known, its expiry and renewal times.
-    pub(super) fn set_token(&self, token: &TokenLabels, ready: bool, times: Option<(u64, u64)>) {
-        for (condition, value) in [
-            (ConditionStatus::True, ready),
-            (ConditionStatus::False, !ready),
-        ] {
-            let labels = ReadyLabels {
-                namespace: token.namespace.clone(),
-                name: token.name.clone(),
-                condition,
-            };
-            self.ready.get_or_create(&labels).set(i64::from(value));
-        }
-        if let Some((expires, renews)) = times {
-            self.expiration.get_or_create(token).set(expires as f64);
-            self.renewal.get_or_create(token).set(renews as f64);
-        }
-    }
-
-    /// Drops a deleted token's series.
-    pub(super) fn forget_token(&self, token: &TokenLabels) {
-        self.expiration.remove(token);
-        self.renewal.remove(token);
-        for condition in [ConditionStatus::True, ConditionStatus::False] {
-            self.ready.remove(&ReadyLabels {
-                namespace: token.namespace.clone(),
-                name: token.name.clone(),
-                condition,
-            });
-        }
+    /// Reads the per-token series from `tokens` (the running token controller's cache), or
+    /// from nothing when it stops.
+    pub(super) fn read_tokens_from(&self, tokens: Option<Store<VideoSdkToken>>) {
+        *self.tokens.0.lock().expect("not poisoned") = tokens;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::runtime::{reflector, watcher};
+    use serde_json::json;
 
-    fn labels() -> TokenLabels {
-        TokenLabels {
-            namespace: "ns".into(),
-            name: "t".into(),
-        }
+    fn token(name: &str, ready: &str) -> VideoSdkToken {
+        serde_json::from_value(json!({
+            "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
+            "status": {"notAfter": "2027-01-15T08:00:00Z", "renewalTime": "2027-01-15T05:13:20Z",
+                       "conditions": [{"type": "Ready", "status": ready, "reason": "Issued", "message": "",
+                                       "lastTransitionTime": "2026-11-28T00:00:00Z"}]},
+        }))
+        .expect("a token")
     }
 
     #[test]
-    fn encodes_openmetrics_with_per_token_series() {
+    fn encodes_openmetrics_with_per_token_series_from_the_cache() {
         let m = Metrics::default();
-        m.set_token(&labels(), true, Some((1_800_000_000, 1_799_990_000)));
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(token("t", "True")));
+        writer.apply_watcher_event(&watcher::Event::Apply(token("u", "False")));
+        m.read_tokens_from(Some(store));
         m.count_issuance(ResignReason::Missing);
         m.observe_reconcile(Duration::from_millis(3));
         let text = m.encode();
-        assert!(text.contains("videosdk_token_expiration_timestamp_seconds{namespace=\"ns\",name=\"t\"} 1800000000.0"), "{text}");
-        assert!(
-            text.contains(
-                "videosdk_token_ready_status{namespace=\"ns\",name=\"t\",condition=\"True\"} 1"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "videosdk_token_ready_status{namespace=\"ns\",name=\"t\",condition=\"False\"} 0"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("videosdk_token_issuances_total{reason=\"SecretMissing\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("videosdk_token_issuances_total{reason=\"RenewalDue\"} 0"),
-            "{text}"
-        );
-        assert!(
-            text.contains("videosdk_token_reconcile_duration_seconds_count 1"),
+        for line in [
+            "videosdk_token_expiration_timestamp_seconds{namespace=\"ns\",name=\"t\"} 1800000000.0",
+            "videosdk_token_renewal_timestamp_seconds{namespace=\"ns\",name=\"t\"} 1799990000.0",
+            "videosdk_token_ready_status{namespace=\"ns\",name=\"t\",condition=\"True\"} 1",
+            "videosdk_token_ready_status{namespace=\"ns\",name=\"t\",condition=\"False\"} 0",
+            "videosdk_token_ready_status{namespace=\"ns\",name=\"u\",condition=\"True\"} 0",
+            "videosdk_token_ready_status{namespace=\"ns\",name=\"u\",condition=\"False\"} 1",
+            "videosdk_token_issuances_total{reason=\"SecretMissing\"} 1",
+            "videosdk_token_issuances_total{reason=\"RenewalDue\"} 0",
+            "videosdk_token_reconcile_duration_seconds_count 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
+        assert_eq!(
+            text.matches("# TYPE videosdk_token_ready_status gauge")
+                .count(),
+            1,
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
@@ -275,10 +303,16 @@ mod tests {
     }
 
     #[test]
-    fn a_deleted_token_leaves_no_series() {
+    fn deleted_tokens_and_a_stopped_controller_leave_no_series() {
         let m = Metrics::default();
-        m.set_token(&labels(), false, Some((1, 1)));
-        m.forget_token(&labels());
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(token("t", "True")));
+        m.read_tokens_from(Some(store.clone()));
+        assert!(m.encode().contains("name=\"t\""));
+        writer.apply_watcher_event(&watcher::Event::Delete(token("t", "True")));
+        assert!(!m.encode().contains("name=\"t\""));
+        writer.apply_watcher_event(&watcher::Event::Apply(token("t", "True")));
+        m.read_tokens_from(None);
         assert!(!m.encode().contains("name=\"t\""));
     }
 }

@@ -17,6 +17,7 @@ pub mod backoff;
 pub mod credentials;
 pub mod decision;
 mod error;
+pub mod events;
 mod issuers;
 pub mod labels;
 pub mod metrics;
@@ -39,7 +40,7 @@ use futures::{FutureExt, StreamExt, stream};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -93,11 +94,27 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Whether the caches have listed once.
     listed: Listed,
-    recorder: Recorder,
-    /// Consecutive API errors per token, for backoff.
-    errors: Mutex<HashMap<ObjectRef<VideoSdkToken>, u32>>,
-    /// Fingerprint of the status last written per token.
-    written: Mutex<HashMap<ObjectRef<VideoSdkToken>, u64>>,
+    events: events::Publisher,
+    /// What reconciles remember per token, by [`token_key`].
+    remembered: Mutex<HashMap<u64, Remembered>>,
+}
+
+/// What the operator remembers about a token between its reconciles.
+#[derive(Debug, Default, Clone, Copy)]
+struct Remembered {
+    /// Consecutive API errors, for backoff.
+    errors: u32,
+    /// Fingerprint of the status last written.
+    status: Option<u64>,
+}
+
+/// A token's key in [`Context`]'s memory: a hash of its UID, so that a token deleted and
+/// created again starts afresh, and an entry costs about 40 bytes rather than the 170 of an
+/// `ObjectRef` key with its four strings.
+fn token_key(token: &VideoSdkToken) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    token.meta().uid.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Context {
@@ -111,47 +128,57 @@ impl Context {
         action: &str,
         note: String,
     ) {
-        let event = Event {
+        let occurrence = events::Occurrence {
             type_,
-            reason: reason.to_owned(),
-            note: Some(note),
-            action: action.to_owned(),
-            secondary: None,
+            reason,
+            action,
         };
-        if let Err(error) = self.recorder.publish(&event, &object.object_ref(&())).await {
+        if let Err(error) = self.events.publish(object, occurrence, &note).await {
             tracing::debug!(%error, "could not publish an Event");
         }
     }
 
+    /// Changes what is remembered of `token`; returns the result of `change`.
+    fn remember<T>(&self, token: &VideoSdkToken, change: impl FnOnce(&mut Remembered) -> T) -> T {
+        let mut remembered = self.remembered.lock().expect("not poisoned");
+        let entry = remembered.entry(token_key(token)).or_default();
+        let result = change(entry);
+        if entry.errors == 0 && entry.status.is_none() {
+            remembered.remove(&token_key(token));
+        }
+        result
+    }
+
     fn count_error(&self, token: &VideoSdkToken) -> u32 {
-        let mut errors = self.errors.lock().expect("not poisoned");
-        let count = errors.entry(ObjectRef::from_obj(token)).or_insert(0);
-        *count = count.saturating_add(1);
-        *count
-    }
-
-    fn last_status(&self, token: &ObjectRef<VideoSdkToken>) -> Option<u64> {
-        self.written
-            .lock()
-            .expect("not poisoned")
-            .get(token)
-            .copied()
-    }
-
-    fn remember_status(&self, token: ObjectRef<VideoSdkToken>, fingerprint: u64) {
-        self.written
-            .lock()
-            .expect("not poisoned")
-            .insert(token, fingerprint);
+        self.remember(token, |r| {
+            r.errors = r.errors.saturating_add(1);
+            r.errors
+        })
     }
 
     fn forget_errors(&self, token: &VideoSdkToken) {
-        self.errors
+        self.remember(token, |r| r.errors = 0);
+    }
+
+    fn last_status(&self, token: &VideoSdkToken) -> Option<u64> {
+        self.remember(token, |r| r.status)
+    }
+
+    fn remember_status(&self, token: &VideoSdkToken, fingerprint: u64) {
+        self.remember(token, |r| r.status = Some(fingerprint));
+    }
+
+    /// Forgets a deleted token.
+    fn forget(&self, token: &VideoSdkToken) {
+        self.remembered
             .lock()
             .expect("not poisoned")
-            .remove(&ObjectRef::from_obj(token));
+            .remove(&token_key(token));
     }
 }
+
+/// Where client-side `kubectl apply` keeps the manifest it applied.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// How long the controllers may take to list their caches after a shutdown signal.
 const LIST_BEFORE_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(5);
@@ -252,6 +279,14 @@ fn tokens_of(
         .collect()
 }
 
+/// Drops from a cached object the apply bookkeeping that no reconcile reads, server-side
+/// (`managedFields`) and client-side (`kubectl apply`'s copy of the whole manifest in an
+/// annotation): most of a small object's size, so memory per token stays low.
+fn slim<K: Resource>(object: &mut K) {
+    object.managed_fields_mut().clear();
+    object.annotations_mut().remove(LAST_APPLIED_ANNOTATION);
+}
+
 /// A watch of `api` feeding `writer`, filtered by `predicate`; `on_delete` sees deletions
 /// (which reconciles never see) and `listed` turns true once the first list is in the store.
 ///
@@ -271,9 +306,7 @@ where
 {
     watcher(api, watcher::Config::default())
         .default_backoff()
-        // The cache never needs the server-side apply bookkeeping, which is most of a small
-        // object's size: dropping it keeps memory per token low.
-        .modify(|object| object.managed_fields_mut().clear())
+        .modify(slim)
         .reflect(writer)
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(object)) => on_delete(object),
@@ -299,10 +332,6 @@ pub async fn run(
     let (issuer_reader, issuer_writer) = reflector::store();
     let (cluster_reader, cluster_writer) = reflector::store();
     let (token_reader, token_writer) = reflector::store();
-    let reporter = Reporter {
-        controller: labels::FIELD_MANAGER.to_owned(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
     let (listed, [issuers_listed, cluster_listed, tokens_listed]) = Listed::new();
     let ctx = Arc::new(Context {
         listed,
@@ -312,9 +341,12 @@ pub async fn run(
         cluster_issuers: cluster_reader.clone(),
         credentials: CredentialSecrets::new(client.clone()),
         metrics,
-        recorder: Recorder::new(client.clone(), reporter),
-        errors: Mutex::default(),
-        written: Mutex::default(),
+        events: events::Publisher::new(
+            client.clone(),
+            labels::FIELD_MANAGER,
+            std::env::var("POD_NAME").ok(),
+        ),
+        remembered: Mutex::default(),
     });
     let shutdown = shutdown.shared();
     let shutdown_for_deadline = shutdown.clone();
@@ -408,19 +440,15 @@ pub async fn run(
     .default_backoff()
     .touched_objects();
     let (by_issuer, by_cluster_issuer) = (token_reader.clone(), token_reader.clone());
+    ctx.metrics.read_tokens_from(Some(token_reader.clone()));
     let tokens = Controller::for_stream(
         filtered(
             scoped::<VideoSdkToken>(&client, ns),
             token_writer,
             token_trigger,
             {
-                let metrics = ctx.metrics.clone();
-                move |token: &VideoSdkToken| {
-                    metrics.forget_token(&metrics::TokenLabels {
-                        namespace: token.namespace().unwrap_or_default(),
-                        name: token.name_any(),
-                    })
-                }
+                let ctx = ctx.clone();
+                move |token: &VideoSdkToken| ctx.forget(token)
             },
             tokens_listed,
         ),
@@ -492,4 +520,30 @@ pub async fn run(
     }
     synced.abort();
     ctx.metrics.set_caches_synced(false);
+    ctx.metrics.read_tokens_from(None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_objects_drop_apply_bookkeeping_and_keep_the_rest() {
+        let mut token: VideoSdkToken = serde_json::from_value(serde_json::json!({
+            "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
+            "metadata": {"name": "t", "namespace": "ns", "uid": "u1",
+                         "annotations": {LAST_APPLIED_ANNOTATION: "{\"spec\": {}}", RENEW_NOW_ANNOTATION: "1"},
+                         "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {}}]},
+            "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
+        }))
+        .expect("a token");
+        slim(&mut token);
+        assert!(token.managed_fields().is_empty());
+        assert_eq!(
+            token.annotations().keys().collect::<Vec<_>>(),
+            [RENEW_NOW_ANNOTATION]
+        );
+        assert_eq!(token.meta().uid.as_deref(), Some("u1"));
+        assert_eq!(token.spec.permissions.len(), 1);
+    }
 }

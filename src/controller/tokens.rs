@@ -5,7 +5,6 @@
 use super::decision::{self, Decision, Desired, ResignReason};
 use super::error::Error;
 use super::labels::FIELD_MANAGER;
-use super::metrics::TokenLabels;
 use super::problem::Problem;
 use super::stored::StoredToken;
 use super::{Context, backoff, credentials, policy, rollout, secret, status};
@@ -66,10 +65,6 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
         Ok(prepared) => Ok(issue(&token, prepared, existing.as_ref(), &secrets, now).await?),
     };
     ctx.forget_errors(&token);
-    let labels = TokenLabels {
-        namespace: namespace.clone(),
-        name: token.name_any(),
-    };
     let previous = token.status.clone().unwrap_or_default();
     let generation = token.meta().generation;
     match outcome {
@@ -104,8 +99,6 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
             )
             .await?;
             let wake = restart_wake.map_or(issued.renewal_time, |w| w.min(issued.renewal_time));
-            let times = (issued.claims.exp, time::to_unix(issued.renewal_time));
-            ctx.metrics.set_token(&labels, true, Some(times));
             ctx.metrics.observe_reconcile(started.elapsed());
             Ok(Action::requeue(
                 wake.duration_since(now).unwrap_or(Duration::ZERO),
@@ -141,17 +134,6 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
                 u32::try_from(failures).unwrap_or(u32::MAX),
                 remaining(&previous, now),
             );
-            let times = previous
-                .not_after
-                .as_ref()
-                .zip(previous.renewal_time.as_ref())
-                .map(|(expires, renews)| {
-                    (
-                        expires.0.as_second().max(0) as u64,
-                        renews.0.as_second().max(0) as u64,
-                    )
-                });
-            ctx.metrics.set_token(&labels, false, times);
             ctx.metrics.observe_reconcile(started.elapsed());
             Ok(Action::requeue(delay))
         }
@@ -400,8 +382,7 @@ async fn write_status(
     // The token in the cache may predate the operator's own last status write (the Secret's
     // watch event can bring a reconcile before the token's does), so compare with that too.
     let fingerprint = status_fingerprint(&new);
-    let key = ObjectRef::from_obj(token);
-    if &new == previous || ctx.last_status(&key) == Some(fingerprint) {
+    if &new == previous || ctx.last_status(token) == Some(fingerprint) {
         return Ok(());
     }
     let api: Api<VideoSdkToken> =
@@ -418,7 +399,7 @@ async fn write_status(
         &Patch::Apply(&patch),
     )
     .await?;
-    ctx.remember_status(key, fingerprint);
+    ctx.remember_status(token, fingerprint);
     Ok(())
 }
 
