@@ -68,8 +68,10 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing reconciles in flight");
 }
 
-/// A multi-threaded Tokio runtime for a long-running command.
+/// A multi-threaded Tokio runtime for a long-running command, with the allocator tuned for one
+/// (before its threads start).
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    super::memory::tune_allocator();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

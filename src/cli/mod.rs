@@ -10,6 +10,7 @@ pub mod dev;
 mod input;
 pub mod inspect;
 pub mod logging;
+mod memory;
 pub mod run;
 pub mod sign;
 
