@@ -8,6 +8,7 @@ use super::procfs::{self, Memory};
 use super::scrape;
 use super::server::ServerProcess;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -40,7 +41,18 @@ impl OperatorProcess {
             .open(target.join("bench-operator.log"))
             .expect("the log file");
         let address = free_address();
-        let child = Command::new(BINARY)
+        // A profiler to run the operator under, e.g. `heaptrack` (a profile per start, in the
+        // working directory); the memory figures are then the wrapper's, not the operator's.
+        let mut command = match std::env::var("BENCH_OPERATOR_WRAPPER") {
+            Ok(wrapper) if !wrapper.trim().is_empty() => {
+                let mut words = wrapper.split_whitespace();
+                let mut command = Command::new(words.next().unwrap_or_default());
+                command.args(words).arg(BINARY);
+                command
+            }
+            _ => Command::new(BINARY),
+        };
+        let child = command
             .args([
                 "run",
                 "--cluster-resource-namespace",
@@ -52,6 +64,8 @@ impl OperatorProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log file"))
             .stderr(log)
+            // Its own process group, so that `stop` reaches a wrapper's child too.
+            .process_group(0)
             .spawn()
             .expect("the operator starts");
         let operator = OperatorProcess { child, address };
@@ -96,10 +110,11 @@ impl OperatorProcess {
             .await;
     }
 
-    /// Stops it as Kubernetes does, with SIGTERM, and waits until it has exited.
+    /// Stops it as Kubernetes does, with SIGTERM (to its process group), and waits until it
+    /// has exited.
     pub async fn stop(mut self) {
         let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args(["-TERM", "--", &format!("-{}", self.pid())])
             .status();
         // `Drop` then finds the process already reaped.
         tokio::task::spawn_blocking(move || self.child.wait().expect("the operator exits"))
