@@ -106,6 +106,20 @@ struct Remembered {
     errors: u32,
     /// Fingerprint of the status last written.
     status: Option<u64>,
+    /// When the token the operator last found or wrote in the Secret expires (Unix seconds).
+    /// The retry backoff is capped by the time it has left; the cached status says the same
+    /// but can lag: a status written just before the API server became unreachable may never
+    /// reach the cache, and without this the retries would back off past the server's return.
+    expires: Option<u64>,
+}
+
+/// When the token in `token`'s Secret expires: `remembered` when the operator knows, else what
+/// the cached status says.
+fn known_expiry(remembered: Option<u64>, token: &VideoSdkToken) -> Option<u64> {
+    remembered.or_else(|| {
+        let not_after = token.status.as_ref()?.not_after.as_ref()?;
+        u64::try_from(not_after.0.as_second()).ok()
+    })
 }
 
 /// A token's key in [`Context`]'s memory: a hash of its UID, so that a token deleted and
@@ -143,7 +157,7 @@ impl Context {
         let mut remembered = self.remembered.lock().expect("not poisoned");
         let entry = remembered.entry(token_key(token)).or_default();
         let result = change(entry);
-        if entry.errors == 0 && entry.status.is_none() {
+        if entry.errors == 0 && entry.status.is_none() && entry.expires.is_none() {
             remembered.remove(&token_key(token));
         }
         result
@@ -166,6 +180,16 @@ impl Context {
 
     fn remember_status(&self, token: &VideoSdkToken, fingerprint: u64) {
         self.remember(token, |r| r.status = Some(fingerprint));
+    }
+
+    fn remember_expiry(&self, token: &VideoSdkToken, expires: u64) {
+        self.remember(token, |r| r.expires = Some(expires));
+    }
+
+    /// When the token in `token`'s Secret expires, as last known: remembered from the last
+    /// reconcile that read or wrote it, else from the cached status.
+    fn expiry(&self, token: &VideoSdkToken) -> Option<u64> {
+        known_expiry(self.remember(token, |r| r.expires), token)
     }
 
     /// Forgets a deleted token.
@@ -526,6 +550,35 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_remembered_expiry_wins_over_a_lagging_cached_status() {
+        let mut token: VideoSdkToken = serde_json::from_value(serde_json::json!({
+            "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
+            "metadata": {"name": "t", "namespace": "ns"},
+            "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
+        }))
+        .expect("a token");
+        assert_eq!(known_expiry(None, &token), None, "nothing known");
+        assert_eq!(
+            known_expiry(Some(1_800_000_060), &token),
+            Some(1_800_000_060)
+        );
+        token.status = Some(
+            serde_json::from_value(serde_json::json!({"notAfter": "2027-01-15T08:00:00Z"}))
+                .unwrap(),
+        );
+        assert_eq!(
+            known_expiry(None, &token),
+            Some(1_800_000_000),
+            "the status"
+        );
+        assert_eq!(
+            known_expiry(Some(1_800_000_060), &token),
+            Some(1_800_000_060),
+            "the Secret as the operator last saw it"
+        );
+    }
 
     #[test]
     fn cached_objects_drop_apply_bookkeeping_and_keep_the_rest() {

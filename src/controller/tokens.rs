@@ -69,6 +69,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
     let generation = token.meta().generation;
     match outcome {
         Ok(issued) => {
+            ctx.remember_expiry(&token, issued.claims.exp);
             let condition = status::ready_condition(
                 true,
                 "Issued",
@@ -132,7 +133,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
             // covers the rest (a foreign Secret deleted, namespace labels changed).
             let delay = backoff::delay(
                 u32::try_from(failures).unwrap_or(u32::MAX),
-                remaining(&previous, now),
+                remaining(ctx.expiry(&token), now),
             );
             ctx.metrics.observe_reconcile(started.elapsed());
             Ok(Action::requeue(delay))
@@ -145,21 +146,14 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
 pub fn error_policy(token: Arc<VideoSdkToken>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.count_error(error.metric_label());
     let failures = ctx.count_error(&token);
-    let delay = backoff::delay(
-        failures,
-        token
-            .status
-            .as_ref()
-            .and_then(|s| remaining(s, SystemTime::now())),
-    );
+    let delay = backoff::delay(failures, remaining(ctx.expiry(&token), SystemTime::now()));
     tracing::warn!(token = %ObjectRef::from_obj(&*token), error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
-/// How long the token in the Secret (per status) has left.
-fn remaining(status: &VideoSdkTokenStatus, now: SystemTime) -> Option<Duration> {
-    let not_after = status.not_after.as_ref()?;
-    let expires = time::from_unix(u64::try_from(not_after.0.as_second()).ok()?);
+/// How long the token in the Secret has left, given when it expires (Unix seconds).
+fn remaining(expires: Option<u64>, now: SystemTime) -> Option<Duration> {
+    let expires = time::from_unix(expires?);
     Some(expires.duration_since(now).unwrap_or(Duration::ZERO))
 }
 

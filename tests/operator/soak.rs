@@ -579,7 +579,10 @@ impl Drop for Proxy {
 /// delay at a tenth of the stored token's remaining lifetime (here at most 1.5 s), so the
 /// retries during the outage do not back off past the recovery. (Without that cap, the delays
 /// double from a second to 16 s and more, and the first retry after the return comes about 13 s
-/// late, close to expiry.)
+/// late, close to expiry.) The cap must hold even for a token whose first status never reached
+/// the operator's cache because the outage cut its watch first: it comes from the expiry the
+/// operator remembers writing, not only from the cached status (before that, this test failed
+/// about one full-suite run in three, with 1 to 7 tokens late).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
     const OUTAGE: Duration = Duration::from_secs(45);
