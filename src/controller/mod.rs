@@ -100,7 +100,7 @@ pub struct Context {
 }
 
 /// What the operator remembers about a token between its reconciles.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Remembered {
     /// Consecutive API errors, for backoff.
     errors: u32,
@@ -123,7 +123,7 @@ fn known_expiry(remembered: Option<u64>, token: &VideoSdkToken) -> Option<u64> {
 }
 
 /// A token's key in [`Context`]'s memory: a hash of its UID, so that a token deleted and
-/// created again starts afresh, and an entry costs about 40 bytes rather than the 170 of an
+/// created again starts afresh, and an entry costs about 50 bytes rather than the 170 of an
 /// `ObjectRef` key with its four strings.
 fn token_key(token: &VideoSdkToken) -> u64 {
     let mut hasher = DefaultHasher::new();
@@ -152,15 +152,26 @@ impl Context {
         }
     }
 
-    /// Changes what is remembered of `token`; returns the result of `change`.
+    /// Changes what is remembered of `token` (an entry left empty is dropped); returns the
+    /// result of `change`.
     fn remember<T>(&self, token: &VideoSdkToken, change: impl FnOnce(&mut Remembered) -> T) -> T {
+        let key = token_key(token);
         let mut remembered = self.remembered.lock().expect("not poisoned");
-        let entry = remembered.entry(token_key(token)).or_default();
+        let entry = remembered.entry(key).or_default();
         let result = change(entry);
-        if entry.errors == 0 && entry.status.is_none() && entry.expires.is_none() {
-            remembered.remove(&token_key(token));
+        if *entry == Remembered::default() {
+            remembered.remove(&key);
         }
         result
+    }
+
+    /// What is remembered of `token` (nothing: the default).
+    fn recall(&self, token: &VideoSdkToken) -> Remembered {
+        let remembered = self.remembered.lock().expect("not poisoned");
+        remembered
+            .get(&token_key(token))
+            .copied()
+            .unwrap_or_default()
     }
 
     fn count_error(&self, token: &VideoSdkToken) -> u32 {
@@ -175,7 +186,7 @@ impl Context {
     }
 
     fn last_status(&self, token: &VideoSdkToken) -> Option<u64> {
-        self.remember(token, |r| r.status)
+        self.recall(token).status
     }
 
     fn remember_status(&self, token: &VideoSdkToken, fingerprint: u64) {
@@ -189,7 +200,7 @@ impl Context {
     /// When the token in `token`'s Secret expires, as last known: remembered from the last
     /// reconcile that read or wrote it, else from the cached status.
     fn expiry(&self, token: &VideoSdkToken) -> Option<u64> {
-        known_expiry(self.remember(token, |r| r.expires), token)
+        known_expiry(self.recall(token).expires, token)
     }
 
     /// Forgets a deleted token.
