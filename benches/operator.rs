@@ -250,6 +250,7 @@ fn issued(token: &VideoSdkToken, credentials: &Credentials, now: SystemTime) -> 
     let signed = token::sign(&request, credentials, now).expect("signed");
     let record = StoredToken {
         jwt: None,
+        token_id: None,
         spec_hash: Some(request.fingerprint()),
         credentials_hash: Some(credentials.fingerprint()),
         renew_now_handled: None,
@@ -275,6 +276,7 @@ fn issued(token: &VideoSdkToken, credentials: &Credentials, now: SystemTime) -> 
         not_before: time::to_k8s(iat),
         not_after: time::to_k8s(exp),
         renewal_time: time::to_k8s(renewal),
+        renew_now_handled: None,
     };
     let status = json!({
         "apiVersion": VideoSdkToken::api_version(&()),

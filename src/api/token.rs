@@ -12,6 +12,13 @@ use std::collections::BTreeMap;
 /// `kubectl annotate vst NAME videosdk.live/renew-now="$(date +%s)" --overwrite` does.
 pub const RENEW_NOW_ANNOTATION: &str = "videosdk.live/renew-now";
 
+/// CEL: the value has no Unicode control character (category Cc: U+0000–U+001F, U+007F–U+009F),
+/// as `token::RequestError::ControlCharacter` says for specs that bypassed admission.
+const CONTROL_CHARACTER_RULE: &str = r"!self.matches('\\p{Cc}')";
+/// The message of [`CONTROL_CHARACTER_RULE`].
+const CONTROL_CHARACTER_MESSAGE: &str =
+    "must not contain control characters (U+0000-U+001F, U+007F-U+009F): use printable text";
+
 fn default_ttl() -> String {
     "24h".to_owned()
 }
@@ -46,6 +53,25 @@ fn default_ttl() -> String {
         .message("renewBefore must be shorter than ttl")
         .field_path(".renewBefore")
         .reason(Reason::FieldValueInvalid),
+    // The minimum time between issuance and renewal (`token::MIN_RENEWAL_INTERVAL`), so that
+    // no spec can re-sign one token more often than every 30 s. A renewBefore not shorter than
+    // the ttl gets the rule above alone, and a percentage outside 1-99 its schema bound alone. The
+    // percentage is read through double() so that the rule holds for a JSON number written
+    // `20.0` as for `20`.
+    validation = Rule::new(concat!(
+        "!has(self.renewBefore) || !self.renewBefore.matches('", go_duration_regex!(), "') || !self.ttl.matches('",
+        go_duration_regex!(), "') || duration(self.renewBefore) >= duration(self.ttl) || duration(self.ttl) - duration(self.renewBefore) >= duration('30s')"
+    ))
+        .message("renewBefore must leave at least 30s between issuance and renewal: at most ttl minus 30s")
+        .field_path(".renewBefore")
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new(concat!(
+        "!has(self.renewBeforePercentage) || !self.ttl.matches('", go_duration_regex!(),
+        "') || double(self.renewBeforePercentage) < 1.0 || double(self.renewBeforePercentage) > 99.0 || double(duration(self.ttl).getSeconds()) * (100.0 - double(self.renewBeforePercentage)) >= 3000.0"
+    ))
+        .message("renewBeforePercentage must leave at least 30s between issuance and renewal: at most 50 for a 1m ttl, 99 from a 50m ttl")
+        .field_path(".renewBeforePercentage")
+        .reason(Reason::FieldValueInvalid),
 )]
 pub struct VideoSdkTokenSpec {
     /// The issuer whose credentials sign this token. It must be a `VideoSdkIssuer` in this
@@ -68,11 +94,13 @@ pub struct VideoSdkTokenSpec {
     /// Restricts the token to one meeting/room (v2 claim `roomId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = Rule::new(CONTROL_CHARACTER_RULE).message(CONTROL_CHARACTER_MESSAGE))]
     pub room_id: Option<String>,
 
     /// Binds the token to one participant id (v2 claim `participantId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = Rule::new(CONTROL_CHARACTER_RULE).message(CONTROL_CHARACTER_MESSAGE))]
     pub participant_id: Option<String>,
 
     /// Lifetime of each signed token, in Go duration syntax (`24h`, `90m`, `1h30m`).
@@ -208,6 +236,11 @@ pub struct VideoSdkTokenStatus {
     /// The Secret that holds the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
+    /// The value of the `videosdk.live/renew-now` annotation that the token in the Secret
+    /// answered (the operator's record of it, beside the Secret's own annotation, so that a
+    /// renewal request is answered once even if a tool strips the Secret's annotations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_now_handled: Option<String>,
     /// Consecutive failed attempts to issue the token; reset by a success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_issuance_attempts: Option<i32>,

@@ -60,14 +60,24 @@ impl WatchFilter {
                 (kind, _, true) => kind,
             }
         };
+        // An object that stopped matching is sent as kube-apiserver's watch cache sends it: its
+        // content before the change (what matched), at the event's resourceVersion, so that a
+        // client can still tell what left its selection.
+        let left = match (&e.old, kind) {
+            (Some(old), EventType::Deleted) if e.kind == EventType::Modified => {
+                Some(at_resource_version(&old.json, e.rv))
+            }
+            _ => None,
+        };
+        let json = left.as_ref().unwrap_or(&e.object.json);
         let object = if self.form.metadata_only {
-            representation::partial_bytes(&e.object.json)
+            representation::partial_bytes(json)
         } else if self.form.events_v1 {
-            events::from_core_bytes(&e.object.json)
+            events::from_core_bytes(json)
         } else if kind == e.kind {
             return Some(e.line.clone());
         } else {
-            e.object.json.clone()
+            json.clone()
         };
         Some(event_line(kind.as_str(), &object))
     }
@@ -200,4 +210,13 @@ pub fn watch(
         }
     });
     Ok(json_response(200, body))
+}
+
+/// `object` (JSON) with `metadata.resourceVersion` set to `rv`.
+fn at_resource_version(object: &[u8], rv: u64) -> Bytes {
+    let mut value: serde_json::Value = serde_json::from_slice(object).unwrap_or_default();
+    if let Some(metadata) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        metadata.insert("resourceVersion".to_owned(), rv.to_string().into());
+    }
+    Bytes::from(serde_json::to_vec(&value).expect("JSON values serialise"))
 }

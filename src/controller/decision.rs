@@ -3,9 +3,10 @@
 //! token) has a unit test.
 
 use super::stored::StoredToken;
-use crate::token::{self, Claims, Credentials, RenewBefore, VerifyError};
+use crate::time;
+use crate::token::{self, Claim, Claims, Credentials, Difference, RenewBefore, TokenRequest};
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Why a token is (re-)signed. Shown in Events and logs, and counted in metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -14,12 +15,23 @@ pub enum ResignReason {
     Missing,
     /// The Secret has no readable token (no `token` key, not a JWT, claims unreadable).
     Unparseable,
+    /// The stored token has whitespace around it: only the exact compact JWT counts.
+    NotCompact,
     /// The stored token does not verify with the issuer's current secret.
     InvalidSignature,
     /// The issuer's API key or secret changed since the stored token was signed.
     CredentialsChanged,
     /// A claims-relevant field of the spec changed (permissions, roles, roomId, participantId, ttl).
     SpecChanged,
+    /// The stored token is signed with the issuer's secret, but this claim is not what the spec
+    /// and issuer ask for, although the Secret's records say it was signed for them: a token
+    /// copied in from elsewhere, or signed by hand.
+    ClaimsMismatch(Claim),
+    /// The stored token is right in every claim, but its `jti` is not the id the operator
+    /// recorded for this token: a token of the same spec copied in from another Secret.
+    TokenIdMismatch,
+    /// The stored token's `iat` lies more than [`token::CLOCK_SKEW`] in the future.
+    NotYetValid,
     /// The `videosdk.live/renew-now` annotation got a new value.
     RenewNowRequested,
     /// The renewal time was reached (or the token expired).
@@ -32,21 +44,29 @@ impl ResignReason {
         match self {
             ResignReason::Missing => "SecretMissing",
             ResignReason::Unparseable => "TokenUnparseable",
+            ResignReason::NotCompact => "TokenNotCompact",
             ResignReason::InvalidSignature => "InvalidSignature",
             ResignReason::CredentialsChanged => "CredentialsChanged",
             ResignReason::SpecChanged => "SpecChanged",
+            ResignReason::ClaimsMismatch(_) => "ClaimsMismatch",
+            ResignReason::TokenIdMismatch => "TokenIdMismatch",
+            ResignReason::NotYetValid => "TokenNotYetValid",
             ResignReason::RenewNowRequested => "RenewNowRequested",
             ResignReason::RenewalDue => "RenewalDue",
         }
     }
 
-    /// Every reason, for metrics that must show zeros.
-    pub const ALL: [ResignReason; 7] = [
+    /// One reason of each name, for metrics that must show zeros.
+    pub const ALL: [ResignReason; 11] = [
         ResignReason::Missing,
         ResignReason::Unparseable,
+        ResignReason::NotCompact,
         ResignReason::InvalidSignature,
         ResignReason::CredentialsChanged,
         ResignReason::SpecChanged,
+        ResignReason::ClaimsMismatch(Claim::Encoding),
+        ResignReason::TokenIdMismatch,
+        ResignReason::NotYetValid,
         ResignReason::RenewNowRequested,
         ResignReason::RenewalDue,
     ];
@@ -54,29 +74,56 @@ impl ResignReason {
 
 impl fmt::Display for ResignReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ResignReason::Missing => "the Secret does not exist",
-            ResignReason::Unparseable => "the Secret holds no readable token",
+        match self {
+            ResignReason::Missing => f.write_str("the Secret does not exist"),
+            ResignReason::Unparseable => f.write_str("the Secret holds no readable token"),
+            ResignReason::NotCompact => f.write_str(
+                "the stored token has whitespace around it; only the exact compact JWT counts",
+            ),
             ResignReason::InvalidSignature => {
-                "the stored token does not verify with the issuer's secret"
+                f.write_str("the stored token does not verify with the issuer's secret")
             }
-            ResignReason::CredentialsChanged => "the issuer's credentials changed",
-            ResignReason::SpecChanged => "the token's claims in the spec changed",
-            ResignReason::RenewNowRequested => "renewal was requested with videosdk.live/renew-now",
-            ResignReason::RenewalDue => "the renewal time was reached",
-        })
+            ResignReason::CredentialsChanged => f.write_str("the issuer's credentials changed"),
+            ResignReason::SpecChanged => f.write_str("the token's claims in the spec changed"),
+            ResignReason::ClaimsMismatch(claim) => write!(
+                f,
+                "the stored token's claims do not match the spec and issuer: its {claim} differs"
+            ),
+            ResignReason::TokenIdMismatch => f.write_str(
+                "the stored token's id (jti) is not the one the operator recorded: it was copied in or replaced",
+            ),
+            ResignReason::NotYetValid => write!(
+                f,
+                "the stored token is issued in the future (iat more than {}s ahead of the operator's clock)",
+                token::CLOCK_SKEW.as_secs()
+            ),
+            ResignReason::RenewNowRequested => {
+                f.write_str("renewal was requested with videosdk.live/renew-now")
+            }
+            ResignReason::RenewalDue => f.write_str("the renewal time was reached"),
+        }
     }
 }
 
-/// What the spec and the issuer want the stored token to be.
+/// What the spec and the issuer want the stored token to be, and what the operator recorded
+/// about the token it last stored.
 #[derive(Debug)]
 pub struct Desired<'a> {
-    /// Fingerprint of the claims-relevant spec ([`crate::token::TokenRequest::fingerprint`]).
+    /// The claims the spec asks for.
+    pub request: &'a TokenRequest,
+    /// Fingerprint of `request` ([`TokenRequest::fingerprint`]), to tell a spec change from
+    /// a token copied in.
     pub spec_hash: &'a str,
     /// The issuer's current credentials.
     pub credentials: &'a Credentials,
     /// The token's `videosdk.live/renew-now` annotation, if any.
     pub renew_now: Option<&'a str>,
+    /// The renew-now value the token's status records as answered (`status.renewNowHandled`).
+    pub renew_now_answered: Option<&'a str>,
+    /// The id of the token the operator last stored for this `VideoSdkToken`, as it remembers
+    /// it (its memory of its own writes, else `status.tokenId`); `None` when it has no record,
+    /// and then the Secret's `videosdk.live/token-id` annotation is the record.
+    pub recorded_token_id: Option<&'a str>,
     /// The spec's renew-before policy.
     pub renew_before: RenewBefore,
     /// The token's UID, which seeds the renewal jitter.
@@ -98,59 +145,83 @@ pub enum Decision {
 }
 
 /// Decides for the token whose Secret holds `stored` (`None`: no Secret), as of `now`.
+///
+/// The stored token is kept only when it is, byte for byte, the token the operator would issue
+/// for `desired` at its `iat` with its `jti` ([`token::compare`]: every claim, the lifetime,
+/// the header, the signature), its `jti` is the one recorded, it is not issued in the future
+/// beyond [`token::CLOCK_SKEW`], no renew-now request is pending and its renewal time is ahead.
+/// The Secret's annotations only explain a difference (a rotation, a spec change); they never
+/// make a token valid, and a token that is right is kept even if they were removed.
 pub fn decide(stored: Option<&StoredToken>, desired: &Desired<'_>, now: SystemTime) -> Decision {
-    let Some(stored) = stored else {
-        return Decision::Resign(ResignReason::Missing);
-    };
-    let Some(jwt) = stored.jwt.as_deref() else {
-        return Decision::Resign(ResignReason::Unparseable);
-    };
-    let claims = match token::verify(jwt, desired.credentials.secret(), now) {
-        Ok(claims) => claims,
-        Err(VerifyError::Expired { .. }) => return Decision::Resign(ResignReason::RenewalDue),
-        Err(VerifyError::Malformed(_)) => return Decision::Resign(ResignReason::Unparseable),
-        Err(_) => {
-            // A signature that does not match is first explained by a rotation the annotations
-            // recorded; otherwise the token was altered or signed elsewhere.
-            return Decision::Resign(
-                if stored.credentials_hash.as_deref() != Some(&desired.credentials.fingerprint()) {
-                    ResignReason::CredentialsChanged
-                } else {
-                    ResignReason::InvalidSignature
-                },
-            );
-        }
-    };
-    if stored.credentials_hash.as_deref() != Some(&desired.credentials.fingerprint())
-        || claims.apikey != desired.credentials.api_key()
-    {
-        return Decision::Resign(ResignReason::CredentialsChanged);
-    }
-    if stored.spec_hash.as_deref() != Some(desired.spec_hash) {
-        return Decision::Resign(ResignReason::SpecChanged);
-    }
-    if desired.renew_now.is_some() && desired.renew_now != stored.renew_now_handled.as_deref() {
-        return Decision::Resign(ResignReason::RenewNowRequested);
-    }
-    let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
-    match token::renewal_time(
-        at(claims.iat),
-        at(claims.exp),
-        desired.renew_before,
-        desired.uid,
-    ) {
-        Ok(renewal_time) if now < renewal_time => Decision::Keep {
+    match check(stored, desired, now) {
+        Ok((renewal_time, claims)) => Decision::Keep {
             renewal_time,
             claims: Box::new(claims),
         },
-        _ => Decision::Resign(ResignReason::RenewalDue),
+        Err(reason) => Decision::Resign(reason),
+    }
+}
+
+fn check(
+    stored: Option<&StoredToken>,
+    desired: &Desired<'_>,
+    now: SystemTime,
+) -> Result<(SystemTime, Claims), ResignReason> {
+    let stored = stored.ok_or(ResignReason::Missing)?;
+    let jwt = stored.jwt.as_deref().ok_or(ResignReason::Unparseable)?;
+    let rotated =
+        stored.credentials_hash.as_deref() != Some(&desired.credentials.fingerprint());
+    let claims =
+        token::compare(jwt, desired.request, desired.credentials).map_err(|difference| {
+            match difference {
+                Difference::SurroundingWhitespace => ResignReason::NotCompact,
+                Difference::Unreadable => ResignReason::Unparseable,
+                // A signature or claim that does not match is first explained by a rotation or
+                // a spec change the annotations recorded; otherwise the token was altered,
+                // copied in or signed elsewhere.
+                _ if rotated => ResignReason::CredentialsChanged,
+                Difference::Signature => ResignReason::InvalidSignature,
+                _ if stored.spec_hash.as_deref() != Some(desired.spec_hash) => {
+                    ResignReason::SpecChanged
+                }
+                Difference::Claim(claim) => ResignReason::ClaimsMismatch(claim),
+            }
+        })?;
+    let recorded = desired
+        .recorded_token_id
+        .or(stored.token_id.as_deref());
+    if recorded.is_some_and(|id| claims.jti.as_deref() != Some(id)) {
+        return Err(ResignReason::TokenIdMismatch);
+    }
+    let now_secs = time::to_unix(now);
+    if token::not_yet_valid(&claims, now_secs).is_some() {
+        return Err(ResignReason::NotYetValid);
+    }
+    let answered = |value: Option<&str>| value.is_some() && value == desired.renew_now;
+    if desired.renew_now.is_some()
+        && !answered(stored.renew_now_handled.as_deref())
+        && !answered(desired.renew_now_answered)
+    {
+        return Err(ResignReason::RenewNowRequested);
+    }
+    match token::renewal_time(
+        time::from_unix(claims.iat),
+        time::from_unix(claims.exp),
+        desired.renew_before,
+        desired.uid,
+    ) {
+        Ok(renewal_time) if now < renewal_time && now_secs < claims.exp => {
+            Ok((renewal_time, claims))
+        }
+        _ => Err(ResignReason::RenewalDue),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::TokenRequest;
+    use crate::api::Permission;
+    use std::time::{Duration, UNIX_EPOCH};
 
     const UID: &str = "0d6b1c5e-6f0a-4a51-9d8e-1a2b3c4d5e6f";
 
@@ -162,14 +233,54 @@ mod tests {
         crate::token::test_request(Duration::from_secs(3 * 3600))
     }
 
-    /// A Secret's contents as the operator writes them, signed at `issued`.
-    fn stored_at(issued: SystemTime, credentials: &Credentials) -> StoredToken {
-        let signed = token::sign(&request(), credentials, issued).unwrap();
+    /// A Secret's contents as the operator writes them for `request`, signed at `issued`.
+    fn stored_for(request: &TokenRequest, issued: SystemTime, credentials: &Credentials) -> StoredToken {
+        let signed = token::sign(request, credentials, issued).unwrap();
         StoredToken {
+            token_id: signed.claims.jti.clone(),
             jwt: Some(signed.jwt),
-            spec_hash: Some(request().fingerprint()),
+            spec_hash: Some(request.fingerprint()),
             credentials_hash: Some(credentials.fingerprint()),
             renew_now_handled: None,
+        }
+    }
+
+    fn stored_at(issued: SystemTime, credentials: &Credentials) -> StoredToken {
+        stored_for(&request(), issued, credentials)
+    }
+
+    /// The inputs of [`decide`] for [`request`], with nothing recorded beyond the Secret.
+    struct Case<'a> {
+        credentials: &'a Credentials,
+        renew_now: Option<&'a str>,
+        renew_now_answered: Option<&'a str>,
+        recorded_token_id: Option<&'a str>,
+    }
+
+    impl<'a> Case<'a> {
+        fn new(credentials: &'a Credentials) -> Self {
+            Case {
+                credentials,
+                renew_now: None,
+                renew_now_answered: None,
+                recorded_token_id: None,
+            }
+        }
+
+        fn decide(&self, stored: Option<&StoredToken>, now: SystemTime) -> Decision {
+            let request = request();
+            let spec_hash = request.fingerprint();
+            let desired = Desired {
+                request: &request,
+                spec_hash: &spec_hash,
+                credentials: self.credentials,
+                renew_now: self.renew_now,
+                renew_now_answered: self.renew_now_answered,
+                recorded_token_id: self.recorded_token_id,
+                renew_before: RenewBefore::Default,
+                uid: UID,
+            };
+            decide(stored, &desired, now)
         }
     }
 
@@ -179,19 +290,19 @@ mod tests {
         renew_now: Option<&str>,
         now: SystemTime,
     ) -> Decision {
-        let spec_hash = request().fingerprint();
-        let desired = Desired {
-            spec_hash: &spec_hash,
-            credentials,
+        Case {
             renew_now,
-            renew_before: RenewBefore::Default,
-            uid: UID,
-        };
-        decide(stored, &desired, now)
+            ..Case::new(credentials)
+        }
+        .decide(stored, now)
     }
 
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    fn resign(reason: ResignReason) -> Decision {
+        Decision::Resign(reason)
     }
 
     #[test]
@@ -216,7 +327,7 @@ mod tests {
     fn missing_secret_resigns() {
         assert_eq!(
             decide_with(None, &credentials(), None, now()),
-            Decision::Resign(ResignReason::Missing)
+            resign(ResignReason::Missing)
         );
     }
 
@@ -230,7 +341,24 @@ mod tests {
             };
             assert_eq!(
                 decide_with(Some(&stored), &creds, None, now()),
-                Decision::Resign(ResignReason::Unparseable)
+                resign(ResignReason::Unparseable)
+            );
+        }
+    }
+
+    #[test]
+    fn whitespace_around_the_right_token_resigns() {
+        let creds = credentials();
+        let right = stored_at(now(), &creds);
+        let jwt = right.jwt.clone().unwrap();
+        for padded in [format!("{jwt}\n"), format!("  {jwt}\r\n")] {
+            let stored = StoredToken {
+                jwt: Some(padded),
+                ..right.clone()
+            };
+            assert_eq!(
+                decide_with(Some(&stored), &creds, None, now()),
+                resign(ResignReason::NotCompact)
             );
         }
     }
@@ -246,7 +374,7 @@ mod tests {
         ] {
             assert_eq!(
                 decide_with(Some(&stored), &creds, None, now() + later),
-                Decision::Resign(ResignReason::RenewalDue)
+                resign(ResignReason::RenewalDue)
             );
         }
     }
@@ -254,13 +382,12 @@ mod tests {
     #[test]
     fn claims_relevant_spec_change_resigns() {
         let creds = credentials();
-        let stored = StoredToken {
-            spec_hash: Some("0000000000000000".to_owned()),
-            ..stored_at(now(), &creds)
-        };
+        let mut before = request();
+        before.permissions = vec![Permission::AskJoin];
+        let stored = stored_for(&before, now(), &creds);
         assert_eq!(
             decide_with(Some(&stored), &creds, None, now()),
-            Decision::Resign(ResignReason::SpecChanged)
+            resign(ResignReason::SpecChanged)
         );
     }
 
@@ -273,7 +400,7 @@ mod tests {
         for creds in [new_secret, new_key] {
             assert_eq!(
                 decide_with(Some(&stored), &creds, None, now()),
-                Decision::Resign(ResignReason::CredentialsChanged)
+                resign(ResignReason::CredentialsChanged)
             );
         }
     }
@@ -288,8 +415,103 @@ mod tests {
         };
         assert_eq!(
             decide_with(Some(&stored), &creds, None, now()),
-            Decision::Resign(ResignReason::InvalidSignature)
+            resign(ResignReason::InvalidSignature)
         );
+    }
+
+    #[test]
+    fn another_valid_token_of_the_same_issuer_resigns_naming_the_claim() {
+        let creds = credentials();
+        let right = stored_at(now(), &creds);
+        let mut moderator = request();
+        moderator.permissions = vec![Permission::AllowJoin, Permission::AllowMod];
+        let mut year = request();
+        year.ttl = Duration::from_secs(8760 * 3600);
+        for (other, claim) in [(moderator, Claim::Permissions), (year, Claim::Lifetime)] {
+            // Only the token is copied: the Secret's records still say it is right.
+            let stored = StoredToken {
+                jwt: stored_for(&other, now(), &creds).jwt,
+                ..right.clone()
+            };
+            assert_eq!(
+                decide_with(Some(&stored), &creds, None, now()),
+                resign(ResignReason::ClaimsMismatch(claim))
+            );
+        }
+    }
+
+    #[test]
+    fn a_twin_token_copied_in_resigns_for_its_id() {
+        let creds = credentials();
+        let mine = stored_at(now(), &creds);
+        let twin = stored_at(now(), &creds);
+        // The token alone, under this Secret's own annotations.
+        let token_only = StoredToken {
+            jwt: twin.jwt.clone(),
+            ..mine.clone()
+        };
+        assert_eq!(
+            Case::new(&creds).decide(Some(&token_only), now()),
+            resign(ResignReason::TokenIdMismatch)
+        );
+        // The whole Secret, annotations included: the status still records this token's id.
+        let recorded = mine.token_id.as_deref();
+        let case = Case {
+            recorded_token_id: recorded,
+            ..Case::new(&creds)
+        };
+        assert_eq!(
+            case.decide(Some(&twin), now()),
+            resign(ResignReason::TokenIdMismatch)
+        );
+        assert!(matches!(case.decide(Some(&mine), now()), Decision::Keep { .. }));
+    }
+
+    #[test]
+    fn a_right_token_is_kept_whatever_happened_to_the_annotations() {
+        let creds = credentials();
+        let right = stored_at(now(), &creds);
+        let stripped = StoredToken {
+            jwt: right.jwt.clone(),
+            ..StoredToken::default()
+        };
+        let edited = StoredToken {
+            spec_hash: Some("0000000000000000".to_owned()),
+            credentials_hash: Some("ffffffffffffffff".to_owned()),
+            token_id: Some("edited".to_owned()),
+            ..right.clone()
+        };
+        let case = Case {
+            recorded_token_id: right.token_id.as_deref(),
+            ..Case::new(&creds)
+        };
+        for stored in [&right, &stripped, &edited] {
+            assert!(
+                matches!(case.decide(Some(stored), now()), Decision::Keep { .. }),
+                "{stored:?}"
+            );
+        }
+        // With no record anywhere, the right token is adopted as it is.
+        assert!(matches!(
+            Case::new(&creds).decide(Some(&stripped), now()),
+            Decision::Keep { .. }
+        ));
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_resigns() {
+        let creds = credentials();
+        let ahead = stored_at(now() + Duration::from_secs(61), &creds);
+        assert_eq!(
+            decide_with(Some(&ahead), &creds, None, now()),
+            resign(ResignReason::NotYetValid)
+        );
+        // Within the clock-skew allowance it is kept.
+        let skewed = stored_at(now() + Duration::from_secs(60), &creds);
+        assert!(matches!(
+            decide_with(Some(&skewed), &creds, None, now()),
+            Decision::Keep { .. }
+        ));
     }
 
     #[test]
@@ -298,11 +520,11 @@ mod tests {
         let stored = stored_at(now(), &creds);
         assert_eq!(
             decide_with(Some(&stored), &creds, Some("1"), now()),
-            Decision::Resign(ResignReason::RenewNowRequested)
+            resign(ResignReason::RenewNowRequested)
         );
         let answered = StoredToken {
             renew_now_handled: Some("1".to_owned()),
-            ..stored
+            ..stored.clone()
         };
         assert!(matches!(
             decide_with(Some(&answered), &creds, Some("1"), now()),
@@ -310,7 +532,25 @@ mod tests {
         ));
         assert_eq!(
             decide_with(Some(&answered), &creds, Some("2"), now()),
-            Decision::Resign(ResignReason::RenewNowRequested)
+            resign(ResignReason::RenewNowRequested)
+        );
+        // The Secret's record removed: the status's record of the answer is enough.
+        let case = Case {
+            renew_now: Some("1"),
+            renew_now_answered: Some("1"),
+            ..Case::new(&creds)
+        };
+        assert!(matches!(case.decide(Some(&stored), now()), Decision::Keep { .. }));
+    }
+
+    #[test]
+    fn every_reason_has_a_distinct_name_and_all_lists_each_once() {
+        let names: std::collections::BTreeSet<_> =
+            ResignReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), ResignReason::ALL.len());
+        assert_eq!(
+            ResignReason::ClaimsMismatch(Claim::RoomId).to_string(),
+            "the stored token's claims do not match the spec and issuer: its roomId differs"
         );
     }
 }

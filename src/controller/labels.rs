@@ -14,6 +14,11 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=videosdk-token-
 /// Label naming the `VideoSdkToken` that owns the Secret.
 pub const TOKEN_NAME_LABEL: &str = "videosdk.live/token-name";
 
+/// Annotation: the UID of the `VideoSdkToken` the Secret was created for. With the controller
+/// ownerReference it is how the operator knows its Secrets: either one names the token by UID
+/// (labels name it only by name, and are copied with manifests), so a Secret whose
+/// ownerReference a tool stripped is still known, and the mark restored.
+pub const TOKEN_UID_ANNOTATION: &str = "videosdk.live/token-uid";
 /// Annotation: the `jti` of the stored token.
 pub const TOKEN_ID_ANNOTATION: &str = "videosdk.live/token-id";
 /// Annotation: when the stored token was issued (RFC 3339).

@@ -8,7 +8,10 @@
 //! - tokens, issuers and cluster issuers, filtered so that the operator's own status writes do
 //!   not trigger another reconcile (tokens: generation and the renew-now annotation; issuers:
 //!   generation);
-//! - the Secrets the operator manages, selected by its label, metadata only;
+//! - the Secrets the operator manages, selected by its label, metadata only, each mapped to its
+//!   token by its controller ownerReference or, when a tool stripped that, its token-name label
+//!   (a Secret whose labels were stripped leaves the selection, and the DELETED event still
+//!   carries them);
 //! - each credentials Secret that an issuer references, by name (see [`watches`]);
 //!
 //! and never any other Secret, so that memory does not grow with the cluster's other Secrets.
@@ -111,6 +114,11 @@ struct Remembered {
     /// but can lag: a status written just before the API server became unreachable may never
     /// reach the cache, and without this the retries would back off past the server's return.
     expires: Option<u64>,
+    /// The `jti` of the token the operator last found valid or wrote in the Secret: the record
+    /// a stored token's id is checked against, ahead of `status.tokenId`, which can lag behind
+    /// the Secret in the cache (the Secret's watch event may bring a reconcile before the
+    /// token's own status write is seen).
+    token_id: Option<uuid::Uuid>,
 }
 
 /// When the token in `token`'s Secret expires: `remembered` when the operator knows, else what
@@ -193,8 +201,21 @@ impl Context {
         self.remember(token, |r| r.status = Some(fingerprint));
     }
 
-    fn remember_expiry(&self, token: &VideoSdkToken, expires: u64) {
-        self.remember(token, |r| r.expires = Some(expires));
+    /// Remembers the token the Secret now holds: its expiry (Unix seconds) and id.
+    fn remember_stored(&self, token: &VideoSdkToken, expires: u64, token_id: Option<&str>) {
+        let token_id = token_id.and_then(|id| uuid::Uuid::try_parse(id).ok());
+        self.remember(token, |r| {
+            r.expires = Some(expires);
+            r.token_id = token_id;
+        });
+    }
+
+    /// The id of the token the operator last found valid or wrote in `token`'s Secret, when it
+    /// remembers one.
+    fn stored_token_id(&self, token: &VideoSdkToken) -> Option<String> {
+        self.recall(token)
+            .token_id
+            .map(|id| id.hyphenated().to_string())
     }
 
     /// When the token in `token`'s Secret expires, as last known: remembered from the last
@@ -489,7 +510,7 @@ pub async fn run(
         ),
         token_reader,
     )
-    .owns_stream(managed_secrets)
+    .watches_stream(managed_secrets, |secret| secret::token_of(&secret.metadata))
     .watches(
         scoped::<VideoSdkIssuer>(&client, ns),
         watcher::Config::default(),

@@ -3,11 +3,13 @@
 
 use super::labels::{
     FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TOKEN_KEY, TOKEN_NAME_LABEL,
+    TOKEN_UID_ANNOTATION,
 };
 use crate::api::VideoSdkToken;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,19 +22,54 @@ pub fn secret_name(token: &VideoSdkToken) -> String {
         .unwrap_or_else(|| token.name_any())
 }
 
-/// Whether `secret` is controlled by `token` (an ownerReference to its UID): the only Secrets
-/// the operator ever writes.
+/// Whether `secret` was created for `token`, and so is the operator's to write.
+///
+/// Known by either mark that names the token by UID: a controller ownerReference to it, or the
+/// [`TOKEN_UID_ANNOTATION`] the operator writes beside it, so that a tool stripping one of them
+/// (an uninstall script that removes ownerReferences, a restore that drops annotations) does not
+/// turn the operator's own Secret into a foreign one; the next apply restores the missing mark.
+/// Never by labels alone (they name the token only by name and are copied with manifests), and
+/// never when another object is the Secret's controller: the API server allows one, and that
+/// Secret is someone else's.
 pub fn is_owned_by(secret: &Secret, token: &VideoSdkToken) -> bool {
-    let uid = token.uid();
-    secret
+    let Some(uid) = token.uid() else {
+        return false;
+    };
+    let controllers: Vec<&OwnerReference> = secret
         .owner_references()
         .iter()
-        .any(|r| Some(&r.uid) == uid.as_ref() && r.controller == Some(true))
+        .filter(|r| r.controller == Some(true))
+        .collect();
+    let annotated = secret.annotations().get(TOKEN_UID_ANNOTATION) == Some(&uid);
+    match controllers[..] {
+        [] => annotated,
+        [only] => only.uid == uid,
+        _ => false,
+    }
+}
+
+/// The token a managed Secret (its metadata) belongs to: the `VideoSdkToken` named by its
+/// controller ownerReference, else by its [`TOKEN_NAME_LABEL`], in the Secret's namespace; so
+/// that a Secret a tool stripped of one mark still brings its token's reconcile, which restores
+/// the mark. `None` for a Secret with neither.
+pub fn token_of(meta: &ObjectMeta) -> Option<ObjectRef<VideoSdkToken>> {
+    let namespace = meta.namespace.as_deref()?;
+    let owner = meta.owner_references.iter().flatten().find(|r| {
+        r.controller == Some(true)
+            && r.kind == VideoSdkToken::kind(&())
+            && r.api_version == VideoSdkToken::api_version(&())
+    });
+    let name = match owner {
+        Some(owner) => &owner.name,
+        None => meta.labels.as_ref()?.get(TOKEN_NAME_LABEL)?,
+    };
+    Some(ObjectRef::new(name).within(namespace))
 }
 
 /// The complete Secret for server-side apply: type `Opaque`, the JWT under `token`, the
-/// operator's labels and `annotations`, the token's `secretTemplate`, and a controller
-/// ownerReference so that deleting the token deletes the Secret.
+/// operator's labels and `annotations` (plus [`TOKEN_UID_ANNOTATION`]), the token's
+/// `secretTemplate`, and a controller ownerReference so that deleting the token deletes the
+/// Secret.
 ///
 /// The operator's own labels and annotations win over `secretTemplate` entries of the same key.
 pub fn desired(token: &VideoSdkToken, jwt: &str, annotations: BTreeMap<String, String>) -> Secret {
@@ -42,6 +79,10 @@ pub fn desired(token: &VideoSdkToken, jwt: &str, annotations: BTreeMap<String, S
     labels.insert(TOKEN_NAME_LABEL.to_owned(), token.name_any());
     let mut all_annotations = template.annotations;
     all_annotations.extend(annotations);
+    all_annotations.insert(
+        TOKEN_UID_ANNOTATION.to_owned(),
+        token.uid().unwrap_or_default(),
+    );
     Secret {
         metadata: ObjectMeta {
             name: Some(secret_name(token)),
@@ -88,10 +129,7 @@ pub fn needs_apply(existing: &Secret, desired: &Secret) -> bool {
     let owner = &desired.owner_references()[0];
     token(existing) != token(desired)
         || existing.type_ != desired.type_
-        || !existing
-            .owner_references()
-            .iter()
-            .any(|r| r.uid == owner.uid)
+        || !existing.owner_references().contains(owner)
         || !covers(
             existing.metadata.labels.as_ref(),
             desired.metadata.labels.as_ref(),

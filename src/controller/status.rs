@@ -51,6 +51,8 @@ pub struct TokenTimes {
     pub not_after: Time,
     /// When the operator re-signs it.
     pub renewal_time: Time,
+    /// The renew-now value it answered.
+    pub renew_now_handled: Option<String>,
 }
 
 /// Status of a token whose Secret holds a good token.
@@ -62,6 +64,7 @@ pub fn ready(condition: Condition, times: TokenTimes, secret_name: String) -> Vi
         not_after: Some(times.not_after),
         renewal_time: Some(times.renewal_time),
         secret_name: Some(secret_name),
+        renew_now_handled: times.renew_now_handled,
         failed_issuance_attempts: None,
         last_failure_time: None,
     }

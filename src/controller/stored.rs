@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 pub struct StoredToken {
     /// The JWT; `None` when the `token` key is missing or not UTF-8.
     pub jwt: Option<String>,
+    /// The `jti` the operator recorded when it stored the token.
+    pub token_id: Option<String>,
     /// Fingerprint of the claims-relevant spec it was signed for.
     pub spec_hash: Option<String>,
     /// Fingerprint of the credentials that signed it.
@@ -34,6 +36,7 @@ impl StoredToken {
                 .as_ref()
                 .and_then(|data| data.get(TOKEN_KEY))
                 .and_then(|bytes| String::from_utf8(bytes.0.clone()).ok()),
+            token_id: annotation(TOKEN_ID_ANNOTATION),
             spec_hash: annotation(SPEC_HASH_ANNOTATION),
             credentials_hash: annotation(CREDENTIALS_HASH_ANNOTATION),
             renew_now_handled: annotation(RENEW_NOW_HANDLED_ANNOTATION),

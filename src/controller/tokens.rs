@@ -31,6 +31,8 @@ struct Prepared {
 struct Issued {
     claims: Claims,
     renewal_time: SystemTime,
+    /// The renew-now value it answers.
+    renew_now_handled: Option<String>,
     /// Why it was (re-)signed now; `None` when the stored token was kept.
     resigned: Option<ResignReason>,
 }
@@ -62,14 +64,14 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
                 ),
             ))
         }
-        Ok(prepared) => Ok(issue(&token, prepared, existing.as_ref(), &secrets, now).await?),
+        Ok(prepared) => Ok(issue(&token, &ctx, prepared, existing.as_ref(), &secrets, now).await?),
     };
     ctx.forget_errors(&token);
     let previous = token.status.clone().unwrap_or_default();
     let generation = token.meta().generation;
     match outcome {
         Ok(issued) => {
-            ctx.remember_expiry(&token, issued.claims.exp);
+            ctx.remember_stored(&token, issued.claims.exp, issued.claims.jti.as_deref());
             let condition = status::ready_condition(
                 true,
                 "Issued",
@@ -83,6 +85,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
                 not_before: time::to_k8s(time::from_unix(issued.claims.iat)),
                 not_after: time::to_k8s(time::from_unix(issued.claims.exp)),
                 renewal_time: time::to_k8s(issued.renewal_time),
+                renew_now_handled: issued.renew_now_handled.clone(),
             };
             let new_status = status::ready(condition, times, secret_name.clone());
             // The Event before the status: a reader who sees the new status finds its Event.
@@ -292,9 +295,12 @@ async fn namespace_refused(
     })
 }
 
-/// Keeps or re-signs the token and brings the Secret to what it should be.
+/// Keeps or re-signs the token and brings the Secret to what it should be: the token, and every
+/// mark the operator leaves (labels, annotations, ownerReference), restored if a tool removed
+/// them, without re-signing a token that is right.
 async fn issue(
     token: &VideoSdkToken,
+    ctx: &Context,
     prepared: Prepared,
     existing: Option<&Secret>,
     secrets: &Api<Secret>,
@@ -306,32 +312,35 @@ async fn issue(
         .annotations()
         .get(RENEW_NOW_ANNOTATION)
         .map(String::as_str);
+    let status = token.status.as_ref();
+    let remembered_id = ctx.stored_token_id(token);
     let uid = token.uid().unwrap_or_default();
     let desired = Desired {
+        request: &prepared.request,
         spec_hash: &spec_hash,
         credentials: &prepared.credentials,
         renew_now,
+        renew_now_answered: status.and_then(|s| s.renew_now_handled.as_deref()),
+        recorded_token_id: remembered_id
+            .as_deref()
+            .or(status.and_then(|s| s.token_id.as_deref())),
         renew_before: prepared.renew_before,
         uid: &uid,
     };
-    let (jwt, record, claims, renewal_time, resigned) =
+    let (jwt, claims, renewal_time, resigned, renew_now_handled) =
         match decision::decide(stored.as_ref(), &desired, now) {
             Decision::Keep {
                 renewal_time,
                 claims,
             } => {
                 let stored = stored.expect("a kept token was read from its Secret");
-                let jwt = stored.jwt.clone().expect("a kept token has a JWT");
-                (jwt, stored, *claims, renewal_time, None)
+                let jwt = stored.jwt.expect("a kept token has a JWT");
+                // A kept token answers a pending renew-now value already (or none was asked).
+                let handled = renew_now.map(str::to_owned).or(stored.renew_now_handled);
+                (jwt, *claims, renewal_time, None, handled)
             }
             Decision::Resign(reason) => {
                 let signed = token::sign(&prepared.request, &prepared.credentials, now)?;
-                let record = StoredToken {
-                    jwt: None,
-                    spec_hash: Some(spec_hash.clone()),
-                    credentials_hash: Some(prepared.credentials.fingerprint()),
-                    renew_now_handled: renew_now.map(str::to_owned),
-                };
                 let renewal_time = token::renewal_time(
                     time::from_unix(signed.claims.iat),
                     time::from_unix(signed.claims.exp),
@@ -339,15 +348,19 @@ async fn issue(
                     &uid,
                 )
                 .unwrap_or(now);
-                (
-                    signed.jwt,
-                    record,
-                    signed.claims,
-                    renewal_time,
-                    Some(reason),
-                )
+                let handled = renew_now.map(str::to_owned);
+                (signed.jwt, signed.claims, renewal_time, Some(reason), handled)
             }
         };
+    // What the Secret records is rebuilt from what was just checked or signed, never copied
+    // from the Secret: an edited annotation is corrected, a removed one restored.
+    let record = StoredToken {
+        jwt: None,
+        token_id: None,
+        spec_hash: Some(spec_hash),
+        credentials_hash: Some(prepared.credentials.fingerprint()),
+        renew_now_handled: renew_now_handled.clone(),
+    };
     let desired_secret = secret::desired(token, &jwt, record.annotations(&claims));
     if existing.is_none_or(|e| secret::needs_apply(e, &desired_secret)) {
         let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -362,6 +375,7 @@ async fn issue(
     Ok(Issued {
         claims,
         renewal_time,
+        renew_now_handled,
         resigned,
     })
 }

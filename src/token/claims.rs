@@ -33,6 +33,20 @@ pub enum RequestError {
     /// `spec.participantId` is the empty string.
     #[error("spec.participantId is empty: remove it or give a participant id")]
     EmptyParticipantId,
+    /// `spec.roomId` or `spec.participantId` holds a control character (U+0000–U+001F,
+    /// U+007F–U+009F): VideoSDK ids are printable text, and a NUL or newline in a claim breaks
+    /// the logs and dashboards that show it. The CRD refuses them at admission too.
+    #[error(
+        "{field} contains a control character (U+{code:04X}) at character {position}: use printable text only"
+    )]
+    ControlCharacter {
+        /// `spec.roomId` or `spec.participantId`.
+        field: &'static str,
+        /// The character's code point.
+        code: u32,
+        /// Its 0-based position in the value, in characters.
+        position: usize,
+    },
     /// `spec.ttl` is not a positive Go duration.
     #[error("spec.ttl: {0}")]
     Ttl(#[source] DurationError),
@@ -92,6 +106,21 @@ impl TokenRequest {
         }
         if self.participant_id.as_deref() == Some("") {
             return Err(RequestError::EmptyParticipantId);
+        }
+        for (field, value) in [
+            ("spec.roomId", &self.room_id),
+            ("spec.participantId", &self.participant_id),
+        ] {
+            let control = value
+                .as_deref()
+                .and_then(|v| v.chars().enumerate().find(|(_, c)| c.is_control()));
+            if let Some((position, c)) = control {
+                return Err(RequestError::ControlCharacter {
+                    field,
+                    code: u32::from(c),
+                    position,
+                });
+            }
         }
         if self.ttl < MIN_TTL {
             let nanos = i64::try_from(self.ttl.as_nanos()).unwrap_or(i64::MAX);
@@ -279,6 +308,26 @@ mod tests {
             TokenRequest::from_spec(&s),
             Err(RequestError::EmptyParticipantId)
         );
+        for (value, code, position) in [("abc\u{0}def", 0, 3), ("a\nb", 0x0a, 1), ("\u{85}", 0x85, 0)] {
+            let mut s = spec(vec![Permission::AllowJoin]);
+            s.participant_id = Some(value.to_owned());
+            assert_eq!(
+                TokenRequest::from_spec(&s),
+                Err(RequestError::ControlCharacter {
+                    field: "spec.participantId",
+                    code,
+                    position
+                })
+            );
+            let mut s = spec(vec![Permission::AllowJoin]);
+            s.room_id = Some(value.to_owned());
+            let error = TokenRequest::from_spec(&s).unwrap_err();
+            assert!(error.to_string().starts_with("spec.roomId contains a control character"), "{error}");
+        }
+        // Printable Unicode is fine.
+        let mut s = spec(vec![Permission::AllowJoin]);
+        s.participant_id = Some("Zoë 🎥 #1".to_owned());
+        assert!(TokenRequest::from_spec(&s).is_ok());
 
         let ttl_error = |ttl: &str| {
             let mut s = spec(vec![Permission::AllowJoin]);

@@ -7,17 +7,21 @@
 mod claims;
 mod credentials;
 mod duration;
+mod exact;
 mod request_hash;
 mod schedule;
 mod signing;
 
 pub use claims::{Claims, MIN_TTL, RequestError, TokenRequest};
 pub use credentials::{Credentials, CredentialsError, fingerprint};
+pub use exact::{Claim, Difference, compare};
 pub use duration::{DurationError, GoDuration, format_human, parse_positive};
-pub use schedule::{JITTER_DIVISOR, RenewBefore, ScheduleError, renewal_time};
+pub use schedule::{
+    JITTER_DIVISOR, MIN_RENEWAL_INTERVAL, RenewBefore, ScheduleError, renewal_time,
+};
 pub use signing::{
-    DecodeError, DecodedToken, SignError, SignedToken, TokenHeader, TokenPart, VerifyError,
-    decode_unverified, sign, verify,
+    CLOCK_SKEW, DecodeError, DecodedToken, SignError, SignedToken, TokenHeader, TokenPart,
+    VerifyError, decode_unverified, expected_jwt, not_yet_valid, sign, verify,
 };
 
 /// A minimal valid request (`allow_join` for `ttl`) for the crate's unit tests.

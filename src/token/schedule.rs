@@ -1,7 +1,7 @@
 //! When to re-sign a token: the renewal time, computed from its lifetime, the renew-before
 //! policy of its spec and a jitter that is a stable function of the token's UID.
 
-use super::duration::{DurationError, parse_positive};
+use super::duration::{DurationError, GoDuration, parse_positive};
 use crate::api::VideoSdkTokenSpec;
 use aws_lc_rs::digest::{SHA256, digest};
 use std::time::{Duration, SystemTime};
@@ -17,6 +17,18 @@ use std::time::{Duration, SystemTime};
 /// issuance to the asked-for renewal, so that a large renew window (`renewBeforePercentage: 99`)
 /// cannot push renewal back onto the issuance.
 pub const JITTER_DIVISOR: u128 = 10;
+
+/// The shortest time between a token's issuance and its renewal, and so between two re-signs of
+/// one token for its schedule's sake: 30 seconds.
+///
+/// Why: a renew window close to the lifetime (`ttl: 1m` with `renewBeforePercentage: 99`, or
+/// `renewBefore: 59s`) would otherwise renew a second or less after issuance, and since `iat` is
+/// whole seconds the renewal time could already be past when signing finished: a re-sign storm
+/// (each re-sign writes the Secret and the status, and posts an Event). Admission refuses specs
+/// that leave less (the CRD's rules, and [`RenewBefore::from_spec`] for specs that bypassed it),
+/// and [`renewal_time`] never schedules earlier whatever it is given. Half the shortest `ttl`
+/// ([`super::MIN_TTL`]), so that every valid ttl keeps a renew window of at least 30 s.
+pub const MIN_RENEWAL_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How long before expiry to renew.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,6 +56,20 @@ pub enum ScheduleError {
     /// `spec.renewBeforePercentage` is outside 1–99.
     #[error("spec.renewBeforePercentage must be between 1 and 99, got {0}")]
     PercentageOutOfRange(i32),
+    /// The renew window leaves less than [`MIN_RENEWAL_INTERVAL`] between issuance and renewal.
+    #[error(
+        "{field} {value} leaves {lead} between issuance and renewal of a {ttl} token, less than the minimum of 30s: renew at most ttl − 30s before expiry"
+    )]
+    WindowTooLong {
+        /// `spec.renewBefore` or `spec.renewBeforePercentage`.
+        field: &'static str,
+        /// The field's value as written.
+        value: String,
+        /// The time left between issuance and renewal, in Go's notation.
+        lead: String,
+        /// The ttl, in Go's notation.
+        ttl: String,
+    },
     /// The token expires at (or within a nanosecond of) its issuance, so no time lies strictly
     /// between the two; such a token must be re-signed at once.
     #[error("the token expires at or before it is issued: re-sign it now")]
@@ -53,10 +79,37 @@ pub enum ScheduleError {
 impl RenewBefore {
     /// The policy a `VideoSdkToken` spec asks for.
     ///
-    /// A `renewBefore` at least as long as the lifetime is accepted here: the issuer's `maxTtl`
-    /// may have shortened the lifetime below it, and [`renewal_time`] then falls back to the
-    /// default.
+    /// Refuses a window that leaves less than [`MIN_RENEWAL_INTERVAL`] between issuance and
+    /// renewal of the spec's `ttl` (when the ttl parses; a bad ttl is reported on its own). A
+    /// `renewBefore` at least as long as the ttl is not refused here: [`renewal_time`] falls back
+    /// to the default for it, and the CRD refuses it at admission with its own message.
     pub fn from_spec(spec: &VideoSdkTokenSpec) -> Result<Self, ScheduleError> {
+        let policy = Self::from_fields(spec)?;
+        let Ok(ttl) = parse_positive(&spec.ttl) else {
+            return Ok(policy);
+        };
+        let lifetime = ttl.as_nanos();
+        let lead = lifetime - policy.window(lifetime);
+        if lead >= MIN_RENEWAL_INTERVAL.as_nanos() {
+            return Ok(policy);
+        }
+        let (field, value) = match policy {
+            RenewBefore::Percentage(p) => ("spec.renewBeforePercentage", p.to_string()),
+            _ => (
+                "spec.renewBefore",
+                spec.renew_before.clone().unwrap_or_default(),
+            ),
+        };
+        let go = |nanos: u128| GoDuration::from_nanos(i64::try_from(nanos).unwrap_or(i64::MAX));
+        Err(ScheduleError::WindowTooLong {
+            field,
+            value,
+            lead: go(lead).to_string(),
+            ttl: go(lifetime).to_string(),
+        })
+    }
+
+    fn from_fields(spec: &VideoSdkTokenSpec) -> Result<Self, ScheduleError> {
         match (&spec.renew_before, spec.renew_before_percentage) {
             (Some(_), Some(_)) => Err(ScheduleError::BothRenewBefore),
             (Some(text), None) => parse_positive(text)
@@ -95,9 +148,12 @@ impl RenewBefore {
 /// hashing `uid` (the same UID gives the same time in every process and every version, so a
 /// restarted operator computes what it computed before).
 ///
-/// The result is always strictly after `issued_at` and strictly before `expires_at`, to the
-/// nanosecond, so that even a 1-minute token with a 1% window gets a distinct, sub-second
-/// renewal time.
+/// The result is never less than [`MIN_RENEWAL_INTERVAL`] after `issued_at` (a spec that asks
+/// for less, having bypassed admission, or a jitter that would take it below, gets the
+/// minimum), and always strictly after `issued_at` and strictly before `expires_at`, to the
+/// nanosecond (a lifetime shorter than the minimum, which no valid spec has, renews a
+/// nanosecond before expiry). Callers pass the `iat` actually signed, so that the interval is
+/// measured from the second the token says it was issued.
 pub fn renewal_time(
     issued_at: SystemTime,
     expires_at: SystemTime,
@@ -114,7 +170,10 @@ pub fn renewal_time(
     let window = renew_before.window(lifetime);
     let lead = lifetime - window;
     let jitter = scale(window.min(lead) / JITTER_DIVISOR, uid_fraction(uid));
-    let offset = lead.saturating_sub(jitter).clamp(1, lifetime - 1);
+    let offset = lead
+        .saturating_sub(jitter)
+        .max(MIN_RENEWAL_INTERVAL.as_nanos())
+        .clamp(1, lifetime - 1);
     Ok(issued_at + nanos(offset))
 }
 
@@ -214,23 +273,66 @@ mod tests {
             RenewBefore::Percentage(1),
             Duration::from_millis(59_400),
         );
-        // 1m at 99%: renewal 600ms after issuance, jitter at most 60ms.
-        assert_near(
-            MINUTE,
+        // 1m at 50%: exactly the minimum interval, which the jitter may not undercut.
+        for uid in ["a", "b", "c", "d"] {
+            assert_eq!(
+                offset(MINUTE, RenewBefore::Percentage(50), uid),
+                MIN_RENEWAL_INTERVAL
+            );
+        }
+    }
+
+    #[test]
+    fn a_window_close_to_the_lifetime_still_renews_no_sooner_than_the_minimum() {
+        // What admission refuses, given anyway (an object that bypassed it).
+        for policy in [
             RenewBefore::Percentage(99),
-            Duration::from_millis(600),
-        );
-        // renewBefore just under the ttl: renewal just after issuance, never on it.
-        assert_near(
-            MINUTE,
             RenewBefore::Duration(Duration::from_secs(59)),
-            Duration::from_secs(1),
-        );
-        assert_near(
-            MINUTE,
             RenewBefore::Duration(MINUTE - Duration::from_nanos(1)),
-            Duration::from_nanos(1),
+        ] {
+            for uid in ["a", "b", "c", "d"] {
+                assert_eq!(offset(MINUTE, policy, uid), MIN_RENEWAL_INTERVAL);
+            }
+        }
+        // 99% of 24h leaves 14m24s: far above the minimum, so the policy holds as asked.
+        assert_near(
+            24 * HOUR,
+            RenewBefore::Percentage(99),
+            Duration::from_secs(864),
         );
+    }
+
+    #[test]
+    fn specs_that_leave_less_than_the_minimum_are_refused_with_the_field() {
+        let mut s = spec();
+        s.ttl = "1m".to_owned();
+        s.renew_before_percentage = Some(99);
+        assert_eq!(
+            RenewBefore::from_spec(&s),
+            Err(ScheduleError::WindowTooLong {
+                field: "spec.renewBeforePercentage",
+                value: "99".to_owned(),
+                lead: "600ms".to_owned(),
+                ttl: "1m0s".to_owned(),
+            })
+        );
+        s.renew_before_percentage = Some(50);
+        assert_eq!(RenewBefore::from_spec(&s), Ok(RenewBefore::Percentage(50)));
+        s.renew_before_percentage = None;
+        s.renew_before = Some("59s".to_owned());
+        let error = RenewBefore::from_spec(&s).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "spec.renewBefore 59s leaves 1s between issuance and renewal of a 1m0s token, less than the minimum of 30s: renew at most ttl − 30s before expiry"
+        );
+        s.renew_before = Some("30s".to_owned());
+        assert_eq!(
+            RenewBefore::from_spec(&s),
+            Ok(RenewBefore::Duration(Duration::from_secs(30)))
+        );
+        // The default window of the shortest ttl leaves 40s.
+        s.renew_before = None;
+        assert_eq!(RenewBefore::from_spec(&s), Ok(RenewBefore::Default));
     }
 
     #[test]

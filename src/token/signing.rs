@@ -66,7 +66,7 @@ impl fmt::Debug for SignedToken {
 
 /// `{"typ":"JWT","alg":"HS256"}` in unpadded base64url: the first segment of every token,
 /// encoded once rather than serialized and encoded per token.
-const HEADER_B64: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
+pub(super) const HEADER_B64: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
 
 /// Length of an HMAC-SHA256 tag (32 bytes) in unpadded base64url.
 const SIGNATURE_B64_LEN: usize = 43;
@@ -99,10 +99,35 @@ pub fn sign(
     // claim itself.
     let mut jti = Uuid::encode_buffer();
     let jti: &str = id.hyphenated().encode_lower(&mut jti);
+    let (jwt, claims) = encode_request(request, credentials, iat, jti)?;
+    Ok(SignedToken { jwt, claims, id })
+}
+
+/// The exact compact JWT that [`sign`] issues for `request` and `credentials` at `iat` (Unix
+/// seconds) with token id `jti`: signing is deterministic but for the time and the id, so this
+/// is what a token the operator stored must be, byte for byte (see [`super::compare`]).
+///
+/// Errors: [`SignError::ExpiryOverflow`] when `iat + ttl` does not fit in Unix seconds.
+pub fn expected_jwt(
+    request: &TokenRequest,
+    credentials: &Credentials,
+    iat: u64,
+    jti: &str,
+) -> Result<String, SignError> {
+    encode_request(request, credentials, iat, jti).map(|(jwt, _)| jwt)
+}
+
+/// The claims of `request` at `iat` with id `jti`, and their JWT.
+fn encode_request(
+    request: &TokenRequest,
+    credentials: &Credentials,
+    iat: u64,
+    jti: &str,
+) -> Result<(String, Claims), SignError> {
     let claims = Claims::for_request(request, credentials.api_key(), iat, jti.to_owned())
         .ok_or(SignError::ExpiryOverflow)?;
     let jwt = encode_jwt(&claims, credentials.signing_key()).map_err(SignError::Encoding)?;
-    Ok(SignedToken { jwt, claims, id })
+    Ok((jwt, claims))
 }
 
 /// How many token ids [`IdPool`] draws from the CSPRNG at once.
@@ -229,6 +254,18 @@ impl fmt::Display for TokenPart {
 /// token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// Whitespace before or after the token (a newline from `echo`, a `\r\n` from an editor).
+    /// A token is exactly `header.claims.signature` (RFC 7519 §7.2, RFC 7515 §7.1: the compact
+    /// serialization has no whitespace); consumers that compare or split it byte-wise break.
+    #[error(
+        "the token has whitespace around it ({leading} byte(s) before, {trailing} after): a compact JWT is exactly header.claims.signature"
+    )]
+    SurroundingWhitespace {
+        /// Whitespace bytes before the token.
+        leading: usize,
+        /// Whitespace bytes after the token.
+        trailing: usize,
+    },
     /// Not three dot-separated segments.
     #[error(
         "not a JWT: expected three base64url segments separated by dots (header.claims.signature), found {segments} segment(s)"
@@ -255,10 +292,18 @@ pub enum DecodeError {
 
 /// Reads a token's header and claims without the secret, for `inspect` and for the operator to
 /// read back what it stored in a Secret. Checks the shape only: anyone can forge what this
-/// returns, so decisions that grant access must use [`verify`]. Whitespace around the token (a
-/// trailing newline in a file or Secret) is ignored.
+/// returns, so decisions that grant access must use [`verify`]. Only the exact compact form is
+/// read: whitespace around the token is [`DecodeError::SurroundingWhitespace`] (callers that
+/// read from a terminal strip it themselves, and say so).
 pub fn decode_unverified(jwt: &str) -> Result<DecodedToken, DecodeError> {
-    let jwt = jwt.trim();
+    let trimmed = jwt.trim();
+    if trimmed.len() != jwt.len() {
+        let leading = jwt.len() - jwt.trim_start().len();
+        return Err(DecodeError::SurroundingWhitespace {
+            leading,
+            trailing: jwt.len() - trimmed.len() - leading,
+        });
+    }
     let segments: Vec<&str> = jwt.split('.').collect();
     let [header, claims, signature] = segments[..] else {
         return Err(DecodeError::NotAJwt {
@@ -320,16 +365,69 @@ pub enum VerifyError {
         /// The time of the check, in Unix seconds.
         now: u64,
     },
+    /// Not valid yet: `iat` or `nbf` is more than [`CLOCK_SKEW`] after now.
+    #[error(
+        "the token is not valid yet: its {claim} is {at} (Unix seconds), {ahead}s after now ({now}), more than the {skew}s allowed for clock skew",
+        ahead = at - now,
+        skew = CLOCK_SKEW.as_secs()
+    )]
+    NotYetValid {
+        /// `iat` or `nbf`.
+        claim: &'static str,
+        /// The claim's value.
+        at: u64,
+        /// The time of the check, in Unix seconds.
+        now: u64,
+    },
+}
+
+/// How far in the future a token's `iat` or `nbf` may lie and still count as valid: the clocks
+/// of the machine that signed it and of the one that checks it may differ by this much. 60 s,
+/// the leeway Kubernetes allows for its own ServiceAccount JWTs (`NotBefore`/`IssuedAt`, see
+/// `pkg/serviceaccount/claims.go`).
+pub const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The first of `iat` and `nbf` that lies more than [`CLOCK_SKEW`] after `now` (Unix seconds).
+pub fn not_yet_valid(claims: &Claims, now: u64) -> Option<VerifyError> {
+    let nbf = claims.other.get("nbf").and_then(serde_json::Value::as_u64);
+    [("iat", Some(claims.iat)), ("nbf", nbf)]
+        .into_iter()
+        .find_map(|(claim, at)| {
+            at.filter(|at| *at > now.saturating_add(CLOCK_SKEW.as_secs()))
+                .map(|at| VerifyError::NotYetValid { claim, at, now })
+        })
 }
 
 /// Verifies `jwt` against the API `secret` as of `now`: well-formed, HS256, signature matches,
 /// not expired (`now < exp`, no leeway: the operator renews long before expiry, so a token this
-/// close to `exp` is not one it should keep). Returns the claims when all hold.
+/// close to `exp` is not one it should keep), and not issued in the future (`iat`, and `nbf` when
+/// present, at most [`CLOCK_SKEW`] after now). Returns the claims when all hold.
 pub fn verify(jwt: &str, secret: &str, now: SystemTime) -> Result<Claims, VerifyError> {
     let decoded = decode_unverified(jwt)?;
-    if decoded.header.alg != ALGORITHM {
+    check_signature(jwt, &decoded.header, secret)?;
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if decoded.claims.exp <= now {
+        return Err(VerifyError::Expired {
+            exp: decoded.claims.exp,
+            now,
+        });
+    }
+    if let Some(error) = not_yet_valid(&decoded.claims, now) {
+        return Err(error);
+    }
+    Ok(decoded.claims)
+}
+
+/// Checks only that `jwt` (whose header is `header`) is HS256 and signed with `secret`, with
+/// `jsonwebtoken`.
+pub(super) fn check_signature(
+    jwt: &str,
+    header: &TokenHeader,
+    secret: &str,
+) -> Result<(), VerifyError> {
+    if header.alg != ALGORITHM {
         return Err(VerifyError::WrongAlgorithm {
-            found: decoded.header.alg,
+            found: header.alg.clone(),
         });
     }
     // The signature only; expiry is checked below against the caller's `now` rather than the
@@ -339,10 +437,11 @@ pub fn verify(jwt: &str, secret: &str, now: SystemTime) -> Result<Claims, Verify
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
     jsonwebtoken::decode::<serde::de::IgnoredAny>(
-        jwt.trim(),
+        jwt,
         &DecodingKey::from_secret(secret.as_bytes()),
         &validation,
     )
+    .map(|_| ())
     .map_err(|err| match err.kind() {
         ErrorKind::InvalidSignature => VerifyError::BadSignature,
         ErrorKind::Json(err) => VerifyError::Malformed(DecodeError::Json {
@@ -352,15 +451,7 @@ pub fn verify(jwt: &str, secret: &str, now: SystemTime) -> Result<Claims, Verify
         _ => VerifyError::Unverifiable {
             reason: err.to_string(),
         },
-    })?;
-    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    if decoded.claims.exp <= now {
-        return Err(VerifyError::Expired {
-            exp: decoded.claims.exp,
-            now,
-        });
-    }
-    Ok(decoded.claims)
+    })
 }
 
 #[cfg(test)]
@@ -609,8 +700,78 @@ mod tests {
         let token = sign(&request(), &credentials(), now()).unwrap();
         let claims = verify(&token.jwt, SECRET, now() + Duration::from_secs(3600)).unwrap();
         assert_eq!(claims, token.claims);
-        // Surrounding whitespace, as from a file read with a trailing newline, is tolerated.
-        assert!(verify(&format!("{}\n", token.jwt), SECRET, now()).is_ok());
+    }
+
+    #[test]
+    fn only_the_exact_compact_form_is_read() {
+        let token = sign(&request(), &credentials(), now()).unwrap();
+        for (input, leading, trailing) in [
+            (format!("{}\n", token.jwt), 0, 1),
+            (format!("  {}\r\n", token.jwt), 2, 2),
+            (format!("\t{}", token.jwt), 1, 0),
+        ] {
+            let want = DecodeError::SurroundingWhitespace { leading, trailing };
+            assert_eq!(decode_unverified(&input), Err(want.clone()), "{input:?}");
+            assert_eq!(
+                verify(&input, SECRET, now()),
+                Err(VerifyError::Malformed(want))
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_not_valid_yet() {
+        let issued = now() + CLOCK_SKEW + Duration::from_secs(1);
+        let token = sign(&request(), &credentials(), issued).unwrap();
+        assert_eq!(
+            verify(&token.jwt, SECRET, now()),
+            Err(VerifyError::NotYetValid {
+                claim: "iat",
+                at: NOW + 61,
+                now: NOW
+            })
+        );
+        // Within the allowed skew it is valid.
+        let token = sign(&request(), &credentials(), now() + CLOCK_SKEW).unwrap();
+        assert!(verify(&token.jwt, SECRET, now()).is_ok());
+        // So is `nbf`, which the operator never sets but other tools do.
+        let (header, mut claims) = raw(&token.jwt);
+        claims["iat"] = json!(NOW);
+        claims["nbf"] = json!(NOW + 3600);
+        let forged = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "HS256");
+        let error = verify(&forged, SECRET, now()).unwrap_err();
+        assert_eq!(
+            error,
+            VerifyError::NotYetValid {
+                claim: "nbf",
+                at: NOW + 3600,
+                now: NOW
+            }
+        );
+        assert!(error.to_string().contains("its nbf is"), "{error}");
+    }
+
+    #[test]
+    fn expected_jwt_is_what_sign_issued() {
+        let mut request = request();
+        request.roles = vec![Role::Rtc];
+        request.room_id = Some("room-1".to_owned());
+        let token = sign(&request, &credentials(), now()).unwrap();
+        let jti = token.claims.jti.as_deref().unwrap();
+        assert_eq!(
+            expected_jwt(&request, &credentials(), NOW, jti).unwrap(),
+            token.jwt
+        );
+        assert_ne!(
+            expected_jwt(&request, &credentials(), NOW + 1, jti).unwrap(),
+            token.jwt
+        );
     }
 
     #[test]

@@ -127,15 +127,35 @@ async fn a_selecting_watch_sees_objects_enter_and_leave_the_selection() {
     )
     .await
     .unwrap();
-    api.patch(
-        "s",
-        &pp,
-        &Patch::Merge(json!({"metadata": {"labels": {"app": "y"}}})),
-    )
-    .await
-    .unwrap();
+    let left = api
+        .patch(
+            "s",
+            &pp,
+            &Patch::Merge(json!({"metadata": {"labels": {"app": "y"}}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(next_change(&mut w).await, "ADDED s");
-    assert_eq!(next_change(&mut w).await, "DELETED s");
+    // kube-apiserver's watch cache sends an object that left the selection with its content
+    // before the change (what matched: a controller maps it by those labels) at the new
+    // resourceVersion.
+    let deleted = loop {
+        match next(&mut w).await {
+            WatchEvent::Bookmark(_) => continue,
+            WatchEvent::Deleted(s) => break s,
+            other => panic!("expected DELETED s, got {}", describe(&other)),
+        }
+    };
+    assert_eq!(deleted.metadata.name.as_deref(), Some("s"));
+    assert_eq!(
+        deleted.metadata.labels.unwrap_or_default().get("app").map(String::as_str),
+        Some("x"),
+        "the DELETED event carries the object as it matched"
+    );
+    assert_eq!(
+        deleted.metadata.resource_version,
+        left.metadata.resource_version
+    );
     t.cleanup().await;
 }
 
