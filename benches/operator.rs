@@ -251,6 +251,7 @@ fn issued(token: &VideoSdkToken, credentials: &Credentials, now: SystemTime) -> 
     let record = StoredToken {
         jwt: None,
         token_id: None,
+        token_uid: None,
         spec_hash: Some(request.fingerprint()),
         credentials_hash: Some(credentials.fingerprint()),
         renew_now_handled: None,

@@ -54,22 +54,22 @@ fn default_ttl() -> String {
         .field_path(".renewBefore")
         .reason(Reason::FieldValueInvalid),
     // The minimum time between issuance and renewal (`token::MIN_RENEWAL_INTERVAL`), so that
-    // no spec can re-sign one token more often than every 30 s. A renewBefore not shorter than
+    // no spec can re-sign one token more often than every 10 s. A renewBefore not shorter than
     // the ttl gets the rule above alone, and a percentage outside 1-99 its schema bound alone. The
     // percentage is read through double() so that the rule holds for a JSON number written
     // `20.0` as for `20`.
     validation = Rule::new(concat!(
         "!has(self.renewBefore) || !self.renewBefore.matches('", go_duration_regex!(), "') || !self.ttl.matches('",
-        go_duration_regex!(), "') || duration(self.renewBefore) >= duration(self.ttl) || duration(self.ttl) - duration(self.renewBefore) >= duration('30s')"
+        go_duration_regex!(), "') || duration(self.renewBefore) >= duration(self.ttl) || duration(self.ttl) - duration(self.renewBefore) >= duration('10s')"
     ))
-        .message("renewBefore must leave at least 30s between issuance and renewal: at most ttl minus 30s")
+        .message("renewBefore must leave at least 10s between issuance and renewal: at most ttl minus 10s")
         .field_path(".renewBefore")
         .reason(Reason::FieldValueInvalid),
     validation = Rule::new(concat!(
         "!has(self.renewBeforePercentage) || !self.ttl.matches('", go_duration_regex!(),
-        "') || double(self.renewBeforePercentage) < 1.0 || double(self.renewBeforePercentage) > 99.0 || double(duration(self.ttl).getSeconds()) * (100.0 - double(self.renewBeforePercentage)) >= 3000.0"
+        "') || double(self.renewBeforePercentage) < 1.0 || double(self.renewBeforePercentage) > 99.0 || double(duration(self.ttl).getSeconds()) * (100.0 - double(self.renewBeforePercentage)) >= 1000.0"
     ))
-        .message("renewBeforePercentage must leave at least 30s between issuance and renewal: at most 50 for a 1m ttl, 99 from a 50m ttl")
+        .message("renewBeforePercentage must leave at least 10s between issuance and renewal: at most 83 for a 1m ttl, 99 from a 16m40s ttl")
         .field_path(".renewBeforePercentage")
         .reason(Reason::FieldValueInvalid),
 )]

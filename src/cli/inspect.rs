@@ -11,8 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Show a VideoSDK token's header, claims, issue time and expiry, and verify it.
 ///
 /// The signature is checked when the secret is available ($VIDEOSDK_SECRET or --secret-file).
-/// Exit codes: 0 the token is valid (not expired, and the signature matches when checked);
-/// 1 it is expired or its signature does not match; 2 the input is not a token.
+/// Whitespace around the token is ignored, and said so.
+/// Exit codes: 0 the token is valid (not expired, not issued in the future beyond 60s of clock
+/// skew, and the signature matches when checked); 1 it is expired, not yet valid, or its
+/// signature does not match; 2 the input is not a token.
 ///
 /// Examples:
 ///   videosdk-token-operator inspect eyJhbGciOi...
@@ -63,33 +65,53 @@ pub struct Report {
     pub expires_in: i64,
     /// Seconds since issuance.
     pub issued_ago: i64,
+    /// Why the token is not valid yet (`iat` or `nbf` beyond the allowed clock skew), if so.
+    pub not_yet_valid: Option<String>,
+    /// Whitespace bytes (before, after) that were around the token in the input and were
+    /// ignored; `None` when the input was exactly the token.
+    pub ignored_whitespace: Option<(usize, usize)>,
 }
 
 impl Report {
-    /// Valid means: not expired, and the signature matches when it was checked.
+    /// Valid means: not expired, not issued in the future (beyond [`token::CLOCK_SKEW`]), and
+    /// the signature matches when it was checked.
     pub fn is_valid(&self) -> bool {
-        self.expires_in > 0 && !matches!(self.signature, Signature::Invalid(_))
+        self.expires_in > 0
+            && self.not_yet_valid.is_none()
+            && !matches!(self.signature, Signature::Invalid(_))
     }
 }
 
-/// Reads and checks `jwt` as of `now`; `secret` enables the signature check. Errors are bad
-/// input (not a token).
-pub fn inspect(jwt: &str, secret: Option<&str>, now: SystemTime) -> Result<Report, String> {
+/// Reads and checks the token in `input` as of `now`; `secret` enables the signature check.
+/// Whitespace around the token (a newline from `echo`, a file's last line) is ignored and
+/// reported in [`Report::ignored_whitespace`]. Errors are bad input (not a token).
+pub fn inspect(input: &str, secret: Option<&str>, now: SystemTime) -> Result<Report, String> {
+    let jwt = input.trim();
+    let ignored_whitespace = (jwt.len() != input.len()).then(|| {
+        let leading = input.len() - input.trim_start().len();
+        (leading, input.len() - jwt.len() - leading)
+    });
     let decoded = token::decode_unverified(jwt).map_err(|e| e.to_string())?;
     let signature = match secret {
         None => Signature::Unchecked,
         Some(secret) => match token::verify(jwt, secret, now) {
-            Ok(_) | Err(VerifyError::Expired { .. }) => Signature::Valid,
+            Ok(_) | Err(VerifyError::Expired { .. } | VerifyError::NotYetValid { .. }) => {
+                Signature::Valid
+            }
             Err(e) => Signature::Invalid(e.to_string()),
         },
     };
-    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let not_yet_valid = token::not_yet_valid(&decoded.claims, now).map(|e| e.to_string());
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
     let seconds = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
     Ok(Report {
         expires_in: seconds(decoded.claims.exp).saturating_sub(now),
         issued_ago: now.saturating_sub(seconds(decoded.claims.iat)),
         decoded,
         signature,
+        not_yet_valid,
+        ignored_whitespace,
     })
 }
 
@@ -107,11 +129,17 @@ fn relative(seconds_from_now: i64) -> String {
 pub fn render_text(report: &Report) -> String {
     let claims = &report.decoded.claims;
     let header = &report.decoded.header;
-    let mut out = format!(
+    let mut out = String::new();
+    if let Some((before, after)) = report.ignored_whitespace {
+        out.push_str(&format!(
+            "Input:       {before} whitespace byte(s) before and {after} after the token were ignored; stored that way (in a Secret) it is not an exact token, and the operator re-signs it\n"
+        ));
+    }
+    out.push_str(&format!(
         "Header:      alg={} typ={}\n",
         header.alg,
         header.typ.as_deref().unwrap_or("(none)")
-    );
+    ));
     let claims_json = serde_json::to_value(claims).expect("claims serialise");
     out.push_str("Claims:\n");
     for (name, value) in claims_json.as_object().into_iter().flatten() {
@@ -122,6 +150,9 @@ pub fn render_text(report: &Report) -> String {
         crate::time::rfc3339(claims.iat),
         relative(-report.issued_ago)
     ));
+    if let Some(why) = &report.not_yet_valid {
+        out.push_str(&format!("Valid from:  NOT YET VALID: {why}\n"));
+    }
     let expiry = if report.expires_in > 0 {
         format!("expires {}", relative(report.expires_in))
     } else {
@@ -160,6 +191,8 @@ pub fn render_json(report: &Report) -> serde_json::Value {
         "expiresInSeconds": report.expires_in,
         "signature": signature,
         "signatureError": signature_error,
+        "notYetValid": report.not_yet_valid,
+        "ignoredWhitespace": report.ignored_whitespace.map(|(before, after)| json!({"before": before, "after": after})),
     })
 }
 
@@ -171,7 +204,7 @@ pub fn run(args: &InspectArgs) -> Result<bool, String> {
         (None, Some(token)) => token.to_owned(),
     };
     let secret = args.credentials.secret()?;
-    let report = inspect(text.trim(), secret.as_deref(), SystemTime::now())?;
+    let report = inspect(&text, secret.as_deref(), SystemTime::now())?;
     match args.output {
         InspectOutput::Text => print!("{}", render_text(&report)),
         InspectOutput::Json => println!(

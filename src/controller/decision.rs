@@ -27,8 +27,9 @@ pub enum ResignReason {
     /// and issuer ask for, although the Secret's records say it was signed for them: a token
     /// copied in from elsewhere, or signed by hand.
     ClaimsMismatch(Claim),
-    /// The stored token is right in every claim, but its `jti` is not the id the operator
-    /// recorded for this token: a token of the same spec copied in from another Secret.
+    /// The stored token is right in every claim, but its `jti` is neither of the ids the
+    /// operator recorded for this token: a token of the same spec copied in from another
+    /// Secret.
     TokenIdMismatch,
     /// The stored token's `iat` lies more than [`token::CLOCK_SKEW`] in the future.
     NotYetValid,
@@ -120,9 +121,11 @@ pub struct Desired<'a> {
     pub renew_now: Option<&'a str>,
     /// The renew-now value the token's status records as answered (`status.renewNowHandled`).
     pub renew_now_answered: Option<&'a str>,
-    /// The id of the token the operator last stored for this `VideoSdkToken`, as it remembers
-    /// it (its memory of its own writes, else `status.tokenId`); `None` when it has no record,
-    /// and then the Secret's `videosdk.live/token-id` annotation is the record.
+    /// The id of the token the status records (`status.tokenId`). With the Secret's
+    /// `videosdk.live/token-id` annotation (when its `videosdk.live/token-uid` names this token)
+    /// it is what a stored token's `jti` is checked against: either record agreeing is enough,
+    /// since each can lag or be lost (the status after a crash between the two writes, the
+    /// annotation to a tool), and a copy from another Secret agrees with neither.
     pub recorded_token_id: Option<&'a str>,
     /// The spec's renew-before policy.
     pub renew_before: RenewBefore,
@@ -169,8 +172,7 @@ fn check(
 ) -> Result<(SystemTime, Claims), ResignReason> {
     let stored = stored.ok_or(ResignReason::Missing)?;
     let jwt = stored.jwt.as_deref().ok_or(ResignReason::Unparseable)?;
-    let rotated =
-        stored.credentials_hash.as_deref() != Some(&desired.credentials.fingerprint());
+    let rotated = stored.credentials_hash.as_deref() != Some(&desired.credentials.fingerprint());
     let claims =
         token::compare(jwt, desired.request, desired.credentials).map_err(|difference| {
             match difference {
@@ -187,10 +189,12 @@ fn check(
                 Difference::Claim(claim) => ResignReason::ClaimsMismatch(claim),
             }
         })?;
-    let recorded = desired
-        .recorded_token_id
-        .or(stored.token_id.as_deref());
-    if recorded.is_some_and(|id| claims.jti.as_deref() != Some(id)) {
+    let annotated = stored
+        .token_id
+        .as_deref()
+        .filter(|_| stored.token_uid.as_deref() == Some(desired.uid));
+    let records = [annotated, desired.recorded_token_id];
+    if records.iter().any(Option::is_some) && !records.contains(&claims.jti.as_deref()) {
         return Err(ResignReason::TokenIdMismatch);
     }
     let now_secs = time::to_unix(now);
@@ -234,10 +238,15 @@ mod tests {
     }
 
     /// A Secret's contents as the operator writes them for `request`, signed at `issued`.
-    fn stored_for(request: &TokenRequest, issued: SystemTime, credentials: &Credentials) -> StoredToken {
+    fn stored_for(
+        request: &TokenRequest,
+        issued: SystemTime,
+        credentials: &Credentials,
+    ) -> StoredToken {
         let signed = token::sign(request, credentials, issued).unwrap();
         StoredToken {
             token_id: signed.claims.jti.clone(),
+            token_uid: Some(UID.to_owned()),
             jwt: Some(signed.jwt),
             spec_hash: Some(request.fingerprint()),
             credentials_hash: Some(credentials.fingerprint()),
@@ -454,17 +463,34 @@ mod tests {
             Case::new(&creds).decide(Some(&token_only), now()),
             resign(ResignReason::TokenIdMismatch)
         );
-        // The whole Secret, annotations included: the status still records this token's id.
-        let recorded = mine.token_id.as_deref();
+        // The whole Secret, annotations included (written for the twin's UID): the status still
+        // records this token's id.
+        let twin = StoredToken {
+            token_uid: Some("the-twins-uid".to_owned()),
+            ..twin
+        };
         let case = Case {
-            recorded_token_id: recorded,
+            recorded_token_id: mine.token_id.as_deref(),
             ..Case::new(&creds)
         };
         assert_eq!(
             case.decide(Some(&twin), now()),
             resign(ResignReason::TokenIdMismatch)
         );
-        assert!(matches!(case.decide(Some(&mine), now()), Decision::Keep { .. }));
+        assert!(matches!(
+            case.decide(Some(&mine), now()),
+            Decision::Keep { .. }
+        ));
+        // The operator's own write whose status write a crash prevented (the status still
+        // records the previous id): the Secret's record, written for this token, is enough.
+        let after_crash = Case {
+            recorded_token_id: twin.token_id.as_deref(),
+            ..Case::new(&creds)
+        };
+        assert!(matches!(
+            after_crash.decide(Some(&mine), now()),
+            Decision::Keep { .. }
+        ));
     }
 
     #[test]
@@ -540,7 +566,10 @@ mod tests {
             renew_now_answered: Some("1"),
             ..Case::new(&creds)
         };
-        assert!(matches!(case.decide(Some(&stored), now()), Decision::Keep { .. }));
+        assert!(matches!(
+            case.decide(Some(&stored), now()),
+            Decision::Keep { .. }
+        ));
     }
 
     #[test]

@@ -114,11 +114,6 @@ struct Remembered {
     /// but can lag: a status written just before the API server became unreachable may never
     /// reach the cache, and without this the retries would back off past the server's return.
     expires: Option<u64>,
-    /// The `jti` of the token the operator last found valid or wrote in the Secret: the record
-    /// a stored token's id is checked against, ahead of `status.tokenId`, which can lag behind
-    /// the Secret in the cache (the Secret's watch event may bring a reconcile before the
-    /// token's own status write is seen).
-    token_id: Option<uuid::Uuid>,
 }
 
 /// When the token in `token`'s Secret expires: `remembered` when the operator knows, else what
@@ -201,21 +196,8 @@ impl Context {
         self.remember(token, |r| r.status = Some(fingerprint));
     }
 
-    /// Remembers the token the Secret now holds: its expiry (Unix seconds) and id.
-    fn remember_stored(&self, token: &VideoSdkToken, expires: u64, token_id: Option<&str>) {
-        let token_id = token_id.and_then(|id| uuid::Uuid::try_parse(id).ok());
-        self.remember(token, |r| {
-            r.expires = Some(expires);
-            r.token_id = token_id;
-        });
-    }
-
-    /// The id of the token the operator last found valid or wrote in `token`'s Secret, when it
-    /// remembers one.
-    fn stored_token_id(&self, token: &VideoSdkToken) -> Option<String> {
-        self.recall(token)
-            .token_id
-            .map(|id| id.hyphenated().to_string())
+    fn remember_expiry(&self, token: &VideoSdkToken, expires: u64) {
+        self.remember(token, |r| r.expires = Some(expires));
     }
 
     /// When the token in `token`'s Secret expires, as last known: remembered from the last

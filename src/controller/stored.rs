@@ -4,6 +4,7 @@
 use super::labels::{
     CREDENTIALS_HASH_ANNOTATION, EXPIRES_AT_ANNOTATION, ISSUED_AT_ANNOTATION,
     RENEW_NOW_HANDLED_ANNOTATION, SPEC_HASH_ANNOTATION, TOKEN_ID_ANNOTATION, TOKEN_KEY,
+    TOKEN_UID_ANNOTATION,
 };
 use crate::token::Claims;
 use k8s_openapi::api::core::v1::Secret;
@@ -17,6 +18,8 @@ pub struct StoredToken {
     pub jwt: Option<String>,
     /// The `jti` the operator recorded when it stored the token.
     pub token_id: Option<String>,
+    /// The UID of the token the annotations were written for.
+    pub token_uid: Option<String>,
     /// Fingerprint of the claims-relevant spec it was signed for.
     pub spec_hash: Option<String>,
     /// Fingerprint of the credentials that signed it.
@@ -37,6 +40,7 @@ impl StoredToken {
                 .and_then(|data| data.get(TOKEN_KEY))
                 .and_then(|bytes| String::from_utf8(bytes.0.clone()).ok()),
             token_id: annotation(TOKEN_ID_ANNOTATION),
+            token_uid: annotation(TOKEN_UID_ANNOTATION),
             spec_hash: annotation(SPEC_HASH_ANNOTATION),
             credentials_hash: annotation(CREDENTIALS_HASH_ANNOTATION),
             renew_now_handled: annotation(RENEW_NOW_HANDLED_ANNOTATION),

@@ -64,14 +64,14 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
                 ),
             ))
         }
-        Ok(prepared) => Ok(issue(&token, &ctx, prepared, existing.as_ref(), &secrets, now).await?),
+        Ok(prepared) => Ok(issue(&token, prepared, existing.as_ref(), &secrets, now).await?),
     };
     ctx.forget_errors(&token);
     let previous = token.status.clone().unwrap_or_default();
     let generation = token.meta().generation;
     match outcome {
         Ok(issued) => {
-            ctx.remember_stored(&token, issued.claims.exp, issued.claims.jti.as_deref());
+            ctx.remember_expiry(&token, issued.claims.exp);
             let condition = status::ready_condition(
                 true,
                 "Issued",
@@ -300,7 +300,6 @@ async fn namespace_refused(
 /// them, without re-signing a token that is right.
 async fn issue(
     token: &VideoSdkToken,
-    ctx: &Context,
     prepared: Prepared,
     existing: Option<&Secret>,
     secrets: &Api<Secret>,
@@ -313,7 +312,6 @@ async fn issue(
         .get(RENEW_NOW_ANNOTATION)
         .map(String::as_str);
     let status = token.status.as_ref();
-    let remembered_id = ctx.stored_token_id(token);
     let uid = token.uid().unwrap_or_default();
     let desired = Desired {
         request: &prepared.request,
@@ -321,9 +319,7 @@ async fn issue(
         credentials: &prepared.credentials,
         renew_now,
         renew_now_answered: status.and_then(|s| s.renew_now_handled.as_deref()),
-        recorded_token_id: remembered_id
-            .as_deref()
-            .or(status.and_then(|s| s.token_id.as_deref())),
+        recorded_token_id: status.and_then(|s| s.token_id.as_deref()),
         renew_before: prepared.renew_before,
         uid: &uid,
     };
@@ -349,7 +345,13 @@ async fn issue(
                 )
                 .unwrap_or(now);
                 let handled = renew_now.map(str::to_owned);
-                (signed.jwt, signed.claims, renewal_time, Some(reason), handled)
+                (
+                    signed.jwt,
+                    signed.claims,
+                    renewal_time,
+                    Some(reason),
+                    handled,
+                )
             }
         };
     // What the Secret records is rebuilt from what was just checked or signed, never copied
@@ -357,6 +359,7 @@ async fn issue(
     let record = StoredToken {
         jwt: None,
         token_id: None,
+        token_uid: None,
         spec_hash: Some(spec_hash),
         credentials_hash: Some(prepared.credentials.fingerprint()),
         renew_now_handled: renew_now_handled.clone(),

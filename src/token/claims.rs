@@ -308,7 +308,11 @@ mod tests {
             TokenRequest::from_spec(&s),
             Err(RequestError::EmptyParticipantId)
         );
-        for (value, code, position) in [("abc\u{0}def", 0, 3), ("a\nb", 0x0a, 1), ("\u{85}", 0x85, 0)] {
+        for (value, code, position) in [
+            ("abc\u{0}def", 0, 3),
+            ("a\nb", 0x0a, 1),
+            ("\u{85}", 0x85, 0),
+        ] {
             let mut s = spec(vec![Permission::AllowJoin]);
             s.participant_id = Some(value.to_owned());
             assert_eq!(
@@ -322,7 +326,12 @@ mod tests {
             let mut s = spec(vec![Permission::AllowJoin]);
             s.room_id = Some(value.to_owned());
             let error = TokenRequest::from_spec(&s).unwrap_err();
-            assert!(error.to_string().starts_with("spec.roomId contains a control character"), "{error}");
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("spec.roomId contains a control character"),
+                "{error}"
+            );
         }
         // Printable Unicode is fine.
         let mut s = spec(vec![Permission::AllowJoin]);

@@ -13,9 +13,7 @@
 
 use super::claims::{Claims, TokenRequest};
 use super::credentials::Credentials;
-use super::signing::{
-    DecodeError, HEADER_B64, check_signature, decode_unverified, expected_jwt,
-};
+use super::signing::{DecodeError, HEADER_B64, check_signature, decode_unverified, expected_jwt};
 use std::fmt;
 use uuid::Uuid;
 
@@ -98,7 +96,10 @@ pub fn compare(
         _ => Difference::Unreadable,
     })?;
     let claims = decoded.claims;
-    let jti = claims.jti.as_deref().filter(|jti| is_canonical_uuid_v4(jti));
+    let jti = claims
+        .jti
+        .as_deref()
+        .filter(|jti| is_canonical_uuid_v4(jti));
     if let Some(jti) = jti
         && expected_jwt(request, credentials, claims.iat, jti).is_ok_and(|want| want == jwt)
     {
@@ -115,7 +116,11 @@ pub fn compare(
         claims.iat,
         jti.unwrap_or_default().to_owned(),
     );
-    Err(Difference::Claim(first_difference(&claims, want.as_ref(), jti.is_some())))
+    Err(Difference::Claim(first_difference(
+        &claims,
+        want.as_ref(),
+        jti.is_some(),
+    )))
 }
 
 /// The first claim in which `have` differs from `want` (`None`: `iat + ttl` overflows, so the
@@ -129,7 +134,10 @@ fn first_difference(have: &Claims, want: Option<&Claims>, jti_ok: bool) -> Claim
         (Claim::Permissions, have.permissions == want.permissions),
         (Claim::Roles, have.roles == want.roles),
         (Claim::RoomId, have.room_id == want.room_id),
-        (Claim::ParticipantId, have.participant_id == want.participant_id),
+        (
+            Claim::ParticipantId,
+            have.participant_id == want.participant_id,
+        ),
         (Claim::Version, have.version == want.version),
         (Claim::Lifetime, have.exp == want.exp),
         (Claim::TokenId, jti_ok),

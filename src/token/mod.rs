@@ -14,8 +14,8 @@ mod signing;
 
 pub use claims::{Claims, MIN_TTL, RequestError, TokenRequest};
 pub use credentials::{Credentials, CredentialsError, fingerprint};
-pub use exact::{Claim, Difference, compare};
 pub use duration::{DurationError, GoDuration, format_human, parse_positive};
+pub use exact::{Claim, Difference, compare};
 pub use schedule::{
     JITTER_DIVISOR, MIN_RENEWAL_INTERVAL, RenewBefore, ScheduleError, renewal_time,
 };

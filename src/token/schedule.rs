@@ -19,16 +19,23 @@ use std::time::{Duration, SystemTime};
 pub const JITTER_DIVISOR: u128 = 10;
 
 /// The shortest time between a token's issuance and its renewal, and so between two re-signs of
-/// one token for its schedule's sake: 30 seconds.
+/// one token for its schedule's sake: 10 seconds.
 ///
 /// Why: a renew window close to the lifetime (`ttl: 1m` with `renewBeforePercentage: 99`, or
 /// `renewBefore: 59s`) would otherwise renew a second or less after issuance, and since `iat` is
 /// whole seconds the renewal time could already be past when signing finished: a re-sign storm
 /// (each re-sign writes the Secret and the status, and posts an Event). Admission refuses specs
 /// that leave less (the CRD's rules, and [`RenewBefore::from_spec`] for specs that bypassed it),
-/// and [`renewal_time`] never schedules earlier whatever it is given. Half the shortest `ttl`
-/// ([`super::MIN_TTL`]), so that every valid ttl keeps a renew window of at least 30 s.
-pub const MIN_RENEWAL_INTERVAL: Duration = Duration::from_secs(30);
+/// and [`renewal_time`] never schedules earlier whatever it is given. 10 s bounds a token to six
+/// re-signs a minute whatever its spec (741 in 20 s were seen before), and is a sixth of the
+/// shortest `ttl` ([`super::MIN_TTL`]), so that a one-minute token may still renew with up to
+/// 83% of its lifetime left.
+pub const MIN_RENEWAL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The earliest renewal after `iat`: [`MIN_RENEWAL_INTERVAL`] plus a second, because `iat` is
+/// the signing time rounded down to the second, so that renewal comes at least the minimum after
+/// the moment the token was really signed.
+const RENEWAL_FLOOR: Duration = MIN_RENEWAL_INTERVAL.saturating_add(Duration::from_secs(1));
 
 /// How long before expiry to renew.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,7 +65,7 @@ pub enum ScheduleError {
     PercentageOutOfRange(i32),
     /// The renew window leaves less than [`MIN_RENEWAL_INTERVAL`] between issuance and renewal.
     #[error(
-        "{field} {value} leaves {lead} between issuance and renewal of a {ttl} token, less than the minimum of 30s: renew at most ttl − 30s before expiry"
+        "{field} {value} leaves {lead} between issuance and renewal of a {ttl} token, less than the minimum of 10s: renew at most ttl − 10s before expiry"
     )]
     WindowTooLong {
         /// `spec.renewBefore` or `spec.renewBeforePercentage`.
@@ -148,9 +155,9 @@ impl RenewBefore {
 /// hashing `uid` (the same UID gives the same time in every process and every version, so a
 /// restarted operator computes what it computed before).
 ///
-/// The result is never less than [`MIN_RENEWAL_INTERVAL`] after `issued_at` (a spec that asks
-/// for less, having bypassed admission, or a jitter that would take it below, gets the
-/// minimum), and always strictly after `issued_at` and strictly before `expires_at`, to the
+/// The result is never less than [`MIN_RENEWAL_INTERVAL`] plus one second after `issued_at` (a
+/// spec that asks for less, having bypassed admission, or a jitter that would take it below,
+/// gets that floor; the second covers `iat`'s rounding down), and always strictly after `issued_at` and strictly before `expires_at`, to the
 /// nanosecond (a lifetime shorter than the minimum, which no valid spec has, renews a
 /// nanosecond before expiry). Callers pass the `iat` actually signed, so that the interval is
 /// measured from the second the token says it was issued.
@@ -172,7 +179,7 @@ pub fn renewal_time(
     let jitter = scale(window.min(lead) / JITTER_DIVISOR, uid_fraction(uid));
     let offset = lead
         .saturating_sub(jitter)
-        .max(MIN_RENEWAL_INTERVAL.as_nanos())
+        .max(RENEWAL_FLOOR.as_nanos())
         .clamp(1, lifetime - 1);
     Ok(issued_at + nanos(offset))
 }
@@ -273,11 +280,12 @@ mod tests {
             RenewBefore::Percentage(1),
             Duration::from_millis(59_400),
         );
-        // 1m at 50%: exactly the minimum interval, which the jitter may not undercut.
+        // 1m at 83%: 10.2s, which the jitter would take below the minimum interval; it may not
+        // (the floor adds the second that `iat` may have lost to rounding).
         for uid in ["a", "b", "c", "d"] {
             assert_eq!(
-                offset(MINUTE, RenewBefore::Percentage(50), uid),
-                MIN_RENEWAL_INTERVAL
+                offset(MINUTE, RenewBefore::Percentage(83), uid),
+                RENEWAL_FLOOR
             );
         }
     }
@@ -291,7 +299,7 @@ mod tests {
             RenewBefore::Duration(MINUTE - Duration::from_nanos(1)),
         ] {
             for uid in ["a", "b", "c", "d"] {
-                assert_eq!(offset(MINUTE, policy, uid), MIN_RENEWAL_INTERVAL);
+                assert_eq!(offset(MINUTE, policy, uid), RENEWAL_FLOOR);
             }
         }
         // 99% of 24h leaves 14m24s: far above the minimum, so the policy holds as asked.
@@ -316,19 +324,21 @@ mod tests {
                 ttl: "1m0s".to_owned(),
             })
         );
-        s.renew_before_percentage = Some(50);
-        assert_eq!(RenewBefore::from_spec(&s), Ok(RenewBefore::Percentage(50)));
+        s.renew_before_percentage = Some(83);
+        assert_eq!(RenewBefore::from_spec(&s), Ok(RenewBefore::Percentage(83)));
+        s.renew_before_percentage = Some(84);
+        assert!(RenewBefore::from_spec(&s).is_err());
         s.renew_before_percentage = None;
         s.renew_before = Some("59s".to_owned());
         let error = RenewBefore::from_spec(&s).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "spec.renewBefore 59s leaves 1s between issuance and renewal of a 1m0s token, less than the minimum of 30s: renew at most ttl − 30s before expiry"
+            "spec.renewBefore 59s leaves 1s between issuance and renewal of a 1m0s token, less than the minimum of 10s: renew at most ttl − 10s before expiry"
         );
-        s.renew_before = Some("30s".to_owned());
+        s.renew_before = Some("50s".to_owned());
         assert_eq!(
             RenewBefore::from_spec(&s),
-            Ok(RenewBefore::Duration(Duration::from_secs(30)))
+            Ok(RenewBefore::Duration(Duration::from_secs(50)))
         );
         // The default window of the shortest ttl leaves 40s.
         s.renew_before = None;

@@ -148,7 +148,12 @@ async fn a_selecting_watch_sees_objects_enter_and_leave_the_selection() {
     };
     assert_eq!(deleted.metadata.name.as_deref(), Some("s"));
     assert_eq!(
-        deleted.metadata.labels.unwrap_or_default().get("app").map(String::as_str),
+        deleted
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get("app")
+            .map(String::as_str),
         Some("x"),
         "the DELETED event carries the object as it matched"
     );

@@ -178,6 +178,84 @@ fn inspect_exits_1_for_an_expired_token() {
     );
 }
 
+/// A token issued in the future (iat beyond the 60 s clock-skew allowance) is not valid yet:
+/// exit 1, with the reason; within the allowance it is valid.
+#[test]
+fn inspect_exits_1_for_a_token_issued_in_the_future() {
+    let credentials = Credentials::new(API_KEY, SECRET).unwrap();
+    let request = TokenRequest {
+        permissions: vec![Permission::AllowJoin],
+        roles: vec![],
+        room_id: None,
+        participant_id: None,
+        ttl: Duration::from_secs(3600),
+    };
+    let ahead = token::sign(
+        &request,
+        &credentials,
+        SystemTime::now() + Duration::from_secs(7200),
+    )
+    .unwrap();
+    let out = run(&["inspect", &ahead.jwt]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("NOT YET VALID: the token is not valid yet: its iat is"),
+        "{}",
+        out.stdout
+    );
+    let json = run(&["inspect", &ahead.jwt, "-o", "json"]);
+    assert_eq!(json.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["valid"], false);
+    assert!(doc["notYetValid"].as_str().unwrap().contains("its iat is"));
+
+    let skewed = token::sign(
+        &request,
+        &credentials,
+        SystemTime::now() + Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(run(&["inspect", &skewed.jwt]).code, 0);
+}
+
+/// Whitespace around the token (what `echo` or a file adds) is stripped, and said so: a Secret
+/// holding those bytes is not an exact token.
+#[test]
+fn inspect_strips_whitespace_around_the_token_and_says_so() {
+    let jwt = run(&["sign", "--permissions", "allow_join"]).stdout;
+    let jwt = jwt.trim();
+    let out = run_with(&["inspect", "-"], Some(SECRET), &format!("  {jwt}\r\n"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "Input:       2 whitespace byte(s) before and 2 after the token were ignored"
+        ),
+        "{}",
+        out.stdout
+    );
+    let out = run_with(
+        &["inspect", "-", "-o", "json"],
+        Some(SECRET),
+        &format!("{jwt}\n"),
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["ignoredWhitespace"], json!({"before": 0, "after": 1}));
+    // The exact token has nothing to say about its input.
+    let out = run_with(&["inspect", "-", "-o", "json"], Some(SECRET), jwt);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["ignoredWhitespace"], serde_json::Value::Null);
+    // Whitespace inside it is bad input, naming the part.
+    let (head, tail) = jwt.split_at(20);
+    let out = run_with(&["inspect", "-"], Some(SECRET), &format!("{head} {tail}"));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("is not valid base64url"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Every kind of bad input: exit code 2, one line on stderr naming the problem, no panic.
 #[test]
 fn bad_input_gives_one_clear_line_and_exit_2() {
@@ -187,6 +265,30 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
             Some(SECRET),
             "",
             "unknown permission \"allow_everything\"",
+        ),
+        (
+            &[
+                "sign",
+                "--permissions",
+                "allow_join",
+                "--participant-id",
+                "abc\u{1}def",
+            ],
+            Some(SECRET),
+            "",
+            "spec.participantId contains a control character (U+0001) at character 3",
+        ),
+        (
+            &[
+                "sign",
+                "--permissions",
+                "allow_join",
+                "--room-id",
+                "room\n1",
+            ],
+            Some(SECRET),
+            "",
+            "spec.roomId contains a control character (U+000A)",
         ),
         (
             &["sign", "--permissions", "allow_join", "--roles", "admin"],

@@ -13,6 +13,7 @@ mod rbac;
 mod restart;
 #[path = "../support/scrape.rs"]
 mod scrape;
+mod secret_edits;
 mod soak;
 
 use k8s_openapi::api::core::v1::Secret;

@@ -405,6 +405,25 @@ fn cases(ns: &str, other: &str) -> Vec<Case> {
                 "\"10 minutes\": must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m",
             ),
         ),
+        // No spec may re-sign a token more often than every 10 s (the issue of renewal storms).
+        rejected(
+            "renew-percentage-storm",
+            "`ttl: 1m`, `renewBeforePercentage: 99` (renew 0.6 s after issuance)",
+            vec![token(
+                "renew-percentage-storm",
+                json!({"ttl": "1m", "renewBeforePercentage": 99}),
+            )],
+            "renewBeforePercentage must leave at least 10s between issuance and renewal",
+        ),
+        rejected(
+            "renew-before-storm",
+            "`ttl: 1m`, `renewBefore: 59s` (renew 1 s after issuance)",
+            vec![token(
+                "renew-before-storm",
+                json!({"ttl": "1m", "renewBefore": "59s"}),
+            )],
+            "renewBefore must leave at least 10s between issuance and renewal",
+        ),
         rejected(
             "renew-percentage-0",
             "`renewBeforePercentage: 0`",
@@ -456,6 +475,24 @@ fn cases(ns: &str, other: &str) -> Vec<Case> {
                 json!({"participantId": long_257}),
             )],
             "spec.participantId: Too long: may not be more than 256 bytes",
+        ),
+        rejected(
+            "participant-id-control-character",
+            "`participantId: \"abc\\u0000def\"` (a NUL inside)",
+            vec![token(
+                "participant-id-control-character",
+                json!({"participantId": "abc\u{0}def"}),
+            )],
+            "must not contain control characters",
+        ),
+        rejected(
+            "room-id-control-character",
+            "`roomId: \"room\\n1\"` (a newline inside)",
+            vec![token(
+                "room-id-control-character",
+                json!({"roomId": "room\n1"}),
+            )],
+            "must not contain control characters",
         ),
         rejected(
             "room-id-empty",

@@ -309,7 +309,7 @@ async fn a_standby_takes_over_and_only_the_leader_signs() {
     let names: Vec<String> = (0..5).map(|i| format!("t{i}")).collect();
     // A 1-minute lifetime renewed when 95% is left: each token rotates about every 3 seconds.
     for name in &names {
-        env.token(name, json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1m", "renewBeforePercentage": 95})).await;
+        env.token(name, json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1m", "renewBeforePercentage": 83})).await;
     }
     let a = replica(&env, "replica-a");
     wait_leading(&a).await;

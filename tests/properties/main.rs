@@ -5,6 +5,8 @@
 //! - `signing`: every valid token spec signs into a token that reads back, verifies and inspects
 //!   as the same claims;
 //! - `schedule`: the renewal time lies strictly between issuance and expiry, and is stable;
+//! - `trust`: a stored token with any one claim changed is always re-signed, and no valid spec
+//!   re-signs a token more often than the minimum interval;
 //! - `patches`: the in-memory API server applies JSON merge patches (RFC 7386) and JSON patches
 //!   (RFC 6902) as an independent model of the RFCs does.
 //!
@@ -15,3 +17,4 @@ mod duration;
 mod patches;
 mod schedule;
 mod signing;
+mod trust;

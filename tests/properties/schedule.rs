@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use videosdk_token_operator::token::{RenewBefore, ScheduleError, renewal_time};
+use videosdk_token_operator::token::{
+    MIN_RENEWAL_INTERVAL, RenewBefore, ScheduleError, renewal_time,
+};
 
 /// Issuance times from about 1650 to 2350, to the nanosecond.
 fn issued_at() -> impl Strategy<Value = SystemTime> {
@@ -74,7 +76,8 @@ proptest! {
     /// lifetime of at least 2 ns, renew-before policy and UID, the renewal time is strictly
     /// after issuance and strictly before expiry. And on an operator restart not moving
     /// renewals: the same inputs give the same time. And on `renewBefore` and
-    /// `renewBeforePercentage` meaning what they say, give or take the documented jitter.
+    /// `renewBeforePercentage` meaning what they say, give or take the documented jitter, and
+    /// never sooner than the minimum interval after issuance.
     #[test]
     fn renewal_is_strictly_inside_the_lifetime_and_stable(
         issued_at in issued_at(),
@@ -100,7 +103,9 @@ proptest! {
         let offset = at.unwrap().duration_since(issued_at).unwrap().as_nanos();
         // Both bounds kept strictly inside the lifetime (a 2 ns lifetime has an empty default
         // window, which would ask for renewal at expiry).
-        let inside = |ns: u128| ns.clamp(1, lifetime_ns - 1);
+        // Never sooner than the minimum interval (plus the second `iat` may have lost).
+        let floor = (MIN_RENEWAL_INTERVAL + Duration::from_secs(1)).as_nanos();
+        let inside = |ns: u128| ns.max(floor).clamp(1, lifetime_ns - 1);
         let (earliest, asked) = (inside(asked - window.min(asked) / 10), inside(asked));
         prop_assert!(
             (earliest..=asked).contains(&offset),
