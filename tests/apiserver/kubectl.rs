@@ -44,6 +44,8 @@ async fn kubectl_server_side_apply_and_get() {
         let out = Command::new(kubectl)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
+            // A deadline on every request: a server that never answers fails the test.
+            .arg("--request-timeout=60s")
             .args(args)
             .output()
             .unwrap();
