@@ -240,9 +240,16 @@ async fn resource(
     let as_events_v1 = def.special == Special::EventsV1;
     let def = if as_events_v1 {
         let st = shared.state();
-        st.registry
+        let core = st
+            .registry
             .get("", "v1", "events")
-            .expect("core events are built in")
+            .expect("core events are built in");
+        // The core resource, still marked as reached through events.k8s.io: updates made
+        // there are validated as kube-apiserver validates them.
+        Arc::new(ResourceDef {
+            special: Special::EventsV1,
+            ..(*core).clone()
+        })
     } else {
         def
     };

@@ -140,7 +140,12 @@ fn admit(
             crd::resources(def.subject(), new)?;
             new["status"] = crd::established_status(new, now);
         }
-        Special::None | Special::EventsV1 => {}
+        Special::EventsV1 => {
+            if let Some(old) = old {
+                super::events::validate_update(def.subject(), new, old)?
+            }
+        }
+        Special::None => {}
     }
     if let Some(schema) = &def.schema {
         if let Err(errors) = schema.admit(new, old) {

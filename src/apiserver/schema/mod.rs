@@ -32,7 +32,7 @@
 
 mod celrt;
 mod compile;
-mod gofmt;
+pub(crate) mod gofmt;
 #[cfg(test)]
 mod tests;
 
