@@ -14,11 +14,20 @@ pub trait SchemaAdmit: Send + Sync {
     /// Prunes, defaults and validates `object` (the whole object); `old` is the stored object on
     /// updates, for transition rules.
     fn admit(&self, object: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>>;
+
+    /// Why server-side apply refuses `patch` (the whole applied object) before merging it:
+    /// structured-merge-diff's message for a value of the wrong type, duplicate list entries or
+    /// an undeclared field; `None` when it converts to its typed form.
+    fn typed_patch_error(&self, patch: &Value) -> Option<String>;
 }
 
 impl SchemaAdmit for CompiledSchema {
     fn admit(&self, object: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
         CompiledSchema::admit(self, object, old)
+    }
+
+    fn typed_patch_error(&self, patch: &Value) -> Option<String> {
+        CompiledSchema::typed_patch_error(self, patch)
     }
 }
 

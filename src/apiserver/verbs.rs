@@ -531,6 +531,21 @@ pub fn patch(
             def.kind
         )));
     }
+    // The applied configuration must convert to its typed form before anything else (a 500
+    // with structured-merge-diff's message, naming the object as the body does).
+    if let Some(error) = def.schema.as_ref().and_then(|s| s.typed_patch_error(&body)) {
+        let meta = |key: &str| body["metadata"][key].as_str().unwrap_or_default();
+        return Err(ApiError::unknown(
+            500,
+            format!(
+                "failed to create typed patch object ({}/{}; {}, Kind={}): {error}",
+                meta("namespace"),
+                meta("name"),
+                def.api_version(),
+                def.kind
+            ),
+        ));
+    }
     // kube-apiserver takes the name from the URL when the applied configuration has none (as
     // kube-lease-manager's applies do) and refuses only a different one.
     match body.pointer("/metadata/name").and_then(Value::as_str) {
@@ -615,6 +630,10 @@ mod tests {
                     message: "Required value".into(),
                 },
             ])
+        }
+
+        fn typed_patch_error(&self, _: &Value) -> Option<String> {
+            None
         }
     }
 
