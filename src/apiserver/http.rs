@@ -224,9 +224,7 @@ async fn resource(
     body: Body,
 ) -> Result<Response, ApiError> {
     let def = shared
-        .state
-        .lock()
-        .expect("store lock")
+        .state()
         .registry
         .get(p.group, p.version, p.plural)
         .ok_or_else(ApiError::no_route)?;
