@@ -19,6 +19,10 @@ pub trait SchemaAdmit: Send + Sync {
     /// structured-merge-diff's message for a value of the wrong type, duplicate list entries or
     /// an undeclared field; `None` when it converts to its typed form.
     fn typed_patch_error(&self, patch: &Value) -> Option<String>;
+
+    /// The fields of `object` the schema does not declare (`spec.tll`), for
+    /// `fieldValidation`.
+    fn unknown_fields(&self, object: &Value) -> Vec<String>;
 }
 
 impl SchemaAdmit for CompiledSchema {
@@ -28,6 +32,10 @@ impl SchemaAdmit for CompiledSchema {
 
     fn typed_patch_error(&self, patch: &Value) -> Option<String> {
         CompiledSchema::typed_patch_error(self, patch)
+    }
+
+    fn unknown_fields(&self, object: &Value) -> Vec<String> {
+        CompiledSchema::unknown_fields(self, object)
     }
 }
 

@@ -635,6 +635,10 @@ mod tests {
         fn typed_patch_error(&self, _: &Value) -> Option<String> {
             None
         }
+
+        fn unknown_fields(&self, _: &Value) -> Vec<String> {
+            Vec::new()
+        }
     }
 
     fn ctx() -> WriteCtx {

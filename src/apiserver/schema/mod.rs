@@ -36,6 +36,7 @@ pub(crate) mod gofmt;
 #[cfg(test)]
 mod tests;
 mod typed;
+mod unknown;
 
 use compile::{Additional, ListType, Node, Shape};
 use kube_cel::cel::Value as CelValue;
@@ -146,6 +147,12 @@ const OBJECT_META_FIELDS: [&str; 15] = [
 const META_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 impl CompiledSchema {
+    /// The paths (`spec.tll`) of the fields of `object` (a whole object, or a merge patch)
+    /// that the schema does not declare: what pruning drops.
+    pub fn unknown_fields(&self, object: &Value) -> Vec<String> {
+        unknown::fields(&self.root, object)
+    }
+
     /// Why server-side apply cannot convert `patch` (a whole applied object) to its typed
     /// form: a wrong type, duplicate `set`/`map` list entries, an undeclared field, as
     /// structured-merge-diff words it (see `typed`); `None` when it converts.
