@@ -40,7 +40,8 @@ async fn kubectl_server_side_apply_and_get() {
     t.server().unwrap().write_kubeconfig(&kubeconfig).unwrap();
     std::fs::write(dir.join("crds.yaml"), crds_yaml()).unwrap();
     std::fs::write(dir.join("token.yaml"), EXAMPLE).unwrap();
-    let run = |args: &[&str]| {
+    // (success, stdout, stderr) of kubectl with `args`.
+    let kubectl_out = |args: &[&str]| {
         let out = Command::new(kubectl)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
@@ -49,12 +50,12 @@ async fn kubectl_server_side_apply_and_get() {
             .args(args)
             .output()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let run = |args: &[&str]| {
+        let (ok, stdout, stderr) = kubectl_out(args);
+        assert!(ok, "kubectl {args:?} failed: {stderr}\n{stdout}");
         stdout
     };
     let crds = dir.join("crds.yaml");
@@ -146,17 +147,6 @@ async fn kubectl_server_side_apply_and_get() {
     )
     .unwrap();
     let typo = typo.to_str().unwrap();
-    let kubectl_out = |args: &[&str]| {
-        let out = Command::new(kubectl)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("--request-timeout=60s")
-            .args(args)
-            .output()
-            .unwrap();
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        (out.status.success(), text(&out.stdout), text(&out.stderr))
-    };
     let (ok, _, stderr) = kubectl_out(&["apply", "-n", &t.namespace, "-f", typo]);
     assert!(!ok, "a Strict apply of an unknown field succeeded");
     assert!(
