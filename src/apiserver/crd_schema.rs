@@ -14,11 +14,28 @@ pub trait SchemaAdmit: Send + Sync {
     /// Prunes, defaults and validates `object` (the whole object); `old` is the stored object on
     /// updates, for transition rules.
     fn admit(&self, object: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>>;
+
+    /// Why server-side apply refuses `patch` (the whole applied object) before merging it:
+    /// structured-merge-diff's message for a value of the wrong type, duplicate list entries or
+    /// an undeclared field; `None` when it converts to its typed form.
+    fn typed_patch_error(&self, patch: &Value) -> Option<String>;
+
+    /// The fields of `object` the schema does not declare (`spec.tll`), for
+    /// `fieldValidation`.
+    fn unknown_fields(&self, object: &Value) -> Vec<String>;
 }
 
 impl SchemaAdmit for CompiledSchema {
     fn admit(&self, object: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
         CompiledSchema::admit(self, object, old)
+    }
+
+    fn typed_patch_error(&self, patch: &Value) -> Option<String> {
+        CompiledSchema::typed_patch_error(self, patch)
+    }
+
+    fn unknown_fields(&self, object: &Value) -> Vec<String> {
+        CompiledSchema::unknown_fields(self, object)
     }
 }
 

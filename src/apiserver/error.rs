@@ -256,6 +256,12 @@ impl ApiError {
         }
     }
 
+    /// An error kube-apiserver does not classify (a plain Go `error` reaching its response
+    /// writer): `code`, an empty `reason`, the error's text as the message.
+    pub fn unknown(code: u16, message: impl Into<String>) -> Self {
+        Self::new(code, "", message)
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
             500,
@@ -275,6 +281,10 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        if self.reason.is_empty() {
+            // `reason` is `omitempty` in kube-apiserver's Status.
+            s.as_object_mut().expect("a map").remove("reason");
+        }
         if let Some(d) = &self.details {
             s["details"] = d.clone();
         }

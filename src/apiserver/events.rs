@@ -3,7 +3,9 @@
 //! `kubectl get events` and `kubectl describe` read through `v1`. Objects are stored in the core
 //! form and renamed at the HTTP boundary.
 
+use super::error::{ApiError, Cause, Subject};
 use super::patch::PatchKind;
+use super::schema::gofmt;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
@@ -76,6 +78,77 @@ pub fn patch_to_core(kind: PatchKind, mut patch: Value) -> Value {
             patch
         }
     }
+}
+
+/// Core fields an update through `events.k8s.io/v1` may not change, with the path
+/// kube-apiserver names in its error (`ValidateEventUpdate` in `pkg/apis/core/validation/
+/// events.go`, which lists `reason` twice, so a changed reason is reported twice).
+const IMMUTABLE: [(&str, &str); 14] = [
+    ("involvedObject", "involvedObject"),
+    ("reason", "reason"),
+    ("message", "message"),
+    ("source", "source"),
+    ("firstTimestamp", "firstTimestamp"),
+    ("lastTimestamp", "lastTimestamp"),
+    ("count", "count"),
+    ("reason", "reason"),
+    ("type", "type"),
+    ("eventTime", "eventTime"),
+    ("action", "action"),
+    ("related", "related"),
+    ("reportingComponent", "reportingController"),
+    ("reportingInstance", "reportingInstance"),
+];
+
+/// kube-apiserver's validation of an update made through `events.k8s.io/v1` (core `v1`
+/// updates are not checked): 422 Invalid `message: Invalid value: "…": field is immutable`
+/// for each immutable field that changed, in the core form's field names, plus the `series`
+/// rules when `series` changed. `new` and `old` are in the core form.
+///
+/// The bad value is printed as Go prints strings and numbers; objects (a changed
+/// `involvedObject`, timestamps) are printed as JSON, where Go prints its struct syntax.
+pub fn validate_update(s: Subject<'_>, new: &Value, old: &Value) -> Result<(), ApiError> {
+    let missing = Value::Null;
+    let mut causes = Vec::new();
+    for (key, path) in IMMUTABLE {
+        let (now, before) = (
+            new.get(key).unwrap_or(&missing),
+            old.get(key).unwrap_or(&missing),
+        );
+        if now != before {
+            causes.push(Cause {
+                reason: "FieldValueInvalid".into(),
+                message: format!(
+                    "Invalid value: {}: field is immutable",
+                    gofmt::bad_value(now)
+                ),
+                field: path.into(),
+            });
+        }
+    }
+    if new.get("series") != old.get("series") {
+        if let Some(series) = new.get("series").filter(|s| s.is_object()) {
+            if series["count"].as_i64().unwrap_or(0) < 2 {
+                causes.push(Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: "Invalid value: \"\": should be at least 2".into(),
+                    field: "series.count".into(),
+                });
+            }
+            if series.get("lastObservedTime").is_none_or(Value::is_null) {
+                causes.push(Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value".into(),
+                    field: "series.lastObservedTime".into(),
+                });
+            }
+        }
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let name = new["metadata"]["name"].as_str().unwrap_or_default();
+    Err(ApiError::invalid(s, name, &causes))
 }
 
 #[cfg(test)]

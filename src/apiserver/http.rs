@@ -15,6 +15,7 @@ use super::resources::{ResourceDef, Special};
 use super::selector::{self, FieldSelector, LabelSelector, Selectors};
 use super::store::Stored;
 use super::table;
+use super::validation::{self, FieldValidation};
 use super::verbs::{self, Managed, WriteCtx};
 use super::watch::{WatchForm, watch};
 use axum::body::{Body, Bytes};
@@ -34,6 +35,18 @@ pub fn json_response(code: u16, body: impl Into<Body>) -> Response {
         .header(header::CONTENT_TYPE, "application/json")
         .body(body.into())
         .expect("static response parts are valid")
+}
+
+/// `response` with one `Warning: 299 - "TEXT"` header per warning, as kube-apiserver sends
+/// them (kubectl prints each as `Warning: TEXT`).
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for text in warnings {
+        let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = header::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
 }
 
 fn value_response(code: u16, v: &Value) -> Response {
@@ -224,9 +237,7 @@ async fn resource(
     body: Body,
 ) -> Result<Response, ApiError> {
     let def = shared
-        .state
-        .lock()
-        .expect("store lock")
+        .state()
         .registry
         .get(p.group, p.version, p.plural)
         .ok_or_else(ApiError::no_route)?;
@@ -240,9 +251,16 @@ async fn resource(
     let as_events_v1 = def.special == Special::EventsV1;
     let def = if as_events_v1 {
         let st = shared.state();
-        st.registry
+        let core = st
+            .registry
             .get("", "v1", "events")
-            .expect("core events are built in")
+            .expect("core events are built in");
+        // The core resource, still marked as reached through events.k8s.io: updates made
+        // there are validated as kube-apiserver validates them.
+        Arc::new(ResourceDef {
+            special: Special::EventsV1,
+            ..(*core).clone()
+        })
     } else {
         def
     };
@@ -298,6 +316,16 @@ async fn resource(
         Ok(if as_events_v1 { events::to_core(v) } else { v })
     };
     let ctx = || write_ctx(q, headers);
+    let field_validation = FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?;
+    // Duplicate and undeclared fields of a create, update or merge patch, judged by
+    // `fieldValidation`: the 400 of Strict, else the Warning headers to send.
+    let check_fields = |obj: &Value| -> Result<Vec<String>, ApiError> {
+        let mut problems = validation::duplicates(&body);
+        if let Some(schema) = &def.schema {
+            problems.extend(validation::unknown(schema.unknown_fields(obj)));
+        }
+        field_validation.judge(&served.kind, &served.version, problems)
+    };
     let representation = Representation::from_accept(
         headers
             .get(header::ACCEPT)
@@ -386,13 +414,15 @@ async fn resource(
             }
             Verb::Create => {
                 let obj = parse(&body)?;
+                let warnings = check_fields(&obj)?;
                 let s = verbs::create(&mut st, &def, namespace, obj, &ctx(), Managed::Record)?;
-                Ok(json_response(201, out(&s)))
+                Ok(with_warnings(json_response(201, out(&s)), &warnings))
             }
             Verb::Update => {
                 let obj = parse(&body)?;
+                let warnings = check_fields(&obj)?;
                 let s = verbs::update(&mut st, &def, namespace, name, p.subresource, obj, &ctx())?;
-                Ok(json_response(200, out(&s)))
+                Ok(with_warnings(json_response(200, out(&s)), &warnings))
             }
             Verb::Patch => {
                 let ct = headers
@@ -407,6 +437,12 @@ async fn resource(
                     name,
                     subresource: p.subresource,
                 };
+                let warnings = match kind {
+                    PatchKind::Merge | PatchKind::StrategicMerge => {
+                        check_fields(&patch::parse_body(kind, &body)?)?
+                    }
+                    PatchKind::Json | PatchKind::Apply => Vec::new(),
+                };
                 let body = if as_events_v1 {
                     let patch = events::patch_to_core(kind, patch::parse_body(kind, &body)?);
                     Bytes::from(serde_json::to_vec(&patch).expect("JSON values serialise"))
@@ -418,7 +454,8 @@ async fn resource(
                 if created {
                     shared.accounting.record(access(Verb::Create));
                 }
-                Ok(json_response(if created { 201 } else { 200 }, out(&s)))
+                let code = if created { 201 } else { 200 };
+                Ok(with_warnings(json_response(code, out(&s)), &warnings))
             }
             Verb::Delete => {
                 let options =

@@ -50,6 +50,7 @@ mod selector;
 mod store;
 mod table;
 pub mod testing;
+mod validation;
 mod verbs;
 mod watch;
 

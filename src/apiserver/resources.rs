@@ -13,7 +13,9 @@ pub enum Special {
     Namespace,
     Secret,
     CustomResourceDefinition,
-    /// `events.k8s.io/v1` Events: stored as, and shared with, core `v1` Events.
+    /// `events.k8s.io/v1` Events: stored as, and shared with, core `v1` Events. A request
+    /// through `events.k8s.io` runs on the core resource with this mark, so that its updates
+    /// are validated as kube-apiserver validates them (core `v1` updates are not).
     EventsV1,
 }
 

@@ -13,10 +13,37 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
+use std::future::Future;
 use std::time::Duration;
 
 /// The environment variable naming a real cluster's kubeconfig.
 pub const E2E_KUBECONFIG: &str = "VIDEOSDK_E2E_KUBECONFIG";
+
+/// How long a test waits for anything by default: generous for a real cluster's asynchronous
+/// controllers (the in-memory server is immediate).
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// How long a panicking test's `Drop` waits for its namespace's deletion to be accepted.
+const DROP_CLEANUP: Duration = Duration::from_secs(10);
+
+/// Awaits `future` for at most `limit`, else panics with "timed out after {limit:?} waiting
+/// for {what}", so that a test that waits on something that never happens fails and says what
+/// it was waiting for instead of hanging.
+pub async fn within<T>(
+    limit: Duration,
+    what: impl std::fmt::Display,
+    future: impl Future<Output = T>,
+) -> T {
+    match tokio::time::timeout(limit, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
+    }
+}
+
+/// [`within`] the default [`WAIT`].
+pub async fn wait_for<T>(what: impl std::fmt::Display, future: impl Future<Output = T>) -> T {
+    within(WAIT, what, future).await
+}
 
 /// One test's cluster and namespace.
 pub struct TestCluster {
@@ -24,6 +51,8 @@ pub struct TestCluster {
     /// A namespace of this test's own, already created.
     pub namespace: String,
     server: Option<ApiServer>,
+    /// The real cluster's client configuration, from which `Drop` makes a client of its own.
+    config: Option<kube::Config>,
     cleaned: bool,
 }
 
@@ -31,16 +60,22 @@ impl TestCluster {
     /// A cluster for a test that also runs against a real cluster when one is given.
     pub async fn new(test: &str) -> TestCluster {
         match std::env::var_os(E2E_KUBECONFIG) {
-            Some(path) => {
-                let kubeconfig = kube::config::Kubeconfig::read_from(&path)
-                    .unwrap_or_else(|e| panic!("reading {E2E_KUBECONFIG}={path:?}: {e}"));
-                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                    .await
-                    .expect("a usable kubeconfig");
-                Self::with_client(Client::try_from(config).expect("a client"), None, test).await
-            }
+            Some(path) => Self::real(std::path::Path::new(&path), test).await,
             None => Self::in_memory(test).await,
         }
+    }
+
+    /// A cluster reached through the kubeconfig at `path`, treated as a real cluster: the
+    /// test's namespace is deleted by [`cleanup`](Self::cleanup), or by `Drop` when the test
+    /// panics.
+    pub async fn real(path: &std::path::Path, test: &str) -> TestCluster {
+        let kubeconfig = kube::config::Kubeconfig::read_from(path)
+            .unwrap_or_else(|e| panic!("reading the kubeconfig {path:?}: {e}"));
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("a usable kubeconfig");
+        let client = Client::try_from(config.clone()).expect("a client");
+        Self::with_client(client, None, Some(config), test).await
     }
 
     /// A cluster for a test that needs this server (fault injection, request accounting).
@@ -53,10 +88,15 @@ impl TestCluster {
         let server = ApiServer::start(options)
             .await
             .expect("the in-memory API server starts");
-        Self::with_client(server.client(), Some(server), test).await
+        Self::with_client(server.client(), Some(server), None, test).await
     }
 
-    async fn with_client(client: Client, server: Option<ApiServer>, test: &str) -> TestCluster {
+    async fn with_client(
+        client: Client,
+        server: Option<ApiServer>,
+        config: Option<kube::Config>,
+        test: &str,
+    ) -> TestCluster {
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
         let mut prefix: String = test
             .chars()
@@ -74,14 +114,17 @@ impl TestCluster {
         let ns: Namespace =
             serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}}))
                 .expect("a namespace");
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .expect("creating the test namespace");
+        wait_for(
+            format_args!("the creation of namespace {namespace}"),
+            Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns),
+        )
+        .await
+        .expect("creating the test namespace");
         TestCluster {
             client,
             namespace,
             server,
+            config,
             cleaned: false,
         }
     }
@@ -100,19 +143,21 @@ impl TestCluster {
         let api = Api::<CustomResourceDefinition>::all(self.client.clone());
         for crd in crds {
             let name = crd.metadata.name.clone().expect("CRDs are named");
-            api.patch(
-                &name,
-                &PatchParams::apply("e2e").force(),
-                &Patch::Apply(crd),
+            wait_for(
+                format_args!("the apply of CRD {name}"),
+                api.patch(
+                    &name,
+                    &PatchParams::apply("e2e").force(),
+                    &Patch::Apply(crd),
+                ),
             )
             .await
             .expect("applying a CRD");
-            tokio::time::timeout(
-                Duration::from_secs(30),
+            wait_for(
+                format_args!("CRD {name} to be established"),
                 await_condition(api.clone(), &name, conditions::is_crd_established()),
             )
             .await
-            .expect("the CRD is established in time")
             .expect("watching the CRD");
         }
     }
@@ -123,29 +168,39 @@ impl TestCluster {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         } else {
-            let _ = Api::<Namespace>::all(self.client.clone())
-                .delete(&self.namespace, &DeleteParams::default())
-                .await;
+            let namespaces = Api::<Namespace>::all(self.client.clone());
+            let params = DeleteParams::default();
+            let deleting = namespaces.delete(&self.namespace, &params);
+            let _ = tokio::time::timeout(DROP_CLEANUP, deleting).await;
         }
     }
 }
 
 impl Drop for TestCluster {
     /// A test that panicked still removes its namespace from a real cluster.
+    ///
+    /// The test's own client cannot be used here: its requests go through a buffer task on the
+    /// test's runtime, which this `Drop` blocks, so a request made with it would wait for ever.
+    /// A thread with a runtime and a client of its own asks for the deletion instead, for at
+    /// most [`DROP_CLEANUP`].
     fn drop(&mut self) {
-        if self.cleaned || self.server.is_some() {
+        let Some(config) = self.config.take().filter(|_| !self.cleaned) else {
             return;
-        }
-        let (client, namespace) = (self.client.clone(), self.namespace.clone());
+        };
+        let namespace = self.namespace.clone();
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
             if let Ok(rt) = runtime {
                 rt.block_on(async {
-                    let _ = Api::<Namespace>::all(client)
-                        .delete(&namespace, &DeleteParams::default())
-                        .await;
+                    let Ok(client) = Client::try_from(config) else {
+                        return;
+                    };
+                    let namespaces = Api::<Namespace>::all(client);
+                    let params = DeleteParams::default();
+                    let deleting = namespaces.delete(&namespace, &params);
+                    let _ = tokio::time::timeout(DROP_CLEANUP, deleting).await;
                 });
             }
         })

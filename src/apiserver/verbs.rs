@@ -140,7 +140,12 @@ fn admit(
             crd::resources(def.subject(), new)?;
             new["status"] = crd::established_status(new, now);
         }
-        Special::None | Special::EventsV1 => {}
+        Special::EventsV1 => {
+            if let Some(old) = old {
+                super::events::validate_update(def.subject(), new, old)?
+            }
+        }
+        Special::None => {}
     }
     if let Some(schema) = &def.schema {
         if let Err(errors) = schema.admit(new, old) {
@@ -526,6 +531,21 @@ pub fn patch(
             def.kind
         )));
     }
+    // The applied configuration must convert to its typed form before anything else (a 500
+    // with structured-merge-diff's message, naming the object as the body does).
+    if let Some(error) = def.schema.as_ref().and_then(|s| s.typed_patch_error(&body)) {
+        let meta = |key: &str| body["metadata"][key].as_str().unwrap_or_default();
+        return Err(ApiError::unknown(
+            500,
+            format!(
+                "failed to create typed patch object ({}/{}; {}, Kind={}): {error}",
+                meta("namespace"),
+                meta("name"),
+                def.api_version(),
+                def.kind
+            ),
+        ));
+    }
     // kube-apiserver takes the name from the URL when the applied configuration has none (as
     // kube-lease-manager's applies do) and refuses only a different one.
     match body.pointer("/metadata/name").and_then(Value::as_str) {
@@ -610,6 +630,14 @@ mod tests {
                     message: "Required value".into(),
                 },
             ])
+        }
+
+        fn typed_patch_error(&self, _: &Value) -> Option<String> {
+            None
+        }
+
+        fn unknown_fields(&self, _: &Value) -> Vec<String> {
+            Vec::new()
         }
     }
 

@@ -46,7 +46,8 @@ pub struct DevArgs {
     /// Address of the in-memory API server.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: SocketAddr,
-    /// Where to write the kubeconfig for kubectl [default: <temp dir>/videosdk-dev.kubeconfig].
+    /// Where to write the kubeconfig for kubectl; must not exist yet, removed on exit
+    /// [default: <temp dir>/videosdk-dev-<pid>.kubeconfig, one per instance].
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     #[command(flatten)]
@@ -64,18 +65,17 @@ pub fn run(args: &DevArgs) -> Result<(), String> {
     } else {
         manifests::read_paths(&args.files).map_err(|e| e.to_string())?
     };
-    let kubeconfig = args
-        .kubeconfig
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("videosdk-dev.kubeconfig"));
+    let kubeconfig = args.kubeconfig.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("videosdk-dev-{}.kubeconfig", std::process::id()))
+    });
+    let program =
+        std::env::current_exe().map_err(|e| format!("cannot find this program's own path: {e}"))?;
     logging::runtime()?.block_on(async {
         let options = ApiServerOptions { address: args.listen, ..ApiServerOptions::default() };
         let server = ApiServer::start(options)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        server
-            .write_kubeconfig(&kubeconfig)
-            .map_err(|e| format!("cannot write the kubeconfig {}: {e}", kubeconfig.display()))?;
+        let kubeconfig = OwnKubeconfig::create(&kubeconfig, &server.kubeconfig())?;
         let client = server.client();
         manifests::install_crds(&client).await.map_err(|e| format!("cannot install the CRDs: {e}"))?;
         let namespace = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {DEFAULT_CLUSTER_RESOURCE_NAMESPACE}\n");
@@ -86,7 +86,7 @@ pub fn run(args: &DevArgs) -> Result<(), String> {
         for (name, text) in &sources {
             applied.extend(manifests::apply(&client, "default", name, text).await.map_err(|e| e.to_string())?);
         }
-        println!("{}", banner(server.url(), &kubeconfig, &applied));
+        println!("{}", banner(server.url(), &kubeconfig.0, &program, &applied, args.files.is_empty()));
         let settings = Settings::new(DEFAULT_CLUSTER_RESOURCE_NAMESPACE);
         controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
         server.shutdown().await;
@@ -94,15 +94,77 @@ pub fn run(args: &DevArgs) -> Result<(), String> {
     })
 }
 
-fn banner(url: &str, kubeconfig: &std::path::Path, applied: &[String]) -> String {
-    let kubeconfig = kubeconfig.display();
+/// The kubeconfig this instance wrote, removed when the instance ends (also on an error after
+/// it was written). A kill -9 leaves it behind: the next `dev` with the same `--kubeconfig`
+/// then refuses rather than take it over.
+struct OwnKubeconfig(PathBuf);
+
+impl OwnKubeconfig {
+    /// Writes `content` to `path`, which must not exist: two instances never share one file,
+    /// and a kubeconfig of the user's is never overwritten.
+    fn create(path: &std::path::Path, content: &str) -> Result<Self, String> {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => format!(
+                    "the kubeconfig {} already exists (another dev instance's, or a file of yours): remove it or choose another --kubeconfig",
+                    path.display()
+                ),
+                _ => format!("cannot write the kubeconfig {}: {e}", path.display()),
+            })?;
+        let written = OwnKubeconfig(path.to_owned());
+        file.write_all(content.as_bytes())
+            .map_err(|e| format!("cannot write the kubeconfig {}: {e}", path.display()))?;
+        Ok(written)
+    }
+}
+
+impl Drop for OwnKubeconfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `s` as one POSIX shell word: as it is when it needs no quoting, else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:,=@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// What `dev` prints once it is ready: every command in it works when pasted into a POSIX shell
+/// (paths quoted; `program` is this binary's own path, as `cargo run` does not put it on PATH).
+/// The Secret to inspect is the bundled examples' `participant`, printed only when they were
+/// applied (`bundled`).
+fn banner(
+    url: &str,
+    kubeconfig: &std::path::Path,
+    program: &std::path::Path,
+    applied: &[String],
+    bundled: bool,
+) -> String {
+    let kubeconfig = shell_word(&kubeconfig.display().to_string());
+    let program = shell_word(&program.display().to_string());
+    let inspect = if bundled {
+        format!(
+            "  kubectl get secret participant -o jsonpath='{{.data.token}}' | base64 -d | {program} inspect -\n"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "videosdk-token-operator dev: in-memory Kubernetes API server at {url}\n\
          applied: {}\n\n\
-         In another terminal:\n  \
+         In another terminal (the kubeconfig is removed when dev stops):\n  \
            export KUBECONFIG={kubeconfig}\n  \
-           kubectl get videosdktokens -A\n  \
-           kubectl get secret participant -o jsonpath='{{.data.token}}' | base64 -d | videosdk-token-operator inspect -\n\n\
+           kubectl get videosdktokens -A\n\
+         {inspect}\n\
          Issuances and rotations are logged below. Ctrl-C stops.",
         applied.join(", ")
     )

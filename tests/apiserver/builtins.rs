@@ -179,13 +179,47 @@ async fn events_are_one_set_under_both_apis() {
         .await
         .unwrap();
     assert!(none.items.is_empty());
+    // Through events.k8s.io an Event's note is immutable (kube-apiserver 1.32's answer, in
+    // the core field's name).
+    let e = api_error(
+        v1.patch(
+            "recorded",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"note": "signed again"})),
+        )
+        .await,
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        e.message,
+        "Event \"recorded\" is invalid: message: Invalid value: \"signed again\": field is immutable"
+    );
+    let causes = serde_json::to_value(&e.details).unwrap()["causes"].clone();
+    assert_eq!(
+        causes,
+        json!([{"reason": "FieldValueInvalid", "message": "Invalid value: \"signed again\": field is immutable", "field": "message"}])
+    );
     // A series update through events.k8s.io shows through v1.
-    v1.patch("recorded", &PatchParams::default(), &Patch::Merge(json!({"series": {"count": 2, "lastObservedTime": "2026-01-01T00:01:00.000000Z"}, "note": "signed again"})))
-        .await
-        .unwrap();
+    v1.patch(
+        "recorded",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"series": {"count": 2, "lastObservedTime": "2026-01-01T00:01:00.000000Z"}}),
+        ),
+    )
+    .await
+    .unwrap();
     let again = core.get("recorded").await.unwrap();
-    assert_eq!(again.message.as_deref(), Some("signed again"));
+    assert_eq!(again.message.as_deref(), Some("token signed"));
     assert_eq!(again.series.unwrap().count, Some(2));
+    // The core API checks nothing of the kind: the message can change there.
+    core.patch(
+        "recorded",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"message": "edited"})),
+    )
+    .await
+    .unwrap();
     t.cleanup().await;
 }
 

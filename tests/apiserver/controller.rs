@@ -54,7 +54,6 @@ async fn a_controller_reconciles_through_the_server() {
         (),
         watcher::Config::default().labels("app.kubernetes.io/managed-by=conformance"),
     )
-    .shutdown_on_signal()
     .run(
         reconcile,
         |_, _: &kube::Error, _| Action::await_change(),

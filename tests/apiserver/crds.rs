@@ -12,12 +12,11 @@ async fn a_created_crd_is_established_and_served_and_a_deleted_one_is_not() {
     let crds: Api<CustomResourceDefinition> = Api::all(t.client.clone());
     let created = crds.create(&PostParams::default(), &crd).await.unwrap();
     let name = created.metadata.name.clone().unwrap();
-    let established = tokio::time::timeout(
-        WAIT,
+    let established = wait_for(
+        format_args!("CRD {name} to be established"),
         await_condition(crds.clone(), &name, conditions::is_crd_established()),
     )
     .await
-    .unwrap()
     .unwrap()
     .unwrap();
     let status = established.status.unwrap();
@@ -29,8 +28,8 @@ async fn a_created_crd_is_established_and_served_and_a_deleted_one_is_not() {
     let thing = things.create(&PostParams::default(), &thing).await.unwrap();
     let uid = thing.metadata.uid.clone().unwrap();
     crds.delete(&name, &Default::default()).await.unwrap();
-    tokio::time::timeout(
-        WAIT,
+    wait_for(
+        format_args!("CRD {name} to be deleted"),
         await_condition(
             crds.clone(),
             &name,
@@ -38,7 +37,6 @@ async fn a_created_crd_is_established_and_served_and_a_deleted_one_is_not() {
         ),
     )
     .await
-    .unwrap()
     .unwrap();
     let e = api_error(things.get("t1").await);
     assert_eq!(e.code, 404);

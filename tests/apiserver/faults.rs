@@ -126,32 +126,36 @@ async fn closed_watches_are_resumed_by_kube_watcher() {
     let server = t.server().unwrap();
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
     let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
-    loop {
-        let e = tokio::time::timeout(WAIT, events.try_next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if matches!(e, watcher::Event::InitDone) {
-            break;
-        }
-    }
+    wait_for("the watcher's initial list", async {
+        while !matches!(
+            events
+                .try_next()
+                .await
+                .unwrap()
+                .expect("the watcher goes on"),
+            watcher::Event::InitDone
+        ) {}
+    })
+    .await;
     let watches_before = server.requests().get(Verb::Watch, "secrets");
     server.close_watches();
     api.create(&PostParams::default(), &secret("after-close"))
         .await
         .unwrap();
-    loop {
-        let e = tokio::time::timeout(WAIT, events.try_next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if let watcher::Event::Apply(s) = e {
-            assert_eq!(s.metadata.name.as_deref(), Some("after-close"));
-            break;
+    wait_for("the resumed watcher to see Secret after-close", async {
+        loop {
+            let e = events
+                .try_next()
+                .await
+                .unwrap()
+                .expect("the watcher goes on");
+            if let watcher::Event::Apply(s) = e {
+                assert_eq!(s.metadata.name.as_deref(), Some("after-close"));
+                break;
+            }
         }
-    }
+    })
+    .await;
     assert!(
         server.requests().get(Verb::Watch, "secrets") > watches_before,
         "the watcher re-watched"

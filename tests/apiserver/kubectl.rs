@@ -40,19 +40,22 @@ async fn kubectl_server_side_apply_and_get() {
     t.server().unwrap().write_kubeconfig(&kubeconfig).unwrap();
     std::fs::write(dir.join("crds.yaml"), crds_yaml()).unwrap();
     std::fs::write(dir.join("token.yaml"), EXAMPLE).unwrap();
-    let run = |args: &[&str]| {
+    // (success, stdout, stderr) of kubectl with `args`.
+    let kubectl_out = |args: &[&str]| {
         let out = Command::new(kubectl)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
+            // A deadline on every request: a server that never answers fails the test.
+            .arg("--request-timeout=60s")
             .args(args)
             .output()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let run = |args: &[&str]| {
+        let (ok, stdout, stderr) = kubectl_out(args);
+        assert!(ok, "kubectl {args:?} failed: {stderr}\n{stdout}");
         stdout
     };
     let crds = dir.join("crds.yaml");
@@ -132,6 +135,47 @@ async fn kubectl_server_side_apply_and_get() {
     let header: Vec<&str> = ns.lines().next().unwrap_or("").split_whitespace().collect();
     assert_eq!(header, ["NAME", "STATUS", "AGE"], "{ns}");
     assert!(ns.contains("Active"), "{ns}");
+    // A misspelt field (`tll`): kubectl asks for fieldValidation=Strict by default (a 400
+    // naming the field), Warn with --validate=warn (accepted, a Warning), Ignore with
+    // --validate=false (accepted silently, the field dropped).
+    let typo = dir.join("typo.yaml");
+    std::fs::write(
+        &typo,
+        EXAMPLE
+            .replace("meeting-bot", "typo")
+            .replace("ttl: 2h", "tll: 1h"),
+    )
+    .unwrap();
+    let typo = typo.to_str().unwrap();
+    let (ok, _, stderr) = kubectl_out(&["apply", "-n", &t.namespace, "-f", typo]);
+    assert!(!ok, "a Strict apply of an unknown field succeeded");
+    assert!(
+        stderr.contains(r#"strict decoding error: unknown field "spec.tll""#),
+        "{stderr}"
+    );
+    let (ok, _, stderr) =
+        kubectl_out(&["create", "--validate=warn", "-n", &t.namespace, "-f", typo]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(r#"Warning: unknown field "spec.tll""#),
+        "{stderr}"
+    );
+    run(&["delete", "vst", "typo", "-n", &t.namespace]);
+    let (ok, _, stderr) =
+        kubectl_out(&["create", "--validate=false", "-n", &t.namespace, "-f", typo]);
+    assert!(ok, "{stderr}");
+    assert!(!stderr.contains("Warning"), "{stderr}");
+    let stored: Value = serde_json::from_str(&run(&[
+        "get",
+        "vst",
+        "typo",
+        "-n",
+        &t.namespace,
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert!(stored["spec"].get("tll").is_none(), "{stored}");
     let _ = std::fs::remove_dir_all(&dir);
     t.cleanup().await;
 }

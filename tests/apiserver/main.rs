@@ -11,6 +11,7 @@ mod crds;
 mod delete;
 mod discovery;
 mod faults;
+mod harness;
 mod kubectl;
 mod metadata;
 mod verbs;
@@ -20,11 +21,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::core::Status;
 use serde_json::{Value, json};
-use std::time::Duration;
-use videosdk_token_operator::apiserver::testing::TestCluster;
-
-/// Generous for a real cluster's asynchronous controllers; the in-memory server is immediate.
-pub const WAIT: Duration = Duration::from_secs(60);
+pub use videosdk_token_operator::apiserver::testing::{TestCluster, WAIT, wait_for};
 
 pub const GROUP: &str = "conformance.videosdk.live";
 

@@ -2,6 +2,7 @@
 //! (`sign`, `inspect`) and the interoperability of the tokens they make with the JWT libraries
 //! VideoSDK's own samples use.
 
+mod dev;
 mod interop;
 mod offline;
 

@@ -89,6 +89,65 @@ pub(crate) fn bad_value(v: &Value) -> String {
     }
 }
 
+/// Go's `%v` of a value decoded into `interface{}` (numbers as float64, as the YAML decoding
+/// of an apply patch gives them): `allow_join`, `3600`, `1e+06`, `[a b]`, `map[k:v]`, `<nil>`.
+pub(crate) fn go_v(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => float(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(go_v).collect();
+            format!("[{}]", items.join(" "))
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{k}:{}", go_v(&map[k])))
+                .collect();
+            format!("map[{}]", items.join(" "))
+        }
+    }
+}
+
+/// Go's `%#v` of a value decoded into `interface{}`: `"x"`, `3600`,
+/// `[]interface {}{"a", 1}`, `map[string]interface {}{"k":true}`, `interface {}(nil)`.
+pub(crate) fn go_sharp_v(v: &Value) -> String {
+    match v {
+        Value::Null => "interface {}(nil)".into(),
+        Value::String(s) => quote(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(go_sharp_v).collect();
+            format!("[]interface {{}}{{{}}}", items.join(", "))
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", quote(k), go_sharp_v(&map[k])))
+                .collect();
+            format!("map[string]interface {{}}{{{}}}", items.join(", "))
+        }
+        scalar => go_v(scalar),
+    }
+}
+
+/// Go's `%T` of a value decoded into `interface{}`.
+pub(crate) fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
 /// Go's `json.Marshal` of a decoded JSON value: object keys sorted, `<`, `>`, `&` escaped.
 pub(crate) fn go_json(v: &Value) -> String {
     let mut out = String::new();
@@ -170,6 +229,16 @@ mod tests {
         assert_eq!(float(0.0001), "0.0001");
         assert_eq!(float(0.00001), "1e-05");
         assert_eq!(bad_value(&json!(0)), "0");
+        assert_eq!(
+            go_v(&json!({"rtc": true, "a": [1, "x"]})),
+            "map[a:[1 x] rtc:true]"
+        );
+        assert_eq!(go_v(&json!(1234567)), "1.234567e+06");
+        assert_eq!(
+            go_sharp_v(&json!({"b": [1, "x"], "a": null})),
+            r#"map[string]interface {}{"a":interface {}(nil), "b":[]interface {}{1, "x"}}"#
+        );
+        assert_eq!(go_type(&json!("x")), "string");
         assert_eq!(bad_value(&json!(null)), "null");
         assert_eq!(
             bad_value(&json!({"type": "Ready", "a": "<"})),

@@ -32,9 +32,11 @@
 
 mod celrt;
 mod compile;
-mod gofmt;
+pub(crate) mod gofmt;
 #[cfg(test)]
 mod tests;
+mod typed;
+mod unknown;
 
 use compile::{Additional, ListType, Node, Shape};
 use kube_cel::cel::Value as CelValue;
@@ -145,6 +147,20 @@ const OBJECT_META_FIELDS: [&str; 15] = [
 const META_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 impl CompiledSchema {
+    /// The paths (`spec.tll`) of the fields of `object` (a whole object, or a merge patch)
+    /// that the schema does not declare: what pruning drops.
+    pub fn unknown_fields(&self, object: &Value) -> Vec<String> {
+        unknown::fields(&self.root, object)
+    }
+
+    /// Why server-side apply cannot convert `patch` (a whole applied object) to its typed
+    /// form: a wrong type, duplicate `set`/`map` list entries, an undeclared field, as
+    /// structured-merge-diff words it (see `typed`); `None` when it converts.
+    pub fn typed_patch_error(&self, patch: &Value) -> Option<String> {
+        let errs = typed::errors(&self.root, patch);
+        (!errs.is_empty()).then(|| typed::join(&errs))
+    }
+
     /// Compile a CRD version's `openAPIV3Schema` (as JSON) once, when the CRD is created.
     /// Errors (a CEL rule or pattern that does not compile, a malformed node) come back as a
     /// message the CRD create can reject with.
@@ -911,10 +927,10 @@ fn eval_rules(
                 if !rule.uses_old_self && old.is_some_and(|o| o == v) {
                     continue;
                 }
-                let value = match v {
-                    Value::Object(_) | Value::Array(_) => None,
-                    scalar => Some(gofmt::bad_value(scalar)),
-                };
+                // kube-apiserver reports the schema's type as the bad value, not the value
+                // itself (`fieldErrorForReason(path, sts.Type, ...)` in its CEL validator):
+                // `spec.ttl: Invalid value: "string": ...`, `Invalid value: "object": ...`.
+                let value = gofmt::quote(node.shape.name());
                 errs.push(match rule.reason.as_deref() {
                     Some(reason::FORBIDDEN) => {
                         err(&field, reason::FORBIDDEN, format!("Forbidden: {detail}"))
@@ -927,19 +943,9 @@ fn eval_rules(
                     Some(reason::DUPLICATE) => err(
                         &field,
                         reason::DUPLICATE,
-                        match &value {
-                            Some(val) => format!("Duplicate value: {val}"),
-                            None => "Duplicate value".to_owned(),
-                        },
+                        format!("Duplicate value: {value}"),
                     ),
-                    _ => err(
-                        &field,
-                        reason::INVALID,
-                        match &value {
-                            Some(val) => format!("Invalid value: {val}: {detail}"),
-                            None => format!("Invalid value: {detail}"),
-                        },
-                    ),
+                    _ => invalid(&field, &value, &detail),
                 });
             }
             Ok(other) => errs.push(invalid(

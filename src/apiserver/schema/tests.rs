@@ -163,7 +163,7 @@ fn bad_ttl_syntax_gets_one_readable_error() {
         vec![fe(
             "spec.ttl",
             "FieldValueInvalid",
-            "Invalid value: \"1d\": must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m"
+            "Invalid value: \"string\": must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m"
         )]
     );
 }
@@ -209,7 +209,7 @@ fn ttl_below_one_minute() {
         vec![fe(
             "spec.ttl",
             "FieldValueInvalid",
-            r#"Invalid value: "59s": ttl must be at least 1m"#
+            r#"Invalid value: "string": ttl must be at least 1m"#
         )]
     );
     admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "1m"}))
@@ -245,7 +245,7 @@ fn renew_before_not_shorter_than_ttl() {
         vec![fe(
             "spec.renewBefore",
             "FieldValueInvalid",
-            "Invalid value: renewBefore must be shorter than ttl"
+            "Invalid value: \"object\": renewBefore must be shorter than ttl"
         )]
     );
     // against the defaulted ttl (24h)
@@ -558,7 +558,7 @@ fn transition_rule_with_old_self() {
         vec![fe(
             "spec.name",
             "FieldValueInvalid",
-            r#"Invalid value: "b": name is immutable"#
+            r#"Invalid value: "string": name is immutable"#
         )]
     );
     // field newly added on update: no old value, not evaluated
@@ -585,7 +585,7 @@ fn optional_old_self_and_object_level_transition() {
         vec![fe(
             "spec",
             "FieldValueInvalid",
-            "Invalid value: n may only grow"
+            "Invalid value: \"object\": n may only grow"
         )]
     );
 }
@@ -614,12 +614,12 @@ fn default_message_message_expression_and_map_paths() {
             fe(
                 "spec.count",
                 "FieldValueInvalid",
-                "Invalid value: 12: count 12 is not below 10"
+                "Invalid value: \"integer\": count 12 is not below 10"
             ),
             fe(
                 "spec.labels[foo]",
                 "FieldValueInvalid",
-                r#"Invalid value: "bad": failed rule: self != 'bad'"#
+                r#"Invalid value: "string": failed rule: self != 'bad'"#
             ),
         ]
     );
@@ -775,7 +775,7 @@ fn ratcheting_unchanged_invalid_values_on_update() {
         vec![fe(
             "spec.n",
             "FieldValueInvalid",
-            "Invalid value: 21: failed rule: self < 10"
+            "Invalid value: \"integer\": failed rule: self < 10"
         )]
     );
 }
@@ -798,7 +798,7 @@ fn root_rules_see_type_and_object_meta() {
         vec![fe(
             "spec.a",
             "FieldValueInvalid",
-            "Invalid value: spec.a must be ok"
+            "Invalid value: \"object\": spec.a must be ok"
         )]
     );
     let mut other = obj(json!({"a": "ok"}));
@@ -808,7 +808,7 @@ fn root_rules_see_type_and_object_meta() {
     assert!(
         errs[0]
             .message
-            .starts_with("Invalid value: failed rule: self.kind == 'X'"),
+            .starts_with("Invalid value: \"object\": failed rule: self.kind == 'X'"),
         "{errs:?}"
     );
 }
@@ -825,6 +825,6 @@ fn status_message_as_kube_apiserver_aggregates() {
             .unwrap_err();
     assert_eq!(
         invalid_message("VideoSdkToken.videosdk.live", "t", &errs),
-        r#"VideoSdkToken.videosdk.live "t" is invalid: spec.ttl: Invalid value: "5s": ttl must be at least 1m"#
+        r#"VideoSdkToken.videosdk.live "t" is invalid: spec.ttl: Invalid value: "string": ttl must be at least 1m"#
     );
 }

@@ -1,0 +1,192 @@
+//! `dev` as a new user meets it: every command its banner prints works when pasted into a
+//! shell, two instances never share a kubeconfig, and the kubeconfig goes when `dev` stops.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Generous for two cores shared with other builds.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A running `dev`.
+struct Dev {
+    child: Child,
+    banner: String,
+    kubeconfig: PathBuf,
+}
+
+/// Starts `dev` with `args` and waits (at most [`WAIT`]) for its banner.
+fn start(args: &[&str]) -> Dev {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_videosdk-token-operator"))
+        .arg("dev")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dev starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + WAIT;
+    let mut banner = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = received.recv_timeout(left).unwrap_or_else(|e| {
+            panic!("no banner from dev within {WAIT:?} ({e}); so far:\n{banner}")
+        });
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.contains("Ctrl-C stops") {
+            break;
+        }
+    }
+    let kubeconfig = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export KUBECONFIG="))
+        .unwrap_or_else(|| panic!("the banner names no kubeconfig:\n{banner}"))
+        .trim_matches('\'')
+        .into();
+    Dev {
+        child,
+        banner,
+        kubeconfig,
+    }
+}
+
+impl Dev {
+    /// The commands the banner tells the user to paste.
+    fn commands(&self) -> Vec<&str> {
+        self.banner
+            .lines()
+            .filter(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect()
+    }
+
+    /// Stops `dev` as Ctrl-C does (SIGINT) and waits, at most [`WAIT`], for it to exit.
+    fn stop(mut self) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for dev") {
+                assert!(status.success(), "dev exited with {status}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dev did not stop within {WAIT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+#[test]
+fn every_command_the_banner_prints_works_when_pasted() {
+    if !have("kubectl") || !have("bash") {
+        println!(
+            "SKIPPED every_command_the_banner_prints_works_when_pasted: needs kubectl and bash"
+        );
+        return;
+    }
+    let dev = start(&[]);
+    let commands = dev.commands();
+    assert_eq!(commands.len(), 3, "{}", dev.banner);
+    assert!(commands[2].contains("inspect -"), "{}", dev.banner);
+    // Pasted into a shell whose PATH has no videosdk-token-operator (as after `cargo run`).
+    // The token is issued a moment after the banner: retried until it is there.
+    let script = format!("set -eo pipefail\n{}\n", commands.join("\n"));
+    let deadline = Instant::now() + WAIT;
+    let out = loop {
+        let out = Command::new("bash")
+            .args(["-c", &script])
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .output()
+            .expect("bash runs");
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the banner's commands failed:\n{script}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("participant"), "{stdout}");
+    assert!(
+        stdout.contains("allow_join"),
+        "inspect printed the claims: {stdout}"
+    );
+    dev.stop();
+}
+
+#[test]
+fn each_instance_has_its_own_kubeconfig_removed_on_exit() {
+    let first = start(&[]);
+    let second = start(&[]);
+    assert_ne!(first.kubeconfig, second.kubeconfig);
+    let (a, b) = (first.kubeconfig.clone(), second.kubeconfig.clone());
+    assert!(a.exists() && b.exists());
+    let a_server = std::fs::read_to_string(&a).unwrap();
+    assert_ne!(a_server, std::fs::read_to_string(&b).unwrap());
+    first.stop();
+    assert!(!a.exists(), "{} is left after dev stopped", a.display());
+    assert!(
+        b.exists(),
+        "the second instance's kubeconfig went with the first"
+    );
+    second.stop();
+    assert!(!b.exists(), "{} is left after dev stopped", b.display());
+}
+
+#[test]
+fn an_existing_kubeconfig_is_never_taken_over() {
+    let path = std::env::temp_dir().join(format!(
+        "videosdk-dev-test-{}.kubeconfig",
+        std::process::id()
+    ));
+    std::fs::write(&path, "mine").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_videosdk-token-operator"))
+        .args(["dev", "--kubeconfig"])
+        .arg(&path)
+        .output()
+        .expect("dev runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--kubeconfig"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
+    std::fs::remove_file(&path).unwrap();
+}
