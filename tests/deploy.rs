@@ -41,6 +41,12 @@ const RBAC_FILES: [&str; 3] = [
     "files/role-leader-election.yaml",
     "files/clusterrole-rollout.yaml",
 ];
+/// The ClusterRoles for people, aggregated into the built-in `view`, `edit` and `admin`.
+const AGGREGATE_FILES: [&str; 3] = [
+    "files/clusterrole-aggregate-view.yaml",
+    "files/clusterrole-aggregate-edit.yaml",
+    "files/clusterrole-aggregate-admin.yaml",
+];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -763,7 +769,11 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
             .iter()
             .filter(|d| kind(d) == "ClusterRole" || kind(d) == "Role")
             .count();
-        assert_eq!(roles, RBAC_FILES.len(), "RBAC roles outside {CHART}/files/");
+        assert_eq!(
+            roles,
+            RBAC_FILES.len() + AGGREGATE_FILES.len(),
+            "RBAC roles outside {CHART}/files/"
+        );
     }
 
     // The chart renders only the rules of the same files: rules are never written in a template.
@@ -818,6 +828,161 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
     assert_eq!(
         granted, expected,
         "the RBAC in {CHART}/files/ must grant exactly what the operator uses"
+    );
+}
+
+/// The built-in ClusterRoles of kube-apiserver's bootstrap policy that aggregate others, with the
+/// aggregation labels they carry themselves: `view` is aggregated into `edit`, `edit` into
+/// `admin` (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go`).
+const BUILT_IN: [(&str, &[&str]); 3] = [
+    ("view", &["edit"]),
+    ("edit", &["admin"]),
+    ("admin", &[]),
+];
+
+/// The rows of the README's table of aggregated roles: (ClusterRole, aggregated into, grants).
+fn readme_aggregate_table() -> Vec<(String, BTreeSet<String>, BTreeSet<(String, String)>)> {
+    let readme = read("README.md");
+    let table = readme
+        .split("<!-- aggregated roles -->")
+        .nth(1)
+        .and_then(|t| t.split("<!-- end of aggregated roles -->").next())
+        .expect("README.md has the table of aggregated roles between its markers");
+    let words = |cell: &str| -> Vec<String> {
+        cell.split(',')
+            .map(|w| w.trim().trim_matches('`').to_owned())
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').collect();
+            assert_eq!(cells.len(), 4, "README row {l}");
+            let grants = words(cells[2])
+                .into_iter()
+                .flat_map(|r| words(cells[3]).into_iter().map(move |v| (r.clone(), v)))
+                .collect();
+            (
+                words(cells[0]).remove(0),
+                words(cells[1]).into_iter().collect(),
+                grants,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn aggregated_cluster_roles_give_people_what_the_readme_says() {
+    let table = readme_aggregate_table();
+    assert_eq!(table.len(), AGGREGATE_FILES.len(), "one README row per role");
+    let mut roles = Vec::new();
+    for file in AGGREGATE_FILES {
+        let path = format!("{CHART}/{file}");
+        let doc = documents(&read(&path), &path).remove(0);
+        assert_eq!(kind(&doc), "ClusterRole", "{path}");
+        let into: BTreeSet<String> = doc["metadata"]["labels"]
+            .as_object()
+            .expect("labels")
+            .iter()
+            .filter_map(|(k, v)| {
+                let role = k.strip_prefix("rbac.authorization.k8s.io/aggregate-to-")?;
+                assert_eq!(v, "true", "{path}: {k}");
+                Some(role.to_owned())
+            })
+            .collect();
+        let grants: BTreeSet<(String, String)> = flatten(&doc["rules"], "cluster", &path)
+            .into_iter()
+            .map(|(group, resource, verb, _)| {
+                assert_eq!(group, "videosdk.live", "{path}: only the operator's kinds");
+                (resource, verb)
+            })
+            .collect();
+        let row = table
+            .iter()
+            .find(|(n, _, _)| n == name(&doc))
+            .unwrap_or_else(|| panic!("README's table has no row for {}", name(&doc)));
+        assert_eq!(&row.1, &into, "{path}: aggregated into");
+        assert_eq!(&row.2, &grants, "{path}: rules");
+        roles.push((into, grants));
+    }
+
+    // What each built-in role ends up with, following Kubernetes' aggregation (including view
+    // into edit into admin).
+    let effective = |built_in: &str| -> BTreeSet<(String, String)> {
+        let mut members = BTreeSet::from([built_in.to_owned()]);
+        loop {
+            let more: BTreeSet<String> = BUILT_IN
+                .iter()
+                .filter(|(b, into)| into.iter().any(|i| members.contains(*i)) && !members.contains(*b))
+                .map(|(b, _)| b.to_string())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            members.extend(more);
+        }
+        roles
+            .iter()
+            .filter(|(into, _)| into.iter().any(|i| members.contains(i)))
+            .flat_map(|(_, grants)| grants.iter().cloned())
+            .collect()
+    };
+    let can = |role: &str, resource: &str, verb: &str| {
+        effective(role).contains(&(resource.to_owned(), verb.to_owned()))
+    };
+    for role in ["view", "edit", "admin"] {
+        assert!(can(role, "videosdktokens", "list"), "{role} lists tokens");
+        assert!(can(role, "videosdkissuers", "get"), "{role} reads issuers");
+        for verb in ["get", "list", "create", "patch"] {
+            assert!(
+                !can(role, "clustervideosdkissuers", verb),
+                "{role} must not {verb} cluster issuers"
+            );
+        }
+        assert!(
+            effective(role).iter().all(|(r, _)| !r.contains("status")),
+            "{role} must not write status (the operator's)"
+        );
+    }
+    assert!(!can("view", "videosdktokens", "create"), "view only reads");
+    assert!(can("edit", "videosdktokens", "create"), "edit creates tokens");
+    assert!(can("edit", "videosdktokens", "patch"), "edit renews tokens");
+    assert!(
+        !can("edit", "videosdkissuers", "create") && !can("edit", "videosdkissuers", "patch"),
+        "edit must not write issuers (their policy)"
+    );
+    assert!(can("admin", "videosdkissuers", "create"), "admin writes issuers");
+    assert!(can("admin", "videosdktokens", "delete"), "admin includes edit");
+
+    // Both installs ship them; neither binds them to anyone.
+    let kustomization = read("deploy/kustomization.yaml");
+    let mut rendered = vec![assembled_base()];
+    rendered.extend(kubectl_kustomize());
+    for file in AGGREGATE_FILES {
+        let listed = format!("- helm/videosdk-token-operator/{file}");
+        assert!(
+            kustomization.lines().any(|l| l.trim() == listed),
+            "deploy/kustomization.yaml must list {listed}"
+        );
+        let doc = documents(&read(format!("{CHART}/{file}")), file).remove(0);
+        for docs in &rendered {
+            assert_eq!(find(docs, "ClusterRole", name(&doc))["rules"], doc["rules"]);
+            assert!(
+                !docs.iter().any(|d| d["roleRef"]["name"] == name(&doc)),
+                "{} must not be bound: it is aggregated",
+                name(&doc)
+            );
+        }
+    }
+    let template = read(format!("{CHART}/templates/rbac-aggregate.yaml"));
+    assert!(
+        template.contains("{{- if .Values.rbac.aggregateClusterRoles }}")
+            && template.contains(r#"{{- range $role := list "view" "edit" "admin" }}"#)
+            && template.contains(r#"printf "files/clusterrole-aggregate-%s.yaml" $role"#)
+            && template.contains(r#"include "videosdk-token-operator.rulesFrom" (list $file $)"#),
+        "the chart renders the aggregated roles from {CHART}/files/, behind rbac.aggregateClusterRoles"
     );
 }
 
