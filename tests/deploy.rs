@@ -840,8 +840,12 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
 /// `admin` (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go`).
 const BUILT_IN: [(&str, &[&str]); 3] = [("view", &["edit"]), ("edit", &["admin"]), ("admin", &[])];
 
-/// The rows of the README's table of aggregated roles: (ClusterRole, aggregated into, grants).
-fn readme_aggregate_table() -> Vec<(String, BTreeSet<String>, BTreeSet<(String, String)>)> {
+/// A row of the README's table of aggregated roles: (ClusterRole, aggregated into, grants as
+/// (resource, verb)).
+type AggregateRow = (String, BTreeSet<String>, BTreeSet<(String, String)>);
+
+/// The rows of the README's table of aggregated roles.
+fn readme_aggregate_table() -> Vec<AggregateRow> {
     let readme = read("README.md");
     let table = readme
         .split("<!-- aggregated roles -->")

@@ -172,6 +172,16 @@ pub enum IssuerKind {
     ClusterVideoSdkIssuer,
 }
 
+impl IssuerKind {
+    /// The kind's name, as in `issuerRef.kind` (and the `issuer_kind` metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssuerKind::VideoSdkIssuer => "VideoSdkIssuer",
+            IssuerKind::ClusterVideoSdkIssuer => "ClusterVideoSdkIssuer",
+        }
+    }
+}
+
 /// Metadata copied onto the Secret.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

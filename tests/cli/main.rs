@@ -2,6 +2,7 @@
 //! (`sign`, `inspect`) and the interoperability of the tokens they make with the JWT libraries
 //! VideoSDK's own samples use.
 
+mod cluster;
 mod interop;
 mod offline;
 
