@@ -90,7 +90,11 @@ fn token_printer_columns_show_why_a_token_is_not_ready() {
             ("Expires".to_owned(), ".status.notAfter".to_owned(), 0),
             ("Renews".to_owned(), ".status.renewalTime".to_owned(), 0),
             ("Message".to_owned(), ready("message"), 1),
-            ("Age".to_owned(), ".metadata.creationTimestamp".to_owned(), 0),
+            (
+                "Age".to_owned(),
+                ".metadata.creationTimestamp".to_owned(),
+                0
+            ),
         ]
     );
 }

@@ -5,6 +5,7 @@
 mod cluster;
 mod interop;
 mod offline;
+mod schemas;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
