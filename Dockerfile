@@ -11,6 +11,9 @@
 # the binary links against the glibc it runs with.
 FROM rust:1-bookworm AS build
 WORKDIR /src
+# The git commit for the videosdk_build_info metric (the build context has no .git):
+#   docker build --build-arg VIDEOSDK_GIT_COMMIT=$(git rev-parse HEAD) -t videosdk-token-operator:0.1.0 .
+ARG VIDEOSDK_GIT_COMMIT=unknown
 COPY . .
 # The cargo registry and target directory are cache mounts: a rebuild after a source change
 # recompiles the crate, not its dependencies.

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Command::Crd(args) => cli::crd::run(args).map(|()| true),
         Command::Sign(args) => cli::sign::run(args).map(|()| true),
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Completion(args) => cli::completion::run(args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -63,3 +63,38 @@ fn crd_command_prints_every_crd_as_one_yaml_stream() {
         ]
     );
 }
+
+/// `kubectl get vst` says why a token is not Ready (the Ready condition's reason); `-o wide`
+/// adds the issuer and the full message (priority 1), as cert-manager's Certificate does.
+#[test]
+fn token_printer_columns_show_why_a_token_is_not_ready() {
+    let (_, crd) = api::crds()
+        .into_iter()
+        .find(|(file, _)| *file == "videosdktokens.yaml")
+        .expect("the token CRD");
+    let columns: Vec<(String, String, i32)> = crd.spec.versions[0]
+        .additional_printer_columns
+        .as_ref()
+        .expect("printer columns")
+        .iter()
+        .map(|c| (c.name.clone(), c.json_path.clone(), c.priority.unwrap_or(0)))
+        .collect();
+    let ready = |field: &str| format!(".status.conditions[?(@.type==\"Ready\")].{field}");
+    assert_eq!(
+        columns,
+        [
+            ("Ready".to_owned(), ready("status"), 0),
+            ("Reason".to_owned(), ready("reason"), 0),
+            ("Secret".to_owned(), ".status.secretName".to_owned(), 0),
+            ("Issuer".to_owned(), ".spec.issuerRef.name".to_owned(), 1),
+            ("Expires".to_owned(), ".status.notAfter".to_owned(), 0),
+            ("Renews".to_owned(), ".status.renewalTime".to_owned(), 0),
+            ("Message".to_owned(), ready("message"), 1),
+            (
+                "Age".to_owned(),
+                ".metadata.creationTimestamp".to_owned(),
+                0
+            ),
+        ]
+    );
+}

@@ -1,6 +1,7 @@
 //! The deployment artefacts of `deploy/` and the `Dockerfile`, checked without a cluster:
 //!
-//! - the Helm chart's `crds/` is a byte-for-byte copy of `crds/`;
+//! - the Helm chart's `files/crds/` is a byte-for-byte copy of `crds/`, rendered by its CRD template
+//!   behind `crds.enabled` with `crds.keep`;
 //! - the kustomize base holds the CRDs, the namespace, RBAC, a Deployment with two replicas,
 //!   probes and every security setting, the metrics Service and the PodDisruptionBudget (checked
 //!   on the files it lists and, where `kubectl` is installed, on `kubectl kustomize deploy/`);
@@ -13,6 +14,9 @@
 //! - the chart is consistent without Helm (not installed on these machines): templates parse as
 //!   YAML once their actions are stripped, every `.Values` path they use exists, the Deployment's
 //!   probes and security settings equal the kustomize base's;
+//! - `values.schema.json` accepts `values.yaml` and refuses misspelt values; the alerts are one
+//!   file that the README shows and the chart's PrometheusRule reads; the aggregated ClusterRoles
+//!   grant what the README's table says;
 //! - `README.md` documents every chart value.
 //!
 //! `cargo test --test deploy`.
@@ -40,6 +44,12 @@ const RBAC_FILES: [&str; 3] = [
     "files/clusterrole.yaml",
     "files/role-leader-election.yaml",
     "files/clusterrole-rollout.yaml",
+];
+/// The ClusterRoles for people, aggregated into the built-in `view`, `edit` and `admin`.
+const AGGREGATE_FILES: [&str; 3] = [
+    "files/clusterrole-aggregate-view.yaml",
+    "files/clusterrole-aggregate-edit.yaml",
+    "files/clusterrole-aggregate-admin.yaml",
 ];
 
 fn root() -> &'static Path {
@@ -79,18 +89,18 @@ fn find<'a>(docs: &'a [Value], want_kind: &str, want_name: &str) -> &'a Value {
 
 #[test]
 fn chart_crds_are_exact_copies_of_the_repository_crds() {
-    let fix = format!("copy them: cp crds/*.yaml {CHART}/crds/");
+    let fix = format!("copy them: cp crds/*.yaml {CHART}/files/crds/");
     let names = |dir: &Path| -> BTreeSet<String> {
         std::fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("{}: {e}; {fix}", dir.display()))
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect()
     };
-    let (repo, chart) = (root().join("crds"), root().join(CHART).join("crds"));
+    let (repo, chart) = (root().join("crds"), root().join(CHART).join("files/crds"));
     assert_eq!(
         names(&chart),
         names(&repo),
-        "{CHART}/crds/ must hold the same files as crds/; {fix}"
+        "{CHART}/files/crds/ must hold the same files as crds/; {fix}"
     );
     for file in names(&repo) {
         let (a, b) = (
@@ -99,7 +109,7 @@ fn chart_crds_are_exact_copies_of_the_repository_crds() {
         );
         assert!(
             a == b,
-            "{CHART}/crds/{file} differs from crds/{file}; {fix}"
+            "{CHART}/files/crds/{file} differs from crds/{file}; {fix}"
         );
     }
 }
@@ -763,7 +773,11 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
             .iter()
             .filter(|d| kind(d) == "ClusterRole" || kind(d) == "Role")
             .count();
-        assert_eq!(roles, RBAC_FILES.len(), "RBAC roles outside {CHART}/files/");
+        assert_eq!(
+            roles,
+            RBAC_FILES.len() + AGGREGATE_FILES.len(),
+            "RBAC roles outside {CHART}/files/"
+        );
     }
 
     // The chart renders only the rules of the same files: rules are never written in a template.
@@ -818,6 +832,176 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
     assert_eq!(
         granted, expected,
         "the RBAC in {CHART}/files/ must grant exactly what the operator uses"
+    );
+}
+
+/// The built-in ClusterRoles of kube-apiserver's bootstrap policy that aggregate others, with the
+/// aggregation labels they carry themselves: `view` is aggregated into `edit`, `edit` into
+/// `admin` (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go`).
+const BUILT_IN: [(&str, &[&str]); 3] = [("view", &["edit"]), ("edit", &["admin"]), ("admin", &[])];
+
+/// A row of the README's table of aggregated roles: (ClusterRole, aggregated into, grants as
+/// (resource, verb)).
+type AggregateRow = (String, BTreeSet<String>, BTreeSet<(String, String)>);
+
+/// The rows of the README's table of aggregated roles.
+fn readme_aggregate_table() -> Vec<AggregateRow> {
+    let readme = read("README.md");
+    let table = readme
+        .split("<!-- aggregated roles -->")
+        .nth(1)
+        .and_then(|t| t.split("<!-- end of aggregated roles -->").next())
+        .expect("README.md has the table of aggregated roles between its markers");
+    let words = |cell: &str| -> Vec<String> {
+        cell.split(',')
+            .map(|w| w.trim().trim_matches('`').to_owned())
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').collect();
+            assert_eq!(cells.len(), 4, "README row {l}");
+            let grants = words(cells[2])
+                .into_iter()
+                .flat_map(|r| words(cells[3]).into_iter().map(move |v| (r.clone(), v)))
+                .collect();
+            (
+                words(cells[0]).remove(0),
+                words(cells[1]).into_iter().collect(),
+                grants,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn aggregated_cluster_roles_give_people_what_the_readme_says() {
+    let table = readme_aggregate_table();
+    assert_eq!(
+        table.len(),
+        AGGREGATE_FILES.len(),
+        "one README row per role"
+    );
+    let mut roles = Vec::new();
+    for file in AGGREGATE_FILES {
+        let path = format!("{CHART}/{file}");
+        let doc = documents(&read(&path), &path).remove(0);
+        assert_eq!(kind(&doc), "ClusterRole", "{path}");
+        let into: BTreeSet<String> = doc["metadata"]["labels"]
+            .as_object()
+            .expect("labels")
+            .iter()
+            .filter_map(|(k, v)| {
+                let role = k.strip_prefix("rbac.authorization.k8s.io/aggregate-to-")?;
+                assert_eq!(v, "true", "{path}: {k}");
+                Some(role.to_owned())
+            })
+            .collect();
+        let grants: BTreeSet<(String, String)> = flatten(&doc["rules"], "cluster", &path)
+            .into_iter()
+            .map(|(group, resource, verb, _)| {
+                assert_eq!(group, "videosdk.live", "{path}: only the operator's kinds");
+                (resource, verb)
+            })
+            .collect();
+        let row = table
+            .iter()
+            .find(|(n, _, _)| n == name(&doc))
+            .unwrap_or_else(|| panic!("README's table has no row for {}", name(&doc)));
+        assert_eq!(&row.1, &into, "{path}: aggregated into");
+        assert_eq!(&row.2, &grants, "{path}: rules");
+        roles.push((into, grants));
+    }
+
+    // What each built-in role ends up with, following Kubernetes' aggregation (including view
+    // into edit into admin).
+    let effective = |built_in: &str| -> BTreeSet<(String, String)> {
+        let mut members = BTreeSet::from([built_in.to_owned()]);
+        loop {
+            let more: BTreeSet<String> = BUILT_IN
+                .iter()
+                .filter(|(b, into)| {
+                    into.iter().any(|i| members.contains(*i)) && !members.contains(*b)
+                })
+                .map(|(b, _)| b.to_string())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            members.extend(more);
+        }
+        roles
+            .iter()
+            .filter(|(into, _)| into.iter().any(|i| members.contains(i)))
+            .flat_map(|(_, grants)| grants.iter().cloned())
+            .collect()
+    };
+    let can = |role: &str, resource: &str, verb: &str| {
+        effective(role).contains(&(resource.to_owned(), verb.to_owned()))
+    };
+    for role in ["view", "edit", "admin"] {
+        assert!(can(role, "videosdktokens", "list"), "{role} lists tokens");
+        assert!(can(role, "videosdkissuers", "get"), "{role} reads issuers");
+        for verb in ["get", "list", "create", "patch"] {
+            assert!(
+                !can(role, "clustervideosdkissuers", verb),
+                "{role} must not {verb} cluster issuers"
+            );
+        }
+        assert!(
+            effective(role).iter().all(|(r, _)| !r.contains("status")),
+            "{role} must not write status (the operator's)"
+        );
+    }
+    assert!(!can("view", "videosdktokens", "create"), "view only reads");
+    assert!(
+        can("edit", "videosdktokens", "create"),
+        "edit creates tokens"
+    );
+    assert!(can("edit", "videosdktokens", "patch"), "edit renews tokens");
+    assert!(
+        !can("edit", "videosdkissuers", "create") && !can("edit", "videosdkissuers", "patch"),
+        "edit must not write issuers (their policy)"
+    );
+    assert!(
+        can("admin", "videosdkissuers", "create"),
+        "admin writes issuers"
+    );
+    assert!(
+        can("admin", "videosdktokens", "delete"),
+        "admin includes edit"
+    );
+
+    // Both installs ship them; neither binds them to anyone.
+    let kustomization = read("deploy/kustomization.yaml");
+    let mut rendered = vec![assembled_base()];
+    rendered.extend(kubectl_kustomize());
+    for file in AGGREGATE_FILES {
+        let listed = format!("- helm/videosdk-token-operator/{file}");
+        assert!(
+            kustomization.lines().any(|l| l.trim() == listed),
+            "deploy/kustomization.yaml must list {listed}"
+        );
+        let doc = documents(&read(format!("{CHART}/{file}")), file).remove(0);
+        for docs in &rendered {
+            assert_eq!(find(docs, "ClusterRole", name(&doc))["rules"], doc["rules"]);
+            assert!(
+                !docs.iter().any(|d| d["roleRef"]["name"] == name(&doc)),
+                "{} must not be bound: it is aggregated",
+                name(&doc)
+            );
+        }
+    }
+    let template = read(format!("{CHART}/templates/rbac-aggregate.yaml"));
+    assert!(
+        template.contains("{{- if .Values.rbac.aggregateClusterRoles }}")
+            && template.contains(r#"{{- range $role := list "view" "edit" "admin" }}"#)
+            && template.contains(r#"printf "files/clusterrole-aggregate-%s.yaml" $role"#)
+            && template.contains(r#"include "videosdk-token-operator.rulesFrom" (list $file $)"#),
+        "the chart renders the aggregated roles from {CHART}/files/, behind rbac.aggregateClusterRoles"
     );
 }
 
@@ -924,9 +1108,27 @@ fn helm_chart_is_consistent_without_helm() {
     assert_eq!(values["podDisruptionBudget"]["minAvailable"], 1);
 
     let d = deployment_template.expect("templates/deployment.yaml");
-    let pod = &d["spec"]["template"]["spec"];
-    let c = &pod["containers"][0];
-    check_operator_container(pod, c, "the chart's templates/deployment.yaml");
+    // The security settings are values (OpenShift assigns its own uid): the pod and container
+    // with the default values are what the kustomize base runs.
+    let template = read(format!("{CHART}/templates/deployment.yaml"));
+    for (value, indent) in [("securityContext", 8), ("containerSecurityContext", 12)] {
+        assert!(
+            template.contains(&format!(
+                "{{{{- with .Values.{value} }}}}\n{pad}securityContext:\n{pad}  {{{{- toYaml . | nindent {indent} }}}}",
+                pad = " ".repeat(indent - 2)
+            )),
+            "templates/deployment.yaml renders .Values.{value} as a securityContext"
+        );
+    }
+    let mut pod = d["spec"]["template"]["spec"].clone();
+    pod["securityContext"] = values["securityContext"].clone();
+    let mut c = pod["containers"][0].clone();
+    c["securityContext"] = values["containerSecurityContext"].clone();
+    check_operator_container(
+        &pod,
+        &c,
+        "the chart's templates/deployment.yaml with its default values",
+    );
     for key in [
         "ports",
         "livenessProbe",
@@ -954,7 +1156,6 @@ fn helm_chart_is_consistent_without_helm() {
         "rollout strategy"
     );
     // The flags the chart passes are flags of `run`.
-    let template = read(format!("{CHART}/templates/deployment.yaml"));
     let help = Command::new(env!("CARGO_BIN_EXE_videosdk-token-operator"))
         .args(["run", "--help"])
         .output()
@@ -974,10 +1175,13 @@ fn helm_chart_is_consistent_without_helm() {
 
 // --- documentation and the Dockerfile ------------------------------------------------------
 
+/// Values that are one Kubernetes object each (documented as one), not a tree of values.
+const OBJECT_VALUES: [&str; 3] = ["resources", "securityContext", "containerSecurityContext"];
+
 /// Leaf paths of a values tree (`image.repository`, `serviceMonitor.labels`).
 fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
     match v {
-        Value::Object(m) if !m.is_empty() && prefix != "resources" => {
+        Value::Object(m) if !m.is_empty() && !OBJECT_VALUES.contains(&prefix) => {
             for (k, child) in m {
                 let p = if prefix.is_empty() {
                     k.clone()
@@ -1022,4 +1226,206 @@ fn dockerfile_builds_what_ci_builds_and_runs_as_nonroot() {
             ".dockerignore must keep deploy/examples/dev/, which src/cli/dev.rs embeds"
         );
     }
+}
+
+// --- the chart's values schema, CRD templates and alerts ------------------------------------
+
+fn values_schema() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(&read(format!("{CHART}/values.schema.json")))
+        .expect("values.schema.json is JSON");
+    jsonschema::draft7::new(&schema).expect("values.schema.json is a valid draft-07 schema")
+}
+
+/// `values` with `path` (dot-separated) set to `value`, as `helm --set path=value` makes it.
+fn with_value(values: &Value, path: &str, value: Value) -> Value {
+    let mut out = values.clone();
+    let mut at = &mut out;
+    for key in path.split('.') {
+        at = &mut at[key];
+    }
+    *at = value;
+    out
+}
+
+#[test]
+fn values_schema_accepts_the_defaults_and_rejects_misspelt_or_wrong_values() {
+    let schema = values_schema();
+    let values = documents(&read(format!("{CHART}/values.yaml")), "values.yaml").remove(0);
+    let errors: Vec<String> = schema.iter_errors(&values).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "values.yaml fails values.schema.json: {errors:?}"
+    );
+
+    // What users set, accepted.
+    for (path, value) in [
+        (
+            "image.digest",
+            json!("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+        ),
+        ("securityContext.runAsUser", Value::Null),
+        ("extraArgs", json!(["--lease-duration", "30"])),
+        (
+            "extraEnv",
+            json!([{"name": "RUST_BACKTRACE", "value": "1"}]),
+        ),
+        (
+            "topologySpreadConstraints",
+            json!([{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}]),
+        ),
+        ("crds.enabled", json!(false)),
+        ("prometheusRule.labels", json!({"release": "prometheus"})),
+        ("global", json!({"imageRegistry": "x"})),
+    ] {
+        let v = with_value(&values, path, value);
+        let errors: Vec<String> = schema.iter_errors(&v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{path}: {errors:?}");
+    }
+    // Misspelt names and wrong values, refused.
+    for (path, value) in [
+        ("replicaCout", json!(3)),
+        ("image.tagg", json!("1.0")),
+        ("serviceMonitor.enable", json!(true)),
+        ("crds.keepp", json!(true)),
+        ("rbac.aggregateClusterRole", json!(false)),
+        ("podDisruptionBudget.maxUnavailable", json!(1)),
+        ("logFormat", json!("xml")),
+        ("concurrency", json!(0)),
+        ("image.digest", json!("latest")),
+        ("extraArgs", json!("--lease-duration=30")),
+        ("podLabels.team", json!(7)),
+        ("serviceMonitor.interval", json!("30 seconds")),
+    ] {
+        let v = with_value(&values, path, value.clone());
+        assert!(
+            !schema.is_valid(&v),
+            "values.schema.json accepts {path}={value}"
+        );
+    }
+
+    // The schema names every value of values.yaml and nothing else.
+    let schema_json: Value =
+        serde_json::from_str(&read(format!("{CHART}/values.schema.json"))).unwrap();
+    let mut declared = Vec::new();
+    fn closed_paths(schema: &Value, prefix: &str, out: &mut Vec<String>) {
+        // `resources` is closed (requests, limits, claims) but one value, as leaf_paths has it.
+        if schema["additionalProperties"] != false || OBJECT_VALUES.contains(&prefix) {
+            out.push(prefix.to_owned());
+            return;
+        }
+        for (k, child) in schema["properties"].as_object().expect("properties") {
+            let p = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            closed_paths(child, &p, out);
+        }
+    }
+    closed_paths(&schema_json, "", &mut declared);
+    declared.retain(|p| p != "global");
+    let mut in_values = Vec::new();
+    leaf_paths(&values, "", &mut in_values);
+    for path in &declared {
+        assert!(
+            values
+                .pointer(&format!("/{}", path.replace('.', "/")))
+                .is_some(),
+            "values.schema.json declares {path}, which values.yaml does not have"
+        );
+    }
+    for path in &in_values {
+        assert!(
+            declared
+                .iter()
+                .any(|d| path == d || path.starts_with(&format!("{d}."))),
+            "values.yaml has {path}, which values.schema.json does not declare"
+        );
+    }
+}
+
+#[test]
+fn chart_renders_its_crds_as_templates_kept_on_uninstall() {
+    let values = documents(&read(format!("{CHART}/values.yaml")), "values.yaml").remove(0);
+    assert_eq!(values["crds"], json!({"enabled": true, "keep": true}));
+    assert!(
+        !root().join(CHART).join("crds").exists(),
+        "{CHART}/crds/ would be installed by Helm besides the templates, and never upgraded"
+    );
+    let template = read(format!("{CHART}/templates/crds.yaml"));
+    for needed in [
+        "{{- if .Values.crds.enabled }}",
+        r#"{{- range $path, $_ := .Files.Glob "files/crds/*.yaml" }}"#,
+        "{{- $crd := $.Files.Get $path | fromYaml }}",
+        "{{- if $.Values.crds.keep }}\n  annotations:\n    helm.sh/resource-policy: keep\n  {{- end }}",
+        "spec:\n  {{- toYaml $crd.spec | nindent 2 }}",
+        "name: {{ $crd.metadata.name }}",
+    ] {
+        assert!(
+            template.contains(needed),
+            "templates/crds.yaml lacks {needed}"
+        );
+    }
+    // The template takes over only apiVersion, kind, name and spec: the files have nothing else.
+    for (file, _) in api::crds() {
+        let path = format!("{CHART}/files/crds/{file}");
+        let doc = documents(&read(&path), &path).remove(0);
+        let keys: BTreeSet<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["apiVersion", "kind", "metadata", "spec"]),
+            "{path}"
+        );
+        let meta: Vec<&String> = doc["metadata"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            meta,
+            ["name"],
+            "{path}: the template would drop other metadata"
+        );
+    }
+    // The README says how to upgrade both ways.
+    let readme = read("README.md");
+    for needed in ["crds.enabled", "crds.keep", "helm.sh/resource-policy: keep"] {
+        assert!(
+            readme.contains(needed),
+            "README.md does not explain {needed}"
+        );
+    }
+}
+
+#[test]
+fn alerts_are_one_file_shown_in_the_readme_and_rendered_by_the_chart() {
+    let file = read(format!("{CHART}/files/prometheus-alerts.yaml"));
+    let rules = documents(&file, "prometheus-alerts.yaml").remove(0);
+    let readme = read("README.md");
+    let shown = readme
+        .split("<!-- alerts: files/prometheus-alerts.yaml -->\n```yaml\n")
+        .nth(1)
+        .and_then(|t| t.split("```").next())
+        .expect("README.md shows the alerts after <!-- alerts: files/prometheus-alerts.yaml -->");
+    assert_eq!(
+        documents(shown, "README.md's alerts"),
+        vec![rules.clone()],
+        "README.md's alerts differ from {CHART}/files/prometheus-alerts.yaml"
+    );
+    let names: Vec<&str> = rules["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["VideoSdkTokenExpiringSoon", "VideoSdkTokenNotReady"]
+    );
+    let template = read(format!("{CHART}/templates/prometheusrule.yaml"));
+    assert!(template.contains("{{- if .Values.prometheusRule.enabled }}"));
+    assert!(template.contains(
+        r#"{{- toYaml (.Files.Get "files/prometheus-alerts.yaml" | fromYaml) | nindent 2 }}"#
+    ));
 }

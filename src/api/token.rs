@@ -34,10 +34,15 @@ fn default_ttl() -> String {
     shortname = "vst",
     category = "videosdk",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    // Why a token is not Ready, in the default view; the issuer and the full message in
+    // `-o wide` (priority 1), as cert-manager's Certificate shows Issuer and Status.
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Secret","type":"string","jsonPath":".status.secretName"}"#,
+    printcolumn = r#"{"name":"Issuer","type":"string","jsonPath":".spec.issuerRef.name","priority":1}"#,
     // `string`, not `date`: a date column shows an age, and for a future time "<invalid>".
     printcolumn = r#"{"name":"Expires","type":"string","jsonPath":".status.notAfter"}"#,
     printcolumn = r#"{"name":"Renews","type":"string","jsonPath":".status.renewalTime"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     doc = "A VideoSDK access token that the operator signs with an issuer's credentials, writes into a Secret (key `token`) and re-signs before it expires."
 )]
@@ -198,6 +203,16 @@ pub enum IssuerKind {
     VideoSdkIssuer,
     /// A cluster-scoped `ClusterVideoSdkIssuer`.
     ClusterVideoSdkIssuer,
+}
+
+impl IssuerKind {
+    /// The kind's name, as in `issuerRef.kind` (and the `issuer_kind` metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssuerKind::VideoSdkIssuer => "VideoSdkIssuer",
+            IssuerKind::ClusterVideoSdkIssuer => "ClusterVideoSdkIssuer",
+        }
+    }
 }
 
 /// Metadata copied onto the Secret.

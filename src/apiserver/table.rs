@@ -11,6 +11,8 @@ pub struct Column {
     name: String,
     kind: String,
     path: Cell,
+    /// 0: shown by `kubectl get`; above 0: only with `-o wide` (a printer column's `priority`).
+    priority: i64,
 }
 
 enum Cell {
@@ -30,6 +32,7 @@ pub fn columns(def: &ResourceDef, printer_columns: Option<&Value>) -> Vec<Column
         name: name.into(),
         kind: kind.into(),
         path,
+        priority: 0,
     };
     let mut cols = vec![col("Name", "string", Cell::Name)];
     match (def.group.as_str(), def.plural.as_str(), printer_columns) {
@@ -51,11 +54,14 @@ pub fn columns(def: &ResourceDef, printer_columns: Option<&Value>) -> Vec<Column
         }
         (_, _, Some(Value::Array(pcs))) if !pcs.is_empty() => {
             for pc in pcs {
-                cols.push(col(
-                    pc["name"].as_str().unwrap_or(""),
-                    pc["type"].as_str().unwrap_or("string"),
-                    Cell::Path(pc["jsonPath"].as_str().unwrap_or("").into()),
-                ));
+                cols.push(Column {
+                    priority: pc["priority"].as_i64().unwrap_or(0),
+                    ..col(
+                        pc["name"].as_str().unwrap_or(""),
+                        pc["type"].as_str().unwrap_or("string"),
+                        Cell::Path(pc["jsonPath"].as_str().unwrap_or("").into()),
+                    )
+                });
             }
         }
         _ => cols.push(col("Age", "string", Cell::Age)),
@@ -170,7 +176,7 @@ pub fn render(columns: &[Column], objects: &[Value], resource_version: u64) -> V
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let mut d = json!({"name": c.name, "type": c.kind, "format": "", "description": "", "priority": 0});
+            let mut d = json!({"name": c.name, "type": c.kind, "format": "", "description": "", "priority": c.priority});
             if i == 0 {
                 d["format"] = json!("name");
             }

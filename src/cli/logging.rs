@@ -45,7 +45,10 @@ impl LogArgs {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
         let installed = match self.log_format {
             LogFormat::Text => builder.try_init(),
-            LogFormat::Json => builder.json().try_init(),
+            // Fields at the top level of each line (`{"level":…,"message":…,"token":…}`), where
+            // log pipelines (Loki, Elasticsearch, Cloud Logging) index them, rather than nested
+            // under "fields".
+            LogFormat::Json => builder.json().flatten_event(true).try_init(),
         };
         installed.map_err(|e| format!("cannot install the logger: {e}"))
     }

@@ -1,9 +1,10 @@
 //! The command line: `run` (the operator), `dev` (the operator on an in-memory API server),
-//! `crd`, `sign` and `inspect`.
+//! `crd`, `sign`, `inspect` and `completion`.
 //!
 //! Each command is a small module with a pure core that tests call directly; `main.rs` only
 //! parses arguments and maps errors to exit codes.
 
+pub mod completion;
 pub mod crd;
 pub mod credentials;
 pub mod dev;
@@ -37,4 +38,5 @@ pub enum Command {
     Crd(crd::CrdArgs),
     Sign(sign::SignArgs),
     Inspect(inspect::InspectArgs),
+    Completion(completion::CompletionArgs),
 }

@@ -105,6 +105,9 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(args.metrics_address)
             .await
             .map_err(|e| format!("cannot listen on --metrics-address {}: {e}", args.metrics_address))?;
+        // The address actually bound, so that a port chosen by the system (`:0`) can be found.
+        let address = listener.local_addr().map_err(|e| format!("cannot read the address of --metrics-address: {e}"))?;
+        tracing::info!(%address, endpoints = "/metrics /healthz /readyz", "listening on {address}");
         tokio::spawn(endpoints::serve(listener, metrics.clone(), health.clone()));
         let client = Client::try_default()
             .await

@@ -14,7 +14,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// A short label for metrics and logs.
+    /// Every value of [`Error::metric_label`], so that each error series exists (at zero) from
+    /// the start.
+    pub const METRIC_LABELS: [&'static str; 4] =
+        ["conflict", "api_error", "api_unreachable", "sign_error"];
+
+    /// A short label for metrics and logs: one of [`Error::METRIC_LABELS`].
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(kube::Error::Api(status)) if status.is_conflict() => "conflict",

@@ -6,7 +6,7 @@
 use super::error::Error;
 use super::labels::FIELD_MANAGER;
 use super::problem::Problem;
-use super::{Context, credentials, policy, status};
+use super::{Context, credentials, display, policy, status};
 use crate::api::{
     ClusterVideoSdkIssuer, CredentialsSecretRef, IssuerPolicy, IssuerStatus, VideoSdkIssuer,
 };
@@ -15,7 +15,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -75,7 +74,7 @@ pub fn error_policy<K>(issuer: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Act
 where
     K: Resource<DynamicType = ()>,
 {
-    tracing::warn!(issuer = %ObjectRef::from_obj(&*issuer), %error, "issuer reconcile failed; retrying");
+    tracing::warn!(issuer = %display::namespaced_name(&*issuer), %error, "issuer reconcile failed; retrying");
     Action::requeue(super::backoff::MAX / 10)
 }
 
@@ -164,7 +163,7 @@ where
         } else {
             EventType::Warning
         };
-        tracing::info!(issuer = %ObjectRef::from_obj(issuer), reason = %condition.reason, "{}", condition.message);
+        tracing::info!(issuer = %display::namespaced_name(issuer), reason = %condition.reason, "{}", condition.message);
         ctx.publish(
             issuer,
             type_,

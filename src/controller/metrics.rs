@@ -2,36 +2,53 @@
 //! (tests, benchmarks).
 //!
 //! Per token, as cert-manager exposes per certificate: expiry and renewal timestamps and
-//! readiness, labelled (namespace, name). They are read at each scrape from the token cache's
-//! statuses ([`TokenSeries`]) rather than kept as series of their own: nothing per token is held
-//! twice (at 10,000 tokens, labelled gauges cost 5 MiB), a deleted token's series go with it,
-//! and the figures are by construction what `kubectl get vst` shows. Counters are labelled by a
-//! reason from a fixed set.
+//! readiness, labelled (namespace, name, issuer_name, issuer_kind) as cert-manager labels its
+//! certificate series with `issuer_name` and `issuer_kind`; per issuer and cluster issuer, its
+//! readiness (as `certmanager_issuer_ready_status` and `certmanager_clusterissuer_ready_status`).
+//! They are read at each scrape from the caches' statuses ([`CachedSeries`]) rather than kept as
+//! series of their own: nothing per token is held twice (at 10,000 tokens, labelled gauges cost
+//! 5 MiB), a deleted token's series go with it, and the figures are by construction what
+//! `kubectl get vst` shows. Counters are labelled by a reason from a fixed set. Besides:
+//! `build_info` (version and git commit) and the standard `process_*` metrics of Prometheus'
+//! client libraries ([`ProcessSeries`]).
 
 use super::decision::ResignReason;
+use super::error::Error;
 use super::status;
-use crate::api::{VideoSdkToken, VideoSdkTokenStatus};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken, VideoSdkTokenStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The per-token series, encoded at each scrape from the cache of the running token controller
-/// (none while no controller runs, e.g. on a standby replica).
-#[derive(Clone, Default)]
-struct TokenSeries(Arc<Mutex<Option<Store<VideoSdkToken>>>>);
+/// The caches the per-object series are read from: those of the running controllers.
+#[derive(Clone)]
+pub struct Caches {
+    /// The token controller's cache.
+    pub tokens: Store<VideoSdkToken>,
+    /// The issuer controller's cache.
+    pub issuers: Store<VideoSdkIssuer>,
+    /// The cluster issuer controller's cache.
+    pub cluster_issuers: Store<ClusterVideoSdkIssuer>,
+}
 
-impl std::fmt::Debug for TokenSeries {
+/// The per-token and per-issuer series, encoded at each scrape from the caches of the running
+/// controllers (none while no controller runs, e.g. on a standby replica).
+#[derive(Clone, Default)]
+struct CachedSeries(Arc<Mutex<Option<Caches>>>);
+
+impl std::fmt::Debug for CachedSeries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSeries").finish_non_exhaustive()
+        f.debug_struct("CachedSeries").finish_non_exhaustive()
     }
 }
 
@@ -47,22 +64,50 @@ fn seconds(time: &Time) -> ConstGauge<f64> {
     ConstGauge::new(time.0.as_second() as f64)
 }
 
-impl Collector for TokenSeries {
+/// The values of a `…_ready_status` gauge: the three statuses a condition can have, as
+/// cert-manager exports them, with 1 for the Ready condition's status and 0 for the others. An
+/// object without a Ready condition yet (not reconciled) is `Unknown`, as in cert-manager.
+fn ready_statuses(conditions: &[Condition]) -> [(&'static str, i64); 3] {
+    let current = status::ready_of(conditions).map_or("Unknown", |c| c.status.as_str());
+    ["True", "False", "Unknown"].map(|condition| (condition, i64::from(condition == current)))
+}
+
+/// Encodes one `…_ready_status` family: `objects` yields each object's labels and conditions.
+fn encode_ready<'a, const N: usize>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    objects: impl Iterator<Item = ([(&'static str, &'a str); N], &'a [Condition])>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, conditions) in objects {
+        for (condition, value) in ready_statuses(conditions) {
+            let labels = (labels, [("condition", condition)]);
+            ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
+}
+
+impl Collector for CachedSeries {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(store) = self.0.lock().expect("not poisoned").clone() else {
+        let Some(caches) = self.0.lock().expect("not poisoned").clone() else {
             return Ok(());
         };
-        let tokens = store.state();
-        let statuses = || {
-            tokens.iter().filter_map(|t| {
+        let tokens = caches.tokens.state();
+        let labelled = || {
+            tokens.iter().map(|t| {
+                let issuer = &t.spec.issuer_ref;
                 let labels = [
                     (
                         "namespace",
                         t.metadata.namespace.as_deref().unwrap_or_default(),
                     ),
                     ("name", t.metadata.name.as_deref().unwrap_or_default()),
+                    ("issuer_name", issuer.name.as_str()),
+                    ("issuer_kind", issuer.kind.as_str()),
                 ];
-                Some((labels, t.status.as_ref()?))
+                (labels, t.status.as_ref())
             })
         };
         let times: [TimeSeries; 2] = [
@@ -79,27 +124,116 @@ impl Collector for TokenSeries {
         ];
         for (name, help, field) in times {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            for (labels, status) in statuses() {
-                if let Some(time) = field(status) {
+            for (labels, status) in labelled() {
+                if let Some(time) = status.and_then(field) {
                     seconds(time).encode(family.encode_family(&labels)?)?;
                 }
             }
         }
-        let mut family = encoder.encode_descriptor(
+        encode_ready(
+            &mut encoder,
             "token_ready_status",
-            "1 for the token's current Ready condition status (True or False), 0 for the other",
-            None,
-            MetricType::Gauge,
+            "1 for the token's current Ready condition status (True, False, or Unknown before its first reconcile), 0 for the others",
+            labelled().map(|(labels, status)| {
+                (labels, status.map_or(&[][..], |s| s.conditions.as_slice()))
+            }),
         )?;
-        for (labels, status) in statuses() {
-            let Some(ready) = status::ready_of(&status.conditions) else {
-                continue;
-            };
-            let ready = ready.status == "True";
-            for (condition, value) in [("True", ready), ("False", !ready)] {
-                let [namespace, name] = labels;
-                let labels = [namespace, name, ("condition", condition)];
-                ConstGauge::new(i64::from(value)).encode(family.encode_family(&labels)?)?;
+        let issuers = caches.issuers.state();
+        encode_ready(
+            &mut encoder,
+            "issuer_ready_status",
+            "1 for the VideoSdkIssuer's current Ready condition status (True, False, or Unknown), 0 for the others",
+            issuers.iter().map(|i| {
+                let labels = [
+                    (
+                        "namespace",
+                        i.metadata.namespace.as_deref().unwrap_or_default(),
+                    ),
+                    ("name", i.metadata.name.as_deref().unwrap_or_default()),
+                ];
+                (
+                    labels,
+                    i.status
+                        .as_ref()
+                        .map_or(&[][..], |s| s.conditions.as_slice()),
+                )
+            }),
+        )?;
+        let cluster_issuers = caches.cluster_issuers.state();
+        encode_ready(
+            &mut encoder,
+            "clusterissuer_ready_status",
+            "1 for the ClusterVideoSdkIssuer's current Ready condition status (True, False, or Unknown), 0 for the others",
+            cluster_issuers.iter().map(|i| {
+                let labels = [("name", i.metadata.name.as_deref().unwrap_or_default())];
+                (
+                    labels,
+                    i.status
+                        .as_ref()
+                        .map_or(&[][..], |s| s.conditions.as_slice()),
+                )
+            }),
+        )?;
+        Ok(())
+    }
+}
+
+/// The standard process metrics of Prometheus' client libraries (`process_cpu_seconds_total`,
+/// `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`,
+/// `process_max_fds`, `process_start_time_seconds`, `process_threads`), read at each scrape by
+/// the `metrics-process` crate (a port of client_golang's process collector: `/proc/self` on
+/// Linux). A value the platform does not give is left out.
+#[derive(Debug, Default)]
+struct ProcessSeries;
+
+impl Collector for ProcessSeries {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let m = metrics_process::collector::collect();
+        if let Some(cpu) = m.cpu_seconds_total {
+            let metric = encoder.encode_descriptor(
+                "process_cpu",
+                "Total user and system CPU time spent in seconds",
+                Some(&Unit::Seconds),
+                MetricType::Counter,
+            )?;
+            ConstCounter::new(cpu).encode(metric)?;
+        }
+        let gauges = [
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                m.resident_memory_bytes,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes",
+                m.virtual_memory_bytes,
+            ),
+            (
+                "process_open_fds",
+                "Number of open file descriptors",
+                m.open_fds,
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors",
+                m.max_fds,
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since the Unix epoch in seconds",
+                m.start_time_seconds,
+            ),
+            (
+                "process_threads",
+                "Number of OS threads in the process",
+                m.threads,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            if let Some(value) = value {
+                let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX)).encode(metric)?;
             }
         }
         Ok(())
@@ -114,12 +248,13 @@ struct ReasonLabels {
 /// Everything the operator counts.
 pub struct Metrics {
     registry: Registry,
-    tokens: TokenSeries,
+    cached: CachedSeries,
     issuances: Family<ReasonLabels, Counter>,
     errors: Family<ReasonLabels, Counter>,
     reconciles: Counter,
     duration: Histogram,
     synced: Gauge,
+    process: Registry,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -132,7 +267,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("videosdk");
         let metrics = Metrics {
-            tokens: TokenSeries::default(),
+            cached: CachedSeries::default(),
             issuances: Family::default(),
             errors: Family::default(),
             reconciles: Counter::default(),
@@ -140,8 +275,20 @@ impl Default for Metrics {
             duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             synced: Gauge::default(),
             registry: Registry::default(),
+            process: Registry::default(),
         };
-        registry.register_collector(Box::new(metrics.tokens.clone()));
+        registry.register_collector(Box::new(metrics.cached.clone()));
+        registry.register(
+            "build",
+            "The operator's version and the git commit it was built from (1)",
+            Info::new(vec![
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("git_commit", env!("VIDEOSDK_GIT_COMMIT")),
+            ]),
+        );
+        // Without the `videosdk_` prefix: the names every Prometheus client library uses.
+        let mut unprefixed = Registry::default();
+        unprefixed.register_collector(Box::new(ProcessSeries));
         registry.register(
             "token_issuances",
             "Tokens signed, by reason",
@@ -152,6 +299,9 @@ impl Default for Metrics {
             let _ = metrics
                 .issuances
                 .get_or_create(&reason_labels(reason.as_str()));
+        }
+        for kind in Error::METRIC_LABELS {
+            let _ = metrics.errors.get_or_create(&reason_labels(kind));
         }
         registry.register(
             "reconcile_errors",
@@ -175,6 +325,7 @@ impl Default for Metrics {
         );
         Metrics {
             registry,
+            process: unprefixed,
             ..metrics
         }
     }
@@ -190,7 +341,11 @@ impl Metrics {
     /// The metrics in OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)
+            .and_then(|()| {
+                prometheus_client::encoding::text::encode_registry(&mut out, &self.process)
+            })
+            .and_then(|()| prometheus_client::encoding::text::encode_eof(&mut out))
             .expect("writing to a String cannot fail");
         out
     }
@@ -214,7 +369,7 @@ impl Metrics {
 
     /// Reconciles that ended in an API or signing error (and were retried).
     pub fn reconcile_errors(&self) -> u64 {
-        ["conflict", "api_error", "api_unreachable", "sign_error"]
+        Error::METRIC_LABELS
             .iter()
             .map(|r| self.errors.get_or_create(&reason_labels(r)).get())
             .sum()
@@ -244,10 +399,10 @@ impl Metrics {
         self.errors.get_or_create(&reason_labels(kind)).inc();
     }
 
-    /// Reads the per-token series from `tokens` (the running token controller's cache), or
-    /// from nothing when it stops.
-    pub(super) fn read_tokens_from(&self, tokens: Option<Store<VideoSdkToken>>) {
-        *self.tokens.0.lock().expect("not poisoned") = tokens;
+    /// Reads the per-token and per-issuer series from `caches` (the running controllers'), or
+    /// from nothing when they stop.
+    pub(super) fn read_caches_from(&self, caches: Option<Caches>) {
+        *self.cached.0.lock().expect("not poisoned") = caches;
     }
 }
 
@@ -257,38 +412,105 @@ mod tests {
     use kube::runtime::{reflector, watcher};
     use serde_json::json;
 
-    fn token(name: &str, ready: &str) -> VideoSdkToken {
+    fn token(name: &str, ready: Option<&str>) -> VideoSdkToken {
+        let conditions = match ready {
+            Some(status) => {
+                json!([{"type": "Ready", "status": status, "reason": "Issued", "message": "",
+                                    "lastTransitionTime": "2026-11-28T00:00:00Z"}])
+            }
+            None => json!([]),
+        };
         serde_json::from_value(json!({
             "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
             "metadata": {"name": name, "namespace": "ns"},
             "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
             "status": {"notAfter": "2027-01-15T08:00:00Z", "renewalTime": "2027-01-15T05:13:20Z",
-                       "conditions": [{"type": "Ready", "status": ready, "reason": "Issued", "message": "",
-                                       "lastTransitionTime": "2026-11-28T00:00:00Z"}]},
+                       "conditions": conditions},
         }))
         .expect("a token")
+    }
+
+    fn issuer<K: serde::de::DeserializeOwned>(kind: &str, name: &str, ready: &str) -> K {
+        serde_json::from_value(json!({
+            "apiVersion": "videosdk.live/v1alpha1", "kind": kind,
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"credentialsSecretRef": {"name": "creds"}},
+            "status": {"conditions": [{"type": "Ready", "status": ready, "reason": "CredentialsValid",
+                                       "message": "", "lastTransitionTime": "2026-11-28T00:00:00Z"}]},
+        }))
+        .expect("an issuer")
+    }
+
+    /// Caches holding `tokens`, a ready VideoSdkIssuer ns/videosdk and a not-ready
+    /// ClusterVideoSdkIssuer shared; the writers keep them alive and change them.
+    fn caches(
+        tokens: &[VideoSdkToken],
+    ) -> (
+        Caches,
+        reflector::store::Writer<VideoSdkToken>,
+        reflector::store::Writer<VideoSdkIssuer>,
+        reflector::store::Writer<ClusterVideoSdkIssuer>,
+    ) {
+        let (tokens_store, mut tw) = reflector::store();
+        for t in tokens {
+            tw.apply_watcher_event(&watcher::Event::Apply(t.clone()));
+        }
+        let (issuers, mut iw) = reflector::store();
+        iw.apply_watcher_event(&watcher::Event::Apply(issuer(
+            "VideoSdkIssuer",
+            "videosdk",
+            "True",
+        )));
+        let (cluster_issuers, mut cw) = reflector::store();
+        let mut shared: ClusterVideoSdkIssuer = issuer("ClusterVideoSdkIssuer", "shared", "False");
+        shared.metadata.namespace = None;
+        cw.apply_watcher_event(&watcher::Event::Apply(shared));
+        let caches = Caches {
+            tokens: tokens_store,
+            issuers,
+            cluster_issuers,
+        };
+        (caches, tw, iw, cw)
     }
 
     #[test]
     fn encodes_openmetrics_with_per_token_series_from_the_cache() {
         let m = Metrics::default();
-        let (store, mut writer) = reflector::store();
-        writer.apply_watcher_event(&watcher::Event::Apply(token("t", "True")));
-        writer.apply_watcher_event(&watcher::Event::Apply(token("u", "False")));
-        m.read_tokens_from(Some(store));
+        let (caches, _tw, _iw, _cw) = caches(&[
+            token("t", Some("True")),
+            token("u", Some("False")),
+            token("new", None),
+        ]);
+        m.read_caches_from(Some(caches));
         m.count_issuance(ResignReason::Missing);
         m.observe_reconcile(Duration::from_millis(3));
         let text = m.encode();
+        let t = r#"namespace="ns",name="t",issuer_name="videosdk",issuer_kind="VideoSdkIssuer""#;
+        let u = r#"namespace="ns",name="u",issuer_name="videosdk",issuer_kind="VideoSdkIssuer""#;
+        let new =
+            r#"namespace="ns",name="new",issuer_name="videosdk",issuer_kind="VideoSdkIssuer""#;
         for line in [
-            "videosdk_token_expiration_timestamp_seconds{namespace=\"ns\",name=\"t\"} 1800000000.0",
-            "videosdk_token_renewal_timestamp_seconds{namespace=\"ns\",name=\"t\"} 1799990000.0",
-            "videosdk_token_ready_status{namespace=\"ns\",name=\"t\",condition=\"True\"} 1",
-            "videosdk_token_ready_status{namespace=\"ns\",name=\"t\",condition=\"False\"} 0",
-            "videosdk_token_ready_status{namespace=\"ns\",name=\"u\",condition=\"True\"} 0",
-            "videosdk_token_ready_status{namespace=\"ns\",name=\"u\",condition=\"False\"} 1",
-            "videosdk_token_issuances_total{reason=\"SecretMissing\"} 1",
-            "videosdk_token_issuances_total{reason=\"RenewalDue\"} 0",
-            "videosdk_token_reconcile_duration_seconds_count 1",
+            format!("videosdk_token_expiration_timestamp_seconds{{{t}}} 1800000000.0"),
+            format!("videosdk_token_renewal_timestamp_seconds{{{t}}} 1799990000.0"),
+            format!("videosdk_token_ready_status{{{t},condition=\"True\"}} 1"),
+            format!("videosdk_token_ready_status{{{t},condition=\"False\"}} 0"),
+            format!("videosdk_token_ready_status{{{t},condition=\"Unknown\"}} 0"),
+            format!("videosdk_token_ready_status{{{u},condition=\"True\"}} 0"),
+            format!("videosdk_token_ready_status{{{u},condition=\"False\"}} 1"),
+            format!("videosdk_token_ready_status{{{new},condition=\"Unknown\"}} 1"),
+            format!("videosdk_token_ready_status{{{new},condition=\"True\"}} 0"),
+            r#"videosdk_issuer_ready_status{namespace="ns",name="videosdk",condition="True"} 1"#
+                .to_owned(),
+            r#"videosdk_clusterissuer_ready_status{name="shared",condition="False"} 1"#.to_owned(),
+            r#"videosdk_clusterissuer_ready_status{name="shared",condition="True"} 0"#.to_owned(),
+            "videosdk_token_issuances_total{reason=\"SecretMissing\"} 1".to_owned(),
+            "videosdk_token_issuances_total{reason=\"RenewalDue\"} 0".to_owned(),
+            "videosdk_token_reconcile_duration_seconds_count 1".to_owned(),
+            format!(
+                "videosdk_build_info{{version=\"{}\",git_commit=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION"),
+                env!("VIDEOSDK_GIT_COMMIT")
+            ),
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in {text}");
         }
@@ -299,20 +521,176 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+        assert_eq!(text.matches("# EOF").count(), 1);
         assert_eq!((m.total_issuances(), m.token_reconciles()), (1, 1));
+    }
+
+    #[test]
+    fn process_metrics_are_those_of_this_process() {
+        let text = Metrics::default().encode();
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("{name} in {text}"))
+        };
+        assert!(
+            text.contains("# TYPE process_cpu_seconds counter"),
+            "{text}"
+        );
+        assert!(value("process_cpu_seconds_total") >= 0.0);
+        // RSS within what /proc/self/status says now (it moves a little between the reads).
+        let status = std::fs::read_to_string("/proc/self/status").expect("Linux");
+        let vm_rss_kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS");
+        let rss = value("process_resident_memory_bytes");
+        assert!(
+            (rss / (vm_rss_kib * 1024.0) - 1.0).abs() < 0.5,
+            "RSS {rss} against VmRSS {vm_rss_kib} KiB"
+        );
+        assert!(
+            value("process_open_fds") >= 3.0,
+            "stdin, stdout, stderr at least"
+        );
+        assert!(value("process_max_fds") >= value("process_open_fds"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let start = value("process_start_time_seconds");
+        assert!(
+            start <= now + 1.0 && start > now - 3600.0,
+            "started {start}, now {now}"
+        );
     }
 
     #[test]
     fn deleted_tokens_and_a_stopped_controller_leave_no_series() {
         let m = Metrics::default();
-        let (store, mut writer) = reflector::store();
-        writer.apply_watcher_event(&watcher::Event::Apply(token("t", "True")));
-        m.read_tokens_from(Some(store.clone()));
+        let (caches, mut writer, _iw, _cw) = caches(&[token("t", Some("True"))]);
+        m.read_caches_from(Some(caches));
         assert!(m.encode().contains("name=\"t\""));
-        writer.apply_watcher_event(&watcher::Event::Delete(token("t", "True")));
+        writer.apply_watcher_event(&watcher::Event::Delete(token("t", Some("True"))));
         assert!(!m.encode().contains("name=\"t\""));
-        writer.apply_watcher_event(&watcher::Event::Apply(token("t", "True")));
-        m.read_tokens_from(None);
-        assert!(!m.encode().contains("name=\"t\""));
+        writer.apply_watcher_event(&watcher::Event::Apply(token("t", Some("True"))));
+        m.read_caches_from(None);
+        let text = m.encode();
+        assert!(!text.contains("name=\"t\""));
+        assert!(
+            !text.contains("name=\"videosdk\""),
+            "no issuer series either"
+        );
+    }
+
+    /// Every `expr` in a JSON or YAML tree (Grafana panels' targets, Prometheus rules).
+    fn expressions(tree: &serde_json::Value, out: &mut Vec<String>) {
+        match tree {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match value.as_str() {
+                        Some(expr) if key == "expr" => out.push(expr.to_owned()),
+                        _ => expressions(value, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| expressions(v, out)),
+            _ => {}
+        }
+    }
+
+    /// The Grafana dashboard and the alerting rules query only metrics that `/metrics` (which
+    /// serves [`Metrics::encode`]) has, with every label they select or group by.
+    #[test]
+    fn dashboard_and_alerts_query_only_metrics_that_exist() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let read = |path: &str| {
+            std::fs::read_to_string(format!("{root}/{path}"))
+                .unwrap_or_else(|e| panic!("{path}: {e}"))
+        };
+        let dashboard: serde_json::Value =
+            serde_json::from_str(&read("deploy/grafana/videosdk-token-operator.json"))
+                .expect("the dashboard is JSON");
+        let alerts: serde_json::Value = serde_yaml::from_str(&read(
+            "deploy/helm/videosdk-token-operator/files/prometheus-alerts.yaml",
+        ))
+        .expect("the alerts are YAML");
+        let mut exprs = Vec::new();
+        expressions(&dashboard, &mut exprs);
+        let in_dashboard = exprs.len();
+        expressions(&alerts, &mut exprs);
+        assert!(
+            in_dashboard >= 10 && exprs.len() == in_dashboard + 2,
+            "{exprs:?}"
+        );
+
+        let m = Metrics::default();
+        let (caches, _tw, _iw, _cw) = caches(&[token("t", Some("True"))]);
+        m.read_caches_from(Some(caches));
+        m.observe_reconcile(Duration::from_millis(3));
+        let text = m.encode();
+        // Sample names with the labels each carries.
+        let mut samples: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+            Default::default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+            let labels = samples.entry(&line[..name_end]).or_default();
+            if let Some(set) = line[name_end..].strip_prefix('{') {
+                for pair in set.split("\",").filter(|p| p.contains('=')) {
+                    labels.insert(pair.split('=').next().unwrap().trim_start_matches(','));
+                }
+            }
+        }
+        let metric = regex::Regex::new(r"\b(?:videosdk|process)_[a-z_]+\b").unwrap();
+        let selector = regex::Regex::new(r"\b((?:videosdk|process)_[a-z_]+)\{([^}]*)\}").unwrap();
+        let grouping = regex::Regex::new(r"\b(?:by|on) \(([a-z_, ]+)\)").unwrap();
+        // Labels Prometheus adds at scrape time.
+        let target_labels = ["job", "pod", "instance", "le"];
+        let mut queried = std::collections::BTreeSet::new();
+        for expr in &exprs {
+            for name in metric.find_iter(expr) {
+                assert!(
+                    samples.contains_key(name.as_str()),
+                    "`{expr}` queries {}, which /metrics does not have:\n{text}",
+                    name.as_str()
+                );
+                queried.insert(name.as_str().to_owned());
+            }
+            for sel in selector.captures_iter(expr) {
+                for matcher in sel[2].split(',').filter(|m| !m.trim().is_empty()) {
+                    let label = matcher.split(['=', '!', '~']).next().unwrap().trim();
+                    assert!(
+                        target_labels.contains(&label) || samples[&sel[1]].contains(label),
+                        "`{expr}` selects {} by {label}, a label it does not have",
+                        &sel[1]
+                    );
+                }
+            }
+            for group in grouping.captures_iter(expr) {
+                for label in group[1].split(',').map(str::trim) {
+                    assert!(
+                        target_labels.contains(&label)
+                            || samples
+                                .iter()
+                                .any(|(n, labels)| expr.contains(n) && labels.contains(label)),
+                        "`{expr}` groups by {label}, which none of its metrics has"
+                    );
+                }
+            }
+        }
+        // The panels the dashboard must have, by what they query.
+        for needed in [
+            "videosdk_token_expiration_timestamp_seconds",
+            "videosdk_token_issuances_total",
+            "videosdk_reconcile_errors_total",
+            "videosdk_token_reconcile_duration_seconds_bucket",
+            "process_resident_memory_bytes",
+        ] {
+            assert!(
+                queried.contains(needed),
+                "the dashboard has no panel on {needed}"
+            );
+        }
     }
 }

@@ -19,6 +19,7 @@
 pub mod backoff;
 pub mod credentials;
 pub mod decision;
+pub mod display;
 mod error;
 pub mod events;
 mod issuers;
@@ -478,7 +479,11 @@ pub async fn run(
     .default_backoff()
     .touched_objects();
     let (by_issuer, by_cluster_issuer) = (token_reader.clone(), token_reader.clone());
-    ctx.metrics.read_tokens_from(Some(token_reader.clone()));
+    ctx.metrics.read_caches_from(Some(metrics::Caches {
+        tokens: token_reader.clone(),
+        issuers: ctx.issuers.clone(),
+        cluster_issuers: ctx.cluster_issuers.clone(),
+    }));
     let tokens = Controller::for_stream(
         filtered(
             scoped::<VideoSdkToken>(&client, ns),
@@ -558,7 +563,7 @@ pub async fn run(
     }
     synced.abort();
     ctx.metrics.set_caches_synced(false);
-    ctx.metrics.read_tokens_from(None);
+    ctx.metrics.read_caches_from(None);
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ pub async fn sync(
                     "restarted {:?} {} for token {token_id}",
                     target.kind, target.name
                 );
-                tracing::info!(token = %format!("{namespace}/{}", token.name_any()), "{note}");
+                tracing::info!(token = %super::display::namespaced_name(token), "{note}");
                 ctx.publish(
                     token,
                     EventType::Normal,

@@ -7,7 +7,7 @@ use super::error::Error;
 use super::labels::FIELD_MANAGER;
 use super::problem::Problem;
 use super::stored::StoredToken;
-use super::{Context, backoff, credentials, policy, rollout, secret, status};
+use super::{Context, backoff, credentials, display, policy, rollout, secret, status};
 use crate::api::{IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkToken, VideoSdkTokenStatus};
 use crate::time;
 use crate::token::{self, Claims, Credentials, RenewBefore, TokenRequest};
@@ -121,7 +121,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
             let new_status = status::not_ready(&previous, condition, now);
             let failures = new_status.failed_issuance_attempts.unwrap_or(1);
             if was.as_deref() != Some(problem.reason) {
-                tracing::warn!(token = %ObjectRef::from_obj(&*token), reason = problem.reason, "{}", problem.message);
+                tracing::warn!(token = %display::namespaced_name(&*token), reason = problem.reason, "{}", problem.message);
                 ctx.publish(
                     &*token,
                     EventType::Warning,
@@ -150,7 +150,7 @@ pub fn error_policy(token: Arc<VideoSdkToken>, error: &Error, ctx: Arc<Context>)
     ctx.metrics.count_error(error.metric_label());
     let failures = ctx.count_error(&token);
     let delay = backoff::delay(failures, remaining(ctx.expiry(&token), SystemTime::now()));
-    tracing::warn!(token = %ObjectRef::from_obj(&*token), error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed");
+    tracing::warn!(token = %display::namespaced_name(&*token), error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
@@ -435,7 +435,7 @@ async fn announce(
         time::rfc3339(issued.claims.exp),
         time::rfc3339(time::to_unix(issued.renewal_time)),
     );
-    tracing::info!(token = %ObjectRef::from_obj(token), reason = reason.as_str(), "{note}");
+    tracing::info!(token = %display::namespaced_name(token), reason = reason.as_str(), "{note}");
     ctx.publish(token, EventType::Normal, verb, "Sign", note)
         .await;
 }

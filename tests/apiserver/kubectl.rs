@@ -119,8 +119,25 @@ async fn kubectl_server_side_apply_and_get() {
         .collect();
     assert_eq!(
         header,
-        ["NAME", "READY", "SECRET", "EXPIRES", "RENEWS", "AGE"],
+        [
+            "NAME", "READY", "REASON", "SECRET", "EXPIRES", "RENEWS", "AGE"
+        ],
         "{table}"
+    );
+    // Columns of priority 1 only in the wide view.
+    let wide = run(&["get", "vst", "-o", "wide", "-n", &t.namespace]);
+    let header: Vec<&str> = wide
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAME", "READY", "REASON", "SECRET", "ISSUER", "EXPIRES", "RENEWS", "MESSAGE", "AGE"
+        ],
+        "{wide}"
     );
     assert!(table.contains("meeting-bot"), "{table}");
     let described = run(&["describe", "vst", "meeting-bot", "-n", &t.namespace]);

@@ -2,9 +2,11 @@
 //! (`sign`, `inspect`) and the interoperability of the tokens they make with the JWT libraries
 //! VideoSDK's own samples use.
 
+mod cluster;
 mod dev;
 mod interop;
 mod offline;
+mod schemas;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -183,7 +183,9 @@ async fn metrics_agree_with_the_tokens_status() {
     assert!(status_line.contains("200"), "{status_line}");
     let ns = env.namespace();
     for (name, status) in &statuses {
-        let labels = format!("{{namespace=\"{ns}\",name=\"{name}\"}}");
+        let labels = format!(
+            "{{namespace=\"{ns}\",name=\"{name}\",issuer_name=\"videosdk\",issuer_kind=\"VideoSdkIssuer\"}}"
+        );
         let expires = sample(
             &text,
             &format!("videosdk_token_expiration_timestamp_seconds{labels}"),
@@ -202,12 +204,13 @@ async fn metrics_agree_with_the_tokens_status() {
             Some(status.renewal_time.as_ref().unwrap().0.as_second() as f64)
         );
         let ready = format!(
-            "videosdk_token_ready_status{{namespace=\"{ns}\",name=\"{name}\",condition=\"True\"}}"
+            "videosdk_token_ready_status{{namespace=\"{ns}\",name=\"{name}\",issuer_name=\"videosdk\",issuer_kind=\"VideoSdkIssuer\",condition=\"True\"}}"
         );
         assert_eq!(sample(&text, &ready), Some(1.0));
     }
-    let not_ready =
-        format!("videosdk_token_ready_status{{namespace=\"{ns}\",name=\"c\",condition=\"False\"}}");
+    let not_ready = format!(
+        "videosdk_token_ready_status{{namespace=\"{ns}\",name=\"c\",issuer_name=\"broken\",issuer_kind=\"VideoSdkIssuer\",condition=\"False\"}}"
+    );
     assert_eq!(sample(&text, &not_ready), Some(1.0), "{text}");
     assert!(
         sample(

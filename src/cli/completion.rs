@@ -1,0 +1,28 @@
+//! `completion`: shell completion scripts, generated from the command definitions by
+//! `clap_complete`, so they list every command and flag of this build.
+
+use super::Cli;
+use clap::{Args, CommandFactory};
+use clap_complete::Shell;
+
+/// Print a shell completion script.
+///
+/// Examples:
+///   videosdk-token-operator completion bash > /etc/bash_completion.d/videosdk-token-operator
+///   videosdk-token-operator completion zsh > "${fpath[1]}/_videosdk-token-operator"
+///   videosdk-token-operator completion fish > ~/.config/fish/completions/videosdk-token-operator.fish
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct CompletionArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// Writes the script for the binary's own name to stdout.
+pub fn run(args: &CompletionArgs) -> Result<(), String> {
+    let mut command = Cli::command();
+    let name = command.get_name().to_owned();
+    clap_complete::generate(args.shell, &mut command, name, &mut std::io::stdout());
+    Ok(())
+}
