@@ -26,7 +26,7 @@ pub(crate) enum Plan {
     /// The Secret holds the right token once `apply` (when set) is applied.
     Ready {
         /// The token the Secret holds after this reconcile.
-        issued: Issued,
+        issued: Box<Issued>,
         /// The whole Secret to apply; `None` when the Secret is already exactly that.
         apply: Option<Box<Secret>>,
     },
@@ -65,7 +65,10 @@ pub(crate) fn plan(
         .as_ref()
         .is_none_or(|existing| secret::needs_apply(existing, &desired))
         .then(|| Box::new(desired));
-    Ok(Plan::Ready { issued, apply })
+    Ok(Plan::Ready {
+        issued: Box::new(issued),
+        apply,
+    })
 }
 
 /// What the spec and the issuer resolve to, once every check passed.
