@@ -146,11 +146,24 @@ async fn run(n: usize, options: &Options) -> Value {
     let renewal = mass_renewal(&server, &client, n, &options.renew_ttl, lead).await;
     let ratio = create["secondsUntilAllReady"].as_f64().unwrap_or(0.0)
         / floor["seconds"].as_f64().unwrap_or(f64::NAN);
+    // The floor client's own CPU for its writes: this process's CPU in the floor run less its
+    // CPU in the operator's run, where it made the same creates and watched the same Ready
+    // conditions but wrote nothing else.
+    let floor_writes_cpu = (floor["benchProcessCpuSeconds"].as_f64().unwrap_or(0.0)
+        - create["benchProcessCpuSeconds"].as_f64().unwrap_or(0.0))
+    .max(1e-3);
+    let floor_cpu_per_1000 = 1000.0 * floor_writes_cpu / n as f64;
+    let cpu_ratio = create["operatorCpuSecondsPer1000"]
+        .as_f64()
+        .unwrap_or(f64::NAN)
+        / floor_cpu_per_1000;
     json!({
         "tokens": n,
         "floor": floor,
         "create": create,
         "createToFloorRatio": ratio,
+        "floorClientCpuSecondsPer1000": floor_cpu_per_1000,
+        "operatorToFloorCpuRatio": cpu_ratio,
         "idle": idle,
         "restart": restart,
         "rotation": rotation,
@@ -303,6 +316,7 @@ async fn floor(n: usize) -> Value {
     let (created_tx, created_rx) = mpsc::unbounded::<VideoSdkToken>();
     server.reset_requests().await;
     let start = Instant::now();
+    let client_cpu = procfs::cpu_seconds(std::process::id());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let writes = created_rx
         .map(|token| {
@@ -326,10 +340,13 @@ async fn floor(n: usize) -> Value {
     let (_, ()) = tokio::join!(creates, writes);
     ready.await.expect("all tokens become Ready");
     let seconds = start.elapsed().as_secs_f64();
+    let client_cpu = procfs::cpu_seconds(std::process::id()) - client_cpu;
     let requests = server.requests().await;
     json!({
         "seconds": seconds,
         "writes": requests.writes - n as u64,
+        // This process: the creates, the Ready watch and the floor's writes.
+        "benchProcessCpuSeconds": client_cpu,
     })
 }
 
@@ -344,9 +361,15 @@ async fn create_until_ready(
     let ready = watch_ready(tokens.clone(), n);
     server.reset_requests().await;
     let start = Instant::now();
+    let (operator_cpu, bench_cpu) = (
+        procfs::cpu_seconds(operator.pid()),
+        procfs::cpu_seconds(std::process::id()),
+    );
     let created = create_tokens(&tokens, n, None, None).await;
     let ready = ready.await.expect("all tokens become Ready");
     let seconds = start.elapsed().as_secs_f64();
+    let operator_cpu = procfs::cpu_seconds(operator.pid()) - operator_cpu;
+    let bench_cpu = procfs::cpu_seconds(std::process::id()) - bench_cpu;
     let memory = operator.memory();
     let mut latencies: Vec<f64> = ready
         .iter()
@@ -366,6 +389,9 @@ async fn create_until_ready(
         "statusWritesPerIssuedToken": requests.writes_to("videosdktokens/status") as f64 / issued,
         "eventWritesPerIssuedToken": requests.writes_to("events") as f64 / issued,
         "secretGetsPerIssuedToken": requests.get("get", "secrets") as f64 / issued,
+        "operatorCpuSecondsPer1000": 1000.0 * operator_cpu / issued,
+        // This process without the floor's writes: the same creates and Ready watch.
+        "benchProcessCpuSeconds": bench_cpu,
         "peakRssMiB": memory.peak_mib,
         "rssMiB": memory.rss_mib,
     });
@@ -415,6 +441,9 @@ async fn restart(
     let requests = server.requests().await;
     let result = json!({
         "writes": requests.writes,
+        "secretGets": requests.get("get", "secrets"),
+        "secretLists": requests.get("list", "secrets"),
+        "namespaceGets": requests.get("get", "namespaces"),
         "tokensIssued": operator.counters().await.total_issuances(),
         "secondsUntilSyncedAndReconciled": seconds,
         "rssMiB": memory.rss_mib,
@@ -632,11 +661,35 @@ const ROWS: &[(&str, &str, &str)] = &[
         "",
     ),
     (
+        "  status writes per issued token",
+        "/create/statusWritesPerIssuedToken",
+        "1",
+    ),
+    (
         "  Secret GETs per issued token",
         "/create/secretGetsPerIssuedToken",
         "",
     ),
-    ("  operator peak RSS (MiB)", "/create/peakRssMiB", "≤ 64"),
+    (
+        "  operator CPU per 1,000 issuances (s)",
+        "/create/operatorCpuSecondsPer1000",
+        "",
+    ),
+    (
+        "  floor client CPU per 1,000 (s)",
+        "/floorClientCpuSecondsPer1000",
+        "",
+    ),
+    (
+        "  operator CPU as a ratio to the floor's",
+        "/operatorToFloorCpuRatio",
+        "≤ 1.5",
+    ),
+    (
+        "  operator peak RSS (MiB)",
+        "/create/peakRssMiB",
+        "≤ 32 at 10,000",
+    ),
     ("idle: writes", "/idle/writes", "0"),
     (
         "idle: operator CPU (% of a core)",
@@ -644,6 +697,8 @@ const ROWS: &[(&str, &str, &str)] = &[
         "",
     ),
     ("restart: writes", "/restart/writes", "0"),
+    ("restart: Secret GETs", "/restart/secretGets", "0"),
+    ("restart: Secret LISTs", "/restart/secretLists", ""),
     (
         "restart: seconds until synced, all reconciled",
         "/restart/secondsUntilSyncedAndReconciled",

@@ -5,6 +5,7 @@ use super::events;
 use super::memory::TokenMemory;
 use super::metrics::Metrics;
 use super::rollout;
+use super::secret_versions::SecretVersions;
 use super::watches::CredentialSecrets;
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer};
 use kube::runtime::events::EventType;
@@ -57,6 +58,8 @@ pub struct Context {
     pub(crate) events: events::Publisher,
     /// What reconciles remember per token.
     pub(crate) memory: TokenMemory,
+    /// The managed Secrets' resourceVersions, as watched.
+    pub(crate) versions: SecretVersions,
 }
 
 impl Context {
@@ -83,13 +86,21 @@ impl Context {
 
 /// Whether the issuer, cluster issuer and token caches have listed once.
 #[derive(Clone)]
-pub(crate) struct Listed([tokio::sync::watch::Receiver<bool>; 3]);
+/// The fourth signal: the managed Secrets were listed and checked once (see
+/// `tokens::warm_up`), so that tokens' first reconciles after a start read no Secret again.
+pub(crate) struct Listed([tokio::sync::watch::Receiver<bool>; 4]);
 
 impl Listed {
-    pub(crate) fn new() -> (Self, [tokio::sync::watch::Sender<bool>; 3]) {
-        let channels = [(); 3].map(|()| tokio::sync::watch::channel(false));
-        let receivers = [0, 1, 2].map(|i| channels[i].1.clone());
+    /// The signals, and their senders: issuers, cluster issuers, tokens, Secrets checked.
+    pub(crate) fn new() -> (Self, [tokio::sync::watch::Sender<bool>; 4]) {
+        let channels = [(); 4].map(|()| tokio::sync::watch::channel(false));
+        let receivers = [0, 1, 2, 3].map(|i| channels[i].1.clone());
         (Listed(receivers), channels.map(|(tx, _)| tx))
+    }
+
+    /// Until the managed Secrets were listed and checked (or that gave up).
+    pub(crate) async fn wait_warmed(&self) {
+        let _ = self.0[3].clone().wait_for(|done| *done).await;
     }
 
     /// Until both issuer caches have listed: a token's issuer is known, or known not to exist.
@@ -101,7 +112,7 @@ impl Listed {
 
     /// Until every cache has listed.
     pub(crate) async fn wait_all(&self) {
-        for rx in &self.0 {
+        for rx in &self.0[..3] {
             let _ = rx.clone().wait_for(|listed| *listed).await;
         }
     }

@@ -1,8 +1,9 @@
 //! What the operator remembers about each token between its reconciles, in memory only: the
 //! consecutive API errors (for backoff), the fingerprint of the status it last wrote (so that a
 //! lagging cache does not make it write the same status again) and the expiry of the token it
-//! last found or wrote in the Secret (the cap of the retry backoff). Lost on restart by design:
-//! every entry can be rebuilt from the API.
+//! last found or wrote in the Secret (the cap of the retry backoff), and what it verified of the
+//! Secret ([`Verified`], so that an unchanged Secret is not read again). Lost on restart by
+//! design: every entry can be rebuilt from the API.
 
 use crate::api::VideoSdkToken;
 use kube::Resource;
@@ -26,6 +27,25 @@ struct Remembered {
     /// but can lag: a status written just before the API server became unreachable may never
     /// reach the cache, and without this the retries would back off past the server's return.
     expires: Option<u64>,
+    /// The Secret as the operator last wrote it or read and found it right.
+    verified: Option<Verified>,
+}
+
+/// What the operator knows of a Secret it wrote, or read and found holding the right token,
+/// without keeping the Secret: enough to rebuild the token's claims (from the spec, `iat` and
+/// `jti`) while nothing has changed since. 48 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Verified {
+    /// The Secret's resourceVersion then: any later write by anyone moves it.
+    pub(crate) resource_version: u64,
+    /// The stored token's `iat` (Unix seconds).
+    pub(crate) iat: u64,
+    /// The stored token's `jti`.
+    pub(crate) jti: uuid::Uuid,
+    /// A fingerprint of everything else the plan read then (the token's generation and
+    /// renew-now annotation, the issuer, its credentials Secret's resourceVersion); see
+    /// `tokens::gather`.
+    pub(crate) inputs: u64,
 }
 
 /// When the token in `token`'s Secret expires: `remembered` when the operator knows, else what
@@ -96,6 +116,16 @@ impl TokenMemory {
     /// reconcile that read or wrote it, else from the cached status.
     pub(crate) fn expiry(&self, token: &VideoSdkToken) -> Option<u64> {
         known_expiry(self.recall(token).expires, token)
+    }
+
+    /// What the operator verified of `token`'s Secret, if anything.
+    pub(crate) fn verified(&self, token: &VideoSdkToken) -> Option<Verified> {
+        self.recall(token).verified
+    }
+
+    /// Remembers what the operator verified of `token`'s Secret (`None`: nothing, read it).
+    pub(crate) fn remember_verified(&self, token: &VideoSdkToken, verified: Option<Verified>) {
+        self.remember(token, |r| r.verified = verified);
     }
 
     /// Forgets a deleted token.

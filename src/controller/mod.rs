@@ -34,6 +34,7 @@ pub mod reason;
 pub mod rollout;
 mod run;
 pub mod secret;
+mod secret_versions;
 pub mod status;
 pub mod stored;
 mod tokens;

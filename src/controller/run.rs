@@ -4,6 +4,7 @@
 use super::context::{Context, Listed, Settings};
 use super::memory::TokenMemory;
 use super::metrics::{self, Metrics};
+use super::secret_versions::SecretVersions;
 use super::watches::{CredentialSecrets, SecretKey};
 use super::{events, issuers, labels, secret, tokens};
 use crate::api::{
@@ -27,6 +28,9 @@ const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-config
 
 /// How long the controllers may take to list their caches after a shutdown signal.
 const LIST_BEFORE_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long token reconciles wait, at start, for the managed Secrets to be listed and checked
+/// (`tokens::warm_up`) before they read their Secrets one by one instead.
+const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long reconciles in flight may take to finish after a shutdown signal.
 const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -151,7 +155,7 @@ pub async fn run(
     let (issuer_reader, issuer_writer) = reflector::store();
     let (cluster_reader, cluster_writer) = reflector::store();
     let (token_reader, token_writer) = reflector::store();
-    let (listed, [issuers_listed, cluster_listed, tokens_listed]) = Listed::new();
+    let (listed, [issuers_listed, cluster_listed, tokens_listed, warmed]) = Listed::new();
     let ctx = Arc::new(Context {
         listed,
         client: client.clone(),
@@ -166,6 +170,7 @@ pub async fn run(
             std::env::var("POD_NAME").ok(),
         ),
         memory: TokenMemory::default(),
+        versions: SecretVersions::default(),
     });
     let shutdown = shutdown.shared();
     let shutdown_for_deadline = shutdown.clone();
@@ -257,7 +262,22 @@ pub async fn run(
         watcher::Config::default().labels(labels::MANAGED_SELECTOR),
     )
     .default_backoff()
+    .inspect({
+        // Every managed Secret's resourceVersion, so that a reconcile reads a Secret only when
+        // it changed since the operator last wrote or checked it.
+        let ctx = ctx.clone();
+        move |event| match event {
+            Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
+                ctx.versions.saw(&s.metadata);
+            }
+            Ok(watcher::Event::Delete(s)) => ctx.versions.gone(&s.metadata),
+            Ok(watcher::Event::Init) => ctx.versions.relist_started(),
+            Ok(watcher::Event::InitDone) => ctx.versions.relist_done(),
+            Err(_) => {}
+        }
+    })
     .touched_objects();
+    let warm_tokens = token_reader.clone();
     let (by_issuer, by_cluster_issuer) = (token_reader.clone(), token_reader.clone());
     ctx.metrics.read_caches_from(Some(metrics::Caches {
         tokens: token_reader.clone(),
@@ -314,6 +334,7 @@ pub async fn run(
                     // A token's issuer must be known before the token is judged, or a restart
                     // would briefly report every token's issuer as missing.
                     ctx.listed.wait_issuers().await;
+                    ctx.listed.wait_warmed().await;
                     tokens::reconcile(token, ctx).await
                 }
             }
@@ -323,6 +344,20 @@ pub async fn run(
     )
     .for_each(|_| async {});
 
+    let warm_up = tokio::spawn({
+        let (ctx, tokens) = (ctx.clone(), warm_tokens);
+        async move {
+            ctx.listed.wait_all().await;
+            let namespace = ctx.settings.namespace.clone();
+            let checked = tokens::warm_up(&ctx, &tokens, namespace.as_deref());
+            if tokio::time::timeout(WARM_UP_LIMIT, checked).await.is_err() {
+                tracing::debug!(
+                    "checking the managed Secrets at start took too long; each token reads its own"
+                );
+            }
+            warmed.send_replace(true);
+        }
+    });
     let synced = tokio::spawn({
         let ctx = ctx.clone();
         async move {
@@ -342,6 +377,7 @@ pub async fn run(
         () = deadline => tracing::warn!("reconciles still in flight {SHUTDOWN_DEADLINE:?} after shutdown; stopping anyway"),
     }
     synced.abort();
+    warm_up.abort();
     ctx.metrics.set_caches_synced(false);
     ctx.metrics.read_caches_from(None);
 }

@@ -1,26 +1,58 @@
 //! Step 1 of a token's reconcile: read everything the plan needs, from the caches (issuers,
-//! credentials Secrets) and the API (the token's Secret; the namespace's labels when a cluster
-//! issuer's namespaceSelector must judge them). Nothing is decided here.
+//! credentials Secrets) and the API (the token's Secret, unless it is unchanged since the
+//! operator last wrote or checked it; the namespace's labels when a cluster issuer's
+//! namespaceSelector must judge them). Nothing is decided here.
 
-use crate::api::{CredentialsSecretRef, IssuerKind, IssuerPolicy, VideoSdkToken};
+use crate::api::{
+    CredentialsSecretRef, IssuerKind, IssuerPolicy, RENEW_NOW_ANNOTATION, VideoSdkToken,
+};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
+use crate::controller::memory::Verified;
 use crate::controller::secret;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// What a token's plan is decided from.
 #[derive(Debug, Clone)]
 pub(crate) struct Inputs {
     /// The token's namespace.
     pub(crate) namespace: String,
-    /// The Secret of the token's `secretName`, if it exists.
-    pub(crate) existing: Option<Secret>,
+    /// The Secret of the token's `secretName`.
+    pub(crate) existing: Existing,
     /// The issuer the token names, as found.
     pub(crate) issuer: IssuerLookup,
+    /// A fingerprint of everything the plan reads but the Secret and the time: the token's UID,
+    /// generation, renew-now annotation and recorded renew-now answer, the issuer's identity and
+    /// generation, its credentials Secret's resourceVersion and the namespace's labels. While
+    /// it and the Secret's resourceVersion stay as they were, so does the plan, until renewal.
+    pub(crate) fingerprint: u64,
+}
+
+/// The token's Secret, as far as the plan needs it.
+#[derive(Debug, Clone)]
+pub(crate) enum Existing {
+    /// There is no Secret of that name.
+    Absent,
+    /// The Secret, as just read.
+    Read(Box<Secret>),
+    /// Not read: it is unchanged (the same resourceVersion, and the same [`Inputs::fingerprint`])
+    /// since the operator wrote it or read it and found the right token in it.
+    Unchanged(Verified),
+}
+
+impl Existing {
+    /// The Secret, when it was read.
+    pub(crate) fn read(&self) -> Option<&Secret> {
+        match self {
+            Existing::Read(secret) => Some(secret),
+            _ => None,
+        }
+    }
 }
 
 /// The issuer a token names, as found in the caches.
@@ -57,18 +89,63 @@ pub(crate) struct Issuer {
     pub(crate) namespace_labels: Option<BTreeMap<String, String>>,
 }
 
-/// Reads the token's Secret, its issuer and the issuer's credentials.
+/// Reads the token's issuer and the issuer's credentials from the caches, and the token's Secret
+/// from the API unless it is unchanged since the operator last wrote or checked it.
 ///
 /// Errors: the API requests (the Secret GET, the Namespace GET) failed.
 pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Inputs, Error> {
+    let (issuer, fingerprint) = gather_issuer(token, ctx).await?;
     let namespace = token.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let existing = secrets.get_opt(&secret::secret_name(token)).await?;
+    let secret_name = secret::secret_name(token);
+    let unchanged = ctx.memory.verified(token).filter(|verified| {
+        verified.inputs == fingerprint
+            && ctx.versions.current(&namespace, &secret_name) == Some(verified.resource_version)
+    });
+    let existing = match unchanged {
+        Some(verified) => Existing::Unchanged(verified),
+        None => {
+            let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+            match secrets.get_opt(&secret_name).await? {
+                Some(secret) => Existing::Read(Box::new(secret)),
+                None => Existing::Absent,
+            }
+        }
+    };
+    Ok(Inputs {
+        namespace,
+        existing,
+        issuer,
+        fingerprint,
+    })
+}
+
+/// The issuer the token names, with its credentials, and the fingerprint of everything the plan
+/// reads but the Secret and the time ([`Inputs::fingerprint`]).
+///
+/// Errors: the Namespace GET (for a cluster issuer's namespaceSelector) failed.
+pub(crate) async fn gather_issuer(
+    token: &VideoSdkToken,
+    ctx: &Context,
+) -> Result<(IssuerLookup, u64), Error> {
+    let namespace = token.namespace().unwrap_or_default();
+    let mut fingerprint = DefaultHasher::new();
+    token.uid().hash(&mut fingerprint);
+    token.metadata.generation.hash(&mut fingerprint);
+    token
+        .annotations()
+        .get(RENEW_NOW_ANNOTATION)
+        .hash(&mut fingerprint);
+    token
+        .status
+        .as_ref()
+        .and_then(|s| s.renew_now_handled.as_deref())
+        .hash(&mut fingerprint);
     let issuer_ref = &token.spec.issuer_ref;
     let local = ObjectRef::new(&issuer_ref.name).within(&namespace);
     let cluster = ObjectRef::new(&issuer_ref.name);
     let found = match issuer_ref.kind {
         IssuerKind::VideoSdkIssuer => ctx.issuers.get(&local).map(|i| {
+            (i.uid(), i.metadata.generation).hash(&mut fingerprint);
             let spec = &i.spec;
             (
                 spec.credentials_secret_ref.clone(),
@@ -78,6 +155,7 @@ pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Input
             )
         }),
         IssuerKind::ClusterVideoSdkIssuer => ctx.cluster_issuers.get(&cluster).map(|i| {
+            (i.uid(), i.metadata.generation).hash(&mut fingerprint);
             let spec = &i.spec;
             (
                 spec.credentials_secret_ref.clone(),
@@ -92,11 +170,10 @@ pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Input
             IssuerKind::VideoSdkIssuer => ctx.cluster_issuers.get(&cluster).is_some(),
             IssuerKind::ClusterVideoSdkIssuer => ctx.issuers.get(&local).is_some(),
         };
-        return Ok(Inputs {
-            namespace,
-            existing,
-            issuer: IssuerLookup::Missing { other_kind_exists },
-        });
+        return Ok((
+            IssuerLookup::Missing { other_kind_exists },
+            fingerprint.finish(),
+        ));
     };
     let namespace_labels = match namespace_selector {
         Some(_) => {
@@ -106,22 +183,29 @@ pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Input
         }
         None => None,
     };
+    namespace_labels.hash(&mut fingerprint);
     let credentials = ctx
         .credentials
         .get(&credentials_namespace, &credentials_ref.name)
         .await;
-    Ok(Inputs {
-        namespace,
-        existing,
-        issuer: IssuerLookup::Found(Box::new(Issuer {
-            kind: issuer_ref.kind,
-            name: issuer_ref.name.clone(),
-            credentials_ref,
-            credentials_namespace,
-            credentials,
-            policy,
-            namespace_selector,
-            namespace_labels,
-        })),
-    })
+    credentials
+        .as_ref()
+        .map(|c| {
+            (
+                c.metadata.uid.as_deref(),
+                c.metadata.resource_version.as_deref(),
+            )
+        })
+        .hash(&mut fingerprint);
+    let issuer = IssuerLookup::Found(Box::new(Issuer {
+        kind: issuer_ref.kind,
+        name: issuer_ref.name.clone(),
+        credentials_ref,
+        credentials_namespace,
+        credentials,
+        policy,
+        namespace_selector,
+        namespace_labels,
+    }));
+    Ok((issuer, fingerprint.finish()))
 }

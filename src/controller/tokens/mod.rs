@@ -3,11 +3,15 @@
 //! function of those inputs, the time and a fresh token id: a problem to report, or the token
 //! the Secret must hold, with the Secret to apply and the renewal time, computed once), and
 //! [`write`] applies the plan (Secret, Event, status, rollout restarts) and says when to come
-//! back.
+//! back. [`warm_up`] checks every managed Secret with one LIST at start, so that the first
+//! reconciles read none again.
 
 mod gather;
 mod plan;
+mod warm_up;
 mod write;
+
+pub(crate) use warm_up::warm_up;
 
 use crate::api::VideoSdkToken;
 use crate::controller::context::Context;
@@ -33,7 +37,7 @@ pub(crate) async fn reconcile(
     let started = std::time::Instant::now();
     let inputs = gather::gather(&token, &ctx).await?;
     let plan = plan::plan(&token, &inputs, now, token::new_token_id()?)?;
-    let action = write::write(&token, &ctx, plan, now).await?;
+    let action = write::write(&token, &ctx, plan, &inputs, now).await?;
     ctx.metrics.observe_reconcile(started.elapsed());
     Ok(action)
 }

@@ -4,7 +4,7 @@
 //! and credentials, the request against the policy, the Secret's ownership; then whether the
 //! stored token is kept or re-signed ([`crate::controller::decision`]).
 
-use super::gather::{Inputs, Issuer, IssuerLookup};
+use super::gather::{Existing, Inputs, Issuer, IssuerLookup};
 use crate::api::{IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkToken};
 use crate::controller::decision::{self, Decision, Desired, ResignReason};
 use crate::controller::problem::Problem;
@@ -58,13 +58,20 @@ pub(crate) fn plan(
         Ok(checked) => checked,
         Err(problem) => return Ok(Plan::NotReady(problem)),
     };
+    if let Some(issued) = unchanged_token(token, inputs, &checked, now) {
+        // Unchanged since verified and not due: nothing to read, nothing to write.
+        return Ok(Plan::Ready {
+            issued: Box::new(issued),
+            apply: None,
+        });
+    }
     let (issued, jwt, record) = keep_or_sign(token, inputs, &checked, now, new_id)?;
     let desired = secret::desired(token, &jwt, record.annotations(&issued.claims));
-    let apply = inputs
-        .existing
-        .as_ref()
-        .is_none_or(|existing| secret::needs_apply(existing, &desired))
-        .then(|| Box::new(desired));
+    let apply = match &inputs.existing {
+        Existing::Read(existing) => secret::needs_apply(existing, &desired),
+        Existing::Absent | Existing::Unchanged(_) => true,
+    }
+    .then(|| Box::new(desired));
     Ok(Plan::Ready {
         issued: Box::new(issued),
         apply,
@@ -134,7 +141,7 @@ fn check(token: &VideoSdkToken, inputs: &Inputs) -> Result<Checked, Problem> {
     if let Some(violation) = policy::violation(&request, &issuer.policy, &describe) {
         return Err(Problem::new(Reason::PolicyViolation, violation.to_string()));
     }
-    if let Some(existing) = &inputs.existing
+    if let Some(existing) = inputs.existing.read()
         && !secret::is_owned_by(existing, token)
     {
         return Err(Problem::new(
@@ -180,9 +187,46 @@ fn describe(issuer: &Issuer, namespace: &str) -> String {
     }
 }
 
+/// The token of a Secret that is unchanged since the operator verified it, rebuilt from the spec
+/// and what it remembers (`iat`, `jti`), while it is not due for renewal; `None` otherwise.
+fn unchanged_token(
+    token: &VideoSdkToken,
+    inputs: &Inputs,
+    checked: &Checked,
+    now: SystemTime,
+) -> Option<Issued> {
+    let Existing::Unchanged(verified) = &inputs.existing else {
+        return None;
+    };
+    let claims = Claims::for_request(
+        &checked.request,
+        checked.credentials.api_key(),
+        verified.iat,
+        verified.jti.hyphenated().to_string(),
+    )?;
+    let renewal_time = token::renewal_time(
+        time::from_unix(claims.iat),
+        time::from_unix(claims.exp),
+        checked.renew_before,
+        &token.uid().unwrap_or_default(),
+    )
+    .ok()?;
+    (now < renewal_time && time::to_unix(now) < claims.exp).then(|| Issued {
+        claims,
+        renewal_time,
+        renew_now_handled: token
+            .annotations()
+            .get(RENEW_NOW_ANNOTATION)
+            .cloned()
+            .or_else(|| token.status.as_ref()?.renew_now_handled.clone()),
+        resigned: None,
+    })
+}
+
 /// Keeps the stored token or signs a new one; returns it, its JWT, and the record the Secret's
 /// annotations keep of it (rebuilt from what was just checked or signed, never copied from the
-/// Secret: an edited annotation is corrected, a removed one restored).
+/// Secret: an edited annotation is corrected, a removed one restored). A Secret unchanged since
+/// verified gets here only when it is due ([`unchanged_token`]).
 fn keep_or_sign(
     token: &VideoSdkToken,
     inputs: &Inputs,
@@ -190,7 +234,7 @@ fn keep_or_sign(
     now: SystemTime,
     new_id: Uuid,
 ) -> Result<(Issued, String, StoredToken), SignError> {
-    let stored = inputs.existing.as_ref().map(StoredToken::from_secret);
+    let stored = inputs.existing.read().map(StoredToken::from_secret);
     let spec_hash = checked.request.fingerprint();
     let renew_now = token
         .annotations()
@@ -208,7 +252,12 @@ fn keep_or_sign(
         renew_before: checked.renew_before,
         uid: &uid,
     };
-    let (jwt, issued) = match decision::decide(stored.as_ref(), &desired, now) {
+    let decision = if matches!(inputs.existing, Existing::Unchanged(_)) {
+        Decision::Resign(ResignReason::RenewalDue)
+    } else {
+        decision::decide(stored.as_ref(), &desired, now)
+    };
+    let (jwt, issued) = match decision {
         Decision::Keep {
             renewal_time,
             claims,
@@ -307,8 +356,9 @@ mod tests {
     fn inputs(issuer: Issuer, existing: Option<Secret>) -> Inputs {
         Inputs {
             namespace: "ns".into(),
-            existing,
+            existing: existing.map_or(Existing::Absent, |s| Existing::Read(Box::new(s))),
             issuer: IssuerLookup::Found(Box::new(issuer)),
+            fingerprint: 0,
         }
     }
 
@@ -384,6 +434,56 @@ mod tests {
     }
 
     #[test]
+    fn an_unchanged_secret_is_kept_without_reading_until_it_is_due() {
+        let t = token(json!({}));
+        let Plan::Ready { issued, .. } =
+            planned(&t, &inputs(issuer(IssuerPolicy::default()), None))
+        else {
+            panic!("ready");
+        };
+        let verified = crate::controller::memory::Verified {
+            resource_version: 7,
+            iat: issued.claims.iat,
+            jti: Uuid::try_parse(issued.claims.jti.as_deref().unwrap()).unwrap(),
+            inputs: 0,
+        };
+        let unchanged = Inputs {
+            existing: Existing::Unchanged(verified),
+            ..inputs(issuer(IssuerPolicy::default()), None)
+        };
+        let Plan::Ready {
+            issued: kept,
+            apply,
+        } = plan(
+            &t,
+            &unchanged,
+            now() + Duration::from_secs(60),
+            Uuid::new_v4(),
+        )
+        .unwrap()
+        else {
+            panic!("ready");
+        };
+        assert_eq!(
+            kept.claims, issued.claims,
+            "the claims rebuilt from iat and jti"
+        );
+        assert_eq!(kept.renewal_time, issued.renewal_time);
+        assert!(apply.is_none() && kept.resigned.is_none());
+        // Due: re-signed, and the whole Secret applied.
+        let due = issued.renewal_time + Duration::from_secs(1);
+        let Plan::Ready {
+            issued: renewed,
+            apply,
+        } = plan(&t, &unchanged, due, Uuid::new_v4()).unwrap()
+        else {
+            panic!("ready");
+        };
+        assert_eq!(renewed.resigned, Some(ResignReason::RenewalDue));
+        assert!(apply.is_some());
+    }
+
+    #[test]
     fn each_problem_is_found_in_the_order_a_person_fixes_them() {
         let open = || issuer(IssuerPolicy::default());
         let bad_spec = token(json!({"ttl": "1d"}));
@@ -393,10 +493,11 @@ mod tests {
         );
         let missing = Inputs {
             namespace: "ns".into(),
-            existing: None,
+            existing: Existing::Absent,
             issuer: IssuerLookup::Missing {
                 other_kind_exists: true,
             },
+            fingerprint: 0,
         };
         let Plan::NotReady(problem) = planned(&token(json!({})), &missing) else {
             panic!("not ready");

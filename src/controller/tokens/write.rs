@@ -2,6 +2,7 @@
 //! of a (re-)signing or of a new problem, the status when it changed, the rollout restarts —
 //! and say when to reconcile again (the renewal time, or a backoff while a problem lasts).
 
+use super::gather::{Existing, Inputs};
 use super::plan::{Issued, Plan};
 use super::remaining;
 use crate::api::{VideoSdkToken, VideoSdkTokenStatus};
@@ -9,9 +10,12 @@ use crate::controller::context::Context;
 use crate::controller::decision::ResignReason;
 use crate::controller::error::Error;
 use crate::controller::labels::FIELD_MANAGER;
+use crate::controller::memory::Verified;
 use crate::controller::reason::Reason;
+use crate::controller::secret_versions::resource_version;
 use crate::controller::{backoff, display, rollout, secret, status};
 use crate::time;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -25,6 +29,7 @@ pub(super) async fn write(
     token: &VideoSdkToken,
     ctx: &Context,
     plan: Plan,
+    inputs: &Inputs,
     now: SystemTime,
 ) -> Result<Action, Error> {
     let previous = token.status.clone().unwrap_or_default();
@@ -32,19 +37,23 @@ pub(super) async fn write(
     let secret_name = secret::secret_name(token);
     match plan {
         Plan::Ready { issued, apply } => {
-            if let Some(desired) = apply {
-                let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-                    Api::namespaced(ctx.client.clone(), &token.namespace().unwrap_or_default());
-                secrets
-                    .patch(
-                        &secret_name,
-                        &PatchParams::apply(FIELD_MANAGER).force(),
-                        &Patch::Apply(&*desired),
+            let written = match apply {
+                Some(desired) => {
+                    let secrets: Api<Secret> =
+                        Api::namespaced(ctx.client.clone(), &token.namespace().unwrap_or_default());
+                    let params = PatchParams::apply(FIELD_MANAGER).force();
+                    Some(
+                        secrets
+                            .patch(&secret_name, &params, &Patch::Apply(&*desired))
+                            .await?,
                     )
-                    .await?;
-            }
+                }
+                None => None,
+            };
             ctx.memory.forget_errors(token);
             ctx.memory.remember_expiry(token, issued.claims.exp);
+            ctx.memory
+                .remember_verified(token, verified(&issued, written.as_ref(), inputs));
             let condition = status::ready_condition(
                 Reason::Issued,
                 format!("Secret {secret_name} holds a valid token"),
@@ -113,6 +122,27 @@ pub(super) async fn write(
     }
 }
 
+/// What the operator now knows of the Secret without reading it again: the Secret it just
+/// wrote, or read and kept, holds `issued`; `None` when its resourceVersion is not a number.
+pub(super) fn verified(
+    issued: &Issued,
+    written: Option<&Secret>,
+    inputs: &Inputs,
+) -> Option<Verified> {
+    let resource_version = match (written, &inputs.existing) {
+        (Some(secret), _) => resource_version(&secret.metadata),
+        (None, Existing::Read(secret)) => resource_version(&secret.metadata),
+        (None, Existing::Unchanged(verified)) => Some(verified.resource_version),
+        (None, Existing::Absent) => None,
+    }?;
+    Some(Verified {
+        resource_version,
+        iat: issued.claims.iat,
+        jti: uuid::Uuid::try_parse(issued.claims.jti.as_deref()?).ok()?,
+        inputs: inputs.fingerprint,
+    })
+}
+
 /// Writes `new` as the token's status unless it is what is there already.
 async fn write_status(
     token: &VideoSdkToken,
@@ -171,12 +201,64 @@ async fn announce(
 }
 
 /// A process-local fingerprint of a status, to remember what was last written without keeping
-/// a copy of it per token.
+/// a copy of it per token. It leaves out the conditions' `lastTransitionTime`: a reconcile that
+/// sees a cached token from before the operator's own last status write computes the same
+/// status but a new transition time (it finds no earlier condition to keep it from), and
+/// writing that again would be a second status write for one issuance, with a transition time
+/// that moved although nothing transitioned. A real transition changes the status itself.
 fn status_fingerprint(status: &VideoSdkTokenStatus) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut value = serde_json::to_value(status).unwrap_or_default();
+    if let Some(conditions) = value
+        .get_mut("conditions")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for condition in conditions
+            .iter_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+        {
+            condition.remove("lastTransitionTime");
+        }
+    }
     let mut hasher = DefaultHasher::new();
-    serde_json::to_string(status)
-        .unwrap_or_default()
-        .hash(&mut hasher);
+    value.to_string().hash(&mut hasher);
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn the_status_fingerprint_ignores_only_the_transition_time() {
+        let at = |secs: u64| time::to_k8s(UNIX_EPOCH + Duration::from_secs(secs));
+        let status = |ready: &str, transition: u64| VideoSdkTokenStatus {
+            conditions: vec![Condition {
+                type_: "Ready".into(),
+                status: ready.into(),
+                reason: "Issued".into(),
+                message: "m".into(),
+                observed_generation: Some(1),
+                last_transition_time: at(transition),
+            }],
+            token_id: Some("id".into()),
+            ..VideoSdkTokenStatus::default()
+        };
+        assert_eq!(
+            status_fingerprint(&status("True", 1_800_000_000)),
+            status_fingerprint(&status("True", 1_800_000_001))
+        );
+        assert_ne!(
+            status_fingerprint(&status("True", 1_800_000_000)),
+            status_fingerprint(&status("False", 1_800_000_000))
+        );
+        let mut other_id = status("True", 1_800_000_000);
+        other_id.token_id = Some("other".into());
+        assert_ne!(
+            status_fingerprint(&other_id),
+            status_fingerprint(&status("True", 1_800_000_000))
+        );
+    }
 }
