@@ -7,6 +7,7 @@ mod dev;
 mod interop;
 mod offline;
 mod schemas;
+mod status;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
