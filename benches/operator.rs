@@ -265,8 +265,7 @@ fn issued(token: &VideoSdkToken, credentials: &Credentials, now: SystemTime) -> 
     let renewal = token::renewal_time(iat, exp, RenewBefore::Default, &uid).expect("a schedule");
     let secret_name = secret::secret_name(token);
     let condition = status::ready_condition(
-        true,
-        "Issued",
+        videosdk_token_operator::controller::reason::Reason::Issued,
         format!("Secret {secret_name} holds a valid token"),
         token.meta().generation,
         &[],

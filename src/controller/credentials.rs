@@ -3,6 +3,7 @@
 //! Secret into a message: only key names.
 
 use super::problem::Problem;
+use super::reason::Reason;
 use crate::api::CredentialsSecretRef;
 use crate::token::{Credentials, CredentialsError};
 use k8s_openapi::api::core::v1::Secret;
@@ -17,7 +18,7 @@ pub fn read(
     let where_ = format!("Secret {namespace}/{}", secret_ref.name);
     let Some(secret) = secret else {
         return Err(Problem {
-            reason: "SecretNotFound",
+            reason: Reason::SecretNotFound,
             message: format!(
                 "{where_} does not exist: create it with keys {:?} and {:?}",
                 secret_ref.api_key_key, secret_ref.secret_key
@@ -29,7 +30,7 @@ pub fn read(
         let Some(bytes) = data.get(key) else {
             let present: Vec<&str> = data.keys().map(String::as_str).collect();
             return Err(Problem {
-                reason: "KeyMissing",
+                reason: Reason::KeyMissing,
                 message: format!(
                     "{where_} has no key {key:?} for the {what} (keys present: {}); add it or set credentialsSecretRef.{}",
                     if present.is_empty() {
@@ -46,7 +47,7 @@ pub fn read(
             });
         };
         String::from_utf8(bytes.0.clone()).map_err(|_| Problem {
-            reason: "ValueNotUtf8",
+            reason: Reason::ValueNotUtf8,
             message: format!("{where_} key {key:?} ({what}) is not UTF-8 text; store the value VideoSDK shows, as text"),
         })
     };
@@ -54,8 +55,8 @@ pub fn read(
     let api_secret = value(&secret_ref.secret_key, "API secret")?;
     Credentials::new(api_key, api_secret).map_err(|e| Problem {
         reason: match e {
-            CredentialsError::SurroundingWhitespace { .. } => "ValueHasWhitespace",
-            _ => "ValueEmpty",
+            CredentialsError::SurroundingWhitespace { .. } => Reason::ValueHasWhitespace,
+            _ => Reason::ValueEmpty,
         },
         message: format!("{where_}: {e}"),
     })
@@ -108,9 +109,9 @@ mod tests {
 
     #[test]
     fn each_problem_has_its_own_reason() {
-        assert_eq!(problem(None).reason, "SecretNotFound");
+        assert_eq!(problem(None).reason, Reason::SecretNotFound);
         let p = problem(Some(&secret(&[("secret", SECRET_VALUE.as_bytes())])));
-        assert_eq!(p.reason, "KeyMissing");
+        assert_eq!(p.reason, Reason::KeyMissing);
         assert!(
             p.message.contains("\"apiKey\"") && p.message.contains("keys present: secret"),
             "{}",
@@ -118,7 +119,7 @@ mod tests {
         );
         assert_eq!(
             problem(Some(&secret(&[("apiKey", b"key")]))).reason,
-            "KeyMissing"
+            Reason::KeyMissing
         );
         assert_eq!(
             problem(Some(&secret(&[
@@ -126,7 +127,7 @@ mod tests {
                 ("secret", b"\xff\xfe")
             ])))
             .reason,
-            "ValueNotUtf8"
+            Reason::ValueNotUtf8
         );
         assert_eq!(
             problem(Some(&secret(&[
@@ -134,14 +135,14 @@ mod tests {
                 ("secret", SECRET_VALUE.as_bytes())
             ])))
             .reason,
-            "ValueEmpty"
+            Reason::ValueEmpty
         );
         let newline = format!("{SECRET_VALUE}\n");
         let p = problem(Some(&secret(&[
             ("apiKey", b"key"),
             ("secret", newline.as_bytes()),
         ])));
-        assert_eq!(p.reason, "ValueHasWhitespace");
+        assert_eq!(p.reason, Reason::ValueHasWhitespace);
         assert!(p.message.contains("trailing newline"), "{}", p.message);
     }
 }

@@ -3,10 +3,12 @@
 //! otherwise `Ready=False` with the reason. Tokens do not wait for this status: they check their
 //! issuer's credentials themselves, with the same functions, so the two never disagree.
 
+use super::context::Context;
 use super::error::Error;
 use super::labels::FIELD_MANAGER;
 use super::problem::Problem;
-use super::{Context, credentials, display, policy, status};
+use super::reason::Reason;
+use super::{credentials, display, policy, status};
 use crate::api::{
     ClusterVideoSdkIssuer, CredentialsSecretRef, IssuerPolicy, IssuerStatus, VideoSdkIssuer,
 };
@@ -86,11 +88,11 @@ async fn check(
     selector: Option<&LabelSelector>,
     namespace: &str,
 ) -> Result<String, Problem> {
-    policy::check_policy(issuer_policy).map_err(|e| Problem::new("InvalidPolicy", e))?;
+    policy::check_policy(issuer_policy).map_err(|e| Problem::new(Reason::InvalidPolicy, e))?;
     if let Some(selector) = selector {
         policy::selector_matches(Some(selector), &BTreeMap::new()).map_err(|e| {
             Problem::new(
-                "InvalidNamespaceSelector",
+                Reason::InvalidNamespaceSelector,
                 format!("spec.namespaceSelector: {e}"),
             )
         })?;
@@ -117,8 +119,7 @@ where
     let (condition, fingerprint) = match &outcome {
         Ok(fingerprint) => (
             status::ready_condition(
-                true,
-                "CredentialsValid",
+                Reason::CredentialsValid,
                 format!("credentials are well-formed (API key sha256:{fingerprint})"),
                 generation,
                 &previous.conditions,
@@ -128,7 +129,6 @@ where
         ),
         Err(p) => (
             status::ready_condition(
-                false,
                 p.reason,
                 p.message.clone(),
                 generation,

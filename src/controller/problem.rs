@@ -1,18 +1,20 @@
 //! A reason a token or issuer is not ready that is no API error: bad input a person must fix.
 
+use super::reason::Reason;
+
 /// A `Ready=False` reason and its message. Messages name what is wrong and what to do, and
 /// never contain a credential or a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// CamelCase reason for the condition and the Event.
-    pub reason: &'static str,
+    /// The reason for the condition and the Event.
+    pub reason: Reason,
     /// What is wrong and what to do.
     pub message: String,
 }
 
 impl Problem {
     /// A problem with `reason` and `message`.
-    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Problem {
             reason,
             message: message.into(),

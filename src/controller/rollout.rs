@@ -8,7 +8,7 @@
 //! it once, and an operator restart, or a label-only change, restarts nothing. A workload seen
 //! for the first time is only recorded: its pods started with whatever token was there.
 
-use super::Context;
+use super::context::Context;
 use super::labels::FIELD_MANAGER;
 use crate::api::{VideoSdkToken, WorkloadKind};
 use crate::time;

@@ -2,6 +2,7 @@
 //! token. Built whole and compared with the current one, so that an unchanged status is never
 //! written again.
 
+use super::reason::Reason;
 use crate::api::VideoSdkTokenStatus;
 use crate::time;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -13,14 +14,13 @@ pub const READY: &str = "Ready";
 /// The `Ready` condition, keeping `lastTransitionTime` from `previous` when the status did not
 /// flip (API conventions: it marks the last change of status, not of reason or message).
 pub fn ready_condition(
-    ready: bool,
-    reason: &str,
+    reason: Reason,
     message: String,
     generation: Option<i64>,
     previous: &[Condition],
     now: SystemTime,
 ) -> Condition {
-    let status = if ready { "True" } else { "False" };
+    let status = if reason.ready() { "True" } else { "False" };
     let last_transition_time = previous
         .iter()
         .find(|c| c.type_ == READY && c.status == status)
@@ -28,7 +28,7 @@ pub fn ready_condition(
     Condition {
         type_: READY.to_owned(),
         status: status.to_owned(),
-        reason: reason.to_owned(),
+        reason: reason.as_str().to_owned(),
         message,
         observed_generation: generation,
         last_transition_time,

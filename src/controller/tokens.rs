@@ -2,12 +2,14 @@
 //! decide from its Secret whether to re-sign, write the Secret and the status, and schedule the
 //! next reconcile at the renewal time.
 
+use super::context::Context;
 use super::decision::{self, Decision, Desired, ResignReason};
 use super::error::Error;
 use super::labels::FIELD_MANAGER;
 use super::problem::Problem;
+use super::reason::Reason;
 use super::stored::StoredToken;
-use super::{Context, backoff, credentials, display, policy, rollout, secret, status};
+use super::{backoff, credentials, display, policy, rollout, secret, status};
 use crate::api::{IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkToken, VideoSdkTokenStatus};
 use crate::time;
 use crate::token::{self, Claims, Credentials, RenewBefore, TokenRequest};
@@ -58,7 +60,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
                 .is_some_and(|s| !secret::is_owned_by(s, &token)) =>
         {
             Err(Problem::new(
-                "SecretNotOwned",
+                Reason::SecretNotOwned,
                 format!(
                     "Secret {namespace}/{secret_name} exists and was not created for this VideoSdkToken, so it is left untouched: delete it, or set spec.secretName to another name"
                 ),
@@ -66,15 +68,14 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
         }
         Ok(prepared) => Ok(issue(&token, prepared, existing.as_ref(), &secrets, now).await?),
     };
-    ctx.forget_errors(&token);
+    ctx.memory.forget_errors(&token);
     let previous = token.status.clone().unwrap_or_default();
     let generation = token.meta().generation;
     match outcome {
         Ok(issued) => {
-            ctx.remember_expiry(&token, issued.claims.exp);
+            ctx.memory.remember_expiry(&token, issued.claims.exp);
             let condition = status::ready_condition(
-                true,
-                "Issued",
+                Reason::Issued,
                 format!("Secret {secret_name} holds a valid token"),
                 generation,
                 &previous.conditions,
@@ -111,7 +112,6 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
         Err(problem) => {
             let was = status::ready_of(&previous.conditions).map(|c| c.reason.clone());
             let condition = status::ready_condition(
-                false,
                 problem.reason,
                 problem.message.clone(),
                 generation,
@@ -120,12 +120,12 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
             );
             let new_status = status::not_ready(&previous, condition, now);
             let failures = new_status.failed_issuance_attempts.unwrap_or(1);
-            if was.as_deref() != Some(problem.reason) {
-                tracing::warn!(token = %display::namespaced_name(&*token), reason = problem.reason, "{}", problem.message);
+            if was.as_deref() != Some(problem.reason.as_str()) {
+                tracing::warn!(token = %display::namespaced_name(&*token), reason = problem.reason.as_str(), "{}", problem.message);
                 ctx.publish(
                     &*token,
                     EventType::Warning,
-                    problem.reason,
+                    problem.reason.as_str(),
                     "Issue",
                     problem.message,
                 )
@@ -136,7 +136,7 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
             // covers the rest (a foreign Secret deleted, namespace labels changed).
             let delay = backoff::delay(
                 u32::try_from(failures).unwrap_or(u32::MAX),
-                remaining(ctx.expiry(&token), now),
+                remaining(ctx.memory.expiry(&token), now),
             );
             ctx.metrics.observe_reconcile(started.elapsed());
             Ok(Action::requeue(delay))
@@ -148,8 +148,11 @@ pub async fn reconcile(token: Arc<VideoSdkToken>, ctx: Arc<Context>) -> Result<A
 /// the lifetime of the token its Secret still holds.
 pub fn error_policy(token: Arc<VideoSdkToken>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.count_error(error.metric_label());
-    let failures = ctx.count_error(&token);
-    let delay = backoff::delay(failures, remaining(ctx.expiry(&token), SystemTime::now()));
+    let failures = ctx.memory.count_error(&token);
+    let delay = backoff::delay(
+        failures,
+        remaining(ctx.memory.expiry(&token), SystemTime::now()),
+    );
     tracing::warn!(token = %display::namespaced_name(&*token), error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
@@ -166,7 +169,7 @@ async fn prepare(
     ctx: &Context,
     namespace: &str,
 ) -> Result<Result<Prepared, Problem>, Error> {
-    let invalid_spec = |e: &dyn std::fmt::Display| Problem::new("InvalidSpec", e.to_string());
+    let invalid_spec = |e: &dyn std::fmt::Display| Problem::new(Reason::InvalidSpec, e.to_string());
     let request = match TokenRequest::from_spec(&token.spec) {
         Ok(request) => request,
         Err(e) => return Ok(Err(invalid_spec(&e))),
@@ -190,7 +193,7 @@ async fn prepare(
                     " (a VideoSdkIssuer must be in the token's own namespace; to share one issuer across namespaces use a ClusterVideoSdkIssuer)"
                 };
                 return Ok(Err(Problem::new(
-                    "IssuerNotFound",
+                    Reason::IssuerNotFound,
                     format!(
                         "VideoSdkIssuer {namespace}/{} does not exist{hint}",
                         issuer_ref.name
@@ -214,7 +217,7 @@ async fn prepare(
                     ""
                 };
                 return Ok(Err(Problem::new(
-                    "IssuerNotFound",
+                    Reason::IssuerNotFound,
                     format!(
                         "ClusterVideoSdkIssuer {} does not exist{hint}",
                         issuer_ref.name
@@ -238,7 +241,7 @@ async fn prepare(
     };
     if let Err(e) = policy::check_policy(&issuer_policy) {
         return Ok(Err(Problem::new(
-            "IssuerNotReady",
+            Reason::IssuerNotReady,
             format!("{describe} has an invalid policy: {e}"),
         )));
     }
@@ -250,13 +253,13 @@ async fn prepare(
         Ok(credentials) => credentials,
         Err(p) => {
             return Ok(Err(Problem::new(
-                "IssuerNotReady",
+                Reason::IssuerNotReady,
                 format!("{describe} is not ready ({}): {}", p.reason, p.message),
             )));
         }
     };
     if let Some(violation) = policy::violation(&request, &issuer_policy, &describe) {
-        return Ok(Err(Problem::new("PolicyViolation", violation)));
+        return Ok(Err(Problem::new(Reason::PolicyViolation, violation)));
     }
     Ok(Ok(Prepared {
         request,
@@ -285,11 +288,11 @@ async fn namespace_refused(
     Ok(match policy::selector_matches(Some(selector), &labels) {
         Ok(true) => None,
         Ok(false) => Some(Problem::new(
-            "NamespaceNotAllowed",
+            Reason::NamespaceNotAllowed,
             format!("the namespaceSelector of {describe} does not admit namespace {namespace}"),
         )),
         Err(e) => Some(Problem::new(
-            "IssuerNotReady",
+            Reason::IssuerNotReady,
             format!("{describe} has an invalid namespaceSelector (InvalidNamespaceSelector): {e}"),
         )),
     })
@@ -393,7 +396,7 @@ async fn write_status(
     // The token in the cache may predate the operator's own last status write (the Secret's
     // watch event can bring a reconcile before the token's does), so compare with that too.
     let fingerprint = status_fingerprint(&new);
-    if &new == previous || ctx.last_status(token) == Some(fingerprint) {
+    if &new == previous || ctx.memory.last_status(token) == Some(fingerprint) {
         return Ok(());
     }
     let api: Api<VideoSdkToken> =
@@ -410,7 +413,7 @@ async fn write_status(
         &Patch::Apply(&patch),
     )
     .await?;
-    ctx.remember_status(token, fingerprint);
+    ctx.memory.remember_status(token, fingerprint);
     Ok(())
 }
 

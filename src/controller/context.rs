@@ -1,0 +1,108 @@
+//! What every reconcile shares: the API client, the settings, the caches of issuers and
+//! credentials, the metrics, the Event publisher and the per-token memory.
+
+use super::events;
+use super::memory::TokenMemory;
+use super::metrics::Metrics;
+use super::rollout;
+use super::watches::CredentialSecrets;
+use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::Store;
+use kube::{Client, Resource};
+use std::sync::Arc;
+
+/// How the operator is configured (the `run` command's flags).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where `ClusterVideoSdkIssuer` credentials Secrets are read from.
+    pub cluster_resource_namespace: String,
+    /// Watch only this namespace (tokens, issuers, Secrets); `None` for all.
+    pub namespace: Option<String>,
+    /// How many tokens are reconciled at once.
+    pub concurrency: u16,
+    /// Re-signs closer together than this restart a `rolloutRestartTargets` workload once.
+    pub rollout_debounce: std::time::Duration,
+}
+
+impl Settings {
+    /// Defaults for everything but the cluster resource namespace: all namespaces, 16 tokens at
+    /// once, a 10 s restart debounce.
+    pub fn new(cluster_resource_namespace: impl Into<String>) -> Self {
+        Settings {
+            cluster_resource_namespace: cluster_resource_namespace.into(),
+            namespace: None,
+            concurrency: 16,
+            rollout_debounce: rollout::DEFAULT_DEBOUNCE,
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// The configuration.
+    pub settings: Settings,
+    /// All namespaced issuers, as watched.
+    pub issuers: Store<VideoSdkIssuer>,
+    /// All cluster issuers, as watched.
+    pub cluster_issuers: Store<ClusterVideoSdkIssuer>,
+    /// The credentials Secrets, as watched.
+    pub credentials: CredentialSecrets,
+    /// Counters of what was done.
+    pub metrics: Arc<Metrics>,
+    /// Whether the caches have listed once.
+    pub(crate) listed: Listed,
+    pub(crate) events: events::Publisher,
+    /// What reconciles remember per token.
+    pub(crate) memory: TokenMemory,
+}
+
+impl Context {
+    /// Publishes an Event about `object`. A failure to publish is logged, never fatal: Events
+    /// are for people, and a reconcile must not fail for want of one.
+    pub async fn publish<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let occurrence = events::Occurrence {
+            type_,
+            reason,
+            action,
+        };
+        if let Err(error) = self.events.publish(object, occurrence, &note).await {
+            tracing::debug!(%error, "could not publish an Event");
+        }
+    }
+}
+
+/// Whether the issuer, cluster issuer and token caches have listed once.
+#[derive(Clone)]
+pub(crate) struct Listed([tokio::sync::watch::Receiver<bool>; 3]);
+
+impl Listed {
+    pub(crate) fn new() -> (Self, [tokio::sync::watch::Sender<bool>; 3]) {
+        let channels = [(); 3].map(|()| tokio::sync::watch::channel(false));
+        let receivers = [0, 1, 2].map(|i| channels[i].1.clone());
+        (Listed(receivers), channels.map(|(tx, _)| tx))
+    }
+
+    /// Until both issuer caches have listed: a token's issuer is known, or known not to exist.
+    pub(crate) async fn wait_issuers(&self) {
+        for rx in &self.0[..2] {
+            let _ = rx.clone().wait_for(|listed| *listed).await;
+        }
+    }
+
+    /// Until every cache has listed.
+    pub(crate) async fn wait_all(&self) {
+        for rx in &self.0 {
+            let _ = rx.clone().wait_for(|listed| *listed).await;
+        }
+    }
+}

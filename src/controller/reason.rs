@@ -1,0 +1,276 @@
+//! Why a token or an issuer is Ready or not: one list of the reasons of their `Ready`
+//! conditions, from which the conditions, the Events of a transition, the logs and the README's
+//! troubleshooting table all take their names, so that none can drift from the others.
+//!
+//! The README table is generated from [`Reason::ALL`]: a unit test fails when the README
+//! differs (`VIDEOSDK_WRITE_REASONS_DOC=1 cargo test --lib reason` rewrites it).
+
+use std::fmt;
+
+/// The reason of a `Ready` condition (`status.conditions[type=Ready].reason`), CamelCase as
+/// Kubernetes API conventions ask for condition reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Token: the Secret holds a valid token for the current spec.
+    Issued,
+    /// Token: no issuer of that kind and name.
+    IssuerNotFound,
+    /// Token: the issuer's credentials are unusable or its policy malformed.
+    IssuerNotReady,
+    /// Token: the cluster issuer's namespaceSelector does not admit the token's namespace.
+    NamespaceNotAllowed,
+    /// Token: the spec asks for more than the issuer allows.
+    PolicyViolation,
+    /// Token: a spec that bypassed admission is invalid.
+    InvalidSpec,
+    /// Token: a Secret of that name exists and was not created for this token.
+    SecretNotOwned,
+    /// Issuer: key and secret present and well-formed.
+    CredentialsValid,
+    /// Issuer: the credentials Secret does not exist.
+    SecretNotFound,
+    /// Issuer: the credentials Secret lacks a key.
+    KeyMissing,
+    /// Issuer: a credential value is empty.
+    ValueEmpty,
+    /// Issuer: a credential value has whitespace around it.
+    ValueHasWhitespace,
+    /// Issuer: a credential value is not UTF-8 text.
+    ValueNotUtf8,
+    /// Issuer: `maxTtl` is not a Go duration.
+    InvalidPolicy,
+    /// Issuer: the namespaceSelector uses an unknown operator.
+    InvalidNamespaceSelector,
+}
+
+/// The kind of object a [`Reason`] is given on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    /// A `VideoSdkToken`.
+    Token,
+    /// A `VideoSdkIssuer` or `ClusterVideoSdkIssuer`.
+    Issuer,
+}
+
+impl Reason {
+    /// Every reason, in the README table's order.
+    pub const ALL: [Reason; 15] = [
+        Reason::Issued,
+        Reason::IssuerNotFound,
+        Reason::IssuerNotReady,
+        Reason::NamespaceNotAllowed,
+        Reason::PolicyViolation,
+        Reason::InvalidSpec,
+        Reason::SecretNotOwned,
+        Reason::CredentialsValid,
+        Reason::SecretNotFound,
+        Reason::KeyMissing,
+        Reason::ValueEmpty,
+        Reason::ValueHasWhitespace,
+        Reason::ValueNotUtf8,
+        Reason::InvalidPolicy,
+        Reason::InvalidNamespaceSelector,
+    ];
+
+    /// The reason as it appears in the condition and the Event.
+    pub fn as_str(self) -> &'static str {
+        self.row().0
+    }
+
+    /// Whether the object is Ready with this reason.
+    pub fn ready(self) -> bool {
+        matches!(self, Reason::Issued | Reason::CredentialsValid)
+    }
+
+    /// The kind of object it is given on.
+    pub fn on(self) -> On {
+        self.row().1
+    }
+
+    /// Whether the operator tries again by itself (with backoff) while the reason holds: a
+    /// token's bad input can be fixed by something no watch of the operator's sees (a foreign
+    /// Secret deleted, namespace labels changed); an issuer's only by a change a watch brings
+    /// (the issuer or its credentials Secret), so it waits for that.
+    pub fn retried(self) -> bool {
+        !self.ready() && self.on() == On::Token
+    }
+
+    /// (name, object, what it means, what to do): the README row.
+    fn row(self) -> (&'static str, On, &'static str, &'static str) {
+        match self {
+            Reason::Issued => (
+                "Issued",
+                On::Token,
+                "the Secret holds a valid token for the current spec",
+                "—",
+            ),
+            Reason::IssuerNotFound => (
+                "IssuerNotFound",
+                On::Token,
+                "no issuer of that kind and name (a `VideoSdkIssuer` must be in the token's namespace)",
+                "create it or fix `spec.issuerRef`",
+            ),
+            Reason::IssuerNotReady => (
+                "IssuerNotReady",
+                On::Token,
+                "the issuer's credentials are unusable or its policy malformed; the message names the issuer's own reason",
+                "see the issuer's reasons below",
+            ),
+            Reason::NamespaceNotAllowed => (
+                "NamespaceNotAllowed",
+                On::Token,
+                "the cluster issuer's `namespaceSelector` does not admit this namespace",
+                "label the namespace or use another issuer",
+            ),
+            Reason::PolicyViolation => (
+                "PolicyViolation",
+                On::Token,
+                "`ttl` above `maxTtl`, or a permission/role outside the allowed sets",
+                "ask for less, or widen the issuer's policy",
+            ),
+            Reason::InvalidSpec => (
+                "InvalidSpec",
+                On::Token,
+                "a spec that bypassed admission (e.g. an older CRD) is invalid",
+                "fix the field the message names",
+            ),
+            Reason::SecretNotOwned => (
+                "SecretNotOwned",
+                On::Token,
+                "a Secret of that name exists and was not created for this token",
+                "delete it, or set `spec.secretName`",
+            ),
+            Reason::CredentialsValid => (
+                "CredentialsValid",
+                On::Issuer,
+                "key and secret present and well-formed",
+                "—",
+            ),
+            Reason::SecretNotFound => (
+                "SecretNotFound",
+                On::Issuer,
+                "the credentials Secret does not exist (cluster issuers: in the cluster resource namespace)",
+                "create it",
+            ),
+            Reason::KeyMissing => (
+                "KeyMissing",
+                On::Issuer,
+                "the Secret lacks the `apiKey`/`secret` key (the message lists the keys present)",
+                "add it or set `apiKeyKey`/`secretKey`",
+            ),
+            Reason::ValueEmpty => (
+                "ValueEmpty",
+                On::Issuer,
+                "a value is empty",
+                "store the value",
+            ),
+            Reason::ValueHasWhitespace => (
+                "ValueHasWhitespace",
+                On::Issuer,
+                "leading/trailing whitespace, usually a newline from `echo` — VideoSDK would reject every token",
+                "store it with `echo -n` or `printf`",
+            ),
+            Reason::ValueNotUtf8 => (
+                "ValueNotUtf8",
+                On::Issuer,
+                "a value is not text",
+                "store the value as shown by VideoSDK",
+            ),
+            Reason::InvalidPolicy => (
+                "InvalidPolicy",
+                On::Issuer,
+                "`maxTtl` is not a Go duration",
+                "fix it",
+            ),
+            Reason::InvalidNamespaceSelector => (
+                "InvalidNamespaceSelector",
+                On::Issuer,
+                "an unknown selector operator",
+                "use In, NotIn, Exists, DoesNotExist",
+            ),
+        }
+    }
+
+    /// The README's troubleshooting table, one row per reason.
+    pub fn troubleshooting_table() -> String {
+        let mut out = String::from(
+            "| reason | on | retried | what it means | what to do |\n|---|---|---|---|---|\n",
+        );
+        for reason in Reason::ALL {
+            let (name, on, meaning, action) = reason.row();
+            let name = if reason.ready() {
+                format!("`{name}` (True)")
+            } else {
+                format!("`{name}`")
+            };
+            let on = match on {
+                On::Token => "token",
+                On::Issuer => "issuer",
+            };
+            let retried = if reason.ready() {
+                "—"
+            } else if reason.retried() {
+                "with backoff, and at once on a change"
+            } else {
+                "on a change"
+            };
+            out.push_str(&format!(
+                "| {name} | {on} | {retried} | {meaning} | {action} |\n"
+            ));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEGIN: &str = "<!-- reasons table: generated from src/controller/reason.rs -->\n";
+    const END: &str = "<!-- end of reasons table -->";
+
+    #[test]
+    fn names_are_distinct_camel_case_and_all_lists_each_once() {
+        let names: std::collections::BTreeSet<_> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), Reason::ALL.len());
+        for name in names {
+            assert!(
+                name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{name}"
+            );
+        }
+        assert!(Reason::IssuerNotFound.retried());
+        assert!(!Reason::KeyMissing.retried());
+        assert!(!Reason::Issued.retried());
+    }
+
+    /// The README's troubleshooting table is this module's, word for word.
+    #[test]
+    fn the_readme_table_is_generated_from_the_reasons() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let start = readme
+            .find(BEGIN)
+            .expect("the README marks the reasons table")
+            + BEGIN.len();
+        let end = readme[start..].find(END).expect("the table's end marker") + start;
+        let table = Reason::troubleshooting_table();
+        if std::env::var_os("VIDEOSDK_WRITE_REASONS_DOC").is_some() {
+            let new = format!("{}{table}{}", &readme[..start], &readme[end..]);
+            std::fs::write(path, new).expect("README.md written");
+            return;
+        }
+        assert_eq!(
+            &readme[start..end],
+            table,
+            "the README's reasons table differs; regenerate it with VIDEOSDK_WRITE_REASONS_DOC=1 cargo test --lib reason"
+        );
+    }
+}

@@ -1,0 +1,372 @@
+//! Runs the operator: the watches, the caches they feed, and the three controllers (issuers,
+//! cluster issuers, tokens) with their triggers, until shutdown.
+
+use super::context::{Context, Listed, Settings};
+use super::memory::TokenMemory;
+use super::metrics::{self, Metrics};
+use super::watches::{CredentialSecrets, SecretKey};
+use super::{events, issuers, labels, secret, tokens};
+use crate::api::{
+    ClusterVideoSdkIssuer, IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkIssuer, VideoSdkToken,
+};
+use futures::{FutureExt, StreamExt, stream};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+/// Where client-side `kubectl apply` keeps the manifest it applied.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// How long the controllers may take to list their caches after a shutdown signal.
+const LIST_BEFORE_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long reconciles in flight may take to finish after a shutdown signal.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// What a token's reconcile depends on beyond its generation: the renew-now annotation.
+fn token_trigger(token: &VideoSdkToken) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    token.meta().generation.hash(&mut hasher);
+    token
+        .annotations()
+        .get(RENEW_NOW_ANNOTATION)
+        .hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The issuers whose credentials Secret is `key`.
+fn issuers_using(
+    ctx: &Context,
+    key: &SecretKey,
+) -> (
+    Vec<ObjectRef<VideoSdkIssuer>>,
+    Vec<ObjectRef<ClusterVideoSdkIssuer>>,
+) {
+    let (namespace, name) = key;
+    let namespaced = ctx
+        .issuers
+        .state()
+        .iter()
+        .filter(|i| {
+            i.namespace().as_ref() == Some(namespace) && &i.spec.credentials_secret_ref.name == name
+        })
+        .map(|i| ObjectRef::from_obj(&**i))
+        .collect();
+    let cluster = if namespace == &ctx.settings.cluster_resource_namespace {
+        ctx.cluster_issuers
+            .state()
+            .iter()
+            .filter(|i| &i.spec.credentials_secret_ref.name == name)
+            .map(|i| ObjectRef::from_obj(&**i))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (namespaced, cluster)
+}
+
+/// The tokens that use an issuer of `kind` named `name` (in `namespace` for namespaced ones).
+fn tokens_of(
+    tokens: &Store<VideoSdkToken>,
+    kind: IssuerKind,
+    name: &str,
+    namespace: Option<&str>,
+) -> Vec<ObjectRef<VideoSdkToken>> {
+    tokens
+        .state()
+        .iter()
+        .filter(|t| t.spec.issuer_ref.kind == kind && t.spec.issuer_ref.name == name)
+        .filter(|t| namespace.is_none() || t.namespace().as_deref() == namespace)
+        .map(|t| ObjectRef::from_obj(&**t))
+        .collect()
+}
+
+/// Drops from a cached object the apply bookkeeping that no reconcile reads, server-side
+/// (`managedFields`) and client-side (`kubectl apply`'s copy of the whole manifest in an
+/// annotation): most of a small object's size, so memory per token stays low.
+fn slim<K: Resource>(object: &mut K) {
+    object.managed_fields_mut().clear();
+    object.annotations_mut().remove(LAST_APPLIED_ANNOTATION);
+}
+
+/// A watch of `api` feeding `writer`, filtered by `predicate`; `on_delete` sees deletions
+/// (which reconciles never see) and `listed` turns true once the first list is in the store.
+///
+/// `listed` exists because `Store::wait_until_ready` wakes only one of several concurrent
+/// waiters (its one-shot channel keeps one waker), and the controller's own runner already
+/// waits on it.
+fn filtered<K, P>(
+    api: Api<K>,
+    writer: reflector::store::Writer<K>,
+    predicate: P,
+    on_delete: impl Fn(&K) + Send + 'static,
+    listed: tokio::sync::watch::Sender<bool>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    P: kube::runtime::utils::Predicate<K> + Send + 'static,
+{
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(writer)
+        .inspect(move |event| match event {
+            Ok(watcher::Event::Delete(object)) => on_delete(object),
+            Ok(watcher::Event::InitDone) => {
+                listed.send_replace(true);
+            }
+            _ => {}
+        })
+        .applied_objects()
+        .predicate_filter(predicate, Default::default())
+}
+
+/// Runs the operator until `shutdown` completes; in-flight reconciles finish first. `metrics`
+/// counts what it does.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let namespace = settings.namespace.clone();
+    let ns = namespace.as_deref();
+    let (issuer_reader, issuer_writer) = reflector::store();
+    let (cluster_reader, cluster_writer) = reflector::store();
+    let (token_reader, token_writer) = reflector::store();
+    let (listed, [issuers_listed, cluster_listed, tokens_listed]) = Listed::new();
+    let ctx = Arc::new(Context {
+        listed,
+        client: client.clone(),
+        settings: settings.clone(),
+        issuers: issuer_reader.clone(),
+        cluster_issuers: cluster_reader.clone(),
+        credentials: CredentialSecrets::new(client.clone()),
+        metrics,
+        events: events::Publisher::new(
+            client.clone(),
+            labels::FIELD_MANAGER,
+            std::env::var("POD_NAME").ok(),
+        ),
+        memory: TokenMemory::default(),
+    });
+    let shutdown = shutdown.shared();
+    let shutdown_for_deadline = shutdown.clone();
+    // The controllers stop taking work on shutdown only once their caches have listed (or after
+    // a bound): kube-runtime's runner waits for its store before it drains, and a store whose
+    // watch stopped before the first list would never become ready.
+    let shutdown = {
+        let listed = ctx.listed.clone();
+        async move {
+            shutdown.await;
+            let _ = tokio::time::timeout(LIST_BEFORE_SHUTDOWN, listed.wait_all()).await;
+        }
+    }
+    .shared();
+
+    let issuer_triggers = {
+        let ctx = ctx.clone();
+        ctx.credentials
+            .subscribe()
+            .flat_map(move |key| stream::iter(issuers_using(&ctx, &key).0))
+    };
+    let issuers = Controller::for_stream(
+        filtered(
+            scoped::<VideoSdkIssuer>(&client, ns),
+            issuer_writer,
+            predicates::generation,
+            |_| {},
+            issuers_listed,
+        ),
+        issuer_reader,
+    )
+    .reconcile_on(issuer_triggers)
+    .graceful_shutdown_on(shutdown.clone())
+    .run(
+        issuers::reconcile_namespaced,
+        issuers::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|_| async {});
+
+    let cluster_triggers = {
+        let ctx = ctx.clone();
+        ctx.credentials
+            .subscribe()
+            .flat_map(move |key| stream::iter(issuers_using(&ctx, &key).1))
+    };
+    let cluster_issuers = Controller::for_stream(
+        filtered(
+            Api::<ClusterVideoSdkIssuer>::all(client.clone()),
+            cluster_writer,
+            predicates::generation,
+            |_| {},
+            cluster_listed,
+        ),
+        cluster_reader,
+    )
+    .reconcile_on(cluster_triggers)
+    .graceful_shutdown_on(shutdown.clone())
+    .run(
+        issuers::reconcile_cluster,
+        issuers::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|_| async {});
+
+    let credential_triggers = {
+        let (ctx, tokens) = (ctx.clone(), token_reader.clone());
+        ctx.credentials.subscribe().flat_map(move |key| {
+            let (namespaced, cluster) = issuers_using(&ctx, &key);
+            let mut refs: Vec<_> = namespaced
+                .iter()
+                .flat_map(|i| {
+                    tokens_of(
+                        &tokens,
+                        IssuerKind::VideoSdkIssuer,
+                        &i.name,
+                        i.namespace.as_deref(),
+                    )
+                })
+                .collect();
+            refs.extend(cluster.iter().flat_map(|i| {
+                tokens_of(&tokens, IssuerKind::ClusterVideoSdkIssuer, &i.name, None)
+            }));
+            stream::iter(refs)
+        })
+    };
+    let managed_secrets = watcher(
+        scoped::<PartialObjectMeta<Secret>>(&client, ns),
+        watcher::Config::default().labels(labels::MANAGED_SELECTOR),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (by_issuer, by_cluster_issuer) = (token_reader.clone(), token_reader.clone());
+    ctx.metrics.read_caches_from(Some(metrics::Caches {
+        tokens: token_reader.clone(),
+        issuers: ctx.issuers.clone(),
+        cluster_issuers: ctx.cluster_issuers.clone(),
+    }));
+    let tokens = Controller::for_stream(
+        filtered(
+            scoped::<VideoSdkToken>(&client, ns),
+            token_writer,
+            token_trigger,
+            {
+                let ctx = ctx.clone();
+                move |token: &VideoSdkToken| ctx.memory.forget(token)
+            },
+            tokens_listed,
+        ),
+        token_reader,
+    )
+    .watches_stream(managed_secrets, |secret| secret::token_of(&secret.metadata))
+    .watches(
+        scoped::<VideoSdkIssuer>(&client, ns),
+        watcher::Config::default(),
+        move |issuer| {
+            tokens_of(
+                &by_issuer,
+                IssuerKind::VideoSdkIssuer,
+                &issuer.name_any(),
+                issuer.namespace().as_deref(),
+            )
+        },
+    )
+    .watches(
+        Api::<ClusterVideoSdkIssuer>::all(client.clone()),
+        watcher::Config::default(),
+        move |issuer| {
+            tokens_of(
+                &by_cluster_issuer,
+                IssuerKind::ClusterVideoSdkIssuer,
+                &issuer.name_any(),
+                None,
+            )
+        },
+    )
+    .reconcile_on(credential_triggers)
+    .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
+    .graceful_shutdown_on(shutdown)
+    .run(
+        {
+            let ctx = ctx.clone();
+            move |token, _| {
+                let ctx = ctx.clone();
+                async move {
+                    // A token's issuer must be known before the token is judged, or a restart
+                    // would briefly report every token's issuer as missing.
+                    ctx.listed.wait_issuers().await;
+                    tokens::reconcile(token, ctx).await
+                }
+            }
+        },
+        tokens::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|_| async {});
+
+    let synced = tokio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            ctx.listed.wait_all().await;
+            ctx.metrics.set_caches_synced(true);
+        }
+    });
+    let controllers = async { tokio::join!(issuers, cluster_issuers, tokens) };
+    // Reconciles in flight get this long to finish after shutdown; then the operator stops
+    // anyway, inside the 30 s Kubernetes gives a pod to terminate.
+    let deadline = async {
+        shutdown_for_deadline.await;
+        tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+    };
+    tokio::select! {
+        _ = controllers => {}
+        () = deadline => tracing::warn!("reconciles still in flight {SHUTDOWN_DEADLINE:?} after shutdown; stopping anyway"),
+    }
+    synced.abort();
+    ctx.metrics.set_caches_synced(false);
+    ctx.metrics.read_caches_from(None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_objects_drop_apply_bookkeeping_and_keep_the_rest() {
+        let mut token: VideoSdkToken = serde_json::from_value(serde_json::json!({
+            "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
+            "metadata": {"name": "t", "namespace": "ns", "uid": "u1",
+                         "annotations": {LAST_APPLIED_ANNOTATION: "{\"spec\": {}}", RENEW_NOW_ANNOTATION: "1"},
+                         "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {}}]},
+            "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
+        }))
+        .expect("a token");
+        slim(&mut token);
+        assert!(token.managed_fields().is_empty());
+        assert_eq!(
+            token.annotations().keys().collect::<Vec<_>>(),
+            [RENEW_NOW_ANNOTATION]
+        );
+        assert_eq!(token.meta().uid.as_deref(), Some("u1"));
+        assert_eq!(token.spec.permissions.len(), 1);
+    }
+}
