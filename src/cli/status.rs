@@ -561,7 +561,7 @@ pub fn render_text(report: &Report, now: SystemTime) -> String {
         )),
     }
     if let Some(f) = &issuer.api_key_fingerprint {
-        line(format!("  API key fingerprint: {f}"));
+        line(format!("  API key fingerprint: sha256:{f}"));
     }
     let secret = &report.secret;
     line(format!("Secret: {}", secret.name));
@@ -661,4 +661,183 @@ pub fn run(args: &StatusArgs) -> Result<(), String> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{VideoSdkTokenSpec, VideoSdkTokenStatus};
+    use k8s_openapi::api::core::v1::Secret;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use k8s_openapi::{ByteString, api::events::v1::EventSeries};
+    use std::collections::BTreeMap;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn at(seconds: u64) -> Time {
+        crate::time::to_k8s(crate::time::from_unix(seconds))
+    }
+
+    fn now() -> SystemTime {
+        crate::time::from_unix(NOW)
+    }
+
+    fn condition(status: &str, reason: &str, generation: i64) -> Condition {
+        Condition {
+            type_: "Ready".into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: format!("{reason} message"),
+            observed_generation: Some(generation),
+            last_transition_time: at(NOW - 60),
+        }
+    }
+
+    fn token(status: Option<VideoSdkTokenStatus>) -> VideoSdkToken {
+        let spec: VideoSdkTokenSpec = serde_json::from_value(serde_json::json!({
+            "issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]
+        }))
+        .unwrap();
+        let mut token = VideoSdkToken::new("web", spec);
+        token.metadata.namespace = Some("default".into());
+        token.metadata.generation = Some(1);
+        token.status = status;
+        token
+    }
+
+    fn ready_status() -> VideoSdkTokenStatus {
+        VideoSdkTokenStatus {
+            conditions: vec![condition("True", "Issued", 1)],
+            token_id: Some("id".into()),
+            not_before: Some(at(NOW - 3600)),
+            not_after: Some(at(NOW + 3600)),
+            renewal_time: Some(at(NOW + 1800)),
+            secret_name: Some("web".into()),
+            ..VideoSdkTokenStatus::default()
+        }
+    }
+
+    #[test]
+    fn a_ready_token_renews_at_its_renewal_time() {
+        let next = next_step(&token(Some(ready_status())), now());
+        assert_eq!(next.action, "Renew");
+        assert_eq!(next.at.as_deref(), Some(&*crate::time::rfc3339(NOW + 1800)));
+        assert!(next.message.contains("(in 30m)"), "{}", next.message);
+        let mut overdue = ready_status();
+        overdue.renewal_time = Some(at(NOW - 5));
+        let next = next_step(&token(Some(overdue)), now());
+        assert!(next.message.contains("was due"), "{}", next.message);
+    }
+
+    #[test]
+    fn pending_changes_come_before_the_schedule() {
+        assert_eq!(next_step(&token(None), now()).action, "Wait");
+        let mut asked = token(Some(ready_status()));
+        asked
+            .annotations_mut()
+            .insert(RENEW_NOW_ANNOTATION.into(), "2".into());
+        let next = next_step(&asked, now());
+        assert_eq!(next.action, "RenewNow");
+        assert!(next.message.contains("renew-now=2"), "{}", next.message);
+        asked.status.as_mut().unwrap().renew_now_handled = Some("2".into());
+        assert_eq!(next_step(&asked, now()).action, "Renew");
+        asked.metadata.generation = Some(2);
+        let next = next_step(&asked, now());
+        assert_eq!(next.action, "RenewNow");
+        assert!(next.message.contains("generation 2"), "{}", next.message);
+    }
+
+    #[test]
+    fn a_token_not_ready_says_why_and_when_the_backoff_retries() {
+        let status = VideoSdkTokenStatus {
+            conditions: vec![condition("False", "IssuerNotFound", 1)],
+            failed_issuance_attempts: Some(4),
+            last_failure_time: Some(at(NOW - 2)),
+            ..ready_status()
+        };
+        let next = next_step(&token(Some(status)), now());
+        assert_eq!(next.action, "Retry");
+        // The 4th failure waits 8 s (backoff::delay), from 2 s ago.
+        assert_eq!(next.at.as_deref(), Some(&*crate::time::rfc3339(NOW + 6)));
+        for want in [
+            "Not Ready (IssuerNotFound): IssuerNotFound message.",
+            "(in 6s), after 4 failed attempt(s)",
+            "valid until",
+        ] {
+            assert!(next.message.contains(want), "{want}: {}", next.message);
+        }
+    }
+
+    #[test]
+    fn the_report_shows_claims_but_not_the_token_nor_the_api_key() {
+        let secret_text = "s".repeat(32);
+        let credentials =
+            crate::token::Credentials::new("my-api-key", secret_text.clone()).expect("credentials");
+        let request = crate::token::TokenRequest {
+            permissions: vec![crate::api::Permission::AllowJoin],
+            roles: vec![],
+            room_id: Some("room".into()),
+            participant_id: None,
+            ttl: Duration::from_secs(3600),
+        };
+        let signed = crate::token::sign(&request, &credentials, now()).expect("signed");
+        let jwt = signed.jwt.clone();
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some("web".into()),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(
+                "token".to_owned(),
+                ByteString(jwt.clone().into_bytes()),
+            )])),
+            ..Secret::default()
+        };
+        let event = |reason: &str, seconds: u64, count: Option<i32>| Event {
+            reason: Some(reason.into()),
+            event_time: Some(MicroTime(at(seconds).0)),
+            series: count.map(|count| EventSeries {
+                count,
+                last_observed_time: MicroTime(at(seconds + 10).0),
+            }),
+            ..Event::default()
+        };
+        let observed = Observed {
+            token: token(Some(ready_status())),
+            secret: Ok(secret),
+            issuer: Err("VideoSdkIssuer videosdk not found".into()),
+            events: Ok(vec![
+                event("Renewed", NOW - 100, Some(3)),
+                event("Issued", NOW - 200, None),
+                event("Old", NOW - 300, None),
+            ]),
+        };
+        let report = report(observed, now(), 2);
+        let text = render_text(&report, now());
+        let json = serde_json::to_string(&report).unwrap();
+        for out in [&text, &json] {
+            assert!(!out.contains(&jwt) && !out.contains(jwt.rsplit('.').next().unwrap()));
+            assert!(!out.contains("my-api-key") && !out.contains(&secret_text));
+            assert!(out.contains("room") && out.contains(&crate::token::fingerprint("my-api-key")));
+        }
+        assert_eq!(report.secret.owned_by_token, Some(false));
+        assert_eq!(
+            report.issuer.error.as_deref(),
+            Some("VideoSdkIssuer videosdk not found")
+        );
+        let reasons: Vec<_> = report
+            .events
+            .iter()
+            .map(|e| (&*e.reason, e.count))
+            .collect();
+        assert_eq!(
+            reasons,
+            [("Issued", 1), ("Renewed", 3)],
+            "the 2 latest, oldest first"
+        );
+        assert_eq!(
+            report.secret.token.as_ref().unwrap().expires_in_seconds,
+            3600
+        );
+    }
 }

@@ -450,6 +450,30 @@ fn kubectl_runs_status_and_renew_as_the_plugin_kubectl_videosdk() {
     let out = kubectl(&["videosdk", "renew", "participant", "-n", "default"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(renewed(&out), set(&["default/participant"]));
+    // The plugin's own --kubeconfig, with no $KUBECONFIG nor ~/.kube/config to fall back on.
+    let out = finish(
+        Command::new("kubectl")
+            .args(["videosdk", "status", "participant", "--kubeconfig"])
+            .arg(&cluster.kubeconfig)
+            .env("PATH", &path)
+            .env("HOME", &bin)
+            .env_remove("KUBECONFIG"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("Name: participant"), "{}", out.stdout);
+    let out = kubectl(&[
+        "videosdk",
+        "status",
+        "participant",
+        "--kubeconfig",
+        "/nonexistent",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("cannot read --kubeconfig /nonexistent"),
+        "{}",
+        out.stderr
+    );
     let out = kubectl(&["videosdk", "status", "nope"]);
     assert_ne!(out.code, 0);
     assert!(
