@@ -1,4 +1,5 @@
-//! Tests that run the `videosdk-token-operator` binary as a user does: the offline commands
+//! Tests that run the `videosdk-token-operator` binary as a user does: `status`, `renew` and `run`
+//! against the in-memory API server (`cluster`, `status`), `dev`, the offline commands
 //! (`sign`, `inspect`) and the interoperability of the tokens they make with the JWT libraries
 //! VideoSDK's own samples use.
 

@@ -118,22 +118,27 @@ fn token(cluster: &Cluster, namespace: &str, name: &str) -> VideoSdkToken {
     })
 }
 
-/// `namespace/name` of every token in the cluster, with its renew-now annotation and token id.
-fn snapshot(cluster: &Cluster) -> BTreeMap<String, (Option<String>, Option<String>)> {
+/// Every token in the cluster.
+fn all_tokens(cluster: &Cluster) -> Vec<VideoSdkToken> {
     cluster.with_client(|client| async move {
         Api::<VideoSdkToken>::all(client)
             .list(&ListParams::default())
             .await
             .expect("tokens list")
             .items
-            .into_iter()
-            .map(|t| {
-                let key = format!("{}/{}", t.namespace().unwrap(), t.name_any());
-                let renew_now = t.annotations().get(RENEW_NOW_ANNOTATION).cloned();
-                (key, (renew_now, t.status.and_then(|s| s.token_id)))
-            })
-            .collect()
     })
+}
+
+/// `namespace/name` of every token in the cluster, with its renew-now annotation and token id.
+fn snapshot(cluster: &Cluster) -> BTreeMap<String, (Option<String>, Option<String>)> {
+    all_tokens(cluster)
+        .into_iter()
+        .map(|t| {
+            let key = format!("{}/{}", t.namespace().unwrap(), t.name_any());
+            let renew_now = t.annotations().get(RENEW_NOW_ANNOTATION).cloned();
+            (key, (renew_now, t.status.and_then(|s| s.token_id)))
+        })
+        .collect()
 }
 
 /// Polls `check` until it holds or [`WAIT`] passes; panics naming `what`.
@@ -156,13 +161,7 @@ fn is_ready(token: &VideoSdkToken) -> bool {
 
 fn wait_all_ready(cluster: &Cluster) {
     wait_until("every token Ready", || {
-        let tokens = cluster.with_client(|client| async move {
-            Api::<VideoSdkToken>::all(client)
-                .list(&ListParams::default())
-                .await
-                .expect("tokens list")
-                .items
-        });
+        let tokens = all_tokens(cluster);
         tokens.len() == 6 && tokens.iter().all(is_ready)
     });
 }
