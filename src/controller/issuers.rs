@@ -2,6 +2,9 @@
 //! Secret exists and holds a well-formed API key and secret and the policy is well-formed;
 //! otherwise `Ready=False` with the reason. Tokens do not wait for this status: they check their
 //! issuer's credentials themselves, with the same functions, so the two never disagree.
+//!
+//! The same three steps as a token's: gather (the credentials Secret from the cache), plan
+//! ([`plan`], pure), write (the status and the Event of a transition).
 
 use super::context::Context;
 use super::error::Error;
@@ -13,6 +16,7 @@ use crate::api::{
     ClusterVideoSdkIssuer, CredentialsSecretRef, IssuerPolicy, IssuerStatus, VideoSdkIssuer,
 };
 use crate::token;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -80,7 +84,7 @@ where
     Action::requeue(super::backoff::MAX / 10)
 }
 
-/// The API key's fingerprint when everything is in order, else the problem.
+/// Gathers what the plan needs (the credentials Secret, from the cache) and plans.
 async fn check(
     ctx: &Context,
     secret_ref: &CredentialsSecretRef,
@@ -88,7 +92,27 @@ async fn check(
     selector: Option<&LabelSelector>,
     namespace: &str,
 ) -> Result<String, Problem> {
-    policy::check_policy(issuer_policy).map_err(|e| Problem::new(Reason::InvalidPolicy, e))?;
+    let secret = ctx.credentials.get(namespace, &secret_ref.name).await;
+    plan(
+        secret.as_ref(),
+        secret_ref,
+        issuer_policy,
+        selector,
+        namespace,
+    )
+}
+
+/// The plan, a pure function of the issuer and its credentials Secret (`secret`, in
+/// `namespace`): the API key's fingerprint when everything is in order, else the problem.
+fn plan(
+    secret: Option<&Secret>,
+    secret_ref: &CredentialsSecretRef,
+    issuer_policy: &IssuerPolicy,
+    selector: Option<&LabelSelector>,
+    namespace: &str,
+) -> Result<String, Problem> {
+    policy::check_policy(issuer_policy)
+        .map_err(|e| Problem::new(Reason::InvalidPolicy, e.to_string()))?;
     if let Some(selector) = selector {
         policy::selector_matches(Some(selector), &BTreeMap::new()).map_err(|e| {
             Problem::new(
@@ -97,8 +121,7 @@ async fn check(
             )
         })?;
     }
-    let secret = ctx.credentials.get(namespace, &secret_ref.name).await;
-    let credentials = credentials::read(secret.as_ref(), secret_ref, namespace)?;
+    let credentials = credentials::read(secret, secret_ref, namespace)?;
     Ok(token::fingerprint(credentials.api_key()))
 }
 
@@ -174,4 +197,54 @@ where
         .await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+    use serde_json::json;
+
+    fn secret_ref() -> CredentialsSecretRef {
+        serde_json::from_value(json!({"name": "creds"})).unwrap()
+    }
+
+    #[test]
+    fn the_plan_checks_policy_selector_and_credentials_in_turn() {
+        let good = Secret {
+            data: Some(BTreeMap::from([
+                ("apiKey".to_owned(), ByteString(b"key".to_vec())),
+                ("secret".to_owned(), ByteString(b"s3cret".to_vec())),
+            ])),
+            ..Secret::default()
+        };
+        let open = IssuerPolicy::default();
+        assert_eq!(
+            plan(Some(&good), &secret_ref(), &open, None, "ns"),
+            Ok(token::fingerprint("key"))
+        );
+        let bad_policy: IssuerPolicy = serde_json::from_value(json!({"maxTtl": "1d"})).unwrap();
+        let reason = |r: Result<String, Problem>| r.unwrap_err().reason;
+        assert_eq!(
+            reason(plan(Some(&good), &secret_ref(), &bad_policy, None, "ns")),
+            Reason::InvalidPolicy
+        );
+        let selector: LabelSelector =
+            serde_json::from_value(json!({"matchExpressions": [{"key": "a", "operator": "Gt"}]}))
+                .unwrap();
+        assert_eq!(
+            reason(plan(
+                Some(&good),
+                &secret_ref(),
+                &open,
+                Some(&selector),
+                "ns"
+            )),
+            Reason::InvalidNamespaceSelector
+        );
+        assert_eq!(
+            reason(plan(None, &secret_ref(), &open, None, "ns")),
+            Reason::SecretNotFound
+        );
+    }
 }

@@ -1,23 +1,69 @@
 //! An issuer's policy: which tokens it signs (maxTtl, allowedPermissions, allowedRoles) and, for
 //! a cluster issuer, which namespaces may use it (namespaceSelector).
 
-use crate::api::IssuerPolicy;
-use crate::token::{self, GoDuration, TokenRequest};
+use crate::api::{IssuerPolicy, Permission, Role};
+use crate::token::{self, DurationError, GoDuration, TokenRequest};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
 
-/// The issuer's policy is itself malformed (checked by the issuer's reconcile too).
-pub fn check_policy(policy: &IssuerPolicy) -> Result<(), String> {
+/// Why an issuer's policy is itself malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// `spec.maxTtl` is not a positive Go duration.
+    #[error("spec.maxTtl: {0}")]
+    MaxTtl(#[source] DurationError),
+}
+
+/// Checks that the issuer's policy is well-formed (the issuer's reconcile reports it too).
+pub fn check_policy(policy: &IssuerPolicy) -> Result<(), PolicyError> {
     if let Some(max_ttl) = &policy.max_ttl {
-        token::parse_positive(max_ttl).map_err(|e| format!("spec.maxTtl: {e}"))?;
+        token::parse_positive(max_ttl).map_err(PolicyError::MaxTtl)?;
     }
     Ok(())
+}
+
+/// How a token request breaks its issuer's policy. Messages name the field, the limit and the
+/// issuer (`issuer`: how to name it to a person, e.g. `VideoSdkIssuer ns/name`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    /// The ttl is above `maxTtl`.
+    #[error("spec.ttl {ttl} exceeds the maxTtl {max} of issuer {issuer}: ask for at most {max}")]
+    TtlAboveMax {
+        /// The asked ttl, in Go's notation.
+        ttl: String,
+        /// The issuer's maxTtl, in Go's notation.
+        max: String,
+        /// The issuer.
+        issuer: String,
+    },
+    /// A permission is outside `allowedPermissions`.
+    #[error(
+        "permission {permission} is not in the allowedPermissions of issuer {issuer} ({allowed})"
+    )]
+    PermissionNotAllowed {
+        /// The permission asked for.
+        permission: Permission,
+        /// The allowed ones, comma-separated (`none` when empty).
+        allowed: String,
+        /// The issuer.
+        issuer: String,
+    },
+    /// A role is outside `allowedRoles`.
+    #[error("role {role} is not in the allowedRoles of issuer {issuer} ({allowed})")]
+    RoleNotAllowed {
+        /// The role asked for.
+        role: Role,
+        /// The allowed ones, comma-separated (`none` when empty).
+        allowed: String,
+        /// The issuer.
+        issuer: String,
+    },
 }
 
 /// Why `request` breaks the policy of issuer `issuer`, if it does. A token that asks for more
 /// than its issuer allows is refused, never silently cut down: a shorter or weaker token than
 /// the manifest says would surprise whoever reads the manifest.
-pub fn violation(request: &TokenRequest, policy: &IssuerPolicy, issuer: &str) -> Option<String> {
+pub fn violation(request: &TokenRequest, policy: &IssuerPolicy, issuer: &str) -> Option<Violation> {
     if let Some(max) = policy
         .max_ttl
         .as_deref()
@@ -27,28 +73,29 @@ pub fn violation(request: &TokenRequest, policy: &IssuerPolicy, issuer: &str) ->
         let show = |d: std::time::Duration| {
             GoDuration::from_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)).to_string()
         };
-        return Some(format!(
-            "spec.ttl {} exceeds the maxTtl {} of issuer {issuer}: ask for at most {}",
-            show(request.ttl),
-            show(max),
-            show(max)
-        ));
+        return Some(Violation::TtlAboveMax {
+            ttl: show(request.ttl),
+            max: show(max),
+            issuer: issuer.to_owned(),
+        });
     }
     if let Some(allowed) = &policy.allowed_permissions
         && let Some(p) = request.permissions.iter().find(|p| !allowed.contains(p))
     {
-        return Some(format!(
-            "permission {p} is not in the allowedPermissions of issuer {issuer} ({})",
-            list(allowed)
-        ));
+        return Some(Violation::PermissionNotAllowed {
+            permission: *p,
+            allowed: list(allowed),
+            issuer: issuer.to_owned(),
+        });
     }
     if let Some(allowed) = &policy.allowed_roles
         && let Some(r) = request.roles.iter().find(|r| !allowed.contains(r))
     {
-        return Some(format!(
-            "role {r} is not in the allowedRoles of issuer {issuer} ({})",
-            list(allowed)
-        ));
+        return Some(Violation::RoleNotAllowed {
+            role: *r,
+            allowed: list(allowed),
+            issuer: issuer.to_owned(),
+        });
     }
     None
 }
@@ -64,13 +111,21 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
+/// Why a label selector cannot be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    /// A matchExpressions operator Kubernetes does not define.
+    #[error("operator {0:?} is not one of In, NotIn, Exists, DoesNotExist")]
+    UnknownOperator(String),
+}
+
 /// Whether a namespace with `labels` matches `selector` (Kubernetes label selector semantics:
 /// all of matchLabels and matchExpressions must hold; an unset or empty selector matches all).
 /// An operator other than In, NotIn, Exists, DoesNotExist is an error naming it.
 pub fn selector_matches(
     selector: Option<&LabelSelector>,
     labels: &BTreeMap<String, String>,
-) -> Result<bool, String> {
+) -> Result<bool, SelectorError> {
     let Some(selector) = selector else {
         return Ok(true);
     };
@@ -87,11 +142,7 @@ pub fn selector_matches(
             "NotIn" => have.is_none_or(|v| !values.contains(v)),
             "Exists" => have.is_some(),
             "DoesNotExist" => have.is_none(),
-            other => {
-                return Err(format!(
-                    "operator {other:?} is not one of In, NotIn, Exists, DoesNotExist"
-                ));
-            }
+            other => return Err(SelectorError::UnknownOperator(other.to_owned())),
         };
         if !holds {
             return Ok(false);
@@ -129,16 +180,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            violation(&request(), &max, "videosdk").unwrap(),
+            violation(&request(), &max, "videosdk").unwrap().to_string(),
             "spec.ttl 48h0m0s exceeds the maxTtl 24h0m0s of issuer videosdk: ask for at most 24h0m0s"
         );
         let perms = IssuerPolicy {
             allowed_permissions: Some(vec![Permission::AllowJoin]),
             ..Default::default()
         };
-        assert!(violation(&request(), &perms, "i").unwrap().contains(
-            "permission allow_mod is not in the allowedPermissions of issuer i (allow_join)"
-        ));
+        assert!(
+            violation(&request(), &perms, "i")
+                .unwrap()
+                .to_string()
+                .contains(
+                    "permission allow_mod is not in the allowedPermissions of issuer i (allow_join)"
+                )
+        );
         let roles = IssuerPolicy {
             allowed_roles: Some(vec![Role::Crawler]),
             ..Default::default()
@@ -146,6 +202,7 @@ mod tests {
         assert!(
             violation(&request(), &roles, "i")
                 .unwrap()
+                .to_string()
                 .contains("role rtc")
         );
         let fits = IssuerPolicy {
@@ -162,7 +219,12 @@ mod tests {
             max_ttl: Some("1d".into()),
             ..Default::default()
         };
-        assert!(check_policy(&bad).unwrap_err().starts_with("spec.maxTtl: "));
+        assert!(
+            check_policy(&bad)
+                .unwrap_err()
+                .to_string()
+                .starts_with("spec.maxTtl: ")
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub use schedule::{
 };
 pub use signing::{
     CLOCK_SKEW, DecodeError, DecodedToken, SignError, SignedToken, TokenHeader, TokenPart,
-    VerifyError, decode_unverified, expected_jwt, not_yet_valid, sign, verify,
+    VerifyError, decode_unverified, expected_jwt, new_token_id, not_yet_valid, sign, sign_with_id,
+    verify,
 };
 
 /// A minimal valid request (`allow_join` for `ttl`) for the crate's unit tests.

@@ -89,12 +89,29 @@ pub fn sign(
     credentials: &Credentials,
     now: SystemTime,
 ) -> Result<SignedToken, SignError> {
+    sign_with_id(request, credentials, now, new_token_id()?)
+}
+
+/// A fresh token id (UUID v4) from aws-lc-rs's CSPRNG, as [`sign`] draws it.
+///
+/// Errors: [`SignError::RandomUnavailable`] when the generator fails.
+pub fn new_token_id() -> Result<Uuid, SignError> {
+    random_id()
+}
+
+/// [`sign`] with the token id given: deterministic for the same inputs, so that a caller that
+/// draws the id first ([`new_token_id`]) can decide in a pure function what it will write.
+pub fn sign_with_id(
+    request: &TokenRequest,
+    credentials: &Credentials,
+    now: SystemTime,
+    id: Uuid,
+) -> Result<SignedToken, SignError> {
     request.validate()?;
     let iat = now
         .duration_since(UNIX_EPOCH)
         .map_err(|_| SignError::ClockBeforeEpoch)?
         .as_secs();
-    let id = random_id()?;
     // Formatted on the stack, without `Display`'s formatting machinery; one allocation for the
     // claim itself.
     let mut jti = Uuid::encode_buffer();

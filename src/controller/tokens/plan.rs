@@ -1,0 +1,460 @@
+//! Step 2 of a token's reconcile: decide, as a pure function of what [`super::gather`] read, the
+//! time and a freshly drawn token id, what the token's Secret must hold. The checks come in the
+//! order a person fixes them: the spec, the issuer, the issuer's namespaceSelector, its policy
+//! and credentials, the request against the policy, the Secret's ownership; then whether the
+//! stored token is kept or re-signed ([`crate::controller::decision`]).
+
+use super::gather::{Inputs, Issuer, IssuerLookup};
+use crate::api::{IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkToken};
+use crate::controller::decision::{self, Decision, Desired, ResignReason};
+use crate::controller::problem::Problem;
+use crate::controller::reason::Reason;
+use crate::controller::stored::StoredToken;
+use crate::controller::{credentials, policy, secret};
+use crate::time;
+use crate::token::{self, Claims, Credentials, RenewBefore, SignError, TokenRequest};
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use std::time::SystemTime;
+use uuid::Uuid;
+
+/// What to do for a token.
+#[derive(Debug, Clone)]
+pub(crate) enum Plan {
+    /// Bad input a person must fix: report it (`Ready=False`), and retry with backoff.
+    NotReady(Problem),
+    /// The Secret holds the right token once `apply` (when set) is applied.
+    Ready {
+        /// The token the Secret holds after this reconcile.
+        issued: Box<Issued>,
+        /// The whole Secret to apply; `None` when the Secret is already exactly that.
+        apply: Option<Box<Secret>>,
+    },
+}
+
+/// The token in the Secret after a successful reconcile.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Issued {
+    /// Its claims.
+    pub(crate) claims: Claims,
+    /// When it is due for renewal: computed once, from the `iat` it was signed with.
+    pub(crate) renewal_time: SystemTime,
+    /// The renew-now value it answers.
+    pub(crate) renew_now_handled: Option<String>,
+    /// Why it was (re-)signed now; `None` when the stored token was kept.
+    pub(crate) resigned: Option<ResignReason>,
+}
+
+/// The plan for `token`, given `inputs`, at `now`; `new_id` is the id a re-signed token gets.
+///
+/// Errors: signing failed (the clock reads before 1970, an expiry beyond Unix seconds).
+pub(crate) fn plan(
+    token: &VideoSdkToken,
+    inputs: &Inputs,
+    now: SystemTime,
+    new_id: Uuid,
+) -> Result<Plan, SignError> {
+    let checked = match check(token, inputs) {
+        Ok(checked) => checked,
+        Err(problem) => return Ok(Plan::NotReady(problem)),
+    };
+    let (issued, jwt, record) = keep_or_sign(token, inputs, &checked, now, new_id)?;
+    let desired = secret::desired(token, &jwt, record.annotations(&issued.claims));
+    let apply = inputs
+        .existing
+        .as_ref()
+        .is_none_or(|existing| secret::needs_apply(existing, &desired))
+        .then(|| Box::new(desired));
+    Ok(Plan::Ready {
+        issued: Box::new(issued),
+        apply,
+    })
+}
+
+/// What the spec and the issuer resolve to, once every check passed.
+struct Checked {
+    request: TokenRequest,
+    renew_before: RenewBefore,
+    credentials: Credentials,
+}
+
+/// Every check but the stored token's: the first problem a person must fix, if any.
+fn check(token: &VideoSdkToken, inputs: &Inputs) -> Result<Checked, Problem> {
+    let invalid_spec = |e: &dyn std::fmt::Display| Problem::new(Reason::InvalidSpec, e.to_string());
+    let request = TokenRequest::from_spec(&token.spec).map_err(|e| invalid_spec(&e))?;
+    let renew_before = RenewBefore::from_spec(&token.spec).map_err(|e| invalid_spec(&e))?;
+    let namespace = &inputs.namespace;
+    let issuer = match &inputs.issuer {
+        IssuerLookup::Found(issuer) => issuer,
+        IssuerLookup::Missing { other_kind_exists } => {
+            return Err(issuer_not_found(token, namespace, *other_kind_exists));
+        }
+    };
+    let describe = describe(issuer, namespace);
+    if let Some(selector) = &issuer.namespace_selector {
+        let labels = issuer.namespace_labels.clone().unwrap_or_default();
+        match policy::selector_matches(Some(selector), &labels) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Problem::new(
+                    Reason::NamespaceNotAllowed,
+                    format!(
+                        "the namespaceSelector of {describe} does not admit namespace {namespace}"
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(Problem::new(
+                    Reason::IssuerNotReady,
+                    format!(
+                        "{describe} has an invalid namespaceSelector ({}): {e}",
+                        Reason::InvalidNamespaceSelector
+                    ),
+                ));
+            }
+        }
+    }
+    policy::check_policy(&issuer.policy).map_err(|e| {
+        Problem::new(
+            Reason::IssuerNotReady,
+            format!("{describe} has an invalid policy: {e}"),
+        )
+    })?;
+    let credentials = credentials::read(
+        issuer.credentials.as_ref(),
+        &issuer.credentials_ref,
+        &issuer.credentials_namespace,
+    )
+    .map_err(|p| {
+        Problem::new(
+            Reason::IssuerNotReady,
+            format!("{describe} is not ready ({}): {}", p.reason, p.message),
+        )
+    })?;
+    if let Some(violation) = policy::violation(&request, &issuer.policy, &describe) {
+        return Err(Problem::new(Reason::PolicyViolation, violation.to_string()));
+    }
+    if let Some(existing) = &inputs.existing
+        && !secret::is_owned_by(existing, token)
+    {
+        return Err(Problem::new(
+            Reason::SecretNotOwned,
+            format!(
+                "Secret {namespace}/{} exists and was not created for this VideoSdkToken, so it is left untouched: delete it, or set spec.secretName to another name",
+                secret::secret_name(token)
+            ),
+        ));
+    }
+    Ok(Checked {
+        request,
+        renew_before,
+        credentials,
+    })
+}
+
+/// The `IssuerNotFound` problem, with a hint at the likely mistake.
+fn issuer_not_found(token: &VideoSdkToken, namespace: &str, other_kind_exists: bool) -> Problem {
+    let name = &token.spec.issuer_ref.name;
+    let message = match (token.spec.issuer_ref.kind, other_kind_exists) {
+        (IssuerKind::VideoSdkIssuer, true) => format!(
+            "VideoSdkIssuer {namespace}/{name} does not exist (a ClusterVideoSdkIssuer of that name exists: set issuerRef.kind: ClusterVideoSdkIssuer)"
+        ),
+        (IssuerKind::VideoSdkIssuer, false) => format!(
+            "VideoSdkIssuer {namespace}/{name} does not exist (a VideoSdkIssuer must be in the token's own namespace; to share one issuer across namespaces use a ClusterVideoSdkIssuer)"
+        ),
+        (IssuerKind::ClusterVideoSdkIssuer, true) => format!(
+            "ClusterVideoSdkIssuer {name} does not exist (a VideoSdkIssuer of that name exists in this namespace: set issuerRef.kind: VideoSdkIssuer or leave it out)"
+        ),
+        (IssuerKind::ClusterVideoSdkIssuer, false) => {
+            format!("ClusterVideoSdkIssuer {name} does not exist")
+        }
+    };
+    Problem::new(Reason::IssuerNotFound, message)
+}
+
+/// How messages name the issuer.
+fn describe(issuer: &Issuer, namespace: &str) -> String {
+    match issuer.kind {
+        IssuerKind::VideoSdkIssuer => format!("VideoSdkIssuer {namespace}/{}", issuer.name),
+        IssuerKind::ClusterVideoSdkIssuer => format!("ClusterVideoSdkIssuer {}", issuer.name),
+    }
+}
+
+/// Keeps the stored token or signs a new one; returns it, its JWT, and the record the Secret's
+/// annotations keep of it (rebuilt from what was just checked or signed, never copied from the
+/// Secret: an edited annotation is corrected, a removed one restored).
+fn keep_or_sign(
+    token: &VideoSdkToken,
+    inputs: &Inputs,
+    checked: &Checked,
+    now: SystemTime,
+    new_id: Uuid,
+) -> Result<(Issued, String, StoredToken), SignError> {
+    let stored = inputs.existing.as_ref().map(StoredToken::from_secret);
+    let spec_hash = checked.request.fingerprint();
+    let renew_now = token
+        .annotations()
+        .get(RENEW_NOW_ANNOTATION)
+        .map(String::as_str);
+    let status = token.status.as_ref();
+    let uid = token.uid().unwrap_or_default();
+    let desired = Desired {
+        request: &checked.request,
+        spec_hash: &spec_hash,
+        credentials: &checked.credentials,
+        renew_now,
+        renew_now_answered: status.and_then(|s| s.renew_now_handled.as_deref()),
+        recorded_token_id: status.and_then(|s| s.token_id.as_deref()),
+        renew_before: checked.renew_before,
+        uid: &uid,
+    };
+    let (jwt, issued) = match decision::decide(stored.as_ref(), &desired, now) {
+        Decision::Keep {
+            renewal_time,
+            claims,
+        } => {
+            let stored = stored.expect("a kept token was read from its Secret");
+            let jwt = stored.jwt.expect("a kept token has a JWT");
+            // A kept token answers a pending renew-now value already (or none was asked).
+            let handled = renew_now.map(str::to_owned).or(stored.renew_now_handled);
+            let issued = Issued {
+                claims: *claims,
+                renewal_time,
+                renew_now_handled: handled,
+                resigned: None,
+            };
+            (jwt, issued)
+        }
+        Decision::Resign(reason) => {
+            let signed = token::sign_with_id(&checked.request, &checked.credentials, now, new_id)?;
+            let renewal_time = token::renewal_time(
+                time::from_unix(signed.claims.iat),
+                time::from_unix(signed.claims.exp),
+                checked.renew_before,
+                &uid,
+            )
+            .unwrap_or(now);
+            let issued = Issued {
+                claims: signed.claims,
+                renewal_time,
+                renew_now_handled: renew_now.map(str::to_owned),
+                resigned: Some(reason),
+            };
+            (signed.jwt, issued)
+        }
+    };
+    let record = StoredToken {
+        jwt: None,
+        token_id: None,
+        token_uid: None,
+        spec_hash: Some(spec_hash),
+        credentials_hash: Some(checked.credentials.fingerprint()),
+        renew_now_handled: issued.renew_now_handled.clone(),
+    };
+    Ok((issued, jwt, record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{IssuerPolicy, Permission};
+    use crate::controller::labels::TOKEN_KEY;
+    use k8s_openapi::ByteString;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const SECRET: &str = "plan-secret-0123456789abcdef";
+
+    fn token(spec: serde_json::Value) -> VideoSdkToken {
+        let mut base =
+            json!({"issuerRef": {"name": "issuer"}, "permissions": ["allow_join"], "ttl": "1h"});
+        base.as_object_mut()
+            .unwrap()
+            .extend(spec.as_object().cloned().unwrap_or_default());
+        serde_json::from_value(json!({
+            "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
+            "metadata": {"name": "t", "namespace": "ns", "uid": "0d6b1c5e-6f0a-4a51-9d8e-1a2b3c4d5e6f"},
+            "spec": base,
+        }))
+        .unwrap()
+    }
+
+    fn credentials_secret() -> Secret {
+        Secret {
+            data: Some(BTreeMap::from([
+                ("apiKey".to_owned(), ByteString(b"key".to_vec())),
+                ("secret".to_owned(), ByteString(SECRET.as_bytes().to_vec())),
+            ])),
+            ..Secret::default()
+        }
+    }
+
+    fn issuer(policy: IssuerPolicy) -> Issuer {
+        Issuer {
+            kind: IssuerKind::VideoSdkIssuer,
+            name: "issuer".into(),
+            credentials_ref: serde_json::from_value(json!({"name": "creds"})).unwrap(),
+            credentials_namespace: "ns".into(),
+            credentials: Some(credentials_secret()),
+            policy,
+            namespace_selector: None,
+            namespace_labels: None,
+        }
+    }
+
+    fn inputs(issuer: Issuer, existing: Option<Secret>) -> Inputs {
+        Inputs {
+            namespace: "ns".into(),
+            existing,
+            issuer: IssuerLookup::Found(Box::new(issuer)),
+        }
+    }
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    fn reason_of(plan: Plan) -> Reason {
+        match plan {
+            Plan::NotReady(problem) => problem.reason,
+            Plan::Ready { .. } => Reason::Issued,
+        }
+    }
+
+    fn planned(token: &VideoSdkToken, inputs: &Inputs) -> Plan {
+        plan(token, inputs, now(), Uuid::new_v4()).unwrap()
+    }
+
+    #[test]
+    fn a_first_issuance_signs_once_and_applies_the_whole_secret() {
+        let t = token(json!({}));
+        let id = Uuid::new_v4();
+        let Plan::Ready { issued, apply } = plan(
+            &t,
+            &inputs(issuer(IssuerPolicy::default()), None),
+            now(),
+            id,
+        )
+        .unwrap() else {
+            panic!("ready");
+        };
+        assert_eq!(issued.resigned, Some(ResignReason::Missing));
+        assert_eq!(
+            issued.claims.jti,
+            Some(id.to_string()),
+            "the id drawn before"
+        );
+        let secret = apply.expect("a Secret to write");
+        let jwt = String::from_utf8(secret.data.unwrap()[TOKEN_KEY].0.clone()).unwrap();
+        assert_eq!(token::verify(&jwt, SECRET, now()).unwrap(), issued.claims);
+        // The renewal time comes from the signed iat: a third of 1h left, less the jitter.
+        let renews = issued.renewal_time.duration_since(now()).unwrap();
+        assert!(renews <= Duration::from_secs(2400) && renews >= Duration::from_secs(2160));
+    }
+
+    #[test]
+    fn the_same_inputs_again_keep_the_token_and_write_nothing() {
+        let t = token(json!({}));
+        let Plan::Ready { apply, issued } =
+            planned(&t, &inputs(issuer(IssuerPolicy::default()), None))
+        else {
+            panic!("ready");
+        };
+        let mut written = *apply.unwrap();
+        written.metadata.managed_fields = None;
+        let again = plan(
+            &t,
+            &inputs(issuer(IssuerPolicy::default()), Some(written)),
+            now() + Duration::from_secs(5),
+            Uuid::new_v4(),
+        )
+        .unwrap();
+        let Plan::Ready {
+            issued: kept,
+            apply,
+        } = again
+        else {
+            panic!("ready");
+        };
+        assert_eq!(kept.resigned, None);
+        assert_eq!(kept.claims, issued.claims);
+        assert!(apply.is_none(), "nothing to write");
+    }
+
+    #[test]
+    fn each_problem_is_found_in_the_order_a_person_fixes_them() {
+        let open = || issuer(IssuerPolicy::default());
+        let bad_spec = token(json!({"ttl": "1d"}));
+        assert_eq!(
+            reason_of(planned(&bad_spec, &inputs(open(), None))),
+            Reason::InvalidSpec
+        );
+        let missing = Inputs {
+            namespace: "ns".into(),
+            existing: None,
+            issuer: IssuerLookup::Missing {
+                other_kind_exists: true,
+            },
+        };
+        let Plan::NotReady(problem) = planned(&token(json!({})), &missing) else {
+            panic!("not ready");
+        };
+        assert_eq!(problem.reason, Reason::IssuerNotFound);
+        assert!(
+            problem
+                .message
+                .contains("set issuerRef.kind: ClusterVideoSdkIssuer")
+        );
+
+        let mut refused = open();
+        refused.namespace_selector =
+            Some(serde_json::from_value(json!({"matchLabels": {"team": "media"}})).unwrap());
+        refused.namespace_labels = Some(BTreeMap::new());
+        assert_eq!(
+            reason_of(planned(&token(json!({})), &inputs(refused, None))),
+            Reason::NamespaceNotAllowed
+        );
+
+        let mut bad_selector = open();
+        bad_selector.namespace_selector = Some(
+            serde_json::from_value::<LabelSelector>(
+                json!({"matchExpressions": [{"key": "a", "operator": "Gt"}]}),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            reason_of(planned(&token(json!({})), &inputs(bad_selector, None))),
+            Reason::IssuerNotReady
+        );
+
+        let mut no_credentials = open();
+        no_credentials.credentials = None;
+        let Plan::NotReady(problem) = planned(&token(json!({})), &inputs(no_credentials, None))
+        else {
+            panic!("not ready");
+        };
+        assert_eq!(problem.reason, Reason::IssuerNotReady);
+        assert!(
+            problem.message.contains("(SecretNotFound)"),
+            "{}",
+            problem.message
+        );
+
+        let strict = issuer(IssuerPolicy {
+            allowed_permissions: Some(vec![Permission::AskJoin]),
+            ..IssuerPolicy::default()
+        });
+        assert_eq!(
+            reason_of(planned(&token(json!({})), &inputs(strict, None))),
+            Reason::PolicyViolation
+        );
+
+        let foreign = Secret::default();
+        assert_eq!(
+            reason_of(planned(&token(json!({})), &inputs(open(), Some(foreign)))),
+            Reason::SecretNotOwned
+        );
+    }
+}
