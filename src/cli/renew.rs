@@ -91,11 +91,20 @@ fn new_value() -> String {
     Timestamp::now().to_string()
 }
 
+/// The field manager `renew` writes as, so that `managedFields` says who asked for a renewal
+/// (as `kubectl annotate` writes as `kubectl-annotate`).
+pub const FIELD_MANAGER: &str = "videosdk-token-operator-renew";
+
 /// Sets the annotation to `value` on the token `name`; a merge patch, as `kubectl annotate`
-/// does, so that no field manager takes ownership of the rest of the token.
+/// does, so that the annotation stays the user's to change (server-side apply would make this
+/// command own it and conflict with a later `kubectl annotate` or GitOps apply).
 async fn annotate(api: &Api<VideoSdkToken>, name: &str, value: &str) -> Result<(), kube::Error> {
     let patch = json!({"metadata": {"annotations": {RENEW_NOW_ANNOTATION: value}}});
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    api.patch(name, &params, &Patch::Merge(&patch))
         .await
         .map(|_| ())
 }

@@ -203,6 +203,22 @@ fn renew_and_check(cluster: &Cluster, args: &[&str], expected: &[&str]) {
                 && status.token_id != before[key].1
         })
     });
+    for key in &expected {
+        let (namespace, name) = key.split_once('/').unwrap();
+        let managers: Vec<String> = token(cluster, namespace, name)
+            .metadata
+            .managed_fields
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.manager)
+            .collect();
+        assert!(
+            managers
+                .iter()
+                .any(|m| m == "videosdk-token-operator-renew"),
+            "{key}: managedFields name who asked for the renewal: {managers:?}"
+        );
+    }
     let after = snapshot(cluster);
     for (key, (renew_now, token_id)) in &before {
         if expected.contains(key) {
