@@ -116,7 +116,7 @@ pub fn inspect(input: &str, secret: Option<&str>, now: SystemTime) -> Result<Rep
 }
 
 /// "in 23h59m" / "3m ago" for a signed number of seconds from now.
-fn relative(seconds_from_now: i64) -> String {
+pub(super) fn relative(seconds_from_now: i64) -> String {
     let human = format_human(Duration::from_secs(seconds_from_now.unsigned_abs()));
     if seconds_from_now > 0 {
         format!("in {human}")

@@ -1,10 +1,12 @@
 //! The command line: `run` (the operator), `dev` (the operator on an in-memory API server),
-//! `crd`, `sign`, `inspect` and `completion`.
+//! `crd`, `sign`, `inspect`, `status`, `renew` and `completion`; also a kubectl plugin
+//! (see [`plugin`]).
 //!
 //! Each command is a small module with a pure core that tests call directly; `main.rs` only
 //! parses arguments and maps errors to exit codes.
 
 pub mod completion;
+pub mod connect;
 pub mod crd;
 pub mod credentials;
 pub mod dev;
@@ -12,8 +14,11 @@ mod input;
 pub mod inspect;
 pub mod logging;
 mod memory;
+pub mod plugin;
+pub mod renew;
 pub mod run;
 pub mod sign;
+pub mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -38,5 +43,7 @@ pub enum Command {
     Crd(crd::CrdArgs),
     Sign(sign::SignArgs),
     Inspect(inspect::InspectArgs),
+    Status(status::StatusArgs),
+    Renew(renew::RenewArgs),
     Completion(completion::CompletionArgs),
 }

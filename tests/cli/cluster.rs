@@ -12,9 +12,9 @@ use videosdk_token_operator::manifests;
 /// An in-memory API server with the CRDs and the `dev` examples (credentials, issuer, tokens
 /// `participant` and `moderator` in `default`), and a kubeconfig file for it.
 pub struct Cluster {
-    /// Keeps the server's tasks running.
-    _runtime: tokio::runtime::Runtime,
-    _server: ApiServer,
+    /// Keeps the server's tasks running, and runs the tests' own requests.
+    runtime: tokio::runtime::Runtime,
+    server: ApiServer,
     pub kubeconfig: PathBuf,
 }
 
@@ -45,10 +45,28 @@ impl Cluster {
         ));
         server.write_kubeconfig(&kubeconfig).expect("kubeconfig");
         Cluster {
-            _runtime: runtime,
-            _server: server,
+            runtime,
+            server,
             kubeconfig,
         }
+    }
+
+    /// Applies the YAML documents of `text` (namespace `default` where they name none).
+    pub fn apply(&self, text: &str) {
+        self.with_client(|client| async move {
+            manifests::apply(&client, "default", "test", text)
+                .await
+                .expect("the test's manifests apply")
+        });
+    }
+
+    /// Runs `request` with a client of this cluster (made inside the runtime, as kube needs).
+    pub fn with_client<T, F: Future<Output = T>>(
+        &self,
+        request: impl FnOnce(kube::Client) -> F,
+    ) -> T {
+        self.runtime
+            .block_on(async { request(self.server.client()).await })
     }
 
     /// The binary with `args`, against this cluster.

@@ -1,4 +1,5 @@
-//! Tests that run the `videosdk-token-operator` binary as a user does: the offline commands
+//! Tests that run the `videosdk-token-operator` binary as a user does: `status`, `renew` and `run`
+//! against the in-memory API server (`cluster`, `status`), `dev`, the offline commands
 //! (`sign`, `inspect`) and the interoperability of the tokens they make with the JWT libraries
 //! VideoSDK's own samples use.
 
@@ -7,6 +8,7 @@ mod dev;
 mod interop;
 mod offline;
 mod schemas;
+mod status;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -399,7 +399,7 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for command in ["sign", "inspect", "crd"] {
+    for command in ["sign", "inspect", "crd", "status", "renew"] {
         let out = run(&[command, "--help"]);
         assert_eq!(out.code, 0);
         assert!(

@@ -1,0 +1,249 @@
+//! `renew`: asks the operator to re-sign tokens now, as `cmctl renew` does for Certificates, by
+//! giving the `videosdk.live/renew-now` annotation a new value (the operator re-signs a token
+//! once per new value; see `controller::decision`).
+//!
+//! [`selection`] turns the flags into a [`Selection`] with no I/O, refusing ambiguous input; the
+//! rest lists the tokens and patches them.
+
+use super::connect::{self, ClusterArgs};
+use crate::api::{RENEW_NOW_ANNOTATION, VideoSdkToken};
+use clap::Args;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+
+/// Ask the operator to re-sign VideoSdkTokens now.
+///
+/// Sets the videosdk.live/renew-now annotation to a new value (the current time) on one token by
+/// name, on the tokens matching a label selector (-l), or on every token of the namespace
+/// (--all); -A does either in all namespaces. The operator re-signs each once, within seconds,
+/// and writes the new token into its Secret. Prints each token it changed.
+/// Also works as `kubectl videosdk renew ...` when installed as the kubectl plugin
+/// `kubectl-videosdk`.
+///
+/// Exit codes: 0 every selected token was changed; 2 nothing matched, a token was not found, the
+/// flags were ambiguous or a change failed.
+///
+/// Examples:
+///   videosdk-token-operator renew participant
+///   videosdk-token-operator renew -l app=demo-client -n default
+///   videosdk-token-operator renew --all -A
+///   kubectl videosdk renew participant
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct RenewArgs {
+    /// Name of the VideoSdkToken to renew.
+    #[arg(value_name = "NAME", conflicts_with_all = ["selector", "all"])]
+    pub name: Option<String>,
+    /// Renew the tokens matching this label selector (as kubectl -l: `app=web,tier!=test`).
+    #[arg(short = 'l', long, value_name = "SELECTOR", conflicts_with = "all")]
+    pub selector: Option<String>,
+    /// Renew every token of the namespace (of all namespaces with -A).
+    #[arg(long)]
+    pub all: bool,
+    /// With -l or --all: in all namespaces.
+    #[arg(short = 'A', long, conflicts_with = "name")]
+    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Which tokens to renew.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// One token by name, in the namespace.
+    Name(String),
+    /// The tokens matching a label selector (`None`: all of them); `all_namespaces` or in the
+    /// namespace.
+    Matching {
+        selector: Option<String>,
+        all_namespaces: bool,
+    },
+}
+
+/// The selection the flags ask for; an error that says what to add when they name no token
+/// (renewing every token must be asked for with `--all`, as `kubectl delete` asks).
+pub fn selection(args: &RenewArgs) -> Result<Selection, String> {
+    match (&args.name, &args.selector, args.all) {
+        (Some(name), None, false) => Ok(Selection::Name(name.clone())),
+        (None, Some(selector), false) if selector.trim().is_empty() => Err(
+            "the label selector (-l) is empty: give one such as -l app=web, or use --all to renew every token".to_owned(),
+        ),
+        (None, Some(selector), false) => Ok(Selection::Matching {
+            selector: Some(selector.clone()),
+            all_namespaces: args.all_namespaces,
+        }),
+        (None, None, true) => Ok(Selection::Matching {
+            selector: None,
+            all_namespaces: args.all_namespaces,
+        }),
+        (None, None, false) => Err(
+            "which tokens? give a token NAME, a label selector (-l key=value), or --all for every token of the namespace (with -A: of all namespaces)".to_owned(),
+        ),
+        _ => Err("give either a token NAME, -l SELECTOR or --all, not several".to_owned()),
+    }
+}
+
+/// A new value for the annotation: the current time in RFC 3339 with nanoseconds, so that two
+/// requests never share one and the value says when it was asked.
+fn new_value() -> String {
+    Timestamp::now().to_string()
+}
+
+/// The field manager `renew` writes as, so that `managedFields` says who asked for a renewal
+/// (as `kubectl annotate` writes as `kubectl-annotate`).
+pub const FIELD_MANAGER: &str = "videosdk-token-operator-renew";
+
+/// Sets the annotation to `value` on the token `name`; a merge patch, as `kubectl annotate`
+/// does, so that the annotation stays the user's to change (server-side apply would make this
+/// command own it and conflict with a later `kubectl annotate` or GitOps apply).
+async fn annotate(api: &Api<VideoSdkToken>, name: &str, value: &str) -> Result<(), kube::Error> {
+    let patch = json!({"metadata": {"annotations": {RENEW_NOW_ANNOTATION: value}}});
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    api.patch(name, &params, &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+}
+
+/// Renews what `selection` names; returns `namespace/name` of each token changed, in order.
+pub async fn renew(
+    client: &Client,
+    namespace: &str,
+    selection: &Selection,
+) -> Result<Vec<String>, String> {
+    let value = new_value();
+    let targets: Vec<(String, String)> = match selection {
+        Selection::Name(name) => vec![(namespace.to_owned(), name.clone())],
+        Selection::Matching {
+            selector,
+            all_namespaces,
+        } => {
+            let api: Api<VideoSdkToken> = if *all_namespaces {
+                Api::all(client.clone())
+            } else {
+                Api::namespaced(client.clone(), namespace)
+            };
+            let mut params = ListParams::default();
+            if let Some(selector) = selector {
+                params = params.labels(selector);
+            }
+            let where_ = if *all_namespaces {
+                "in any namespace".to_owned()
+            } else {
+                format!("in namespace {namespace}")
+            };
+            let listed = api.list_metadata(&params).await.map_err(|e| match &e {
+                kube::Error::Api(s) if s.code == 400 => {
+                    format!("invalid label selector: {}", s.message)
+                }
+                _ => connect::describe(&e, &format!("the VideoSdkTokens {where_}")),
+            })?;
+            let found: Vec<(String, String)> = listed
+                .items
+                .iter()
+                .map(|t| (t.namespace().unwrap_or_default(), t.name_any()))
+                .collect();
+            if found.is_empty() {
+                return Err(match selector {
+                    Some(selector) => format!("no VideoSdkToken {where_} matches -l {selector}"),
+                    None => format!("no VideoSdkToken {where_}"),
+                });
+            }
+            found
+        }
+    };
+    let mut changed = Vec::new();
+    for (namespace, name) in targets {
+        let api: Api<VideoSdkToken> = Api::namespaced(client.clone(), &namespace);
+        annotate(&api, &name, &value).await.map_err(|e| {
+            let what = format!("VideoSdkToken {namespace}/{name}");
+            let done = if changed.is_empty() {
+                String::new()
+            } else {
+                format!(" (already renewed: {})", changed.join(", "))
+            };
+            match &e {
+                kube::Error::Api(s) if s.is_not_found() => format!(
+                    "{what} not found: list the tokens with `kubectl get videosdktokens -n {namespace}`{done}"
+                ),
+                kube::Error::Api(s) if s.is_forbidden() => {
+                    format!("not allowed to change {what}: {}{done}", s.message)
+                }
+                _ => format!("cannot change {what}: {e}{done}"),
+            }
+        })?;
+        changed.push(format!("{namespace}/{name}"));
+    }
+    Ok(changed)
+}
+
+/// Runs the command, printing each token changed.
+pub fn run(args: &RenewArgs) -> Result<(), String> {
+    let selection = selection(args)?;
+    super::logging::runtime()?.block_on(async {
+        let (client, namespace) = connect::connect(&args.cluster).await?;
+        // Printed as the whole list at the end: a failure part-way names what was done.
+        for token in renew(&client, &namespace, &selection).await? {
+            println!("Renewal requested for VideoSdkToken {token} ({RENEW_NOW_ANNOTATION} set)");
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: RenewArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Selection, String> {
+        let cli = Cli::try_parse_from(std::iter::once("renew").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        selection(&cli.args)
+    }
+
+    #[test]
+    fn a_name_a_selector_or_all() {
+        assert_eq!(parse(&["web"]), Ok(Selection::Name("web".into())));
+        assert_eq!(
+            parse(&["-l", "app=web"]),
+            Ok(Selection::Matching {
+                selector: Some("app=web".into()),
+                all_namespaces: false
+            })
+        );
+        assert_eq!(
+            parse(&["--all", "-A"]),
+            Ok(Selection::Matching {
+                selector: None,
+                all_namespaces: true
+            })
+        );
+    }
+
+    #[test]
+    fn ambiguous_input_is_refused_saying_what_to_give() {
+        let none = parse(&[]).unwrap_err();
+        assert!(none.contains("NAME") && none.contains("--all"), "{none}");
+        assert!(parse(&["-A"]).unwrap_err().contains("--all"));
+        assert!(parse(&["-l", " "]).unwrap_err().contains("empty"));
+        assert!(parse(&["web", "--all"]).is_err());
+        assert!(parse(&["web", "-l", "a=b"]).is_err());
+        assert!(parse(&["web", "-A"]).is_err());
+        assert!(parse(&["-l", "a=b", "--all"]).is_err());
+    }
+
+    #[test]
+    fn each_value_is_new() {
+        assert_ne!(new_value(), new_value());
+    }
+}
