@@ -7,6 +7,7 @@
 //! fails when it differs. Regenerate it with
 //! `VIDEOSDK_WRITE_BAD_INPUT_DOC=1 cargo test --test operator matrix`.
 
+use super::objects::{self, merged};
 use super::*;
 use kube::api::{ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
@@ -114,28 +115,10 @@ fn not_ready(
     }
 }
 
-/// `base` with the fields of `extra`; a `null` in `extra` removes the field.
-fn merged(base: Value, extra: Value) -> Value {
-    let mut out = base.as_object().cloned().unwrap_or_default();
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        if v.is_null() {
-            out.remove(&k);
-        } else {
-            out.insert(k, v);
-        }
-    }
-    Value::Object(out)
-}
-
 /// A token named `name` whose spec is a valid one (issuer `good`, `allow_join`) changed by
 /// `changes`.
 fn token(name: &str, changes: Value) -> Value {
-    let spec = merged(
-        json!({"issuerRef": {"name": "good"}, "permissions": ["allow_join"]}),
-        changes,
-    );
-    json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
-           "metadata": {"name": name}, "spec": spec})
+    objects::token(name, merged(objects::valid_token_spec(), changes))
 }
 
 /// A token referencing issuer `issuer_ref` (an `issuerRef` object).
@@ -143,27 +126,16 @@ fn token_for(name: &str, issuer_ref: Value) -> Value {
     token(name, json!({"issuerRef": issuer_ref}))
 }
 
-/// A VideoSdkIssuer named `name` with `spec`.
-fn issuer(name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkIssuer",
-           "metadata": {"name": name}, "spec": spec})
-}
-
-/// A ClusterVideoSdkIssuer named `name` with `spec`.
-fn cluster_issuer(name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "ClusterVideoSdkIssuer",
-           "metadata": {"name": name}, "spec": spec})
-}
+use objects::{cluster_issuer, issuer};
 
 /// A Secret named `name` with `stringData`.
 fn secret_text(name: &str, string_data: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-           "stringData": string_data})
+    objects::secret(name, json!({"stringData": string_data}))
 }
 
 /// A Secret named `name` with `data` (base64 values).
 fn secret_data(name: &str, data: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data})
+    objects::secret(name, json!({"data": data}))
 }
 
 /// The three objects of a credentials case: Secret `<name>-creds` holding `string_data`,
@@ -818,13 +790,9 @@ fn cases(ns: &str, other: &str) -> Vec<Case> {
             "issuer-other-namespace",
             "`issuerRef: {name: elsewhere}` where `elsewhere` is a VideoSdkIssuer of another namespace",
             vec![
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}}),
-                json!({"apiVersion": "v1", "kind": "Secret",
-                       "metadata": {"name": "creds", "namespace": other},
-                       "stringData": {"apiKey": API_KEY, "secret": SECRET}}),
-                json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkIssuer",
-                       "metadata": {"name": "elsewhere", "namespace": other},
-                       "spec": {"credentialsSecretRef": {"name": "creds"}}}),
+                objects::namespace(other),
+                objects::in_namespace(objects::credentials("creds", SECRET), other),
+                objects::in_namespace(issuer("elsewhere", objects::issuer_spec("creds")), other),
                 token_for("issuer-other-namespace", json!({"name": "elsewhere"})),
             ],
             "IssuerNotFound",
