@@ -21,6 +21,9 @@
 //!
 //! `cargo test --test deploy`.
 
+#[path = "support/rbac.rs"]
+mod rbac_files;
+
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinitionSpec;
 use regex::Regex;
 use serde::Deserialize;
@@ -38,19 +41,6 @@ use videosdk_token_operator::token::TokenRequest;
 const NAMESPACE: &str = "videosdk-system";
 const NAME: &str = "videosdk-token-operator";
 const CHART: &str = "deploy/helm/videosdk-token-operator";
-/// Where the RBAC objects are kept, relative to the chart (the chart's `.Files` can only read
-/// files inside it).
-const RBAC_FILES: [&str; 3] = [
-    "files/clusterrole.yaml",
-    "files/role-leader-election.yaml",
-    "files/clusterrole-rollout.yaml",
-];
-/// The ClusterRoles for people, aggregated into the built-in `view`, `edit` and `admin`.
-const AGGREGATE_FILES: [&str; 3] = [
-    "files/clusterrole-aggregate-view.yaml",
-    "files/clusterrole-aggregate-edit.yaml",
-    "files/clusterrole-aggregate-admin.yaml",
-];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -696,65 +686,28 @@ const GRANTED: &[(&str, &str, &str, &str)] = &[
     ("apps", "daemonsets", "patch", "cluster"),
 ];
 
-/// Flattens RBAC rules into (group, resource, verb, scope), refusing wildcards and names.
-fn flatten(rules: &Value, scope: &str, origin: &str) -> BTreeSet<(String, String, String, String)> {
-    let mut out = BTreeSet::new();
-    for rule in rules
-        .as_array()
-        .unwrap_or_else(|| panic!("{origin}: rules"))
-    {
-        assert!(
-            rule["nonResourceURLs"].is_null() && rule["resourceNames"].is_null(),
-            "{origin}: {rule}"
-        );
-        let list = |key: &str| -> Vec<String> {
-            rule[key]
-                .as_array()
-                .unwrap_or_else(|| panic!("{origin}: {key} in {rule}"))
-                .iter()
-                .map(|v| v.as_str().unwrap().to_owned())
-                .collect()
-        };
-        for group in list("apiGroups") {
-            for resource in list("resources") {
-                for verb in list("verbs") {
-                    assert!(
-                        !group.contains('*') && !resource.contains('*') && verb != "*",
-                        "{origin}: wildcard in {rule}"
-                    );
-                    out.insert((group.clone(), resource.clone(), verb, scope.to_owned()));
-                }
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
     // The files are complete RBAC objects, each rule preceded by the comment that says why.
-    let mut files = BTreeMap::new();
-    for file in RBAC_FILES {
-        let path = format!("{CHART}/{file}");
-        let text = read(&path);
-        let lines: Vec<&str> = text.lines().collect();
+    let roles = rbac_files::operator_roles();
+    for role in &roles {
+        let lines: Vec<&str> = role.text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if line.trim_start().starts_with("- apiGroups") {
                 assert!(
                     i > 0 && lines[i - 1].trim_start().starts_with('#'),
-                    "{path}:{}: say why in a comment above each rule",
+                    "{}:{}: say why in a comment above each rule",
+                    role.path,
                     i + 1
                 );
             }
         }
-        let doc = documents(&text, &path).remove(0);
-        files.insert(file, doc);
     }
 
     // The kustomize base applies them as they are...
     let kustomization = read("deploy/kustomization.yaml");
-    for file in RBAC_FILES {
-        let listed = format!("- helm/videosdk-token-operator/{file}");
+    for role in &roles {
+        let listed = format!("- helm/videosdk-token-operator/files/{}", role.file);
         assert!(
             kustomization.lines().any(|l| l.trim() == listed),
             "deploy/kustomization.yaml must list {listed}"
@@ -764,7 +717,7 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
     let mut rendered = vec![assembled_base()];
     rendered.extend(kubectl_kustomize());
     for docs in &rendered {
-        for doc in files.values() {
+        for doc in roles.iter().map(|role| &role.object) {
             let found = find(docs, kind(doc), name(doc));
             assert_eq!(found["rules"], doc["rules"], "{} {}", kind(doc), name(doc));
         }
@@ -775,16 +728,16 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
             .count();
         assert_eq!(
             roles,
-            RBAC_FILES.len() + AGGREGATE_FILES.len(),
+            rbac_files::OPERATOR_FILES.len() + rbac_files::AGGREGATE_FILES.len(),
             "RBAC roles outside {CHART}/files/"
         );
     }
 
     // The chart renders only the rules of the same files: rules are never written in a template.
     let rbac_template = read(format!("{CHART}/templates/rbac.yaml"));
-    for file in RBAC_FILES {
+    for file in rbac_files::OPERATOR_FILES {
         let include = format!(
-            "{{{{- include \"videosdk-token-operator.rulesFrom\" (list \"{file}\" .) | nindent 2 }}}}"
+            "{{{{- include \"videosdk-token-operator.rulesFrom\" (list \"files/{file}\" .) | nindent 2 }}}}"
         );
         assert!(
             rbac_template.contains(&include),
@@ -814,16 +767,19 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
 
     // Least privilege: exactly this list.
     let mut granted = BTreeSet::new();
-    for doc in files.values() {
-        let scope = if kind(doc) == "Role" {
-            find(&base, "Role", name(doc))["metadata"]["namespace"]
+    for role in &roles {
+        // A Role's namespace is the one the base installs it in.
+        let role_namespace = if role.kind() == "Role" {
+            find(&base, "Role", role.name())["metadata"]["namespace"]
                 .as_str()
                 .unwrap()
-                .to_owned()
         } else {
-            "cluster".to_owned()
+            ""
         };
-        granted.extend(flatten(&doc["rules"], &scope, name(doc)));
+        granted.extend(role.grants(role_namespace).into_iter().map(|g| {
+            let scope = g.namespace.unwrap_or_else(|| "cluster".to_owned());
+            (g.group, g.resource, g.verb, scope)
+        }));
     }
     let expected: BTreeSet<(String, String, String, String)> = GRANTED
         .iter()
@@ -882,14 +838,14 @@ fn aggregated_cluster_roles_give_people_what_the_readme_says() {
     let table = readme_aggregate_table();
     assert_eq!(
         table.len(),
-        AGGREGATE_FILES.len(),
+        rbac_files::AGGREGATE_FILES.len(),
         "one README row per role"
     );
     let mut roles = Vec::new();
-    for file in AGGREGATE_FILES {
-        let path = format!("{CHART}/{file}");
-        let doc = documents(&read(&path), &path).remove(0);
-        assert_eq!(kind(&doc), "ClusterRole", "{path}");
+    for file in rbac_files::AGGREGATE_FILES {
+        let role = rbac_files::RoleFile::read(file);
+        let (path, doc) = (&role.path, &role.object);
+        assert_eq!(kind(doc), "ClusterRole", "{path}");
         let into: BTreeSet<String> = doc["metadata"]["labels"]
             .as_object()
             .expect("labels")
@@ -900,17 +856,21 @@ fn aggregated_cluster_roles_give_people_what_the_readme_says() {
                 Some(role.to_owned())
             })
             .collect();
-        let grants: BTreeSet<(String, String)> = flatten(&doc["rules"], "cluster", &path)
+        let grants: BTreeSet<(String, String)> = role
+            .grants("")
             .into_iter()
-            .map(|(group, resource, verb, _)| {
-                assert_eq!(group, "videosdk.live", "{path}: only the operator's kinds");
-                (resource, verb)
+            .map(|g| {
+                assert_eq!(
+                    g.group, "videosdk.live",
+                    "{path}: only the operator's kinds"
+                );
+                (g.resource, g.verb)
             })
             .collect();
         let row = table
             .iter()
-            .find(|(n, _, _)| n == name(&doc))
-            .unwrap_or_else(|| panic!("README's table has no row for {}", name(&doc)));
+            .find(|(n, _, _)| n == name(doc))
+            .unwrap_or_else(|| panic!("README's table has no row for {}", name(doc)));
         assert_eq!(&row.1, &into, "{path}: aggregated into");
         assert_eq!(&row.2, &grants, "{path}: rules");
         roles.push((into, grants));
@@ -979,13 +939,13 @@ fn aggregated_cluster_roles_give_people_what_the_readme_says() {
     let kustomization = read("deploy/kustomization.yaml");
     let mut rendered = vec![assembled_base()];
     rendered.extend(kubectl_kustomize());
-    for file in AGGREGATE_FILES {
-        let listed = format!("- helm/videosdk-token-operator/{file}");
+    for file in rbac_files::AGGREGATE_FILES {
+        let listed = format!("- helm/videosdk-token-operator/files/{file}");
         assert!(
             kustomization.lines().any(|l| l.trim() == listed),
             "deploy/kustomization.yaml must list {listed}"
         );
-        let doc = documents(&read(format!("{CHART}/{file}")), file).remove(0);
+        let doc = rbac_files::RoleFile::read(file).object;
         for docs in &rendered {
             assert_eq!(find(docs, "ClusterRole", name(&doc))["rules"], doc["rules"]);
             assert!(
