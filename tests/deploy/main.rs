@@ -21,7 +21,7 @@
 //!
 //! `cargo test --test deploy`.
 
-#[path = "support/rbac.rs"]
+#[path = "../support/rbac.rs"]
 mod rbac_files;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinitionSpec;
