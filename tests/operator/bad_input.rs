@@ -1,6 +1,7 @@
 //! (9) Every kind of bad input gives Ready=False with its own reason and an Event, and does not
 //! disturb a healthy token beside it.
 
+use super::objects;
 use super::*;
 
 const SECRET: &str = "e2e-secret-bad-input-0123456789abcdef";
@@ -20,12 +21,16 @@ async fn each_bad_input_has_its_own_reason_and_spares_healthy_tokens() {
 
     // Issuers that are not ready, and one with a policy.
     env.issuer("no-secret", "does-not-exist", json!({})).await;
-    env.apply(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "no-key"}, "stringData": {"secret": SECRET}})).await;
+    env.apply(objects::secret(
+        "no-key",
+        json!({"stringData": {"secret": SECRET}}),
+    ))
+    .await;
     env.issuer("no-key", "no-key", json!({})).await;
-    env.apply(
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "newline"},
-                     "stringData": {"apiKey": API_KEY, "secret": format!("{SECRET}\n")}}),
-    )
+    env.apply(objects::secret(
+        "newline",
+        json!({"stringData": {"apiKey": API_KEY, "secret": format!("{SECRET}\n")}}),
+    ))
     .await;
     env.issuer("newline", "newline", json!({})).await;
     env.issuer(
@@ -37,9 +42,12 @@ async fn each_bad_input_has_its_own_reason_and_spares_healthy_tokens() {
     // A cluster issuer whose selector does not admit this namespace (its credentials live in the
     // cluster resource namespace, which is this test's namespace).
     let cluster_issuer = format!("e2e-{ns}");
-    env.apply(json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "ClusterVideoSdkIssuer", "metadata": {"name": cluster_issuer},
-                     "spec": {"credentialsSecretRef": {"name": "creds"}, "namespaceSelector": {"matchLabels": {"videosdk": "allowed"}}}}))
-        .await;
+    let selector = json!({"namespaceSelector": {"matchLabels": {"videosdk": "allowed"}}});
+    env.apply(objects::cluster_issuer(
+        &cluster_issuer,
+        objects::merged(objects::issuer_spec("creds"), selector),
+    ))
+    .await;
 
     let cases: Vec<(&str, Value, &str, &str)> = vec![
         (

@@ -8,6 +8,7 @@ mod bad_input;
 mod lifecycle;
 mod logs;
 mod matrix;
+mod objects;
 mod production;
 mod rbac;
 mod restart;
@@ -178,31 +179,17 @@ impl Env {
     /// A credentials Secret with `secret` (which must start with [`SECRET_PREFIX`]).
     pub async fn credentials(&self, name: &str, secret: &str) {
         assert!(secret.starts_with(SECRET_PREFIX));
-        self.apply(
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-                          "stringData": {"apiKey": API_KEY, "secret": secret}}),
-        )
-        .await;
+        self.apply(objects::credentials(name, secret)).await;
     }
 
+    /// A VideoSdkIssuer reading Secret `credentials`, with the fields of `policy` in its spec.
     pub async fn issuer(&self, name: &str, credentials: &str, policy: Value) {
-        let mut spec = json!({"credentialsSecretRef": {"name": credentials}});
-        spec.as_object_mut()
-            .unwrap()
-            .extend(policy.as_object().cloned().unwrap_or_default());
-        self.apply(
-            json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkIssuer",
-                          "metadata": {"name": name}, "spec": spec}),
-        )
-        .await;
+        let spec = objects::merged(objects::issuer_spec(credentials), policy);
+        self.apply(objects::issuer(name, spec)).await;
     }
 
     pub async fn token(&self, name: &str, spec: Value) {
-        self.apply(
-            json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
-                          "metadata": {"name": name}, "spec": spec}),
-        )
-        .await;
+        self.apply(objects::token(name, spec)).await;
     }
 
     pub fn tokens(&self) -> Api<VideoSdkToken> {

@@ -4,7 +4,11 @@
 //! the Helm chart install), and every rule granted must have been used. Needs the server's
 //! access accounting, so it runs in memory only.
 
+#[path = "../support/rbac.rs"]
+mod files;
+
 use super::*;
+use files::Grant;
 use k8s_openapi::api::core::v1::Namespace;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -13,58 +17,6 @@ use videosdk_token_operator::operator::{self, Health, LeaderElection};
 
 const SECRET: &str = "e2e-secret-rbac-0123456789abcdef";
 const OPERATOR: &str = "system:serviceaccount:videosdk-system:videosdk-token-operator";
-const RBAC_FILES: [&str; 3] = [
-    "clusterrole.yaml",
-    "clusterrole-rollout.yaml",
-    "role-leader-election.yaml",
-];
-
-/// One grant: a verb on a group/resource, cluster-wide or in one namespace (a Role's).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Grant {
-    verb: String,
-    group: String,
-    resource: String,
-    namespace: Option<String>,
-}
-
-/// The grants of the RBAC files; the leader-election Role's namespace is mapped to
-/// `operator_namespace`, where the test's operator runs.
-fn grants(operator_namespace: &str) -> BTreeSet<Grant> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/helm/videosdk-token-operator/files"
-    );
-    let mut out = BTreeSet::new();
-    for file in RBAC_FILES {
-        let text = std::fs::read_to_string(format!("{dir}/{file}")).expect("RBAC file");
-        let object: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
-        let namespace = (object["kind"] == "Role").then(|| operator_namespace.to_owned());
-        for rule in object["rules"].as_sequence().expect("rules") {
-            let list = |key: &str| -> Vec<String> {
-                rule[key]
-                    .as_sequence()
-                    .expect("a list")
-                    .iter()
-                    .map(|v| v.as_str().expect("a string").to_owned())
-                    .collect()
-            };
-            for group in list("apiGroups") {
-                for resource in list("resources") {
-                    for verb in list("verbs") {
-                        out.insert(Grant {
-                            verb: verb.clone(),
-                            group: group.clone(),
-                            resource: resource.clone(),
-                            namespace: namespace.clone(),
-                        });
-                    }
-                }
-            }
-        }
-    }
-    out
-}
 
 fn granted(grants: &BTreeSet<Grant>, access: &Access) -> Option<Grant> {
     grants
@@ -138,9 +90,12 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
         .await
         .unwrap();
     let cluster_issuer = format!("rbac-{ns}");
-    env.apply(json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "ClusterVideoSdkIssuer", "metadata": {"name": cluster_issuer},
-                     "spec": {"credentialsSecretRef": {"name": "creds"}, "namespaceSelector": {"matchLabels": {"videosdk": "allowed"}}}}))
-        .await;
+    let selector = json!({"namespaceSelector": {"matchLabels": {"videosdk": "allowed"}}});
+    env.apply(objects::cluster_issuer(
+        &cluster_issuer,
+        objects::merged(objects::issuer_spec("creds"), selector),
+    ))
+    .await;
     for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
         env.apply(json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "web"},
                          "spec": {"selector": {"matchLabels": {"app": "web"}}, "serviceName": "web",
@@ -203,7 +158,8 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
         .into_iter()
         .filter(|a| a.user.as_deref() == Some(OPERATOR))
         .collect();
-    let grants = grants(&ns);
+    // The leader-election Role is where the test's operator runs.
+    let grants = files::operator_grants(&ns);
     let ungranted: Vec<&Access> = used
         .iter()
         .filter(|a| granted(&grants, a).is_none())

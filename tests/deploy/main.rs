@@ -1,0 +1,84 @@
+//! The deployment artefacts of `deploy/` and the `Dockerfile`, checked without a cluster, one
+//! module per subject:
+//!
+//! - [`kustomize`]: the kustomize base holds the CRDs, the namespace, RBAC, a Deployment with two
+//!   replicas, probes and every security setting, the metrics Service and the
+//!   PodDisruptionBudget (checked on the files it lists and, where `kubectl` is installed, on
+//!   `kubectl kustomize deploy/`);
+//! - [`chart`]: the Helm chart's `files/crds/` is a byte-for-byte copy of `crds/`, rendered by its
+//!   CRD template behind `crds.enabled` with `crds.keep`; the chart is consistent without Helm
+//!   (not installed on these machines): templates parse as YAML once their actions are stripped,
+//!   every `.Values` path they use exists, the Deployment's probes and security settings equal
+//!   the kustomize base's;
+//! - [`values`]: `values.schema.json` accepts `values.yaml` and refuses misspelt values;
+//!   `README.md` documents every chart value;
+//! - [`rbac`]: the RBAC rules live in one place (`deploy/helm/videosdk-token-operator/files/`),
+//!   which the kustomize base applies and the chart's templates read, and grant exactly the
+//!   operator's list; the aggregated ClusterRoles grant what the README's table says;
+//! - [`examples`]: every example under `deploy/examples/` parses, each custom resource in them
+//!   deserialises into the crate's types and passes its CRD's schema as the API server would
+//!   admit it, with no field the schema does not know; each example token is a valid request
+//!   within its example issuer's policy (and the cluster issuer's namespaceSelector admits what
+//!   its comment says);
+//! - [`alerts`]: the alerts are one file that the README shows and the chart's PrometheusRule
+//!   reads;
+//! - [`dockerfile`]: the `Dockerfile` builds what CI builds and runs as non-root.
+//!
+//! `cargo test --test deploy`.
+
+mod alerts;
+mod chart;
+mod dockerfile;
+mod examples;
+mod kustomize;
+mod rbac;
+mod values;
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::Path;
+
+const NAMESPACE: &str = "videosdk-system";
+const NAME: &str = "videosdk-token-operator";
+const CHART: &str = "deploy/helm/videosdk-token-operator";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    let path = root().join(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every non-empty document of a YAML stream, as JSON values.
+fn documents(text: &str, origin: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|doc| {
+            Value::deserialize(doc).unwrap_or_else(|e| panic!("{origin} is not valid YAML: {e}"))
+        })
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+/// The text of `README.md` between the first `start` and the next `end`, if both are there.
+fn readme_between(start: &str, end: &str) -> Option<String> {
+    let readme = read("README.md");
+    let (_, rest) = readme.split_once(start)?;
+    let (inside, _) = rest.split_once(end)?;
+    Some(inside.to_owned())
+}
+
+fn kind(doc: &Value) -> &str {
+    doc["kind"].as_str().unwrap_or_default()
+}
+
+fn name(doc: &Value) -> &str {
+    doc["metadata"]["name"].as_str().unwrap_or_default()
+}
+
+fn find<'a>(docs: &'a [Value], want_kind: &str, want_name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| kind(d) == want_kind && name(d) == want_name)
+        .unwrap_or_else(|| panic!("no {want_kind} {want_name} in the rendered base"))
+}
