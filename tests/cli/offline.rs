@@ -157,8 +157,8 @@ fn inspect_exits_1_for_a_wrong_secret() {
     );
 }
 
-#[test]
-fn inspect_exits_1_for_an_expired_token() {
+/// A one-hour `allow_join` token signed with the tests' credentials, issued at `at`.
+fn signed_at(at: SystemTime) -> String {
     let credentials = Credentials::new(API_KEY, SECRET).unwrap();
     let request = TokenRequest {
         permissions: vec![Permission::AllowJoin],
@@ -167,9 +167,13 @@ fn inspect_exits_1_for_an_expired_token() {
         participant_id: None,
         ttl: Duration::from_secs(3600),
     };
-    let two_days_ago = SystemTime::now() - Duration::from_secs(48 * 3600);
-    let old = token::sign(&request, &credentials, two_days_ago).unwrap();
-    let out = run(&["inspect", &old.jwt]);
+    token::sign(&request, &credentials, at).unwrap().jwt
+}
+
+#[test]
+fn inspect_exits_1_for_an_expired_token() {
+    let old = signed_at(SystemTime::now() - Duration::from_secs(48 * 3600));
+    let out = run(&["inspect", &old]);
     assert_eq!(out.code, 1);
     assert!(out.stdout.contains("EXPIRED 47h ago"), "{}", out.stdout);
     assert!(
@@ -182,21 +186,8 @@ fn inspect_exits_1_for_an_expired_token() {
 /// exit 1, with the reason; within the allowance it is valid.
 #[test]
 fn inspect_exits_1_for_a_token_issued_in_the_future() {
-    let credentials = Credentials::new(API_KEY, SECRET).unwrap();
-    let request = TokenRequest {
-        permissions: vec![Permission::AllowJoin],
-        roles: vec![],
-        room_id: None,
-        participant_id: None,
-        ttl: Duration::from_secs(3600),
-    };
-    let ahead = token::sign(
-        &request,
-        &credentials,
-        SystemTime::now() + Duration::from_secs(7200),
-    )
-    .unwrap();
-    let out = run(&["inspect", &ahead.jwt]);
+    let ahead = signed_at(SystemTime::now() + Duration::from_secs(7200));
+    let out = run(&["inspect", &ahead]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
         out.stdout
@@ -204,19 +195,14 @@ fn inspect_exits_1_for_a_token_issued_in_the_future() {
         "{}",
         out.stdout
     );
-    let json = run(&["inspect", &ahead.jwt, "-o", "json"]);
+    let json = run(&["inspect", &ahead, "-o", "json"]);
     assert_eq!(json.code, 1);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(doc["valid"], false);
     assert!(doc["notYetValid"].as_str().unwrap().contains("its iat is"));
 
-    let skewed = token::sign(
-        &request,
-        &credentials,
-        SystemTime::now() + Duration::from_secs(30),
-    )
-    .unwrap();
-    assert_eq!(run(&["inspect", &skewed.jwt]).code, 0);
+    let skewed = signed_at(SystemTime::now() + Duration::from_secs(30));
+    assert_eq!(run(&["inspect", &skewed]).code, 0);
 }
 
 /// Whitespace around the token (what `echo` or a file adds) is stripped, and said so: a Secret
