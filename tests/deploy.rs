@@ -22,6 +22,7 @@
 //! `cargo test --test deploy`.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinitionSpec;
+use kube_apiserver_memory::schema::CompiledSchema;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,7 +32,6 @@ use std::process::Command;
 use videosdk_token_operator::api::{
     self, ClusterVideoSdkIssuer, IssuerKind, VideoSdkIssuer, VideoSdkToken,
 };
-use videosdk_token_operator::apiserver::schema::CompiledSchema;
 use videosdk_token_operator::controller::policy;
 use videosdk_token_operator::token::TokenRequest;
 
@@ -1213,7 +1213,9 @@ fn install_guide_documents_every_chart_value() {
 fn dockerfile_builds_what_ci_builds_and_runs_as_nonroot() {
     let dockerfile = read("Dockerfile");
     assert!(dockerfile.contains("FROM rust:1-bookworm AS build"));
-    assert!(dockerfile.contains("cargo build --release --locked --bin videosdk-token-operator"));
+    assert!(dockerfile.contains(
+        "cargo build --release --locked --no-default-features --bin videosdk-token-operator"
+    ));
     assert!(dockerfile.contains("FROM gcr.io/distroless/cc-debian12:nonroot"));
     assert!(dockerfile.contains("USER 65532:65532"));
     // The dev command embeds deploy/examples/dev/ (include_str!): the build context needs it.

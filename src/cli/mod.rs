@@ -7,6 +7,7 @@
 pub mod completion;
 pub mod crd;
 pub mod credentials;
+#[cfg(feature = "dev")]
 pub mod dev;
 mod input;
 pub mod inspect;
@@ -34,6 +35,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Run(run::RunArgs),
+    #[cfg(feature = "dev")]
     Dev(dev::DevArgs),
     Crd(crd::CrdArgs),
     Sign(sign::SignArgs),

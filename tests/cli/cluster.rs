@@ -1,12 +1,12 @@
 //! The commands that talk to a cluster (`run`, `status`, `renew`), run as a user runs them:
 //! the binary with `KUBECONFIG` pointing at the in-memory API server.
 
+use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use videosdk_token_operator::apiserver::{ApiServer, ApiServerOptions};
 use videosdk_token_operator::manifests;
 
 /// An in-memory API server with the CRDs and the `dev` examples (credentials, issuer, tokens

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use videosdk_token_operator::apiserver::{ApiServer, ApiServerOptions};
+//! use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 //! let server = ApiServer::start(ApiServerOptions::default()).await?;
 //! let client = server.client();
 //! // ... run the operator with `client`, then:
@@ -49,7 +49,6 @@ pub mod schema;
 mod selector;
 mod store;
 mod table;
-pub mod testing;
 mod validation;
 mod verbs;
 mod watch;

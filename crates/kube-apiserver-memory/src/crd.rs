@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn crds_of_this_operator_are_served() {
-        for (_, crd) in crate::api::crds() {
+        for (_, crd) in e2e_support::operator_crds::crds() {
             let v = serde_json::to_value(&crd).unwrap();
             let defs = resources(CRD, &v).unwrap();
             assert_eq!(defs.len(), 1);

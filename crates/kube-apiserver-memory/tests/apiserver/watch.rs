@@ -5,7 +5,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::watcher;
-use videosdk_token_operator::apiserver::ApiServerOptions;
+use kube_apiserver_memory::ApiServerOptions;
 
 fn secret(name: &str) -> Secret {
     serde_json::from_value(json!({"metadata": {"name": name}})).unwrap()

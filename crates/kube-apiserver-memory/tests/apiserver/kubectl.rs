@@ -1,8 +1,8 @@
 //! kubectl against the server: server-side apply of the CRDs and an example, read back as JSON.
 
 use crate::*;
+use e2e_support::operator_crds::crds_yaml;
 use std::process::Command;
-use videosdk_token_operator::api::crds_yaml;
 
 fn kubectl() -> Option<&'static str> {
     let found = Command::new("kubectl")
