@@ -225,6 +225,11 @@ impl ApiError {
         )
     }
 
+    /// 415 for a create or update body in a media type this server does not read for the kind.
+    pub fn unsupported_body(message: impl Into<String>) -> Self {
+        Self::new(415, "UnsupportedMediaType", message)
+    }
+
     /// 404 for a path that names no served resource.
     pub fn no_route() -> Self {
         ApiError {

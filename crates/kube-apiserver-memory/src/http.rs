@@ -10,6 +10,7 @@ use super::gc::{self, DeleteOptions, Deleted};
 use super::openapi;
 use super::patch;
 use super::patch::PatchKind;
+use super::protobuf;
 use super::representation::{self, Representation};
 use super::resources::{ResourceDef, Special};
 use super::selector::{self, FieldSelector, LabelSelector, Selectors};
@@ -306,7 +307,18 @@ async fn resource(
     let body = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let parse = |b: &Bytes| -> Result<Value, ApiError> {
+        if protobuf::is_protobuf(content_type) {
+            let api_version = match served.group.as_str() {
+                "" => served.version.clone(),
+                group => format!("{group}/{}", served.version),
+            };
+            return protobuf::decode(&api_version, &served.kind, b);
+        }
         let v: Value = serde_json::from_slice(b).map_err(|e| {
             ApiError::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {e}",

@@ -27,7 +27,7 @@
 //! CRD removes its objects without waiting for their finalizers; garbage collection and
 //! namespace cleanup happen at once rather than a moment later; there is no authentication,
 //! authorization or admission webhooks, and no pods or other resources this project does not
-//! use. Structural-schema admission of custom resources goes through `crd_schema`.
+//! use. Protobuf request bodies are read for Namespace, Secret and ConfigMap only (`protobuf`). Structural-schema admission of custom resources goes through `crd_schema`.
 
 mod accounting;
 mod builtin;
@@ -43,6 +43,7 @@ pub mod kubeconfig;
 mod managed;
 mod openapi;
 mod patch;
+mod protobuf;
 mod representation;
 mod resources;
 pub mod schema;

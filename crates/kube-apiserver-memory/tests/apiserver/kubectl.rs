@@ -152,6 +152,59 @@ async fn kubectl_server_side_apply_and_get() {
     let header: Vec<&str> = ns.lines().next().unwrap_or("").split_whitespace().collect();
     assert_eq!(header, ["NAME", "STATUS", "AGE"], "{ns}");
     assert!(ns.contains("Active"), "{ns}");
+    // kubectl's `create` generators send built-in types as protobuf (-v=8 logs the request's
+    // Content-Type): the README's install steps, answered in JSON.
+    let app = format!("{}-app", t.namespace);
+    let (ok, _, log) = kubectl_out(&["create", "namespace", &app, "-v=8"]);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("Content-Type: application/vnd.kubernetes.protobuf"),
+        "kubectl no longer sends protobuf: {log}"
+    );
+    let created: Value =
+        serde_json::from_str(&run(&["get", "namespace", &app, "-o", "json"])).unwrap();
+    assert_eq!(created["status"]["phase"], "Active", "{created}");
+    let secret = [
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        &app,
+        "--from-literal=apiKey=k",
+        "--from-literal=secret=s",
+    ];
+    assert!(run(&secret).contains("secret/creds created"));
+    let stored: Value =
+        serde_json::from_str(&run(&["get", "secret", "creds", "-n", &app, "-o", "json"])).unwrap();
+    assert_eq!(stored["data"], json!({"apiKey": "aw==", "secret": "cw=="}));
+    assert_eq!(stored["type"], "Opaque");
+    let (ok, _, stderr) = kubectl_out(&secret);
+    assert!(!ok);
+    assert!(
+        stderr.contains(r#"secrets "creds" already exists"#),
+        "{stderr}"
+    );
+    run(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        &app,
+        "--from-literal=region=eu",
+    ]);
+    let stored: Value = serde_json::from_str(&run(&[
+        "get",
+        "configmap",
+        "settings",
+        "-n",
+        &app,
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(stored["data"], json!({"region": "eu"}));
+    run(&["delete", "namespace", &app]);
     // A misspelt field (`tll`): kubectl asks for fieldValidation=Strict by default (a 400
     // naming the field), Warn with --validate=warn (accepted, a Warning), Ignore with
     // --validate=false (accepted silently, the field dropped).
