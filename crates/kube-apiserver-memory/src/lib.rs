@@ -29,6 +29,10 @@
 //! authorization or admission webhooks, and no pods or other resources this project does not
 //! use. Protobuf request bodies are read for Namespace, Secret and ConfigMap only (`protobuf`). Structural-schema admission of custom resources goes through `crd_schema`.
 
+// The crate's MSRV is 1.88 (k8s-pb's), where clippy proposes let-chains for nested `if let`s;
+// the code was written for 1.85, and rewriting it is left out of the change that moved it.
+#![allow(clippy::collapsible_if)]
+
 mod accounting;
 mod builtin;
 mod crd;
