@@ -230,6 +230,17 @@ impl ApiError {
         Self::new(415, "UnsupportedMediaType", message)
     }
 
+    /// 406 for a document asked for only in media types this server does not produce.
+    pub fn not_acceptable(accept: &str) -> Self {
+        Self::new(
+            406,
+            "NotAcceptable",
+            format!(
+                "only the following media types are accepted: application/json (asked for {accept:?})"
+            ),
+        )
+    }
+
     /// 404 for a path that names no served resource.
     pub fn no_route() -> Self {
         ApiError {

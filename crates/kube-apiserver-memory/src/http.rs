@@ -87,6 +87,7 @@ enum Route<'a> {
     Resource(ResourcePath<'a>),
     OpenApiIndex,
     OpenApi(String),
+    OpenApiV2,
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
@@ -94,6 +95,7 @@ fn route(path: &str) -> Option<Route<'_>> {
     let (group, version, rest) = match segs.as_slice() {
         ["healthz" | "livez" | "readyz", ..] => return Some(Route::Health),
         ["version"] => return Some(Route::Version),
+        ["openapi", "v2"] => return Some(Route::OpenApiV2),
         ["openapi", "v3"] => return Some(Route::OpenApiIndex),
         ["openapi", "v3", gv @ ..] => return Some(Route::OpenApi(gv.join("/"))),
         ["api"] => return Some(Route::CoreVersions),
@@ -213,6 +215,21 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         Some(Route::OpenApiIndex) => {
             let st = shared.state();
             Ok(value_response(200, &openapi::index(&st.registry, st.rv)))
+        }
+        // JSON only: a client that accepts nothing else (kubectl's v2 client asks for protobuf
+        // alone) gets a 406, as from a server without the format.
+        Some(Route::OpenApiV2) => {
+            let accept = parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|a| a.to_str().ok())
+                .unwrap_or("");
+            if accept.is_empty() || accept.contains("json") || accept.contains("*/*") {
+                let st = shared.state();
+                Ok(value_response(200, &openapi::v2(&st.registry)))
+            } else {
+                Err(ApiError::not_acceptable(accept))
+            }
         }
         Some(Route::OpenApi(gv)) => {
             let st = shared.state();

@@ -64,6 +64,30 @@ async fn kubectl_server_side_apply_and_get() {
         applied.contains("videosdktokens.videosdk.live serverside-applied"),
         "{applied}"
     );
+    // explain reads the OpenAPI v3 documents: the CRD's descriptions, field by field, and
+    // the built-in kinds' from k8s-openapi.
+    let explained = run(&["explain", "videosdktoken.spec"]);
+    assert!(
+        explained.contains("KIND:       VideoSdkToken"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("issuerRef\t<Object> -required-"),
+        "{explained}"
+    );
+    assert!(explained.contains("ttl\t<string>"), "{explained}");
+    let explained = run(&["explain", "videosdktoken.spec.ttl"]);
+    assert!(explained.contains("FIELD: ttl <string>"), "{explained}");
+    assert!(explained.contains("Go duration syntax"), "{explained}");
+    let explained = run(&["explain", "videosdktoken.metadata.name"]);
+    assert!(explained.contains("FIELD: name <string>"), "{explained}");
+    let explained = run(&["explain", "secret.data"]);
+    assert!(
+        explained.contains("FIELD: data <map[string]string>"),
+        "{explained}"
+    );
+    let explained = run(&["explain", "deployment.spec.template.spec.containers.image"]);
+    assert!(explained.contains("FIELD: image <string>"), "{explained}");
     // Discovery is cached by kubectl per server; the CRDs are served at once.
     let token = dir.join("token.yaml");
     let applied = run(&[
