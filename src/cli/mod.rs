@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod logging;
 mod memory;
 pub mod run;
+pub mod server_version;
 pub mod sign;
 
 use clap::{Parser, Subcommand};

@@ -191,7 +191,10 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     let response = match route(&path) {
         None => Err(ApiError::no_route()),
         Some(Route::Health) => Ok(Response::new(Body::from("ok"))),
-        Some(Route::Version) => Ok(value_response(200, &discovery::version())),
+        Some(Route::Version) => Ok(value_response(
+            200,
+            &discovery::version(shared.kubernetes_version),
+        )),
         Some(Route::CoreVersions) => Ok(value_response(
             200,
             &discovery::core_versions(&shared.address),

@@ -81,6 +81,9 @@ pub struct ApiServerOptions {
     pub watch_history: usize,
     /// How often a watch that asked for bookmarks gets one.
     pub bookmark_interval: Duration,
+    /// The Kubernetes release `(major, minor)` that `/version` reports (default 1.33), so that
+    /// a test can see how a client treats an older server. Nothing else changes with it.
+    pub kubernetes_version: (u32, u32),
 }
 
 impl Default for ApiServerOptions {
@@ -89,6 +92,7 @@ impl Default for ApiServerOptions {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(1),
+            kubernetes_version: (1, 33),
         }
     }
 }
@@ -103,6 +107,8 @@ pub(crate) struct Shared {
     /// `host:port`, for `/api`'s `serverAddressByClientCIDRs`.
     address: String,
     bookmark_interval: Duration,
+    /// What `/version` reports.
+    kubernetes_version: (u32, u32),
 }
 
 impl Shared {
@@ -156,6 +162,7 @@ impl ApiServer {
             close_watches: tokio::sync::watch::channel(0).0,
             address: address.to_string(),
             bookmark_interval: options.bookmark_interval,
+            kubernetes_version: options.kubernetes_version,
         });
         let app = axum::Router::new()
             .fallback(http::handle)
