@@ -4,8 +4,9 @@
 #   docker build -t videosdk-token-operator:0.1.0 .
 # No container engine is available on the machines that build this project, so CI does not
 # build this image; the build stage runs the same cargo command as a release build of the binary
-# (cargo build --release --locked --bin videosdk-token-operator), so what CI compiles and tests is
-# what ships.
+# without the `dev` feature (cargo build --release --locked --no-default-features --bin
+# videosdk-token-operator; CI lints that build), so what CI compiles and tests is what ships.
+# The image has no `dev` command: it has no in-memory API server (crates/kube-apiserver-memory).
 
 # --- build: the Rust toolchain on Debian 12 (bookworm), the same Debian as the runtime image, so
 # the binary links against the glibc it runs with.
@@ -19,7 +20,7 @@ COPY . .
 # recompiles the crate, not its dependencies.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin videosdk-token-operator \
+    cargo build --release --locked --no-default-features --bin videosdk-token-operator \
     && install -D -m 0755 target/release/videosdk-token-operator /out/videosdk-token-operator
 
 # --- runtime: distroless with glibc, libgcc and CA certificates, no shell, no package manager;

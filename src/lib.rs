@@ -2,7 +2,6 @@
 //! fresh. See the README for the product and `shared/design.md` for the design.
 
 pub mod api;
-pub mod apiserver;
 pub mod cli;
 pub mod controller;
 pub mod endpoints;

@@ -8,6 +8,7 @@ fn main() -> ExitCode {
     let cli: Cli = cli::plugin::parse(std::env::args_os().collect());
     let result = match &cli.command {
         Command::Run(args) => cli::run::run(args).map(|()| true),
+        #[cfg(feature = "dev")]
         Command::Dev(args) => cli::dev::run(args).map(|()| true),
         Command::Crd(args) => cli::crd::run(args).map(|()| true),
         Command::Sign(args) => cli::sign::run(args).map(|()| true),

@@ -1,11 +1,9 @@
 //! Helpers of the operator benchmark: the in-memory API server and the operator, each in a child
 //! process of its own, and what `/proc` says about a process's memory and CPU.
 
-pub mod cpu;
 pub mod operator;
 pub mod procfs;
-#[path = "../../tests/support/scrape.rs"]
-pub mod scrape;
+pub use e2e_support::{cpu, scrape};
 pub mod server;
 
 /// Where the benchmark writes its results, log and kubeconfig: `target/` (or `CARGO_TARGET_DIR`).

@@ -10,12 +10,12 @@
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, PostParams};
+use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-use videosdk_token_operator::apiserver::{ApiServer, ApiServerOptions};
 
 /// Set in the child's environment: it is to be the API server.
 pub const ROLE_VAR: &str = "VIDEOSDK_BENCH_ROLE";
@@ -199,7 +199,7 @@ impl ServerProcess {
 
     /// A kubeconfig for this server.
     pub fn kubeconfig(&self) -> String {
-        videosdk_token_operator::apiserver::kubeconfig::render(&self.url)
+        kube_apiserver_memory::kubeconfig::render(&self.url)
     }
 
     /// A client of this server.

@@ -3,10 +3,10 @@
 
 use super::logging::{self, LogArgs};
 use super::run::DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
-use crate::apiserver::{ApiServer, ApiServerOptions};
 use crate::controller::{self, Settings};
 use crate::manifests;
 use clap::Args;
+use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

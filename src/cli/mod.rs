@@ -9,6 +9,7 @@ pub mod completion;
 pub mod connect;
 pub mod crd;
 pub mod credentials;
+#[cfg(feature = "dev")]
 pub mod dev;
 mod input;
 pub mod inspect;
@@ -17,6 +18,7 @@ mod memory;
 pub mod plugin;
 pub mod renew;
 pub mod run;
+pub mod server_version;
 pub mod sign;
 pub mod status;
 
@@ -39,6 +41,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Run(run::RunArgs),
+    #[cfg(feature = "dev")]
     Dev(dev::DevArgs),
     Crd(crd::CrdArgs),
     Sign(sign::SignArgs),

@@ -112,6 +112,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         let client = Client::try_default()
             .await
             .map_err(|e| format!("cannot connect to the Kubernetes API (kubeconfig or in-cluster configuration): {e}"))?;
+        super::server_version::warn_if_unsupported(&client).await;
         check_crds(&client).await?;
         let settings = args.settings();
         let election = args.leader_elect.then(|| LeaderElection {

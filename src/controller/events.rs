@@ -201,9 +201,9 @@ fn fingerprint(regarding: &ObjectReference, occurrence: Occurrence<'_>, note: &s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apiserver::{ApiServer, ApiServerOptions};
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::ListParams;
+    use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 
     const ISSUED: Occurrence<'static> = Occurrence {
         type_: EventType::Normal,

@@ -2,8 +2,8 @@
 //! VideoSDK reads.
 
 use super::credentials::fingerprint;
-use super::duration::{DurationError, GoDuration, parse_positive};
 use crate::api::{Permission, Role, VideoSdkTokenSpec};
+use go_duration::{DurationError, GoDuration, parse_positive};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;

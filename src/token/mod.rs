@@ -6,7 +6,6 @@
 
 mod claims;
 mod credentials;
-mod duration;
 mod exact;
 mod request_hash;
 mod schedule;
@@ -14,8 +13,8 @@ mod signing;
 
 pub use claims::{Claims, MIN_TTL, RequestError, TokenRequest};
 pub use credentials::{Credentials, CredentialsError, fingerprint};
-pub use duration::{DurationError, GoDuration, format_human, parse_positive};
 pub use exact::{Claim, Difference, compare};
+pub use go_duration::{DurationError, GoDuration, format_human, parse_positive};
 pub use schedule::{
     JITTER_DIVISOR, MIN_RENEWAL_INTERVAL, RenewBefore, ScheduleError, renewal_time,
 };

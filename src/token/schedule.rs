@@ -1,9 +1,9 @@
 //! When to re-sign a token: the renewal time, computed from its lifetime, the renew-before
 //! policy of its spec and a jitter that is a stable function of the token's UID.
 
-use super::duration::{DurationError, GoDuration, parse_positive};
 use crate::api::VideoSdkTokenSpec;
 use aws_lc_rs::digest::{SHA256, digest};
+use go_duration::{DurationError, GoDuration, parse_positive};
 use std::time::{Duration, SystemTime};
 
 /// The jitter moves renewal earlier by at most 1/`JITTER_DIVISOR` (10%) of the renew window.

@@ -1,12 +1,12 @@
 //! The commands that talk to a cluster (`run`, `status`, `renew`), run as a user runs them:
 //! the binary with `KUBECONFIG` pointing at the in-memory API server.
 
+use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use videosdk_token_operator::apiserver::{ApiServer, ApiServerOptions};
 use videosdk_token_operator::manifests;
 
 /// An in-memory API server with the CRDs and the `dev` examples (credentials, issuer, tokens
@@ -20,12 +20,13 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(test: &str) -> Cluster {
+        Self::with_options(test, ApiServerOptions::default())
+    }
+
+    /// A cluster whose server has non-default `options` (e.g. the version it reports).
+    pub fn with_options(test: &str, options: ApiServerOptions) -> Cluster {
         let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         let server = runtime.block_on(async {
-            let options = ApiServerOptions {
-                address: "127.0.0.1:0".parse().unwrap(),
-                ..ApiServerOptions::default()
-            };
             let server = ApiServer::start(options)
                 .await
                 .expect("the API server starts");
@@ -206,5 +207,35 @@ fn run_logs_the_address_it_listens_on_and_json_fields_at_the_top_level() {
             .as_str()
             .is_some_and(|m| m.starts_with("Issued token ")),
         "{issued}"
+    );
+}
+
+#[test]
+fn run_warns_on_a_server_older_than_the_oldest_supported_release() {
+    let options = ApiServerOptions {
+        kubernetes_version: (1, 27),
+        ..ApiServerOptions::default()
+    };
+    let cluster = Cluster::with_options("run-old-server", options);
+    let (_operator, logs) = cluster.start_operator();
+    let warned = wait_for_log(
+        &logs,
+        "warning about Kubernetes 1.27",
+        Duration::from_secs(30),
+        |l| l["level"] == "WARN" && l["server_version"].is_string(),
+    );
+    let message = warned["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "the Kubernetes API server is v1.27 (v1.27.0-videosdk-inmemory), older than v1.28, the oldest release this operator supports"
+        ),
+        "{warned}"
+    );
+    // A warning, not a refusal: the operator goes on to issue tokens.
+    wait_for_log(
+        &logs,
+        "for the issuance of default/participant",
+        Duration::from_secs(60),
+        |l| l["token"] == "default/participant" && l["reason"] == "SecretMissing",
     );
 }

@@ -6,7 +6,9 @@ use super::*;
 fn dockerfile_builds_what_ci_builds_and_runs_as_nonroot() {
     let dockerfile = read("Dockerfile");
     assert!(dockerfile.contains("FROM rust:1-bookworm AS build"));
-    assert!(dockerfile.contains("cargo build --release --locked --bin videosdk-token-operator"));
+    assert!(dockerfile.contains(
+        "cargo build --release --locked --no-default-features --bin videosdk-token-operator"
+    ));
     assert!(dockerfile.contains("FROM gcr.io/distroless/cc-debian12:nonroot"));
     assert!(dockerfile.contains("USER 65532:65532"));
     // The dev command embeds deploy/examples/dev/ (include_str!): the build context needs it.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use videosdk_token_operator::api::{
     self, ClusterVideoSdkIssuer, IssuerKind, VideoSdkIssuer, VideoSdkToken,
 };
-use videosdk_token_operator::apiserver::schema::CompiledSchema;
+use kube_apiserver_memory::schema::CompiledSchema;
 use videosdk_token_operator::controller::policy;
 use videosdk_token_operator::token::TokenRequest;
 

@@ -12,11 +12,10 @@ mod objects;
 mod production;
 mod rbac;
 mod restart;
-#[path = "../support/scrape.rs"]
-mod scrape;
 mod secret_edits;
 mod soak;
 
+use e2e_support::cluster::TestCluster;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -28,7 +27,6 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use videosdk_token_operator::api::{VideoSdkToken, VideoSdkTokenStatus};
-use videosdk_token_operator::apiserver::testing::TestCluster;
 use videosdk_token_operator::controller::{self, Metrics, Settings};
 use videosdk_token_operator::manifests;
 use videosdk_token_operator::token::{self, Claims};

@@ -1,8 +1,8 @@
 //! Running it in production: restarts of workloads on rotation, the metrics endpoint, and two
 //! replicas with leader election.
 
-use super::scrape::sample;
 use super::*;
+use e2e_support::scrape::sample;
 use k8s_openapi::api::apps::v1::Deployment;
 use std::sync::atomic::Ordering;
 use videosdk_token_operator::endpoints;
@@ -242,7 +242,7 @@ async fn metrics_agree_with_the_tokens_status() {
 
 /// `GET path` of the operator at `address`: the status line and body.
 async fn get(address: std::net::SocketAddr, path: &str) -> (String, String) {
-    super::scrape::get(address, path)
+    e2e_support::scrape::get(address, path)
         .await
         .expect("the endpoint answers")
 }
@@ -388,7 +388,7 @@ async fn a_standby_takes_over_and_only_the_leader_signs() {
 /// `run` checks at start that the CRDs are installed, and says how to install them.
 #[tokio::test]
 async fn run_refuses_to_start_without_the_crds() {
-    let server = videosdk_token_operator::apiserver::ApiServer::start(Default::default())
+    let server = kube_apiserver_memory::ApiServer::start(Default::default())
         .await
         .unwrap();
     let error = videosdk_token_operator::cli::run::check_crds(&server.client())

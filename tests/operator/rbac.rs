@@ -10,9 +10,9 @@ mod files;
 use super::*;
 use files::Grant;
 use k8s_openapi::api::core::v1::Namespace;
+use kube_apiserver_memory::{Access, Verb};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
-use videosdk_token_operator::apiserver::{Access, Verb};
 use videosdk_token_operator::operator::{self, Health, LeaderElection};
 
 const SECRET: &str = "e2e-secret-rbac-0123456789abcdef";
@@ -44,7 +44,7 @@ async fn operator_client(env: &Env) -> kube::Client {
 
 #[tokio::test]
 async fn rbac_grants_exactly_what_the_operator_uses() {
-    if std::env::var_os(videosdk_token_operator::apiserver::testing::E2E_KUBECONFIG).is_some() {
+    if std::env::var_os(e2e_support::cluster::E2E_KUBECONFIG).is_some() {
         eprintln!("SKIPPED on a real cluster: needs the in-memory API server's access accounting");
         return;
     }

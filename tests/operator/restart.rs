@@ -8,7 +8,7 @@ const TOKENS: usize = 100;
 
 #[tokio::test]
 async fn a_restart_with_100_valid_tokens_writes_nothing() {
-    if std::env::var_os(videosdk_token_operator::apiserver::testing::E2E_KUBECONFIG).is_some() {
+    if std::env::var_os(e2e_support::cluster::E2E_KUBECONFIG).is_some() {
         eprintln!(
             "SKIPPED on a real cluster: counting writes needs the in-memory API server's request accounting"
         );

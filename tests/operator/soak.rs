@@ -13,13 +13,13 @@
 //! not every single fault.
 
 use super::*;
+use kube_apiserver_memory::{ApiServer, FaultRule, Verb};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, MissedTickBehavior};
-use videosdk_token_operator::apiserver::{ApiServer, FaultRule, Verb};
 use videosdk_token_operator::controller::decision::ResignReason;
 use videosdk_token_operator::controller::labels::MANAGED_SELECTOR;
 use videosdk_token_operator::token::RenewBefore;

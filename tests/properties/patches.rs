@@ -7,12 +7,12 @@ use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
 use kube::runtime::wait::{await_condition, conditions};
+use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use videosdk_token_operator::apiserver::{ApiServer, ApiServerOptions};
 
 /// Each case is four HTTP round trips to the server (a few milliseconds in a debug build).
 const CASES: u32 = 128;

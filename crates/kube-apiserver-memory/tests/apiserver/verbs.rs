@@ -54,22 +54,37 @@ async fn list_with_label_and_field_selectors() {
     let t = TestCluster::new("verbs-selectors").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
     let pp = PostParams::default();
-    api.create(&pp, &secret("a", json!({"app": "web", "tier": "front"})))
+    // Every query also selects `test=selectors`: a real cluster's own controllers may add
+    // Secrets to a new namespace (a ServiceAccount token Secret before Kubernetes 1.24).
+    let ours = |labels: Value| {
+        let mut labels = labels;
+        labels["test"] = json!("selectors");
+        labels
+    };
+    api.create(
+        &pp,
+        &secret("a", ours(json!({"app": "web", "tier": "front"}))),
+    )
+    .await
+    .unwrap();
+    api.create(&pp, &secret("b", ours(json!({"app": "api"}))))
         .await
         .unwrap();
-    api.create(&pp, &secret("b", json!({"app": "api"})))
-        .await
-        .unwrap();
-    api.create(&pp, &secret("c", json!({"app": "db", "tier": "back"})))
-        .await
-        .unwrap();
+    api.create(
+        &pp,
+        &secret("c", ours(json!({"app": "db", "tier": "back"}))),
+    )
+    .await
+    .unwrap();
     let names = |selector: &'static str, fields: bool| {
         let api = api.clone();
         async move {
             let lp = if fields {
-                ListParams::default().fields(selector)
+                ListParams::default()
+                    .fields(selector)
+                    .labels("test=selectors")
             } else {
-                ListParams::default().labels(selector)
+                ListParams::default().labels(&format!("test=selectors,{selector}"))
             };
             let mut n: Vec<String> = api
                 .list(&lp)
@@ -95,7 +110,11 @@ async fn list_with_label_and_field_selectors() {
     assert_eq!(names("metadata.name!=b", true).await, "a,c");
     let all: Api<Secret> = Api::all(t.client.clone());
     let in_ns = all
-        .list(&ListParams::default().fields(&format!("metadata.namespace={}", t.namespace)))
+        .list(
+            &ListParams::default()
+                .fields(&format!("metadata.namespace={}", t.namespace))
+                .labels("test=selectors"),
+        )
         .await
         .unwrap();
     assert_eq!(in_ns.items.len(), 3);
@@ -108,13 +127,15 @@ async fn list_with_label_and_field_selectors() {
 async fn list_pages_with_limit_and_continue() {
     let t = TestCluster::new("verbs-paging").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    // A label of this test's own: a real cluster may add Secrets to a new namespace.
     for i in 0..5 {
-        api.create(&PostParams::default(), &secret(&format!("s{i}"), json!({})))
+        let labels = json!({"test": "paging"});
+        api.create(&PostParams::default(), &secret(&format!("s{i}"), labels))
             .await
             .unwrap();
     }
     let mut seen = Vec::new();
-    let mut lp = ListParams::default().limit(2);
+    let mut lp = ListParams::default().labels("test=paging").limit(2);
     let mut pages = 0;
     loop {
         let page = api.list(&lp).await.unwrap();

@@ -43,6 +43,8 @@ pub struct ResourceDef {
     pub schema: Option<Arc<dyn SchemaAdmit>>,
     /// A CRD version's `additionalPrinterColumns`, for `kubectl get`.
     pub printer_columns: Option<serde_json::Value>,
+    /// A CRD version's `openAPIV3Schema` as written, for the OpenAPI documents.
+    pub openapi_schema: Option<Arc<serde_json::Value>>,
 }
 
 impl ResourceDef {
@@ -68,6 +70,7 @@ impl ResourceDef {
             special: Special::None,
             schema: None,
             printer_columns: None,
+            openapi_schema: None,
         }
     }
 

@@ -1,8 +1,8 @@
 //! kubectl against the server: server-side apply of the CRDs and an example, read back as JSON.
 
 use crate::*;
+use e2e_support::operator_crds::crds_yaml;
 use std::process::Command;
-use videosdk_token_operator::api::crds_yaml;
 
 fn kubectl() -> Option<&'static str> {
     let found = Command::new("kubectl")
@@ -64,6 +64,30 @@ async fn kubectl_server_side_apply_and_get() {
         applied.contains("videosdktokens.videosdk.live serverside-applied"),
         "{applied}"
     );
+    // explain reads the OpenAPI v3 documents: the CRD's descriptions, field by field, and
+    // the built-in kinds' from k8s-openapi.
+    let explained = run(&["explain", "videosdktoken.spec"]);
+    assert!(
+        explained.contains("KIND:       VideoSdkToken"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("issuerRef\t<Object> -required-"),
+        "{explained}"
+    );
+    assert!(explained.contains("ttl\t<string>"), "{explained}");
+    let explained = run(&["explain", "videosdktoken.spec.ttl"]);
+    assert!(explained.contains("FIELD: ttl <string>"), "{explained}");
+    assert!(explained.contains("Go duration syntax"), "{explained}");
+    let explained = run(&["explain", "videosdktoken.metadata.name"]);
+    assert!(explained.contains("FIELD: name <string>"), "{explained}");
+    let explained = run(&["explain", "secret.data"]);
+    assert!(
+        explained.contains("FIELD: data <map[string]string>"),
+        "{explained}"
+    );
+    let explained = run(&["explain", "deployment.spec.template.spec.containers.image"]);
+    assert!(explained.contains("FIELD: image <string>"), "{explained}");
     // Discovery is cached by kubectl per server; the CRDs are served at once.
     let token = dir.join("token.yaml");
     let applied = run(&[
@@ -152,6 +176,59 @@ async fn kubectl_server_side_apply_and_get() {
     let header: Vec<&str> = ns.lines().next().unwrap_or("").split_whitespace().collect();
     assert_eq!(header, ["NAME", "STATUS", "AGE"], "{ns}");
     assert!(ns.contains("Active"), "{ns}");
+    // kubectl's `create` generators send built-in types as protobuf (-v=8 logs the request's
+    // Content-Type): the README's install steps, answered in JSON.
+    let app = format!("{}-app", t.namespace);
+    let (ok, _, log) = kubectl_out(&["create", "namespace", &app, "-v=8"]);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("Content-Type: application/vnd.kubernetes.protobuf"),
+        "kubectl no longer sends protobuf: {log}"
+    );
+    let created: Value =
+        serde_json::from_str(&run(&["get", "namespace", &app, "-o", "json"])).unwrap();
+    assert_eq!(created["status"]["phase"], "Active", "{created}");
+    let secret = [
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        &app,
+        "--from-literal=apiKey=k",
+        "--from-literal=secret=s",
+    ];
+    assert!(run(&secret).contains("secret/creds created"));
+    let stored: Value =
+        serde_json::from_str(&run(&["get", "secret", "creds", "-n", &app, "-o", "json"])).unwrap();
+    assert_eq!(stored["data"], json!({"apiKey": "aw==", "secret": "cw=="}));
+    assert_eq!(stored["type"], "Opaque");
+    let (ok, _, stderr) = kubectl_out(&secret);
+    assert!(!ok);
+    assert!(
+        stderr.contains(r#"secrets "creds" already exists"#),
+        "{stderr}"
+    );
+    run(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        &app,
+        "--from-literal=region=eu",
+    ]);
+    let stored: Value = serde_json::from_str(&run(&[
+        "get",
+        "configmap",
+        "settings",
+        "-n",
+        &app,
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(stored["data"], json!({"region": "eu"}));
+    run(&["delete", "namespace", &app]);
     // A misspelt field (`tll`): kubectl asks for fieldValidation=Strict by default (a 400
     // naming the field), Warn with --validate=warn (accepted, a Warning), Ignore with
     // --validate=false (accepted silently, the field dropped).

@@ -5,8 +5,8 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
+use kube_apiserver_memory::{FaultRule, Verb};
 use std::time::Instant;
-use videosdk_token_operator::apiserver::{FaultRule, Verb};
 
 fn secret(name: &str) -> Secret {
     serde_json::from_value(json!({"metadata": {"name": name}})).unwrap()

@@ -41,9 +41,9 @@ fn duration(value: Arc<String>) -> Result<CelValue, ExecutionError> {
 /// Go's `time.ParseDuration` (the token module's parser, the one the operator itself uses), in
 /// nanoseconds; `None` when invalid or out of the int64 range.
 pub(crate) fn parse_go_duration(s: &str) -> Option<i64> {
-    s.parse::<crate::token::GoDuration>()
+    s.parse::<go_duration::GoDuration>()
         .ok()
-        .map(crate::token::GoDuration::as_nanos)
+        .map(go_duration::GoDuration::as_nanos)
 }
 
 /// kube-apiserver's escaping of a property name for CEL (`k8s.io/apiserver/pkg/cel` `Escape`):

@@ -10,6 +10,7 @@ use super::gc::{self, DeleteOptions, Deleted};
 use super::openapi;
 use super::patch;
 use super::patch::PatchKind;
+use super::protobuf;
 use super::representation::{self, Representation};
 use super::resources::{ResourceDef, Special};
 use super::selector::{self, FieldSelector, LabelSelector, Selectors};
@@ -86,6 +87,7 @@ enum Route<'a> {
     Resource(ResourcePath<'a>),
     OpenApiIndex,
     OpenApi(String),
+    OpenApiV2,
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
@@ -93,6 +95,7 @@ fn route(path: &str) -> Option<Route<'_>> {
     let (group, version, rest) = match segs.as_slice() {
         ["healthz" | "livez" | "readyz", ..] => return Some(Route::Health),
         ["version"] => return Some(Route::Version),
+        ["openapi", "v2"] => return Some(Route::OpenApiV2),
         ["openapi", "v3"] => return Some(Route::OpenApiIndex),
         ["openapi", "v3", gv @ ..] => return Some(Route::OpenApi(gv.join("/"))),
         ["api"] => return Some(Route::CoreVersions),
@@ -188,7 +191,10 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     let response = match route(&path) {
         None => Err(ApiError::no_route()),
         Some(Route::Health) => Ok(Response::new(Body::from("ok"))),
-        Some(Route::Version) => Ok(value_response(200, &discovery::version())),
+        Some(Route::Version) => Ok(value_response(
+            200,
+            &discovery::version(shared.kubernetes_version),
+        )),
         Some(Route::CoreVersions) => Ok(value_response(
             200,
             &discovery::core_versions(&shared.address),
@@ -212,6 +218,21 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         Some(Route::OpenApiIndex) => {
             let st = shared.state();
             Ok(value_response(200, &openapi::index(&st.registry, st.rv)))
+        }
+        // JSON only: a client that accepts nothing else (kubectl's v2 client asks for protobuf
+        // alone) gets a 406, as from a server without the format.
+        Some(Route::OpenApiV2) => {
+            let accept = parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|a| a.to_str().ok())
+                .unwrap_or("");
+            if accept.is_empty() || accept.contains("json") || accept.contains("*/*") {
+                let st = shared.state();
+                Ok(value_response(200, &openapi::v2(&st.registry)))
+            } else {
+                Err(ApiError::not_acceptable(accept))
+            }
         }
         Some(Route::OpenApi(gv)) => {
             let st = shared.state();
@@ -306,7 +327,18 @@ async fn resource(
     let body = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let parse = |b: &Bytes| -> Result<Value, ApiError> {
+        if protobuf::is_protobuf(content_type) {
+            let api_version = match served.group.as_str() {
+                "" => served.version.clone(),
+                group => format!("{group}/{}", served.version),
+            };
+            return protobuf::decode(&api_version, &served.kind, b);
+        }
         let v: Value = serde_json::from_slice(b).map_err(|e| {
             ApiError::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {e}",

@@ -3,8 +3,8 @@
 
 use crate::*;
 use k8s_openapi::api::core::v1::Namespace;
+use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use std::time::Duration;
-use videosdk_token_operator::apiserver::{ApiServer, ApiServerOptions};
 
 /// A server on a runtime of its own, as a real cluster is: blocking the test's runtime does not
 /// stop it from answering.
@@ -80,7 +80,7 @@ fn a_dropped_real_cluster_deletes_its_namespace_without_hanging() {
 /// A wait that never ends fails, naming what it waited for.
 #[tokio::test]
 async fn a_wait_past_its_deadline_says_what_it_waited_for() {
-    let waited = tokio::spawn(videosdk_token_operator::apiserver::testing::within(
+    let waited = tokio::spawn(e2e_support::cluster::within(
         Duration::from_millis(50),
         "Godot",
         std::future::pending::<()>(),

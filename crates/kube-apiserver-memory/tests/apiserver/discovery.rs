@@ -1,8 +1,8 @@
 //! Discovery of built-in types and established CRDs.
 
 use crate::*;
+use e2e_support::operator_crds::crds;
 use kube::discovery::{Discovery, Scope};
-use videosdk_token_operator::api::crds;
 
 #[tokio::test]
 async fn built_ins_and_crds_are_discoverable() {

@@ -5,10 +5,13 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::watcher;
-use videosdk_token_operator::apiserver::ApiServerOptions;
+use kube_apiserver_memory::ApiServerOptions;
 
+/// A Secret with the label `test=watch`, by which the watches below ignore Secrets a real
+/// cluster's own controllers may add to a new namespace.
 fn secret(name: &str) -> Secret {
-    serde_json::from_value(json!({"metadata": {"name": name}})).unwrap()
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": {"test": "watch"}}}))
+        .unwrap()
 }
 
 /// The next watch event, failing the test after [`WAIT`].
@@ -54,7 +57,7 @@ async fn watch_sends_added_modified_deleted_in_order() {
     let list = api.list(&ListParams::default()).await.unwrap();
     let from = list.metadata.resource_version.unwrap();
     let mut w = api
-        .watch(&WatchParams::default(), &from)
+        .watch(&WatchParams::default().labels("test=watch"), &from)
         .await
         .unwrap()
         .boxed();
@@ -95,7 +98,7 @@ async fn watch_resumes_from_a_resource_version() {
         .unwrap();
     let mut w = api
         .watch(
-            &WatchParams::default(),
+            &WatchParams::default().labels("test=watch"),
             a.metadata.resource_version.as_deref().unwrap(),
         )
         .await

@@ -2,7 +2,7 @@
 //!
 //! They run against a fresh in-memory server, or, when `VIDEOSDK_E2E_KUBECONFIG` names a
 //! kubeconfig, against that real cluster (except the tests that need fault injection or the
-//! server's own knobs, which say so). `cargo test --test apiserver`.
+//! server's own knobs, which say so). `cargo test -p kube-apiserver-memory --test apiserver`.
 
 mod apply;
 mod builtins;
@@ -17,11 +17,11 @@ mod metadata;
 mod verbs;
 mod watch;
 
+pub use e2e_support::cluster::{TestCluster, WAIT, wait_for};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::core::Status;
 use serde_json::{Value, json};
-pub use videosdk_token_operator::apiserver::testing::{TestCluster, WAIT, wait_for};
 
 pub const GROUP: &str = "conformance.videosdk.live";
 

@@ -1,7 +1,7 @@
 //! Speed of the in-memory API server: create 10,000 Secrets through HTTP with kube::Client
 //! while a watch receives them, and report writes per second and memory per 10,000 Secrets.
 //!
-//! Run: `cargo bench --bench apiserver` (release build; add `-- --secrets N --clients C` to change
+//! Run: `cargo bench -p kube-apiserver-memory --bench apiserver` (release build; add `-- --secrets N --clients C` to change
 //! the number of Secrets (default 10000) and of concurrent writers (default 32)).
 //!
 //! The server runs on a single-threaded Tokio runtime in a thread of its own, the clients on
@@ -11,14 +11,13 @@
 //! (`/proc/self/statm`) of the whole process, clients included, from before the first write to
 //! after the last, scaled to 10,000 Secrets.
 
-#[path = "support/cpu.rs"]
-mod cpu;
+use e2e_support::cpu;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use kube_apiserver_memory::{ApiServer, ApiServerOptions, RequestCounts, Verb};
 use std::time::Instant;
-use videosdk_token_operator::apiserver::{ApiServer, ApiServerOptions, RequestCounts, Verb};
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();

@@ -610,7 +610,7 @@ pub fn patch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apiserver::crd_schema::{FieldError, SchemaAdmit};
+    use crate::crd_schema::{FieldError, SchemaAdmit};
     use std::sync::Arc;
 
     /// A schema that rejects every object with two field errors.
@@ -663,7 +663,7 @@ mod tests {
             Managed::Record,
         )
         .unwrap();
-        let crd = serde_json::to_value(crate::api::crds().remove(0).1).unwrap();
+        let crd = serde_json::to_value(e2e_support::operator_crds::crds().remove(0).1).unwrap();
         let crd_def = st
             .registry
             .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")

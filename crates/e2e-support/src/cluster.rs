@@ -7,12 +7,12 @@
 //! tests always run in memory. On a real cluster each test gets its own namespace, deleted
 //! afterwards; cluster-scoped objects (CRDs) are applied, not deleted, as they are shared.
 
-use super::{ApiServer, ApiServerOptions};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
+use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use std::future::Future;
 use std::time::Duration;
 

@@ -4,7 +4,7 @@ use super::*;
 use serde_json::json;
 
 fn crd_schema(kind: &str) -> CompiledSchema {
-    let (_, crd) = crate::api::crds()
+    let (_, crd) = e2e_support::operator_crds::crds()
         .into_iter()
         .find(|(_, c)| c.spec.names.kind == kind)
         .expect("CRD exists");

@@ -225,6 +225,22 @@ impl ApiError {
         )
     }
 
+    /// 415 for a create or update body in a media type this server does not read for the kind.
+    pub fn unsupported_body(message: impl Into<String>) -> Self {
+        Self::new(415, "UnsupportedMediaType", message)
+    }
+
+    /// 406 for a document asked for only in media types this server does not produce.
+    pub fn not_acceptable(accept: &str) -> Self {
+        Self::new(
+            406,
+            "NotAcceptable",
+            format!(
+                "only the following media types are accepted: application/json (asked for {accept:?})"
+            ),
+        )
+    }
+
     /// 404 for a path that names no served resource.
     pub fn no_route() -> Self {
         ApiError {

@@ -1,5 +1,5 @@
 //! Reading the operator's HTTP endpoints (`/metrics`, `/healthz`, `/readyz`) the way Prometheus
-//! and the kubelet do. Shared by the operator tests and the operator benchmark (`#[path]`).
+//! and the kubelet do. Shared by the operator tests and the operator benchmark.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

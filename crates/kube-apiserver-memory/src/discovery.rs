@@ -9,12 +9,12 @@ use super::resources::{Registry, ResourceDef};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// The Kubernetes version this server claims to be.
-pub fn version() -> Value {
+/// The Kubernetes version this server claims to be: `(major, minor)`, e.g. `(1, 33)`.
+pub fn version((major, minor): (u32, u32)) -> Value {
     json!({
-        "major": "1",
-        "minor": "33",
-        "gitVersion": "v1.33.0-videosdk-inmemory",
+        "major": major.to_string(),
+        "minor": minor.to_string(),
+        "gitVersion": format!("v{major}.{minor}.0-videosdk-inmemory"),
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2026-01-01T00:00:00Z",

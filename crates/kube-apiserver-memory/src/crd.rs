@@ -5,6 +5,7 @@ use super::crd_schema;
 use super::error::{ApiError, Cause, Subject};
 use super::resources::{ResourceDef, Special};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Checks a CRD and builds the resources it serves, one per served version.
 pub fn resources(s: Subject<'_>, crd: &Value) -> Result<Vec<ResourceDef>, ApiError> {
@@ -104,6 +105,7 @@ pub fn resources(s: Subject<'_>, crd: &Value) -> Result<Vec<ResourceDef>, ApiErr
             special: Special::None,
             schema: Some(compiled),
             printer_columns: v.get("additionalPrinterColumns").cloned(),
+            openapi_schema: Some(Arc::new(schema)),
         });
     }
     if !causes.is_empty() {
@@ -144,7 +146,7 @@ mod tests {
 
     #[test]
     fn crds_of_this_operator_are_served() {
-        for (_, crd) in crate::api::crds() {
+        for (_, crd) in e2e_support::operator_crds::crds() {
             let v = serde_json::to_value(&crd).unwrap();
             let defs = resources(CRD, &v).unwrap();
             assert_eq!(defs.len(), 1);
