@@ -10,3 +10,4 @@ pub mod manifests;
 pub mod operator;
 pub mod time;
 pub mod token;
+pub mod token_requests;

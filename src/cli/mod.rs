@@ -14,6 +14,7 @@ pub mod logging;
 mod memory;
 pub mod run;
 pub mod sign;
+pub mod token_requests;
 
 use clap::{Parser, Subcommand};
 
