@@ -25,11 +25,15 @@
 //! of associative lists by key); strategic merge patches are applied as merge patches; CRD
 //! versions are not converted (every served version returns the stored object); deleting a
 //! CRD removes its objects without waiting for their finalizers; garbage collection and
-//! namespace cleanup happen at once rather than a moment later; there is no authentication,
-//! authorization or admission webhooks, and no pods or other resources this project does not
-//! use. Structural-schema admission of custom resources goes through `crd_schema`.
+//! namespace cleanup happen at once rather than a moment later; requests are not authenticated
+//! or authorized (every client is an administrator), but TokenReview and SubjectAccessReview are
+//! answered for ServiceAccount tokens issued by its TokenRequest subresource and the RBAC objects
+//! it stores (`authn`, `authz`, `reviews`); there are no admission webhooks, and no pods or other
+//! resources this project does not use. Structural-schema admission of custom resources goes through `crd_schema`.
 
 mod accounting;
+mod authn;
+mod authz;
 mod builtin;
 mod crd;
 mod crd_schema;
@@ -45,6 +49,7 @@ mod openapi;
 mod patch;
 mod representation;
 mod resources;
+mod reviews;
 pub mod schema;
 mod selector;
 mod store;
@@ -99,6 +104,8 @@ pub(crate) struct Shared {
     /// `host:port`, for `/api`'s `serverAddressByClientCIDRs`.
     address: String,
     bookmark_interval: Duration,
+    /// ServiceAccount tokens issued through TokenRequests, for TokenReviews.
+    tokens: authn::Tokens,
 }
 
 impl Shared {
@@ -152,6 +159,7 @@ impl ApiServer {
             close_watches: tokio::sync::watch::channel(0).0,
             address: address.to_string(),
             bookmark_interval: options.bookmark_interval,
+            tokens: authn::Tokens::default(),
         });
         let app = axum::Router::new()
             .fallback(http::handle)

@@ -15,6 +15,7 @@ mod restart;
 mod scrape;
 mod secret_edits;
 mod soak;
+mod token_requests;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;

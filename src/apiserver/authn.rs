@@ -1,0 +1,230 @@
+//! ServiceAccount tokens: issued through the TokenRequest subresource
+//! (`POST /api/v1/namespaces/{ns}/serviceaccounts/{name}/token`, authentication.k8s.io/v1
+//! TokenRequest with `audiences` and `expirationSeconds`) and checked by TokenReview
+//! (`POST /apis/authentication.k8s.io/v1/tokenreviews`), as kube-apiserver does for bound
+//! ServiceAccount tokens: a token is valid until it expires, while its ServiceAccount (the same
+//! UID) exists, and only for its audiences.
+//!
+//! Tokens are JWT-shaped (`header.claims.signature`, the claims kube-apiserver writes: `aud`,
+//! `exp`, `iat`, `iss`, `sub`, `kubernetes.io`) with a random signature, and valid because this
+//! server remembers issuing them, not because of a key. Differences from kube-apiserver:
+//! `expirationSeconds` may be as short as 1 (kube-apiserver's minimum is 600), so that tests can
+//! see a token expire; tokens are not bound to pods or Secrets (`boundObjectRef` is ignored).
+
+use super::error::{ApiError, Subject};
+use super::store::State;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The audience of a token whose TokenRequest names none, and of a TokenReview that names none:
+/// the API server's own, as on a kubeadm cluster.
+pub const API_AUDIENCE: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// The default lifetime of a requested token: one hour, as kube-apiserver's.
+const DEFAULT_EXPIRATION_SECONDS: u64 = 3600;
+
+/// A token this server issued.
+#[derive(Clone, Debug)]
+struct Issued {
+    namespace: String,
+    name: String,
+    uid: String,
+    audiences: Vec<String>,
+    /// Unix seconds.
+    expires: u64,
+}
+
+/// The tokens issued so far.
+#[derive(Default)]
+pub struct Tokens(Mutex<HashMap<String, Issued>>);
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+const SERVICE_ACCOUNT: Subject<'static> = Subject {
+    plural: "serviceaccounts",
+    group: "",
+    kind: "ServiceAccount",
+};
+
+const TOKEN_REQUEST: Subject<'static> = Subject {
+    plural: "serviceaccounts",
+    group: "authentication.k8s.io",
+    kind: "TokenRequest",
+};
+
+impl Tokens {
+    /// Answers a TokenRequest for ServiceAccount `namespace/name`: the request with its
+    /// `status.token` and `status.expirationTimestamp`. Errors: 404 when the ServiceAccount does
+    /// not exist, 422 for a bad `expirationSeconds` or `audiences`.
+    pub fn request(
+        &self,
+        state: &State,
+        namespace: &str,
+        name: &str,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let sa = state
+            .get(
+                &(String::new(), "serviceaccounts".to_owned()),
+                namespace,
+                name,
+            )
+            .ok_or_else(|| ApiError::not_found(SERVICE_ACCOUNT, name))?
+            .value();
+        let mut request: Value = if body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("the TokenRequest is not valid JSON: {e}"))
+            })?
+        };
+        let spec = request.get("spec").cloned().unwrap_or(json!({}));
+        let seconds = match spec.get("expirationSeconds") {
+            None | Some(Value::Null) => DEFAULT_EXPIRATION_SECONDS,
+            Some(v) => v
+                .as_u64()
+                .filter(|s| (1..=1 << 32).contains(s))
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        TOKEN_REQUEST,
+                        name,
+                        "spec.expirationSeconds",
+                        format!("Invalid value: {v}: must be between 1 second and 2^32 seconds"),
+                    )
+                })?,
+        };
+        let mut audiences: Vec<String> = spec
+            .get("audiences")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if audiences.is_empty() {
+            audiences = vec![API_AUDIENCE.to_owned()];
+        }
+        let uid = sa
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let iat = unix_now();
+        let issued = Issued {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            uid: uid.clone(),
+            audiences: audiences.clone(),
+            expires: iat + seconds,
+        };
+        let claims = json!({
+            "aud": audiences, "exp": issued.expires, "iat": iat, "nbf": iat,
+            "iss": API_AUDIENCE,
+            "sub": format!("system:serviceaccount:{namespace}:{name}"),
+            "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
+        });
+        let mut signature = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut signature)
+            .map_err(|_| ApiError::internal("the random number generator failed"))?;
+        let token = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"videosdk-dev"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string()),
+            URL_SAFE_NO_PAD.encode(signature)
+        );
+        {
+            let mut tokens = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            tokens.retain(|_, t| t.expires > iat);
+            tokens.insert(token.clone(), issued.clone());
+        }
+        request["apiVersion"] = json!("authentication.k8s.io/v1");
+        request["kind"] = json!("TokenRequest");
+        request["metadata"] = json!({"name": name, "namespace": namespace,
+            "creationTimestamp": crate::time::rfc3339(iat)});
+        request["spec"]["audiences"] = json!(audiences);
+        request["spec"]["expirationSeconds"] = json!(seconds);
+        request["status"] = json!({"token": token,
+            "expirationTimestamp": crate::time::rfc3339(issued.expires)});
+        Ok(request)
+    }
+
+    /// Answers a TokenReview: the review with its `status`.
+    pub fn review(&self, state: &State, mut review: Value) -> Value {
+        let token = review
+            .pointer("/spec/token")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let mut wanted: Vec<String> = review
+            .pointer("/spec/audiences")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if wanted.is_empty() {
+            wanted = vec![API_AUDIENCE.to_owned()];
+        }
+        let issued = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        let status = match issued {
+            None => Err("invalid bearer token".to_owned()),
+            Some(t) if t.expires <= unix_now() => Err("token has expired".to_owned()),
+            Some(t) => {
+                let sa_uid = state
+                    .get(
+                        &(String::new(), "serviceaccounts".to_owned()),
+                        &t.namespace,
+                        &t.name,
+                    )
+                    .and_then(|s| {
+                        s.value()
+                            .pointer("/metadata/uid")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    });
+                let common: Vec<&String> =
+                    wanted.iter().filter(|a| t.audiences.contains(a)).collect();
+                if sa_uid.as_deref() != Some(t.uid.as_str()) {
+                    Err(format!(
+                        "service account {}/{} has been deleted",
+                        t.namespace, t.name
+                    ))
+                } else if common.is_empty() {
+                    Err(format!(
+                        "token audiences {:?} is invalid for the target audiences {:?}",
+                        t.audiences, wanted
+                    ))
+                } else {
+                    Ok(json!({
+                        "authenticated": true,
+                        "audiences": common,
+                        "user": {
+                            "username": format!("system:serviceaccount:{}:{}", t.namespace, t.name),
+                            "uid": t.uid,
+                            "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", t.namespace), "system:authenticated"],
+                        },
+                    }))
+                }
+            }
+        };
+        review["status"] = status.unwrap_or_else(|error| json!({"user": {}, "error": error}));
+        review
+    }
+}
