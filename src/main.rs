@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => cli::sign::run(args).map(|()| true),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Completion(args) => cli::completion::run(args).map(|()| true),
+        Command::Request(args) => cli::request::run(args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -85,9 +85,24 @@ pub async fn answer(
         Review::Token => parse().map(|r| shared.tokens.review(&shared.state(), r)),
         Review::SubjectAccess => parse().map(|r| super::authz::review(&shared.state(), r)),
         Review::TokenRequest { namespace, name } => {
-            shared
-                .tokens
-                .request(&shared.state(), namespace, name, &bytes)
+            // kubectl sends built-in types as protobuf.
+            let protobuf = headers
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|c| c.to_str().ok())
+                .is_some_and(|c| c.starts_with("application/vnd.kubernetes.protobuf"));
+            let json = match protobuf {
+                true => super::authn::token_request_from_protobuf(&bytes)
+                    .map(|v| Bytes::from(v.to_string()))
+                    .ok_or_else(|| {
+                        ApiError::unsupported_media_type("application/vnd.kubernetes.protobuf")
+                    }),
+                false => Ok(bytes.clone()),
+            };
+            json.and_then(|json| {
+                shared
+                    .tokens
+                    .request(&shared.state(), namespace, name, &json)
+            })
         }
     };
     Ok(match answered {

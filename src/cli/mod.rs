@@ -1,5 +1,6 @@
 //! The command line: `run` (the operator), `dev` (the operator on an in-memory API server),
-//! `crd`, `sign`, `inspect` and `completion`.
+//! `crd`, `sign`, `inspect`, `completion` and `request` (a token from the operator's token
+//! request endpoint).
 //!
 //! Each command is a small module with a pure core that tests call directly; `main.rs` only
 //! parses arguments and maps errors to exit codes.
@@ -12,6 +13,7 @@ mod input;
 pub mod inspect;
 pub mod logging;
 mod memory;
+pub mod request;
 pub mod run;
 pub mod sign;
 pub mod token_requests;
@@ -40,4 +42,5 @@ pub enum Command {
     Sign(sign::SignArgs),
     Inspect(inspect::InspectArgs),
     Completion(completion::CompletionArgs),
+    Request(request::RequestArgs),
 }

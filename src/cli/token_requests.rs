@@ -2,7 +2,8 @@
 //! endpoint is served (see [`crate::token_requests`]).
 
 use crate::controller;
-use crate::token_requests::{self, Server, Settings};
+use crate::controller::watches::CredentialSecrets;
+use crate::token_requests::{self, Server, Settings, tls};
 use clap::Args;
 use kube::Client;
 use std::net::SocketAddr;
@@ -39,6 +40,15 @@ pub struct TokenRequestArgs {
     /// Token requests each caller may make at once, above the sustained rate.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_BURST", default_value_t = NonZeroU32::new(100).expect("not zero"), value_name = "REQUESTS")]
     pub token_requests_burst: NonZeroU32,
+    /// Serve HTTPS with the certificate of this kubernetes.io/tls Secret (tls.crt, tls.key),
+    /// e.g. one a cert-manager Certificate writes; reloaded when it changes. NAME alone is in
+    /// the cluster resource namespace (the operator's own).
+    #[arg(
+        long,
+        env = "VIDEOSDK_TOKEN_REQUESTS_TLS_SECRET",
+        value_name = "[NAMESPACE/]NAME"
+    )]
+    pub token_requests_tls_secret: Option<String>,
     /// Serve plain HTTP on a non-loopback address (behind a TLS-terminating proxy or a service
     /// mesh): bearer tokens and VideoSDK tokens then cross the network unencrypted.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_INSECURE_HTTP")]
@@ -54,10 +64,21 @@ impl TokenRequestArgs {
         let Some(address) = self.token_requests_address else {
             return Ok(None);
         };
-        if !address.ip().is_loopback() && !self.token_requests_insecure_http {
+        if self.token_requests_tls_secret.is_none()
+            && !address.ip().is_loopback()
+            && !self.token_requests_insecure_http
+        {
             return Err(format!(
-                "--token-requests-address {address} is not a loopback address, and the token request endpoint serves plain HTTP: serve it on 127.0.0.1, or give --token-requests-insecure-http when a proxy or mesh encrypts the traffic"
+                "--token-requests-address {address} is not a loopback address, and without --token-requests-tls-secret the endpoint serves plain HTTP: give a TLS Secret, serve it on 127.0.0.1, or give --token-requests-insecure-http when a proxy or mesh encrypts the traffic"
             ));
+        }
+        if let Some(secret) = &self.token_requests_tls_secret {
+            let name = secret.rsplit('/').next().unwrap_or_default();
+            if name.is_empty() || secret.matches('/').count() > 1 || secret.starts_with('/') {
+                return Err(format!(
+                    "--token-requests-tls-secret {secret:?} is not NAME or NAMESPACE/NAME"
+                ));
+            }
         }
         Ok(Some(address))
     }
@@ -89,12 +110,32 @@ impl TokenRequestArgs {
             cluster_resource_namespace: operator.cluster_resource_namespace.clone(),
             namespace: operator.namespace.clone(),
         };
-        let server = Server::start(client, settings, metrics);
-        tracing::info!(address = %bound, path = token_requests::PATH, audience = %self.token_requests_audience, "serving token requests on http://{bound}");
+        let server = Server::start(client.clone(), settings, metrics);
+        let tls = self
+            .token_requests_tls_secret
+            .as_ref()
+            .map(|s| match s.split_once('/') {
+                Some((namespace, name)) => (namespace.to_owned(), name.to_owned()),
+                None => (operator.cluster_resource_namespace.clone(), s.clone()),
+            });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(address = %bound, path = token_requests::PATH, audience = %self.token_requests_audience, "serving token requests on {scheme}://{bound}");
         tokio::spawn(async move {
-            if let Err(error) =
-                token_requests::serve(listener, server, std::future::pending()).await
-            {
+            let served = match tls {
+                Some((namespace, name)) => {
+                    let secrets = Arc::new(CredentialSecrets::new(client));
+                    tls::serve(
+                        listener,
+                        token_requests::router(server),
+                        secrets,
+                        namespace,
+                        name,
+                    )
+                    .await
+                }
+                None => token_requests::serve(listener, server, std::future::pending()).await,
+            };
+            if let Err(error) = served {
                 tracing::error!(%error, "the token request endpoint stopped");
             }
         });
@@ -121,6 +162,25 @@ mod tests {
 
     #[test]
     fn plain_http_is_only_for_loopback_unless_asked() {
+        for allowed in [
+            "--token-requests-insecure-http",
+            "--token-requests-tls-secret=tls",
+        ] {
+            assert!(
+                parse(&["--token-requests-address", "0.0.0.0:8443", allowed])
+                    .address()
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        let err = parse(&[
+            "--token-requests-address",
+            "0.0.0.0:1",
+            "--token-requests-tls-secret=a/b/c",
+        ])
+        .address()
+        .unwrap_err();
+        assert!(err.contains("NAMESPACE/NAME"), "{err}");
         assert_eq!(parse(&[]).address(), Ok(None));
         assert!(
             parse(&["--token-requests-address", "127.0.0.1:8443"])

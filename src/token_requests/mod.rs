@@ -25,6 +25,7 @@ mod cache;
 pub mod metrics;
 pub mod refusal;
 pub mod review;
+pub mod tls;
 
 pub use metrics::Metrics;
 
@@ -478,7 +479,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .with_state(server)
 }
 
-/// Serves plain HTTP on `listener` until `shutdown` completes.
+/// Serves plain HTTP on `listener` until `shutdown` completes (HTTPS: [`tls::serve`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     server: Arc<Server>,

@@ -445,3 +445,178 @@ async fn a_deleted_role_binding_takes_effect_within_the_cache_lifetime() {
     }
     env.cleanup().await;
 }
+
+/// A self-signed certificate for 127.0.0.1 made by `openssl`: (certificate PEM, key PEM).
+fn self_signed(dir: &std::path::Path, name: &str) -> (String, String) {
+    let (cert, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            // A server certificate, not a CA (webpki refuses a CA as the end entity).
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        std::fs::read_to_string(cert).unwrap(),
+        std::fs::read_to_string(key).unwrap(),
+    )
+}
+
+/// Connects over TLS trusting only `roots` (PEM); returns the stream and the certificate served.
+async fn connect_tls(
+    address: SocketAddr,
+    roots: &[&str],
+) -> std::io::Result<(
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    Vec<u8>,
+)> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::aws_lc_rs};
+    let mut store = RootCertStore::empty();
+    for pem in roots {
+        store
+            .add(CertificateDer::from_pem_slice(pem.as_bytes()).unwrap())
+            .unwrap();
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(address).await?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::IpAddress(address.ip().into()), tcp)
+        .await?;
+    let served = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    Ok((tls, served))
+}
+
+fn der_of(pem: &str) -> Vec<u8> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
+    let env = setup("tr-tls", json!({})).await;
+    let dir = std::env::temp_dir().join(format!("videosdk-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (first_cert, first_key) = self_signed(&dir, "first");
+    let (second_cert, second_key) = self_signed(&dir, "second");
+    let tls_secret = |cert: &str, key: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": "token-requests-tls"},
+               "stringData": {"tls.crt": cert, "tls.key": key}})
+    };
+    env.apply(tls_secret(&first_cert, &first_key)).await;
+    let settings = Settings {
+        audience: AUDIENCE.to_owned(),
+        cache_lifetime: Duration::from_secs(10),
+        cache_capacity: 100,
+        rate: NonZeroU32::new(100).unwrap(),
+        burst: NonZeroU32::new(100).unwrap(),
+        cluster_resource_namespace: env.namespace().to_owned(),
+        namespace: Some(env.namespace().to_owned()),
+    };
+    let server = Server::start(env.t.client.clone(), settings, Default::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let secrets = Arc::new(
+        videosdk_token_operator::controller::watches::CredentialSecrets::new(env.t.client.clone()),
+    );
+    tokio::spawn(token_requests::tls::serve(
+        listener,
+        token_requests::router(server),
+        secrets,
+        env.namespace().to_owned(),
+        "token-requests-tls".to_owned(),
+    ));
+    let path = token_requests::PATH.replace("{namespace}", env.namespace());
+    let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    let body = request("videosdk").to_string();
+
+    // The first certificate, and a token over HTTPS.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let connected = connect_tls(address, &[&first_cert]).await;
+        let failure = connected.as_ref().err().map(ToString::to_string);
+        if let Ok((stream, served)) = connected {
+            assert_eq!(served, der_of(&first_cert));
+            let answer = http::post_over(stream, &path, Some(&bearer), body.as_bytes())
+                .await
+                .unwrap();
+            if answer.status == 200 {
+                assert!(answer.json()["token"].is_string());
+                break;
+            }
+            assert_eq!(answer.status, 503, "{}", answer.body);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no HTTPS answer with the first certificate: {failure:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Plain HTTP is not served on the TLS port.
+    let plain = http::post(address, &path, Some(&bearer), body.as_bytes()).await;
+    assert!(
+        plain.is_err() || plain.unwrap().status != 200,
+        "plain HTTP answered on the HTTPS port"
+    );
+
+    // cert-manager renews: the Secret changes, new connections get the new certificate.
+    env.apply(tls_secret(&second_cert, &second_key)).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, served) = connect_tls(address, &[&first_cert, &second_cert])
+            .await
+            .unwrap();
+        if served == der_of(&second_cert) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the renewed certificate was not served"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (stream, _) = connect_tls(address, &[&second_cert]).await.unwrap();
+    let answer = http::post_over(stream, &path, Some(&bearer), body.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let _ = std::fs::remove_dir_all(&dir);
+    env.cleanup().await;
+}

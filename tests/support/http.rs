@@ -35,7 +35,20 @@ pub async fn post(
     bearer: Option<&str>,
     body: &[u8],
 ) -> std::io::Result<Answer> {
-    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let stream = tokio::net::TcpStream::connect(address).await?;
+    post_over(stream, path, bearer, body).await
+}
+
+/// [`post`] over an open connection (e.g. a TLS stream), closed after the answer.
+pub async fn post_over<S>(
+    mut stream: S,
+    path: &str,
+    bearer: Option<&str>,
+    body: &[u8],
+) -> std::io::Result<Answer>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let authorization = bearer
         .map(|b| format!("Authorization: Bearer {b}\r\n"))
         .unwrap_or_default();
@@ -46,7 +59,12 @@ pub async fn post(
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body).await?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
+    // A TLS peer may close without close_notify once the answer is complete.
+    if let Err(e) = stream.read_to_end(&mut response).await
+        && (response.is_empty() || e.kind() != std::io::ErrorKind::UnexpectedEof)
+    {
+        return Err(e);
+    }
     let response = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = response
         .split_once("\r\n\r\n")
