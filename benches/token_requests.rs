@@ -15,6 +15,8 @@
 //! cache lifetime (10 s by default).
 
 // The shared helpers serve the operator benchmark too; this one uses a part of them.
+#[path = "../tests/support/certificate.rs"]
+mod certificate;
 #[allow(dead_code)]
 mod support;
 
@@ -153,39 +155,6 @@ fn bare_signing() -> Signing {
     }
 }
 
-/// A self-signed server certificate for 127.0.0.1 made by `openssl`: (certificate, key), PEM.
-fn certificate() -> (String, String) {
-    let dir = support::target_dir();
-    let (cert, key) = (dir.join("bench-tls.crt"), dir.join("bench-tls.key"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=videosdk-bench"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl runs (the benchmark needs it for its certificate)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        std::fs::read_to_string(cert).expect("certificate"),
-        std::fs::read_to_string(key).expect("key"),
-    )
-}
-
 async fn apply(client: &kube::Client, manifest: serde_json::Value) {
     manifests::apply(client, NAMESPACE, "bench", &manifest.to_string())
         .await
@@ -277,7 +246,7 @@ async fn run(requests: usize, callers: usize) -> Served {
     .await;
     apply(&client, json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkIssuer",
                           "metadata": {"name": "videosdk"}, "spec": {"credentialsSecretRef": {"name": "creds"}}})).await;
-    let (cert, key) = certificate();
+    let (cert, key) = certificate::self_signed(&support::target_dir(), "bench-tls");
     apply(&client, json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                           "metadata": {"name": "tls"}, "stringData": {"tls.crt": cert, "tls.key": key}})).await;
     apply(&client, json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "requester"},

@@ -655,7 +655,12 @@ fn example_tokens_are_within_their_issuers_policies() {
 const GRANTED: &[(&str, &str, &str, &str)] = &[
     // Token requests: the caller's bearer token and its grant on the issuer.
     ("authentication.k8s.io", "tokenreviews", "create", "cluster"),
-    ("authorization.k8s.io", "subjectaccessreviews", "create", "cluster"),
+    (
+        "authorization.k8s.io",
+        "subjectaccessreviews",
+        "create",
+        "cluster",
+    ),
     ("videosdk.live", "videosdktokens", "list", "cluster"),
     ("videosdk.live", "videosdktokens", "watch", "cluster"),
     ("videosdk.live", "videosdkissuers", "list", "cluster"),

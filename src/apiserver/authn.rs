@@ -48,6 +48,16 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The `audiences` of a TokenRequest's or TokenReview's `spec`: the API server's own when none.
+fn audiences(spec: &Value) -> Vec<String> {
+    let given = super::authz::strings(spec, "audiences");
+    if given.is_empty() {
+        vec![API_AUDIENCE.to_owned()]
+    } else {
+        given
+    }
+}
+
 const SERVICE_ACCOUNT: Subject<'static> = Subject {
     plural: "serviceaccounts",
     group: "",
@@ -101,19 +111,7 @@ impl Tokens {
                     )
                 })?,
         };
-        let mut audiences: Vec<String> = spec
-            .get("audiences")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if audiences.is_empty() {
-            audiences = vec![API_AUDIENCE.to_owned()];
-        }
+        let audiences = audiences(&spec);
         let uid = sa
             .pointer("/metadata/uid")
             .and_then(Value::as_str)
@@ -164,19 +162,7 @@ impl Tokens {
             .pointer("/spec/token")
             .and_then(Value::as_str)
             .unwrap_or("");
-        let mut wanted: Vec<String> = review
-            .pointer("/spec/audiences")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if wanted.is_empty() {
-            wanted = vec![API_AUDIENCE.to_owned()];
-        }
+        let wanted = audiences(review.get("spec").unwrap_or(&Value::Null));
         let issued = self
             .0
             .lock()

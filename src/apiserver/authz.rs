@@ -40,16 +40,7 @@ impl Attributes {
         let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         Some(Attributes {
             user: text(spec, "user"),
-            groups: spec
-                .get("groups")
-                .and_then(Value::as_array)
-                .map(|g| {
-                    g.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            groups: strings(spec, "groups"),
             namespace: text(attrs, "namespace"),
             verb: text(attrs, "verb"),
             group: text(attrs, "group"),
@@ -60,7 +51,8 @@ impl Attributes {
     }
 }
 
-fn strings(v: &Value, key: &str) -> Vec<String> {
+/// The strings of the list `key` of `v` (empty when absent).
+pub(super) fn strings(v: &Value, key: &str) -> Vec<String> {
     v.get(key)
         .and_then(Value::as_array)
         .map(|a| {

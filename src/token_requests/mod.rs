@@ -29,9 +29,9 @@ pub mod tls;
 
 pub use metrics::Metrics;
 
-use crate::api::{ClusterVideoSdkIssuer, IssuerKind, IssuerPolicy, VideoSdkIssuer};
+use crate::api::{ClusterVideoSdkIssuer, IssuerKind, IssuerPolicy, IssuerStatus, VideoSdkIssuer};
 use crate::controller::watches::CredentialSecrets;
-use crate::controller::{credentials, policy, status};
+use crate::controller::{credentials, policy, scoped, status};
 use crate::token;
 use axum::Router;
 use axum::body::Body;
@@ -44,7 +44,6 @@ use cache::ExpiringCache;
 use futures::StreamExt;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
-use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -132,16 +131,6 @@ where
     (reader, task.abort_handle())
 }
 
-fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 /// What the request needs of its issuer.
 struct Resolved {
     describe: String,
@@ -150,6 +139,11 @@ struct Resolved {
     conditions: Vec<Condition>,
     secret_ref: crate::api::CredentialsSecretRef,
     secret_namespace: String,
+}
+
+/// An issuer's conditions (none before its first reconcile).
+fn conditions(status: Option<&IssuerStatus>) -> Vec<Condition> {
+    status.map(|s| s.conditions.clone()).unwrap_or_default()
 }
 
 impl Server {
@@ -219,11 +213,7 @@ impl Server {
                     describe: format!("VideoSdkIssuer {namespace}/{}", target.name),
                     policy: issuer.spec.policy.clone(),
                     namespace_selector: None,
-                    conditions: issuer
-                        .status
-                        .as_ref()
-                        .map(|s| s.conditions.clone())
-                        .unwrap_or_default(),
+                    conditions: conditions(issuer.status.as_ref()),
                     secret_ref: issuer.spec.credentials_secret_ref.clone(),
                     secret_namespace: namespace.to_owned(),
                 })
@@ -242,11 +232,7 @@ impl Server {
                     describe: format!("ClusterVideoSdkIssuer {}", target.name),
                     policy: issuer.spec.policy.clone(),
                     namespace_selector: issuer.spec.namespace_selector.clone(),
-                    conditions: issuer
-                        .status
-                        .as_ref()
-                        .map(|s| s.conditions.clone())
-                        .unwrap_or_default(),
+                    conditions: conditions(issuer.status.as_ref()),
                     secret_ref: issuer.spec.credentials_secret_ref.clone(),
                     secret_namespace: self.settings.cluster_resource_namespace.clone(),
                 })

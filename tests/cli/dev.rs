@@ -100,6 +100,19 @@ impl Drop for Dev {
     }
 }
 
+/// Runs `command` until it succeeds or [`WAIT`] has passed; the last run's output. For what
+/// `dev` finishes a moment after its banner (the first token, the issuer's readiness).
+fn until_success(mut command: impl FnMut() -> std::process::Output) -> std::process::Output {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = command();
+        if out.status.success() || Instant::now() > deadline {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn have(program: &str) -> bool {
     Command::new(program)
         .arg("--help")
@@ -130,18 +143,13 @@ fn every_command_the_banner_prints_works_when_pasted() {
     // Pasted into a shell whose PATH has no videosdk-token-operator (as after `cargo run`).
     // The token is issued a moment after the banner: retried until it is there.
     let script = format!("set -eo pipefail\n{}\n", commands.join("\n"));
-    let deadline = Instant::now() + WAIT;
-    let out = loop {
-        let out = Command::new("bash")
+    let out = until_success(|| {
+        Command::new("bash")
             .args(["-c", &script])
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .output()
-            .expect("bash runs");
-        if out.status.success() || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+            .expect("bash runs")
+    });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -247,14 +255,7 @@ fn request_gets_a_token_from_the_dev_endpoint_as_a_service_account() {
             .expect("request runs")
     };
     // The issuer becomes Ready a moment after the banner: retried until it is.
-    let deadline = Instant::now() + WAIT;
-    let out = loop {
-        let out = request("videosdk");
-        if out.status.success() || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let out = until_success(|| request("videosdk"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -3,6 +3,8 @@
 //! SubjectAccessReview, against the in-memory API server or a real cluster
 //! (`VIDEOSDK_E2E_KUBECONFIG`), with the controller making the issuers Ready.
 
+#[path = "../support/certificate.rs"]
+mod certificate;
 #[path = "../support/http.rs"]
 mod http;
 #[path = "../support/interop.rs"]
@@ -446,50 +448,6 @@ async fn a_deleted_role_binding_takes_effect_within_the_cache_lifetime() {
     env.cleanup().await;
 }
 
-/// A self-signed certificate for 127.0.0.1 made by `openssl`: (certificate PEM, key PEM).
-fn self_signed(dir: &std::path::Path, name: &str) -> (String, String) {
-    let (cert, key) = (
-        dir.join(format!("{name}.crt")),
-        dir.join(format!("{name}.key")),
-    );
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args([
-            "-subj",
-            &format!("/CN={name}"),
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            // A server certificate, not a CA (webpki refuses a CA as the end entity).
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        std::fs::read_to_string(cert).unwrap(),
-        std::fs::read_to_string(key).unwrap(),
-    )
-}
-
 /// Connects over TLS trusting only `roots` (PEM); returns the stream and the certificate served.
 async fn connect_tls(
     address: SocketAddr,
@@ -533,8 +491,8 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
     let env = setup("tr-tls", json!({})).await;
     let dir = std::env::temp_dir().join(format!("videosdk-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (first_cert, first_key) = self_signed(&dir, "first");
-    let (second_cert, second_key) = self_signed(&dir, "second");
+    let (first_cert, first_key) = certificate::self_signed(&dir, "first");
+    let (second_cert, second_key) = certificate::self_signed(&dir, "second");
     let tls_secret = |cert: &str, key: &str| {
         json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                "metadata": {"name": "token-requests-tls"},
