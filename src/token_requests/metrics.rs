@@ -41,7 +41,7 @@ impl Default for Metrics {
         let cache = Family::<CacheLabels, Counter>::default();
         registry.register(
             "token_requests",
-            "Token requests answered, by HTTP status code and issuer (empty before the issuer is known)",
+            "Token requests answered, by HTTP status code and issuer (empty unless the issuer exists)",
             requests.clone(),
         );
         registry.register(
@@ -113,5 +113,34 @@ impl Metrics {
                 result: "miss",
             })
             .get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_series_are_in_the_operators_metrics_before_the_one_eof() {
+        let metrics = Metrics::default();
+        metrics.observe(200, "VideoSdkIssuer", "videosdk", Duration::from_millis(2));
+        metrics.observe(403, "", "", Duration::from_millis(1));
+        metrics.cache_miss("tokenreview");
+        metrics.cache_hit("tokenreview");
+        metrics.cache_hit("tokenreview");
+        let text = crate::controller::Metrics::default().encode_with(&[metrics.registry()]);
+        for series in [
+            r#"videosdk_token_requests_total{code="200",issuer_kind="VideoSdkIssuer",issuer_name="videosdk"} 1"#,
+            r#"videosdk_token_requests_total{code="403",issuer_kind="",issuer_name=""} 1"#,
+            r#"videosdk_token_request_review_cache_total{review="tokenreview",result="hit"} 2"#,
+            r#"videosdk_token_request_review_cache_total{review="subjectaccessreview",result="miss"} 0"#,
+            "videosdk_token_request_duration_seconds_count 2",
+            "videosdk_token_reconciles_total 0",
+        ] {
+            assert!(text.contains(series), "{series} missing from:\n{text}");
+        }
+        assert_eq!(text.matches("# EOF").count(), 1);
+        assert!(text.ends_with("# EOF\n"));
+        assert_eq!(metrics.reviews_asked("tokenreview"), 1);
     }
 }

@@ -304,6 +304,7 @@ impl Server {
             .authorize(&caller, &key, &target, &self.metrics)
             .await?;
         let resolved = self.resolve(namespace, &target)?;
+        audit.found = true;
         if let Some(selector) = &resolved.namespace_selector {
             let labels = self.namespace_labels(namespace).await?;
             match policy::selector_matches(Some(selector), &labels) {
@@ -386,6 +387,9 @@ impl Server {
 /// What one request's audit line shows: never the token or the bearer credential.
 #[derive(Default)]
 struct Audit {
+    /// Whether the issuer exists: only then is it a metric label (a caller could otherwise add
+    /// a series per name it makes up).
+    found: bool,
     caller: Option<Caller>,
     target: Option<Target>,
     request: Option<token::TokenRequest>,
@@ -444,10 +448,10 @@ async fn handle(
             (code, refusal.into_response())
         }
     };
-    let (kind, name) = audit
-        .target
-        .as_ref()
-        .map_or(("", ""), |t| (t.kind.as_str(), t.name.as_str()));
+    let (kind, name) = match &audit.target {
+        Some(t) if audit.found => (t.kind.as_str(), t.name.as_str()),
+        _ => ("", ""),
+    };
     server.metrics.observe(code, kind, name, started.elapsed());
     response
 }
