@@ -9,3 +9,4 @@ pub mod manifests;
 pub mod operator;
 pub mod time;
 pub mod token;
+pub mod token_requests;

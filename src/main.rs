@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Status(args) => cli::status::run(args).map(|()| true),
         Command::Renew(args) => cli::renew::run(args).map(|()| true),
         Command::Completion(args) => cli::completion::run(args).map(|()| true),
+        Command::Request(args) => cli::request::run(args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

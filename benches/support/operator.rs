@@ -32,6 +32,15 @@ impl OperatorProcess {
         server: &ServerProcess,
         cluster_resource_namespace: &str,
     ) -> OperatorProcess {
+        Self::spawn_with(server, cluster_resource_namespace, &[]).await
+    }
+
+    /// [`spawn`](Self::spawn) with more flags of `run` (e.g. the token request endpoint's).
+    pub async fn spawn_with(
+        server: &ServerProcess,
+        cluster_resource_namespace: &str,
+        extra: &[&str],
+    ) -> OperatorProcess {
         let target = super::target_dir();
         let kubeconfig = target.join("bench-operator.kubeconfig");
         std::fs::write(&kubeconfig, server.kubeconfig()).expect("kubeconfig written");
@@ -60,6 +69,7 @@ impl OperatorProcess {
             ])
             .arg("--metrics-address")
             .arg(address.to_string())
+            .args(extra)
             .env("KUBECONFIG", &kubeconfig)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log file"))
@@ -131,7 +141,7 @@ impl Drop for OperatorProcess {
 }
 
 /// A loopback address no one listens on now.
-fn free_address() -> SocketAddr {
+pub fn free_address() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")

@@ -3,8 +3,10 @@
 
 use super::logging::{self, LogArgs};
 use super::run::DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
+use super::token_requests::TokenRequestArgs;
 use crate::controller::{self, Settings};
 use crate::manifests;
+use crate::token_requests::PATH;
 use clap::Args;
 use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use std::net::SocketAddr;
@@ -12,7 +14,7 @@ use std::path::PathBuf;
 
 /// The manifests applied when no `-f` is given: `deploy/examples/dev/`, built into the binary so
 /// that `dev` works from any directory.
-pub const BUNDLED_EXAMPLES: [(&str, &str); 3] = [
+pub const BUNDLED_EXAMPLES: [(&str, &str); 4] = [
     (
         "deploy/examples/dev/00-credentials.yaml",
         include_str!("../../deploy/examples/dev/00-credentials.yaml"),
@@ -24,6 +26,10 @@ pub const BUNDLED_EXAMPLES: [(&str, &str); 3] = [
     (
         "deploy/examples/dev/20-tokens.yaml",
         include_str!("../../deploy/examples/dev/20-tokens.yaml"),
+    ),
+    (
+        "deploy/examples/dev/30-token-requests.yaml",
+        include_str!("../../deploy/examples/dev/30-token-requests.yaml"),
     ),
 ];
 
@@ -50,6 +56,10 @@ pub struct DevArgs {
     /// [default: <temp dir>/videosdk-dev-<pid>.kubeconfig, one per instance].
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+    /// Token requests are served as by `run`, on --token-requests-address, by default a free
+    /// port on 127.0.0.1.
+    #[command(flatten)]
+    pub token_requests: TokenRequestArgs,
     #[command(flatten)]
     pub logging: LogArgs,
 }
@@ -86,8 +96,14 @@ pub fn run(args: &DevArgs) -> Result<(), String> {
         for (name, text) in &sources {
             applied.extend(manifests::apply(&client, "default", name, text).await.map_err(|e| e.to_string())?);
         }
-        println!("{}", banner(server.url(), &kubeconfig.0, &program, &applied, args.files.is_empty()));
         let settings = Settings::new(DEFAULT_CLUSTER_RESOURCE_NAMESPACE);
+        let mut requests = args.token_requests.clone();
+        requests.token_requests_address.get_or_insert(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let requests = requests
+            .start(client.clone(), &settings, Default::default())
+            .await?
+            .map(|address| (address, requests.token_requests_audience.clone()));
+        println!("{}", banner(server.url(), &kubeconfig.0, &program, &applied, args.files.is_empty(), requests));
         controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
         server.shutdown().await;
         Ok(())
@@ -148,16 +164,27 @@ fn banner(
     program: &std::path::Path,
     applied: &[String],
     bundled: bool,
+    token_requests: Option<(SocketAddr, String)>,
 ) -> String {
     let kubeconfig = shell_word(&kubeconfig.display().to_string());
     let program = shell_word(&program.display().to_string());
-    let inspect = if bundled {
+    let mut inspect = if bundled {
         format!(
             "  kubectl get secret participant -o jsonpath='{{.data.token}}' | base64 -d | {program} inspect -\n"
         )
     } else {
         String::new()
     };
+    // A per-participant token, asked for as the bundled ServiceAccount `backend`.
+    if let (true, Some((address, audience))) = (bundled, token_requests) {
+        let body = r#"{"issuer":{"name":"videosdk"},"permissions":["allow_join"],"roles":["rtc"],"roomId":"demo-room","participantId":"alice"}"#;
+        inspect.push_str(&format!(
+            "  TOKEN=$(kubectl create token backend --audience {})\n  curl -sS -H \"Authorization: Bearer $TOKEN\" -d {} http://{address}{}\n",
+            shell_word(&audience),
+            shell_word(body),
+            PATH.replace("{namespace}", "default"),
+        ));
+    }
     format!(
         "videosdk-token-operator dev: in-memory Kubernetes API server at {url}\n\
          applied: {}\n\n\

@@ -1,6 +1,6 @@
 //! The command line: `run` (the operator), `dev` (the operator on an in-memory API server),
-//! `crd`, `sign`, `inspect`, `status`, `renew` and `completion`; also a kubectl plugin
-//! (see [`plugin`]).
+//! `crd`, `sign`, `inspect`, `status`, `renew`, `completion` and `request` (a token from the
+//! operator's token request endpoint); also a kubectl plugin (see [`plugin`]).
 //!
 //! Each command is a small module with a pure core that tests call directly; `main.rs` only
 //! parses arguments and maps errors to exit codes.
@@ -17,10 +17,12 @@ pub mod logging;
 mod memory;
 pub mod plugin;
 pub mod renew;
+pub mod request;
 pub mod run;
 pub mod server_version;
 pub mod sign;
 pub mod status;
+pub mod token_requests;
 
 use clap::{Parser, Subcommand};
 
@@ -49,4 +51,5 @@ pub enum Command {
     Status(status::StatusArgs),
     Renew(renew::RenewArgs),
     Completion(completion::CompletionArgs),
+    Request(request::RequestArgs),
 }

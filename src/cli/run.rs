@@ -1,10 +1,12 @@
 //! `run`: the operator, against the cluster of the usual kubeconfig or in-cluster configuration.
 
 use super::logging::{self, LogArgs};
+use super::token_requests::TokenRequestArgs;
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
 use crate::controller::{Metrics, Settings};
 use crate::endpoints;
 use crate::operator::{self, Ended, Health, LeaderElection};
+use crate::token_requests;
 use clap::Args;
 use kube::api::ListParams;
 use kube::{Api, Client, Resource};
@@ -66,6 +68,8 @@ pub struct RunArgs {
     #[arg(long, env = "VIDEOSDK_LEASE_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..))]
     pub lease_duration: u64,
     #[command(flatten)]
+    pub token_requests: TokenRequestArgs,
+    #[command(flatten)]
     pub logging: LogArgs,
 }
 
@@ -102,19 +106,27 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
     logging::runtime()?.block_on(async {
         let metrics = Arc::new(Metrics::default());
         let health = Arc::new(Health::default());
+        // Bad flags fail before anything starts.
+        let token_requests = args.token_requests.address()?.map(|_| Arc::new(token_requests::Metrics::default()));
         let listener = tokio::net::TcpListener::bind(args.metrics_address)
             .await
             .map_err(|e| format!("cannot listen on --metrics-address {}: {e}", args.metrics_address))?;
         // The address actually bound, so that a port chosen by the system (`:0`) can be found.
         let address = listener.local_addr().map_err(|e| format!("cannot read the address of --metrics-address: {e}"))?;
         tracing::info!(%address, endpoints = "/metrics /healthz /readyz", "listening on {address}");
-        tokio::spawn(endpoints::serve(listener, metrics.clone(), health.clone()));
+        tokio::spawn(endpoints::serve_with(listener, metrics.clone(), health.clone(), token_requests.clone()));
         let client = Client::try_default()
             .await
             .map_err(|e| format!("cannot connect to the Kubernetes API (kubeconfig or in-cluster configuration): {e}"))?;
         super::server_version::warn_if_unsupported(&client).await;
         check_crds(&client).await?;
         let settings = args.settings();
+        // On every replica, leader or not: it only reads.
+        if let Some(token_request_metrics) = token_requests {
+            args.token_requests
+                .start(client.clone(), &settings, token_request_metrics)
+                .await?;
+        }
         let election = args.leader_elect.then(|| LeaderElection {
             namespace: args
                 .leader_election_namespace

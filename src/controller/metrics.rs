@@ -340,11 +340,17 @@ fn reason_labels(reason: &str) -> ReasonLabels {
 impl Metrics {
     /// The metrics in OpenMetrics text format.
     pub fn encode(&self) -> String {
+        self.encode_with(&[])
+    }
+
+    /// The metrics in OpenMetrics text format, followed by those of `others` (another part of
+    /// the process, such as the token request endpoint), before the one `# EOF`.
+    pub fn encode_with(&self, others: &[&Registry]) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)
-            .and_then(|()| {
-                prometheus_client::encoding::text::encode_registry(&mut out, &self.process)
-            })
+        std::iter::once(&self.registry)
+            .chain(others.iter().copied())
+            .chain(std::iter::once(&self.process))
+            .try_for_each(|r| prometheus_client::encoding::text::encode_registry(&mut out, r))
             .and_then(|()| prometheus_client::encoding::text::encode_eof(&mut out))
             .expect("writing to a String cannot fail");
         out

@@ -44,3 +44,4 @@ pub use context::{Context, Settings};
 pub use error::Error;
 pub use metrics::Metrics;
 pub use run::run;
+pub(crate) use run::scoped;

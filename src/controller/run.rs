@@ -45,7 +45,9 @@ fn token_trigger(token: &VideoSdkToken) -> Option<u64> {
     Some(hasher.finish())
 }
 
-fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+/// An API for `K` in `namespace`, or in all namespaces (`None`). Also used by the token request
+/// endpoint's caches.
+pub(crate) fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
 {

@@ -100,6 +100,19 @@ impl Drop for Dev {
     }
 }
 
+/// Runs `command` until it succeeds or [`WAIT`] has passed; the last run's output. For what
+/// `dev` finishes a moment after its banner (the first token, the issuer's readiness).
+fn until_success(mut command: impl FnMut() -> std::process::Output) -> std::process::Output {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = command();
+        if out.status.success() || Instant::now() > deadline {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn have(program: &str) -> bool {
     Command::new(program)
         .arg("--help")
@@ -111,31 +124,32 @@ fn have(program: &str) -> bool {
 
 #[test]
 fn every_command_the_banner_prints_works_when_pasted() {
-    if !have("kubectl") || !have("bash") {
+    if !have("kubectl") || !have("bash") || !have("curl") {
         println!(
-            "SKIPPED every_command_the_banner_prints_works_when_pasted: needs kubectl and bash"
+            "SKIPPED every_command_the_banner_prints_works_when_pasted: needs kubectl, bash and curl"
         );
         return;
     }
     let dev = start(&[]);
     let commands = dev.commands();
-    assert_eq!(commands.len(), 3, "{}", dev.banner);
+    assert_eq!(commands.len(), 5, "{}", dev.banner);
     assert!(commands[2].contains("inspect -"), "{}", dev.banner);
+    assert!(
+        commands[3].starts_with("TOKEN=$(kubectl create token backend"),
+        "{}",
+        dev.banner
+    );
+    assert!(commands[4].starts_with("curl "), "{}", dev.banner);
     // Pasted into a shell whose PATH has no videosdk-token-operator (as after `cargo run`).
     // The token is issued a moment after the banner: retried until it is there.
     let script = format!("set -eo pipefail\n{}\n", commands.join("\n"));
-    let deadline = Instant::now() + WAIT;
-    let out = loop {
-        let out = Command::new("bash")
+    let out = until_success(|| {
+        Command::new("bash")
             .args(["-c", &script])
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .output()
-            .expect("bash runs");
-        if out.status.success() || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+            .expect("bash runs")
+    });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -146,6 +160,24 @@ fn every_command_the_banner_prints_works_when_pasted() {
     assert!(
         stdout.contains("allow_join"),
         "inspect printed the claims: {stdout}"
+    );
+    // The curl's answer: a per-participant token for the bundled ServiceAccount `backend`.
+    let granted: serde_json::Value = serde_json::from_str(
+        stdout
+            .lines()
+            .rfind(|l| l.starts_with('{'))
+            .unwrap_or_else(|| panic!("no JSON answer from the curl: {stdout}")),
+    )
+    .expect("the token request's answer is JSON");
+    assert!(
+        granted["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("eyJ")),
+        "{granted}"
+    );
+    assert_eq!(
+        granted["exp"].as_u64().unwrap() - granted["iat"].as_u64().unwrap(),
+        600
     );
     dev.stop();
 }
@@ -189,4 +221,56 @@ fn an_existing_kubeconfig_is_never_taken_over() {
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
     std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn request_gets_a_token_from_the_dev_endpoint_as_a_service_account() {
+    let dev = start(&[]);
+    let curl = dev
+        .commands()
+        .into_iter()
+        .find(|c| c.starts_with("curl "))
+        .unwrap_or_else(|| panic!("no curl in the banner:\n{}", dev.banner))
+        .to_owned();
+    let url = curl
+        .split_whitespace()
+        .last()
+        .and_then(|u| u.split("/apis/").next())
+        .expect("the endpoint's URL")
+        .to_owned();
+    let request = |issuer: &str| {
+        Command::new(env!("CARGO_BIN_EXE_videosdk-token-operator"))
+            .args(["request", "--url", &url, "--service-account", "backend"])
+            .args([
+                "--issuer",
+                issuer,
+                "--permissions",
+                "allow_join",
+                "--roles",
+                "rtc",
+            ])
+            .args(["--room-id", "r1", "--ttl", "5m", "--output", "json"])
+            .env("KUBECONFIG", &dev.kubeconfig)
+            .output()
+            .expect("request runs")
+    };
+    // The issuer becomes Ready a moment after the banner: retried until it is.
+    let out = until_success(|| request("videosdk"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let granted: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        granted["exp"].as_u64().unwrap() - granted["iat"].as_u64().unwrap(),
+        300
+    );
+    // `backend` is granted the issuer `videosdk` only.
+    let refused = request("another");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refused: 403"), "{stderr}");
+    dev.stop();
 }

@@ -8,49 +8,9 @@
 //! it fails, so the check can never silently stop running there.
 
 use super::{SECRET, sign_json};
-use std::path::Path;
-use std::process::Command;
-
-fn interop_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop"))
-}
-
-/// Runs one verifier over a token; `false` when its runtime or library is missing outside CI.
-fn verify_with(program: &str, script: &str, probe: &[&str], doc: &serde_json::Value) -> bool {
-    let available = Command::new(program)
-        .args(probe)
-        .current_dir(interop_dir())
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        let message = format!(
-            "SKIPPED interop check with {script}: `{program}` or its JWT library is missing \
-             (install with: pip install -r tests/interop/requirements.txt; cd tests/interop && npm ci)"
-        );
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{message}; CI must have it"
-        );
-        eprintln!("{message}");
-        return false;
-    }
-    let out = Command::new(program)
-        .arg(script)
-        .arg(doc["token"].as_str().expect("token"))
-        .arg(doc["claims"].to_string())
-        .env("VIDEOSDK_SECRET", SECRET)
-        .current_dir(interop_dir())
-        .output()
-        .expect("verifier runs");
-    assert!(
-        out.status.success(),
-        "{script} rejected the token: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
-    true
-}
+#[path = "../support/interop.rs"]
+mod support;
+use support::{VERIFIERS, verify_with};
 
 fn specs() -> Vec<serde_json::Value> {
     [
@@ -76,7 +36,8 @@ fn specs() -> Vec<serde_json::Value> {
 #[test]
 fn tokens_verify_with_pyjwt() {
     for doc in specs() {
-        if !verify_with("python3", "verify.py", &["-c", "import jwt"], &doc) {
+        let token = doc["token"].as_str().expect("token");
+        if !verify_with(VERIFIERS[0], token, &doc["claims"], SECRET) {
             return;
         }
     }
@@ -85,12 +46,8 @@ fn tokens_verify_with_pyjwt() {
 #[test]
 fn tokens_verify_with_node_jsonwebtoken() {
     for doc in specs() {
-        if !verify_with(
-            "node",
-            "verify.js",
-            &["-e", "require('jsonwebtoken')"],
-            &doc,
-        ) {
+        let token = doc["token"].as_str().expect("token");
+        if !verify_with(VERIFIERS[1], token, &doc["claims"], SECRET) {
             return;
         }
     }

@@ -4,13 +4,13 @@
 //! policy (and the cluster issuer's namespaceSelector admits what its comment says).
 
 use super::*;
+use kube_apiserver_memory::schema::CompiledSchema;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use videosdk_token_operator::api::{
     self, ClusterVideoSdkIssuer, IssuerKind, VideoSdkIssuer, VideoSdkToken,
 };
-use kube_apiserver_memory::schema::CompiledSchema;
 use videosdk_token_operator::controller::policy;
 use videosdk_token_operator::token::TokenRequest;
 

@@ -14,6 +14,19 @@ use std::collections::BTreeSet;
 /// lists them: what it uses, per the code and the request-accounting test
 /// (`tests/operator/rbac.rs`).
 const GRANTED: &[(&str, &[&str], &[&str], &str)] = &[
+    // Token requests: the caller's bearer token and its grant on the issuer.
+    (
+        "authentication.k8s.io",
+        &["tokenreviews"],
+        &["create"],
+        "cluster",
+    ),
+    (
+        "authorization.k8s.io",
+        &["subjectaccessreviews"],
+        &["create"],
+        "cluster",
+    ),
     (
         "videosdk.live",
         &[

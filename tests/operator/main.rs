@@ -14,6 +14,7 @@ mod rbac;
 mod restart;
 mod secret_edits;
 mod soak;
+mod token_requests;
 
 use e2e_support::cluster::TestCluster;
 use k8s_openapi::api::core::v1::Secret;

@@ -7,6 +7,7 @@
 #[path = "../support/rbac.rs"]
 mod files;
 
+use super::token_requests;
 use super::*;
 use files::Grant;
 use k8s_openapi::api::core::v1::Namespace;
@@ -70,7 +71,7 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(operator::run(
-        client,
+        client.clone(),
         settings,
         Some(election),
         metrics.clone(),
@@ -148,6 +149,20 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // A token request, served with the operator's client as every replica serves it: a
+    // TokenReview, a SubjectAccessReview, the issuer and credentials caches.
+    token_requests::wait_issuer_ready(&env, "videosdk").await;
+    token_requests::service_account(&env, "backend", &["videosdk"]).await;
+    let bearer = token_requests::mint(&env, "backend", token_requests::AUDIENCE, 3600)
+        .await
+        .unwrap();
+    let endpoint =
+        token_requests::Endpoint::start_with(&env, client, None, 10, 10, Duration::from_secs(10))
+            .await;
+    let answer =
+        token_requests::ask_when_listed(&endpoint, &bearer, &token_requests::request("videosdk"))
+            .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(health.leading.load(Ordering::Relaxed));
     let _ = stop.send(());
     task.await.unwrap().expect("the operator stops cleanly");

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Request bodies above this are refused (etcd's own object limit is 1.5 MiB).
-const MAX_BODY: usize = 3 * 1024 * 1024;
+pub(super) const MAX_BODY: usize = 3 * 1024 * 1024;
 
 pub fn json_response(code: u16, body: impl Into<Body>) -> Response {
     Response::builder()
@@ -54,7 +54,7 @@ fn value_response(code: u16, v: &Value) -> Response {
     json_response(code, serde_json::to_vec(v).expect("JSON values serialise"))
 }
 
-fn error_response(e: &ApiError) -> Response {
+pub(super) fn error_response(e: &ApiError) -> Response {
     let mut r = value_response(e.code, &e.status());
     if let Some(secs) = e.retry_after {
         r.headers_mut().insert(
@@ -186,6 +186,18 @@ fn verb_of(method: &Method, has_name: bool, q: &HashMap<String, String>) -> Opti
 /// The one handler: every request goes through here.
 pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let body = match super::reviews::answer(
+        &shared,
+        &parts.method,
+        parts.uri.path(),
+        &parts.headers,
+        body,
+    )
+    .await
+    {
+        Ok(answered) => return answered,
+        Err(body) => body,
+    };
     let q = query_map(parts.uri.query());
     let path = parts.uri.path().to_owned();
     let response = match route(&path) {

@@ -25,15 +25,21 @@
 //! of associative lists by key); strategic merge patches are applied as merge patches; CRD
 //! versions are not converted (every served version returns the stored object); deleting a
 //! CRD removes its objects without waiting for their finalizers; garbage collection and
-//! namespace cleanup happen at once rather than a moment later; there is no authentication,
-//! authorization or admission webhooks, and no pods or other resources this project does not
-//! use. Protobuf request bodies are read for Namespace, Secret and ConfigMap only (`protobuf`). Structural-schema admission of custom resources goes through `crd_schema`.
+//! namespace cleanup happen at once rather than a moment later; requests are not authenticated
+//! or authorized (every client is an administrator), but TokenReview and SubjectAccessReview are
+//! answered for ServiceAccount tokens issued by its TokenRequest subresource and the RBAC objects
+//! it stores (`authn`, `authz`, `reviews`); there are no admission webhooks, and no pods or other
+//! resources this project does not use. Protobuf request bodies are read for Namespace, Secret
+//! and ConfigMap only (`protobuf`). Structural-schema admission of custom resources goes through
+//! `crd_schema`.
 
 // The crate's MSRV is 1.88 (k8s-pb's), where clippy proposes let-chains for nested `if let`s;
 // the code was written for 1.85, and rewriting it is left out of the change that moved it.
 #![allow(clippy::collapsible_if)]
 
 mod accounting;
+mod authn;
+mod authz;
 mod builtin;
 mod crd;
 mod crd_schema;
@@ -50,6 +56,7 @@ mod patch;
 mod protobuf;
 mod representation;
 mod resources;
+mod reviews;
 pub mod schema;
 mod selector;
 mod store;
@@ -109,6 +116,8 @@ pub(crate) struct Shared {
     bookmark_interval: Duration,
     /// What `/version` reports.
     kubernetes_version: (u32, u32),
+    /// ServiceAccount tokens issued through TokenRequests, for TokenReviews.
+    tokens: authn::Tokens,
 }
 
 impl Shared {
@@ -163,6 +172,7 @@ impl ApiServer {
             address: address.to_string(),
             bookmark_interval: options.bookmark_interval,
             kubernetes_version: options.kubernetes_version,
+            tokens: authn::Tokens::default(),
         });
         let app = axum::Router::new()
             .fallback(http::handle)

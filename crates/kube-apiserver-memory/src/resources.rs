@@ -114,6 +114,16 @@ pub fn builtins() -> Vec<ResourceDef> {
         d.categories = vec!["all".into()];
         d
     };
+    let rbac = |plural: &str, kind: &str, namespaced: bool| {
+        ResourceDef::builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            plural,
+            kind,
+            namespaced,
+            &[],
+        )
+    };
     let mut crds = ResourceDef::builtin(
         "apiextensions.k8s.io",
         "v1",
@@ -135,6 +145,11 @@ pub fn builtins() -> Vec<ResourceDef> {
         ResourceDef::builtin("", "v1", "events", "Event", true, &["ev"]),
         events_v1,
         ResourceDef::builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
+        ResourceDef::builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"]),
+        rbac("roles", "Role", true),
+        rbac("rolebindings", "RoleBinding", true),
+        rbac("clusterroles", "ClusterRole", false),
+        rbac("clusterrolebindings", "ClusterRoleBinding", false),
         workload("deployments", "Deployment", &["deploy"]),
         workload("statefulsets", "StatefulSet", &["sts"]),
         workload("daemonsets", "DaemonSet", &["ds"]),

@@ -29,6 +29,18 @@ pub fn now() -> String {
         .to_string()
 }
 
+/// A Unix time in seconds as Kubernetes writes timestamps (RFC 3339, UTC, whole seconds); a
+/// time out of range as the raw number.
+pub fn rfc3339(unix_seconds: u64) -> String {
+    i64::try_from(unix_seconds)
+        .ok()
+        .and_then(|s| k8s_openapi::jiff::Timestamp::from_second(s).ok())
+        .map_or_else(
+            || unix_seconds.to_string(),
+            |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+}
+
 pub fn namespaces_key() -> StoreKey {
     (String::new(), "namespaces".to_owned())
 }

@@ -64,3 +64,14 @@ applies as they are; the chart renders only their `rules`. Argument: the file's 
 {{- end -}}
 {{- toYaml $object.rules -}}
 {{- end -}}
+
+{{/* The TLS Secret of the token request endpoint: tokenRequests.tls.secretName, else the cert-manager Certificate's. */}}
+{{- define "videosdk-token-operator.tokenRequestsTlsSecret" -}}
+{{- if .Values.tokenRequests.tls.secretName -}}
+{{- .Values.tokenRequests.tls.secretName -}}
+{{- else if .Values.tokenRequests.tls.certManager.enabled -}}
+{{- printf "%s-token-requests-tls" (include "videosdk-token-operator.fullname" .) -}}
+{{- else -}}
+{{- fail "tokenRequests.enabled needs a certificate: set tokenRequests.tls.secretName, or tokenRequests.tls.certManager.enabled with its issuerName" -}}
+{{- end -}}
+{{- end -}}

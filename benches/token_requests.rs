@@ -1,0 +1,385 @@
+//! Token requests: throughput per core of the operator's CPU and latency over HTTPS keep-alive
+//! connections with warm caches, as ratios to bare signing measured in the same run, and what
+//! 10,000 requests from 10 callers cost the API server in TokenReviews and
+//! SubjectAccessReviews.
+//!
+//! Run with `cargo bench --bench token_requests` (needs `openssl` for the test certificate).
+//! Three processes, as in the operator benchmark: the in-memory API server (this binary,
+//! re-executed), the operator (the release binary, `run --token-requests-address …
+//! --token-requests-tls-secret …`), and this one, the 10 callers. The operator's CPU is read from
+//! `/proc/PID/stat`, so the callers' TLS and HTTP work is not counted against it.
+//! `BENCH_REQUESTS` (default 10000) and `BENCH_CALLERS` (default 10) change the load.
+//!
+//! Targets (issue 13): at least 10,000 requests per second per core of the operator's CPU, p99
+//! under 5 ms, at most one TokenReview and one SubjectAccessReview per caller and issuer per
+//! cache lifetime (10 s by default).
+
+// The shared helpers serve the operator benchmark too; this one uses a part of them.
+#[path = "../tests/support/certificate.rs"]
+mod certificate;
+#[allow(dead_code)]
+mod support;
+
+use k8s_openapi::api::authentication::v1::{TokenRequest as KubeTokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use support::operator::OperatorProcess;
+use support::server::ServerProcess;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::aws_lc_rs};
+use videosdk_token_operator::api::{Permission, Role};
+use videosdk_token_operator::manifests;
+use videosdk_token_operator::token::{self, Credentials, TokenRequest};
+
+const NAMESPACE: &str = "bench";
+const AUDIENCE: &str = "videosdk-token-operator";
+const API_KEY: &str = "b7e9c5a1-3f2d-4c6b-9a8e-1d2c3b4a5f6e";
+const SECRET: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+/// The body every caller sends: a v2 participant token, as VideoSDK's samples ask.
+const BODY: &str = r#"{"issuer":{"name":"videosdk"},"permissions":["allow_join"],"roles":["rtc"],"roomId":"room-1234","participantId":"participant-42"}"#;
+
+fn number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    support::server::serve_if_child();
+    let requests = number("BENCH_REQUESTS", 10_000);
+    let callers = number("BENCH_CALLERS", 10).max(1);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let served = runtime.block_on(run(requests, callers));
+    let signing = bare_signing();
+    let per_core_ratio = served.per_core / signing.per_second;
+    println!(
+        "token requests over HTTPS keep-alive, {requests} requests from {callers} callers, warm caches:"
+    );
+    println!(
+        "  {:.0} requests/s per core of the operator's CPU ({:.2} CPU-s), {:.0} requests/s wall clock",
+        served.per_core, served.cpu_seconds, served.per_second
+    );
+    println!(
+        "  latency p50 {:.3} ms, p99 {:.3} ms (client side, TLS and HTTP included)",
+        served.p50 * 1e3,
+        served.p99 * 1e3
+    );
+    println!(
+        "bare signing, same run: {:.0} tokens/s on one core, p50 {:.2} µs, p99 {:.2} µs",
+        signing.per_second,
+        signing.p50 * 1e6,
+        signing.p99 * 1e6
+    );
+    println!(
+        "  ratios: requests/s per core ÷ signs/s = {per_core_ratio:.4} (1/{:.1}); p50 {:.0}×, p99 {:.0}× a bare sign",
+        1.0 / per_core_ratio,
+        served.p50 / signing.p50,
+        served.p99 / signing.p99
+    );
+    println!(
+        "API server cost of {} requests (warm-up included) in {:.1} s: {} TokenReviews, {} SubjectAccessReviews ({callers} callers, one issuer, cache lifetime 10 s)",
+        requests + callers,
+        served.duration,
+        served.token_reviews,
+        served.access_reviews
+    );
+    let targets = [
+        (served.per_core >= 10_000.0, "≥ 10,000 requests/s per core"),
+        (served.p99 < 0.005, "p99 < 5 ms"),
+        (
+            served.token_reviews <= callers as u64 * served.lifetimes
+                && served.access_reviews <= callers as u64 * served.lifetimes,
+            "≤ 1 review of each kind per caller per cache lifetime",
+        ),
+    ];
+    for (met, target) in targets {
+        println!("  target {target}: {}", if met { "met" } else { "NOT met" });
+    }
+}
+
+/// What the endpoint did.
+struct Served {
+    per_core: f64,
+    per_second: f64,
+    cpu_seconds: f64,
+    p50: f64,
+    p99: f64,
+    duration: f64,
+    token_reviews: u64,
+    access_reviews: u64,
+    /// Cache lifetimes the run spanned (a bound on refreshes).
+    lifetimes: u64,
+}
+
+/// Bare signing on this thread.
+struct Signing {
+    per_second: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
+/// `token::sign` of the same claims the endpoint signs, one at a time.
+fn bare_signing() -> Signing {
+    let credentials = Credentials::new(API_KEY, SECRET).expect("credentials");
+    let request = TokenRequest {
+        permissions: vec![Permission::AllowJoin],
+        roles: vec![Role::Rtc],
+        room_id: Some("room-1234".into()),
+        participant_id: Some("participant-42".into()),
+        ttl: Duration::from_secs(600),
+    };
+    let mut times = Vec::with_capacity(200_000);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        let t = Instant::now();
+        black_box(token::sign(&request, &credentials, SystemTime::now()).expect("signs"));
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let per_second = times.len() as f64 / start.elapsed().as_secs_f64();
+    times.sort_by(f64::total_cmp);
+    Signing {
+        per_second,
+        p50: quantile(&times, 0.5),
+        p99: quantile(&times, 0.99),
+    }
+}
+
+async fn apply(client: &kube::Client, manifest: serde_json::Value) {
+    manifests::apply(client, NAMESPACE, "bench", &manifest.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("applying {manifest}: {e}"));
+}
+
+/// One caller: a keep-alive HTTPS connection.
+struct Caller {
+    reader: BufReader<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    request: Vec<u8>,
+}
+
+impl Caller {
+    async fn connect(
+        address: std::net::SocketAddr,
+        tls: Arc<ClientConfig>,
+        bearer: &str,
+        path: &str,
+    ) -> Caller {
+        let tcp = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connects");
+        tcp.set_nodelay(true).expect("TCP_NODELAY");
+        let stream = tokio_rustls::TlsConnector::from(tls)
+            .connect(ServerName::IpAddress(address.ip().into()), tcp)
+            .await
+            .expect("TLS handshake");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: operator\r\nContent-Type: application/json\r\nAuthorization: Bearer {bearer}\r\nContent-Length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        Caller {
+            reader: BufReader::new(stream),
+            request: request.into_bytes(),
+        }
+    }
+
+    /// One request; its status code.
+    async fn ask(&mut self) -> u16 {
+        self.reader
+            .get_mut()
+            .write_all(&self.request)
+            .await
+            .expect("sent");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await.expect("status line");
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await.expect("header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("a length");
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).await.expect("body");
+        status
+    }
+}
+
+async fn run(requests: usize, callers: usize) -> Served {
+    let server = ServerProcess::spawn();
+    let client = server.client();
+    manifests::install_crds(&client).await.expect("CRDs");
+    manifests::apply(
+        &client,
+        "default",
+        "bench",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+            .to_string(),
+    )
+    .await
+    .expect("namespace");
+    apply(
+        &client,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+                          "stringData": {"apiKey": API_KEY, "secret": SECRET}}),
+    )
+    .await;
+    apply(&client, json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkIssuer",
+                          "metadata": {"name": "videosdk"}, "spec": {"credentialsSecretRef": {"name": "creds"}}})).await;
+    let (cert, key) = certificate::self_signed(&support::target_dir(), "bench-tls");
+    apply(&client, json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                          "metadata": {"name": "tls"}, "stringData": {"tls.crt": cert, "tls.key": key}})).await;
+    apply(&client, json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "requester"},
+                          "rules": [{"apiGroups": ["videosdk.live"], "resources": ["videosdkissuers"], "verbs": ["request"], "resourceNames": ["videosdk"]}]})).await;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
+    let mut bearers = Vec::new();
+    for i in 0..callers {
+        let name = format!("caller-{i}");
+        apply(
+            &client,
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}),
+        )
+        .await;
+        apply(&client, json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+                              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "requester"},
+                              "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]})).await;
+        let request = KubeTokenRequest {
+            spec: TokenRequestSpec {
+                audiences: vec![AUDIENCE.into()],
+                expiration_seconds: Some(3600),
+                bound_object_ref: None,
+            },
+            ..KubeTokenRequest::default()
+        };
+        let minted = accounts
+            .create_token_request(&name, &PostParams::default(), &request)
+            .await
+            .expect("a ServiceAccount token");
+        bearers.push(minted.status.expect("status").token);
+    }
+    let address = support::operator::free_address();
+    let operator = OperatorProcess::spawn_with(
+        &server,
+        NAMESPACE,
+        &[
+            "--token-requests-address",
+            &address.to_string(),
+            "--token-requests-tls-secret",
+            &format!("{NAMESPACE}/tls"),
+            "--token-requests-rate",
+            "1000000",
+            "--token-requests-burst",
+            "1000000",
+        ],
+    )
+    .await;
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(cert.as_bytes()).expect("PEM"))
+        .expect("a root");
+    let tls = Arc::new(
+        ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let path = format!("/apis/videosdk.live/v1alpha1/namespaces/{NAMESPACE}/tokenrequests");
+
+    // Until the operator serves (TLS Secret loaded, issuer Ready), then one request per caller
+    // to warm the caches; the API server's review counts start before the warm-up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Ok(tcp)) = tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::net::TcpStream::connect(address),
+        )
+        .await
+        {
+            drop(tcp);
+            let mut probe = Caller::connect(address, tls.clone(), &bearers[0], &path).await;
+            if probe.ask().await == 200 {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the endpoint did not answer 200 within 60 s (see target/bench-operator.log)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(11)).await; // let the probe's cache entries expire
+    server.reset_requests().await;
+    let mut connections = Vec::new();
+    for bearer in &bearers {
+        let mut caller = Caller::connect(address, tls.clone(), bearer, &path).await;
+        assert_eq!(caller.ask().await, 200, "warm-up");
+        connections.push(caller);
+    }
+    let cpu_before = support::procfs::cpu_seconds(operator.pid());
+    let started = Instant::now();
+    let each = requests / callers;
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|mut caller| {
+            tokio::spawn(async move {
+                let mut times = Vec::with_capacity(each);
+                for _ in 0..each {
+                    let t = Instant::now();
+                    assert_eq!(caller.ask().await, 200);
+                    times.push(t.elapsed().as_secs_f64());
+                }
+                times
+            })
+        })
+        .collect();
+    let mut times = Vec::with_capacity(requests);
+    for task in tasks {
+        times.extend(task.await.expect("a caller"));
+    }
+    let duration = started.elapsed().as_secs_f64();
+    let cpu_seconds = support::procfs::cpu_seconds(operator.pid()) - cpu_before;
+    let counts = server.requests().await;
+    let count = |resource: &str| {
+        counts
+            .by
+            .iter()
+            .filter(|(verb, r, _)| verb == "create" && r == resource)
+            .map(|(_, _, n)| n)
+            .sum::<u64>()
+    };
+    times.sort_by(f64::total_cmp);
+    let served = Served {
+        per_core: times.len() as f64 / cpu_seconds,
+        per_second: times.len() as f64 / duration,
+        cpu_seconds,
+        p50: quantile(&times, 0.5),
+        p99: quantile(&times, 0.99),
+        duration,
+        token_reviews: count("tokenreviews"),
+        access_reviews: count("subjectaccessreviews"),
+        lifetimes: (duration / 10.0).ceil() as u64 + 1,
+    };
+    operator.stop().await;
+    served
+}

@@ -1,0 +1,208 @@
+//! `request`: asks the operator's token request endpoint for a per-participant token, with a
+//! ServiceAccount token minted through the current kubeconfig (or in-cluster credentials) or
+//! read from a file (a projected ServiceAccount token in a pod).
+
+use super::logging;
+use crate::api::{Permission, Role};
+use crate::cli::token_requests::DEFAULT_AUDIENCE;
+use crate::token_requests::PATH;
+use axum::http::{Request, header};
+use clap::{ArgGroup, Args, ValueEnum};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::PostParams;
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// How long a ServiceAccount token minted for one request lives: kube-apiserver's minimum.
+const MINTED_SECONDS: i64 = 600;
+
+/// Ask the operator for a per-participant token, as a workload does (token requests).
+///
+/// The caller proves who it is with a ServiceAccount token for the operator's audience: minted
+/// with the current kubeconfig or in-cluster credentials for --service-account (needs create on
+/// serviceaccounts/token), or read from --token-file (a projected token in a pod). RBAC decides
+/// which issuers it may use (verb `request`).
+///
+/// Examples:
+///   videosdk-token-operator request --url https://videosdk-token-operator-token-requests.videosdk-system.svc:8443 \
+///     --ca-file ca.crt --service-account backend --issuer videosdk --permissions allow_join --roles rtc --room-id r1
+///   videosdk-token-operator request --url "$VIDEOSDK_TOKEN_REQUESTS_URL" --token-file /var/run/secrets/videosdk/token \
+///     --issuer videosdk --permissions allow_join --participant-id alice --output json
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("bearer").required(true).args(["service_account", "token_file"])))]
+pub struct RequestArgs {
+    /// The endpoint: scheme, host and port (the path is added).
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_URL", value_name = "URL")]
+    pub url: String,
+    /// PEM file of the CA that signed the endpoint's certificate [default: the system's roots].
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Mint a token of this ServiceAccount (in --namespace) with the current kubeconfig or
+    /// in-cluster credentials.
+    #[arg(long, value_name = "NAME")]
+    pub service_account: Option<String>,
+    /// Read the bearer token from this file (e.g. a projected ServiceAccount token).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The audience to mint the ServiceAccount token for (the operator's --token-requests-audience).
+    #[arg(long, default_value = DEFAULT_AUDIENCE, value_name = "AUDIENCE")]
+    pub audience: String,
+    /// Namespace of the request (and of a namespaced issuer) [default: the kubeconfig's].
+    #[arg(short, long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// The issuer's name.
+    #[arg(long, value_name = "NAME")]
+    pub issuer: String,
+    /// The issuer is a ClusterVideoSdkIssuer.
+    #[arg(long)]
+    pub cluster_issuer: bool,
+    /// Permissions, comma-separated: allow_join, ask_join, allow_mod.
+    #[arg(long, value_delimiter = ',', value_name = "LIST", required = true)]
+    pub permissions: Vec<Permission>,
+    /// VideoSDK v2 roles, comma-separated: rtc, crawler.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub roles: Vec<Role>,
+    /// VideoSDK v2: the only room the token may join.
+    #[arg(long, value_name = "ID")]
+    pub room_id: Option<String>,
+    /// VideoSDK v2: the participant id the token is bound to.
+    #[arg(long, value_name = "ID")]
+    pub participant_id: Option<String>,
+    /// Lifetime in Go duration syntax [default: the endpoint's, 10m].
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// What to print.
+    #[arg(short, long, value_enum, default_value_t = RequestOutput::Jwt)]
+    pub output: RequestOutput,
+}
+
+/// Output formats of `request`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOutput {
+    /// The JWT alone, for `$(...)` in scripts.
+    Jwt,
+    /// The endpoint's answer: token, id, iat, exp.
+    Json,
+}
+
+impl RequestArgs {
+    /// The request body.
+    fn body(&self) -> Value {
+        let mut body = json!({
+            "issuer": {"name": self.issuer, "kind": if self.cluster_issuer { "ClusterVideoSdkIssuer" } else { "VideoSdkIssuer" }},
+            "permissions": self.permissions,
+        });
+        if !self.roles.is_empty() {
+            body["roles"] = json!(self.roles);
+        }
+        for (key, value) in [
+            ("roomId", &self.room_id),
+            ("participantId", &self.participant_id),
+            ("ttl", &self.ttl),
+        ] {
+            if let Some(v) = value {
+                body[key] = json!(v);
+            }
+        }
+        body
+    }
+}
+
+/// Runs the command: prints the token, or says why the endpoint refused.
+pub fn run(args: &RequestArgs) -> Result<(), String> {
+    logging::runtime()?.block_on(async {
+        let needs_cluster = args.service_account.is_some() || args.namespace.is_none();
+        let cluster = if needs_cluster {
+            Some(kube::Config::infer().await.map_err(|e| {
+                format!("cannot read the kubeconfig or in-cluster configuration (needed for --service-account, or without --namespace): {e}")
+            })?)
+        } else {
+            None
+        };
+        let namespace = args
+            .namespace
+            .clone()
+            .or_else(|| cluster.as_ref().map(|c| c.default_namespace.clone()))
+            .unwrap_or_else(|| "default".to_owned());
+        let bearer = match (&args.token_file, &args.service_account, cluster) {
+            (Some(file), _, _) => std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read --token-file {}: {e}", file.display()))?
+                .trim()
+                .to_owned(),
+            (None, Some(account), Some(config)) => {
+                mint(config, &namespace, account, &args.audience).await?
+            }
+            _ => return Err("give --service-account or --token-file".to_owned()),
+        };
+        let mut endpoint = kube::Config::new(
+            args.url
+                .parse()
+                .map_err(|e| format!("--url {:?} is not a URL: {e}", args.url))?,
+        );
+        if let Some(ca) = &args.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| format!("cannot read --ca-file {}: {e}", ca.display()))?;
+            endpoint.root_cert = Some(pem_certificates(&pem).map_err(|e| format!("--ca-file {}: {e}", ca.display()))?);
+        }
+        let client = Client::try_from(endpoint).map_err(|e| format!("cannot reach --url {}: {e}", args.url))?;
+        let request = Request::post(PATH.replace("{namespace}", &namespace))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
+            .body(serde_json::to_vec(&args.body()).expect("JSON"))
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        let text = client.request_text(request).await.map_err(|e| match e {
+            kube::Error::Api(status) => format!("the endpoint refused: {} {}: {}", status.code, status.reason, status.message),
+            other => format!("token request to {} failed: {other}", args.url),
+        })?;
+        let answer: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("the endpoint's answer is not JSON: {e}"))?;
+        match args.output {
+            RequestOutput::Jwt => println!("{}", answer["token"].as_str().unwrap_or_default()),
+            RequestOutput::Json => println!("{answer:#}"),
+        }
+        Ok(())
+    })
+}
+
+/// A token of ServiceAccount `namespace/account` for `audience`, minted with `config`.
+async fn mint(
+    config: kube::Config,
+    namespace: &str,
+    account: &str,
+    audience: &str,
+) -> Result<String, String> {
+    let client = Client::try_from(config)
+        .map_err(|e| format!("cannot connect to the Kubernetes API: {e}"))?;
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: vec![audience.to_owned()],
+            expiration_seconds: Some(MINTED_SECONDS),
+            bound_object_ref: None,
+        },
+        ..TokenRequest::default()
+    };
+    let minted = Api::<ServiceAccount>::namespaced(client, namespace)
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .map_err(|e| format!("cannot mint a token of ServiceAccount {namespace}/{account} (needs create on serviceaccounts/token): {e}"))?;
+    minted.status.map(|s| s.token).ok_or_else(|| {
+        format!("the API server returned no token for ServiceAccount {namespace}/{account}")
+    })
+}
+
+/// The DER certificates of a PEM file.
+fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not PEM certificates: {e}"))?;
+    if certs.is_empty() {
+        return Err("holds no certificate".to_owned());
+    }
+    Ok(certs)
+}

@@ -1,0 +1,206 @@
+//! The `--token-requests-*` flags of `run` (and `dev`): where and how the token request
+//! endpoint is served (see [`crate::token_requests`]).
+
+use crate::controller;
+use crate::controller::watches::CredentialSecrets;
+use crate::token_requests::{self, Server, Settings, tls};
+use clap::Args;
+use kube::Client;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The audience bearer tokens must be minted for, by default: the operator's name.
+pub const DEFAULT_AUDIENCE: &str = "videosdk-token-operator";
+
+/// Flags of the token request endpoint.
+#[derive(Args, Debug, Clone)]
+pub struct TokenRequestArgs {
+    /// Serve token requests (per-participant tokens for workloads, authorized by RBAC) on this
+    /// address [default: off]. Plain HTTP is served only on a loopback address unless
+    /// --token-requests-insecure-http is given.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_ADDRESS", value_name = "ADDR")]
+    pub token_requests_address: Option<SocketAddr>,
+    /// The audience a caller's bearer token must be minted for (checked with a TokenReview).
+    #[arg(
+        long,
+        env = "VIDEOSDK_TOKEN_REQUESTS_AUDIENCE",
+        default_value = DEFAULT_AUDIENCE,
+        value_name = "AUDIENCE"
+    )]
+    pub token_requests_audience: String,
+    /// Seconds a TokenReview or SubjectAccessReview answer is reused: a revoked grant takes
+    /// effect within this time.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_CACHE_TTL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300), value_name = "SECONDS")]
+    pub token_requests_cache_ttl: u64,
+    /// Token requests per second each caller may make, sustained.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_RATE", default_value_t = NonZeroU32::new(50).expect("not zero"), value_name = "PER_SECOND")]
+    pub token_requests_rate: NonZeroU32,
+    /// Token requests each caller may make at once, above the sustained rate.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_BURST", default_value_t = NonZeroU32::new(100).expect("not zero"), value_name = "REQUESTS")]
+    pub token_requests_burst: NonZeroU32,
+    /// Serve HTTPS with the certificate of this kubernetes.io/tls Secret (tls.crt, tls.key),
+    /// e.g. one a cert-manager Certificate writes; reloaded when it changes. NAME alone is in
+    /// the cluster resource namespace (the operator's own).
+    #[arg(
+        long,
+        env = "VIDEOSDK_TOKEN_REQUESTS_TLS_SECRET",
+        value_name = "[NAMESPACE/]NAME"
+    )]
+    pub token_requests_tls_secret: Option<String>,
+    /// Serve plain HTTP on a non-loopback address (behind a TLS-terminating proxy or a service
+    /// mesh): bearer tokens and VideoSDK tokens then cross the network unencrypted.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_INSECURE_HTTP")]
+    pub token_requests_insecure_http: bool,
+}
+
+/// How many TokenReview and SubjectAccessReview answers are kept, each.
+const CACHE_CAPACITY: usize = 10_000;
+
+impl TokenRequestArgs {
+    /// Checks the flags; `Ok(None)` when the endpoint is off.
+    pub fn address(&self) -> Result<Option<SocketAddr>, String> {
+        let Some(address) = self.token_requests_address else {
+            return Ok(None);
+        };
+        if self.token_requests_tls_secret.is_none()
+            && !address.ip().is_loopback()
+            && !self.token_requests_insecure_http
+        {
+            return Err(format!(
+                "--token-requests-address {address} is not a loopback address, and without --token-requests-tls-secret the endpoint serves plain HTTP: give a TLS Secret, serve it on 127.0.0.1, or give --token-requests-insecure-http when a proxy or mesh encrypts the traffic"
+            ));
+        }
+        if let Some(secret) = &self.token_requests_tls_secret {
+            let name = secret.rsplit('/').next().unwrap_or_default();
+            if name.is_empty() || secret.matches('/').count() > 1 || secret.starts_with('/') {
+                return Err(format!(
+                    "--token-requests-tls-secret {secret:?} is not NAME or NAMESPACE/NAME"
+                ));
+            }
+        }
+        Ok(Some(address))
+    }
+
+    /// Binds the endpoint (when enabled: `Ok(None)` otherwise) and serves it in the background,
+    /// counting into `metrics`, for the operator configured by `operator`; returns the address
+    /// bound.
+    pub async fn start(
+        &self,
+        client: Client,
+        operator: &controller::Settings,
+        metrics: Arc<token_requests::Metrics>,
+    ) -> Result<Option<SocketAddr>, String> {
+        let Some(address) = self.address()? else {
+            return Ok(None);
+        };
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("cannot listen on --token-requests-address {address}: {e}"))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the address of --token-requests-address: {e}"))?;
+        let settings = Settings {
+            audience: self.token_requests_audience.clone(),
+            cache_lifetime: Duration::from_secs(self.token_requests_cache_ttl),
+            cache_capacity: CACHE_CAPACITY,
+            rate: self.token_requests_rate,
+            burst: self.token_requests_burst,
+            cluster_resource_namespace: operator.cluster_resource_namespace.clone(),
+            namespace: operator.namespace.clone(),
+        };
+        let server = Server::start(client.clone(), settings, metrics);
+        let tls = self
+            .token_requests_tls_secret
+            .as_ref()
+            .map(|s| match s.split_once('/') {
+                Some((namespace, name)) => (namespace.to_owned(), name.to_owned()),
+                None => (operator.cluster_resource_namespace.clone(), s.clone()),
+            });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(address = %bound, path = token_requests::PATH, audience = %self.token_requests_audience, "serving token requests on {scheme}://{bound}");
+        tokio::spawn(async move {
+            let served = match tls {
+                Some((namespace, name)) => {
+                    let secrets = Arc::new(CredentialSecrets::new(client));
+                    tls::serve(
+                        listener,
+                        token_requests::router(server),
+                        secrets,
+                        namespace,
+                        name,
+                    )
+                    .await
+                }
+                None => token_requests::serve(listener, server, std::future::pending()).await,
+            };
+            if let Err(error) = served {
+                tracing::error!(%error, "the token request endpoint stopped");
+            }
+        });
+        Ok(Some(bound))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: TokenRequestArgs,
+    }
+
+    fn parse(args: &[&str]) -> TokenRequestArgs {
+        Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn plain_http_is_only_for_loopback_unless_asked() {
+        for allowed in [
+            "--token-requests-insecure-http",
+            "--token-requests-tls-secret=tls",
+        ] {
+            assert!(
+                parse(&["--token-requests-address", "0.0.0.0:8443", allowed])
+                    .address()
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        let err = parse(&[
+            "--token-requests-address",
+            "0.0.0.0:1",
+            "--token-requests-tls-secret=a/b/c",
+        ])
+        .address()
+        .unwrap_err();
+        assert!(err.contains("NAMESPACE/NAME"), "{err}");
+        assert_eq!(parse(&[]).address(), Ok(None));
+        assert!(
+            parse(&["--token-requests-address", "127.0.0.1:8443"])
+                .address()
+                .unwrap()
+                .is_some()
+        );
+        let err = parse(&["--token-requests-address", "0.0.0.0:8443"])
+            .address()
+            .unwrap_err();
+        assert!(err.contains("--token-requests-insecure-http"), "{err}");
+        assert!(
+            parse(&[
+                "--token-requests-address",
+                "0.0.0.0:8443",
+                "--token-requests-insecure-http"
+            ])
+            .address()
+            .unwrap()
+            .is_some()
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! The JSON of a token request and of its answer, and turning a request body into a validated
+//! [`TokenRequest`]: pure, no I/O.
+//!
+//! Request (`POST /apis/videosdk.live/v1alpha1/namespaces/{namespace}/tokenrequests`):
+//!
+//! ```json
+//! {"issuer": {"name": "videosdk", "kind": "VideoSdkIssuer"},
+//!  "permissions": ["allow_join"], "roles": ["rtc"],
+//!  "roomId": "abc-defg-hij", "participantId": "user-42", "ttl": "10m"}
+//! ```
+//!
+//! `issuer.kind` defaults to `VideoSdkIssuer`, `roles`, `roomId` and `participantId` are
+//! optional, `ttl` (a Go duration, at least 1m) defaults to [`DEFAULT_TTL`]. Answer:
+//! `{"token": "<JWT>", "id": "<jti>", "iat": <Unix seconds>, "exp": <Unix seconds>}`.
+
+use super::refusal::Refusal;
+use crate::api::{IssuerKind, IssuerRef, Permission, Role};
+use crate::token::{self, RequestError, TokenRequest};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// The lifetime of a token whose request gives no `ttl`: VideoSDK's own sample token server
+/// hands out 10-minute tokens to participants.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
+
+/// The fields a request may have; any other is refused, so that a misspelt `roomID` is not
+/// silently dropped from the token.
+const FIELDS: [&str; 6] = [
+    "issuer",
+    "permissions",
+    "roles",
+    "roomId",
+    "participantId",
+    "ttl",
+];
+
+/// A parsed request: which issuer, and what to sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The issuer named.
+    pub issuer: IssuerRef,
+    /// The claims asked for, validated as a `VideoSdkToken`'s are.
+    pub request: TokenRequest,
+}
+
+/// The answer to a granted request.
+#[derive(Serialize)]
+pub struct Granted<'a> {
+    /// The compact JWT.
+    pub token: &'a str,
+    /// Its `jti`.
+    pub id: &'a str,
+    /// Issued at, Unix seconds.
+    pub iat: u64,
+    /// Expires at, Unix seconds.
+    pub exp: u64,
+}
+
+/// Parses a request body. Errors: 400 when the body is not a JSON object, 422 naming the field
+/// for a missing, unknown or invalid field.
+pub fn parse(body: &[u8]) -> Result<Parsed, Refusal> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Refusal::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(Refusal::bad_request(
+            "the request body must be a JSON object".to_owned(),
+        ));
+    };
+    if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(Refusal::invalid(
+            unknown,
+            format!(
+                "unknown field {unknown:?}: the fields are {}",
+                FIELDS.join(", ")
+            ),
+        ));
+    }
+    let issuer = issuer(&mut object)?;
+    let permissions: Vec<Permission> = field(&mut object, "permissions")?.ok_or_else(|| {
+        Refusal::invalid(
+            "permissions",
+            "permissions is required: give at least one of allow_join, ask_join, allow_mod"
+                .to_owned(),
+        )
+    })?;
+    let roles: Vec<Role> = field(&mut object, "roles")?.unwrap_or_default();
+    let room_id: Option<String> = field(&mut object, "roomId")?;
+    let participant_id: Option<String> = field(&mut object, "participantId")?;
+    let ttl = match field::<String>(&mut object, "ttl")? {
+        None => DEFAULT_TTL,
+        Some(ttl) => {
+            token::parse_positive(&ttl).map_err(|e| Refusal::invalid("ttl", format!("ttl: {e}")))?
+        }
+    };
+    let request = TokenRequest {
+        permissions,
+        roles,
+        room_id,
+        participant_id,
+        ttl,
+    };
+    request.validate().map_err(|e| {
+        // The shared rules word their messages for a VideoSdkToken's `spec.`; here the fields
+        // are at the top level.
+        Refusal::invalid(request_field(&e), e.to_string().replace("spec.", ""))
+    })?;
+    Ok(Parsed { issuer, request })
+}
+
+/// The request field a [`RequestError`] is about.
+fn request_field(error: &RequestError) -> &'static str {
+    match error {
+        RequestError::NoPermissions | RequestError::DuplicatePermission(_) => "permissions",
+        RequestError::DuplicateRole(_) => "roles",
+        RequestError::EmptyRoomId => "roomId",
+        RequestError::EmptyParticipantId => "participantId",
+        RequestError::ControlCharacter { field, .. } => {
+            field.strip_prefix("spec.").unwrap_or(field)
+        }
+        RequestError::Ttl(_) | RequestError::TtlTooShort { .. } => "ttl",
+    }
+}
+
+fn issuer(object: &mut Map<String, Value>) -> Result<IssuerRef, Refusal> {
+    let missing = || {
+        Refusal::invalid(
+            "issuer",
+            "issuer is required: {\"name\": NAME, \"kind\": \"VideoSdkIssuer\" or \"ClusterVideoSdkIssuer\"}"
+                .to_owned(),
+        )
+    };
+    let Some(Value::Object(mut issuer)) = object.remove("issuer") else {
+        return Err(missing());
+    };
+    if let Some(unknown) = issuer
+        .keys()
+        .find(|k| !["name", "kind"].contains(&k.as_str()))
+    {
+        return Err(Refusal::invalid(
+            &format!("issuer.{unknown}"),
+            format!("unknown field issuer.{unknown}: the fields are name, kind"),
+        ));
+    }
+    let name: String = field(&mut issuer, "name")
+        .map_err(|r| r.prefixed("issuer."))?
+        .filter(|n: &String| !n.is_empty())
+        .ok_or_else(|| Refusal::invalid("issuer.name", "issuer.name is required".to_owned()))?;
+    let kind: IssuerKind = field(&mut issuer, "kind")
+        .map_err(|r| r.prefixed("issuer."))?
+        .unwrap_or_default();
+    Ok(IssuerRef { name, kind })
+}
+
+/// Takes `name` out of `object` as a `T` (`None` when absent or null); a value of the wrong
+/// shape is a 422 naming the field.
+fn field<T: DeserializeOwned>(
+    object: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<T>, Refusal> {
+    match object.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| Refusal::invalid(name, format!("{name}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    fn refused(body: &str) -> Refusal {
+        parse(body.as_bytes()).expect_err(body)
+    }
+
+    #[test]
+    fn a_full_request_is_read_with_defaults_for_what_is_left_out() {
+        let parsed = parse(
+            br#"{"issuer": {"name": "videosdk"}, "permissions": ["allow_join"], "roles": ["rtc"],
+                "roomId": "r1", "participantId": "p1"}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.issuer.name, "videosdk");
+        assert_eq!(parsed.issuer.kind, IssuerKind::VideoSdkIssuer);
+        assert_eq!(parsed.request.ttl, DEFAULT_TTL);
+        assert_eq!(parsed.request.roles, [Role::Rtc]);
+        assert_eq!(parsed.request.room_id.as_deref(), Some("r1"));
+        let cluster = parse(
+            br#"{"issuer": {"name": "c", "kind": "ClusterVideoSdkIssuer"}, "permissions": ["ask_join"], "ttl": "90s"}"#,
+        )
+        .unwrap();
+        assert_eq!(cluster.issuer.kind, IssuerKind::ClusterVideoSdkIssuer);
+        assert_eq!(cluster.request.ttl, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (r#"{"permissions": ["allow_join"]}"#, "issuer"),
+            (
+                r#"{"issuer": {"name": ""}, "permissions": ["allow_join"]}"#,
+                "issuer.name",
+            ),
+            (
+                r#"{"issuer": {"name": "i", "kind": "Issuer"}, "permissions": ["allow_join"]}"#,
+                "issuer.kind",
+            ),
+            (
+                r#"{"issuer": {"name": "i", "namespace": "x"}, "permissions": ["allow_join"]}"#,
+                "issuer.namespace",
+            ),
+            (r#"{"issuer": {"name": "i"}}"#, "permissions"),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": []}"#,
+                "permissions",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["join"]}"#,
+                "permissions",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["allow_join"], "roles": ["rtc", "rtc"]}"#,
+                "roles",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["allow_join"], "roomId": ""}"#,
+                "roomId",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["allow_join"], "participantId": "a\nb"}"#,
+                "participantId",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["allow_join"], "ttl": "10 minutes"}"#,
+                "ttl",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["allow_join"], "ttl": "30s"}"#,
+                "ttl",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["allow_join"], "roomID": "r"}"#,
+                "roomID",
+            ),
+        ];
+        for (body, field) in cases {
+            let r = refused(body);
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(r.field.as_deref(), Some(field), "{body}: {}", r.message);
+            assert!(!r.message.contains("spec."), "{}", r.message);
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_a_bad_request() {
+        for body in ["", "nope", "[]", "\"x\""] {
+            assert_eq!(refused(body).status, StatusCode::BAD_REQUEST, "{body}");
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! Token requests: per-participant VideoSDK tokens on demand for workloads in the cluster, as
+//! VideoSDK's "app server" hands them out, authorized by Kubernetes RBAC.
+//!
+//! `POST /apis/videosdk.live/v1alpha1/namespaces/{namespace}/tokenrequests` with
+//! `Authorization: Bearer <Kubernetes token>` and a JSON body (see [`body`]) answers with a
+//! token signed by the named issuer. What happens, in order:
+//!
+//! 1. the bearer token is checked with a TokenReview for the configured audience (401);
+//! 2. the caller (its username) gets a request out of its rate limit (429, `Retry-After`);
+//! 3. the body is read (413 past [`MAX_BODY`]) and parsed (400, 422 naming the field);
+//! 4. a SubjectAccessReview asks whether the caller may [`review::VERB`] the issuer in the
+//!    request's namespace (403, check `RBAC`); before the issuer's existence is looked at, so
+//!    that a caller without a grant cannot learn which issuers exist;
+//! 5. the issuer is looked up in this process's caches (404), its namespaceSelector (403, check
+//!    `NamespaceSelector`) and policy (403, check `Policy`) are applied, and it must be Ready,
+//!    with readable credentials (503);
+//! 6. the token is signed and returned; one audit log line per request, whatever the answer,
+//!    names the caller, namespace, issuer, claims asked and token id, never a token.
+//!
+//! Every replica serves it (not only the leader): it keeps its own caches of the issuers and
+//! their credentials Secrets, and holds no other state than brief review caches.
+
+pub mod body;
+mod cache;
+pub mod metrics;
+pub mod refusal;
+pub mod review;
+pub mod tls;
+
+pub use metrics::Metrics;
+
+use crate::api::{ClusterVideoSdkIssuer, IssuerKind, IssuerPolicy, IssuerStatus, VideoSdkIssuer};
+use crate::controller::watches::CredentialSecrets;
+use crate::controller::{credentials, policy, scoped, status};
+use crate::token;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use body::Granted;
+use cache::ExpiringCache;
+use futures::StreamExt;
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use refusal::{Check, Refusal};
+use review::{Caller, Reviewer, Target};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The path of the API, versioned with the operator's API group.
+pub const PATH: &str = "/apis/videosdk.live/v1alpha1/namespaces/{namespace}/tokenrequests";
+
+/// The largest request body read, in bytes: a request is a few hundred bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// How the endpoint is configured (the `run` command's `--token-requests-*` flags).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The audience bearer tokens must be minted for.
+    pub audience: String,
+    /// How long TokenReview and SubjectAccessReview answers are reused.
+    pub cache_lifetime: Duration,
+    /// The most answers of each kind kept.
+    pub cache_capacity: usize,
+    /// Requests per second each caller may make, sustained.
+    pub rate: NonZeroU32,
+    /// Requests each caller may make at once above the sustained rate.
+    pub burst: NonZeroU32,
+    /// Where `ClusterVideoSdkIssuer` credentials Secrets are read from.
+    pub cluster_resource_namespace: String,
+    /// Serve only issuers of this namespace (the operator's `--namespace`); `None` for all.
+    pub namespace: Option<String>,
+}
+
+/// The endpoint's state: its caches, the reviewer, the rate limiter and the metrics.
+pub struct Server {
+    client: Client,
+    settings: Settings,
+    issuers: Store<VideoSdkIssuer>,
+    cluster_issuers: Store<ClusterVideoSdkIssuer>,
+    listed: [Arc<AtomicBool>; 2],
+    credentials: CredentialSecrets,
+    namespaces: ExpiringCache<String, BTreeMap<String, String>>,
+    reviewer: Reviewer,
+    limiter: DefaultKeyedRateLimiter<String>,
+    metrics: Arc<Metrics>,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// A watch of `api` into a store, flagging `listed` once it has listed.
+fn cache<K>(api: Api<K>, listed: Arc<AtomicBool>) -> (Store<K>, tokio::task::AbortHandle)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let task = tokio::spawn(
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .for_each(move |event| {
+                match event {
+                    Ok(watcher::Event::InitDone) => listed.store(true, Ordering::Relaxed),
+                    Err(error) => {
+                        tracing::warn!(%error, "token requests: issuer watch failed; retrying")
+                    }
+                    _ => {}
+                }
+                async {}
+            }),
+    );
+    (reader, task.abort_handle())
+}
+
+/// What the request needs of its issuer.
+struct Resolved {
+    describe: String,
+    policy: IssuerPolicy,
+    namespace_selector: Option<LabelSelector>,
+    conditions: Vec<Condition>,
+    secret_ref: crate::api::CredentialsSecretRef,
+    secret_namespace: String,
+}
+
+/// An issuer's conditions (none before its first reconcile).
+fn conditions(status: Option<&IssuerStatus>) -> Vec<Condition> {
+    status.map(|s| s.conditions.clone()).unwrap_or_default()
+}
+
+impl Server {
+    /// Starts the issuer caches; requests are answered 503 until they have listed.
+    pub fn start(client: Client, settings: Settings, metrics: Arc<Metrics>) -> Arc<Server> {
+        let listed = [Arc::default(), Arc::default()];
+        let (issuers, a) = cache(
+            scoped::<VideoSdkIssuer>(&client, settings.namespace.as_deref()),
+            Arc::clone(&listed[0]),
+        );
+        let (cluster_issuers, b) = cache(
+            Api::<ClusterVideoSdkIssuer>::all(client.clone()),
+            Arc::clone(&listed[1]),
+        );
+        let quota = Quota::per_second(settings.rate).allow_burst(settings.burst);
+        Arc::new(Server {
+            reviewer: Reviewer::new(
+                client.clone(),
+                settings.audience.clone(),
+                settings.cache_lifetime,
+                settings.cache_capacity,
+            ),
+            namespaces: ExpiringCache::new(settings.cache_lifetime, settings.cache_capacity),
+            credentials: CredentialSecrets::new(client.clone()),
+            client,
+            settings,
+            issuers,
+            cluster_issuers,
+            listed,
+            limiter: DefaultKeyedRateLimiter::keyed(quota),
+            metrics,
+            tasks: vec![a, b],
+        })
+    }
+
+    /// The endpoint's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    fn resolve(&self, namespace: &str, target: &Target) -> Result<Resolved, Refusal> {
+        if !self.listed.iter().all(|l| l.load(Ordering::Relaxed)) {
+            return Err(Refusal::unavailable(
+                "the operator has not listed the issuers yet: try again in a moment".to_owned(),
+            ));
+        }
+        match target.kind {
+            IssuerKind::VideoSdkIssuer => {
+                let key = ObjectRef::new(&target.name).within(namespace);
+                let issuer = self.issuers.get(&key).ok_or_else(|| {
+                    Refusal::not_found(format!(
+                        "VideoSdkIssuer {namespace}/{} does not exist{}",
+                        target.name,
+                        if self
+                            .settings
+                            .namespace
+                            .as_deref()
+                            .is_some_and(|n| n != namespace)
+                        {
+                            " (this operator serves only the issuers of its --namespace)"
+                        } else {
+                            ""
+                        }
+                    ))
+                })?;
+                Ok(Resolved {
+                    describe: format!("VideoSdkIssuer {namespace}/{}", target.name),
+                    policy: issuer.spec.policy.clone(),
+                    namespace_selector: None,
+                    conditions: conditions(issuer.status.as_ref()),
+                    secret_ref: issuer.spec.credentials_secret_ref.clone(),
+                    secret_namespace: namespace.to_owned(),
+                })
+            }
+            IssuerKind::ClusterVideoSdkIssuer => {
+                let issuer = self
+                    .cluster_issuers
+                    .get(&ObjectRef::new(&target.name))
+                    .ok_or_else(|| {
+                        Refusal::not_found(format!(
+                            "ClusterVideoSdkIssuer {} does not exist",
+                            target.name
+                        ))
+                    })?;
+                Ok(Resolved {
+                    describe: format!("ClusterVideoSdkIssuer {}", target.name),
+                    policy: issuer.spec.policy.clone(),
+                    namespace_selector: issuer.spec.namespace_selector.clone(),
+                    conditions: conditions(issuer.status.as_ref()),
+                    secret_ref: issuer.spec.credentials_secret_ref.clone(),
+                    secret_namespace: self.settings.cluster_resource_namespace.clone(),
+                })
+            }
+        }
+    }
+
+    /// The labels of `namespace`, from a brief cache.
+    async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, Refusal> {
+        let now = Instant::now();
+        if let Some(labels) = self.namespaces.get(&namespace.to_owned(), now) {
+            return Ok(labels);
+        }
+        let labels = Api::<Namespace>::all(self.client.clone())
+            .get_metadata_opt(namespace)
+            .await
+            .map_err(|e| Refusal::internal(format!("reading namespace {namespace}: {e}")))?
+            .ok_or_else(|| Refusal::not_found(format!("namespace {namespace} does not exist")))?
+            .metadata
+            .labels
+            .unwrap_or_default();
+        self.namespaces
+            .insert(namespace.to_owned(), labels.clone(), now, None);
+        Ok(labels)
+    }
+
+    /// Answers one request, or says why not; `audit` collects what the audit line shows.
+    async fn answer(
+        &self,
+        namespace: &str,
+        headers: &HeaderMap,
+        body: Body,
+        audit: &mut Audit,
+    ) -> Result<Response, Refusal> {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Refusal::unauthorized(
+                    "no bearer token: send `Authorization: Bearer <ServiceAccount token>`"
+                        .to_owned(),
+                )
+            })?;
+        let key = review::hash(bearer);
+        let caller = self
+            .reviewer
+            .authenticate(bearer, &key, &self.metrics)
+            .await?;
+        audit.caller = Some(caller.clone());
+        if let Err(not_until) = self.limiter.check_key(&caller.username) {
+            let wait = not_until.wait_time_from(self.limiter.clock().now());
+            return Err(Refusal::too_many(&caller.username, wait));
+        }
+        let body = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|_| Refusal::too_large(MAX_BODY))?;
+        let parsed = body::parse(&body)?;
+        let target = Target {
+            namespace: namespace.to_owned(),
+            kind: parsed.issuer.kind,
+            name: parsed.issuer.name.clone(),
+        };
+        audit.target = Some(target.clone());
+        audit.request = Some(parsed.request.clone());
+        self.reviewer
+            .authorize(&caller, &key, &target, &self.metrics)
+            .await?;
+        let resolved = self.resolve(namespace, &target)?;
+        audit.found = true;
+        if let Some(selector) = &resolved.namespace_selector {
+            let labels = self.namespace_labels(namespace).await?;
+            match policy::selector_matches(Some(selector), &labels) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(Refusal::forbidden(
+                        Check::NamespaceSelector,
+                        format!(
+                            "the namespaceSelector of {} does not admit namespace {namespace}",
+                            resolved.describe
+                        ),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Refusal::unavailable(format!(
+                        "{} has an invalid namespaceSelector: {e}",
+                        resolved.describe
+                    )));
+                }
+            }
+        }
+        if let Err(e) = policy::check_policy(&resolved.policy) {
+            return Err(Refusal::unavailable(format!(
+                "{} has an invalid policy: {e}",
+                resolved.describe
+            )));
+        }
+        if let Some(violation) =
+            policy::violation(&parsed.request, &resolved.policy, &resolved.describe)
+        {
+            return Err(Refusal::forbidden(
+                Check::Policy,
+                violation.to_string().replace("spec.", ""),
+            ));
+        }
+        match status::ready_of(&resolved.conditions) {
+            Some(c) if c.status == "True" => {}
+            Some(c) => {
+                return Err(Refusal::unavailable(format!(
+                    "{} is not Ready ({}): {}",
+                    resolved.describe, c.reason, c.message
+                )));
+            }
+            None => {
+                return Err(Refusal::unavailable(format!(
+                    "{} is not Ready yet (the operator has not reconciled it): try again in a moment",
+                    resolved.describe
+                )));
+            }
+        }
+        let secret = self
+            .credentials
+            .get(&resolved.secret_namespace, &resolved.secret_ref.name)
+            .await;
+        let credentials = credentials::read(
+            secret.as_ref(),
+            &resolved.secret_ref,
+            &resolved.secret_namespace,
+        )
+        .map_err(|p| {
+            Refusal::unavailable(format!(
+                "{} is not Ready ({}): {}",
+                resolved.describe, p.reason, p.message
+            ))
+        })?;
+        let signed = token::sign(&parsed.request, &credentials, SystemTime::now())
+            .map_err(|e| Refusal::internal(format!("signing failed: {e}")))?;
+        let id = signed.id.hyphenated().to_string();
+        audit.token_id = Some(id.clone());
+        let granted = Granted {
+            token: &signed.jwt,
+            id: &id,
+            iat: signed.claims.iat,
+            exp: signed.claims.exp,
+        };
+        Ok(refusal::json(StatusCode::OK, &granted))
+    }
+}
+
+/// What one request's audit line shows: never the token or the bearer credential.
+#[derive(Default)]
+struct Audit {
+    /// Whether the issuer exists: only then is it a metric label (a caller could otherwise add
+    /// a series per name it makes up).
+    found: bool,
+    caller: Option<Caller>,
+    target: Option<Target>,
+    request: Option<token::TokenRequest>,
+    token_id: Option<String>,
+}
+
+impl Audit {
+    fn log(&self, namespace: &str, code: u16, refusal: Option<&Refusal>) {
+        let request = self.request.as_ref();
+        let list = |items: Vec<&str>| items.join(",");
+        tracing::info!(
+            target: "videosdk_token_operator::token_requests::audit",
+            user = self.caller.as_ref().map_or("", |c| c.username.as_str()),
+            service_account = self.caller.as_ref().and_then(|c| service_account(&c.username)).unwrap_or_default(),
+            namespace,
+            issuer_kind = self.target.as_ref().map_or("", |t| t.kind.as_str()),
+            issuer = self.target.as_ref().map_or("", |t| t.name.as_str()),
+            permissions = request.map(|r| list(r.permissions.iter().map(|p| p.as_str()).collect())).unwrap_or_default(),
+            roles = request.map(|r| list(r.roles.iter().map(|r| r.as_str()).collect())).unwrap_or_default(),
+            room_id = request.and_then(|r| r.room_id.as_deref()).unwrap_or_default(),
+            participant_id = request.and_then(|r| r.participant_id.as_deref()).unwrap_or_default(),
+            ttl_seconds = request.map_or(0, |r| r.ttl.as_secs()),
+            code,
+            reason = refusal.map_or("Granted", |r| r.reason),
+            check = refusal.and_then(|r| r.check).map(|c| format!("{c:?}")).unwrap_or_default(),
+            token_id = self.token_id.as_deref().unwrap_or_default(),
+            "token request"
+        );
+    }
+}
+
+/// `namespace/name` of a ServiceAccount username (`system:serviceaccount:NS:NAME`).
+fn service_account(username: &str) -> Option<String> {
+    let rest = username.strip_prefix("system:serviceaccount:")?;
+    let (namespace, name) = rest.split_once(':')?;
+    Some(format!("{namespace}/{name}"))
+}
+
+async fn handle(
+    State(server): State<Arc<Server>>,
+    Path(namespace): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let mut audit = Audit::default();
+    let outcome = server.answer(&namespace, &headers, body, &mut audit).await;
+    let (code, response) = match outcome {
+        Ok(response) => {
+            audit.log(&namespace, 200, None);
+            (200, response)
+        }
+        Err(refusal) => {
+            let code = refusal.status.as_u16();
+            audit.log(&namespace, code, Some(&refusal));
+            (code, refusal.into_response())
+        }
+    };
+    let (kind, name) = match &audit.target {
+        Some(t) if audit.found => (t.kind.as_str(), t.name.as_str()),
+        _ => ("", ""),
+    };
+    server.metrics.observe(code, kind, name, started.elapsed());
+    response
+}
+
+/// The routes: [`PATH`], and a JSON 404 for anything else.
+pub fn router(server: Arc<Server>) -> Router {
+    Router::new()
+        .route(PATH, post(handle))
+        .fallback(|| async {
+            Refusal::not_found(format!(
+                "no such path: token requests are POSTed to {}",
+                PATH.replace("{namespace}", "NAMESPACE")
+            ))
+        })
+        .with_state(server)
+}
+
+/// Serves plain HTTP on `listener` until `shutdown` completes (HTTPS: [`tls::serve`]).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    server: Arc<Server>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(server))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_account_is_named_from_its_username() {
+        assert_eq!(
+            service_account("system:serviceaccount:media:backend").as_deref(),
+            Some("media/backend")
+        );
+        assert_eq!(service_account("alice"), None);
+    }
+}

@@ -1,0 +1,179 @@
+//! HTTPS for the token request endpoint, from a `kubernetes.io/tls` Secret (`tls.crt`: the
+//! certificate chain, PEM; `tls.key`: its private key, PEM), such as the one a cert-manager
+//! `Certificate` writes, reloaded when the Secret changes.
+//!
+//! The Secret is watched by name (the same field-selected watch as issuers' credentials
+//! Secrets, [`CredentialSecrets`]), so a renewed certificate is served to new connections within
+//! seconds of cert-manager writing it, with no restart and no volume mount. Until the Secret
+//! exists and holds a usable pair, TLS handshakes fail, and the reason is logged. TLS 1.2 and
+//! 1.3 on aws-lc-rs, the one crypto backend of the operator; HTTP/1.1 with keep-alive.
+
+use crate::controller::watches::CredentialSecrets;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::crypto::{CryptoProvider, aws_lc_rs};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
+use tokio_rustls::rustls::sign::CertifiedKey;
+use tokio_rustls::rustls::{ServerConfig, version};
+
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The certificate served now (`None`: none usable yet).
+#[derive(Debug, Default)]
+struct Current(RwLock<Option<Arc<CertifiedKey>>>);
+
+impl ResolvesServerCert for Current {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// The certificate and key of a `kubernetes.io/tls` Secret, or why they cannot be served (a
+/// message naming the Secret and key; never key material).
+pub fn certified_key(
+    secret: Option<&Secret>,
+    namespace: &str,
+    name: &str,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, String> {
+    let where_ = format!("TLS Secret {namespace}/{name}");
+    let secret = secret.ok_or_else(|| format!("{where_} does not exist"))?;
+    let data = secret.data.clone().unwrap_or_default();
+    let value = |key: &str| {
+        data.get(key)
+            .map(|v| v.0.clone())
+            .ok_or_else(|| format!("{where_} has no key {key}"))
+    };
+    let chain = CertificateDer::pem_slice_iter(&value("tls.crt")?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{where_} key tls.crt is not a PEM certificate chain: {e}"))?;
+    if chain.is_empty() {
+        return Err(format!("{where_} key tls.crt holds no certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&value("tls.key")?)
+        .map_err(|e| format!("{where_} key tls.key is not a PEM private key: {e}"))?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("{where_} key tls.key cannot be used: {e}"))?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified
+        .keys_match()
+        .map_err(|e| format!("{where_}: tls.key does not belong to tls.crt ({e})"))?;
+    Ok(certified)
+}
+
+/// Serves `router` over HTTPS on `listener` with the certificate of Secret `namespace/name`,
+/// read through `secrets`; runs until the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    secrets: Arc<CredentialSecrets>,
+    namespace: String,
+    name: String,
+) -> std::io::Result<()> {
+    let provider = Arc::new(aws_lc_rs::default_provider());
+    let current = Arc::new(Current::default());
+    let config = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&version::TLS13, &version::TLS12])
+        .map_err(std::io::Error::other)?
+        .with_no_client_auth()
+        .with_cert_resolver(current.clone());
+    let mut config = config;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    // Load now, then again on every change of the Secret.
+    let mut changes = secrets.subscribe();
+    let load = {
+        let (current, secrets, provider) = (current.clone(), secrets.clone(), provider.clone());
+        let (namespace, name) = (namespace.clone(), name.clone());
+        move || {
+            let (current, secrets, provider) = (current.clone(), secrets.clone(), provider.clone());
+            let (namespace, name) = (namespace.clone(), name.clone());
+            async move {
+                let secret = secrets.get(&namespace, &name).await;
+                match certified_key(secret.as_ref(), &namespace, &name, &provider) {
+                    Ok(key) => {
+                        *current.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(key));
+                        tracing::info!(secret = %format!("{namespace}/{name}"), "token requests: serving the certificate of the TLS Secret");
+                    }
+                    Err(problem) => {
+                        tracing::warn!(
+                            "token requests: {problem}; TLS handshakes keep the previous certificate, or fail while there is none"
+                        );
+                    }
+                }
+            }
+        }
+    };
+    load().await;
+    let reload = tokio::spawn({
+        let (namespace, name) = (namespace.clone(), name.clone());
+        async move {
+            while let Some((ns, n)) = changes.next().await {
+                if ns == namespace && n == name {
+                    load().await;
+                }
+            }
+        }
+    });
+    let _stop_reloading = AbortOnDrop(reload.abort_handle());
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let (acceptor, router) = (acceptor.clone(), router.clone());
+        tokio::spawn(async move {
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(router);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+
+    fn secret(entries: &[(&str, &[u8])]) -> Secret {
+        Secret {
+            data: Some(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.to_vec())))
+                    .collect(),
+            ),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn each_unusable_secret_is_named_with_its_fault() {
+        let provider = aws_lc_rs::default_provider();
+        let problem = |s: Option<&Secret>| certified_key(s, "ns", "tls", &provider).unwrap_err();
+        assert!(problem(None).contains("does not exist"));
+        assert!(problem(Some(&secret(&[("tls.key", b"x")]))).contains("no key tls.crt"));
+        assert!(
+            problem(Some(&secret(&[("tls.crt", b"not pem"), ("tls.key", b"x")])))
+                .contains("holds no certificate")
+        );
+    }
+}

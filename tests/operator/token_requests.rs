@@ -1,0 +1,580 @@
+//! The token request endpoint end to end: a ServiceAccount token minted through the
+//! TokenRequest subresource, checked by TokenReview, authorized by RBAC objects through a
+//! SubjectAccessReview, against the in-memory API server or a real cluster
+//! (`VIDEOSDK_E2E_KUBECONFIG`), with the controller making the issuers Ready.
+
+#[path = "../support/certificate.rs"]
+mod certificate;
+#[path = "../support/http.rs"]
+mod http;
+#[path = "../support/interop.rs"]
+mod interop;
+
+use super::*;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::PostParams;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use videosdk_token_operator::api::VideoSdkIssuer;
+use videosdk_token_operator::token_requests::{self, Server, Settings};
+
+pub const AUDIENCE: &str = "videosdk-token-operator";
+const SECRET: &str = "e2e-secret-token-requests-0123456789";
+
+/// The endpoint of one test, served on loopback.
+pub struct Endpoint {
+    address: SocketAddr,
+    server: Arc<Server>,
+    path: String,
+}
+
+impl Endpoint {
+    async fn start(env: &Env, rate: u32, burst: u32, cache: Duration) -> Endpoint {
+        Self::start_with(
+            env,
+            env.t.client.clone(),
+            Some(env.namespace()),
+            rate,
+            burst,
+            cache,
+        )
+        .await
+    }
+
+    /// The endpoint with the operator's `client`, serving the issuers of `namespace` (all: `None`).
+    pub async fn start_with(
+        env: &Env,
+        client: kube::Client,
+        namespace: Option<&str>,
+        rate: u32,
+        burst: u32,
+        cache: Duration,
+    ) -> Endpoint {
+        let settings = Settings {
+            audience: AUDIENCE.to_owned(),
+            cache_lifetime: cache,
+            cache_capacity: 1000,
+            rate: NonZeroU32::new(rate).unwrap(),
+            burst: NonZeroU32::new(burst).unwrap(),
+            cluster_resource_namespace: env.namespace().to_owned(),
+            namespace: namespace.map(str::to_owned),
+        };
+        let server = Server::start(client, settings, Default::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(token_requests::serve(
+            listener,
+            server.clone(),
+            std::future::pending(),
+        ));
+        Endpoint {
+            address,
+            server,
+            path: token_requests::PATH.replace("{namespace}", env.namespace()),
+        }
+    }
+
+    async fn ask(&self, bearer: Option<&str>, body: &Value) -> http::Answer {
+        http::post(
+            self.address,
+            &self.path,
+            bearer,
+            body.to_string().as_bytes(),
+        )
+        .await
+        .expect("the endpoint answers")
+    }
+}
+
+/// A ServiceAccount `name`, and (with `issuers`) a Role granting it `request` on those
+/// VideoSdkIssuers only, bound by a RoleBinding of the same name.
+pub async fn service_account(env: &Env, name: &str, issuers: &[&str]) {
+    env.apply(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}))
+        .await;
+    if issuers.is_empty() {
+        return;
+    }
+    env.apply(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": name},
+        "rules": [{"apiGroups": ["videosdk.live"], "resources": ["videosdkissuers"],
+                   "verbs": ["request"], "resourceNames": issuers}]}),
+    )
+    .await;
+    env.apply(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": env.namespace()}]}),
+    )
+    .await;
+}
+
+/// A token of ServiceAccount `name` for `audience`, valid `seconds`.
+pub async fn mint(
+    env: &Env,
+    name: &str,
+    audience: &str,
+    seconds: i64,
+) -> Result<String, kube::Error> {
+    let api: Api<ServiceAccount> = Api::namespaced(env.t.client.clone(), env.namespace());
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: vec![audience.to_owned()],
+            expiration_seconds: Some(seconds),
+            bound_object_ref: None,
+        },
+        ..TokenRequest::default()
+    };
+    let answered = api
+        .create_token_request(name, &PostParams::default(), &request)
+        .await?;
+    Ok(answered.status.expect("a TokenRequest status").token)
+}
+
+/// Waits until issuer `name` is Ready (the controller checked its credentials).
+pub async fn wait_issuer_ready(env: &Env, name: &str) {
+    let api: Api<VideoSdkIssuer> = Api::namespaced(env.t.client.clone(), env.namespace());
+    tokio::time::timeout(
+        WAIT,
+        await_condition(api, name, |i: Option<&VideoSdkIssuer>| {
+            i.and_then(|i| i.status.as_ref()).is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        }),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("issuer {name} did not become Ready in time"))
+    .expect("watching the issuer");
+}
+
+/// An issuer `videosdk` (with `policy`) Ready, and `backend` granted it.
+async fn setup(test: &str, policy: Value) -> Env {
+    let env = Env::start(test).await;
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", policy).await;
+    wait_issuer_ready(&env, "videosdk").await;
+    service_account(&env, "backend", &["videosdk"]).await;
+    env
+}
+
+pub fn request(issuer: &str) -> Value {
+    json!({"issuer": {"name": issuer}, "permissions": ["allow_join"], "roles": ["rtc"],
+           "roomId": "abcd-efgh-ijkl", "participantId": "participant-ü-1"})
+}
+
+/// Asks until the answer is no longer 503 (the endpoint's caches listing): what a client's
+/// retry does.
+pub async fn ask_when_listed(endpoint: &Endpoint, bearer: &str, body: &Value) -> http::Answer {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let answer = endpoint.ask(Some(bearer), body).await;
+        if answer.status != 503 || tokio::time::Instant::now() > deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn refusal(answer: &http::Answer, status: u16) -> Value {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    answer.json()
+}
+
+#[tokio::test]
+async fn a_granted_caller_gets_a_token_with_exactly_the_claims_asked() {
+    let env = setup("tr-allowed", json!({})).await;
+    let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
+    let bearer = mint(&env, "backend", AUDIENCE, 3600)
+        .await
+        .expect("a token");
+    let cases = [
+        (request("videosdk"), 600),
+        (
+            json!({"issuer": {"name": "videosdk", "kind": "VideoSdkIssuer"},
+                   "permissions": ["ask_join", "allow_mod"], "ttl": "90m"}),
+            5400,
+        ),
+    ];
+    let mut jwts = Vec::new();
+    for (body, ttl) in cases {
+        let answer = ask_when_listed(&endpoint, &bearer, &body).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let granted = answer.json();
+        let jwt = granted["token"].as_str().expect("a token").to_owned();
+        let (iat, exp) = (
+            granted["iat"].as_u64().unwrap(),
+            granted["exp"].as_u64().unwrap(),
+        );
+        assert_eq!(exp - iat, ttl, "the ttl asked");
+        let mut claims = json!({"apikey": API_KEY, "permissions": body["permissions"],
+                                "iat": iat, "exp": exp, "jti": granted["id"]});
+        for key in ["roles", "roomId", "participantId"] {
+            if let Some(v) = body.get(key) {
+                claims[key] = v.clone();
+                claims["version"] = json!(2);
+            }
+        }
+        let verified = verified(&jwt, SECRET);
+        assert_eq!(
+            serde_json::to_value(&verified).unwrap(),
+            claims,
+            "exactly the claims asked"
+        );
+        for verifier in interop::VERIFIERS {
+            interop::verify_with(verifier, &jwt, &claims, SECRET);
+        }
+        jwts.push(jwt);
+    }
+    // One TokenReview and one SubjectAccessReview for both requests: the cache answered the rest.
+    let metrics = endpoint.server.metrics();
+    assert_eq!(metrics.reviews_asked("tokenreview"), 1);
+    assert_eq!(metrics.reviews_asked("subjectaccessreview"), 1);
+    let logs = captured_logs();
+    assert!(logs.contains("token request"), "an audit line per request");
+    assert!(
+        logs.contains("system:serviceaccount:"),
+        "the audit line names the caller"
+    );
+    for secret in jwts.iter().chain([&bearer]) {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a token or bearer credential was logged"
+        );
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn rbac_policy_and_unknown_issuers_refuse_with_the_check_that_said_no() {
+    let env = setup(
+        "tr-refused",
+        json!({"allowedRoles": ["crawler"], "maxTtl": "1h"}),
+    )
+    .await;
+    env.issuer("other", "creds", json!({})).await;
+    env.issuer("broken", "missing-secret", json!({})).await;
+    service_account(&env, "stranger", &[]).await;
+    service_account(&env, "wide", &["videosdk", "ghost", "broken"]).await;
+    let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
+    let backend = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    let stranger = mint(&env, "stranger", AUDIENCE, 3600).await.unwrap();
+    let wide = mint(&env, "wide", AUDIENCE, 3600).await.unwrap();
+    let crawler = json!({"issuer": {"name": "videosdk"}, "permissions": ["allow_join"], "roles": ["crawler"]});
+
+    // Allowed first, so that the caches have listed before the refusals are judged.
+    assert_eq!(
+        ask_when_listed(&endpoint, &backend, &crawler).await.status,
+        200
+    );
+
+    let r = refusal(&endpoint.ask(Some(&stranger), &crawler).await, 403);
+    assert_eq!(r["check"], "RBAC", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("verb \"request\""),
+        "{r}"
+    );
+    let r = refusal(&endpoint.ask(Some(&backend), &request("other")).await, 403);
+    assert_eq!(r["check"], "RBAC", "granted one issuer, not another: {r}");
+
+    let r = refusal(
+        &endpoint.ask(Some(&backend), &request("videosdk")).await,
+        403,
+    );
+    assert_eq!(r["check"], "Policy", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("allowedRoles"),
+        "{r}"
+    );
+    let long = json!({"issuer": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "2h"});
+    let r = refusal(&endpoint.ask(Some(&backend), &long).await, 403);
+    assert!(r["message"].as_str().unwrap().contains("maxTtl"), "{r}");
+
+    let r = refusal(&endpoint.ask(Some(&wide), &request("ghost")).await, 404);
+    assert_eq!(r["reason"], "NotFound");
+    let broken = json!({"issuer": {"name": "broken"}, "permissions": ["allow_join"]});
+    let r = refusal(&endpoint.ask(Some(&wide), &broken).await, 503);
+    assert!(r["message"].as_str().unwrap().contains("not Ready"), "{r}");
+
+    let r = refusal(&endpoint.ask(None, &crawler).await, 401);
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer"),
+        "{r}"
+    );
+    let r = refusal(&endpoint.ask(Some("not-a-token"), &crawler).await, 401);
+    assert_eq!(r["reason"], "Unauthorized");
+    let bad =
+        json!({"issuer": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1 hour"});
+    let r = refusal(&endpoint.ask(Some(&backend), &bad).await, 422);
+    assert_eq!(r["field"], "ttl", "{r}");
+    let answer = http::post(endpoint.address, &endpoint.path, Some(&backend), b"{")
+        .await
+        .unwrap();
+    refusal(&answer, 400);
+    let huge = vec![b' '; token_requests::MAX_BODY + 1];
+    let answer = http::post(endpoint.address, &endpoint.path, Some(&backend), &huge)
+        .await
+        .unwrap();
+    refusal(&answer, 413);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_credential_for_another_audience_or_expired_is_refused() {
+    let env = setup("tr-authn", json!({})).await;
+    let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
+    let api_audience = mint(
+        &env,
+        "backend",
+        "https://kubernetes.default.svc.cluster.local",
+        3600,
+    )
+    .await
+    .unwrap();
+    let r = refusal(
+        &endpoint
+            .ask(Some(&api_audience), &request("videosdk"))
+            .await,
+        401,
+    );
+    assert!(r["message"].as_str().unwrap().contains(AUDIENCE), "{r}");
+    let fine = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    assert_eq!(
+        ask_when_listed(&endpoint, &fine, &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    match mint(&env, "backend", AUDIENCE, 2).await {
+        Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => {
+            eprintln!(
+                "SKIPPED expired-credential check: this API server refuses tokens shorter than it allows ({})",
+                e.message
+            );
+        }
+        Err(e) => panic!("minting a short-lived token: {e}"),
+        Ok(short) => {
+            tokio::time::sleep(Duration::from_millis(2100)).await;
+            let r = refusal(&endpoint.ask(Some(&short), &request("videosdk")).await, 401);
+            assert!(r["message"].as_str().unwrap().contains("expired"), "{r}");
+        }
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_caller_past_its_rate_limit_is_told_when_to_come_back() {
+    let env = setup("tr-rate", json!({})).await;
+    let endpoint = Endpoint::start(&env, 1, 2, Duration::from_secs(10)).await;
+    let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    service_account(&env, "neighbour", &["videosdk"]).await;
+    let neighbour = mint(&env, "neighbour", AUDIENCE, 3600).await.unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        codes.push(endpoint.ask(Some(&bearer), &request("videosdk")).await);
+    }
+    let limited = codes.pop().unwrap();
+    let r = refusal(&limited, 429);
+    assert_eq!(r["reason"], "TooManyRequests");
+    let retry: u64 = limited
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    assert_ne!(
+        ask_when_listed(&endpoint, &neighbour, &request("videosdk"))
+            .await
+            .status,
+        429,
+        "another caller has its own limit"
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_deleted_role_binding_takes_effect_within_the_cache_lifetime() {
+    let env = setup("tr-revoke", json!({})).await;
+    let lifetime = Duration::from_secs(2);
+    let endpoint = Endpoint::start(&env, 100, 100, lifetime).await;
+    let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    assert_eq!(
+        ask_when_listed(&endpoint, &bearer, &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+        Api::namespaced(env.t.client.clone(), env.namespace());
+    bindings
+        .delete("backend", &DeleteParams::default())
+        .await
+        .expect("deleting the RoleBinding");
+    let revoked = tokio::time::Instant::now();
+    let deadline = revoked + lifetime + WAIT;
+    loop {
+        let answer = endpoint.ask(Some(&bearer), &request("videosdk")).await;
+        if answer.status == 403 {
+            assert_eq!(answer.json()["check"], "RBAC");
+            break;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still granted {:?} after the RoleBinding was deleted",
+            revoked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if std::env::var_os(e2e_support::cluster::E2E_KUBECONFIG).is_none() {
+        // In memory the server's answer changes at once: the cache is the whole delay.
+        assert!(
+            revoked.elapsed() >= lifetime - Duration::from_millis(200),
+            "the cache held: {:?}",
+            revoked.elapsed()
+        );
+        assert!(
+            revoked.elapsed() < lifetime + Duration::from_secs(1),
+            "{:?}",
+            revoked.elapsed()
+        );
+    }
+    env.cleanup().await;
+}
+
+/// Connects over TLS trusting only `roots` (PEM); returns the stream and the certificate served.
+async fn connect_tls(
+    address: SocketAddr,
+    roots: &[&str],
+) -> std::io::Result<(
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    Vec<u8>,
+)> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::aws_lc_rs};
+    let mut store = RootCertStore::empty();
+    for pem in roots {
+        store
+            .add(CertificateDer::from_pem_slice(pem.as_bytes()).unwrap())
+            .unwrap();
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(address).await?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::IpAddress(address.ip().into()), tcp)
+        .await?;
+    let served = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    Ok((tls, served))
+}
+
+fn der_of(pem: &str) -> Vec<u8> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
+    let env = setup("tr-tls", json!({})).await;
+    let dir = std::env::temp_dir().join(format!("videosdk-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (first_cert, first_key) = certificate::self_signed(&dir, "first");
+    let (second_cert, second_key) = certificate::self_signed(&dir, "second");
+    let tls_secret = |cert: &str, key: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": "token-requests-tls"},
+               "stringData": {"tls.crt": cert, "tls.key": key}})
+    };
+    env.apply(tls_secret(&first_cert, &first_key)).await;
+    let settings = Settings {
+        audience: AUDIENCE.to_owned(),
+        cache_lifetime: Duration::from_secs(10),
+        cache_capacity: 100,
+        rate: NonZeroU32::new(100).unwrap(),
+        burst: NonZeroU32::new(100).unwrap(),
+        cluster_resource_namespace: env.namespace().to_owned(),
+        namespace: Some(env.namespace().to_owned()),
+    };
+    let server = Server::start(env.t.client.clone(), settings, Default::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let secrets = Arc::new(
+        videosdk_token_operator::controller::watches::CredentialSecrets::new(env.t.client.clone()),
+    );
+    tokio::spawn(token_requests::tls::serve(
+        listener,
+        token_requests::router(server),
+        secrets,
+        env.namespace().to_owned(),
+        "token-requests-tls".to_owned(),
+    ));
+    let path = token_requests::PATH.replace("{namespace}", env.namespace());
+    let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    let body = request("videosdk").to_string();
+
+    // The first certificate, and a token over HTTPS.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let connected = connect_tls(address, &[&first_cert]).await;
+        let failure = connected.as_ref().err().map(ToString::to_string);
+        if let Ok((stream, served)) = connected {
+            assert_eq!(served, der_of(&first_cert));
+            let answer = http::post_over(stream, &path, Some(&bearer), body.as_bytes())
+                .await
+                .unwrap();
+            if answer.status == 200 {
+                assert!(answer.json()["token"].is_string());
+                break;
+            }
+            assert_eq!(answer.status, 503, "{}", answer.body);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no HTTPS answer with the first certificate: {failure:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Plain HTTP is not served on the TLS port.
+    let plain = http::post(address, &path, Some(&bearer), body.as_bytes()).await;
+    assert!(
+        plain.is_err() || plain.unwrap().status != 200,
+        "plain HTTP answered on the HTTPS port"
+    );
+
+    // cert-manager renews: the Secret changes, new connections get the new certificate.
+    env.apply(tls_secret(&second_cert, &second_key)).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, served) = connect_tls(address, &[&first_cert, &second_cert])
+            .await
+            .unwrap();
+        if served == der_of(&second_cert) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the renewed certificate was not served"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (stream, _) = connect_tls(address, &[&second_cert]).await.unwrap();
+    let answer = http::post_over(stream, &path, Some(&bearer), body.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let _ = std::fs::remove_dir_all(&dir);
+    env.cleanup().await;
+}
