@@ -34,6 +34,10 @@
 //!    operator starts: re-signs (Secret writes) and writes per second, their peak, and the
 //!    spread.
 
+// A test or benchmark binary exports nothing: its `pub` items are shared between its own
+// modules, and are not the crate's public API that `missing_docs` is about.
+#![allow(unreachable_pub, missing_docs)]
+
 mod support;
 
 use futures::channel::mpsc;

@@ -14,6 +14,10 @@
 //! under 5 ms, at most one TokenReview and one SubjectAccessReview per caller and issuer per
 //! cache lifetime (10 s by default).
 
+// A test or benchmark binary exports nothing: its `pub` items are shared between its own
+// modules, and are not the crate's public API that `missing_docs` is about.
+#![allow(unreachable_pub, missing_docs)]
+
 // The shared helpers serve the operator benchmark too; this one uses a part of them.
 #[path = "../tests/support/certificate.rs"]
 mod certificate;

@@ -4,6 +4,10 @@
 //! keeps the two equal. Doc comments on fields are what `kubectl explain` shows, so they are
 //! written for the platform engineer reading them there.
 
+// kube's `KubeSchema` derive copies each struct, `pub` and all, into a hidden scope to build its
+// schema; rustc reports those copies as unreachable. The types themselves are re-exported below.
+#![allow(unreachable_pub)]
+
 mod issuer;
 mod shared;
 mod token;

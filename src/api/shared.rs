@@ -126,8 +126,8 @@ pub(crate) use go_duration_regex;
 
 /// The message of the CEL rule that checks a duration's syntax. A CEL rule rather than a schema
 /// `pattern`, whose message would show the regular expression instead of saying what to write.
-pub const DURATION_SYNTAX_MESSAGE: &str =
+pub(super) const DURATION_SYNTAX_MESSAGE: &str =
     "must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m";
 
 /// Longest duration string accepted; bounds the CEL cost the API server estimates.
-pub const DURATION_MAX_LENGTH: u32 = 64;
+pub(super) const DURATION_MAX_LENGTH: u32 = 64;

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// Reads `path`, or standard input when it is `-`; returns a name for messages and the text.
-pub fn read(path: &Path) -> Result<(String, String), String> {
+pub(super) fn read(path: &Path) -> Result<(String, String), String> {
     if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()

@@ -29,6 +29,10 @@ pub struct InspectArgs {
     /// Read the token from this file, such as a mounted Secret key.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    #[allow(
+        missing_docs,
+        reason = "clap reads doc comments as help: the flattened arguments document themselves"
+    )]
     #[command(flatten)]
     pub credentials: CredentialArgs,
     /// What to print.
@@ -59,7 +63,9 @@ pub enum Signature {
 /// Everything `inspect` reports about one token.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The header and claims.
     pub decoded: DecodedToken,
+    /// What the signature check found.
     pub signature: Signature,
     /// Seconds until expiry; negative once expired.
     pub expires_in: i64,

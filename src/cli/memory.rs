@@ -20,7 +20,7 @@ const MMAP_THRESHOLD: i32 = 128 * 1024;
 
 /// Applies the settings above where the environment does not set them; returns how many were
 /// applied (none on a C library other than glibc).
-pub fn tune_allocator() -> usize {
+pub(super) fn tune_allocator() -> usize {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // glibc's <malloc.h>.

@@ -36,10 +36,14 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 #[derive(Parser, Debug)]
 #[command(name = "videosdk-token-operator", version, about)]
 pub struct Cli {
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands. Each variant's help is its arguments type's doc comment (clap reads doc
+/// comments as help, and one here would replace that one).
+#[allow(missing_docs, reason = "clap reads doc comments as help")]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Run(run::RunArgs),

@@ -45,6 +45,10 @@ pub struct RenewArgs {
     /// With -l or --all: in all namespaces.
     #[arg(short = 'A', long, conflicts_with = "name")]
     pub all_namespaces: bool,
+    #[allow(
+        missing_docs,
+        reason = "clap reads doc comments as help: the flattened arguments document themselves"
+    )]
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }
@@ -57,7 +61,9 @@ pub enum Selection {
     /// The tokens matching a label selector (`None`: all of them); `all_namespaces` or in the
     /// namespace.
     Matching {
+        /// The label selector.
         selector: Option<String>,
+        /// In every namespace, rather than the one given.
         all_namespaces: bool,
     },
 }

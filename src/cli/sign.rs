@@ -44,6 +44,10 @@ pub struct SignArgs {
     /// Lifetime in Go duration syntax (24h, 90m, 1h30m) [default: 24h].
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub ttl: Option<String>,
+    #[allow(
+        missing_docs,
+        reason = "clap reads doc comments as help: the flattened arguments document themselves"
+    )]
     #[command(flatten)]
     pub credentials: CredentialArgs,
     /// What to print.

@@ -44,6 +44,11 @@ pub struct StatusArgs {
     /// Name of the VideoSdkToken.
     #[arg(value_name = "NAME")]
     pub name: String,
+    /// How to reach the cluster.
+    #[allow(
+        missing_docs,
+        reason = "clap reads doc comments as help: the flattened arguments document themselves"
+    )]
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// How many of the most recent Events to show.
@@ -58,8 +63,11 @@ pub struct StatusArgs {
 /// could not be read (missing, forbidden), so that one unreadable part does not hide the rest.
 #[derive(Debug, Clone)]
 pub struct Observed {
+    /// The token.
     pub token: VideoSdkToken,
+    /// Its Secret, or why it could not be read.
     pub secret: Result<Secret, String>,
+    /// Its issuer's status, or why it could not be read.
     pub issuer: Result<IssuerStatus, String>,
     /// Events about the token (any order), or why they could not be listed.
     pub events: Result<Vec<Event>, String>,
@@ -69,12 +77,18 @@ pub struct Observed {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ConditionView {
+    /// The condition type (`Ready`).
     #[serde(rename = "type")]
     pub type_: String,
+    /// `True`, `False` or `Unknown`.
     pub status: String,
+    /// CamelCase reason.
     pub reason: String,
+    /// What it means.
     pub message: String,
+    /// When the status last changed (RFC 3339).
     pub last_transition_time: String,
+    /// The generation it was computed for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }
@@ -83,10 +97,13 @@ pub struct ConditionView {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuerView {
+    /// Its name.
     pub name: String,
+    /// `VideoSdkIssuer` or `ClusterVideoSdkIssuer`.
     pub kind: String,
     /// Its `Ready` condition; `None` when it has none yet or could not be read.
     pub ready: Option<ConditionView>,
+    /// The fingerprint of its API key, from its status.
     pub api_key_fingerprint: Option<String>,
     /// Why it could not be read (`... not found`, forbidden).
     pub error: Option<String>,
@@ -96,6 +113,7 @@ pub struct IssuerView {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretView {
+    /// The Secret's name.
     pub name: String,
     /// Whether it carries this token's marks (ownerReference or token UID annotation); `None`
     /// when it could not be read.
@@ -113,8 +131,11 @@ pub struct SecretView {
 pub struct StoredTokenView {
     /// Every claim but `apikey`, as in the token.
     pub claims: serde_json::Map<String, serde_json::Value>,
+    /// The fingerprint of the `apikey` claim.
     pub api_key_fingerprint: String,
+    /// `iat`, RFC 3339.
     pub issued_at: String,
+    /// `exp`, RFC 3339.
     pub expires_at: String,
     /// Seconds until `exp`; negative once expired.
     pub expires_in_seconds: i64,
@@ -124,14 +145,18 @@ pub struct StoredTokenView {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
+    /// `Normal` or `Warning`.
     #[serde(rename = "type")]
     pub type_: String,
+    /// CamelCase reason.
     pub reason: String,
+    /// What happened.
     pub note: String,
     /// How many times it happened (a series counts repeats).
     pub count: i32,
     /// When it last happened (RFC 3339).
     pub last_seen: String,
+    /// Who reported it.
     pub reporting_controller: String,
 }
 
@@ -145,6 +170,7 @@ pub struct NextStep {
     pub action: &'static str,
     /// When, RFC 3339, when a time is known.
     pub at: Option<String>,
+    /// The step in words.
     pub message: String,
 }
 
@@ -152,21 +178,35 @@ pub struct NextStep {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// The token's name.
     pub name: String,
+    /// Its namespace.
     pub namespace: String,
+    /// Whether it is Ready.
     pub ready: bool,
+    /// Its conditions.
     pub conditions: Vec<ConditionView>,
+    /// Its issuer.
     pub issuer: IssuerView,
+    /// Its Secret and the token in it.
     pub secret: SecretView,
+    /// `status.tokenId`.
     pub token_id: Option<String>,
+    /// `status.notBefore`.
     pub not_before: Option<String>,
+    /// `status.notAfter`.
     pub not_after: Option<String>,
+    /// `status.renewalTime`.
     pub renewal_time: Option<String>,
+    /// `status.failedIssuanceAttempts`.
     pub failed_issuance_attempts: Option<i32>,
+    /// `status.lastFailureTime`.
     pub last_failure_time: Option<String>,
     /// The most recent Events about the token, oldest first.
     pub events: Vec<EventView>,
+    /// Why the Events could not be listed.
     pub events_error: Option<String>,
+    /// What the operator does next.
     pub next: NextStep,
 }
 

@@ -3,18 +3,18 @@
 use std::time::Duration;
 
 /// The first retry comes after a second, so that a brief API server hiccup costs little.
-pub const FIRST: Duration = Duration::from_secs(1);
+pub(crate) const FIRST: Duration = Duration::from_secs(1);
 /// No retry waits longer than this, so that a fixed problem is noticed within minutes.
-pub const MAX: Duration = Duration::from_secs(300);
+pub(crate) const MAX: Duration = Duration::from_secs(300);
 /// A retry never waits more than this fraction of the stored token's remaining lifetime, so that
 /// at least this many attempts fit before it expires.
-pub const ATTEMPTS_BEFORE_EXPIRY: u32 = 10;
+pub(crate) const ATTEMPTS_BEFORE_EXPIRY: u32 = 10;
 
 /// The delay after `failures` consecutive failures (1 for the first): `FIRST` doubling, capped
 /// at `MAX` and at 1/`ATTEMPTS_BEFORE_EXPIRY` of `remaining`, the time the token in the Secret
 /// has left (`None` when there is no usable token, when only `MAX` applies). Never below
 /// `FIRST`, so that a token about to expire is retried every second rather than in a hot loop.
-pub fn delay(failures: u32, remaining: Option<Duration>) -> Duration {
+pub(crate) fn delay(failures: u32, remaining: Option<Duration>) -> Duration {
     let exponential = FIRST.saturating_mul(1 << failures.saturating_sub(1).min(20));
     let cap = remaining.map_or(MAX, |r| (r / ATTEMPTS_BEFORE_EXPIRY).min(MAX));
     exponential.min(cap).max(FIRST)

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 
 /// The credentials in `secret` (`None`: it does not exist), which lives in `namespace` and is
 /// referenced by `secret_ref`.
-pub fn read(
+pub(crate) fn read(
     secret: Option<&Secret>,
     secret_ref: &CredentialsSecretRef,
     namespace: &str,

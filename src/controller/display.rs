@@ -6,7 +6,7 @@
 use kube::ResourceExt;
 
 /// `namespace/name`, or `name` when the object has no namespace.
-pub fn namespaced_name(object: &impl ResourceExt) -> String {
+pub(crate) fn namespaced_name(object: &impl ResourceExt) -> String {
     match object.namespace() {
         Some(namespace) => format!("{namespace}/{}", object.name_any()),
         None => object.name_any(),

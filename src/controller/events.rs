@@ -26,13 +26,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long a published Event can still grow into a series (kube's `Recorder` uses the same).
-pub const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
+pub(crate) const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
 /// How often at most the remembered Events are swept for expired ones.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// What a person reads about one occurrence.
 #[derive(Debug, Clone, Copy)]
-pub struct Occurrence<'a> {
+pub(crate) struct Occurrence<'a> {
+    /// `Normal` or `Warning`.
     pub type_: EventType,
     /// Why, in UpperCamelCase (`Issued`, `IssuerNotFound`).
     pub reason: &'a str,
@@ -55,7 +56,7 @@ struct Remembered {
 }
 
 /// Publishes Events for one controller (and one replica of it).
-pub struct Publisher {
+pub(crate) struct Publisher {
     client: Client,
     controller: String,
     instance: String,
@@ -74,7 +75,7 @@ impl std::fmt::Debug for Publisher {
 impl Publisher {
     /// `controller` is the `reportingController` (a domain-qualified name); `instance` the
     /// `reportingInstance`, the pod's name where known (it defaults to the controller).
-    pub fn new(client: Client, controller: &str, instance: Option<String>) -> Self {
+    pub(crate) fn new(client: Client, controller: &str, instance: Option<String>) -> Self {
         Publisher {
             client,
             controller: controller.to_owned(),
@@ -88,7 +89,7 @@ impl Publisher {
 
     /// Publishes `occurrence` about `object` with `note`: a new Event, or the next count of the
     /// same Event published within [`SERIES_WINDOW`].
-    pub async fn publish<K: Resource<DynamicType = ()>>(
+    pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
         &self,
         object: &K,
         occurrence: Occurrence<'_>,

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Reconciles a namespaced issuer; its credentials live in its own namespace.
-pub async fn reconcile_namespaced(
+pub(crate) async fn reconcile_namespaced(
     issuer: Arc<VideoSdkIssuer>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
@@ -49,7 +49,7 @@ pub async fn reconcile_namespaced(
 }
 
 /// Reconciles a cluster issuer; its credentials live in the cluster resource namespace.
-pub async fn reconcile_cluster(
+pub(crate) async fn reconcile_cluster(
     issuer: Arc<ClusterVideoSdkIssuer>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
@@ -76,7 +76,7 @@ pub async fn reconcile_cluster(
 
 /// Issuers are retried only on change: their problems are all fixed by a change that a watch
 /// brings (the issuer itself, or its credentials Secret).
-pub fn error_policy<K>(issuer: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action
+pub(crate) fn error_policy<K>(issuer: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action
 where
     K: Resource<DynamicType = ()>,
 {

@@ -17,19 +17,19 @@
 //!
 //! and never any other Secret, so that memory does not grow with the cluster's other Secrets.
 
-pub mod backoff;
+pub(crate) mod backoff;
 mod context;
-pub mod credentials;
+pub(crate) mod credentials;
 pub mod decision;
-pub mod display;
+pub(crate) mod display;
 mod error;
-pub mod events;
+pub(crate) mod events;
 mod issuers;
 pub mod labels;
 mod memory;
 pub mod metrics;
 pub mod policy;
-pub mod problem;
+pub(crate) mod problem;
 pub mod reason;
 pub mod rollout;
 mod run;

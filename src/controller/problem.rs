@@ -5,7 +5,7 @@ use super::reason::Reason;
 /// A `Ready=False` reason and its message. Messages name what is wrong and what to do, and
 /// never contain a credential or a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// The reason for the condition and the Event.
     pub reason: Reason,
     /// What is wrong and what to do.
@@ -14,7 +14,7 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with `reason` and `message`.
-    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+    pub(crate) fn new(reason: Reason, message: impl Into<String>) -> Self {
         Problem {
             reason,
             message: message.into(),

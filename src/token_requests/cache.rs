@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Entries live for `lifetime`; at `capacity` entries, expired ones are dropped first, then the
 /// one closest to expiry.
-pub struct ExpiringCache<K, V> {
+pub(crate) struct ExpiringCache<K, V> {
     lifetime: Duration,
     capacity: usize,
     entries: Mutex<HashMap<K, (Instant, V)>>,
@@ -20,7 +20,7 @@ pub struct ExpiringCache<K, V> {
 
 impl<K: Eq + Hash + Clone, V: Clone> ExpiringCache<K, V> {
     /// An empty cache; `capacity` is at least 1.
-    pub fn new(lifetime: Duration, capacity: usize) -> Self {
+    pub(crate) fn new(lifetime: Duration, capacity: usize) -> Self {
         ExpiringCache {
             lifetime,
             capacity: capacity.max(1),
@@ -29,7 +29,7 @@ impl<K: Eq + Hash + Clone, V: Clone> ExpiringCache<K, V> {
     }
 
     /// The value of `key` if it has not expired at `now`.
-    pub fn get(&self, key: &K, now: Instant) -> Option<V> {
+    pub(crate) fn get(&self, key: &K, now: Instant) -> Option<V> {
         let entries = self.entries.lock().expect("not poisoned");
         entries
             .get(key)
@@ -38,7 +38,7 @@ impl<K: Eq + Hash + Clone, V: Clone> ExpiringCache<K, V> {
     }
 
     /// Keeps `value` for `key` until `now` plus the lifetime, or `until` if that is sooner.
-    pub fn insert(&self, key: K, value: V, now: Instant, until: Option<Instant>) {
+    pub(crate) fn insert(&self, key: K, value: V, now: Instant, until: Option<Instant>) {
         let expires = until.map_or(now + self.lifetime, |u| u.min(now + self.lifetime));
         let mut entries = self.entries.lock().expect("not poisoned");
         if entries.len() >= self.capacity && !entries.contains_key(&key) {

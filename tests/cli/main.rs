@@ -3,6 +3,10 @@
 //! (`sign`, `inspect`) and the interoperability of the tokens they make with the JWT libraries
 //! VideoSDK's own samples use.
 
+// A test or benchmark binary exports nothing: its `pub` items are shared between its own
+// modules, and are not the crate's public API that `missing_docs` is about.
+#![allow(unreachable_pub, missing_docs)]
+
 mod cluster;
 mod dev;
 mod interop;
@@ -20,8 +24,11 @@ pub const SECRET: &str = "test-secret-5f3c2a9e8d7b6a5f4e3d2c1b0a998877";
 
 /// What a run of the binary left behind.
 pub struct Run {
+    /// The exit code (-1 when killed by a signal).
     pub code: i32,
+    /// Standard output.
     pub stdout: String,
+    /// Standard error.
     pub stderr: String,
 }
 

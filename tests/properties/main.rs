@@ -13,6 +13,10 @@
 //! `cargo test --test properties`; `PROPTEST_CASES` overrides the case counts of the cheap
 //! properties (the API server ones set their own, lower, count).
 
+// A test or benchmark binary exports nothing: its `pub` items are shared between its own
+// modules, and are not the crate's public API that `missing_docs` is about.
+#![allow(unreachable_pub, missing_docs)]
+
 mod duration;
 mod patches;
 mod schedule;
