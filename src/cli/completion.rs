@@ -19,10 +19,18 @@ pub struct CompletionArgs {
     pub shell: Shell,
 }
 
-/// Writes the script for the binary's own name to stdout.
+/// Writes the script for the binary's own name to stdout. A reader that stops early
+/// (`completion bash | head`) is not an error: the script is built in memory first, because
+/// `clap_complete` panics on a failed write.
 pub fn run(args: &CompletionArgs) -> Result<(), String> {
     let mut command = Cli::command();
     let name = command.get_name().to_owned();
-    clap_complete::generate(args.shell, &mut command, name, &mut std::io::stdout());
-    Ok(())
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, name, &mut script);
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), &script) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the completion script: {e}"))
+        }
+        _ => Ok(()),
+    }
 }

@@ -88,7 +88,7 @@ impl fmt::Display for ResignReason {
             ResignReason::SpecChanged => f.write_str("the token's claims in the spec changed"),
             ResignReason::ClaimsMismatch(claim) => write!(
                 f,
-                "the stored token's claims do not match the spec and issuer: its {claim} differs"
+                "the stored token's claims do not match the spec and issuer: they differ in {claim}"
             ),
             ResignReason::TokenIdMismatch => f.write_str(
                 "the stored token's id (jti) is not the one the operator recorded: it was copied in or replaced",
@@ -579,7 +579,7 @@ mod tests {
         assert_eq!(names.len(), ResignReason::ALL.len());
         assert_eq!(
             ResignReason::ClaimsMismatch(Claim::RoomId).to_string(),
-            "the stored token's claims do not match the spec and issuer: its roomId differs"
+            "the stored token's claims do not match the spec and issuer: they differ in roomId"
         );
     }
 }

@@ -125,3 +125,27 @@ fn completion_scripts_load_in_their_shells() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("tcsh"), "{}", bad.stderr);
 }
+
+/// `completion bash | head -3`: a reader that stops early ends the command quietly (it panicked
+/// with a broken pipe before).
+#[test]
+fn completion_to_a_reader_that_stops_early_exits_cleanly() {
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                // The reader is gone before the script is written: the first write fails.
+                "set -o pipefail; {{ sleep 0.3; exec '{}' completion bash; }} | true",
+                env!("CARGO_BIN_EXE_videosdk-token-operator")
+            ),
+        ])
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

@@ -107,7 +107,7 @@ async fn another_valid_token_of_the_same_issuer_is_resigned() {
     store(&env, "participant", &moderator).await;
     let claims = wait_resigned(&env, "participant", &moderator).await;
     assert_participant(&claims);
-    wait_event_saying(&env, "participant", "its permissions differs").await;
+    wait_event_saying(&env, "participant", "they differ in permissions").await;
 
     let hand_signed = {
         let request = TokenRequest {
