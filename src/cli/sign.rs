@@ -82,6 +82,17 @@ impl SignArgs {
             }
             let token: VideoSdkToken = serde_yaml::from_str(&text)
                 .map_err(|e| format!("{name} is not a valid VideoSdkToken manifest: {e}"))?;
+            // A misspelt field would otherwise be dropped and its default signed; the API server
+            // refuses it (`kubectl apply` asks for fieldValidation=Strict), and so does `sign`.
+            let mut unknown = Vec::new();
+            let spec = doc.get("spec").cloned().unwrap_or_default();
+            let _: Result<VideoSdkTokenSpec, _> =
+                serde_ignored::deserialize(spec, |path| unknown.push(format!("spec.{path}")));
+            if let Some(field) = unknown.first() {
+                return Err(format!(
+                    "{name}: unknown field {field:?}: check its spelling (the API server refuses it too)"
+                ));
+            }
             return Ok(token.spec);
         }
         let defaults: VideoSdkTokenSpec = serde_json::from_value(json!({

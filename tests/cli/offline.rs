@@ -277,6 +277,12 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
             "spec.roomId contains a control character (U+000A)",
         ),
         (
+            &["sign", "-f", "-"],
+            Some(SECRET),
+            "apiVersion: videosdk.live/v1alpha1\nkind: VideoSdkToken\nmetadata: {name: t}\nspec: {issuerRef: {name: i}, permissions: [allow_join], tll: 1h}\n",
+            "unknown field \"spec.tll\"",
+        ),
+        (
             &["sign", "--permissions", "allow_join", "--roles", "admin"],
             Some(SECRET),
             "",
