@@ -585,6 +585,7 @@ impl Drop for Proxy {
 /// about one full-suite run in three, with 1 to 7 tokens late).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
+    let _cpu = CPU_HEAVY.lock().await;
     const OUTAGE: Duration = Duration::from_secs(45);
     const RENEWED_WITHIN: Duration = Duration::from_secs(3);
     let mut env = Env::start("outage").await;

@@ -186,6 +186,7 @@ fn refusal(answer: &http::Answer, status: u16) -> Value {
 
 #[tokio::test]
 async fn a_granted_caller_gets_a_token_with_exactly_the_claims_asked() {
+    let _cpu = CPU_HEAVY.lock().await;
     let env = setup("tr-allowed", json!({})).await;
     let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
     let bearer = mint(&env, "backend", AUDIENCE, 3600)
@@ -250,6 +251,7 @@ async fn a_granted_caller_gets_a_token_with_exactly_the_claims_asked() {
 
 #[tokio::test]
 async fn rbac_policy_and_unknown_issuers_refuse_with_the_check_that_said_no() {
+    let _cpu = CPU_HEAVY.lock().await;
     let env = setup(
         "tr-refused",
         json!({"allowedRoles": ["crawler"], "maxTtl": "1h"}),
@@ -327,6 +329,7 @@ async fn rbac_policy_and_unknown_issuers_refuse_with_the_check_that_said_no() {
 
 #[tokio::test]
 async fn a_credential_for_another_audience_or_expired_is_refused() {
+    let _cpu = CPU_HEAVY.lock().await;
     let env = setup("tr-authn", json!({})).await;
     let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
     let api_audience = mint(
@@ -370,6 +373,7 @@ async fn a_credential_for_another_audience_or_expired_is_refused() {
 
 #[tokio::test]
 async fn a_caller_past_its_rate_limit_is_told_when_to_come_back() {
+    let _cpu = CPU_HEAVY.lock().await;
     let env = setup("tr-rate", json!({})).await;
     let endpoint = Endpoint::start(&env, 1, 2, Duration::from_secs(10)).await;
     let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
@@ -400,6 +404,7 @@ async fn a_caller_past_its_rate_limit_is_told_when_to_come_back() {
 
 #[tokio::test]
 async fn a_deleted_role_binding_takes_effect_within_the_cache_lifetime() {
+    let _cpu = CPU_HEAVY.lock().await;
     let env = setup("tr-revoke", json!({})).await;
     let lifetime = Duration::from_secs(2);
     let endpoint = Endpoint::start(&env, 100, 100, lifetime).await;
@@ -488,6 +493,7 @@ fn der_of(pem: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
+    let _cpu = CPU_HEAVY.lock().await;
     let env = setup("tr-tls", json!({})).await;
     let dir = std::env::temp_dir().join(format!("videosdk-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
