@@ -58,16 +58,9 @@ pub struct DevArgs {
     pub kubeconfig: Option<PathBuf>,
     /// Token requests are served as by `run`, on --token-requests-address, by default a free
     /// port on 127.0.0.1.
-    #[allow(
-        missing_docs,
-        reason = "clap reads doc comments as help: the flattened arguments document themselves"
-    )]
     #[command(flatten)]
     pub token_requests: TokenRequestArgs,
-    #[allow(
-        missing_docs,
-        reason = "clap reads doc comments as help: the flattened arguments document themselves"
-    )]
+    /// Logging.
     #[command(flatten)]
     pub logging: LogArgs,
 }

@@ -29,10 +29,7 @@ pub struct InspectArgs {
     /// Read the token from this file, such as a mounted Secret key.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub file: Option<PathBuf>,
-    #[allow(
-        missing_docs,
-        reason = "clap reads doc comments as help: the flattened arguments document themselves"
-    )]
+    /// Where the API key and secret come from.
     #[command(flatten)]
     pub credentials: CredentialArgs,
     /// What to print.

@@ -45,10 +45,7 @@ pub struct RenewArgs {
     /// With -l or --all: in all namespaces.
     #[arg(short = 'A', long, conflicts_with = "name")]
     pub all_namespaces: bool,
-    #[allow(
-        missing_docs,
-        reason = "clap reads doc comments as help: the flattened arguments document themselves"
-    )]
+    /// How to reach the cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }

@@ -67,16 +67,10 @@ pub struct RunArgs {
     /// that died without releasing it.
     #[arg(long, env = "VIDEOSDK_LEASE_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..))]
     pub lease_duration: u64,
-    #[allow(
-        missing_docs,
-        reason = "clap reads doc comments as help: the flattened arguments document themselves"
-    )]
+    /// The token request endpoint.
     #[command(flatten)]
     pub token_requests: TokenRequestArgs,
-    #[allow(
-        missing_docs,
-        reason = "clap reads doc comments as help: the flattened arguments document themselves"
-    )]
+    /// Logging.
     #[command(flatten)]
     pub logging: LogArgs,
 }

@@ -44,10 +44,7 @@ pub struct SignArgs {
     /// Lifetime in Go duration syntax (24h, 90m, 1h30m) [default: 24h].
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub ttl: Option<String>,
-    #[allow(
-        missing_docs,
-        reason = "clap reads doc comments as help: the flattened arguments document themselves"
-    )]
+    /// Where the API key and secret come from.
     #[command(flatten)]
     pub credentials: CredentialArgs,
     /// What to print.

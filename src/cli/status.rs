@@ -45,10 +45,6 @@ pub struct StatusArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
     /// How to reach the cluster.
-    #[allow(
-        missing_docs,
-        reason = "clap reads doc comments as help: the flattened arguments document themselves"
-    )]
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// How many of the most recent Events to show.
