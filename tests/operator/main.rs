@@ -37,9 +37,10 @@ use videosdk_token_operator::manifests;
 use videosdk_token_operator::token::{self, Claims};
 
 /// Held for their whole run by the test whose assertion has a time budget (the API outage soak:
-/// every token re-signed within 3 s of recovery) and by the tests that load the CPU most (token
-/// requests: certificates, TLS handshakes, bursts of requests), so that on a 2-core machine one
-/// never eats the other's budget. The assertions stay as they are; only their overlap goes.
+/// every token re-signed within 3 s of recovery) and by the tests that load the CPU most (the
+/// fault-injection soak with its 200 tokens, and token requests: certificates, TLS handshakes,
+/// bursts of requests), so that on a 2-core machine one never eats the other's budget. The
+/// assertions stay as they are; only their overlap goes.
 pub static CPU_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Long enough for a real cluster; the in-memory one answers in milliseconds.

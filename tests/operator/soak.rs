@@ -295,6 +295,7 @@ async fn restart(env: &mut Env, crash: bool, downtime: Duration, metrics: &mut V
 /// metrics and as distinct tokens seen, stay within the schedule's bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_tokens_stay_valid_under_faults_and_restarts() {
+    let _cpu = CPU_HEAVY.lock().await;
     let mut env = Env::start("soak").await;
     if env.t.server().is_none() {
         eprintln!("skipped: fault injection needs the in-memory API server");
