@@ -398,6 +398,8 @@ async fn create_until_ready(
         "benchProcessCpuSeconds": bench_cpu,
         "peakRssMiB": memory.peak_mib,
         "rssMiB": memory.rss_mib,
+        "rssAnonMiB": memory.anon_mib,
+        "rssFileMiB": memory.file_mib,
     });
     (result, operator)
 }
@@ -693,6 +695,16 @@ const ROWS: &[(&str, &str, &str)] = &[
         "  operator peak RSS (MiB)",
         "/create/peakRssMiB",
         "≤ 32 at 10,000",
+    ),
+    (
+        "  operator RSS when all Ready: data (RssAnon, MiB)",
+        "/create/rssAnonMiB",
+        "",
+    ),
+    (
+        "  operator RSS when all Ready: code and other files (RssFile, MiB)",
+        "/create/rssFileMiB",
+        "",
     ),
     ("idle: writes", "/idle/writes", "0"),
     (

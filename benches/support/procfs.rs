@@ -1,11 +1,15 @@
 //! Memory and CPU of a process, from `/proc` (Linux).
 
 /// Resident memory of a process now and its peak since it started (`VmRSS`, `VmHWM` of
-/// `/proc/PID/status`), in MiB.
+/// `/proc/PID/status`), in MiB, and what the resident memory is now: the process's own data
+/// (`RssAnon`: heap, stacks) and mapped files (`RssFile`: mostly the binary's code, shared with
+/// other processes running it and reclaimable, but charged to the container's memory too).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Memory {
     pub rss_mib: f64,
     pub peak_mib: f64,
+    pub anon_mib: f64,
+    pub file_mib: f64,
 }
 
 pub fn memory(pid: u32) -> Memory {
@@ -21,6 +25,8 @@ pub fn memory(pid: u32) -> Memory {
     Memory {
         rss_mib: field("VmRSS:"),
         peak_mib: field("VmHWM:"),
+        anon_mib: field("RssAnon:"),
+        file_mib: field("RssFile:"),
     }
 }
 
