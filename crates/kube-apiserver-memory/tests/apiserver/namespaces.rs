@@ -23,33 +23,35 @@ fn managers(meta: &kube::api::ObjectMeta) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The object `name` of kind `K` in the test's namespace, once it exists.
+async fn appears<K>(t: &TestCluster, name: &str) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
+    let api: Api<K> = Api::namespaced(t.client.clone(), &t.namespace);
+    wait_for(
+        format_args!("{} {name} in the new namespace", K::kind(&())),
+        await_condition(api, name, |o: Option<&K>| o.is_some()),
+    )
+    .await
+    .expect("watching the namespace")
+    .expect("the object exists")
+}
+
 #[tokio::test]
 async fn a_new_namespace_holds_the_default_service_account_and_the_root_ca_config_map() {
     let t = TestCluster::new("namespace-defaults").await;
-    let accounts: Api<ServiceAccount> = Api::namespaced(t.client.clone(), &t.namespace);
-    let maps: Api<ConfigMap> = Api::namespaced(t.client.clone(), &t.namespace);
     // On a cluster kube-controller-manager writes them a moment after the namespace exists.
-    let account = wait_for(
-        "the ServiceAccount default in the new namespace",
-        await_condition(accounts, "default", |a: Option<&ServiceAccount>| {
-            a.is_some()
-        }),
-    )
-    .await
-    .unwrap()
-    .expect("the ServiceAccount exists");
+    let account: ServiceAccount = appears(&t, "default").await;
     // A name and nothing else: no labels, and no field for managedFields to record.
     assert_eq!(account.metadata.labels, None);
     assert_eq!(managers(&account.metadata), []);
-    let root_ca = wait_for(
-        "the ConfigMap kube-root-ca.crt in the new namespace",
-        await_condition(maps, "kube-root-ca.crt", |m: Option<&ConfigMap>| {
-            m.is_some()
-        }),
-    )
-    .await
-    .unwrap()
-    .expect("the ConfigMap exists");
+    let root_ca: ConfigMap = appears(&t, "kube-root-ca.crt").await;
     let annotations = root_ca.metadata.annotations.clone().unwrap_or_default();
     assert_eq!(
         annotations
