@@ -102,3 +102,15 @@ fn token_printer_columns_show_why_a_token_is_not_ready() {
         ]
     );
 }
+
+/// The end-to-end tests skip, on an older server, what needs the CRDs from the release the
+/// operator says it needs: the two agree, so no test is skipped where the operator is supported
+/// nor run where it is not.
+#[test]
+fn end_to_end_tests_require_the_oldest_release_the_operator_supports() {
+    use e2e_support::operator_crds::CRDS_NEED;
+    use videosdk_token_operator::cli::server_version::OLDEST_SUPPORTED;
+    let since = CRDS_NEED.since;
+    assert_eq!((since.major, since.minor), OLDEST_SUPPORTED);
+    assert!(CRDS_NEED.except.is_empty());
+}

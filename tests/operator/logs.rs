@@ -9,7 +9,9 @@ const SECRET: &str = "e2e-secret-logs-0123456789abcdef";
 /// order), then checks everything captured so far, including other tests' logs.
 #[tokio::test]
 async fn logs_never_contain_a_secret_or_a_token() {
-    let env = Env::start("logs").await;
+    let Some(env) = Env::start("logs").await else {
+        return;
+    };
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", json!({})).await;
     env.issuer("broken", "missing", json!({})).await;

@@ -21,6 +21,7 @@ mod soak;
 mod token_requests;
 
 use e2e_support::cluster::TestCluster;
+use e2e_support::operator_crds::CRDS_NEED;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -89,9 +90,11 @@ pub struct Env {
 }
 
 impl Env {
-    pub async fn start(test: &str) -> Env {
+    /// A test's cluster with the CRDs installed and the operator running, or `None` (and the
+    /// test returns) on a server older than the CRDs need, after saying so.
+    pub async fn start(test: &str) -> Option<Env> {
         capture_logs();
-        let t = TestCluster::new(test).await;
+        let t = TestCluster::new(test).await.require(CRDS_NEED).await?;
         tokio::time::timeout(WAIT, manifests::install_crds(&t.client))
             .await
             .expect("CRDs established in time")
@@ -102,7 +105,7 @@ impl Env {
             operator: None,
         };
         env.start_operator();
-        env
+        Some(env)
     }
 
     pub fn namespace(&self) -> &str {

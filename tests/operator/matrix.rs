@@ -419,7 +419,9 @@ struct Answer {
 #[tokio::test]
 async fn matrix_every_bad_input_has_a_specific_answer_and_spares_healthy_tokens() {
     let started = Instant::now();
-    let env = Env::start("matrix").await;
+    let Some(env) = Env::start("matrix").await else {
+        return;
+    };
     let ns = env.namespace().to_owned();
     let other = format!("{ns}-other");
 

@@ -49,7 +49,9 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
         eprintln!("SKIPPED on a real cluster: needs the in-memory API server's access accounting");
         return;
     }
-    let mut env = Env::start("rbac").await;
+    let Some(mut env) = Env::start("rbac").await else {
+        return;
+    };
     env.stop_operator().await;
     let ns = env.namespace().to_owned();
     let client = operator_client(&env).await;

@@ -14,7 +14,9 @@ async fn a_restart_with_100_valid_tokens_writes_nothing() {
         );
         return;
     }
-    let mut env = Env::start("restart").await;
+    let Some(mut env) = Env::start("restart").await else {
+        return;
+    };
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", json!({})).await;
     for i in 0..TOKENS {

@@ -6,7 +6,14 @@
 //! No real cluster exists on the machines this project is developed and tested on: there the
 //! tests always run in memory. On a real cluster each test gets its own namespace, deleted
 //! afterwards; cluster-scoped objects (CRDs) are applied, not deleted, as they are shared.
+//!
+//! A test that needs something newer than the oldest release it may meet requires it
+//! ([`TestCluster::require`]), and is skipped, saying why, on a server that lacks it. A test
+//! looks only at its own objects (by name, label or owner): a cluster's controllers put a
+//! ServiceAccount `default` and a ConfigMap `kube-root-ca.crt` (and before 1.24 a ServiceAccount
+//! token Secret) into every new namespace, as the in-memory server does too.
 
+use crate::release::{Feature, Release};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
@@ -50,6 +57,8 @@ pub struct TestCluster {
     pub client: Client,
     /// A namespace of this test's own, already created.
     pub namespace: String,
+    /// The server's release, read from `/version` once, at construction.
+    release: Release,
     server: Option<ApiServer>,
     /// The real cluster's client configuration, from which `Drop` makes a client of its own.
     config: Option<kube::Config>,
@@ -97,6 +106,18 @@ impl TestCluster {
         config: Option<kube::Config>,
         test: &str,
     ) -> TestCluster {
+        let info = wait_for(
+            "the server's version (/version)",
+            client.apiserver_version(),
+        )
+        .await
+        .expect("reading the server's version");
+        let release = Release::of(&info).unwrap_or_else(|| {
+            panic!(
+                "cannot tell the server's Kubernetes release from /version: major {:?}, minor {:?}, gitVersion {:?}",
+                info.major, info.minor, info.git_version
+            )
+        });
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
         let mut prefix: String = test
             .chars()
@@ -123,6 +144,7 @@ impl TestCluster {
         TestCluster {
             client,
             namespace,
+            release,
             server,
             config,
             cleaned: false,
@@ -136,6 +158,37 @@ impl TestCluster {
 
     pub fn is_real(&self) -> bool {
         self.server.is_none()
+    }
+
+    /// The server's Kubernetes release.
+    pub fn release(&self) -> Release {
+        self.release
+    }
+
+    /// This cluster, or `None` when its server lacks `feature`: then the test's namespace is
+    /// deleted and `skipped: <what> needs Kubernetes 1.N or later; the server is 1.M` printed,
+    /// and the test returns early:
+    ///
+    /// ```text
+    /// let Some(t) = TestCluster::new("test").await.require(FEATURE).await else {
+    ///     return;
+    /// };
+    /// ```
+    ///
+    /// Panics when the in-memory server lacks it: a test skipped there, where the suite always
+    /// runs, could never fail. The server's default release has every feature the tests require
+    /// ([`ApiServerOptions::kubernetes_version`]).
+    pub async fn require(self, feature: Feature) -> Option<TestCluster> {
+        let Some(skip) = feature.skip_message(self.release) else {
+            return Some(self);
+        };
+        assert!(
+            self.is_real(),
+            "the in-memory server would skip this test, so it could never fail ({skip}): its release must have everything the tests require"
+        );
+        eprintln!("{skip}");
+        self.cleanup().await;
+        None
     }
 
     /// Applies CRDs (server-side, field manager `e2e`) and waits until they are established.

@@ -3,7 +3,20 @@
 //! so that the API server's crate imports nothing from the operator's. The operator's own test
 //! (`tests/crds.rs`) keeps these files equal to what its code generates.
 
+use crate::release::{Feature, Release};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+/// What a test that installs these CRDs (or runs the operator) requires: their validation rules
+/// set `reason` and `fieldPath`, which kube-apiserver accepts from 1.28 (KEP-2876,
+/// <https://github.com/kubernetes/enhancements/issues/2876>, kubernetes/kubernetes#118041; the
+/// README's "Install"). The operator's own oldest supported release
+/// (`videosdk_token_operator::cli::server_version::OLDEST_SUPPORTED`) is the same; the
+/// operator's `tests/crds.rs` checks that.
+pub const CRDS_NEED: Feature = Feature {
+    what: "installing the operator's CRDs (validation rules with `reason` and `fieldPath`)",
+    since: Release::new(1, 28),
+    except: &[],
+};
 
 /// `(file name, YAML)` of each file in `crds/`, in the order the operator lists them.
 const FILES: [(&str, &str); 3] = [

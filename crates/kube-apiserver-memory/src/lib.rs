@@ -17,7 +17,8 @@
 //! summary, one global `resourceVersion`, and per resource a watch history and a broadcast
 //! channel, all behind one lock; `verbs` (create, update, patch, apply) and `gc` (delete,
 //! finalizers, propagation, garbage collection, namespaces, CRD removal) run the semantics on
-//! it; `managed` is field ownership and server-side apply; `http` and `watch` are the REST
+//! it, and `namespace_defaults` puts into each new namespace what a cluster's controllers do
+//! (the ServiceAccount `default`, the ConfigMap `kube-root-ca.crt`); `managed` is field ownership and server-side apply; `http` and `watch` are the REST
 //! surface; `discovery`, `openapi`, `table` and `representation` answer what kubectl and kube
 //! ask for besides objects; `faults` and `accounting` are for tests and benchmarks.
 //!
@@ -51,6 +52,7 @@ mod gc;
 mod http;
 pub mod kubeconfig;
 mod managed;
+mod namespace_defaults;
 mod openapi;
 mod patch;
 mod protobuf;
@@ -88,8 +90,15 @@ pub struct ApiServerOptions {
     pub watch_history: usize,
     /// How often a watch that asked for bookmarks gets one.
     pub bookmark_interval: Duration,
-    /// The Kubernetes release `(major, minor)` that `/version` reports (default 1.33), so that
-    /// a test can see how a client treats an older server. Nothing else changes with it.
+    /// The Kubernetes release `(major, minor)` that `/version` reports, so that a test can see
+    /// how a client treats an older server. Nothing else changes with it.
+    ///
+    /// The default, 1.34, is a release whose defaults this server follows where they changed
+    /// lately: it serves streaming lists (`sendInitialEvents`), which kube-apiserver has on by
+    /// default in 1.32 and from 1.34 but off in 1.33 (the `WatchList` feature gate,
+    /// <https://kubernetes.io/docs/reference/command-line-tools-reference/feature-gates/>;
+    /// kubernetes/kubernetes#131359 turned it off for 1.33). The end-to-end tests skip what the
+    /// server's release lacks, so a lower default would skip tests here.
     pub kubernetes_version: (u32, u32),
 }
 
@@ -99,7 +108,7 @@ impl Default for ApiServerOptions {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(1),
-            kubernetes_version: (1, 33),
+            kubernetes_version: (1, 34),
         }
     }
 }

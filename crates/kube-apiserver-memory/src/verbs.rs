@@ -293,6 +293,9 @@ pub fn create(
     }
     let stored = st.commit(&def.store_key(), obj, EventType::Added);
     gc::collect_if_ownerless(st, def, &stored, &ctx.now);
+    if def.special == Special::Namespace {
+        super::namespace_defaults::create_in(st, &name, &ctx.now);
+    }
     Ok(stored)
 }
 

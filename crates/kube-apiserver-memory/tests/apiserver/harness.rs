@@ -7,14 +7,17 @@ use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use std::time::Duration;
 
 /// A server on a runtime of its own, as a real cluster is: blocking the test's runtime does not
-/// stop it from answering.
-fn server_elsewhere() -> (String, std::sync::mpsc::Sender<()>) {
+/// stop it from answering. It reports Kubernetes `release`.
+fn server_elsewhere(release: (u32, u32)) -> (String, std::sync::mpsc::Sender<()>) {
     let (url_tx, url_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         let server = runtime
-            .block_on(ApiServer::start(ApiServerOptions::default()))
+            .block_on(ApiServer::start(ApiServerOptions {
+                kubernetes_version: release,
+                ..ApiServerOptions::default()
+            }))
             .expect("the server starts");
         url_tx.send(server.kubeconfig()).expect("the test waits");
         let _ = stop_rx.recv();
@@ -31,7 +34,7 @@ fn server_elsewhere() -> (String, std::sync::mpsc::Sender<()>) {
 /// the runtime it blocked) and the namespace is deleted.
 #[test]
 fn a_dropped_real_cluster_deletes_its_namespace_without_hanging() {
-    let (kubeconfig, stop) = server_elsewhere();
+    let (kubeconfig, stop) = server_elsewhere(ApiServerOptions::default().kubernetes_version);
     let path = std::env::temp_dir().join(format!(
         "videosdk-harness-{}.kubeconfig",
         uuid::Uuid::new_v4()
@@ -92,4 +95,63 @@ async fn a_wait_past_its_deadline_says_what_it_waited_for() {
         .downcast_ref::<String>()
         .expect("a formatted panic message");
     assert_eq!(message, "timed out after 50ms waiting for Godot");
+}
+
+/// A requirement the server meets keeps the test running, on the cluster it had.
+#[tokio::test]
+async fn a_requirement_the_server_meets_runs_the_test() {
+    let t = TestCluster::in_memory("harness-new").await;
+    let namespace = t.namespace.clone();
+    let t = t
+        .require(e2e_support::operator_crds::CRDS_NEED)
+        .await
+        .expect("the in-memory server's default release has what the tests require");
+    assert_eq!(t.namespace, namespace);
+    t.cleanup().await;
+}
+
+/// The server's release is read once, at construction; a test that requires more than an
+/// in-memory server reports fails rather than being skipped where the suite always runs.
+#[tokio::test]
+#[should_panic(
+    expected = "the in-memory server would skip this test, so it could never fail (skipped: installing the operator's CRDs"
+)]
+async fn a_requirement_the_in_memory_server_lacks_fails_the_test() {
+    let options = ApiServerOptions {
+        kubernetes_version: (1, 27),
+        ..ApiServerOptions::default()
+    };
+    let t = TestCluster::in_memory_with(options, "harness-old").await;
+    assert_eq!(t.release(), e2e_support::release::Release::new(1, 27));
+    let _ = t.require(e2e_support::operator_crds::CRDS_NEED).await;
+}
+
+/// On a real cluster older than a test needs, the test is skipped (it gets `None`), and its
+/// namespace is deleted. The "cluster" is an in-memory server reporting 1.27, reached through
+/// a kubeconfig as a real one is.
+#[test]
+fn a_real_cluster_older_than_a_requirement_skips_the_test_and_deletes_its_namespace() {
+    let (kubeconfig, stop) = server_elsewhere((1, 27));
+    let path = std::env::temp_dir().join(format!(
+        "videosdk-harness-{}.kubeconfig",
+        uuid::Uuid::new_v4()
+    ));
+    std::fs::write(&path, kubeconfig).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let t = TestCluster::real(&path, "harness-skip").await;
+        let (client, namespace) = (t.client.clone(), t.namespace.clone());
+        assert!(
+            t.require(e2e_support::operator_crds::CRDS_NEED)
+                .await
+                .is_none()
+        );
+        let left = Api::<Namespace>::all(client)
+            .get_opt(&namespace)
+            .await
+            .unwrap();
+        assert!(left.is_none(), "namespace {namespace} is still there");
+    });
+    let _ = stop.send(());
+    let _ = std::fs::remove_file(&path);
 }
