@@ -118,8 +118,7 @@ pub async fn apply(
         if value.is_null() {
             continue;
         }
-        let object: DynamicObject =
-            serde_yaml::from_value(value).map_err(|e| invalid(e.into()))?;
+        let object: DynamicObject = serde_yaml::from_value(value).map_err(|e| invalid(e.into()))?;
         let types = object
             .types
             .clone()

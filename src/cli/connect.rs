@@ -176,7 +176,10 @@ mod tests {
             context: None,
             kubeconfig: Some(PathBuf::from("/nonexistent/kubeconfig")),
         };
-        let error = connect(&args).await.unwrap_err().to_string();
+        let Err(error) = connect(&args).await else {
+            panic!("a kubeconfig that does not exist was used");
+        };
+        let error = error.to_string();
         assert!(
             error.starts_with("cannot read --kubeconfig /nonexistent/kubeconfig: "),
             "{error}"

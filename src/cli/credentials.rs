@@ -94,7 +94,8 @@ mod tests {
             error(args(Some("key"), Some("/nonexistent/secret")))
                 .starts_with("cannot read the secret file /nonexistent/secret: "),
         );
-        let empty = std::env::temp_dir().join(format!("videosdk-empty-secret-{}", std::process::id()));
+        let empty =
+            std::env::temp_dir().join(format!("videosdk-empty-secret-{}", std::process::id()));
         std::fs::write(&empty, "\n").unwrap();
         let refused = error(args(Some("key"), empty.to_str()));
         std::fs::remove_file(&empty).unwrap();

@@ -159,8 +159,8 @@ pub enum Error {
         namespace: String,
         /// Its name.
         name: String,
-        /// What kube said.
-        source: kube::Error,
+        /// What kube said (boxed: it is large, and this enum travels in `Result`s).
+        source: Box<kube::Error>,
         /// The tokens renewed before it.
         renewed: Renewed,
     },
@@ -250,7 +250,9 @@ pub async fn renew(
                 params = params.labels(selector);
             }
             let listed = api.list_metadata(&params).await.map_err(|e| match e {
-                kube::Error::Api(s) if s.code == 400 => Error::InvalidSelector { message: s.message },
+                kube::Error::Api(s) if s.code == 400 => {
+                    Error::InvalidSelector { message: s.message }
+                }
                 e => Error::List(ReadError::new(
                     e,
                     format!("the VideoSdkTokens {}", scope(listed_namespace.as_deref())),
@@ -290,7 +292,7 @@ pub async fn renew(
                 source => Error::Change {
                     namespace,
                     name,
-                    source,
+                    source: Box::new(source),
                     renewed,
                 },
             });

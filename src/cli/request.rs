@@ -241,7 +241,10 @@ pub fn run(args: &RequestArgs) -> Result<(), Error> {
             .unwrap_or_else(|| "default".to_owned());
         let bearer = match (&args.token_file, &args.service_account, cluster) {
             (Some(file), _, _) => std::fs::read_to_string(file)
-                .map_err(|source| Error::TokenFile { path: file.clone(), source })?
+                .map_err(|source| Error::TokenFile {
+                    path: file.clone(),
+                    source,
+                })?
                 .trim()
                 .to_owned(),
             (None, Some(account), Some(config)) => {
@@ -249,22 +252,37 @@ pub fn run(args: &RequestArgs) -> Result<(), Error> {
             }
             _ => return Err(Error::NoBearer),
         };
-        let url = args.url.parse().map_err(|source| Error::Url { url: args.url.clone(), source })?;
+        let url = args.url.parse().map_err(|source| Error::Url {
+            url: args.url.clone(),
+            source,
+        })?;
         let mut endpoint = kube::Config::new(url);
         if let Some(ca) = &args.ca_file {
-            let pem = std::fs::read(ca).map_err(|source| Error::CaFile { path: ca.clone(), source })?;
+            let pem = std::fs::read(ca).map_err(|source| Error::CaFile {
+                path: ca.clone(),
+                source,
+            })?;
             endpoint.root_cert = Some(pem_certificates(&pem, ca)?);
         }
-        let client = Client::try_from(endpoint)
-            .map_err(|source| Error::EndpointClient { url: args.url.clone(), source })?;
+        let client = Client::try_from(endpoint).map_err(|source| Error::EndpointClient {
+            url: args.url.clone(),
+            source,
+        })?;
         let request = Request::post(PATH.replace("{namespace}", &namespace))
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
             .body(serde_json::to_vec(&args.body()).expect("JSON"))
             .map_err(Error::Build)?;
         let text = client.request_text(request).await.map_err(|e| match e {
-            kube::Error::Api(status) => Error::Refused { code: status.code, reason: status.reason, message: status.message },
-            source => Error::Failed { url: args.url.clone(), source },
+            kube::Error::Api(status) => Error::Refused {
+                code: status.code,
+                reason: status.reason,
+                message: status.message,
+            },
+            source => Error::Failed {
+                url: args.url.clone(),
+                source,
+            },
         })?;
         let answer: Value = serde_json::from_str(&text).map_err(Error::NotJson)?;
         match args.output {
@@ -299,10 +317,13 @@ async fn mint(
             account: account.to_owned(),
             source,
         })?;
-    minted.status.map(|s| s.token).ok_or_else(|| Error::NotMinted {
-        namespace: namespace.to_owned(),
-        account: account.to_owned(),
-    })
+    minted
+        .status
+        .map(|s| s.token)
+        .ok_or_else(|| Error::NotMinted {
+            namespace: namespace.to_owned(),
+            account: account.to_owned(),
+        })
 }
 
 /// The DER certificates of the PEM file `path`, whose content is `pem`.

@@ -118,9 +118,7 @@ pub enum Error {
     #[error(transparent)]
     TokenRequests(#[from] token_requests_flags::Error),
     /// Neither a kubeconfig nor an in-cluster service account is usable.
-    #[error(
-        "cannot connect to the Kubernetes API (kubeconfig or in-cluster configuration): {0}"
-    )]
+    #[error("cannot connect to the Kubernetes API (kubeconfig or in-cluster configuration): {0}")]
     Connect(#[source] kube::Error),
     /// The CRDs are not installed, or whether they are could not be checked.
     #[error(transparent)]
@@ -129,9 +127,7 @@ pub enum Error {
     #[error(transparent)]
     LeaderElection(#[from] operator::LeaderElectionError),
     /// Another replica took over the Lease, or it could not be renewed in time.
-    #[error(
-        "lost leadership of the Lease; exiting so that this replica restarts as a standby"
-    )]
+    #[error("lost leadership of the Lease; exiting so that this replica restarts as a standby")]
     LostLeadership,
 }
 

@@ -7,8 +7,8 @@
 //! [`render_text`] and `serde_json` print it.
 
 use super::connect::{self, ClusterArgs, ReadError};
-use super::logging;
 use super::inspect::{InspectOutput, relative};
+use super::logging;
 use crate::api::{
     ClusterVideoSdkIssuer, IssuerKind, IssuerStatus, RENEW_NOW_ANNOTATION, VideoSdkIssuer,
     VideoSdkToken,
