@@ -1,9 +1,10 @@
 //! `dev`: the no-cluster quick start, like `vault server -dev`: an in-memory Kubernetes API
 //! server, the CRDs, some manifests, and the operator running against them.
 
+use super::listen;
 use super::logging::{self, LogArgs};
 use super::run::DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
-use super::token_requests::TokenRequestArgs;
+use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::controller::{self, Settings};
 use crate::manifests;
 use crate::token_requests::PATH;
@@ -68,26 +69,17 @@ pub struct DevArgs {
 /// Why `dev` did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The log flags are refused.
-    #[error(transparent)]
-    Logging(#[from] logging::Error),
-    /// The async runtime could not start.
-    #[error(transparent)]
-    Runtime(#[from] logging::RuntimeError),
-    /// A `-f` file cannot be read, or a manifest is not an object or is refused.
-    #[error(transparent)]
-    Manifests(#[from] manifests::ManifestError),
-    /// The path of this binary (printed in the banner) cannot be found.
-    #[error("cannot find this program's own path: {0}")]
-    OwnPath(#[source] std::io::Error),
     /// `--listen` cannot be bound.
     #[error("cannot listen on {address}: {source}")]
-    Listen {
+    ApiServerListen {
         /// The address given.
         address: SocketAddr,
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// `--token-requests-address` cannot be bound.
+    #[error(transparent)]
+    Listen(#[from] listen::Error),
     /// `--kubeconfig` names a file that exists: `dev` never overwrites one.
     #[error(
         "the kubeconfig {} already exists (another dev instance's, or a file of yours): remove it or choose another --kubeconfig",
@@ -108,14 +100,23 @@ pub enum Error {
     /// The in-memory API server refused the CRDs.
     #[error("cannot install the CRDs: {0}")]
     Crds(#[source] kube::Error),
-    /// The token request flags are refused, or its address cannot be bound.
+    /// A `-f` file cannot be read, or a manifest is not an object or is refused.
     #[error(transparent)]
-    TokenRequests(#[from] super::token_requests::Error),
+    Manifests(#[from] manifests::ManifestError),
+    /// The path of this binary (printed in the banner) cannot be found.
+    #[error("cannot find this program's own path: {0}")]
+    OwnPath(#[source] std::io::Error),
+    /// The log flags are refused, or the async runtime could not start.
+    #[error(transparent)]
+    Logging(#[from] logging::Error),
+    /// The token request flags are refused.
+    #[error(transparent)]
+    TokenRequests(#[from] FlagError),
 }
 
 /// Runs the command until Ctrl-C.
 pub fn run(args: &DevArgs) -> Result<(), Error> {
-    args.logging.init()?;
+    let runtime = logging::start(&args.logging)?;
     let sources = if args.files.is_empty() {
         BUNDLED_EXAMPLES
             .iter()
@@ -128,11 +129,11 @@ pub fn run(args: &DevArgs) -> Result<(), Error> {
         std::env::temp_dir().join(format!("videosdk-dev-{}.kubeconfig", std::process::id()))
     });
     let program = std::env::current_exe().map_err(Error::OwnPath)?;
-    logging::runtime()?.block_on(async {
+    runtime.block_on(async {
         let options = ApiServerOptions { address: args.listen, ..ApiServerOptions::default() };
         let server = ApiServer::start(options)
             .await
-            .map_err(|source| Error::Listen { address: args.listen, source })?;
+            .map_err(|source| Error::ApiServerListen { address: args.listen, source })?;
         let kubeconfig = OwnKubeconfig::create(&kubeconfig, &server.kubeconfig())?;
         let client = server.client();
         manifests::install_crds(&client).await.map_err(Error::Crds)?;
@@ -145,10 +146,13 @@ pub fn run(args: &DevArgs) -> Result<(), Error> {
         let settings = Settings::new(DEFAULT_CLUSTER_RESOURCE_NAMESPACE);
         let mut requests = args.token_requests.clone();
         requests.token_requests_address.get_or_insert(SocketAddr::from(([127, 0, 0, 1], 0)));
-        let requests = requests
-            .start(client.clone(), &settings, Default::default())
-            .await?
-            .map(|address| (address, requests.token_requests_audience.clone()));
+        let requests = match requests.address()? {
+            Some(address) => Some((
+                requests.start(address, client.clone(), &settings, Default::default()).await?,
+                requests.token_requests_audience.clone(),
+            )),
+            None => None,
+        };
         println!("{}", banner(server.url(), &kubeconfig.0, &program, &applied, args.files.is_empty(), requests));
         controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
         server.shutdown().await;

@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-/// Why logging could not be set up.
+/// Why a long-running command could not set up its logger or its runtime.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// `--log-level` (`$VIDEOSDK_LOG_LEVEL`) is not a filter `tracing-subscriber` reads.
@@ -17,6 +17,9 @@ pub enum Error {
     /// A logger is already installed in this process.
     #[error("cannot install the logger: {0}")]
     Install(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
 }
 
 /// The operating system refused the threads or I/O driver of the async runtime.
@@ -52,7 +55,7 @@ pub enum LogFormat {
 
 impl LogArgs {
     /// Installs the global subscriber; an invalid filter is bad input.
-    pub fn init(&self) -> Result<(), Error> {
+    fn init(&self) -> Result<(), Error> {
         let filter = EnvFilter::try_new(&self.log_level).map_err(|source| Error::Filter {
             filter: self.log_level.clone(),
             source,
@@ -71,6 +74,13 @@ impl LogArgs {
         };
         installed.map_err(Error::Install)
     }
+}
+
+/// Sets up a long-running command (`run`, `dev`): installs the logger `args` describe, then
+/// starts the runtime it runs on.
+pub fn start(args: &LogArgs) -> Result<tokio::runtime::Runtime, Error> {
+    args.init()?;
+    Ok(runtime()?)
 }
 
 /// Completes on Ctrl-C or SIGTERM (what Kubernetes sends to stop a pod).

@@ -102,24 +102,6 @@ impl std::fmt::Display for Renewed {
 /// Why `renew` did not renew every token it was asked to (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The flags name no token, or several kinds of selection.
-    #[error(transparent)]
-    Selection(#[from] SelectionError),
-    /// The async runtime could not start.
-    #[error(transparent)]
-    Runtime(#[from] logging::RuntimeError),
-    /// No client for the cluster could be made.
-    #[error(transparent)]
-    Connect(#[from] connect::Error),
-    /// The API server refused the `-l` selector (400).
-    #[error("invalid label selector: {message}")]
-    InvalidSelector {
-        /// The API server's message.
-        message: String,
-    },
-    /// The tokens could not be listed (forbidden, the API server unreachable).
-    #[error(transparent)]
-    List(ReadError),
     /// `-l` or `--all` matched no token.
     #[error("no VideoSdkToken {}{}", scope(namespace.as_deref()), matching(selector.as_deref()))]
     NoneMatch {
@@ -164,6 +146,24 @@ pub enum Error {
         /// The tokens renewed before it.
         renewed: Renewed,
     },
+    /// The API server refused the `-l` selector (400).
+    #[error("invalid label selector: {message}")]
+    InvalidSelector {
+        /// The API server's message.
+        message: String,
+    },
+    /// The tokens could not be listed (forbidden, the API server unreachable).
+    #[error(transparent)]
+    List(ReadError),
+    /// The flags name no token, or several kinds of selection.
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+    /// No client for the cluster could be made.
+    #[error(transparent)]
+    Connect(#[from] connect::Error),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] logging::RuntimeError),
 }
 
 /// `in namespace NS`, or `in any namespace` for `None` (`-A`).

@@ -82,15 +82,6 @@ pub struct RequestArgs {
 /// Why no token was had from the endpoint (exit code 2). Messages never hold the bearer token.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The async runtime could not start.
-    #[error(transparent)]
-    Runtime(#[from] logging::RuntimeError),
-    /// `--service-account`, or a request without `--namespace`, needs a kubeconfig or the
-    /// in-cluster configuration, and neither is usable.
-    #[error(
-        "cannot read the kubeconfig or in-cluster configuration (needed for --service-account, or without --namespace): {0}"
-    )]
-    Kubeconfig(#[source] kube::config::InferConfigError),
     /// `--token-file` cannot be read.
     #[error("cannot read --token-file {}: {source}", path.display())]
     TokenFile {
@@ -102,6 +93,12 @@ pub enum Error {
     /// Neither `--service-account` nor `--token-file` was given.
     #[error("give --service-account or --token-file")]
     NoBearer,
+    /// `--service-account`, or a request without `--namespace`, needs a kubeconfig or the
+    /// in-cluster configuration, and neither is usable.
+    #[error(
+        "cannot read the kubeconfig or in-cluster configuration (needed for --service-account, or without --namespace): {0}"
+    )]
+    Kubeconfig(#[source] kube::config::InferConfigError),
     /// The ServiceAccount token could not be minted (the ServiceAccount does not exist, or
     /// RBAC does not grant `create` on `serviceaccounts/token`).
     #[error(
@@ -191,6 +188,9 @@ pub enum Error {
     /// The endpoint answered 200 with something other than JSON.
     #[error("the endpoint's answer is not JSON: {0}")]
     NotJson(#[source] serde_json::Error),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] logging::RuntimeError),
 }
 
 /// Output formats of `request`.

@@ -2,7 +2,7 @@
 
 use super::listen;
 use super::logging::{self, LogArgs};
-use super::token_requests::{self as token_requests_flags, TokenRequestArgs};
+use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
 use crate::controller::{Metrics, Settings};
 use crate::endpoints;
@@ -105,18 +105,6 @@ fn own_namespace() -> Option<String> {
 /// Why the operator did not start, or stopped with an error (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The log flags are refused.
-    #[error(transparent)]
-    Logging(#[from] logging::Error),
-    /// The async runtime could not start.
-    #[error(transparent)]
-    Runtime(#[from] logging::RuntimeError),
-    /// `--metrics-address` cannot be bound.
-    #[error(transparent)]
-    Listen(#[from] listen::Error),
-    /// The token request flags are refused, or its address cannot be bound.
-    #[error(transparent)]
-    TokenRequests(#[from] token_requests_flags::Error),
     /// Neither a kubeconfig nor an in-cluster service account is usable.
     #[error("cannot connect to the Kubernetes API (kubeconfig or in-cluster configuration): {0}")]
     Connect(#[source] kube::Error),
@@ -129,6 +117,15 @@ pub enum Error {
     /// Another replica took over the Lease, or it could not be renewed in time.
     #[error("lost leadership of the Lease; exiting so that this replica restarts as a standby")]
     LostLeadership,
+    /// `--metrics-address` or `--token-requests-address` cannot be bound.
+    #[error(transparent)]
+    Listen(#[from] listen::Error),
+    /// The token request flags are refused.
+    #[error(transparent)]
+    TokenRequests(#[from] FlagError),
+    /// The log flags are refused, or the async runtime could not start.
+    #[error(transparent)]
+    Logging(#[from] logging::Error),
 }
 
 /// Why [`check_crds`] did not find the operator's CRDs served.
@@ -151,20 +148,19 @@ pub enum CrdsError {
 /// Runs the command until SIGTERM or Ctrl-C; an error (exit code 2) when leadership is lost, so
 /// that Kubernetes restarts the pod as a standby.
 pub fn run(args: &RunArgs) -> Result<(), Error> {
-    args.logging.init()?;
-    logging::runtime()?.block_on(async {
+    logging::start(&args.logging)?.block_on(async {
         let metrics = Arc::new(Metrics::default());
         let health = Arc::new(Health::default());
         // Bad flags fail before anything starts.
         let token_requests = args
             .token_requests
-            .address()
-            .map_err(token_requests_flags::Error::from)?
-            .map(|_| Arc::new(token_requests::Metrics::default()));
+            .address()?
+            .map(|address| (address, Arc::new(token_requests::Metrics::default())));
         // The address actually bound, so that a port chosen by the system (`:0`) can be found.
         let (listener, address) = listen::bind("--metrics-address", args.metrics_address).await?;
         tracing::info!(%address, endpoints = "/metrics /healthz /readyz", "listening on {address}");
-        tokio::spawn(endpoints::serve_with(listener, metrics.clone(), health.clone(), token_requests.clone()));
+        let token_request_metrics = token_requests.as_ref().map(|(_, metrics)| metrics.clone());
+        tokio::spawn(endpoints::serve_with(listener, metrics.clone(), health.clone(), token_request_metrics));
         let client = Client::try_default()
             .await
             .map_err(Error::Connect)?;
@@ -172,9 +168,9 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         check_crds(&client).await?;
         let settings = args.settings();
         // On every replica, leader or not: it only reads.
-        if let Some(token_request_metrics) = token_requests {
+        if let Some((address, token_request_metrics)) = token_requests {
             args.token_requests
-                .start(client.clone(), &settings, token_request_metrics)
+                .start(address, client.clone(), &settings, token_request_metrics)
                 .await?;
         }
         let election = args.leader_elect.then(|| LeaderElection {

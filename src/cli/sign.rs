@@ -98,13 +98,11 @@ pub enum Error {
         /// Its path (`spec.tll`).
         field: String,
     },
-    /// The claims break a rule (no permissions, a ttl out of range, a control character).
-    #[error(transparent)]
-    Request(#[from] token::RequestError),
     /// The API key or secret is missing, unreadable or refused.
     #[error(transparent)]
     Credentials(#[from] credentials::Error),
-    /// Signing failed (the clock, the random number generator).
+    /// The claims break a rule (no permissions, a ttl out of range, a control character), or
+    /// signing failed (the clock, the random number generator).
     #[error(transparent)]
     Sign(#[from] token::SignError),
 }
@@ -168,7 +166,7 @@ impl SignArgs {
 
 /// Signs the token the arguments describe, as of `now`.
 pub fn sign(args: &SignArgs, now: SystemTime) -> Result<SignedToken, Error> {
-    let request = TokenRequest::from_spec(&args.spec()?)?;
+    let request = TokenRequest::from_spec(&args.spec()?).map_err(token::SignError::from)?;
     let credentials = args.credentials.credentials()?;
     Ok(token::sign(&request, &credentials, now)?)
 }

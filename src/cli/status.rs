@@ -59,12 +59,6 @@ pub struct StatusArgs {
 /// Why `status` showed nothing (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The async runtime could not start.
-    #[error(transparent)]
-    Runtime(#[from] logging::RuntimeError),
-    /// No client for the cluster could be made.
-    #[error(transparent)]
-    Connect(#[from] connect::Error),
     /// The token does not exist in the namespace.
     #[error(
         "VideoSdkToken {namespace}/{name} not found: list the tokens with `kubectl get videosdktokens -n {namespace}`"
@@ -78,6 +72,12 @@ pub enum Error {
     /// The token could not be read otherwise (forbidden, the API server unreachable).
     #[error(transparent)]
     Token(ReadError),
+    /// No client for the cluster could be made.
+    #[error(transparent)]
+    Connect(#[from] connect::Error),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] logging::RuntimeError),
 }
 
 /// What [`observe`] read: the token, and for each related object either the object or why it

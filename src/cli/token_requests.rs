@@ -76,17 +76,6 @@ pub enum FlagError {
     },
 }
 
-/// Why the token request endpoint could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The flags are refused.
-    #[error(transparent)]
-    Flags(#[from] FlagError),
-    /// `--token-requests-address` cannot be bound.
-    #[error(transparent)]
-    Listen(#[from] listen::Error),
-}
-
 /// How many TokenReview and SubjectAccessReview answers are kept, each.
 const CACHE_CAPACITY: usize = 10_000;
 
@@ -113,18 +102,16 @@ impl TokenRequestArgs {
         Ok(Some(address))
     }
 
-    /// Binds the endpoint (when enabled: `Ok(None)` otherwise) and serves it in the background,
-    /// counting into `metrics`, for the operator configured by `operator`; returns the address
-    /// bound.
+    /// Binds the endpoint on `address` (what [`Self::address`] returned: the flags checked) and
+    /// serves it in the background, counting into `metrics`, for the operator configured by
+    /// `operator`; returns the address bound.
     pub async fn start(
         &self,
+        address: SocketAddr,
         client: Client,
         operator: &controller::Settings,
         metrics: Arc<token_requests::Metrics>,
-    ) -> Result<Option<SocketAddr>, Error> {
-        let Some(address) = self.address()? else {
-            return Ok(None);
-        };
+    ) -> Result<SocketAddr, listen::Error> {
         let (listener, bound) = listen::bind("--token-requests-address", address).await?;
         let settings = Settings {
             audience: self.token_requests_audience.clone(),
@@ -164,7 +151,7 @@ impl TokenRequestArgs {
                 tracing::error!(%error, "the token request endpoint stopped");
             }
         });
-        Ok(Some(bound))
+        Ok(bound)
     }
 }
 
