@@ -174,3 +174,30 @@ pub async fn install_crds(client: &Client) -> Result<(), kube::Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_document_that_is_not_an_object_is_named_before_any_request() {
+        // Nothing listens there: these documents fail before a request is made. An empty
+        // document is skipped but counted.
+        let client = Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap()))
+            .expect("a client");
+        let error = |text: &'static str| {
+            let client = client.clone();
+            async move {
+                apply(&client, "default", "test.yaml", text)
+                    .await
+                    .unwrap_err()
+                    .to_string()
+            }
+        };
+        assert_eq!(
+            error("~\n---\nmetadata: {name: x}\n").await,
+            "test.yaml, document 2: no apiVersion and kind"
+        );
+        assert!(error("a: [\n").await.starts_with("test.yaml, document 1: "),);
+    }
+}

@@ -127,3 +127,20 @@ pub async fn run(
     tracing::info!(identity = %election.identity, "released the leader lease");
     Ok(Ended::Shutdown)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leader_election_failure_names_the_lease() {
+        let error = LeaderElectionError {
+            namespace: "videosdk-system".into(),
+            source: kube_lease_manager::LeaseManagerError::NonexistentLease(LEASE_NAME.into()),
+        };
+        assert_eq!(
+            error.to_string(),
+            "leader election on Lease videosdk-system/videosdk-token-operator failed: Lease resource `videosdk-token-operator` doesn't exist"
+        );
+    }
+}

@@ -247,3 +247,40 @@ fn banner(
         applied.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kubeconfig_is_never_overwritten() {
+        let path = std::env::temp_dir().join(format!(
+            "videosdk-dev-test-{}.kubeconfig",
+            std::process::id()
+        ));
+        let written = OwnKubeconfig::create(&path, "first").expect("a new file");
+        let Err(error) = OwnKubeconfig::create(&path, "second") else {
+            panic!("an existing kubeconfig was overwritten");
+        };
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the kubeconfig {} already exists (another dev instance's, or a file of yours): remove it or choose another --kubeconfig",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "first");
+        drop(written);
+        assert!(!path.exists(), "removed when the instance ends");
+        let Err(error) = OwnKubeconfig::create(std::path::Path::new("/nonexistent/dir/kc"), "")
+        else {
+            panic!("a kubeconfig was written into a directory that does not exist");
+        };
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot write the kubeconfig /nonexistent/dir/kc: "),
+            "{error}"
+        );
+    }
+}

@@ -191,3 +191,56 @@ pub fn run(args: &SignArgs) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_that_is_not_a_token_says_what_it_is() {
+        let dir = std::env::temp_dir().join(format!("videosdk-sign-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cases = [
+            (
+                "kind: VideoSdkIssuer\n",
+                " is a VideoSdkIssuer, not a VideoSdkToken",
+            ),
+            (
+                "metadata: {name: t}\n",
+                " has no kind: expected a VideoSdkToken manifest",
+            ),
+            ("kind: VideoSdkToken\nspec: [\n", " is not valid YAML: "),
+            (
+                "kind: VideoSdkToken\nspec: {permissions: [join]}\n",
+                " is not a valid VideoSdkToken manifest: ",
+            ),
+            (
+                "kind: VideoSdkToken\nmetadata: {name: t}\nspec: {issuerRef: {name: i}, permissions: [allow_join], tll: 1h}\n",
+                ": unknown field \"spec.tll\": check its spelling (the API server refuses it too)",
+            ),
+        ];
+        for (i, (text, want)) in cases.into_iter().enumerate() {
+            let file = dir.join(format!("{i}.yaml"));
+            std::fs::write(&file, text).unwrap();
+            let args = SignArgs {
+                file: Some(file.clone()),
+                permissions: vec![],
+                roles: vec![],
+                room_id: None,
+                participant_id: None,
+                ttl: None,
+                credentials: CredentialArgs {
+                    api_key: None,
+                    secret_file: None,
+                },
+                output: SignOutput::Jwt,
+            };
+            let error = args.spec().unwrap_err().to_string();
+            assert!(
+                error.starts_with(&format!("{}{want}", file.display())),
+                "{error}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -842,6 +842,25 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_token_that_cannot_be_read_is_said_without_quoting_it() {
+        let secret = |token: Option<&[u8]>| Secret {
+            data: token.map(|t| BTreeMap::from([("token".to_owned(), ByteString(t.to_vec()))])),
+            ..Secret::default()
+        };
+        let error = |s: Secret| stored_token(&s, now()).unwrap_err().to_string();
+        assert_eq!(error(secret(None)), "the Secret has no key \"token\"");
+        assert_eq!(
+            error(secret(Some(b"\xff"))),
+            "the Secret's key \"token\" is not UTF-8 text"
+        );
+        let not_a_jwt = error(secret(Some(b"opaque-value")));
+        assert_eq!(
+            not_a_jwt,
+            "the Secret's key \"token\": not a JWT: expected three base64url segments separated by dots (header.claims.signature), found 1 segment(s)"
+        );
+    }
+
+    #[test]
     fn the_report_shows_claims_but_not_the_token_nor_the_api_key() {
         let secret_text = "s".repeat(32);
         let credentials =
