@@ -27,16 +27,17 @@ pub enum ManifestError {
         source: std::io::Error,
     },
     /// A document is not a Kubernetes object.
-    #[error("{source_name}, document {index}: {message}")]
+    #[error("{source_name}, document {index}: {problem}")]
     Invalid {
         /// Where it came from.
         source_name: String,
         /// 1-based document number.
         index: usize,
         /// What is wrong.
-        message: String,
+        #[source]
+        problem: InvalidDocument,
     },
-    /// The API server refused it.
+    /// The API server refused it (or its kind is not served, or the server is unreachable).
     #[error("{source_name}, document {index} ({kind} {name}): {error}")]
     Rejected {
         /// Where it came from.
@@ -48,8 +49,23 @@ pub enum ManifestError {
         /// Its name.
         name: String,
         /// The API error (boxed: it is large, and this enum travels in `Result`s).
+        #[source]
         error: Box<kube::Error>,
     },
+}
+
+/// Why a YAML document is not a Kubernetes object.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidDocument {
+    /// It is not YAML, or not an object with string `apiVersion`, `kind` and metadata.
+    #[error(transparent)]
+    Yaml(#[from] serde_yaml::Error),
+    /// It has no `apiVersion` and `kind`.
+    #[error("no apiVersion and kind")]
+    NoType,
+    /// Its `apiVersion` is not `GROUP/VERSION` or `VERSION`.
+    #[error(transparent)]
+    ApiVersion(#[from] kube::core::gvk::ParseGroupVersionError),
 }
 
 /// The YAML files named by `paths`: files as given, directories' `*.yaml`/`*.yml` sorted by name.
@@ -93,22 +109,21 @@ pub async fn apply(
     let mut applied = Vec::new();
     for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let index = i + 1;
-        let invalid = |message: String| ManifestError::Invalid {
+        let invalid = |problem: InvalidDocument| ManifestError::Invalid {
             source_name: source_name.to_owned(),
             index,
-            message,
+            problem,
         };
-        let value = serde_yaml::Value::deserialize(document).map_err(|e| invalid(e.to_string()))?;
+        let value = serde_yaml::Value::deserialize(document).map_err(|e| invalid(e.into()))?;
         if value.is_null() {
             continue;
         }
-        let object: DynamicObject =
-            serde_yaml::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        let object: DynamicObject = serde_yaml::from_value(value).map_err(|e| invalid(e.into()))?;
         let types = object
             .types
             .clone()
-            .ok_or_else(|| invalid("no apiVersion and kind".to_owned()))?;
-        let gvk = GroupVersionKind::try_from(&types).map_err(|e| invalid(e.to_string()))?;
+            .ok_or_else(|| invalid(InvalidDocument::NoType))?;
+        let gvk = GroupVersionKind::try_from(&types).map_err(|e| invalid(e.into()))?;
         let name = object.name_any();
         let rejected = |error: kube::Error| ManifestError::Rejected {
             source_name: source_name.to_owned(),
@@ -158,4 +173,31 @@ pub async fn install_crds(client: &Client) -> Result<(), kube::Error> {
         let _ = await_condition(crds.clone(), &name, conditions::is_crd_established()).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_document_that_is_not_an_object_is_named_before_any_request() {
+        // Nothing listens there: these documents fail before a request is made. An empty
+        // document is skipped but counted.
+        let client = Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap()))
+            .expect("a client");
+        let error = |text: &'static str| {
+            let client = client.clone();
+            async move {
+                apply(&client, "default", "test.yaml", text)
+                    .await
+                    .unwrap_err()
+                    .to_string()
+            }
+        };
+        assert_eq!(
+            error("~\n---\nmetadata: {name: x}\n").await,
+            "test.yaml, document 2: no apiVersion and kind"
+        );
+        assert!(error("a: [\n").await.starts_with("test.yaml, document 1: "),);
+    }
 }

@@ -26,6 +26,17 @@ pub struct LeaderElection {
     pub renew_grace_seconds: u64,
 }
 
+/// Leader election failed: the Lease could not be created, read, renewed or released (RBAC on
+/// `coordination.k8s.io` `leases`, or the API server is unreachable).
+#[derive(Debug, thiserror::Error)]
+#[error("leader election on Lease {namespace}/{} failed: {source}", LEASE_NAME)]
+pub struct LeaderElectionError {
+    /// The Lease's namespace.
+    pub namespace: String,
+    /// What the lease manager said.
+    pub source: kube_lease_manager::LeaseManagerError,
+}
+
 /// How the process ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -52,18 +63,16 @@ pub async fn run(
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<Ended, String> {
+) -> Result<Ended, LeaderElectionError> {
     let shutdown = shutdown.shared();
     let Some(election) = election else {
         health.leading.store(true, Ordering::Relaxed);
         controller::run(client, settings, metrics, shutdown).await;
         return Ok(Ended::Shutdown);
     };
-    let lease_error = |e: kube_lease_manager::LeaseManagerError| {
-        format!(
-            "leader election on Lease {}/{LEASE_NAME} failed: {e}",
-            election.namespace
-        )
+    let lease_error = |source| LeaderElectionError {
+        namespace: election.namespace.clone(),
+        source,
     };
     let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
         .with_namespace(&election.namespace)
@@ -117,4 +126,21 @@ pub async fn run(
     manager.release().await.map_err(lease_error)?;
     tracing::info!(identity = %election.identity, "released the leader lease");
     Ok(Ended::Shutdown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leader_election_failure_names_the_lease() {
+        let error = LeaderElectionError {
+            namespace: "videosdk-system".into(),
+            source: kube_lease_manager::LeaseManagerError::NonexistentLease(LEASE_NAME.into()),
+        };
+        assert_eq!(
+            error.to_string(),
+            "leader election on Lease videosdk-system/videosdk-token-operator failed: Lease resource `videosdk-token-operator` doesn't exist"
+        );
+    }
 }

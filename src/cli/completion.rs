@@ -19,18 +19,22 @@ pub struct CompletionArgs {
     pub shell: Shell,
 }
 
+/// Standard output could not take the completion script (a full disk, a closed file; a reader
+/// that stops early is no error).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the completion script: {0}")]
+pub struct Error(#[source] std::io::Error);
+
 /// Writes the script for the binary's own name to stdout. A reader that stops early
 /// (`completion bash | head`) is not an error: the script is built in memory first, because
 /// `clap_complete` panics on a failed write.
-pub fn run(args: &CompletionArgs) -> Result<(), String> {
+pub fn run(args: &CompletionArgs) -> Result<(), Error> {
     let mut command = Cli::command();
     let name = command.get_name().to_owned();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, name, &mut script);
     match std::io::Write::write_all(&mut std::io::stdout().lock(), &script) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(format!("cannot write the completion script: {e}"))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error(e)),
         _ => Ok(()),
     }
 }

@@ -105,19 +105,76 @@ pub fn write_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Why `crd` could not write its files.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `--json-schema DIR`: the directory or a schema file could not be created or written.
+    #[error("cannot write JSON Schemas into {}: {source}", dir.display())]
+    JsonSchemas {
+        /// The directory given.
+        dir: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// `--output-dir DIR`: the directory or a CRD file could not be created or written.
+    #[error("cannot write CRDs into {}: {source}", dir.display())]
+    Crds {
+        /// The directory given.
+        dir: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+}
+
 /// Runs the command.
-pub fn run(args: &CrdArgs) -> Result<(), String> {
+pub fn run(args: &CrdArgs) -> Result<(), Error> {
     if let Some(dir) = &args.json_schema {
-        return write_json_schemas(dir)
-            .map_err(|e| format!("cannot write JSON Schemas into {}: {e}", dir.display()));
+        return write_json_schemas(dir).map_err(|source| Error::JsonSchemas {
+            dir: dir.clone(),
+            source,
+        });
     }
     match &args.output_dir {
-        Some(dir) => {
-            write_dir(dir).map_err(|e| format!("cannot write CRDs into {}: {e}", dir.display()))
-        }
+        Some(dir) => write_dir(dir).map_err(|source| Error::Crds {
+            dir: dir.clone(),
+            source,
+        }),
         None => {
             print!("{}", api::crds_yaml());
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_that_cannot_be_made_is_named() {
+        // A directory below a file cannot be created.
+        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml/crds"));
+        for (args, start) in [
+            (
+                CrdArgs {
+                    output_dir: Some(dir.clone()),
+                    json_schema: None,
+                },
+                "cannot write CRDs into ",
+            ),
+            (
+                CrdArgs {
+                    output_dir: None,
+                    json_schema: Some(dir.clone()),
+                },
+                "cannot write JSON Schemas into ",
+            ),
+        ] {
+            let error = run(&args).unwrap_err().to_string();
+            assert!(
+                error.starts_with(&format!("{start}{}: ", dir.display())),
+                "{error}"
+            );
         }
     }
 }

@@ -1,9 +1,10 @@
 //! `dev`: the no-cluster quick start, like `vault server -dev`: an in-memory Kubernetes API
 //! server, the CRDs, some manifests, and the operator running against them.
 
+use super::listen;
 use super::logging::{self, LogArgs};
 use super::run::DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
-use super::token_requests::TokenRequestArgs;
+use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::controller::{self, Settings};
 use crate::manifests;
 use crate::token_requests::PATH;
@@ -65,45 +66,93 @@ pub struct DevArgs {
     pub logging: LogArgs,
 }
 
+/// Why `dev` did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `--listen` cannot be bound.
+    #[error("cannot listen on {address}: {source}")]
+    ApiServerListen {
+        /// The address given.
+        address: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// `--token-requests-address` cannot be bound.
+    #[error(transparent)]
+    Listen(#[from] listen::Error),
+    /// `--kubeconfig` names a file that exists: `dev` never overwrites one.
+    #[error(
+        "the kubeconfig {} already exists (another dev instance's, or a file of yours): remove it or choose another --kubeconfig",
+        path.display()
+    )]
+    KubeconfigExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The kubeconfig cannot be written (no such directory, no permission, a full disk).
+    #[error("cannot write the kubeconfig {}: {source}", path.display())]
+    WriteKubeconfig {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The in-memory API server refused the CRDs.
+    #[error("cannot install the CRDs: {0}")]
+    Crds(#[source] kube::Error),
+    /// A `-f` file cannot be read, or a manifest is not an object or is refused.
+    #[error(transparent)]
+    Manifests(#[from] manifests::ManifestError),
+    /// The path of this binary (printed in the banner) cannot be found.
+    #[error("cannot find this program's own path: {0}")]
+    OwnPath(#[source] std::io::Error),
+    /// The log flags are refused, or the async runtime could not start.
+    #[error(transparent)]
+    Logging(#[from] logging::Error),
+    /// The token request flags are refused.
+    #[error(transparent)]
+    TokenRequests(#[from] FlagError),
+}
+
 /// Runs the command until Ctrl-C.
-pub fn run(args: &DevArgs) -> Result<(), String> {
-    args.logging.init()?;
+pub fn run(args: &DevArgs) -> Result<(), Error> {
+    let runtime = logging::start(&args.logging)?;
     let sources = if args.files.is_empty() {
         BUNDLED_EXAMPLES
             .iter()
             .map(|(n, t)| (n.to_string(), t.to_string()))
             .collect()
     } else {
-        manifests::read_paths(&args.files).map_err(|e| e.to_string())?
+        manifests::read_paths(&args.files)?
     };
     let kubeconfig = args.kubeconfig.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("videosdk-dev-{}.kubeconfig", std::process::id()))
     });
-    let program =
-        std::env::current_exe().map_err(|e| format!("cannot find this program's own path: {e}"))?;
-    logging::runtime()?.block_on(async {
+    let program = std::env::current_exe().map_err(Error::OwnPath)?;
+    runtime.block_on(async {
         let options = ApiServerOptions { address: args.listen, ..ApiServerOptions::default() };
         let server = ApiServer::start(options)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+            .map_err(|source| Error::ApiServerListen { address: args.listen, source })?;
         let kubeconfig = OwnKubeconfig::create(&kubeconfig, &server.kubeconfig())?;
         let client = server.client();
-        manifests::install_crds(&client).await.map_err(|e| format!("cannot install the CRDs: {e}"))?;
+        manifests::install_crds(&client).await.map_err(Error::Crds)?;
         let namespace = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {DEFAULT_CLUSTER_RESOURCE_NAMESPACE}\n");
-        manifests::apply(&client, "default", "the cluster resource namespace", &namespace)
-            .await
-            .map_err(|e| e.to_string())?;
+        manifests::apply(&client, "default", "the cluster resource namespace", &namespace).await?;
         let mut applied = Vec::new();
         for (name, text) in &sources {
-            applied.extend(manifests::apply(&client, "default", name, text).await.map_err(|e| e.to_string())?);
+            applied.extend(manifests::apply(&client, "default", name, text).await?);
         }
         let settings = Settings::new(DEFAULT_CLUSTER_RESOURCE_NAMESPACE);
         let mut requests = args.token_requests.clone();
         requests.token_requests_address.get_or_insert(SocketAddr::from(([127, 0, 0, 1], 0)));
-        let requests = requests
-            .start(client.clone(), &settings, Default::default())
-            .await?
-            .map(|address| (address, requests.token_requests_audience.clone()));
+        let requests = match requests.address()? {
+            Some(address) => Some((
+                requests.start(address, client.clone(), &settings, Default::default()).await?,
+                requests.token_requests_audience.clone(),
+            )),
+            None => None,
+        };
         println!("{}", banner(server.url(), &kubeconfig.0, &program, &applied, args.files.is_empty(), requests));
         controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
         server.shutdown().await;
@@ -119,22 +168,23 @@ struct OwnKubeconfig(PathBuf);
 impl OwnKubeconfig {
     /// Writes `content` to `path`, which must not exist: two instances never share one file,
     /// and a kubeconfig of the user's is never overwritten.
-    fn create(path: &std::path::Path, content: &str) -> Result<Self, String> {
+    fn create(path: &std::path::Path, content: &str) -> Result<Self, Error> {
         use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
+        let path = path.to_owned();
+        let mut file = match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(path)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => format!(
-                    "the kubeconfig {} already exists (another dev instance's, or a file of yours): remove it or choose another --kubeconfig",
-                    path.display()
-                ),
-                _ => format!("cannot write the kubeconfig {}: {e}", path.display()),
-            })?;
-        let written = OwnKubeconfig(path.to_owned());
+            .open(&path)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::KubeconfigExists { path });
+            }
+            Err(source) => return Err(Error::WriteKubeconfig { path, source }),
+        };
+        let written = OwnKubeconfig(path.clone());
         file.write_all(content.as_bytes())
-            .map_err(|e| format!("cannot write the kubeconfig {}: {e}", path.display()))?;
+            .map_err(|source| Error::WriteKubeconfig { path, source })?;
         Ok(written)
     }
 }
@@ -196,4 +246,41 @@ fn banner(
          Issuances and rotations are logged below. Ctrl-C stops.",
         applied.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kubeconfig_is_never_overwritten() {
+        let path = std::env::temp_dir().join(format!(
+            "videosdk-dev-test-{}.kubeconfig",
+            std::process::id()
+        ));
+        let written = OwnKubeconfig::create(&path, "first").expect("a new file");
+        let Err(error) = OwnKubeconfig::create(&path, "second") else {
+            panic!("an existing kubeconfig was overwritten");
+        };
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the kubeconfig {} already exists (another dev instance's, or a file of yours): remove it or choose another --kubeconfig",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "first");
+        drop(written);
+        assert!(!path.exists(), "removed when the instance ends");
+        let Err(error) = OwnKubeconfig::create(std::path::Path::new("/nonexistent/dir/kc"), "")
+        else {
+            panic!("a kubeconfig was written into a directory that does not exist");
+        };
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot write the kubeconfig /nonexistent/dir/kc: "),
+            "{error}"
+        );
+    }
 }

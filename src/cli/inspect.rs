@@ -1,8 +1,8 @@
 //! `inspect`: shows what a token says and whether it is still good.
 
-use super::credentials::CredentialArgs;
+use super::credentials::{self, CredentialArgs};
 use super::input;
-use crate::token::{self, DecodedToken, VerifyError, format_human};
+use crate::token::{self, DecodeError, DecodedToken, VerifyError, format_human};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::path::PathBuf;
@@ -35,6 +35,21 @@ pub struct InspectArgs {
     /// What to print.
     #[arg(short, long, value_enum, default_value_t = InspectOutput::Text)]
     pub output: InspectOutput,
+}
+
+/// Why `inspect` could not judge the token (exit code 2; an expired or forged token is no
+/// error, but exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file or standard input cannot be read.
+    #[error(transparent)]
+    Input(#[from] input::Error),
+    /// `--secret-file` or `$VIDEOSDK_SECRET` cannot be read.
+    #[error(transparent)]
+    Credentials(#[from] credentials::Error),
+    /// The input is not a JWT, or its header or claims are not a VideoSDK token's.
+    #[error(transparent)]
+    NotAToken(#[from] DecodeError),
 }
 
 /// Output formats of `inspect`.
@@ -88,13 +103,13 @@ impl Report {
 /// Reads and checks the token in `input` as of `now`; `secret` enables the signature check.
 /// Whitespace around the token (a newline from `echo`, a file's last line) is ignored and
 /// reported in [`Report::ignored_whitespace`]. Errors are bad input (not a token).
-pub fn inspect(input: &str, secret: Option<&str>, now: SystemTime) -> Result<Report, String> {
+pub fn inspect(input: &str, secret: Option<&str>, now: SystemTime) -> Result<Report, DecodeError> {
     let jwt = input.trim();
     let ignored_whitespace = (jwt.len() != input.len()).then(|| {
         let leading = input.len() - input.trim_start().len();
         (leading, input.len() - jwt.len() - leading)
     });
-    let decoded = token::decode_unverified(jwt).map_err(|e| e.to_string())?;
+    let decoded = token::decode_unverified(jwt)?;
     let signature = match secret {
         None => Signature::Unchecked,
         Some(secret) => match token::verify(jwt, secret, now) {
@@ -200,7 +215,7 @@ pub fn render_json(report: &Report) -> serde_json::Value {
 }
 
 /// Runs the command; `Ok(true)` when the token is valid.
-pub fn run(args: &InspectArgs) -> Result<bool, String> {
+pub fn run(args: &InspectArgs) -> Result<bool, Error> {
     let text = match (&args.file, args.token.as_deref()) {
         (Some(path), _) => input::read(path)?.1,
         (None, None | Some("-")) => input::read(std::path::Path::new("-"))?.1,

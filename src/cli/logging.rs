@@ -3,6 +3,30 @@
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+/// Why a long-running command could not set up its logger or its runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `--log-level` (`$VIDEOSDK_LOG_LEVEL`) is not a filter `tracing-subscriber` reads.
+    #[error("--log-level {filter:?} is not a valid filter: {source}")]
+    Filter {
+        /// The filter given.
+        filter: String,
+        /// What is wrong with it.
+        source: tracing_subscriber::filter::ParseError,
+    },
+    /// A logger is already installed in this process.
+    #[error("cannot install the logger: {0}")]
+    Install(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// The operating system refused the threads or I/O driver of the async runtime.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the async runtime: {0}")]
+pub struct RuntimeError(#[source] std::io::Error);
+
 /// Log flags.
 #[derive(Args, Debug, Clone)]
 pub struct LogArgs {
@@ -31,12 +55,10 @@ pub enum LogFormat {
 
 impl LogArgs {
     /// Installs the global subscriber; an invalid filter is bad input.
-    pub fn init(&self) -> Result<(), String> {
-        let filter = EnvFilter::try_new(&self.log_level).map_err(|e| {
-            format!(
-                "--log-level {:?} is not a valid filter: {e}",
-                self.log_level
-            )
+    fn init(&self) -> Result<(), Error> {
+        let filter = EnvFilter::try_new(&self.log_level).map_err(|source| Error::Filter {
+            filter: self.log_level.clone(),
+            source,
         })?;
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
@@ -50,8 +72,15 @@ impl LogArgs {
             // under "fields".
             LogFormat::Json => builder.json().flatten_event(true).try_init(),
         };
-        installed.map_err(|e| format!("cannot install the logger: {e}"))
+        installed.map_err(Error::Install)
     }
+}
+
+/// Sets up a long-running command (`run`, `dev`): installs the logger `args` describe, then
+/// starts the runtime it runs on.
+pub fn start(args: &LogArgs) -> Result<tokio::runtime::Runtime, Error> {
+    args.init()?;
+    Ok(runtime()?)
 }
 
 /// Completes on Ctrl-C or SIGTERM (what Kubernetes sends to stop a pod).
@@ -73,10 +102,28 @@ pub async fn shutdown_signal() {
 
 /// A multi-threaded Tokio runtime for a long-running command, with the allocator tuned for one
 /// (before its threads start).
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, RuntimeError> {
     super::memory::tune_allocator();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map_err(RuntimeError)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_filter_is_named() {
+        let args = LogArgs {
+            log_format: LogFormat::Text,
+            log_level: "a=[".to_owned(),
+        };
+        let error = args.init().unwrap_err().to_string();
+        assert!(
+            error.starts_with("--log-level \"a=[\" is not a valid filter: "),
+            "{error}"
+        );
+    }
 }

@@ -2,8 +2,11 @@
 //! `crd`, `sign`, `inspect`, `status`, `renew`, `completion` and `request` (a token from the
 //! operator's token request endpoint); also a kubectl plugin (see [`plugin`]).
 //!
-//! Each command is a small module with a pure core that tests call directly; `main.rs` only
-//! parses arguments and maps errors to exit codes.
+//! Each command is a small module with a pure core that tests call directly, and an `Error` enum
+//! of its own whose variants name what went wrong (the shared parts have theirs:
+//! [`input::Error`], [`credentials::Error`], [`connect::Error`], [`connect::ReadError`],
+//! [`listen::Error`], [`logging::Error`]); `main.rs` only parses arguments, prints an error's
+//! message and maps it to [`EXIT_BAD_INPUT`].
 
 pub mod completion;
 pub mod connect;
@@ -11,8 +14,9 @@ pub mod crd;
 pub mod credentials;
 #[cfg(feature = "dev")]
 pub mod dev;
-mod input;
+pub mod input;
 pub mod inspect;
+pub mod listen;
 pub mod logging;
 mod memory;
 pub mod plugin;

@@ -5,7 +5,8 @@
 //! [`selection`] turns the flags into a [`Selection`] with no I/O, refusing ambiguous input; the
 //! rest lists the tokens and patches them.
 
-use super::connect::{self, ClusterArgs};
+use super::connect::{self, ClusterArgs, ReadError};
+use super::logging;
 use crate::api::{RENEW_NOW_ANNOTATION, VideoSdkToken};
 use clap::Args;
 use k8s_openapi::jiff::Timestamp;
@@ -65,14 +66,127 @@ pub enum Selection {
     },
 }
 
+/// Flags that name no token, or several kinds of selection at once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionError {
+    /// `-l` is empty or blank, which would select every token.
+    #[error(
+        "the label selector (-l) is empty: give one such as -l app=web, or use --all to renew every token"
+    )]
+    EmptySelector,
+    /// Neither a name, `-l` nor `--all` (renewing every token must be asked for).
+    #[error(
+        "which tokens? give a token NAME, a label selector (-l key=value), or --all for every token of the namespace (with -A: of all namespaces)"
+    )]
+    NoneNamed,
+    /// More than one of a name, `-l` and `--all`.
+    #[error("give either a token NAME, -l SELECTOR or --all, not several")]
+    Several,
+}
+
+/// The tokens already renewed when a change failed part-way; shown after the error as
+/// ` (already renewed: ns/a, ns/b)`, nothing when none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Renewed(pub Vec<String>);
+
+impl std::fmt::Display for Renewed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " (already renewed: {})", self.0.join(", "))
+        }
+    }
+}
+
+/// Why `renew` did not renew every token it was asked to (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `-l` or `--all` matched no token.
+    #[error("no VideoSdkToken {}{}", scope(namespace.as_deref()), matching(selector.as_deref()))]
+    NoneMatch {
+        /// The namespace listed; `None` with `-A`.
+        namespace: Option<String>,
+        /// The `-l` selector, if given.
+        selector: Option<String>,
+    },
+    /// The token named does not exist (or was deleted after it was listed).
+    #[error(
+        "VideoSdkToken {namespace}/{name} not found: list the tokens with `kubectl get videosdktokens -n {namespace}`{renewed}"
+    )]
+    TokenNotFound {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The tokens renewed before it.
+        renewed: Renewed,
+    },
+    /// RBAC does not let this user patch the token.
+    #[error("not allowed to change VideoSdkToken {namespace}/{name}: {message}{renewed}")]
+    Forbidden {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The API server's message (names the user, verb and resource).
+        message: String,
+        /// The tokens renewed before it.
+        renewed: Renewed,
+    },
+    /// The patch failed otherwise (the API server unreachable, a webhook refused it).
+    #[error("cannot change VideoSdkToken {namespace}/{name}: {source}{renewed}")]
+    Change {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// What kube said (boxed: it is large, and this enum travels in `Result`s).
+        source: Box<kube::Error>,
+        /// The tokens renewed before it.
+        renewed: Renewed,
+    },
+    /// The API server refused the `-l` selector (400).
+    #[error("invalid label selector: {message}")]
+    InvalidSelector {
+        /// The API server's message.
+        message: String,
+    },
+    /// The tokens could not be listed (forbidden, the API server unreachable).
+    #[error(transparent)]
+    List(ReadError),
+    /// The flags name no token, or several kinds of selection.
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+    /// No client for the cluster could be made.
+    #[error(transparent)]
+    Connect(#[from] connect::Error),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] logging::RuntimeError),
+}
+
+/// `in namespace NS`, or `in any namespace` for `None` (`-A`).
+fn scope(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(namespace) => format!("in namespace {namespace}"),
+        None => "in any namespace".to_owned(),
+    }
+}
+
+/// ` matches -l SELECTOR`, or nothing without a selector.
+fn matching(selector: Option<&str>) -> String {
+    selector.map_or_else(String::new, |s| format!(" matches -l {s}"))
+}
+
 /// The selection the flags ask for; an error that says what to add when they name no token
 /// (renewing every token must be asked for with `--all`, as `kubectl delete` asks).
-pub fn selection(args: &RenewArgs) -> Result<Selection, String> {
+pub fn selection(args: &RenewArgs) -> Result<Selection, SelectionError> {
     match (&args.name, &args.selector, args.all) {
         (Some(name), None, false) => Ok(Selection::Name(name.clone())),
-        (None, Some(selector), false) if selector.trim().is_empty() => Err(
-            "the label selector (-l) is empty: give one such as -l app=web, or use --all to renew every token".to_owned(),
-        ),
+        (None, Some(selector), false) if selector.trim().is_empty() => {
+            Err(SelectionError::EmptySelector)
+        }
         (None, Some(selector), false) => Ok(Selection::Matching {
             selector: Some(selector.clone()),
             all_namespaces: args.all_namespaces,
@@ -81,10 +195,8 @@ pub fn selection(args: &RenewArgs) -> Result<Selection, String> {
             selector: None,
             all_namespaces: args.all_namespaces,
         }),
-        (None, None, false) => Err(
-            "which tokens? give a token NAME, a label selector (-l key=value), or --all for every token of the namespace (with -A: of all namespaces)".to_owned(),
-        ),
-        _ => Err("give either a token NAME, -l SELECTOR or --all, not several".to_owned()),
+        (None, None, false) => Err(SelectionError::NoneNamed),
+        _ => Err(SelectionError::Several),
     }
 }
 
@@ -117,7 +229,7 @@ pub async fn renew(
     client: &Client,
     namespace: &str,
     selection: &Selection,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Error> {
     let value = new_value();
     let targets: Vec<(String, String)> = match selection {
         Selection::Name(name) => vec![(namespace.to_owned(), name.clone())],
@@ -125,25 +237,26 @@ pub async fn renew(
             selector,
             all_namespaces,
         } => {
-            let api: Api<VideoSdkToken> = if *all_namespaces {
-                Api::all(client.clone())
+            let (api, listed_namespace): (Api<VideoSdkToken>, _) = if *all_namespaces {
+                (Api::all(client.clone()), None)
             } else {
-                Api::namespaced(client.clone(), namespace)
+                (
+                    Api::namespaced(client.clone(), namespace),
+                    Some(namespace.to_owned()),
+                )
             };
             let mut params = ListParams::default();
             if let Some(selector) = selector {
                 params = params.labels(selector);
             }
-            let where_ = if *all_namespaces {
-                "in any namespace".to_owned()
-            } else {
-                format!("in namespace {namespace}")
-            };
-            let listed = api.list_metadata(&params).await.map_err(|e| match &e {
+            let listed = api.list_metadata(&params).await.map_err(|e| match e {
                 kube::Error::Api(s) if s.code == 400 => {
-                    format!("invalid label selector: {}", s.message)
+                    Error::InvalidSelector { message: s.message }
                 }
-                _ => connect::describe(&e, &format!("the VideoSdkTokens {where_}")),
+                e => Error::List(ReadError::new(
+                    e,
+                    format!("the VideoSdkTokens {}", scope(listed_namespace.as_deref())),
+                )),
             })?;
             let found: Vec<(String, String)> = listed
                 .items
@@ -151,9 +264,9 @@ pub async fn renew(
                 .map(|t| (t.namespace().unwrap_or_default(), t.name_any()))
                 .collect();
             if found.is_empty() {
-                return Err(match selector {
-                    Some(selector) => format!("no VideoSdkToken {where_} matches -l {selector}"),
-                    None => format!("no VideoSdkToken {where_}"),
+                return Err(Error::NoneMatch {
+                    namespace: listed_namespace,
+                    selector: selector.clone(),
                 });
             }
             found
@@ -162,32 +275,37 @@ pub async fn renew(
     let mut changed = Vec::new();
     for (namespace, name) in targets {
         let api: Api<VideoSdkToken> = Api::namespaced(client.clone(), &namespace);
-        annotate(&api, &name, &value).await.map_err(|e| {
-            let what = format!("VideoSdkToken {namespace}/{name}");
-            let done = if changed.is_empty() {
-                String::new()
-            } else {
-                format!(" (already renewed: {})", changed.join(", "))
-            };
-            match &e {
-                kube::Error::Api(s) if s.is_not_found() => format!(
-                    "{what} not found: list the tokens with `kubectl get videosdktokens -n {namespace}`{done}"
-                ),
-                kube::Error::Api(s) if s.is_forbidden() => {
-                    format!("not allowed to change {what}: {}{done}", s.message)
-                }
-                _ => format!("cannot change {what}: {e}{done}"),
-            }
-        })?;
+        if let Err(e) = annotate(&api, &name, &value).await {
+            let renewed = Renewed(changed);
+            return Err(match e {
+                kube::Error::Api(s) if s.is_not_found() => Error::TokenNotFound {
+                    namespace,
+                    name,
+                    renewed,
+                },
+                kube::Error::Api(s) if s.is_forbidden() => Error::Forbidden {
+                    namespace,
+                    name,
+                    message: s.message,
+                    renewed,
+                },
+                source => Error::Change {
+                    namespace,
+                    name,
+                    source: Box::new(source),
+                    renewed,
+                },
+            });
+        }
         changed.push(format!("{namespace}/{name}"));
     }
     Ok(changed)
 }
 
 /// Runs the command, printing each token changed.
-pub fn run(args: &RenewArgs) -> Result<(), String> {
+pub fn run(args: &RenewArgs) -> Result<(), Error> {
     let selection = selection(args)?;
-    super::logging::runtime()?.block_on(async {
+    logging::runtime()?.block_on(async {
         let (client, namespace) = connect::connect(&args.cluster).await?;
         // Printed as the whole list at the end: a failure part-way names what was done.
         for token in renew(&client, &namespace, &selection).await? {
@@ -211,7 +329,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Selection, String> {
         let cli = Cli::try_parse_from(std::iter::once("renew").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
-        selection(&cli.args)
+        selection(&cli.args).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -248,5 +366,38 @@ mod tests {
     #[test]
     fn each_value_is_new() {
         assert_ne!(new_value(), new_value());
+    }
+
+    #[test]
+    fn a_failure_names_the_scope_and_what_was_already_renewed() {
+        let none = |namespace: Option<&str>, selector: Option<&str>| {
+            Error::NoneMatch {
+                namespace: namespace.map(str::to_owned),
+                selector: selector.map(str::to_owned),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            none(Some("default"), Some("app=web")),
+            "no VideoSdkToken in namespace default matches -l app=web"
+        );
+        assert_eq!(none(None, None), "no VideoSdkToken in any namespace");
+        let forbidden = |renewed: Vec<&str>| {
+            Error::Forbidden {
+                namespace: "default".into(),
+                name: "b".into(),
+                message: "denied".into(),
+                renewed: Renewed(renewed.into_iter().map(str::to_owned).collect()),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            forbidden(vec![]),
+            "not allowed to change VideoSdkToken default/b: denied"
+        );
+        assert_eq!(
+            forbidden(vec!["default/a"]),
+            "not allowed to change VideoSdkToken default/b: denied (already renewed: default/a)"
+        );
     }
 }

@@ -79,6 +79,120 @@ pub struct RequestArgs {
     pub output: RequestOutput,
 }
 
+/// Why no token was had from the endpoint (exit code 2). Messages never hold the bearer token.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `--token-file` cannot be read.
+    #[error("cannot read --token-file {}: {source}", path.display())]
+    TokenFile {
+        /// The file given.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// Neither `--service-account` nor `--token-file` was given.
+    #[error("give --service-account or --token-file")]
+    NoBearer,
+    /// `--service-account`, or a request without `--namespace`, needs a kubeconfig or the
+    /// in-cluster configuration, and neither is usable.
+    #[error(
+        "cannot read the kubeconfig or in-cluster configuration (needed for --service-account, or without --namespace): {0}"
+    )]
+    Kubeconfig(#[source] kube::config::InferConfigError),
+    /// The ServiceAccount token could not be minted (the ServiceAccount does not exist, or
+    /// RBAC does not grant `create` on `serviceaccounts/token`).
+    #[error(
+        "cannot mint a token of ServiceAccount {namespace}/{account} (needs create on serviceaccounts/token): {source}"
+    )]
+    Mint {
+        /// The namespace.
+        namespace: String,
+        /// The ServiceAccount.
+        account: String,
+        /// What kube said.
+        source: kube::Error,
+    },
+    /// The API server answered the TokenRequest without a token.
+    #[error("the API server returned no token for ServiceAccount {namespace}/{account}")]
+    NotMinted {
+        /// The namespace.
+        namespace: String,
+        /// The ServiceAccount.
+        account: String,
+    },
+    /// No client for the Kubernetes API could be made from the configuration.
+    #[error("cannot connect to the Kubernetes API: {0}")]
+    KubernetesClient(#[source] kube::Error),
+    /// `--url` does not parse.
+    #[error("--url {url:?} is not a URL: {source}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// Why it does not parse.
+        source: axum::http::uri::InvalidUri,
+    },
+    /// `--ca-file` cannot be read.
+    #[error("cannot read --ca-file {}: {source}", path.display())]
+    CaFile {
+        /// The file given.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// `--ca-file` is not PEM.
+    #[error("--ca-file {}: not PEM certificates: {source}", path.display())]
+    CaNotPem {
+        /// The file given.
+        path: PathBuf,
+        /// Why it does not parse.
+        source: tokio_rustls::rustls::pki_types::pem::Error,
+    },
+    /// `--ca-file` holds no `CERTIFICATE` block.
+    #[error("--ca-file {}: holds no certificate", path.display())]
+    CaEmpty {
+        /// The file given.
+        path: PathBuf,
+    },
+    /// No HTTP client for `--url` could be made (for example a `--ca-file` certificate that
+    /// does not parse).
+    #[error("cannot reach --url {url}: {source}")]
+    EndpointClient {
+        /// The URL given.
+        url: String,
+        /// What kube said.
+        source: kube::Error,
+    },
+    /// The HTTP request could not be built (a bearer token with characters a header cannot
+    /// hold).
+    #[error("cannot build the request: {0}")]
+    Build(#[source] axum::http::Error),
+    /// The endpoint refused: its status and message (401 the bearer token, 403 RBAC or the
+    /// issuer's policy, 404 no such issuer, 422 a field, 429 the rate limit, 503 not Ready).
+    #[error("the endpoint refused: {code} {reason}: {message}")]
+    Refused {
+        /// The HTTP status code.
+        code: u16,
+        /// The refusal's reason (`Forbidden`).
+        reason: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// No answer from the endpoint (not reachable, TLS failed).
+    #[error("token request to {url} failed: {source}")]
+    Failed {
+        /// The URL given.
+        url: String,
+        /// What kube said.
+        source: kube::Error,
+    },
+    /// The endpoint answered 200 with something other than JSON.
+    #[error("the endpoint's answer is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] logging::RuntimeError),
+}
+
 /// Output formats of `request`.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestOutput {
@@ -112,13 +226,11 @@ impl RequestArgs {
 }
 
 /// Runs the command: prints the token, or says why the endpoint refused.
-pub fn run(args: &RequestArgs) -> Result<(), String> {
+pub fn run(args: &RequestArgs) -> Result<(), Error> {
     logging::runtime()?.block_on(async {
         let needs_cluster = args.service_account.is_some() || args.namespace.is_none();
         let cluster = if needs_cluster {
-            Some(kube::Config::infer().await.map_err(|e| {
-                format!("cannot read the kubeconfig or in-cluster configuration (needed for --service-account, or without --namespace): {e}")
-            })?)
+            Some(kube::Config::infer().await.map_err(Error::Kubeconfig)?)
         } else {
             None
         };
@@ -129,36 +241,50 @@ pub fn run(args: &RequestArgs) -> Result<(), String> {
             .unwrap_or_else(|| "default".to_owned());
         let bearer = match (&args.token_file, &args.service_account, cluster) {
             (Some(file), _, _) => std::fs::read_to_string(file)
-                .map_err(|e| format!("cannot read --token-file {}: {e}", file.display()))?
+                .map_err(|source| Error::TokenFile {
+                    path: file.clone(),
+                    source,
+                })?
                 .trim()
                 .to_owned(),
             (None, Some(account), Some(config)) => {
                 mint(config, &namespace, account, &args.audience).await?
             }
-            _ => return Err("give --service-account or --token-file".to_owned()),
+            _ => return Err(Error::NoBearer),
         };
-        let mut endpoint = kube::Config::new(
-            args.url
-                .parse()
-                .map_err(|e| format!("--url {:?} is not a URL: {e}", args.url))?,
-        );
+        let url = args.url.parse().map_err(|source| Error::Url {
+            url: args.url.clone(),
+            source,
+        })?;
+        let mut endpoint = kube::Config::new(url);
         if let Some(ca) = &args.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| format!("cannot read --ca-file {}: {e}", ca.display()))?;
-            endpoint.root_cert = Some(pem_certificates(&pem).map_err(|e| format!("--ca-file {}: {e}", ca.display()))?);
+            let pem = std::fs::read(ca).map_err(|source| Error::CaFile {
+                path: ca.clone(),
+                source,
+            })?;
+            endpoint.root_cert = Some(pem_certificates(&pem, ca)?);
         }
-        let client = Client::try_from(endpoint).map_err(|e| format!("cannot reach --url {}: {e}", args.url))?;
+        let client = Client::try_from(endpoint).map_err(|source| Error::EndpointClient {
+            url: args.url.clone(),
+            source,
+        })?;
         let request = Request::post(PATH.replace("{namespace}", &namespace))
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
             .body(serde_json::to_vec(&args.body()).expect("JSON"))
-            .map_err(|e| format!("cannot build the request: {e}"))?;
+            .map_err(Error::Build)?;
         let text = client.request_text(request).await.map_err(|e| match e {
-            kube::Error::Api(status) => format!("the endpoint refused: {} {}: {}", status.code, status.reason, status.message),
-            other => format!("token request to {} failed: {other}", args.url),
+            kube::Error::Api(status) => Error::Refused {
+                code: status.code,
+                reason: status.reason,
+                message: status.message,
+            },
+            source => Error::Failed {
+                url: args.url.clone(),
+                source,
+            },
         })?;
-        let answer: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("the endpoint's answer is not JSON: {e}"))?;
+        let answer: Value = serde_json::from_str(&text).map_err(Error::NotJson)?;
         match args.output {
             RequestOutput::Jwt => println!("{}", answer["token"].as_str().unwrap_or_default()),
             RequestOutput::Json => println!("{answer:#}"),
@@ -173,9 +299,8 @@ async fn mint(
     namespace: &str,
     account: &str,
     audience: &str,
-) -> Result<String, String> {
-    let client = Client::try_from(config)
-        .map_err(|e| format!("cannot connect to the Kubernetes API: {e}"))?;
+) -> Result<String, Error> {
+    let client = Client::try_from(config).map_err(Error::KubernetesClient)?;
     let request = TokenRequest {
         spec: TokenRequestSpec {
             audiences: vec![audience.to_owned()],
@@ -187,22 +312,55 @@ async fn mint(
     let minted = Api::<ServiceAccount>::namespaced(client, namespace)
         .create_token_request(account, &PostParams::default(), &request)
         .await
-        .map_err(|e| format!("cannot mint a token of ServiceAccount {namespace}/{account} (needs create on serviceaccounts/token): {e}"))?;
-    minted.status.map(|s| s.token).ok_or_else(|| {
-        format!("the API server returned no token for ServiceAccount {namespace}/{account}")
-    })
+        .map_err(|source| Error::Mint {
+            namespace: namespace.to_owned(),
+            account: account.to_owned(),
+            source,
+        })?;
+    minted
+        .status
+        .map(|s| s.token)
+        .ok_or_else(|| Error::NotMinted {
+            namespace: namespace.to_owned(),
+            account: account.to_owned(),
+        })
 }
 
-/// The DER certificates of a PEM file.
-fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+/// The DER certificates of the PEM file `path`, whose content is `pem`.
+fn pem_certificates(pem: &[u8], path: &std::path::Path) -> Result<Vec<Vec<u8>>, Error> {
     use tokio_rustls::rustls::pki_types::CertificateDer;
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     let certs = CertificateDer::pem_slice_iter(pem)
         .map(|c| c.map(|c| c.to_vec()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("not PEM certificates: {e}"))?;
+        .map_err(|source| Error::CaNotPem {
+            path: path.to_owned(),
+            source,
+        })?;
     if certs.is_empty() {
-        return Err("holds no certificate".to_owned());
+        return Err(Error::CaEmpty {
+            path: path.to_owned(),
+        });
     }
     Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_ca_file_without_certificates_is_named() {
+        let error = |pem: &[u8]| {
+            pem_certificates(pem, Path::new("ca.crt"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(error(b"not pem"), "--ca-file ca.crt: holds no certificate");
+        assert!(
+            error(b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n")
+                .starts_with("--ca-file ca.crt: not PEM certificates: "),
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! `run`: the operator, against the cluster of the usual kubeconfig or in-cluster configuration.
 
+use super::listen;
 use super::logging::{self, LogArgs};
-use super::token_requests::TokenRequestArgs;
+use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
 use crate::controller::{Metrics, Settings};
 use crate::endpoints;
@@ -101,32 +102,75 @@ fn own_namespace() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Why the operator did not start, or stopped with an error (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Neither a kubeconfig nor an in-cluster service account is usable.
+    #[error("cannot connect to the Kubernetes API (kubeconfig or in-cluster configuration): {0}")]
+    Connect(#[source] kube::Error),
+    /// The CRDs are not installed, or whether they are could not be checked.
+    #[error(transparent)]
+    Crds(#[from] CrdsError),
+    /// Leader election failed.
+    #[error(transparent)]
+    LeaderElection(#[from] operator::LeaderElectionError),
+    /// Another replica took over the Lease, or it could not be renewed in time.
+    #[error("lost leadership of the Lease; exiting so that this replica restarts as a standby")]
+    LostLeadership,
+    /// `--metrics-address` or `--token-requests-address` cannot be bound.
+    #[error(transparent)]
+    Listen(#[from] listen::Error),
+    /// The token request flags are refused.
+    #[error(transparent)]
+    TokenRequests(#[from] FlagError),
+    /// The log flags are refused, or the async runtime could not start.
+    #[error(transparent)]
+    Logging(#[from] logging::Error),
+}
+
+/// Why [`check_crds`] did not find the operator's CRDs served.
+#[derive(Debug, thiserror::Error)]
+pub enum CrdsError {
+    /// These CRDs (by name) are not served: not installed, or not established yet.
+    #[error(
+        "the CRDs {} are not installed in this cluster: install them with `kubectl apply --server-side -f crds/` (or `videosdk-token-operator crd | kubectl apply --server-side -f -`) and start again",
+        .missing.join(", ")
+    )]
+    NotInstalled {
+        /// The names of the CRDs missing.
+        missing: Vec<&'static str>,
+    },
+    /// Listing them failed for another reason than their absence (RBAC, an unreachable server).
+    #[error("cannot check whether the CRDs are installed: {0}")]
+    Check(#[source] kube::Error),
+}
+
 /// Runs the command until SIGTERM or Ctrl-C; an error (exit code 2) when leadership is lost, so
 /// that Kubernetes restarts the pod as a standby.
-pub fn run(args: &RunArgs) -> Result<(), String> {
-    args.logging.init()?;
-    logging::runtime()?.block_on(async {
+pub fn run(args: &RunArgs) -> Result<(), Error> {
+    logging::start(&args.logging)?.block_on(async {
         let metrics = Arc::new(Metrics::default());
         let health = Arc::new(Health::default());
         // Bad flags fail before anything starts.
-        let token_requests = args.token_requests.address()?.map(|_| Arc::new(token_requests::Metrics::default()));
-        let listener = tokio::net::TcpListener::bind(args.metrics_address)
-            .await
-            .map_err(|e| format!("cannot listen on --metrics-address {}: {e}", args.metrics_address))?;
+        let token_requests = args
+            .token_requests
+            .address()?
+            .map(|address| (address, Arc::new(token_requests::Metrics::default())));
         // The address actually bound, so that a port chosen by the system (`:0`) can be found.
-        let address = listener.local_addr().map_err(|e| format!("cannot read the address of --metrics-address: {e}"))?;
+        let (listener, address) = listen::bind("--metrics-address", args.metrics_address).await?;
         tracing::info!(%address, endpoints = "/metrics /healthz /readyz", "listening on {address}");
-        tokio::spawn(endpoints::serve_with(listener, metrics.clone(), health.clone(), token_requests.clone()));
+        let token_request_metrics = token_requests.as_ref().map(|(_, metrics)| metrics.clone());
+        tokio::spawn(endpoints::serve_with(listener, metrics.clone(), health.clone(), token_request_metrics));
         let client = Client::try_default()
             .await
-            .map_err(|e| format!("cannot connect to the Kubernetes API (kubeconfig or in-cluster configuration): {e}"))?;
+            .map_err(Error::Connect)?;
         super::server_version::warn_if_unsupported(&client).await;
         check_crds(&client).await?;
         let settings = args.settings();
         // On every replica, leader or not: it only reads.
-        if let Some(token_request_metrics) = token_requests {
+        if let Some((address, token_request_metrics)) = token_requests {
             args.token_requests
-                .start(client.clone(), &settings, token_request_metrics)
+                .start(address, client.clone(), &settings, token_request_metrics)
                 .await?;
         }
         let election = args.leader_elect.then(|| LeaderElection {
@@ -142,13 +186,13 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         tracing::info!(cluster_resource_namespace = %settings.cluster_resource_namespace, namespace = ?settings.namespace, leader_election = election.is_some(), "operator starting");
         match operator::run(client, settings, election, metrics, health, logging::shutdown_signal()).await? {
             Ended::Shutdown => Ok(()),
-            Ended::LostLeadership => Err("lost leadership of the Lease; exiting so that this replica restarts as a standby".to_owned()),
+            Ended::LostLeadership => Err(Error::LostLeadership),
         }
     })
 }
 
 /// Fails with a message naming `crds/` when any of the operator's CRDs is not served.
-pub async fn check_crds(client: &Client) -> Result<(), String> {
+pub async fn check_crds(client: &Client) -> Result<(), CrdsError> {
     let mut missing = Vec::new();
     for (name, served) in [
         (
@@ -171,13 +215,10 @@ pub async fn check_crds(client: &Client) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "the CRDs {} are not installed in this cluster: install them with `kubectl apply --server-side -f crds/` (or `videosdk-token-operator crd | kubectl apply --server-side -f -`) and start again",
-        missing.join(", ")
-    ))
+    Err(CrdsError::NotInstalled { missing })
 }
 
-async fn is_served<K>(client: &Client) -> Result<bool, String>
+async fn is_served<K>(client: &Client) -> Result<bool, CrdsError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
@@ -187,6 +228,6 @@ where
     {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
-        Err(e) => Err(format!("cannot check whether the CRDs are installed: {e}")),
+        Err(e) => Err(CrdsError::Check(e)),
     }
 }

@@ -1,6 +1,6 @@
 //! `sign`: signs a VideoSDK token without any cluster, from flags or a `VideoSdkToken` manifest.
 
-use super::credentials::CredentialArgs;
+use super::credentials::{self, CredentialArgs};
 use super::input;
 use crate::api::{Permission, Role, VideoSdkToken, VideoSdkTokenSpec};
 use crate::token::{self, SignedToken, TokenRequest};
@@ -52,6 +52,61 @@ pub struct SignArgs {
     pub output: SignOutput,
 }
 
+/// Why no token was signed (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The `-f` file or standard input cannot be read.
+    #[error(transparent)]
+    Input(#[from] input::Error),
+    /// The `-f` input is not YAML.
+    #[error("{name} is not valid YAML: {source}")]
+    NotYaml {
+        /// The file, or `standard input`.
+        name: String,
+        /// Where and why the YAML does not parse.
+        source: serde_yaml::Error,
+    },
+    /// The `-f` manifest is of another kind (`kind: VideoSdkIssuer`).
+    #[error("{name} is a {kind}, not a VideoSdkToken")]
+    WrongKind {
+        /// The file, or `standard input`.
+        name: String,
+        /// Its kind.
+        kind: String,
+    },
+    /// The `-f` manifest has no `kind`.
+    #[error("{name} has no kind: expected a VideoSdkToken manifest")]
+    NoKind {
+        /// The file, or `standard input`.
+        name: String,
+    },
+    /// The `-f` manifest is a VideoSdkToken whose fields do not have the schema's types or
+    /// values (`permissions: [join]`).
+    #[error("{name} is not a valid VideoSdkToken manifest: {source}")]
+    InvalidManifest {
+        /// The file, or `standard input`.
+        name: String,
+        /// The field and what is wrong with it.
+        source: serde_yaml::Error,
+    },
+    /// The `-f` manifest's spec has a field the schema does not know (a misspelling), which
+    /// would otherwise be dropped and its default signed.
+    #[error("{name}: unknown field {field:?}: check its spelling (the API server refuses it too)")]
+    UnknownField {
+        /// The file, or `standard input`.
+        name: String,
+        /// Its path (`spec.tll`).
+        field: String,
+    },
+    /// The API key or secret is missing, unreadable or refused.
+    #[error(transparent)]
+    Credentials(#[from] credentials::Error),
+    /// The claims break a rule (no permissions, a ttl out of range, a control character), or
+    /// signing failed (the clock, the random number generator).
+    #[error(transparent)]
+    Sign(#[from] token::SignError),
+}
+
 /// Output formats of `sign`.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignOutput {
@@ -63,32 +118,33 @@ pub enum SignOutput {
 
 impl SignArgs {
     /// The spec to sign: the manifest's, or one built from the flags with the CRD's defaults.
-    fn spec(&self) -> Result<VideoSdkTokenSpec, String> {
+    fn spec(&self) -> Result<VideoSdkTokenSpec, Error> {
         if let Some(path) = &self.file {
             let (name, text) = input::read(path)?;
-            let doc: serde_yaml::Value = serde_yaml::from_str(&text)
-                .map_err(|e| format!("{name} is not valid YAML: {e}"))?;
+            let doc: serde_yaml::Value = match serde_yaml::from_str(&text) {
+                Ok(doc) => doc,
+                Err(source) => return Err(Error::NotYaml { name, source }),
+            };
             match doc.get("kind").and_then(serde_yaml::Value::as_str) {
                 Some("VideoSdkToken") => {}
-                Some(kind) => return Err(format!("{name} is a {kind}, not a VideoSdkToken")),
-                None => {
-                    return Err(format!(
-                        "{name} has no kind: expected a VideoSdkToken manifest"
-                    ));
+                Some(kind) => {
+                    let kind = kind.to_owned();
+                    return Err(Error::WrongKind { name, kind });
                 }
+                None => return Err(Error::NoKind { name }),
             }
-            let token: VideoSdkToken = serde_yaml::from_str(&text)
-                .map_err(|e| format!("{name} is not a valid VideoSdkToken manifest: {e}"))?;
+            let token: VideoSdkToken = match serde_yaml::from_str(&text) {
+                Ok(token) => token,
+                Err(source) => return Err(Error::InvalidManifest { name, source }),
+            };
             // A misspelt field would otherwise be dropped and its default signed; the API server
             // refuses it (`kubectl apply` asks for fieldValidation=Strict), and so does `sign`.
             let mut unknown = Vec::new();
             let spec = doc.get("spec").cloned().unwrap_or_default();
             let _: Result<VideoSdkTokenSpec, _> =
                 serde_ignored::deserialize(spec, |path| unknown.push(format!("spec.{path}")));
-            if let Some(field) = unknown.first() {
-                return Err(format!(
-                    "{name}: unknown field {field:?}: check its spelling (the API server refuses it too)"
-                ));
+            if let Some(field) = unknown.into_iter().next() {
+                return Err(Error::UnknownField { name, field });
             }
             return Ok(token.spec);
         }
@@ -109,14 +165,14 @@ impl SignArgs {
 }
 
 /// Signs the token the arguments describe, as of `now`.
-pub fn sign(args: &SignArgs, now: SystemTime) -> Result<SignedToken, String> {
-    let request = TokenRequest::from_spec(&args.spec()?).map_err(|e| e.to_string())?;
+pub fn sign(args: &SignArgs, now: SystemTime) -> Result<SignedToken, Error> {
+    let request = TokenRequest::from_spec(&args.spec()?).map_err(token::SignError::from)?;
     let credentials = args.credentials.credentials()?;
-    token::sign(&request, &credentials, now).map_err(|e| e.to_string())
+    Ok(token::sign(&request, &credentials, now)?)
 }
 
 /// Runs the command: prints the JWT, or the JSON document.
-pub fn run(args: &SignArgs) -> Result<(), String> {
+pub fn run(args: &SignArgs) -> Result<(), Error> {
     let token = sign(args, SystemTime::now())?;
     match args.output {
         SignOutput::Jwt => println!("{}", token.jwt),
@@ -134,4 +190,57 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_that_is_not_a_token_says_what_it_is() {
+        let dir = std::env::temp_dir().join(format!("videosdk-sign-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cases = [
+            (
+                "kind: VideoSdkIssuer\n",
+                " is a VideoSdkIssuer, not a VideoSdkToken",
+            ),
+            (
+                "metadata: {name: t}\n",
+                " has no kind: expected a VideoSdkToken manifest",
+            ),
+            ("kind: VideoSdkToken\nspec: [\n", " is not valid YAML: "),
+            (
+                "kind: VideoSdkToken\nspec: {permissions: [join]}\n",
+                " is not a valid VideoSdkToken manifest: ",
+            ),
+            (
+                "kind: VideoSdkToken\nmetadata: {name: t}\nspec: {issuerRef: {name: i}, permissions: [allow_join], tll: 1h}\n",
+                ": unknown field \"spec.tll\": check its spelling (the API server refuses it too)",
+            ),
+        ];
+        for (i, (text, want)) in cases.into_iter().enumerate() {
+            let file = dir.join(format!("{i}.yaml"));
+            std::fs::write(&file, text).unwrap();
+            let args = SignArgs {
+                file: Some(file.clone()),
+                permissions: vec![],
+                roles: vec![],
+                room_id: None,
+                participant_id: None,
+                ttl: None,
+                credentials: CredentialArgs {
+                    api_key: None,
+                    secret_file: None,
+                },
+                output: SignOutput::Jwt,
+            };
+            let error = args.spec().unwrap_err().to_string();
+            assert!(
+                error.starts_with(&format!("{}{want}", file.display())),
+                "{error}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

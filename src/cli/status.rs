@@ -6,8 +6,9 @@
 //! [`observe`] reads the cluster; [`report`] turns what it read into a [`Report`] with no I/O;
 //! [`render_text`] and `serde_json` print it.
 
-use super::connect::{self, ClusterArgs};
+use super::connect::{self, ClusterArgs, ReadError};
 use super::inspect::{InspectOutput, relative};
+use super::logging;
 use crate::api::{
     ClusterVideoSdkIssuer, IssuerKind, IssuerStatus, RENEW_NOW_ANNOTATION, VideoSdkIssuer,
     VideoSdkToken,
@@ -55,18 +56,56 @@ pub struct StatusArgs {
     pub output: InspectOutput,
 }
 
+/// Why `status` showed nothing (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The token does not exist in the namespace.
+    #[error(
+        "VideoSdkToken {namespace}/{name} not found: list the tokens with `kubectl get videosdktokens -n {namespace}`"
+    )]
+    TokenNotFound {
+        /// The namespace looked in.
+        namespace: String,
+        /// The token's name.
+        name: String,
+    },
+    /// The token could not be read otherwise (forbidden, the API server unreachable).
+    #[error(transparent)]
+    Token(ReadError),
+    /// No client for the cluster could be made.
+    #[error(transparent)]
+    Connect(#[from] connect::Error),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] logging::RuntimeError),
+}
+
 /// What [`observe`] read: the token, and for each related object either the object or why it
 /// could not be read (missing, forbidden), so that one unreadable part does not hide the rest.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Observed {
     /// The token.
     pub token: VideoSdkToken,
     /// Its Secret, or why it could not be read.
-    pub secret: Result<Secret, String>,
+    pub secret: Result<Secret, ReadError>,
     /// Its issuer's status, or why it could not be read.
-    pub issuer: Result<IssuerStatus, String>,
+    pub issuer: Result<IssuerStatus, ReadError>,
     /// Events about the token (any order), or why they could not be listed.
-    pub events: Result<Vec<Event>, String>,
+    pub events: Result<Vec<Event>, ReadError>,
+}
+
+/// Why the Secret's token cannot be shown. Messages never quote the token.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredTokenError {
+    /// The Secret has no `token` key (not written by the operator yet, or changed by hand).
+    #[error("the Secret has no key {:?}", labels::TOKEN_KEY)]
+    NoKey,
+    /// The `token` key holds bytes that are not UTF-8 text.
+    #[error("the Secret's key {:?} is not UTF-8 text", labels::TOKEN_KEY)]
+    NotText,
+    /// The `token` key holds text that is not a VideoSDK JWT.
+    #[error("the Secret's key {key:?}: {0}", key = labels::TOKEN_KEY)]
+    NotAToken(#[source] token::DecodeError),
 }
 
 /// A condition as shown.
@@ -208,22 +247,22 @@ pub struct Report {
 
 /// Reads the token `name` in `namespace` and what belongs to it. An error only when the token
 /// itself cannot be read.
-pub async fn observe(client: &Client, namespace: &str, name: &str) -> Result<Observed, String> {
+pub async fn observe(client: &Client, namespace: &str, name: &str) -> Result<Observed, Error> {
     let tokens: Api<VideoSdkToken> = Api::namespaced(client.clone(), namespace);
     let token = tokens.get(name).await.map_err(|e| {
-        let what = format!("VideoSdkToken {namespace}/{name}");
-        match &e {
-            kube::Error::Api(s) if s.is_not_found() => format!(
-                "{what} not found: list the tokens with `kubectl get videosdktokens -n {namespace}`"
-            ),
-            _ => connect::describe(&e, &what),
+        match ReadError::new(e, format!("VideoSdkToken {namespace}/{name}")) {
+            ReadError::NotFound { .. } => Error::TokenNotFound {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            },
+            other => Error::Token(other),
         }
     })?;
     let secret_name = secret_name(&token);
     let secret = Api::<Secret>::namespaced(client.clone(), namespace)
         .get(&secret_name)
         .await
-        .map_err(|e| connect::describe(&e, &format!("Secret {namespace}/{secret_name}")));
+        .map_err(|e| ReadError::new(e, format!("Secret {namespace}/{secret_name}")));
     let issuer_ref = &token.spec.issuer_ref;
     let issuer = match issuer_ref.kind {
         IssuerKind::VideoSdkIssuer => Api::<VideoSdkIssuer>::namespaced(client.clone(), namespace)
@@ -236,14 +275,14 @@ pub async fn observe(client: &Client, namespace: &str, name: &str) -> Result<Obs
             .map(|i| i.status.unwrap_or_default()),
     }
     .map_err(|e| {
-        connect::describe(
-            &e,
-            &format!("{} {}", issuer_ref.kind.as_str(), issuer_ref.name),
+        ReadError::new(
+            e,
+            format!("{} {}", issuer_ref.kind.as_str(), issuer_ref.name),
         )
     });
     let events = list_events(client, namespace, &token)
         .await
-        .map_err(|e| connect::describe(&e, &format!("the Events of namespace {namespace}")));
+        .map_err(|e| ReadError::new(e, format!("the Events of namespace {namespace}")));
     Ok(Observed {
         token,
         secret,
@@ -316,16 +355,14 @@ fn condition_view(c: &Condition) -> ConditionView {
 
 /// The token in the Secret, decoded without the secret (the CLI has none; the operator checks
 /// signatures). Errors describe the problem without quoting the token.
-fn stored_token(secret: &Secret, now: SystemTime) -> Result<StoredTokenView, String> {
+fn stored_token(secret: &Secret, now: SystemTime) -> Result<StoredTokenView, StoredTokenError> {
     let bytes = secret
         .data
         .as_ref()
         .and_then(|d| d.get(labels::TOKEN_KEY))
-        .ok_or_else(|| format!("the Secret has no key {:?}", labels::TOKEN_KEY))?;
-    let jwt = std::str::from_utf8(&bytes.0)
-        .map_err(|_| format!("the Secret's key {:?} is not UTF-8 text", labels::TOKEN_KEY))?;
-    let decoded = token::decode_unverified(jwt)
-        .map_err(|e| format!("the Secret's key {:?}: {e}", labels::TOKEN_KEY))?;
+        .ok_or(StoredTokenError::NoKey)?;
+    let jwt = std::str::from_utf8(&bytes.0).map_err(|_| StoredTokenError::NotText)?;
+    let decoded = token::decode_unverified(jwt).map_err(StoredTokenError::NotAToken)?;
     let claims = decoded.claims;
     let mut shown = match serde_json::to_value(&claims) {
         Ok(serde_json::Value::Object(map)) => map,
@@ -505,7 +542,7 @@ pub fn report(observed: Observed, now: SystemTime, event_limit: usize) -> Report
     let issuer_ref = &token.spec.issuer_ref;
     let (issuer_status, issuer_error) = match observed.issuer {
         Ok(s) => (s, None),
-        Err(e) => (IssuerStatus::default(), Some(e)),
+        Err(e) => (IssuerStatus::default(), Some(e.to_string())),
     };
     let secret = match &observed.secret {
         Ok(s) => {
@@ -513,7 +550,7 @@ pub fn report(observed: Observed, now: SystemTime, event_limit: usize) -> Report
             SecretView {
                 name: s.name_any(),
                 owned_by_token: Some(managed_secret::is_owned_by(s, token)),
-                error: stored.as_ref().err().cloned(),
+                error: stored.as_ref().err().map(ToString::to_string),
                 token: stored.ok(),
             }
         }
@@ -521,12 +558,12 @@ pub fn report(observed: Observed, now: SystemTime, event_limit: usize) -> Report
             name: secret_name(token),
             owned_by_token: None,
             token: None,
-            error: Some(e.clone()),
+            error: Some(e.to_string()),
         },
     };
     let (events, events_error) = match observed.events {
         Ok(events) => (recent_events(events, event_limit), None),
-        Err(e) => (Vec::new(), Some(e)),
+        Err(e) => (Vec::new(), Some(e.to_string())),
     };
     Report {
         name: token.name_any(),
@@ -682,8 +719,8 @@ pub fn render_text(report: &Report, now: SystemTime) -> String {
 }
 
 /// Runs the command.
-pub fn run(args: &StatusArgs) -> Result<(), String> {
-    super::logging::runtime()?.block_on(async {
+pub fn run(args: &StatusArgs) -> Result<(), Error> {
+    logging::runtime()?.block_on(async {
         let (client, namespace) = connect::connect(&args.cluster).await?;
         let observed = observe(&client, &namespace, &args.name).await?;
         let now = SystemTime::now();
@@ -805,6 +842,25 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_token_that_cannot_be_read_is_said_without_quoting_it() {
+        let secret = |token: Option<&[u8]>| Secret {
+            data: token.map(|t| BTreeMap::from([("token".to_owned(), ByteString(t.to_vec()))])),
+            ..Secret::default()
+        };
+        let error = |s: Secret| stored_token(&s, now()).unwrap_err().to_string();
+        assert_eq!(error(secret(None)), "the Secret has no key \"token\"");
+        assert_eq!(
+            error(secret(Some(b"\xff"))),
+            "the Secret's key \"token\" is not UTF-8 text"
+        );
+        let not_a_jwt = error(secret(Some(b"opaque-value")));
+        assert_eq!(
+            not_a_jwt,
+            "the Secret's key \"token\": not a JWT: expected three base64url segments separated by dots (header.claims.signature), found 1 segment(s)"
+        );
+    }
+
+    #[test]
     fn the_report_shows_claims_but_not_the_token_nor_the_api_key() {
         let secret_text = "s".repeat(32);
         let credentials =
@@ -841,7 +897,9 @@ mod tests {
         let observed = Observed {
             token: token(Some(ready_status())),
             secret: Ok(secret),
-            issuer: Err("VideoSdkIssuer videosdk not found".into()),
+            issuer: Err(ReadError::NotFound {
+                what: "VideoSdkIssuer videosdk".into(),
+            }),
             events: Ok(vec![
                 event("Renewed", NOW - 100, Some(3)),
                 event("Issued", NOW - 200, None),

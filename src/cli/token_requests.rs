@@ -1,6 +1,7 @@
 //! The `--token-requests-*` flags of `run` (and `dev`): where and how the token request
 //! endpoint is served (see [`crate::token_requests`]).
 
+use super::listen;
 use crate::controller;
 use crate::controller::watches::CredentialSecrets;
 use crate::token_requests::{self, Server, Settings, tls};
@@ -55,12 +56,32 @@ pub struct TokenRequestArgs {
     pub token_requests_insecure_http: bool,
 }
 
+/// Flags that contradict each other or do not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    /// A non-loopback address without TLS and without `--token-requests-insecure-http`: bearer
+    /// and VideoSDK tokens would cross the network in plain text.
+    #[error(
+        "--token-requests-address {address} is not a loopback address, and without --token-requests-tls-secret the endpoint serves plain HTTP: give a TLS Secret, serve it on 127.0.0.1, or give --token-requests-insecure-http when a proxy or mesh encrypts the traffic"
+    )]
+    PlainHttp {
+        /// The address given.
+        address: SocketAddr,
+    },
+    /// `--token-requests-tls-secret` is neither `NAME` nor `NAMESPACE/NAME`.
+    #[error("--token-requests-tls-secret {secret:?} is not NAME or NAMESPACE/NAME")]
+    TlsSecretName {
+        /// The value given.
+        secret: String,
+    },
+}
+
 /// How many TokenReview and SubjectAccessReview answers are kept, each.
 const CACHE_CAPACITY: usize = 10_000;
 
 impl TokenRequestArgs {
     /// Checks the flags; `Ok(None)` when the endpoint is off.
-    pub fn address(&self) -> Result<Option<SocketAddr>, String> {
+    pub fn address(&self) -> Result<Option<SocketAddr>, FlagError> {
         let Some(address) = self.token_requests_address else {
             return Ok(None);
         };
@@ -68,39 +89,30 @@ impl TokenRequestArgs {
             && !address.ip().is_loopback()
             && !self.token_requests_insecure_http
         {
-            return Err(format!(
-                "--token-requests-address {address} is not a loopback address, and without --token-requests-tls-secret the endpoint serves plain HTTP: give a TLS Secret, serve it on 127.0.0.1, or give --token-requests-insecure-http when a proxy or mesh encrypts the traffic"
-            ));
+            return Err(FlagError::PlainHttp { address });
         }
         if let Some(secret) = &self.token_requests_tls_secret {
             let name = secret.rsplit('/').next().unwrap_or_default();
             if name.is_empty() || secret.matches('/').count() > 1 || secret.starts_with('/') {
-                return Err(format!(
-                    "--token-requests-tls-secret {secret:?} is not NAME or NAMESPACE/NAME"
-                ));
+                return Err(FlagError::TlsSecretName {
+                    secret: secret.clone(),
+                });
             }
         }
         Ok(Some(address))
     }
 
-    /// Binds the endpoint (when enabled: `Ok(None)` otherwise) and serves it in the background,
-    /// counting into `metrics`, for the operator configured by `operator`; returns the address
-    /// bound.
+    /// Binds the endpoint on `address` (what [`Self::address`] returned: the flags checked) and
+    /// serves it in the background, counting into `metrics`, for the operator configured by
+    /// `operator`; returns the address bound.
     pub async fn start(
         &self,
+        address: SocketAddr,
         client: Client,
         operator: &controller::Settings,
         metrics: Arc<token_requests::Metrics>,
-    ) -> Result<Option<SocketAddr>, String> {
-        let Some(address) = self.address()? else {
-            return Ok(None);
-        };
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| format!("cannot listen on --token-requests-address {address}: {e}"))?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| format!("cannot read the address of --token-requests-address: {e}"))?;
+    ) -> Result<SocketAddr, listen::Error> {
+        let (listener, bound) = listen::bind("--token-requests-address", address).await?;
         let settings = Settings {
             audience: self.token_requests_audience.clone(),
             cache_lifetime: Duration::from_secs(self.token_requests_cache_ttl),
@@ -139,7 +151,7 @@ impl TokenRequestArgs {
                 tracing::error!(%error, "the token request endpoint stopped");
             }
         });
-        Ok(Some(bound))
+        Ok(bound)
     }
 }
 
@@ -179,7 +191,8 @@ mod tests {
             "--token-requests-tls-secret=a/b/c",
         ])
         .address()
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("NAMESPACE/NAME"), "{err}");
         assert_eq!(parse(&[]).address(), Ok(None));
         assert!(
@@ -190,7 +203,8 @@ mod tests {
         );
         let err = parse(&["--token-requests-address", "0.0.0.0:8443"])
             .address()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--token-requests-insecure-http"), "{err}");
         assert!(
             parse(&[

@@ -69,14 +69,78 @@ impl Target {
             IssuerKind::ClusterVideoSdkIssuer => "clustervideosdkissuers",
         }
     }
+
+    /// The issuer as people name it: `NAMESPACE/NAME`, or `NAME` for a cluster issuer.
+    fn qualified_name(&self) -> String {
+        match self.kind {
+            IssuerKind::VideoSdkIssuer => format!("{}/{}", self.namespace, self.name),
+            IssuerKind::ClusterVideoSdkIssuer => self.name.clone(),
+        }
+    }
+
+    /// Where a RoleBinding (or ClusterRoleBinding) may grant it.
+    fn grant_scope(&self) -> String {
+        match self.kind {
+            IssuerKind::VideoSdkIssuer => format!(" in namespace {}", self.namespace),
+            IssuerKind::ClusterVideoSdkIssuer => {
+                format!(" in namespace {} or cluster-wide", self.namespace)
+            }
+        }
+    }
+}
+
+/// The TokenReview did not authenticate the bearer token for the audience (401): it is not a
+/// token of this cluster, has expired, its ServiceAccount is gone, or it was minted for another
+/// audience. Kept in the cache as the answer for that token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the bearer token is not valid for audience {audience:?}{}: use a ServiceAccount token minted for that audience (a projected token with `audience: {audience}`)",
+    .reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+)]
+pub struct NotAuthenticated {
+    /// The audience required.
+    pub audience: String,
+    /// The TokenReview's `status.error`, when it gave one (it names the fault, never the token).
+    pub reason: Option<String>,
+}
+
+/// The SubjectAccessReview did not allow the caller to use the issuer (403, check `RBAC`); the
+/// message says which grant is missing. Kept in the cache as the answer for that caller and
+/// issuer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{username} may not use {} {}: RBAC grants it with verb {VERB:?} on resource {:?} of group {GROUP} (resourceNames: [{}]){}",
+    .target.kind.as_str(),
+    .target.qualified_name(),
+    .target.resource(),
+    .target.name,
+    .target.grant_scope()
+)]
+pub struct NotGranted {
+    /// The caller's username.
+    pub username: String,
+    /// The issuer asked for.
+    pub target: Target,
+}
+
+impl From<NotAuthenticated> for Refusal {
+    fn from(error: NotAuthenticated) -> Self {
+        Refusal::unauthorized(error.to_string())
+    }
+}
+
+impl From<NotGranted> for Refusal {
+    fn from(error: NotGranted) -> Self {
+        Refusal::forbidden(Check::Rbac, error.to_string())
+    }
 }
 
 /// The reviews and their caches.
 pub struct Reviewer {
     client: Client,
     audience: String,
-    authenticated: ExpiringCache<TokenHash, Result<Caller, String>>,
-    authorized: ExpiringCache<(TokenHash, Target), Result<(), String>>,
+    authenticated: ExpiringCache<TokenHash, Result<Caller, NotAuthenticated>>,
+    authorized: ExpiringCache<(TokenHash, Target), Result<(), NotGranted>>,
 }
 
 impl Reviewer {
@@ -102,7 +166,7 @@ impl Reviewer {
         let now = Instant::now();
         if let Some(answer) = self.authenticated.get(key, now) {
             metrics.cache_hit("tokenreview");
-            return answer.map_err(Refusal::unauthorized);
+            return answer.map_err(Refusal::from);
         }
         metrics.cache_miss("tokenreview");
         let review = TokenReview {
@@ -132,20 +196,14 @@ impl Reviewer {
                     extra: user.extra.unwrap_or_default(),
                 })
             }
-            _ => Err(format!(
-                "the bearer token is not valid for audience {:?}{}: use a ServiceAccount token minted for that audience (a projected token with `audience: {}`)",
-                self.audience,
-                status
-                    .error
-                    .filter(|e| !e.is_empty())
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default(),
-                self.audience,
-            )),
+            _ => Err(NotAuthenticated {
+                audience: self.audience.clone(),
+                reason: status.error.filter(|e| !e.is_empty()),
+            }),
         };
         self.authenticated
             .insert(*key, answer.clone(), now, jwt_expiry(bearer, now));
-        answer.map_err(Refusal::unauthorized)
+        answer.map_err(Refusal::from)
     }
 
     /// Whether `caller` may use `target`. Errors: 403 (check `RBAC`) when the
@@ -161,7 +219,7 @@ impl Reviewer {
         let cache_key = (*key, target.clone());
         if let Some(answer) = self.authorized.get(&cache_key, now) {
             metrics.cache_hit("subjectaccessreview");
-            return answer.map_err(|m| Refusal::forbidden(Check::Rbac, m));
+            return answer.map_err(Refusal::from);
         }
         metrics.cache_miss("subjectaccessreview");
         let review = SubjectAccessReview {
@@ -190,26 +248,13 @@ impl Reviewer {
         let answer = if status.allowed {
             Ok(())
         } else {
-            Err(format!(
-                "{} may not use {} {}{}: RBAC grants it with verb {VERB:?} on resource {:?} of group {GROUP} (resourceNames: [{}]){}",
-                caller.username,
-                target.kind.as_str(),
-                match target.kind {
-                    IssuerKind::VideoSdkIssuer => format!("{}/", target.namespace),
-                    IssuerKind::ClusterVideoSdkIssuer => String::new(),
-                },
-                target.name,
-                target.resource(),
-                target.name,
-                match target.kind {
-                    IssuerKind::VideoSdkIssuer => format!(" in namespace {}", target.namespace),
-                    IssuerKind::ClusterVideoSdkIssuer =>
-                        format!(" in namespace {} or cluster-wide", target.namespace),
-                },
-            ))
+            Err(NotGranted {
+                username: caller.username.clone(),
+                target: target.clone(),
+            })
         };
         self.authorized.insert(cache_key, answer.clone(), now, None);
-        answer.map_err(|m| Refusal::forbidden(Check::Rbac, m))
+        answer.map_err(Refusal::from)
     }
 }
 
@@ -246,5 +291,35 @@ mod tests {
     fn the_hash_stands_for_the_token() {
         assert_eq!(hash("a"), hash("a"));
         assert_ne!(hash("a"), hash("b"));
+    }
+
+    #[test]
+    fn a_refusal_names_the_audience_or_the_missing_grant() {
+        let unauthenticated = NotAuthenticated {
+            audience: "videosdk-token-operator".into(),
+            reason: Some("invalid bearer token".into()),
+        };
+        assert_eq!(
+            unauthenticated.to_string(),
+            "the bearer token is not valid for audience \"videosdk-token-operator\" (invalid bearer token): use a ServiceAccount token minted for that audience (a projected token with `audience: videosdk-token-operator`)"
+        );
+        let not_granted = |kind| NotGranted {
+            username: "system:serviceaccount:media:backend".into(),
+            target: Target {
+                namespace: "media".into(),
+                kind,
+                name: "videosdk".into(),
+            },
+        };
+        assert_eq!(
+            not_granted(IssuerKind::VideoSdkIssuer).to_string(),
+            "system:serviceaccount:media:backend may not use VideoSdkIssuer media/videosdk: RBAC grants it with verb \"request\" on resource \"videosdkissuers\" of group videosdk.live (resourceNames: [videosdk]) in namespace media"
+        );
+        let refusal = Refusal::from(not_granted(IssuerKind::ClusterVideoSdkIssuer));
+        assert_eq!(refusal.check, Some(Check::Rbac));
+        assert_eq!(
+            refusal.message,
+            "system:serviceaccount:media:backend may not use ClusterVideoSdkIssuer videosdk: RBAC grants it with verb \"request\" on resource \"clustervideosdkissuers\" of group videosdk.live (resourceNames: [videosdk]) in namespace media or cluster-wide"
+        );
     }
 }

@@ -34,38 +34,108 @@ impl ResolvesServerCert for Current {
     }
 }
 
-/// The certificate and key of a `kubernetes.io/tls` Secret, or why they cannot be served (a
-/// message naming the Secret and key; never key material).
+/// Why a `kubernetes.io/tls` Secret cannot be served; `secret` is `NAMESPACE/NAME`. Messages
+/// name the Secret and key, never key material.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    /// The Secret does not exist (yet: cert-manager may not have issued it).
+    #[error("TLS Secret {secret} does not exist")]
+    Missing {
+        /// The Secret.
+        secret: String,
+    },
+    /// The Secret lacks `tls.crt` or `tls.key`.
+    #[error("TLS Secret {secret} has no key {key}")]
+    NoKey {
+        /// The Secret.
+        secret: String,
+        /// The key missing.
+        key: &'static str,
+    },
+    /// `tls.crt` is not PEM.
+    #[error("TLS Secret {secret} key tls.crt is not a PEM certificate chain: {source}")]
+    ChainNotPem {
+        /// The Secret.
+        secret: String,
+        /// Why it does not parse.
+        source: tokio_rustls::rustls::pki_types::pem::Error,
+    },
+    /// `tls.crt` holds no `CERTIFICATE` block.
+    #[error("TLS Secret {secret} key tls.crt holds no certificate")]
+    NoCertificate {
+        /// The Secret.
+        secret: String,
+    },
+    /// `tls.key` is not a PEM private key.
+    #[error("TLS Secret {secret} key tls.key is not a PEM private key: {source}")]
+    KeyNotPem {
+        /// The Secret.
+        secret: String,
+        /// Why it does not parse.
+        source: tokio_rustls::rustls::pki_types::pem::Error,
+    },
+    /// `tls.key` is a key of a type or size rustls cannot sign with.
+    #[error("TLS Secret {secret} key tls.key cannot be used: {source}")]
+    UnusableKey {
+        /// The Secret.
+        secret: String,
+        /// What rustls said.
+        source: tokio_rustls::rustls::Error,
+    },
+    /// `tls.key` is not the private key of `tls.crt`'s first certificate.
+    #[error("TLS Secret {secret}: tls.key does not belong to tls.crt ({source})")]
+    KeyMismatch {
+        /// The Secret.
+        secret: String,
+        /// What rustls said.
+        source: tokio_rustls::rustls::Error,
+    },
+}
+
+/// The certificate and key of a `kubernetes.io/tls` Secret, or why they cannot be served.
 pub fn certified_key(
     secret: Option<&Secret>,
     namespace: &str,
     name: &str,
     provider: &CryptoProvider,
-) -> Result<CertifiedKey, String> {
-    let where_ = format!("TLS Secret {namespace}/{name}");
-    let secret = secret.ok_or_else(|| format!("{where_} does not exist"))?;
+) -> Result<CertifiedKey, CertificateError> {
+    let id = || format!("{namespace}/{name}");
+    let secret = secret.ok_or_else(|| CertificateError::Missing { secret: id() })?;
     let data = secret.data.clone().unwrap_or_default();
-    let value = |key: &str| {
+    let value = |key: &'static str| {
         data.get(key)
             .map(|v| v.0.clone())
-            .ok_or_else(|| format!("{where_} has no key {key}"))
+            .ok_or_else(|| CertificateError::NoKey { secret: id(), key })
     };
     let chain = CertificateDer::pem_slice_iter(&value("tls.crt")?)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{where_} key tls.crt is not a PEM certificate chain: {e}"))?;
+        .map_err(|source| CertificateError::ChainNotPem {
+            secret: id(),
+            source,
+        })?;
     if chain.is_empty() {
-        return Err(format!("{where_} key tls.crt holds no certificate"));
+        return Err(CertificateError::NoCertificate { secret: id() });
     }
-    let key = PrivateKeyDer::from_pem_slice(&value("tls.key")?)
-        .map_err(|e| format!("{where_} key tls.key is not a PEM private key: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(&value("tls.key")?).map_err(|source| {
+        CertificateError::KeyNotPem {
+            secret: id(),
+            source,
+        }
+    })?;
     let signing = provider
         .key_provider
         .load_private_key(key)
-        .map_err(|e| format!("{where_} key tls.key cannot be used: {e}"))?;
+        .map_err(|source| CertificateError::UnusableKey {
+            secret: id(),
+            source,
+        })?;
     let certified = CertifiedKey::new(chain, signing);
     certified
         .keys_match()
-        .map_err(|e| format!("{where_}: tls.key does not belong to tls.crt ({e})"))?;
+        .map_err(|source| CertificateError::KeyMismatch {
+            secret: id(),
+            source,
+        })?;
     Ok(certified)
 }
 
@@ -168,7 +238,11 @@ mod tests {
     #[test]
     fn each_unusable_secret_is_named_with_its_fault() {
         let provider = aws_lc_rs::default_provider();
-        let problem = |s: Option<&Secret>| certified_key(s, "ns", "tls", &provider).unwrap_err();
+        let problem = |s: Option<&Secret>| {
+            certified_key(s, "ns", "tls", &provider)
+                .unwrap_err()
+                .to_string()
+        };
         assert!(problem(None).contains("does not exist"));
         assert!(problem(Some(&secret(&[("tls.key", b"x")]))).contains("no key tls.crt"));
         assert!(

@@ -275,7 +275,8 @@ fn replica(env: &Env, identity: &str) -> Replica {
         ..Settings::new(env.namespace())
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(operator::run(
+    // The error as its message, so that the outcome compares with `==`.
+    let run = operator::run(
         env.t.client.clone(),
         settings,
         Some(election),
@@ -284,7 +285,8 @@ fn replica(env: &Env, identity: &str) -> Replica {
         async {
             let _ = stopped.await;
         },
-    ));
+    );
+    let task = tokio::spawn(async move { run.await.map_err(|e| e.to_string()) });
     Replica {
         stop,
         task,
@@ -399,7 +401,8 @@ async fn run_refuses_to_start_without_the_crds() {
         .unwrap();
     let error = videosdk_token_operator::cli::run::check_crds(&server.client())
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         error.contains("videosdktokens.videosdk.live")
             && error.contains("kubectl apply --server-side -f crds/"),
