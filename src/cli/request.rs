@@ -99,8 +99,22 @@ pub enum Error {
         "cannot read the kubeconfig or in-cluster configuration (needed for --service-account, or without --namespace): {0}"
     )]
     Kubeconfig(#[source] kube::config::InferConfigError),
-    /// The ServiceAccount token could not be minted (the ServiceAccount does not exist, or
-    /// RBAC does not grant `create` on `serviceaccounts/token`).
+    /// The API server refused the TokenRequest (the ServiceAccount does not exist, or RBAC
+    /// does not grant `create` on `serviceaccounts/token`): its message and HTTP status.
+    #[error(
+        "cannot mint a token of ServiceAccount {namespace}/{account} (needs create on serviceaccounts/token): {message} ({code})"
+    )]
+    MintRefused {
+        /// The namespace.
+        namespace: String,
+        /// The ServiceAccount.
+        account: String,
+        /// The API server's message (`serviceaccounts "x" not found`).
+        message: String,
+        /// The HTTP status.
+        code: u16,
+    },
+    /// The TokenRequest got no answer (an unreachable server, a timeout).
     #[error(
         "cannot mint a token of ServiceAccount {namespace}/{account} (needs create on serviceaccounts/token): {source}"
     )]
@@ -312,10 +326,18 @@ async fn mint(
     let minted = Api::<ServiceAccount>::namespaced(client, namespace)
         .create_token_request(account, &PostParams::default(), &request)
         .await
-        .map_err(|source| Error::Mint {
-            namespace: namespace.to_owned(),
-            account: account.to_owned(),
-            source,
+        .map_err(|source| match source {
+            kube::Error::Api(status) => Error::MintRefused {
+                namespace: namespace.to_owned(),
+                account: account.to_owned(),
+                message: status.message,
+                code: status.code,
+            },
+            source => Error::Mint {
+                namespace: namespace.to_owned(),
+                account: account.to_owned(),
+                source,
+            },
         })?;
     minted
         .status

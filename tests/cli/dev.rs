@@ -238,9 +238,9 @@ fn request_gets_a_token_from_the_dev_endpoint_as_a_service_account() {
         .and_then(|u| u.split("/apis/").next())
         .expect("the endpoint's URL")
         .to_owned();
-    let request = |issuer: &str| {
+    let request_as = |account: &str, issuer: &str| {
         Command::new(env!("CARGO_BIN_EXE_videosdk-token-operator"))
-            .args(["request", "--url", &url, "--service-account", "backend"])
+            .args(["request", "--url", &url, "--service-account", account])
             .args([
                 "--issuer",
                 issuer,
@@ -254,6 +254,7 @@ fn request_gets_a_token_from_the_dev_endpoint_as_a_service_account() {
             .output()
             .expect("request runs")
     };
+    let request = |issuer: &str| request_as("backend", issuer);
     // The issuer becomes Ready a moment after the banner: retried until it is.
     let out = until_success(|| request("videosdk"));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -272,5 +273,16 @@ fn request_gets_a_token_from_the_dev_endpoint_as_a_service_account() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("refused: 403"), "{stderr}");
+    // A ServiceAccount that does not exist: the API server's message, not a debug dump.
+    let missing = request_as("nope", "videosdk");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "cannot mint a token of ServiceAccount default/nope (needs create on serviceaccounts/token): serviceaccounts \"nope\" not found (404)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Status {"), "{stderr}");
     dev.stop();
 }
