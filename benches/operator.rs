@@ -3,7 +3,9 @@
 //! Run: `cargo bench --bench operator` (release build). Environment:
 //! `BENCH_TOKENS` (N, or a comma list such as `1000,10000`; default 1000),
 //! `BENCH_IDLE_SECS` (default 60), `BENCH_UNRELATED_SECRETS` (default 100000),
-//! `BENCH_RENEW_TTL` (ttl of the mass-renewal tokens, default `30m`). Prints a table and writes
+//! `BENCH_RENEW_TTL` (ttl of the mass-renewal tokens, default `30m`), `BENCH_OPERATOR_BINARY`
+//! (another build of the operator to run, such as the image's; default: the one `cargo bench`
+//! built), `BENCH_OPERATOR_WRAPPER` (a profiler to run it under, such as `heaptrack`). Prints a table and writes
 //! the figures as JSON to `target/bench-operator.json` (under `CARGO_TARGET_DIR` when set).
 //!
 //! Three processes: the API server (this binary, re-executed; see `support::server`), the

@@ -12,8 +12,18 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The binary `cargo bench` built with the benchmark (release profile).
+/// The binary `cargo bench` built with the benchmark (release profile, default features).
 const BINARY: &str = env!("CARGO_BIN_EXE_videosdk-token-operator");
+/// Names another build of the operator to run instead of [`BINARY`], such as the container
+/// image's (without `dev`, fat LTO; see the Dockerfile), whose code is smaller.
+const BINARY_VARIABLE: &str = "BENCH_OPERATOR_BINARY";
+
+/// The operator binary to run: `$BENCH_OPERATOR_BINARY`, else [`BINARY`].
+fn binary() -> std::ffi::OsString {
+    std::env::var_os(BINARY_VARIABLE)
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| BINARY.into())
+}
 /// How often a wait scrapes `/metrics`: at 10,000 tokens a scrape is about 2 MB of text, so
 /// this is kept well below what would load the operator, yet far more often than Prometheus.
 const SCRAPE_INTERVAL: Duration = Duration::from_millis(100);
@@ -56,10 +66,10 @@ impl OperatorProcess {
             Ok(wrapper) if !wrapper.trim().is_empty() => {
                 let mut words = wrapper.split_whitespace();
                 let mut command = Command::new(words.next().unwrap_or_default());
-                command.args(words).arg(BINARY);
+                command.args(words).arg(binary());
                 command
             }
-            _ => Command::new(BINARY),
+            _ => Command::new(binary()),
         };
         let child = command
             .args([

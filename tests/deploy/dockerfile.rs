@@ -9,6 +9,11 @@ fn dockerfile_builds_what_ci_builds_and_runs_as_nonroot() {
     assert!(dockerfile.contains(
         "cargo build --release --locked --no-default-features --bin videosdk-token-operator"
     ));
+    // The shipped binary is the lean one the README's memory figures name.
+    assert!(
+        dockerfile
+            .contains("ENV CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1")
+    );
     assert!(dockerfile.contains("FROM gcr.io/distroless/cc-debian12:nonroot"));
     assert!(dockerfile.contains("USER 65532:65532"));
     // The dev command embeds deploy/examples/dev/ (include_str!): the build context needs it.
