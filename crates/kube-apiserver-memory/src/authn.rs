@@ -13,10 +13,12 @@
 
 use super::error::{ApiError, Subject};
 use super::store::State;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -128,7 +130,7 @@ impl Tokens {
         let claims = json!({
             "aud": audiences, "exp": issued.expires, "iat": iat, "nbf": iat,
             "iss": API_AUDIENCE,
-            "sub": format!("system:serviceaccount:{namespace}:{name}"),
+            "sub": format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"),
             "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
         });
         let mut signature = [0u8; 32];
@@ -156,6 +158,60 @@ impl Tokens {
         Ok(request)
     }
 
+    /// The ServiceAccount user of `token` when this server issued it for one of `wanted` (the
+    /// audiences both share), as kube-apiserver's bound-token authenticator; otherwise why not
+    /// (the message a TokenReview's `status.error` gives).
+    pub fn authenticate(
+        &self,
+        state: &State,
+        token: &str,
+        wanted: &[String],
+    ) -> Result<(UserInfo, Vec<String>), String> {
+        let issued = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        let t = match issued {
+            None => return Err("invalid bearer token".to_owned()),
+            Some(t) if t.expires <= unix_now() => return Err("token has expired".to_owned()),
+            Some(t) => t,
+        };
+        let sa_uid = state
+            .get(
+                &(String::new(), "serviceaccounts".to_owned()),
+                &t.namespace,
+                &t.name,
+            )
+            .and_then(|s| {
+                s.value()
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        let common: Vec<String> = wanted
+            .iter()
+            .filter(|a| t.audiences.contains(a))
+            .cloned()
+            .collect();
+        if sa_uid.as_deref() != Some(t.uid.as_str()) {
+            Err(format!(
+                "service account {}/{} has been deleted",
+                t.namespace, t.name
+            ))
+        } else if common.is_empty() {
+            Err(format!(
+                "token audiences {:?} is invalid for the target audiences {:?}",
+                t.audiences, wanted
+            ))
+        } else {
+            let mut user = UserInfo::service_account(&t.namespace, &t.name);
+            user.uid = t.uid;
+            Ok((user, common))
+        }
+    }
+
     /// Answers a TokenReview: the review with its `status`.
     pub fn review(&self, state: &State, mut review: Value) -> Value {
         let token = review
@@ -163,56 +219,117 @@ impl Tokens {
             .and_then(Value::as_str)
             .unwrap_or("");
         let wanted = audiences(review.get("spec").unwrap_or(&Value::Null));
-        let issued = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(token)
-            .cloned();
-        let status = match issued {
-            None => Err("invalid bearer token".to_owned()),
-            Some(t) if t.expires <= unix_now() => Err("token has expired".to_owned()),
-            Some(t) => {
-                let sa_uid = state
-                    .get(
-                        &(String::new(), "serviceaccounts".to_owned()),
-                        &t.namespace,
-                        &t.name,
-                    )
-                    .and_then(|s| {
-                        s.value()
-                            .pointer("/metadata/uid")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    });
-                let common: Vec<&String> =
-                    wanted.iter().filter(|a| t.audiences.contains(a)).collect();
-                if sa_uid.as_deref() != Some(t.uid.as_str()) {
-                    Err(format!(
-                        "service account {}/{} has been deleted",
-                        t.namespace, t.name
-                    ))
-                } else if common.is_empty() {
-                    Err(format!(
-                        "token audiences {:?} is invalid for the target audiences {:?}",
-                        t.audiences, wanted
-                    ))
-                } else {
-                    Ok(json!({
-                        "authenticated": true,
-                        "audiences": common,
-                        "user": {
-                            "username": format!("system:serviceaccount:{}:{}", t.namespace, t.name),
-                            "uid": t.uid,
-                            "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", t.namespace), "system:authenticated"],
-                        },
-                    }))
-                }
-            }
+        review["status"] = match self.authenticate(state, token, &wanted) {
+            Ok((user, audiences)) => json!({
+                "authenticated": true,
+                "audiences": audiences,
+                "user": user.to_json(),
+            }),
+            Err(error) => json!({"user": {}, "error": error}),
         };
-        review["status"] = status.unwrap_or_else(|error| json!({"user": {}, "error": error}));
         review
     }
+
+    /// The user a request is made as, before impersonation: the ServiceAccount of an
+    /// `Authorization: Bearer` token this server issued for its own audience, else (no
+    /// credentials) the administrator [`UserInfo::admin`].
+    ///
+    /// Errors: 401 `Unauthorized` for a bearer token this server did not issue, or that expired
+    /// or outlived its ServiceAccount, as kube-apiserver answers a failed authentication.
+    pub fn requester(&self, state: &State, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+        let Some(value) = headers.get(AUTHORIZATION) else {
+            return Ok(UserInfo::admin());
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(ApiError::unauthorized)?;
+        self.authenticate(state, token, &[API_AUDIENCE.to_owned()])
+            .map(|(user, _)| user)
+            .map_err(|_| ApiError::unauthorized())
+    }
+}
+
+/// Who makes a request or is asked about: kube-apiserver's `user.Info` (the `userInfo` of a
+/// TokenReview or SelfSubjectReview).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    pub username: String,
+    pub uid: String,
+    pub groups: Vec<String>,
+    /// `Impersonate-Extra-*` values, by key.
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+/// The group of every authenticated user.
+pub const AUTHENTICATED: &str = "system:authenticated";
+
+impl UserInfo {
+    /// The requester of a request without credentials: an administrator (the kubeconfig this
+    /// server writes has none), named as kubeadm names its admin, in `system:masters`.
+    pub fn admin() -> UserInfo {
+        UserInfo {
+            username: "kubernetes-admin".to_owned(),
+            groups: vec!["system:masters".to_owned(), AUTHENTICATED.to_owned()],
+            ..UserInfo::default()
+        }
+    }
+
+    /// ServiceAccount `namespace/name`: user `system:serviceaccount:NS:NAME` in the groups
+    /// `system:serviceaccounts`, `system:serviceaccounts:NS` and `system:authenticated`, as
+    /// kube-apiserver names it (k8s.io/apiserver/pkg/authentication/serviceaccount/util.go).
+    pub fn service_account(namespace: &str, name: &str) -> UserInfo {
+        UserInfo {
+            username: format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"),
+            groups: [
+                service_account_groups(namespace).as_slice(),
+                &[AUTHENTICATED.to_owned()],
+            ]
+            .concat(),
+            ..UserInfo::default()
+        }
+    }
+
+    /// The `userInfo` object (`uid` and `extra` only when set).
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"username": self.username, "groups": self.groups});
+        if !self.uid.is_empty() {
+            v["uid"] = json!(self.uid);
+        }
+        if !self.extra.is_empty() {
+            v["extra"] = json!(self.extra);
+        }
+        v
+    }
+}
+
+/// The answer to a SelfSubjectReview `review` (what `kubectl auth whoami` asks) made by
+/// `user`: the review with `status.userInfo`.
+pub fn self_review(user: &UserInfo, mut review: Value) -> Value {
+    review["status"] = json!({"userInfo": user.to_json()});
+    review
+}
+
+/// How a ServiceAccount's username starts.
+pub const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
+
+/// The groups of the ServiceAccounts of `namespace` (without `system:authenticated`).
+pub fn service_account_groups(namespace: &str) -> Vec<String> {
+    vec![
+        "system:serviceaccounts".to_owned(),
+        format!("system:serviceaccounts:{namespace}"),
+    ]
+}
+
+/// The namespace and name of a ServiceAccount username `system:serviceaccount:NS:NAME`.
+pub fn split_service_account(username: &str) -> Option<(&str, &str)> {
+    let (namespace, name) = username
+        .strip_prefix(SERVICE_ACCOUNT_PREFIX)?
+        .split_once(':')?;
+    (!namespace.is_empty() && !name.is_empty() && !name.contains(':')).then_some((namespace, name))
 }
 
 /// The `spec` of a TokenRequest sent as protobuf (`application/vnd.kubernetes.protobuf`, what

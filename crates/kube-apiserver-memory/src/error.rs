@@ -211,6 +211,11 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// 401 of a request whose credentials do not authenticate it; kube-apiserver says no more.
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", message)
     }

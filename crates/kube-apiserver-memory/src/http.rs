@@ -7,6 +7,7 @@ use super::discovery;
 use super::error::ApiError;
 use super::events;
 use super::gc::{self, DeleteOptions, Deleted};
+use super::impersonation;
 use super::openapi;
 use super::patch;
 use super::patch::PatchKind;
@@ -186,11 +187,24 @@ fn verb_of(method: &Method, has_name: bool, q: &HashMap<String, String>) -> Opti
 /// The one handler: every request goes through here.
 pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    // Authentication, then impersonation, as kube-apiserver's filters run before any handler.
+    let user = {
+        let state = shared.state();
+        shared
+            .tokens
+            .requester(&state, &parts.headers)
+            .and_then(|requester| impersonation::impersonate(&state, requester, &parts.headers))
+    };
+    let user = match user {
+        Ok(user) => user,
+        Err(e) => return error_response(&e),
+    };
     let body = match super::reviews::answer(
         &shared,
         &parts.method,
         parts.uri.path(),
         &parts.headers,
+        &user,
         body,
     )
     .await

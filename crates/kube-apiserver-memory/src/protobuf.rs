@@ -19,8 +19,12 @@
 
 use crate::error::ApiError;
 use k8s_openapi::ByteString;
+use k8s_openapi::api::authentication::v1 as authn;
+use k8s_openapi::api::authorization::v1 as authz;
 use k8s_openapi::api::core::v1 as api;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+use k8s_pb::api::authentication::v1 as pb_authn;
+use k8s_pb::api::authorization::v1 as pb_authz;
 use k8s_pb::api::core::v1 as pb;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as pb_meta;
 use prost::Message;
@@ -76,14 +80,38 @@ pub fn decode(api_version: &str, kind: &str, body: &[u8]) -> Result<Value, ApiEr
         ("v1", "ConfigMap") => {
             to_json(config_map(pb::ConfigMap::decode(raw).map_err(undecodable)?))
         }
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+            to_json(self_subject_access_review(
+                pb_authz::SelfSubjectAccessReview::decode(raw).map_err(undecodable)?,
+            ))
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+            to_json(self_subject_rules_review(
+                pb_authz::SelfSubjectRulesReview::decode(raw).map_err(undecodable)?,
+            ))
+        }
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => to_json(self_subject_review(
+            pb_authn::SelfSubjectReview::decode(raw).map_err(undecodable)?,
+        )),
         _ => {
             return Err(ApiError::unsupported_body(format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({MEDIA_TYPE} only for Namespace, Secret and ConfigMap in this in-memory server)"
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({MEDIA_TYPE} only for {} in this in-memory server)",
+                READ.join(", ")
             )));
         }
     };
     Ok(value)
 }
+
+/// The kinds read as protobuf, as the 415 names them.
+const READ: &[&str] = &[
+    "Namespace",
+    "Secret",
+    "ConfigMap",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "SelfSubjectReview",
+];
 
 fn to_json(object: impl serde::Serialize) -> Value {
     serde_json::to_value(object).expect("k8s-openapi objects serialise")
@@ -104,7 +132,7 @@ fn namespace(ns: pb::Namespace) -> api::Namespace {
                     .map(|c| api::NamespaceCondition {
                         type_: c.r#type.unwrap_or_default(),
                         status: c.status.unwrap_or_default(),
-                        last_transition_time: c.last_transition_time.map(time),
+                        last_transition_time: c.last_transition_time.and_then(time),
                         reason: c.reason,
                         message: c.message,
                     })
@@ -133,17 +161,147 @@ fn config_map(cm: pb::ConfigMap) -> api::ConfigMap {
     }
 }
 
+// The reviews kubectl's `auth can-i` and `auth whoami` send. Their `status` is the server's
+// answer, which replaces whatever the request carries (as kube-apiserver does), so it is not read.
+
+fn self_subject_access_review(
+    r: pb_authz::SelfSubjectAccessReview,
+) -> authz::SelfSubjectAccessReview {
+    let pb_authz::SelfSubjectAccessReview {
+        metadata,
+        spec,
+        status: _,
+    } = r;
+    let pb_authz::SelfSubjectAccessReviewSpec {
+        resource_attributes,
+        non_resource_attributes,
+    } = spec.unwrap_or_default();
+    authz::SelfSubjectAccessReview {
+        metadata: object_meta(metadata.unwrap_or_default()),
+        spec: authz::SelfSubjectAccessReviewSpec {
+            resource_attributes: resource_attributes.map(resource_attributes_of),
+            non_resource_attributes: non_resource_attributes.map(|a| {
+                let pb_authz::NonResourceAttributes { path, verb } = a;
+                authz::NonResourceAttributes {
+                    path: text(path),
+                    verb: text(verb),
+                }
+            }),
+        },
+        status: None,
+    }
+}
+
+fn resource_attributes_of(a: pb_authz::ResourceAttributes) -> authz::ResourceAttributes {
+    let pb_authz::ResourceAttributes {
+        namespace,
+        verb,
+        group,
+        version,
+        resource,
+        subresource,
+        name,
+        field_selector,
+        label_selector,
+    } = a;
+    authz::ResourceAttributes {
+        namespace: text(namespace),
+        verb: text(verb),
+        group: text(group),
+        version: text(version),
+        resource: text(resource),
+        subresource: text(subresource),
+        name: text(name),
+        field_selector: field_selector.map(|f| {
+            let pb_authz::FieldSelectorAttributes {
+                raw_selector,
+                requirements,
+            } = f;
+            authz::FieldSelectorAttributes {
+                raw_selector: text(raw_selector),
+                requirements: list(
+                    requirements
+                        .into_iter()
+                        .map(|r| {
+                            let pb_meta::FieldSelectorRequirement {
+                                key,
+                                operator,
+                                values,
+                            } = r;
+                            meta::FieldSelectorRequirement {
+                                key: key.unwrap_or_default(),
+                                operator: operator.unwrap_or_default(),
+                                values: list(values),
+                            }
+                        })
+                        .collect(),
+                ),
+            }
+        }),
+        label_selector: label_selector.map(|l| {
+            let pb_authz::LabelSelectorAttributes {
+                raw_selector,
+                requirements,
+            } = l;
+            authz::LabelSelectorAttributes {
+                raw_selector: text(raw_selector),
+                requirements: list(requirements.into_iter().map(label_requirement).collect()),
+            }
+        }),
+    }
+}
+
+fn label_requirement(r: pb_meta::LabelSelectorRequirement) -> meta::LabelSelectorRequirement {
+    let pb_meta::LabelSelectorRequirement {
+        key,
+        operator,
+        values,
+    } = r;
+    meta::LabelSelectorRequirement {
+        key: key.unwrap_or_default(),
+        operator: operator.unwrap_or_default(),
+        values: list(values),
+    }
+}
+
+fn self_subject_rules_review(r: pb_authz::SelfSubjectRulesReview) -> authz::SelfSubjectRulesReview {
+    let pb_authz::SelfSubjectRulesReview {
+        metadata,
+        spec,
+        status: _,
+    } = r;
+    let pb_authz::SelfSubjectRulesReviewSpec { namespace } = spec.unwrap_or_default();
+    authz::SelfSubjectRulesReview {
+        metadata: object_meta(metadata.unwrap_or_default()),
+        spec: authz::SelfSubjectRulesReviewSpec {
+            namespace: text(namespace),
+        },
+        status: None,
+    }
+}
+
+fn self_subject_review(r: pb_authn::SelfSubjectReview) -> authn::SelfSubjectReview {
+    let pb_authn::SelfSubjectReview {
+        metadata,
+        status: _,
+    } = r;
+    authn::SelfSubjectReview {
+        metadata: object_meta(metadata.unwrap_or_default()),
+        status: None,
+    }
+}
+
 fn object_meta(m: pb_meta::ObjectMeta) -> meta::ObjectMeta {
     meta::ObjectMeta {
-        name: m.name,
-        generate_name: m.generate_name,
-        namespace: m.namespace,
-        self_link: m.self_link,
-        uid: m.uid,
-        resource_version: m.resource_version,
-        generation: m.generation,
-        creation_timestamp: m.creation_timestamp.map(time),
-        deletion_timestamp: m.deletion_timestamp.map(time),
+        name: text(m.name),
+        generate_name: text(m.generate_name),
+        namespace: text(m.namespace),
+        self_link: text(m.self_link),
+        uid: text(m.uid),
+        resource_version: text(m.resource_version),
+        generation: m.generation.filter(|g| *g != 0),
+        creation_timestamp: m.creation_timestamp.and_then(time),
+        deletion_timestamp: m.deletion_timestamp.and_then(time),
         deletion_grace_period_seconds: m.deletion_grace_period_seconds,
         labels: map(m.labels),
         annotations: map(m.annotations),
@@ -168,7 +326,7 @@ fn object_meta(m: pb_meta::ObjectMeta) -> meta::ObjectMeta {
                     manager: f.manager,
                     operation: f.operation,
                     api_version: f.api_version,
-                    time: f.time.map(time),
+                    time: f.time.and_then(time),
                     fields_type: f.fields_type,
                     fields_v1: f
                         .fields_v1
@@ -182,12 +340,23 @@ fn object_meta(m: pb_meta::ObjectMeta) -> meta::ObjectMeta {
     }
 }
 
-/// A `metav1.Time` (seconds and nanoseconds since the Unix epoch); out-of-range values become
-/// the epoch, which the server replaces or refuses as it does any other timestamp.
-fn time(t: pb_meta::Time) -> meta::Time {
-    let ts = k8s_openapi::jiff::Timestamp::new(t.seconds.unwrap_or(0), t.nanos.unwrap_or(0))
-        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
-    meta::Time(ts)
+/// A `metav1.Time` (seconds and nanoseconds since the Unix epoch). Go writes its zero time as
+/// the epoch (and its JSON as `null`), so the epoch is no time; out-of-range values are none
+/// either, which the server replaces or refuses as it does any missing timestamp.
+fn time(t: pb_meta::Time) -> Option<meta::Time> {
+    let (seconds, nanos) = (t.seconds.unwrap_or(0), t.nanos.unwrap_or(0));
+    if (seconds, nanos) == (0, 0) {
+        return None;
+    }
+    k8s_openapi::jiff::Timestamp::new(seconds, nanos)
+        .ok()
+        .map(meta::Time)
+}
+
+/// A string field: Go writes its strings to protobuf even when empty, and an empty one is Go's
+/// zero value, which its JSON (`omitempty`) leaves out.
+fn text(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
 }
 
 /// Protobuf cannot tell an empty map or list from an absent one; Go's JSON omits both.
@@ -319,7 +488,9 @@ mod tests {
         assert_eq!(err.code, 415);
         assert!(
             err.message
-                .contains("only for Namespace, Secret and ConfigMap")
+                .contains("only for Namespace, Secret, ConfigMap, "),
+            "{}",
+            err.message
         );
     }
 

@@ -2,16 +2,8 @@
 
 use crate::*;
 use e2e_support::operator_crds::crds_yaml;
+use std::path::PathBuf;
 use std::process::Command;
-
-fn kubectl() -> Option<&'static str> {
-    let found = Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    found.then_some("kubectl")
-}
 
 const EXAMPLE: &str = "apiVersion: videosdk.live/v1alpha1
 kind: VideoSdkToken
@@ -24,42 +16,89 @@ spec:
   ttl: 2h
 ";
 
-// kubectl runs as a blocking child process: the server needs threads of its own meanwhile.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_server_side_apply_and_get() {
-    let Some(kubectl) = kubectl() else {
-        println!(
-            "SKIPPED kubectl_server_side_apply_and_get: kubectl is not installed on this machine"
-        );
-        return;
-    };
-    let t = TestCluster::in_memory("kubectl").await;
-    let dir = std::env::temp_dir().join(format!("videosdk-kubectl-{}", t.namespace));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("kubeconfig");
-    t.server().unwrap().write_kubeconfig(&kubeconfig).unwrap();
-    std::fs::write(dir.join("crds.yaml"), crds_yaml()).unwrap();
-    std::fs::write(dir.join("token.yaml"), EXAMPLE).unwrap();
-    // (success, stdout, stderr) of kubectl with `args`.
-    let kubectl_out = |args: &[&str]| {
-        let out = Command::new(kubectl)
+/// kubectl against one test server: a kubeconfig in a directory of its own, removed on drop.
+struct Kubectl {
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    /// `None` (the test then skips) when kubectl is not installed.
+    fn new(t: &TestCluster) -> Option<Kubectl> {
+        let found = Command::new("kubectl")
+            .arg("version")
+            .arg("--client")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("videosdk-kubectl-{}", t.namespace));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        t.server().unwrap().write_kubeconfig(&kubeconfig).unwrap();
+        Some(Kubectl { dir, kubeconfig })
+    }
+
+    /// A file of the test's directory, written with `text`; its path.
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// (exit code, stdout, stderr) of kubectl with `args`.
+    fn status(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new("kubectl")
             .arg("--kubeconfig")
-            .arg(&kubeconfig)
+            .arg(&self.kubeconfig)
             // A deadline on every request: a server that never answers fails the test.
             .arg("--request-timeout=60s")
             .args(args)
             .output()
             .unwrap();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        (out.status.success(), text(&out.stdout), text(&out.stderr))
-    };
-    let run = |args: &[&str]| {
-        let (ok, stdout, stderr) = kubectl_out(args);
+        (
+            out.status.code().unwrap_or(-1),
+            text(&out.stdout),
+            text(&out.stderr),
+        )
+    }
+
+    /// (success, stdout, stderr) of kubectl with `args`.
+    fn out(&self, args: &[&str]) -> (bool, String, String) {
+        let (code, stdout, stderr) = self.status(args);
+        (code == 0, stdout, stderr)
+    }
+
+    /// The stdout of kubectl with `args`, which must succeed.
+    fn run(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.out(args);
         assert!(ok, "kubectl {args:?} failed: {stderr}\n{stdout}");
         stdout
+    }
+}
+
+impl Drop for Kubectl {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// kubectl runs as a blocking child process: the server needs threads of its own meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply_and_get() {
+    let t = TestCluster::in_memory("kubectl").await;
+    let Some(k) = Kubectl::new(&t) else {
+        println!(
+            "SKIPPED kubectl_server_side_apply_and_get: kubectl is not installed on this machine"
+        );
+        return;
     };
-    let crds = dir.join("crds.yaml");
-    let applied = run(&["apply", "--server-side", "-f", crds.to_str().unwrap()]);
+    let kubectl_out = |args: &[&str]| k.out(args);
+    let run = |args: &[&str]| k.run(args);
+    let crds = k.file("crds.yaml", &crds_yaml());
+    let applied = run(&["apply", "--server-side", "-f", &crds]);
     assert!(
         applied.contains("videosdktokens.videosdk.live serverside-applied"),
         "{applied}"
@@ -89,15 +128,8 @@ async fn kubectl_server_side_apply_and_get() {
     let explained = run(&["explain", "deployment.spec.template.spec.containers.image"]);
     assert!(explained.contains("FIELD: image <string>"), "{explained}");
     // Discovery is cached by kubectl per server; the CRDs are served at once.
-    let token = dir.join("token.yaml");
-    let applied = run(&[
-        "apply",
-        "--server-side",
-        "-n",
-        &t.namespace,
-        "-f",
-        token.to_str().unwrap(),
-    ]);
+    let token = k.file("token.yaml", EXAMPLE);
+    let applied = run(&["apply", "--server-side", "-n", &t.namespace, "-f", &token]);
     assert!(
         applied.contains("meeting-bot serverside-applied"),
         "{applied}"
@@ -232,15 +264,13 @@ async fn kubectl_server_side_apply_and_get() {
     // A misspelt field (`tll`): kubectl asks for fieldValidation=Strict by default (a 400
     // naming the field), Warn with --validate=warn (accepted, a Warning), Ignore with
     // --validate=false (accepted silently, the field dropped).
-    let typo = dir.join("typo.yaml");
-    std::fs::write(
-        &typo,
-        EXAMPLE
+    let typo = k.file(
+        "typo.yaml",
+        &EXAMPLE
             .replace("meeting-bot", "typo")
             .replace("ttl: 2h", "tll: 1h"),
-    )
-    .unwrap();
-    let typo = typo.to_str().unwrap();
+    );
+    let typo = typo.as_str();
     let (ok, _, stderr) = kubectl_out(&["apply", "-n", &t.namespace, "-f", typo]);
     assert!(!ok, "a Strict apply of an unknown field succeeded");
     assert!(
@@ -270,6 +300,97 @@ async fn kubectl_server_side_apply_and_get() {
     ]))
     .unwrap();
     assert!(stored["spec"].get("tll").is_none(), "{stored}");
-    let _ = std::fs::remove_dir_all(&dir);
+    t.cleanup().await;
+}
+
+/// The README's check of a token-request grant: `deploy/examples/token-request-grant.yaml`
+/// applied, then `kubectl auth can-i ... --as system:serviceaccount:...` (a
+/// SelfSubjectAccessReview made as the impersonated ServiceAccount).
+const GRANT: &str = include_str!("../../../../deploy/examples/token-request-grant.yaml");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_auth_can_i_answers_from_rbac() {
+    let t = TestCluster::in_memory("kubectl-can-i").await;
+    let Some(k) = Kubectl::new(&t) else {
+        println!("SKIPPED kubectl_auth_can_i_answers_from_rbac: kubectl is not installed");
+        return;
+    };
+    let ns = t.namespace.as_str();
+    let crds = k.file("crds.yaml", &crds_yaml());
+    k.run(&["apply", "--server-side", "-f", &crds]);
+    let grant = k.file("grant.yaml", GRANT);
+    k.run(&["-n", ns, "apply", "-f", &grant]);
+    let backend = format!("system:serviceaccount:{ns}:meeting-backend");
+    // Exit code 0 and `yes` when allowed, 1 and `no` when not, as kubectl gives them.
+    let can_i = |args: &[&str]| {
+        let (code, stdout, stderr) = k.status(&[&["-n", ns, "auth", "can-i"], args].concat());
+        assert!(
+            !stderr.contains("doesn't have a resource type"),
+            "the resource is not discovered: {stderr}"
+        );
+        (code, stdout.trim().to_owned(), stderr)
+    };
+    let (code, answer, stderr) = can_i(&["request", "videosdkissuers/videosdk", "--as", &backend]);
+    assert_eq!((code, answer.as_str()), (0, "yes"), "{stderr}");
+    // kubectl's own remark, as the README says (RBAC takes any verb).
+    assert!(
+        stderr.contains("verb 'request' is not a known verb"),
+        "{stderr}"
+    );
+    let (code, answer, stderr) = can_i(&["request", "videosdkissuers/other", "--as", &backend]);
+    assert_eq!((code, answer.as_str()), (1, "no"), "{stderr}");
+    let (code, answer, _) = can_i(&["get", "secrets", "--as", &backend]);
+    assert_eq!((code, answer.as_str()), (1, "no"));
+    let stranger = format!("system:serviceaccount:{ns}:stranger");
+    let (code, answer, _) = can_i(&["request", "videosdkissuers/videosdk", "--as", &stranger]);
+    assert_eq!((code, answer.as_str()), (1, "no"));
+    // --as-group replaces the ServiceAccount's groups: a Group subject then matches.
+    let (code, answer, _) = can_i(&[
+        "request",
+        "videosdkissuers/videosdk",
+        "--as",
+        "alice",
+        "--as-group",
+        "system:serviceaccounts:other",
+    ]);
+    assert_eq!((code, answer.as_str()), (1, "no"));
+    // The administrator (the kubeconfig has no credentials) may do anything.
+    let (code, answer, _) = can_i(&["delete", "secrets"]);
+    assert_eq!((code, answer.as_str()), (0, "yes"));
+    let (code, answer, _) = can_i(&["get", "/healthz"]);
+    assert_eq!((code, answer.as_str()), (0, "yes"));
+
+    // --list: the rules bound to the ServiceAccount (a SelfSubjectRulesReview).
+    let listed = k.run(&["-n", ns, "auth", "can-i", "--list", "--as", &backend]);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("videosdkissuers.videosdk.live"))
+        .unwrap_or_else(|| panic!("no rule for videosdkissuers: {listed}"));
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        [
+            "videosdkissuers.videosdk.live",
+            "[]",
+            "[videosdk]",
+            "[request]"
+        ],
+        "{listed}"
+    );
+
+    // whoami: the impersonated ServiceAccount's groups, as kube-apiserver adds them.
+    let me: Value =
+        serde_json::from_str(&k.run(&["auth", "whoami", "--as", &backend, "-o", "json"])).unwrap();
+    assert_eq!(me["status"]["userInfo"]["username"], backend.as_str());
+    assert_eq!(
+        me["status"]["userInfo"]["groups"],
+        json!([
+            "system:serviceaccounts",
+            format!("system:serviceaccounts:{ns}"),
+            "system:authenticated"
+        ])
+    );
+
+    // (A ServiceAccount's own token is not tested with kubectl: client-go sends credentials
+    // over TLS only, and this server is plain HTTP. `reviews.rs` sends it.)
     t.cleanup().await;
 }

@@ -14,6 +14,7 @@ mod faults;
 mod harness;
 mod kubectl;
 mod metadata;
+mod reviews;
 mod verbs;
 mod watch;
 
