@@ -394,3 +394,136 @@ async fn kubectl_auth_can_i_answers_from_rbac() {
     // over TLS only, and this server is plain HTTP. `reviews.rs` sends it.)
     t.cleanup().await;
 }
+
+/// kubectl's `create` generators for the built-in kinds served send protobuf; each object is
+/// stored as sent (read back with `get -o json`) and takes effect (the Role and RoleBinding
+/// answer `auth can-i`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_generators_send_protobuf() {
+    let t = TestCluster::in_memory("kubectl-create").await;
+    let Some(k) = Kubectl::new(&t) else {
+        println!("SKIPPED kubectl_create_generators_send_protobuf: kubectl is not installed");
+        return;
+    };
+    let ns = t.namespace.as_str();
+    let get = |args: &[&str]| -> Value {
+        serde_json::from_str(&k.run(&[args, &["-o", "json"]].concat())).unwrap()
+    };
+    let (ok, _, log) = k.out(&["-n", ns, "create", "serviceaccount", "x", "-v=8"]);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("Content-Type: application/vnd.kubernetes.protobuf"),
+        "kubectl no longer sends protobuf: {log}"
+    );
+    assert_eq!(get(&["-n", ns, "get", "sa", "x"])["metadata"]["name"], "x");
+
+    k.run(&[
+        "-n",
+        ns,
+        "create",
+        "role",
+        "r",
+        "--verb=get,list",
+        "--resource=secrets",
+        "--resource-name=creds",
+    ]);
+    assert_eq!(
+        get(&["-n", ns, "get", "role", "r"])["rules"],
+        json!([{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["creds"],
+            "verbs": ["get", "list"]}])
+    );
+    k.run(&[
+        "-n",
+        ns,
+        "create",
+        "rolebinding",
+        "rb",
+        "--role=r",
+        &format!("--serviceaccount={ns}:x"),
+    ]);
+    let rb = get(&["-n", ns, "get", "rolebinding", "rb"]);
+    assert_eq!(
+        (&rb["roleRef"], &rb["subjects"]),
+        (
+            &json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}),
+            &json!([{"kind": "ServiceAccount", "name": "x", "namespace": ns}])
+        )
+    );
+    let x = format!("system:serviceaccount:{ns}:x");
+    let (code, stdout, stderr) = k.status(&[
+        "-n",
+        ns,
+        "auth",
+        "can-i",
+        "get",
+        "secrets/creds",
+        "--as",
+        &x,
+    ]);
+    assert_eq!((code, stdout.trim()), (0, "yes"), "{stderr}");
+
+    k.run(&[
+        "create",
+        "clusterrole",
+        "cr",
+        "--verb=get",
+        "--resource=deployments.apps",
+        "--non-resource-url=/healthz",
+    ]);
+    assert_eq!(
+        get(&["get", "clusterrole", "cr"])["rules"],
+        json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
+            {"nonResourceURLs": ["/healthz"], "verbs": ["get"]}])
+    );
+    k.run(&[
+        "create",
+        "clusterrolebinding",
+        "crb",
+        "--clusterrole=cr",
+        "--user=alice",
+        "--group=devs",
+    ]);
+    assert_eq!(
+        get(&["get", "clusterrolebinding", "crb"])["subjects"],
+        json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"},
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "devs"}])
+    );
+    let (code, stdout, _) = k.status(&[
+        "-n",
+        ns,
+        "auth",
+        "can-i",
+        "get",
+        "deployments.apps",
+        "--as",
+        "bob",
+        "--as-group",
+        "devs",
+    ]);
+    assert_eq!((code, stdout.trim()), (0, "yes"));
+
+    k.run(&[
+        "-n",
+        ns,
+        "create",
+        "deployment",
+        "d",
+        "--image=nginx",
+        "--replicas=2",
+        "--port=80",
+    ]);
+    let d = get(&["-n", ns, "get", "deployment", "d"]);
+    assert_eq!(d["metadata"]["labels"], json!({"app": "d"}));
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"], json!({"matchLabels": {"app": "d"}}));
+    assert_eq!(
+        d["spec"]["template"]["metadata"]["labels"],
+        json!({"app": "d"})
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "nginx", "image": "nginx", "ports": [{"containerPort": 80}],
+            "resources": {}}])
+    );
+    t.cleanup().await;
+}
