@@ -235,13 +235,15 @@ impl ApiError {
         Self::new(415, "UnsupportedMediaType", message)
     }
 
-    /// 406 for a document asked for only in media types this server does not produce.
-    pub fn not_acceptable(accept: &str) -> Self {
+    /// 406 for a document asked for only in media types this server does not produce;
+    /// `produced` names those it does.
+    pub fn not_acceptable(accept: &str, produced: &[&str]) -> Self {
         Self::new(
             406,
             "NotAcceptable",
             format!(
-                "only the following media types are accepted: application/json (asked for {accept:?})"
+                "only the following media types are accepted: {} (asked for {accept:?})",
+                produced.join(", ")
             ),
         )
     }

@@ -55,6 +55,7 @@ mod impersonation;
 pub mod kubeconfig;
 mod managed;
 mod openapi;
+mod openapi_protobuf;
 mod patch;
 mod protobuf;
 mod representation;

@@ -1,6 +1,6 @@
 //! The OpenAPI documents kubectl reads: v3 (`/openapi/v3` and one document per group version,
 //! which `kubectl explain` and `kubectl apply`'s validation use) and v2 (`/openapi/v2`, one
-//! document, as JSON).
+//! document, as JSON, or as protobuf by [`super::openapi_protobuf`]).
 //!
 //! Each describes the kinds served: a built-in kind by the schema k8s-openapi generates for its
 //! type (with schemars), under the name kube-apiserver gives it (`io.k8s.api.core.v1.Secret`,

@@ -127,6 +127,46 @@ async fn kubectl_server_side_apply_and_get() {
     );
     let explained = run(&["explain", "deployment.spec.template.spec.containers.image"]);
     assert!(explained.contains("FIELD: image <string>"), "{explained}");
+    // The same from OpenAPI v2, which kubectl asks for as gnostic's protobuf alone.
+    let (ok, explained, log) = kubectl_out(&[
+        "explain",
+        "--output",
+        "plaintext-openapiv2",
+        "videosdktoken.spec",
+        "-v=6",
+    ]);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("GET") && log.contains("/openapi/v2") && log.contains("200 OK"),
+        "kubectl did not read /openapi/v2: {log}"
+    );
+    assert!(explained.contains("KIND:     VideoSdkToken"), "{explained}");
+    assert!(explained.contains("RESOURCE: spec <Object>"), "{explained}");
+    assert!(
+        explained.contains("issuerRef\t<Object> -required-"),
+        "{explained}"
+    );
+    assert!(explained.contains("ttl\t<string>"), "{explained}");
+    let explained = run(&[
+        "explain",
+        "--output",
+        "plaintext-openapiv2",
+        "videosdktoken.spec.ttl",
+    ]);
+    assert!(explained.contains("FIELD:    ttl <string>"), "{explained}");
+    assert!(explained.contains("Go duration syntax"), "{explained}");
+    let explained = run(&["explain", "--output", "plaintext-openapiv2", "secret.data"]);
+    assert!(
+        explained.contains("FIELD:    data <map[string]string>"),
+        "{explained}"
+    );
+    let explained = run(&[
+        "explain",
+        "--output",
+        "plaintext-openapiv2",
+        "videosdktoken.metadata.name",
+    ]);
+    assert!(explained.contains("FIELD:    name <string>"), "{explained}");
     // Discovery is cached by kubectl per server; the CRDs are served at once.
     let token = k.file("token.yaml", EXAMPLE);
     let applied = run(&["apply", "--server-side", "-n", &t.namespace, "-f", &token]);
