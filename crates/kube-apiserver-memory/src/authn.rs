@@ -332,94 +332,32 @@ pub fn split_service_account(username: &str) -> Option<(&str, &str)> {
     (!namespace.is_empty() && !name.is_empty() && !name.contains(':')).then_some((namespace, name))
 }
 
-/// The `spec` of a TokenRequest sent as protobuf (`application/vnd.kubernetes.protobuf`, what
-/// `kubectl create token` sends), as the JSON [`Tokens::request`] reads: the `k8s\0` envelope
-/// (runtime.Unknown, its `raw` in field 2), then TokenRequest field 2, the spec: `audiences`
-/// (field 1, repeated string) and `expirationSeconds` (field 4, varint). `None` when the bytes
-/// are not that.
-pub fn token_request_from_protobuf(body: &[u8]) -> Option<Value> {
-    let unknown = body.strip_prefix(b"k8s\0")?;
-    let raw = fields(unknown)?
-        .into_iter()
-        .find(|(n, _)| *n == 2)?
-        .1
-        .bytes()?;
-    let spec = fields(raw)?.into_iter().find(|(n, _)| *n == 2)?.1.bytes()?;
-    let mut audiences = Vec::new();
-    let mut seconds = None;
-    for (number, value) in fields(spec)? {
-        match (number, value) {
-            (1, Field::Bytes(b)) => audiences.push(String::from_utf8(b.to_vec()).ok()?),
-            (4, Field::Varint(v)) => seconds = Some(v),
-            _ => {}
-        }
-    }
-    Some(json!({"spec": {"audiences": audiences, "expirationSeconds": seconds}}))
-}
-
-/// A protobuf field's value: a varint or length-delimited bytes (the only wire types here).
-enum Field<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-}
-
-impl<'a> Field<'a> {
-    fn bytes(self) -> Option<&'a [u8]> {
-        match self {
-            Field::Bytes(b) => Some(b),
-            Field::Varint(_) => None,
-        }
-    }
-}
-
-fn varint(input: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = input.split_first()?;
-        *input = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// The fields of one protobuf message, in order; `None` for a malformed or unsupported one.
-fn fields(mut input: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
-    let mut out = Vec::new();
-    while !input.is_empty() {
-        let key = varint(&mut input)?;
-        let value = match key & 7 {
-            0 => Field::Varint(varint(&mut input)?),
-            2 => {
-                let len = usize::try_from(varint(&mut input)?).ok()?;
-                let (bytes, rest) = (input.get(..len)?, input.get(len..)?);
-                input = rest;
-                Field::Bytes(bytes)
-            }
-            _ => return None,
-        };
-        out.push((key >> 3, value));
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_protobuf_token_request_is_read() {
-        // TokenRequestSpec: audiences ["aud"], expirationSeconds 600.
-        let spec = [&[0x0a, 3][..], b"aud", &[0x20, 0xd8, 0x04]].concat();
-        let request = [&[0x12, spec.len() as u8][..], &spec].concat();
-        let unknown = [&[0x12, request.len() as u8][..], &request].concat();
-        let body = [&b"k8s\0"[..], &unknown].concat();
+    fn service_account_usernames_split_into_namespace_and_name() {
         assert_eq!(
-            token_request_from_protobuf(&body),
-            Some(json!({"spec": {"audiences": ["aud"], "expirationSeconds": 600}}))
+            split_service_account("system:serviceaccount:my-app:backend"),
+            Some(("my-app", "backend"))
         );
-        assert_eq!(token_request_from_protobuf(b"{}"), None);
+        assert_eq!(split_service_account("system:serviceaccount:my-app"), None);
+        assert_eq!(split_service_account("system:serviceaccount::b"), None);
+        assert_eq!(split_service_account("system:serviceaccount:a:b:c"), None);
+        assert_eq!(split_service_account("alice"), None);
+    }
+
+    #[test]
+    fn requests_without_credentials_are_the_administrator_and_bad_tokens_are_refused() {
+        let (tokens, state) = (Tokens::default(), State::new(10));
+        assert_eq!(
+            tokens.requester(&state, &HeaderMap::new()).unwrap(),
+            UserInfo::admin()
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, "Bearer not-issued".parse().unwrap());
+        let err = tokens.requester(&state, &headers).unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (401, "Unauthorized"));
     }
 }

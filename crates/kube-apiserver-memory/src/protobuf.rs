@@ -16,9 +16,9 @@
 //! Read as protobuf: what kubectl's `create` generators (and `auth can-i`/`auth whoami`) send
 //! for the kinds this server serves: Namespace, Secret, ConfigMap, ServiceAccount (`create
 //! serviceaccount`), Role, ClusterRole, RoleBinding, ClusterRoleBinding (`create role`, …),
-//! Deployment (`create deployment`; partly, see [`workloads`]) and the self reviews
-//! ([`reviews`]). Any other kind answers 415 naming these and JSON. The TokenRequest of
-//! `kubectl create token` is read by `authn`.
+//! Deployment (`create deployment`; partly, see [`workloads`]), and the self reviews and the
+//! TokenRequest of `kubectl create token` ([`reviews`]). Any other kind answers 415
+//! naming these and JSON.
 //! Answers are always JSON, which kubectl accepts.
 //!
 //! [doc]: https://kubernetes.io/docs/reference/using-api/api-concepts/#protobuf-encoding
@@ -91,6 +91,9 @@ pub fn decode(api_version: &str, kind: &str, body: &[u8]) -> Result<Value, ApiEr
         ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => to_json(
             reviews::self_subject_rules_review(message(raw).map_err(undecodable)?),
         ),
+        ("authentication.k8s.io/v1", "TokenRequest") => {
+            to_json(reviews::token_request(message(raw).map_err(undecodable)?))
+        }
         ("authentication.k8s.io/v1", "SelfSubjectReview") => to_json(reviews::self_subject_review(
             message(raw).map_err(undecodable)?,
         )),
@@ -163,6 +166,7 @@ const READ: &[&str] = &[
     "SelfSubjectAccessReview",
     "SelfSubjectRulesReview",
     "SelfSubjectReview",
+    "TokenRequest",
 ];
 
 fn to_json(object: impl serde::Serialize) -> Value {
@@ -662,6 +666,29 @@ mod tests {
                 "metadata": {"name": "rb"},
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
                 "subjects": [{"kind": "ServiceAccount", "name": "x", "namespace": "ns"}]})
+        );
+    }
+
+    #[test]
+    fn a_token_request_as_kubectl_create_token_sends_it() {
+        let request = k8s_pb::api::authentication::v1::TokenRequest {
+            metadata: Some(pb_meta::ObjectMeta::default()),
+            spec: Some(k8s_pb::api::authentication::v1::TokenRequestSpec {
+                audiences: vec!["aud".into()],
+                expiration_seconds: Some(600),
+                bound_object_ref: None,
+            }),
+            status: Some(Default::default()),
+        };
+        let body = envelope(
+            "authentication.k8s.io/v1",
+            "TokenRequest",
+            request.encode_to_vec(),
+        );
+        assert_eq!(
+            decode("authentication.k8s.io/v1", "TokenRequest", &body).unwrap(),
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "metadata": {}, "spec": {"audiences": ["aud"], "expirationSeconds": 600}})
         );
     }
 

@@ -170,11 +170,8 @@ pub async fn answer(
         }
         Review::TokenRequest { namespace, name } => {
             let json = match protobuf {
-                true => super::authn::token_request_from_protobuf(&bytes)
-                    .map(|v| Bytes::from(v.to_string()))
-                    .ok_or_else(|| {
-                        ApiError::unsupported_media_type("application/vnd.kubernetes.protobuf")
-                    }),
+                true => super::protobuf::decode("authentication.k8s.io/v1", "TokenRequest", &bytes)
+                    .map(|v| Bytes::from(v.to_string())),
                 false => Ok(bytes.clone()),
             };
             json.and_then(|json| {

@@ -1,6 +1,7 @@
 //! The reviews kubectl's `auth can-i` (SelfSubjectAccessReview, SelfSubjectRulesReview) and
-//! `auth whoami` (SelfSubjectReview) send. Their `status` is the server's answer, which replaces
-//! whatever the request carries (as kube-apiserver does), so it is not read.
+//! `auth whoami` (SelfSubjectReview) send, and the TokenRequest of `kubectl create token`. Their
+//! `status` is the server's answer, which replaces whatever the request carries (as
+//! kube-apiserver does), so it is not read.
 
 use super::{label_requirement, list, object_meta, text};
 use k8s_openapi::api::authentication::v1 as authn;
@@ -122,6 +123,41 @@ pub(super) fn self_subject_review(r: pb_authn::SelfSubjectReview) -> authn::Self
     } = r;
     authn::SelfSubjectReview {
         metadata: object_meta(metadata.unwrap_or_default()),
+        status: None,
+    }
+}
+
+pub(super) fn token_request(r: pb_authn::TokenRequest) -> authn::TokenRequest {
+    let pb_authn::TokenRequest {
+        metadata,
+        spec,
+        status: _,
+    } = r;
+    let pb_authn::TokenRequestSpec {
+        audiences,
+        expiration_seconds,
+        bound_object_ref,
+    } = spec.unwrap_or_default();
+    authn::TokenRequest {
+        metadata: object_meta(metadata.unwrap_or_default()),
+        spec: authn::TokenRequestSpec {
+            audiences,
+            expiration_seconds,
+            bound_object_ref: bound_object_ref.map(|b| {
+                let pb_authn::BoundObjectReference {
+                    kind,
+                    api_version,
+                    name,
+                    u_id,
+                } = b;
+                authn::BoundObjectReference {
+                    kind: text(kind),
+                    api_version: text(api_version),
+                    name: text(name),
+                    uid: text(u_id),
+                }
+            }),
+        },
         status: None,
     }
 }

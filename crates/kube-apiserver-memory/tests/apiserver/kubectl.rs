@@ -456,6 +456,27 @@ async fn kubectl_create_generators_send_protobuf() {
         "kubectl no longer sends protobuf: {log}"
     );
     assert_eq!(get(&["-n", ns, "get", "sa", "x"])["metadata"]["name"], "x");
+    // A TokenRequest (protobuf too): its audiences and lifetime are the flags'.
+    let token = k.run(&[
+        "-n",
+        ns,
+        "create",
+        "token",
+        "x",
+        "--audience=aud",
+        "--duration=10m",
+    ]);
+    let claims = token.trim().split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], json!(["aud"]));
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        600
+    );
+    assert_eq!(claims["sub"], format!("system:serviceaccount:{ns}:x"));
 
     k.run(&[
         "-n",
