@@ -24,6 +24,8 @@ use super::store::State;
 use axum::http::HeaderMap;
 use std::collections::BTreeMap;
 
+/// How every impersonation header's (lower-case) name starts.
+pub const HEADER_PREFIX: &str = "impersonate-";
 const USER: &str = "impersonate-user";
 const GROUP: &str = "impersonate-group";
 const UID: &str = "impersonate-uid";
