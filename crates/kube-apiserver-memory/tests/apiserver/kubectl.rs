@@ -127,6 +127,16 @@ async fn kubectl_server_side_apply_and_get() {
     );
     let explained = run(&["explain", "deployment.spec.template.spec.containers.image"]);
     assert!(explained.contains("FIELD: image <string>"), "{explained}");
+    // Every built-in kind served, RBAC and ServiceAccounts included.
+    let explained = run(&["explain", "role.rules.verbs"]);
+    assert!(explained.contains("FIELD: verbs <[]string>"), "{explained}");
+    let explained = run(&["explain", "clusterrolebinding.roleRef"]);
+    assert!(
+        explained.contains("FIELD: roleRef <RoleRef>"),
+        "{explained}"
+    );
+    let explained = run(&["explain", "serviceaccount.automountServiceAccountToken"]);
+    assert!(explained.contains("<boolean>"), "{explained}");
     // The same from OpenAPI v2, which kubectl asks for as gnostic's protobuf alone.
     let (ok, explained, log) = kubectl_out(&[
         "explain",
