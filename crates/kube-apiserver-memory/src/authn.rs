@@ -13,10 +13,12 @@
 
 use super::error::{ApiError, Subject};
 use super::store::State;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -128,7 +130,7 @@ impl Tokens {
         let claims = json!({
             "aud": audiences, "exp": issued.expires, "iat": iat, "nbf": iat,
             "iss": API_AUDIENCE,
-            "sub": format!("system:serviceaccount:{namespace}:{name}"),
+            "sub": format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"),
             "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
         });
         let mut signature = [0u8; 32];
@@ -156,6 +158,60 @@ impl Tokens {
         Ok(request)
     }
 
+    /// The ServiceAccount user of `token` when this server issued it for one of `wanted` (the
+    /// audiences both share), as kube-apiserver's bound-token authenticator; otherwise why not
+    /// (the message a TokenReview's `status.error` gives).
+    pub fn authenticate(
+        &self,
+        state: &State,
+        token: &str,
+        wanted: &[String],
+    ) -> Result<(UserInfo, Vec<String>), String> {
+        let issued = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        let t = match issued {
+            None => return Err("invalid bearer token".to_owned()),
+            Some(t) if t.expires <= unix_now() => return Err("token has expired".to_owned()),
+            Some(t) => t,
+        };
+        let sa_uid = state
+            .get(
+                &(String::new(), "serviceaccounts".to_owned()),
+                &t.namespace,
+                &t.name,
+            )
+            .and_then(|s| {
+                s.value()
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        let common: Vec<String> = wanted
+            .iter()
+            .filter(|a| t.audiences.contains(a))
+            .cloned()
+            .collect();
+        if sa_uid.as_deref() != Some(t.uid.as_str()) {
+            Err(format!(
+                "service account {}/{} has been deleted",
+                t.namespace, t.name
+            ))
+        } else if common.is_empty() {
+            Err(format!(
+                "token audiences {:?} is invalid for the target audiences {:?}",
+                t.audiences, wanted
+            ))
+        } else {
+            let mut user = UserInfo::service_account(&t.namespace, &t.name);
+            user.uid = t.uid;
+            Ok((user, common))
+        }
+    }
+
     /// Answers a TokenReview: the review with its `status`.
     pub fn review(&self, state: &State, mut review: Value) -> Value {
         let token = review
@@ -163,129 +219,117 @@ impl Tokens {
             .and_then(Value::as_str)
             .unwrap_or("");
         let wanted = audiences(review.get("spec").unwrap_or(&Value::Null));
-        let issued = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(token)
-            .cloned();
-        let status = match issued {
-            None => Err("invalid bearer token".to_owned()),
-            Some(t) if t.expires <= unix_now() => Err("token has expired".to_owned()),
-            Some(t) => {
-                let sa_uid = state
-                    .get(
-                        &(String::new(), "serviceaccounts".to_owned()),
-                        &t.namespace,
-                        &t.name,
-                    )
-                    .and_then(|s| {
-                        s.value()
-                            .pointer("/metadata/uid")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    });
-                let common: Vec<&String> =
-                    wanted.iter().filter(|a| t.audiences.contains(a)).collect();
-                if sa_uid.as_deref() != Some(t.uid.as_str()) {
-                    Err(format!(
-                        "service account {}/{} has been deleted",
-                        t.namespace, t.name
-                    ))
-                } else if common.is_empty() {
-                    Err(format!(
-                        "token audiences {:?} is invalid for the target audiences {:?}",
-                        t.audiences, wanted
-                    ))
-                } else {
-                    Ok(json!({
-                        "authenticated": true,
-                        "audiences": common,
-                        "user": {
-                            "username": format!("system:serviceaccount:{}:{}", t.namespace, t.name),
-                            "uid": t.uid,
-                            "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", t.namespace), "system:authenticated"],
-                        },
-                    }))
-                }
-            }
+        review["status"] = match self.authenticate(state, token, &wanted) {
+            Ok((user, audiences)) => json!({
+                "authenticated": true,
+                "audiences": audiences,
+                "user": user.to_json(),
+            }),
+            Err(error) => json!({"user": {}, "error": error}),
         };
-        review["status"] = status.unwrap_or_else(|error| json!({"user": {}, "error": error}));
         review
     }
-}
 
-/// The `spec` of a TokenRequest sent as protobuf (`application/vnd.kubernetes.protobuf`, what
-/// `kubectl create token` sends), as the JSON [`Tokens::request`] reads: the `k8s\0` envelope
-/// (runtime.Unknown, its `raw` in field 2), then TokenRequest field 2, the spec: `audiences`
-/// (field 1, repeated string) and `expirationSeconds` (field 4, varint). `None` when the bytes
-/// are not that.
-pub fn token_request_from_protobuf(body: &[u8]) -> Option<Value> {
-    let unknown = body.strip_prefix(b"k8s\0")?;
-    let raw = fields(unknown)?
-        .into_iter()
-        .find(|(n, _)| *n == 2)?
-        .1
-        .bytes()?;
-    let spec = fields(raw)?.into_iter().find(|(n, _)| *n == 2)?.1.bytes()?;
-    let mut audiences = Vec::new();
-    let mut seconds = None;
-    for (number, value) in fields(spec)? {
-        match (number, value) {
-            (1, Field::Bytes(b)) => audiences.push(String::from_utf8(b.to_vec()).ok()?),
-            (4, Field::Varint(v)) => seconds = Some(v),
-            _ => {}
-        }
-    }
-    Some(json!({"spec": {"audiences": audiences, "expirationSeconds": seconds}}))
-}
-
-/// A protobuf field's value: a varint or length-delimited bytes (the only wire types here).
-enum Field<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-}
-
-impl<'a> Field<'a> {
-    fn bytes(self) -> Option<&'a [u8]> {
-        match self {
-            Field::Bytes(b) => Some(b),
-            Field::Varint(_) => None,
-        }
-    }
-}
-
-fn varint(input: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = input.split_first()?;
-        *input = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// The fields of one protobuf message, in order; `None` for a malformed or unsupported one.
-fn fields(mut input: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
-    let mut out = Vec::new();
-    while !input.is_empty() {
-        let key = varint(&mut input)?;
-        let value = match key & 7 {
-            0 => Field::Varint(varint(&mut input)?),
-            2 => {
-                let len = usize::try_from(varint(&mut input)?).ok()?;
-                let (bytes, rest) = (input.get(..len)?, input.get(len..)?);
-                input = rest;
-                Field::Bytes(bytes)
-            }
-            _ => return None,
+    /// The user a request is made as, before impersonation: the ServiceAccount of an
+    /// `Authorization: Bearer` token this server issued for its own audience, else (no
+    /// credentials) the administrator [`UserInfo::admin`].
+    ///
+    /// Errors: 401 `Unauthorized` for a bearer token this server did not issue, or that expired
+    /// or outlived its ServiceAccount, as kube-apiserver answers a failed authentication.
+    pub fn requester(&self, state: &State, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+        let Some(value) = headers.get(AUTHORIZATION) else {
+            return Ok(UserInfo::admin());
         };
-        out.push((key >> 3, value));
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(ApiError::unauthorized)?;
+        self.authenticate(state, token, &[API_AUDIENCE.to_owned()])
+            .map(|(user, _)| user)
+            .map_err(|_| ApiError::unauthorized())
     }
-    Some(out)
+}
+
+/// Who makes a request or is asked about: kube-apiserver's `user.Info` (the `userInfo` of a
+/// TokenReview or SelfSubjectReview).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    pub username: String,
+    pub uid: String,
+    pub groups: Vec<String>,
+    /// `Impersonate-Extra-*` values, by key.
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+/// The group of every authenticated user.
+pub const AUTHENTICATED: &str = "system:authenticated";
+
+impl UserInfo {
+    /// The requester of a request without credentials: an administrator (the kubeconfig this
+    /// server writes has none), named as kubeadm names its admin, in `system:masters`.
+    pub fn admin() -> UserInfo {
+        UserInfo {
+            username: "kubernetes-admin".to_owned(),
+            groups: vec!["system:masters".to_owned(), AUTHENTICATED.to_owned()],
+            ..UserInfo::default()
+        }
+    }
+
+    /// ServiceAccount `namespace/name`: user `system:serviceaccount:NS:NAME` in the groups
+    /// `system:serviceaccounts`, `system:serviceaccounts:NS` and `system:authenticated`, as
+    /// kube-apiserver names it (k8s.io/apiserver/pkg/authentication/serviceaccount/util.go).
+    pub fn service_account(namespace: &str, name: &str) -> UserInfo {
+        UserInfo {
+            username: format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"),
+            groups: [
+                service_account_groups(namespace).as_slice(),
+                &[AUTHENTICATED.to_owned()],
+            ]
+            .concat(),
+            ..UserInfo::default()
+        }
+    }
+
+    /// The `userInfo` object (`uid` and `extra` only when set).
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"username": self.username, "groups": self.groups});
+        if !self.uid.is_empty() {
+            v["uid"] = json!(self.uid);
+        }
+        if !self.extra.is_empty() {
+            v["extra"] = json!(self.extra);
+        }
+        v
+    }
+}
+
+/// The answer to a SelfSubjectReview `review` (what `kubectl auth whoami` asks) made by
+/// `user`: the review with `status.userInfo`.
+pub fn self_review(user: &UserInfo, mut review: Value) -> Value {
+    review["status"] = json!({"userInfo": user.to_json()});
+    review
+}
+
+/// How a ServiceAccount's username starts.
+pub const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
+
+/// The groups of the ServiceAccounts of `namespace` (without `system:authenticated`).
+pub fn service_account_groups(namespace: &str) -> Vec<String> {
+    vec![
+        "system:serviceaccounts".to_owned(),
+        format!("system:serviceaccounts:{namespace}"),
+    ]
+}
+
+/// The namespace and name of a ServiceAccount username `system:serviceaccount:NS:NAME`.
+pub fn split_service_account(username: &str) -> Option<(&str, &str)> {
+    let (namespace, name) = username
+        .strip_prefix(SERVICE_ACCOUNT_PREFIX)?
+        .split_once(':')?;
+    (!namespace.is_empty() && !name.is_empty() && !name.contains(':')).then_some((namespace, name))
 }
 
 #[cfg(test)]
@@ -293,16 +337,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_protobuf_token_request_is_read() {
-        // TokenRequestSpec: audiences ["aud"], expirationSeconds 600.
-        let spec = [&[0x0a, 3][..], b"aud", &[0x20, 0xd8, 0x04]].concat();
-        let request = [&[0x12, spec.len() as u8][..], &spec].concat();
-        let unknown = [&[0x12, request.len() as u8][..], &request].concat();
-        let body = [&b"k8s\0"[..], &unknown].concat();
+    fn service_account_usernames_split_into_namespace_and_name() {
         assert_eq!(
-            token_request_from_protobuf(&body),
-            Some(json!({"spec": {"audiences": ["aud"], "expirationSeconds": 600}}))
+            split_service_account("system:serviceaccount:my-app:backend"),
+            Some(("my-app", "backend"))
         );
-        assert_eq!(token_request_from_protobuf(b"{}"), None);
+        assert_eq!(split_service_account("system:serviceaccount:my-app"), None);
+        assert_eq!(split_service_account("system:serviceaccount::b"), None);
+        assert_eq!(split_service_account("system:serviceaccount:a:b:c"), None);
+        assert_eq!(split_service_account("alice"), None);
+    }
+
+    #[test]
+    fn requests_without_credentials_are_the_administrator_and_bad_tokens_are_refused() {
+        let (tokens, state) = (Tokens::default(), State::new(10));
+        assert_eq!(
+            tokens.requester(&state, &HeaderMap::new()).unwrap(),
+            UserInfo::admin()
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, "Bearer not-issued".parse().unwrap());
+        let err = tokens.requester(&state, &headers).unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (401, "Unauthorized"));
     }
 }

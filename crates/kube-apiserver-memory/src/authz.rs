@@ -10,6 +10,8 @@
 //! rules written in it), no nonResourceURLs rules (a non-resource review is denied), and no
 //! other authorizer (Node, webhooks).
 
+use super::authn::UserInfo;
+use super::error::{ApiError, Subject};
 use super::store::State;
 use serde_json::{Value, json};
 
@@ -34,20 +36,58 @@ pub struct Attributes {
 }
 
 impl Attributes {
-    /// The attributes of a SubjectAccessReview `spec`; `None` for a non-resource review.
-    pub fn from_spec(spec: &Value) -> Option<Attributes> {
-        let attrs = spec.get("resourceAttributes")?;
-        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        Some(Attributes {
-            user: text(spec, "user"),
-            groups: strings(spec, "groups"),
-            namespace: text(attrs, "namespace"),
-            verb: text(attrs, "verb"),
-            group: text(attrs, "group"),
-            resource: text(attrs, "resource"),
-            subresource: text(attrs, "subresource"),
-            name: text(attrs, "name"),
-        })
+    /// The `resourceAttributes` of a review's spec, asked about `user` in `groups`.
+    fn of(user: &str, groups: &[String], attrs: &Value) -> Attributes {
+        let text = |k: &str| {
+            attrs
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        Attributes {
+            user: user.to_owned(),
+            groups: groups.to_vec(),
+            namespace: text("namespace"),
+            verb: text("verb"),
+            group: text("group"),
+            resource: text("resource"),
+            subresource: text("subresource"),
+            name: text("name"),
+        }
+    }
+}
+
+/// The 403 of a request RBAC denies, worded as kube-apiserver's
+/// (k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go `forbiddenMessage`):
+/// `users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group ""
+/// at the cluster scope`.
+pub fn forbidden(a: &Attributes) -> ApiError {
+    let resource = if a.subresource.is_empty() {
+        a.resource.clone()
+    } else {
+        format!("{}/{}", a.resource, a.subresource)
+    };
+    let scope = if a.namespace.is_empty() {
+        "at the cluster scope".to_owned()
+    } else {
+        format!("in the namespace {:?}", a.namespace)
+    };
+    let qualified = if a.group.is_empty() {
+        a.resource.clone()
+    } else {
+        format!("{}.{}", a.resource, a.group)
+    };
+    let mut details = json!({"name": a.name, "kind": a.resource});
+    if !a.group.is_empty() {
+        details["group"] = json!(a.group);
+    }
+    ApiError {
+        details: Some(details),
+        ..ApiError::forbidden(format!(
+            "{qualified} {:?} is forbidden: User {:?} cannot {} resource {resource:?} in API group {:?} {scope}",
+            a.name, a.user, a.verb, a.group
+        ))
     }
 }
 
@@ -79,20 +119,25 @@ pub fn rule_allows(rule: &Value, a: &Attributes) -> bool {
         && (names.is_empty() || names.contains(&a.name))
 }
 
-/// Whether a binding's subject is the user of `a`; `binding_namespace` is the default
-/// namespace of a ServiceAccount subject.
-fn subject_matches(subject: &Value, binding_namespace: &str, a: &Attributes) -> bool {
+/// Whether a binding's subject is `user` or one of its `groups`; `binding_namespace` is the
+/// default namespace of a ServiceAccount subject.
+fn subject_matches(
+    subject: &Value,
+    binding_namespace: &str,
+    user: &str,
+    groups: &[String],
+) -> bool {
     let name = subject.get("name").and_then(Value::as_str).unwrap_or("");
     match subject.get("kind").and_then(Value::as_str) {
-        Some("User") => name == a.user,
-        Some("Group") => a.groups.iter().any(|g| g == name),
+        Some("User") => name == user,
+        Some("Group") => groups.iter().any(|g| g == name),
         Some("ServiceAccount") => {
             let namespace = subject
                 .get("namespace")
                 .and_then(Value::as_str)
                 .filter(|n| !n.is_empty())
                 .unwrap_or(binding_namespace);
-            a.user == format!("system:serviceaccount:{namespace}:{name}")
+            super::authn::split_service_account(user) == Some((namespace, name))
         }
         _ => false,
     }
@@ -129,19 +174,27 @@ fn objects(state: &State, key: (&str, &str), namespace: Option<&str>) -> Vec<Val
         .unwrap_or_default()
 }
 
-/// The RBAC decision for `a`: `Some(reason)` naming the binding that allows it, `None` to deny.
-pub fn authorize(state: &State, a: &Attributes) -> Option<String> {
-    if a.groups.iter().any(|g| g == "system:masters") {
-        return Some("member of system:masters".to_owned());
-    }
-    let bound = |binding: &Value, namespace: &str| {
+/// The group whose members RBAC allows everything (bootstrap ClusterRoleBinding `cluster-admin`).
+const MASTERS: &str = "system:masters";
+
+/// The rules that apply to `user` in `groups` in `namespace` (`""`: cluster-wide only), as
+/// kube-apiserver's RBAC resolver visits them (plugin/pkg/auth/authorizer/rbac/rbac.go):
+/// each ClusterRoleBinding, then each RoleBinding of the namespace, that binds the user, with
+/// what it is (`ClusterRoleBinding "name"`) and its role's rules.
+fn bound_rules(
+    state: &State,
+    user: &str,
+    groups: &[String],
+    namespace: &str,
+) -> Vec<(String, Vec<Value>)> {
+    let binds = |binding: &Value, namespace: &str| {
         binding
             .get("subjects")
             .and_then(Value::as_array)
-            .is_some_and(|s| s.iter().any(|s| subject_matches(s, namespace, a)))
-            && rules_of(state, binding, namespace)
-                .iter()
-                .any(|r| rule_allows(r, a))
+            .is_some_and(|s| {
+                s.iter()
+                    .any(|s| subject_matches(s, namespace, user, groups))
+            })
     };
     let name_of = |b: &Value| {
         b.pointer("/metadata/name")
@@ -149,43 +202,140 @@ pub fn authorize(state: &State, a: &Attributes) -> Option<String> {
             .unwrap_or("")
             .to_owned()
     };
-    if let Some(b) = objects(state, CLUSTER_ROLE_BINDINGS, None)
-        .iter()
-        .find(|b| bound(b, ""))
-    {
-        return Some(format!(
-            "RBAC: allowed by ClusterRoleBinding \"{}\"",
-            name_of(b)
-        ));
-    }
-    if a.namespace.is_empty() {
-        return None;
-    }
-    objects(state, ROLE_BINDINGS, Some(&a.namespace))
-        .iter()
-        .find(|b| bound(b, &a.namespace))
+    let cluster = objects(state, CLUSTER_ROLE_BINDINGS, None)
+        .into_iter()
+        .filter(|b| binds(b, ""))
         .map(|b| {
-            format!(
-                "RBAC: allowed by RoleBinding \"{}/{}\"",
-                name_of(b),
-                a.namespace
+            (
+                format!("ClusterRoleBinding \"{}\"", name_of(&b)),
+                rules_of(state, &b, ""),
             )
-        })
+        });
+    let namespaced = match namespace {
+        "" => Vec::new(),
+        ns => objects(state, ROLE_BINDINGS, Some(ns)),
+    }
+    .into_iter()
+    .filter(|b| binds(b, namespace))
+    .map(|b| {
+        (
+            format!("RoleBinding \"{}/{namespace}\"", name_of(&b)),
+            rules_of(state, &b, namespace),
+        )
+    });
+    cluster.chain(namespaced).collect()
 }
 
-/// The answer to a SubjectAccessReview `review`: the review with its `status`.
+/// The RBAC decision for `a`: `Some(reason)` naming the binding that allows it, `None` to deny.
+pub fn authorize(state: &State, a: &Attributes) -> Option<String> {
+    if a.groups.iter().any(|g| g == MASTERS) {
+        return Some(format!("member of {MASTERS}"));
+    }
+    bound_rules(state, &a.user, &a.groups, &a.namespace)
+        .into_iter()
+        .find(|(_, rules)| rules.iter().any(|r| rule_allows(r, a)))
+        .map(|(binding, _)| format!("RBAC: allowed by {binding}"))
+}
+
+/// The `status` of an access review of `spec` (its `resourceAttributes` or
+/// `nonResourceAttributes`) asked about `user` in `groups`.
+fn decide(state: &State, user: &str, groups: &[String], spec: &Value) -> Value {
+    let decision = match spec.get("resourceAttributes") {
+        Some(attrs) => authorize(state, &Attributes::of(user, groups, attrs)),
+        None if groups.iter().any(|g| g == MASTERS) => Some(format!("member of {MASTERS}")),
+        None => {
+            return json!({"allowed": false, "reason": "no RBAC policy matched: this server answers resourceAttributes only"});
+        }
+    };
+    match decision {
+        Some(reason) => json!({"allowed": true, "reason": reason}),
+        None => json!({"allowed": false, "reason": ""}),
+    }
+}
+
+/// The answer to a SubjectAccessReview `review` (about its `spec.user` and `spec.groups`): the
+/// review with its `status`.
 pub fn review(state: &State, mut review: Value) -> Value {
     let spec = review.get("spec").cloned().unwrap_or(Value::Null);
-    let status = match Attributes::from_spec(&spec) {
-        None => {
-            json!({"allowed": false, "reason": "no RBAC policy matched: this server answers resourceAttributes only"})
+    let user = spec.get("user").and_then(Value::as_str).unwrap_or("");
+    review["status"] = decide(state, user, &strings(&spec, "groups"), &spec);
+    review
+}
+
+const SELF_SUBJECT_ACCESS_REVIEW: Subject<'static> = Subject {
+    plural: "selfsubjectaccessreviews",
+    group: "authorization.k8s.io",
+    kind: "SelfSubjectAccessReview",
+};
+
+/// The answer to a SelfSubjectAccessReview `review` made by `user` (what `kubectl auth can-i`
+/// asks): the review with its `status`, decided as a SubjectAccessReview about that user.
+///
+/// Errors: 422 unless the spec has exactly one of `resourceAttributes` and
+/// `nonResourceAttributes`, as kube-apiserver's validation
+/// (pkg/apis/authorization/validation/validation.go).
+pub fn self_review(state: &State, user: &UserInfo, mut review: Value) -> Result<Value, ApiError> {
+    let spec = review.get("spec").cloned().unwrap_or(Value::Null);
+    let given = |k: &str| spec.get(k).is_some_and(|v| !v.is_null());
+    match (given("resourceAttributes"), given("nonResourceAttributes")) {
+        (true, true) => Err(ApiError::invalid_field(
+            SELF_SUBJECT_ACCESS_REVIEW,
+            "",
+            "spec.nonResourceAttributes",
+            "Invalid value: cannot be specified in combination with resourceAttributes".into(),
+        )),
+        (false, false) => Err(ApiError::invalid_field(
+            SELF_SUBJECT_ACCESS_REVIEW,
+            "",
+            "spec.resourceAttributes",
+            "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified".into(),
+        )),
+        _ => {
+            review["status"] = decide(state, &user.username, &user.groups, &spec);
+            Ok(review)
         }
-        Some(a) => match authorize(state, &a) {
-            Some(reason) => json!({"allowed": true, "reason": reason}),
-            None => json!({"allowed": false, "reason": ""}),
-        },
+    }
+}
+
+/// The answer to a SelfSubjectRulesReview `review` made by `user` (what
+/// `kubectl auth can-i --list` asks): the review with `status.resourceRules` and
+/// `status.nonResourceRules` of every role bound to the user cluster-wide or in
+/// `spec.namespace`, as kube-apiserver's RBAC `RulesFor`. Members of `system:masters` get the
+/// rules of the bootstrap ClusterRole `cluster-admin` (everything).
+pub fn rules_review(state: &State, user: &UserInfo, mut review: Value) -> Value {
+    let namespace = review
+        .pointer("/spec/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let rules: Vec<Value> = if user.groups.iter().any(|g| g == MASTERS) {
+        vec![
+            json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}),
+            json!({"nonResourceURLs": ["*"], "verbs": ["*"]}),
+        ]
+    } else {
+        bound_rules(state, &user.username, &user.groups, &namespace)
+            .into_iter()
+            .flat_map(|(_, rules)| rules)
+            .collect()
     };
-    review["status"] = status;
+    let pick = |rule: &Value, keys: &[&str]| {
+        let mut picked = json!({"verbs": strings(rule, "verbs")});
+        for key in keys {
+            if let Some(v) = rule.get(*key).filter(|v| !v.is_null()) {
+                picked[*key] = v.clone();
+            }
+        }
+        picked
+    };
+    let has = |rule: &Value, key: &str| !strings(rule, key).is_empty();
+    review["status"] = json!({
+        "resourceRules": rules.iter().filter(|r| has(r, "resources"))
+            .map(|r| pick(r, &["apiGroups", "resources", "resourceNames"])).collect::<Vec<_>>(),
+        "nonResourceRules": rules.iter().filter(|r| has(r, "nonResourceURLs"))
+            .map(|r| pick(r, &["nonResourceURLs"])).collect::<Vec<_>>(),
+        "incomplete": false,
+    });
     review
 }
 
@@ -230,27 +380,32 @@ mod tests {
         assert!(subject_matches(
             &json!({"kind": "ServiceAccount", "name": "backend"}),
             "media",
-            &a
+            &a.user,
+            &a.groups
         ));
         assert!(!subject_matches(
             &json!({"kind": "ServiceAccount", "name": "backend"}),
             "other",
-            &a
+            &a.user,
+            &a.groups
         ));
         assert!(subject_matches(
             &json!({"kind": "ServiceAccount", "name": "backend", "namespace": "media"}),
             "",
-            &a
+            &a.user,
+            &a.groups
         ));
         assert!(subject_matches(
             &json!({"kind": "Group", "name": "system:serviceaccounts"}),
             "",
-            &a
+            &a.user,
+            &a.groups
         ));
         assert!(!subject_matches(
             &json!({"kind": "User", "name": "alice"}),
             "",
-            &a
+            &a.user,
+            &a.groups
         ));
     }
 }

@@ -1,11 +1,13 @@
 //! Discovery documents (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}`),
-//! built from the registry on each request, so that a newly established CRD shows up at once.
+//! built from the registry on each request, so that a newly established CRD shows up at once,
+//! and the create-only review resources ([`REVIEWS`]).
 //!
 //! Only the plain (unaggregated) form is served: kubectl and client-go ask for aggregated
 //! discovery first in their `Accept` header but fall back to this form when the answer's
 //! `Content-Type` is plain `application/json`.
 
 use super::resources::{Registry, ResourceDef};
+use super::reviews::{self, REVIEWS};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -35,10 +37,15 @@ pub fn core_versions(address: &str) -> Value {
 /// Versions of each non-core group; the first registered (alphabetical) version is preferred.
 fn groups(registry: &Registry) -> BTreeMap<String, Vec<String>> {
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for d in registry.all().filter(|d| !d.group.is_empty()) {
-        let versions = groups.entry(d.group.clone()).or_default();
-        if !versions.contains(&d.version) {
-            versions.push(d.version.clone());
+    let served = registry
+        .all()
+        .filter(|d| !d.group.is_empty())
+        .map(|d| (d.group.as_str(), d.version.as_str()))
+        .chain(REVIEWS.iter().map(|r| (r.group, reviews::VERSION)));
+    for (group, version) in served {
+        let versions = groups.entry(group.to_owned()).or_default();
+        if !versions.iter().any(|v| v == version) {
+            versions.push(version.to_owned());
         }
     }
     groups
@@ -113,6 +120,20 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
         .all()
         .filter(|d| d.group == group && d.version == version)
         .flat_map(|d| resource_entries(d))
+        .chain(
+            REVIEWS
+                .iter()
+                .filter(|r| r.group == group && version == reviews::VERSION)
+                .map(|r| {
+                    json!({
+                        "name": r.plural,
+                        "singularName": r.kind_name.to_lowercase(),
+                        "namespaced": false,
+                        "kind": r.kind_name,
+                        "verbs": ["create"],
+                    })
+                }),
+        )
         .collect();
     if resources.is_empty() {
         return None;
@@ -155,5 +176,19 @@ mod tests {
             "apps/v1"
         );
         assert!(resource_list(&r, "nope", "v1").is_none());
+        // The reviews kubectl auth can-i and whoami create, as kube-apiserver lists them.
+        let authz = resource_list(&r, "authorization.k8s.io", "v1").unwrap();
+        let ssar = authz["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "selfsubjectaccessreviews")
+            .unwrap();
+        assert_eq!(
+            ssar,
+            &json!({"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview",
+                "namespaced": false, "kind": "SelfSubjectAccessReview", "verbs": ["create"]})
+        );
+        assert!(group(&r, "authentication.k8s.io").is_some());
     }
 }

@@ -211,6 +211,11 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// 401 of a request whose credentials do not authenticate it; kube-apiserver says no more.
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", message)
     }
@@ -230,13 +235,15 @@ impl ApiError {
         Self::new(415, "UnsupportedMediaType", message)
     }
 
-    /// 406 for a document asked for only in media types this server does not produce.
-    pub fn not_acceptable(accept: &str) -> Self {
+    /// 406 for a document asked for only in media types this server does not produce;
+    /// `produced` names those it does.
+    pub fn not_acceptable(accept: &str, produced: &[&str]) -> Self {
         Self::new(
             406,
             "NotAcceptable",
             format!(
-                "only the following media types are accepted: application/json (asked for {accept:?})"
+                "only the following media types are accepted: {} (asked for {accept:?})",
+                produced.join(", ")
             ),
         )
     }

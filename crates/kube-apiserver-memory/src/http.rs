@@ -3,11 +3,14 @@
 
 use super::Shared;
 use super::accounting::{Access, Verb};
+use super::authn::UserInfo;
 use super::discovery;
 use super::error::ApiError;
 use super::events;
 use super::gc::{self, DeleteOptions, Deleted};
+use super::impersonation;
 use super::openapi;
+use super::openapi_protobuf;
 use super::patch;
 use super::patch::PatchKind;
 use super::protobuf;
@@ -183,14 +186,62 @@ fn verb_of(method: &Method, has_name: bool, q: &HashMap<String, String>) -> Opti
     })
 }
 
+/// The forms `/openapi/v2` is served in.
+#[derive(Debug, PartialEq)]
+enum OpenApiV2Form {
+    Json,
+    Protobuf,
+}
+
+/// The first form an `Accept` header names (none named: JSON). The protobuf form is asked for
+/// by either of its names ([`openapi_protobuf::MEDIA_TYPE`], [`openapi_protobuf::CONTENT_TYPE`]).
+fn openapi_v2_form(accept: &str) -> Option<OpenApiV2Form> {
+    if accept.trim().is_empty() {
+        return Some(OpenApiV2Form::Json);
+    }
+    accept.split(',').find_map(|entry| {
+        let media = entry.split(';').next().unwrap_or("").trim();
+        match media {
+            "application/json" | "application/*" | "*/*" => Some(OpenApiV2Form::Json),
+            openapi_protobuf::MEDIA_TYPE | openapi_protobuf::CONTENT_TYPE => {
+                Some(OpenApiV2Form::Protobuf)
+            }
+            _ => None,
+        }
+    })
+}
+
+/// Who a request acts as: authentication, then impersonation, as kube-apiserver's filters run
+/// before any handler. A request with neither credentials nor `Impersonate-*` headers (every
+/// request of kube's clients and kubectl here) is the administrator without taking the lock.
+fn user_of(shared: &Shared, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+    let asks = headers.contains_key(header::AUTHORIZATION)
+        || headers
+            .keys()
+            .any(|k| k.as_str().starts_with(impersonation::HEADER_PREFIX));
+    if !asks {
+        return Ok(UserInfo::admin());
+    }
+    let state = shared.state();
+    shared
+        .tokens
+        .requester(&state, headers)
+        .and_then(|requester| impersonation::impersonate(&state, requester, headers))
+}
+
 /// The one handler: every request goes through here.
 pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let user = match user_of(&shared, &parts.headers) {
+        Ok(user) => user,
+        Err(e) => return error_response(&e),
+    };
     let body = match super::reviews::answer(
         &shared,
         &parts.method,
         parts.uri.path(),
         &parts.headers,
+        &user,
         body,
     )
     .await
@@ -231,19 +282,31 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             let st = shared.state();
             Ok(value_response(200, &openapi::index(&st.registry, st.rv)))
         }
-        // JSON only: a client that accepts nothing else (kubectl's v2 client asks for protobuf
-        // alone) gets a 406, as from a server without the format.
+        // JSON or gnostic's protobuf (kubectl's v2 client asks for protobuf alone), whichever
+        // the `Accept` header names first; a client that accepts neither gets a 406.
         Some(Route::OpenApiV2) => {
             let accept = parts
                 .headers
                 .get(header::ACCEPT)
                 .and_then(|a| a.to_str().ok())
                 .unwrap_or("");
-            if accept.is_empty() || accept.contains("json") || accept.contains("*/*") {
-                let st = shared.state();
-                Ok(value_response(200, &openapi::v2(&st.registry)))
-            } else {
-                Err(ApiError::not_acceptable(accept))
+            match openapi_v2_form(accept) {
+                Some(OpenApiV2Form::Json) => {
+                    let st = shared.state();
+                    Ok(value_response(200, &openapi::v2(&st.registry)))
+                }
+                Some(OpenApiV2Form::Protobuf) => {
+                    let doc = openapi::v2(&shared.state().registry);
+                    Ok(Response::builder()
+                        .status(200)
+                        .header(header::CONTENT_TYPE, openapi_protobuf::CONTENT_TYPE)
+                        .body(Body::from(openapi_protobuf::encode(&doc)))
+                        .expect("static response parts are valid"))
+                }
+                None => Err(ApiError::not_acceptable(
+                    accept,
+                    &["application/json", openapi_protobuf::MEDIA_TYPE],
+                )),
             }
         }
         Some(Route::OpenApi(gv)) => {
@@ -599,6 +662,23 @@ fn list_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn openapi_v2_is_served_in_the_first_form_accepted() {
+        let pb = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+        assert_eq!(openapi_v2_form(pb), Some(OpenApiV2Form::Protobuf));
+        assert_eq!(
+            openapi_v2_form(&format!("{pb}, application/json")),
+            Some(OpenApiV2Form::Protobuf)
+        );
+        assert_eq!(
+            openapi_v2_form(&format!("application/json;q=0.9, {pb}")),
+            Some(OpenApiV2Form::Json)
+        );
+        assert_eq!(openapi_v2_form(""), Some(OpenApiV2Form::Json));
+        assert_eq!(openapi_v2_form("text/html, */*"), Some(OpenApiV2Form::Json));
+        assert_eq!(openapi_v2_form("application/yaml"), None);
+    }
 
     #[test]
     fn routes() {

@@ -26,12 +26,14 @@
 //! of associative lists by key); strategic merge patches are applied as merge patches; CRD
 //! versions are not converted (every served version returns the stored object); deleting a
 //! CRD removes its objects without waiting for their finalizers; garbage collection and
-//! namespace cleanup happen at once rather than a moment later; requests are not authenticated
-//! or authorized (every client is an administrator), but TokenReview and SubjectAccessReview are
-//! answered for ServiceAccount tokens issued by its TokenRequest subresource and the RBAC objects
-//! it stores (`authn`, `authz`, `reviews`); there are no admission webhooks, and no pods or other
-//! resources this project does not use. Protobuf request bodies are read for Namespace, Secret
-//! and ConfigMap only (`protobuf`). Structural-schema admission of custom resources goes through
+//! namespace cleanup happen at once rather than a moment later; a request without credentials
+//! is the administrator, and requests are not authorized against RBAC, but a bearer token issued
+//! by its TokenRequest subresource authenticates as its ServiceAccount, impersonation headers
+//! are checked against RBAC (`impersonation`), and the reviews (TokenReview, SubjectAccessReview,
+//! SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview) are answered from those
+//! tokens and the RBAC objects it stores (`authn`, `authz`, `reviews`); there are no admission
+//! webhooks, and no pods or other resources this project does not use. Protobuf request bodies
+//! are read for the kinds listed in `protobuf`. Structural-schema admission of custom resources goes through
 //! `crd_schema`.
 
 // The crate's MSRV is 1.88 (k8s-pb's), where clippy proposes let-chains for nested `if let`s;
@@ -50,10 +52,12 @@ mod events;
 mod faults;
 mod gc;
 mod http;
+mod impersonation;
 pub mod kubeconfig;
 mod managed;
 mod namespace_defaults;
 mod openapi;
+mod openapi_protobuf;
 mod patch;
 mod protobuf;
 mod representation;

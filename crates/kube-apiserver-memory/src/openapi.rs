@@ -1,6 +1,6 @@
 //! The OpenAPI documents kubectl reads: v3 (`/openapi/v3` and one document per group version,
 //! which `kubectl explain` and `kubectl apply`'s validation use) and v2 (`/openapi/v2`, one
-//! document, as JSON).
+//! document, as JSON, or as protobuf by [`super::openapi_protobuf`]).
 //!
 //! Each describes the kinds served: a built-in kind by the schema k8s-openapi generates for its
 //! type (with schemars), under the name kube-apiserver gives it (`io.k8s.api.core.v1.Secret`,
@@ -14,8 +14,11 @@
 use super::resources::{Registry, ResourceDef};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent, Namespace, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event as CoreEvent, Namespace, Secret, ServiceAccount,
+};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use schemars::JsonSchema;
@@ -73,6 +76,13 @@ fn builtin(generator: &mut SchemaGenerator, d: &ResourceDef) -> Option<String> {
             ("", "v1", "Namespace") => name_of::<Namespace>(generator),
             ("", "v1", "Secret") => name_of::<Secret>(generator),
             ("", "v1", "ConfigMap") => name_of::<ConfigMap>(generator),
+            ("", "v1", "ServiceAccount") => name_of::<ServiceAccount>(generator),
+            ("rbac.authorization.k8s.io", "v1", "Role") => name_of::<Role>(generator),
+            ("rbac.authorization.k8s.io", "v1", "ClusterRole") => name_of::<ClusterRole>(generator),
+            ("rbac.authorization.k8s.io", "v1", "RoleBinding") => name_of::<RoleBinding>(generator),
+            ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding") => {
+                name_of::<ClusterRoleBinding>(generator)
+            }
             ("", "v1", "Event") => name_of::<CoreEvent>(generator),
             ("events.k8s.io", "v1", "Event") => name_of::<Event>(generator),
             ("coordination.k8s.io", "v1", "Lease") => name_of::<Lease>(generator),

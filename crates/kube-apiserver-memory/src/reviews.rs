@@ -1,33 +1,94 @@
-//! The requests that are not objects in the store: TokenReview and SubjectAccessReview (created
-//! and answered, never stored) and the TokenRequest subresource of ServiceAccounts. See
-//! [`super::authn`] and [`super::authz`].
+//! The requests that are not objects in the store: the reviews (created and answered, never
+//! stored) and the TokenRequest subresource of ServiceAccounts. See [`super::authn`],
+//! [`super::authz`] and [`super::impersonation`].
+//!
+//! Reviews served, each create-only and cluster-scoped in its group's `v1`, and listed by
+//! discovery as kube-apiserver lists them (`kubectl api-resources`): TokenReview and
+//! SelfSubjectReview (`kubectl auth whoami`) in `authentication.k8s.io`; SubjectAccessReview,
+//! SelfSubjectAccessReview (`kubectl auth can-i`) and SelfSubjectRulesReview
+//! (`kubectl auth can-i --list`) in `authorization.k8s.io`. A self review is about the user the
+//! request acts as (its bearer token's, or the impersonated one). LocalSubjectAccessReview is
+//! not served. Bodies are JSON, or protobuf for the self reviews (what kubectl sends).
 
 use super::Shared;
 use super::accounting::{Access, Verb};
+use super::authn::UserInfo;
 use super::error::ApiError;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use serde_json::Value;
 use std::sync::Arc;
+
+/// One kind of review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Token,
+    SelfSubject,
+    SubjectAccess,
+    SelfSubjectAccess,
+    SelfSubjectRules,
+}
+
+/// A review resource: its group (version `v1`), plural and kind, and what answers it.
+#[derive(Debug)]
+pub struct ReviewResource {
+    pub group: &'static str,
+    pub plural: &'static str,
+    pub kind_name: &'static str,
+    kind: Kind,
+}
+
+/// The review resources served, as discovery lists them.
+pub const REVIEWS: [ReviewResource; 5] = [
+    ReviewResource {
+        group: "authentication.k8s.io",
+        plural: "selfsubjectreviews",
+        kind_name: "SelfSubjectReview",
+        kind: Kind::SelfSubject,
+    },
+    ReviewResource {
+        group: "authentication.k8s.io",
+        plural: "tokenreviews",
+        kind_name: "TokenReview",
+        kind: Kind::Token,
+    },
+    ReviewResource {
+        group: "authorization.k8s.io",
+        plural: "selfsubjectaccessreviews",
+        kind_name: "SelfSubjectAccessReview",
+        kind: Kind::SelfSubjectAccess,
+    },
+    ReviewResource {
+        group: "authorization.k8s.io",
+        plural: "selfsubjectrulesreviews",
+        kind_name: "SelfSubjectRulesReview",
+        kind: Kind::SelfSubjectRules,
+    },
+    ReviewResource {
+        group: "authorization.k8s.io",
+        plural: "subjectaccessreviews",
+        kind_name: "SubjectAccessReview",
+        kind: Kind::SubjectAccess,
+    },
+];
+
+/// The version every review resource is served in.
+pub const VERSION: &str = "v1";
 
 /// What a request is, if it is one of these.
 enum Review<'a> {
-    Token,
-    SubjectAccess,
+    Cluster(&'static ReviewResource),
     TokenRequest { namespace: &'a str, name: &'a str },
 }
 
-fn route<'a>(method: &Method, path: &'a str) -> Option<Review<'a>> {
-    if method != Method::POST {
-        return None;
-    }
+/// The review `path` names, if any (whatever the method).
+fn route(path: &str) -> Option<Review<'_>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
-        ["apis", "authentication.k8s.io", "v1", "tokenreviews"] => Some(Review::Token),
-        ["apis", "authorization.k8s.io", "v1", "subjectaccessreviews"] => {
-            Some(Review::SubjectAccess)
-        }
+        ["apis", group, VERSION, plural] => REVIEWS
+            .iter()
+            .find(|r| r.group == *group && r.plural == *plural)
+            .map(Review::Cluster),
         [
             "api",
             "v1",
@@ -48,14 +109,19 @@ pub async fn answer(
     method: &Method,
     path: &str,
     headers: &HeaderMap,
+    user: &UserInfo,
     body: Body,
 ) -> Result<Response, Body> {
-    let Some(review) = route(method, path) else {
+    let Some(review) = route(path) else {
         return Err(body);
     };
+    if method != Method::POST {
+        return Ok(super::http::error_response(&ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )));
+    }
     let (group, resource, namespace) = match &review {
-        Review::Token => ("authentication.k8s.io", "tokenreviews", None),
-        Review::SubjectAccess => ("authorization.k8s.io", "subjectaccessreviews", None),
+        Review::Cluster(r) => (r.group, r.plural, None),
         Review::TokenRequest { namespace, .. } => ("", "serviceaccounts/token", Some(*namespace)),
     };
     shared.accounting.count(Verb::Create, resource);
@@ -77,25 +143,35 @@ pub async fn answer(
             )));
         }
     };
-    let parse = || -> Result<Value, ApiError> {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
-    };
+    // kubectl sends built-in types as protobuf.
+    let protobuf = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(super::protobuf::is_protobuf);
     let answered = match review {
-        Review::Token => parse().map(|r| shared.tokens.review(&shared.state(), r)),
-        Review::SubjectAccess => parse().map(|r| super::authz::review(&shared.state(), r)),
+        Review::Cluster(r) => {
+            let parsed = if protobuf {
+                super::protobuf::decode(&format!("{}/{VERSION}", r.group), r.kind_name, &bytes)
+            } else {
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    ApiError::bad_request(format!("the request body is not valid JSON: {e}"))
+                })
+            };
+            parsed.and_then(|review| {
+                let state = shared.state();
+                match r.kind {
+                    Kind::Token => Ok(shared.tokens.review(&state, review)),
+                    Kind::SelfSubject => Ok(super::authn::self_review(user, review)),
+                    Kind::SubjectAccess => Ok(super::authz::review(&state, review)),
+                    Kind::SelfSubjectAccess => super::authz::self_review(&state, user, review),
+                    Kind::SelfSubjectRules => Ok(super::authz::rules_review(&state, user, review)),
+                }
+            })
+        }
         Review::TokenRequest { namespace, name } => {
-            // kubectl sends built-in types as protobuf.
-            let protobuf = headers
-                .get(axum::http::header::CONTENT_TYPE)
-                .and_then(|c| c.to_str().ok())
-                .is_some_and(|c| c.starts_with("application/vnd.kubernetes.protobuf"));
             let json = match protobuf {
-                true => super::authn::token_request_from_protobuf(&bytes)
-                    .map(|v| Bytes::from(v.to_string()))
-                    .ok_or_else(|| {
-                        ApiError::unsupported_media_type("application/vnd.kubernetes.protobuf")
-                    }),
+                true => super::protobuf::decode("authentication.k8s.io/v1", "TokenRequest", &bytes)
+                    .map(|v| Bytes::from(v.to_string())),
                 false => Ok(bytes.clone()),
             };
             json.and_then(|json| {

@@ -53,5 +53,26 @@ async fn built_ins_and_crds_are_discoverable() {
         .find(|r| r.name == "videosdktokens")
         .unwrap();
     assert_eq!(vst.short_names.as_deref(), Some(&["vst".to_owned()][..]));
+    // The access reviews kubectl auth can-i creates: create only, cluster-scoped.
+    let reviews = t
+        .client
+        .list_api_group_resources("authorization.k8s.io/v1")
+        .await
+        .unwrap();
+    for name in [
+        "selfsubjectaccessreviews",
+        "selfsubjectrulesreviews",
+        "subjectaccessreviews",
+    ] {
+        let r = reviews
+            .resources
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} is discoverable"));
+        assert_eq!(
+            (r.verbs.as_slice(), r.namespaced),
+            (&["create".to_owned()][..], false)
+        );
+    }
     t.cleanup().await;
 }

@@ -2,16 +2,8 @@
 
 use crate::*;
 use e2e_support::operator_crds::crds_yaml;
+use std::path::PathBuf;
 use std::process::Command;
-
-fn kubectl() -> Option<&'static str> {
-    let found = Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    found.then_some("kubectl")
-}
 
 const EXAMPLE: &str = "apiVersion: videosdk.live/v1alpha1
 kind: VideoSdkToken
@@ -24,42 +16,89 @@ spec:
   ttl: 2h
 ";
 
-// kubectl runs as a blocking child process: the server needs threads of its own meanwhile.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_server_side_apply_and_get() {
-    let Some(kubectl) = kubectl() else {
-        println!(
-            "SKIPPED kubectl_server_side_apply_and_get: kubectl is not installed on this machine"
-        );
-        return;
-    };
-    let t = TestCluster::in_memory("kubectl").await;
-    let dir = std::env::temp_dir().join(format!("videosdk-kubectl-{}", t.namespace));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("kubeconfig");
-    t.server().unwrap().write_kubeconfig(&kubeconfig).unwrap();
-    std::fs::write(dir.join("crds.yaml"), crds_yaml()).unwrap();
-    std::fs::write(dir.join("token.yaml"), EXAMPLE).unwrap();
-    // (success, stdout, stderr) of kubectl with `args`.
-    let kubectl_out = |args: &[&str]| {
-        let out = Command::new(kubectl)
+/// kubectl against one test server: a kubeconfig in a directory of its own, removed on drop.
+struct Kubectl {
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    /// `None` (the test then skips) when kubectl is not installed.
+    fn new(t: &TestCluster) -> Option<Kubectl> {
+        let found = Command::new("kubectl")
+            .arg("version")
+            .arg("--client")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("videosdk-kubectl-{}", t.namespace));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        t.server().unwrap().write_kubeconfig(&kubeconfig).unwrap();
+        Some(Kubectl { dir, kubeconfig })
+    }
+
+    /// A file of the test's directory, written with `text`; its path.
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// (exit code, stdout, stderr) of kubectl with `args`.
+    fn status(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new("kubectl")
             .arg("--kubeconfig")
-            .arg(&kubeconfig)
+            .arg(&self.kubeconfig)
             // A deadline on every request: a server that never answers fails the test.
             .arg("--request-timeout=60s")
             .args(args)
             .output()
             .unwrap();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        (out.status.success(), text(&out.stdout), text(&out.stderr))
-    };
-    let run = |args: &[&str]| {
-        let (ok, stdout, stderr) = kubectl_out(args);
+        (
+            out.status.code().unwrap_or(-1),
+            text(&out.stdout),
+            text(&out.stderr),
+        )
+    }
+
+    /// (success, stdout, stderr) of kubectl with `args`.
+    fn out(&self, args: &[&str]) -> (bool, String, String) {
+        let (code, stdout, stderr) = self.status(args);
+        (code == 0, stdout, stderr)
+    }
+
+    /// The stdout of kubectl with `args`, which must succeed.
+    fn run(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.out(args);
         assert!(ok, "kubectl {args:?} failed: {stderr}\n{stdout}");
         stdout
+    }
+}
+
+impl Drop for Kubectl {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// kubectl runs as a blocking child process: the server needs threads of its own meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply_and_get() {
+    let t = TestCluster::in_memory("kubectl").await;
+    let Some(k) = Kubectl::new(&t) else {
+        println!(
+            "SKIPPED kubectl_server_side_apply_and_get: kubectl is not installed on this machine"
+        );
+        return;
     };
-    let crds = dir.join("crds.yaml");
-    let applied = run(&["apply", "--server-side", "-f", crds.to_str().unwrap()]);
+    let kubectl_out = |args: &[&str]| k.out(args);
+    let run = |args: &[&str]| k.run(args);
+    let crds = k.file("crds.yaml", &crds_yaml());
+    let applied = run(&["apply", "--server-side", "-f", &crds]);
     assert!(
         applied.contains("videosdktokens.videosdk.live serverside-applied"),
         "{applied}"
@@ -88,16 +127,59 @@ async fn kubectl_server_side_apply_and_get() {
     );
     let explained = run(&["explain", "deployment.spec.template.spec.containers.image"]);
     assert!(explained.contains("FIELD: image <string>"), "{explained}");
-    // Discovery is cached by kubectl per server; the CRDs are served at once.
-    let token = dir.join("token.yaml");
-    let applied = run(&[
-        "apply",
-        "--server-side",
-        "-n",
-        &t.namespace,
-        "-f",
-        token.to_str().unwrap(),
+    // Every built-in kind served, RBAC and ServiceAccounts included.
+    let explained = run(&["explain", "role.rules.verbs"]);
+    assert!(explained.contains("FIELD: verbs <[]string>"), "{explained}");
+    let explained = run(&["explain", "clusterrolebinding.roleRef"]);
+    assert!(
+        explained.contains("FIELD: roleRef <RoleRef>"),
+        "{explained}"
+    );
+    let explained = run(&["explain", "serviceaccount.automountServiceAccountToken"]);
+    assert!(explained.contains("<boolean>"), "{explained}");
+    // The same from OpenAPI v2, which kubectl asks for as gnostic's protobuf alone.
+    let (ok, explained, log) = kubectl_out(&[
+        "explain",
+        "--output",
+        "plaintext-openapiv2",
+        "videosdktoken.spec",
+        "-v=6",
     ]);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("GET") && log.contains("/openapi/v2") && log.contains("200 OK"),
+        "kubectl did not read /openapi/v2: {log}"
+    );
+    assert!(explained.contains("KIND:     VideoSdkToken"), "{explained}");
+    assert!(explained.contains("RESOURCE: spec <Object>"), "{explained}");
+    assert!(
+        explained.contains("issuerRef\t<Object> -required-"),
+        "{explained}"
+    );
+    assert!(explained.contains("ttl\t<string>"), "{explained}");
+    let explained = run(&[
+        "explain",
+        "--output",
+        "plaintext-openapiv2",
+        "videosdktoken.spec.ttl",
+    ]);
+    assert!(explained.contains("FIELD:    ttl <string>"), "{explained}");
+    assert!(explained.contains("Go duration syntax"), "{explained}");
+    let explained = run(&["explain", "--output", "plaintext-openapiv2", "secret.data"]);
+    assert!(
+        explained.contains("FIELD:    data <map[string]string>"),
+        "{explained}"
+    );
+    let explained = run(&[
+        "explain",
+        "--output",
+        "plaintext-openapiv2",
+        "videosdktoken.metadata.name",
+    ]);
+    assert!(explained.contains("FIELD:    name <string>"), "{explained}");
+    // Discovery is cached by kubectl per server; the CRDs are served at once.
+    let token = k.file("token.yaml", EXAMPLE);
+    let applied = run(&["apply", "--server-side", "-n", &t.namespace, "-f", &token]);
     assert!(
         applied.contains("meeting-bot serverside-applied"),
         "{applied}"
@@ -232,15 +314,13 @@ async fn kubectl_server_side_apply_and_get() {
     // A misspelt field (`tll`): kubectl asks for fieldValidation=Strict by default (a 400
     // naming the field), Warn with --validate=warn (accepted, a Warning), Ignore with
     // --validate=false (accepted silently, the field dropped).
-    let typo = dir.join("typo.yaml");
-    std::fs::write(
-        &typo,
-        EXAMPLE
+    let typo = k.file(
+        "typo.yaml",
+        &EXAMPLE
             .replace("meeting-bot", "typo")
             .replace("ttl: 2h", "tll: 1h"),
-    )
-    .unwrap();
-    let typo = typo.to_str().unwrap();
+    );
+    let typo = typo.as_str();
     let (ok, _, stderr) = kubectl_out(&["apply", "-n", &t.namespace, "-f", typo]);
     assert!(!ok, "a Strict apply of an unknown field succeeded");
     assert!(
@@ -270,6 +350,251 @@ async fn kubectl_server_side_apply_and_get() {
     ]))
     .unwrap();
     assert!(stored["spec"].get("tll").is_none(), "{stored}");
-    let _ = std::fs::remove_dir_all(&dir);
+    t.cleanup().await;
+}
+
+/// The README's check of a token-request grant: `deploy/examples/token-request-grant.yaml`
+/// applied, then `kubectl auth can-i ... --as system:serviceaccount:...` (a
+/// SelfSubjectAccessReview made as the impersonated ServiceAccount).
+const GRANT: &str = include_str!("../../../../deploy/examples/token-request-grant.yaml");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_auth_can_i_answers_from_rbac() {
+    let t = TestCluster::in_memory("kubectl-can-i").await;
+    let Some(k) = Kubectl::new(&t) else {
+        println!("SKIPPED kubectl_auth_can_i_answers_from_rbac: kubectl is not installed");
+        return;
+    };
+    let ns = t.namespace.as_str();
+    let crds = k.file("crds.yaml", &crds_yaml());
+    k.run(&["apply", "--server-side", "-f", &crds]);
+    let grant = k.file("grant.yaml", GRANT);
+    k.run(&["-n", ns, "apply", "-f", &grant]);
+    let backend = format!("system:serviceaccount:{ns}:meeting-backend");
+    // Exit code 0 and `yes` when allowed, 1 and `no` when not, as kubectl gives them.
+    let can_i = |args: &[&str]| {
+        let (code, stdout, stderr) = k.status(&[&["-n", ns, "auth", "can-i"], args].concat());
+        assert!(
+            !stderr.contains("doesn't have a resource type"),
+            "the resource is not discovered: {stderr}"
+        );
+        (code, stdout.trim().to_owned(), stderr)
+    };
+    let (code, answer, stderr) = can_i(&["request", "videosdkissuers/videosdk", "--as", &backend]);
+    assert_eq!((code, answer.as_str()), (0, "yes"), "{stderr}");
+    // kubectl's own remark, as the README says (RBAC takes any verb).
+    assert!(
+        stderr.contains("verb 'request' is not a known verb"),
+        "{stderr}"
+    );
+    let (code, answer, stderr) = can_i(&["request", "videosdkissuers/other", "--as", &backend]);
+    assert_eq!((code, answer.as_str()), (1, "no"), "{stderr}");
+    let (code, answer, _) = can_i(&["get", "secrets", "--as", &backend]);
+    assert_eq!((code, answer.as_str()), (1, "no"));
+    let stranger = format!("system:serviceaccount:{ns}:stranger");
+    let (code, answer, _) = can_i(&["request", "videosdkissuers/videosdk", "--as", &stranger]);
+    assert_eq!((code, answer.as_str()), (1, "no"));
+    // --as-group replaces the ServiceAccount's groups: a Group subject then matches.
+    let (code, answer, _) = can_i(&[
+        "request",
+        "videosdkissuers/videosdk",
+        "--as",
+        "alice",
+        "--as-group",
+        "system:serviceaccounts:other",
+    ]);
+    assert_eq!((code, answer.as_str()), (1, "no"));
+    // The administrator (the kubeconfig has no credentials) may do anything.
+    let (code, answer, _) = can_i(&["delete", "secrets"]);
+    assert_eq!((code, answer.as_str()), (0, "yes"));
+    let (code, answer, _) = can_i(&["get", "/healthz"]);
+    assert_eq!((code, answer.as_str()), (0, "yes"));
+
+    // --list: the rules bound to the ServiceAccount (a SelfSubjectRulesReview).
+    let listed = k.run(&["-n", ns, "auth", "can-i", "--list", "--as", &backend]);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("videosdkissuers.videosdk.live"))
+        .unwrap_or_else(|| panic!("no rule for videosdkissuers: {listed}"));
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        [
+            "videosdkissuers.videosdk.live",
+            "[]",
+            "[videosdk]",
+            "[request]"
+        ],
+        "{listed}"
+    );
+
+    // whoami: the impersonated ServiceAccount's groups, as kube-apiserver adds them.
+    let me: Value =
+        serde_json::from_str(&k.run(&["auth", "whoami", "--as", &backend, "-o", "json"])).unwrap();
+    assert_eq!(me["status"]["userInfo"]["username"], backend.as_str());
+    assert_eq!(
+        me["status"]["userInfo"]["groups"],
+        json!([
+            "system:serviceaccounts",
+            format!("system:serviceaccounts:{ns}"),
+            "system:authenticated"
+        ])
+    );
+
+    // (A ServiceAccount's own token is not tested with kubectl: client-go sends credentials
+    // over TLS only, and this server is plain HTTP. `reviews.rs` sends it.)
+    t.cleanup().await;
+}
+
+/// kubectl's `create` generators for the built-in kinds served send protobuf; each object is
+/// stored as sent (read back with `get -o json`) and takes effect (the Role and RoleBinding
+/// answer `auth can-i`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_generators_send_protobuf() {
+    let t = TestCluster::in_memory("kubectl-create").await;
+    let Some(k) = Kubectl::new(&t) else {
+        println!("SKIPPED kubectl_create_generators_send_protobuf: kubectl is not installed");
+        return;
+    };
+    let ns = t.namespace.as_str();
+    let get = |args: &[&str]| -> Value {
+        serde_json::from_str(&k.run(&[args, &["-o", "json"]].concat())).unwrap()
+    };
+    let (ok, _, log) = k.out(&["-n", ns, "create", "serviceaccount", "x", "-v=8"]);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("Content-Type: application/vnd.kubernetes.protobuf"),
+        "kubectl no longer sends protobuf: {log}"
+    );
+    assert_eq!(get(&["-n", ns, "get", "sa", "x"])["metadata"]["name"], "x");
+    // A TokenRequest (protobuf too): its audiences and lifetime are the flags'.
+    let token = k.run(&[
+        "-n",
+        ns,
+        "create",
+        "token",
+        "x",
+        "--audience=aud",
+        "--duration=10m",
+    ]);
+    let claims = token.trim().split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], json!(["aud"]));
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        600
+    );
+    assert_eq!(claims["sub"], format!("system:serviceaccount:{ns}:x"));
+
+    k.run(&[
+        "-n",
+        ns,
+        "create",
+        "role",
+        "r",
+        "--verb=get,list",
+        "--resource=secrets",
+        "--resource-name=creds",
+    ]);
+    assert_eq!(
+        get(&["-n", ns, "get", "role", "r"])["rules"],
+        json!([{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["creds"],
+            "verbs": ["get", "list"]}])
+    );
+    k.run(&[
+        "-n",
+        ns,
+        "create",
+        "rolebinding",
+        "rb",
+        "--role=r",
+        &format!("--serviceaccount={ns}:x"),
+    ]);
+    let rb = get(&["-n", ns, "get", "rolebinding", "rb"]);
+    assert_eq!(
+        (&rb["roleRef"], &rb["subjects"]),
+        (
+            &json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}),
+            &json!([{"kind": "ServiceAccount", "name": "x", "namespace": ns}])
+        )
+    );
+    let x = format!("system:serviceaccount:{ns}:x");
+    let (code, stdout, stderr) = k.status(&[
+        "-n",
+        ns,
+        "auth",
+        "can-i",
+        "get",
+        "secrets/creds",
+        "--as",
+        &x,
+    ]);
+    assert_eq!((code, stdout.trim()), (0, "yes"), "{stderr}");
+
+    k.run(&[
+        "create",
+        "clusterrole",
+        "cr",
+        "--verb=get",
+        "--resource=deployments.apps",
+        "--non-resource-url=/healthz",
+    ]);
+    assert_eq!(
+        get(&["get", "clusterrole", "cr"])["rules"],
+        json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
+            {"nonResourceURLs": ["/healthz"], "verbs": ["get"]}])
+    );
+    k.run(&[
+        "create",
+        "clusterrolebinding",
+        "crb",
+        "--clusterrole=cr",
+        "--user=alice",
+        "--group=devs",
+    ]);
+    assert_eq!(
+        get(&["get", "clusterrolebinding", "crb"])["subjects"],
+        json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"},
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "devs"}])
+    );
+    let (code, stdout, _) = k.status(&[
+        "-n",
+        ns,
+        "auth",
+        "can-i",
+        "get",
+        "deployments.apps",
+        "--as",
+        "bob",
+        "--as-group",
+        "devs",
+    ]);
+    assert_eq!((code, stdout.trim()), (0, "yes"));
+
+    k.run(&[
+        "-n",
+        ns,
+        "create",
+        "deployment",
+        "d",
+        "--image=nginx",
+        "--replicas=2",
+        "--port=80",
+    ]);
+    let d = get(&["-n", ns, "get", "deployment", "d"]);
+    assert_eq!(d["metadata"]["labels"], json!({"app": "d"}));
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"], json!({"matchLabels": {"app": "d"}}));
+    assert_eq!(
+        d["spec"]["template"]["metadata"]["labels"],
+        json!({"app": "d"})
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "nginx", "image": "nginx", "ports": [{"containerPort": 80}],
+            "resources": {}}])
+    );
     t.cleanup().await;
 }

@@ -15,6 +15,7 @@ mod harness;
 mod kubectl;
 mod metadata;
 mod namespaces;
+mod reviews;
 mod verbs;
 mod watch;
 
