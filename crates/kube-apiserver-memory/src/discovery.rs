@@ -11,12 +11,18 @@ use super::reviews::{self, REVIEWS};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// The Kubernetes version this server claims to be: `(major, minor)`, e.g. `(1, 33)`.
+/// The `gitVersion` of the release `(major, minor)` this server claims to be, which `/version`
+/// and the OpenAPI documents' `info.version` give: `v1.34.0-videosdk-inmemory`.
+pub fn git_version((major, minor): (u32, u32)) -> String {
+    format!("v{major}.{minor}.0-videosdk-inmemory")
+}
+
+/// The Kubernetes version this server claims to be: `(major, minor)`, e.g. `(1, 34)`.
 pub fn version((major, minor): (u32, u32)) -> Value {
     json!({
         "major": major.to_string(),
         "minor": minor.to_string(),
-        "gitVersion": format!("v{major}.{minor}.0-videosdk-inmemory"),
+        "gitVersion": git_version((major, minor)),
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2026-01-01T00:00:00Z",

@@ -293,10 +293,13 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             match openapi_v2_form(accept) {
                 Some(OpenApiV2Form::Json) => {
                     let st = shared.state();
-                    Ok(value_response(200, &openapi::v2(&st.registry)))
+                    Ok(value_response(
+                        200,
+                        &openapi::v2(&st.registry, shared.kubernetes_version),
+                    ))
                 }
                 Some(OpenApiV2Form::Protobuf) => {
-                    let doc = openapi::v2(&shared.state().registry);
+                    let doc = openapi::v2(&shared.state().registry, shared.kubernetes_version);
                     Ok(Response::builder()
                         .status(200)
                         .header(header::CONTENT_TYPE, openapi_protobuf::CONTENT_TYPE)
@@ -311,7 +314,7 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         }
         Some(Route::OpenApi(gv)) => {
             let st = shared.state();
-            openapi::group_version(&st.registry, &gv)
+            openapi::group_version(&st.registry, &gv, shared.kubernetes_version)
                 .map(|d| value_response(200, &d))
                 .ok_or_else(ApiError::no_route)
         }

@@ -168,8 +168,9 @@ fn patch_operation(d: &ResourceDef) -> Value {
     }})
 }
 
-/// The document of one group version (`api/v1`, `apis/apps/v1`), or `None` if not served.
-pub fn group_version(registry: &Registry, gv: &str) -> Option<Value> {
+/// The document of one group version (`api/v1`, `apis/apps/v1`), or `None` if not served;
+/// `info.version` names `release`, the Kubernetes release the server reports at `/version`.
+pub fn group_version(registry: &Registry, gv: &str, release: (u32, u32)) -> Option<Value> {
     let served: Vec<&ResourceDef> = registry
         .all()
         .map(|d| d.as_ref())
@@ -188,7 +189,7 @@ pub fn group_version(registry: &Registry, gv: &str) -> Option<Value> {
     (!paths.is_empty()).then(|| {
         json!({
             "openapi": "3.0.0",
-            "info": {"title": "Kubernetes", "version": "v1.33.0"},
+            "info": {"title": "Kubernetes", "version": super::discovery::git_version(release)},
             "paths": paths,
             "components": {"schemas": schemas(served.into_iter())}
         })
@@ -197,15 +198,15 @@ pub fn group_version(registry: &Registry, gv: &str) -> Option<Value> {
 
 /// The OpenAPI v2 (Swagger 2.0) document of every kind served, as JSON. Its schemas are those
 /// of v3 with references into `#/definitions/`; it has no paths (kubectl 1.27 and later read
-/// paths from v3).
-pub fn v2(registry: &Registry) -> Value {
+/// paths from v3). `info.version` names `release`, as [`group_version`]'s does.
+pub fn v2(registry: &Registry, release: (u32, u32)) -> Value {
     let definitions = schemas(registry.all().map(|d| d.as_ref()));
     let text = serde_json::to_string(&definitions)
         .expect("JSON values serialise")
         .replace(&format!("\"{V3_REFS}"), &format!("\"{V2_REFS}"));
     json!({
         "swagger": "2.0",
-        "info": {"title": "Kubernetes", "version": "v1.33.0"},
+        "info": {"title": "Kubernetes", "version": super::discovery::git_version(release)},
         "paths": {},
         "definitions": serde_json::from_str::<Value>(&text).expect("still JSON"),
     })
@@ -225,16 +226,16 @@ mod tests {
                 .unwrap()
                 .starts_with("/openapi/v3/api/v1?hash=")
         );
-        let doc = group_version(&r, "apis/apps/v1").unwrap();
+        let doc = group_version(&r, "apis/apps/v1", (1, 34)).unwrap();
         let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");
-        assert!(group_version(&r, "apis/nope/v1").is_none());
+        assert!(group_version(&r, "apis/nope/v1", (1, 34)).is_none());
     }
 
     #[test]
     fn built_in_kinds_have_their_schemas_found_by_group_version_kind() {
         let r = Registry::with_builtins();
-        let doc = group_version(&r, "api/v1").unwrap();
+        let doc = group_version(&r, "api/v1", (1, 34)).unwrap();
         let schemas = &doc["components"]["schemas"];
         let secret = &schemas["io.k8s.api.core.v1.Secret"];
         assert_eq!(
@@ -280,8 +281,9 @@ mod tests {
 
     #[test]
     fn v2_refers_to_definitions() {
-        let doc = v2(&Registry::with_builtins());
+        let doc = v2(&Registry::with_builtins(), (1, 34));
         assert_eq!(doc["swagger"], "2.0");
+        assert_eq!(doc["info"]["version"], "v1.34.0-videosdk-inmemory");
         let text = doc.to_string();
         assert!(!text.contains("#/components/schemas/"));
         assert!(text.contains("\"#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta\""));
