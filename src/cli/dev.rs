@@ -146,15 +146,21 @@ pub fn run(args: &DevArgs) -> Result<(), Error> {
         let settings = Settings::new(DEFAULT_CLUSTER_RESOURCE_NAMESPACE);
         let mut requests = args.token_requests.clone();
         requests.token_requests_address.get_or_insert(SocketAddr::from(([127, 0, 0, 1], 0)));
-        let requests = match requests.address()? {
-            Some(address) => Some((
-                requests.start(address, client.clone(), &settings, Default::default()).await?,
-                requests.token_requests_audience.clone(),
-            )),
+        let serving = match requests.address()? {
+            Some(address) => {
+                Some(requests.start(address, client.clone(), &settings, Default::default()).await?)
+            }
             None => None,
         };
-        println!("{}", banner(server.url(), &kubeconfig.0, &program, &applied, args.files.is_empty(), requests));
+        let endpoint = serving
+            .as_ref()
+            .map(|s| (s.address, requests.token_requests_audience.clone()));
+        println!("{}", banner(server.url(), &kubeconfig.0, &program, &applied, args.files.is_empty(), endpoint));
         controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
+        // Everything that watches the API server stops before it does.
+        if let Some(serving) = serving {
+            serving.stop().await;
+        }
         server.shutdown().await;
         Ok(())
     })

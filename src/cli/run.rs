@@ -168,6 +168,7 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         check_crds(&client).await?;
         let settings = args.settings();
         // On every replica, leader or not: it only reads.
+        // It serves until the process ends.
         if let Some((address, token_request_metrics)) = token_requests {
             args.token_requests
                 .start(address, client.clone(), &settings, token_request_metrics)

@@ -111,7 +111,7 @@ impl TokenRequestArgs {
         client: Client,
         operator: &controller::Settings,
         metrics: Arc<token_requests::Metrics>,
-    ) -> Result<SocketAddr, listen::Error> {
+    ) -> Result<Serving, listen::Error> {
         let (listener, bound) = listen::bind("--token-requests-address", address).await?;
         let settings = Settings {
             audience: self.token_requests_audience.clone(),
@@ -132,7 +132,7 @@ impl TokenRequestArgs {
             });
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(address = %bound, path = token_requests::PATH, audience = %self.token_requests_audience, "serving token requests on {scheme}://{bound}");
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let served = match tls {
                 Some((namespace, name)) => {
                     let secrets = Arc::new(CredentialSecrets::new(client));
@@ -151,7 +151,27 @@ impl TokenRequestArgs {
                 tracing::error!(%error, "the token request endpoint stopped");
             }
         });
-        Ok(bound)
+        Ok(Serving {
+            address: bound,
+            task,
+        })
+    }
+}
+
+/// The token request endpoint, served by a task of its own (with the issuer and Secret watches
+/// it answers from) until [`stop`](Self::stop) or the end of the runtime.
+pub struct Serving {
+    /// The address it listens on (the port chosen when `:0` was asked for).
+    pub address: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Serving {
+    /// Stops serving and ends its watches; `dev` does so before its API server stops, so that
+    /// the watches do not log the server's disappearance as connection errors.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
     }
 }
 

@@ -15,15 +15,24 @@ struct Dev {
     child: Child,
     banner: String,
     kubeconfig: PathBuf,
+    /// Where its log (standard error) goes.
+    log: PathBuf,
 }
 
 /// Starts `dev` with `args` and waits (at most [`WAIT`]) for its banner.
 fn start(args: &[&str]) -> Dev {
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let log = std::env::temp_dir().join(format!(
+        "videosdk-dev-test-{}-{}.log",
+        std::process::id(),
+        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let log_file = std::fs::File::create(&log).expect("the log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_videosdk-token-operator"))
         .arg("dev")
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log_file)
         .spawn()
         .expect("dev starts");
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -58,6 +67,7 @@ fn start(args: &[&str]) -> Dev {
         child,
         banner,
         kubeconfig,
+        log,
     }
 }
 
@@ -71,8 +81,9 @@ impl Dev {
             .collect()
     }
 
-    /// Stops `dev` as Ctrl-C does (SIGINT) and waits, at most [`WAIT`], for it to exit.
-    fn stop(mut self) {
+    /// Stops `dev` as Ctrl-C does (SIGINT), waits, at most [`WAIT`], for it to exit, and
+    /// returns its log.
+    fn stop(mut self) -> String {
         let sent = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status()
@@ -82,7 +93,7 @@ impl Dev {
         loop {
             if let Some(status) = self.child.try_wait().expect("waiting for dev") {
                 assert!(status.success(), "dev exited with {status}");
-                return;
+                return std::fs::read_to_string(&self.log).expect("dev's log");
             }
             assert!(
                 Instant::now() < deadline,
@@ -97,6 +108,7 @@ impl Drop for Dev {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -285,4 +297,29 @@ fn request_gets_a_token_from_the_dev_endpoint_as_a_service_account() {
     );
     assert!(!stderr.contains("Status {"), "{stderr}");
     dev.stop();
+}
+
+/// Ctrl-C ends `dev` quietly: what watches its API server (the operator, and the token request
+/// endpoint with its issuer and Secret watches) stops before the server does, so nothing logs
+/// the server's disappearance as a connection error.
+#[test]
+fn ctrl_c_stops_dev_without_connection_errors() {
+    let dev = start(&[]);
+    let deadline = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&dev.log)
+        .unwrap_or_default()
+        .contains("Issued token")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no token issued within {WAIT:?}:\n{}",
+            std::fs::read_to_string(&dev.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = dev.stop();
+    assert!(
+        !log.contains("ERROR") && !log.contains("client error"),
+        "{log}"
+    );
 }
