@@ -37,8 +37,9 @@ pub const BUNDLED_EXAMPLES: [(&str, &str); 4] = [
 /// Run the operator against an in-memory Kubernetes API server: no cluster needed.
 ///
 /// Installs the CRDs, applies the manifests given with -f (files or directories; by default the
-/// bundled deploy/examples/dev/: demo credentials, an issuer and two tokens, one of which
-/// rotates every minute), writes a kubeconfig for kubectl, and logs every issuance and rotation.
+/// bundled deploy/examples/dev/: demo credentials, an issuer, two tokens, one of which rotates
+/// every minute, and a ServiceAccount granted token requests), serves token requests on a free
+/// loopback port, writes a kubeconfig for kubectl, and logs every issuance and rotation.
 /// Runs until Ctrl-C.
 ///
 /// Examples:
@@ -46,6 +47,11 @@ pub const BUNDLED_EXAMPLES: [(&str, &str); 4] = [
 ///   videosdk-token-operator dev -f my-manifests/ --listen 127.0.0.1:6443
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
+// The flag is `run`'s, where the endpoint is off unless an address is given; `dev` serves it
+// on a free loopback port unless one is given.
+#[command(mut_arg("token_requests_address", |arg| arg.help(
+    "Serve token requests (per-participant tokens for workloads, authorized by RBAC) on this address [default: a free loopback port, printed in the banner]. Plain HTTP is served only on a loopback address unless --token-requests-insecure-http is given"
+)))]
 pub struct DevArgs {
     /// Manifests to apply (files or directories of *.yaml) instead of the bundled examples.
     #[arg(short = 'f', long = "filename", value_name = "PATH")]

@@ -137,6 +137,16 @@ pub enum Error {
     /// No client for the Kubernetes API could be made from the configuration.
     #[error("cannot connect to the Kubernetes API: {0}")]
     KubernetesClient(#[source] kube::Error),
+    /// `--url` has a path or a query: it names the endpoint's scheme, host and port, and the
+    /// command adds the path.
+    #[error(
+        "--url {url:?} has a path; give the scheme, host and port only (such as https://HOST:8443): the command adds {}",
+        PATH.replace("{namespace}", "NAMESPACE")
+    )]
+    UrlWithPath {
+        /// The URL given.
+        url: String,
+    },
     /// `--url` does not parse.
     #[error("--url {url:?} is not a URL: {source}")]
     Url {
@@ -266,10 +276,15 @@ pub fn run(args: &RequestArgs) -> Result<(), Error> {
             }
             _ => return Err(Error::NoBearer),
         };
-        let url = args.url.parse().map_err(|source| Error::Url {
+        let url: axum::http::Uri = args.url.parse().map_err(|source| Error::Url {
             url: args.url.clone(),
             source,
         })?;
+        if !matches!(url.path(), "" | "/") || url.query().is_some() {
+            return Err(Error::UrlWithPath {
+                url: args.url.clone(),
+            });
+        }
         let mut endpoint = kube::Config::new(url);
         if let Some(ca) = &args.ca_file {
             let pem = std::fs::read(ca).map_err(|source| Error::CaFile {

@@ -5,6 +5,7 @@ use super::input;
 use crate::api::{Permission, Role, VideoSdkToken, VideoSdkTokenSpec};
 use crate::token::{self, SignedToken, TokenRequest};
 use clap::{Args, ValueEnum};
+use serde::Deserialize;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -66,6 +67,16 @@ pub enum Error {
         /// Where and why the YAML does not parse.
         source: serde_yaml::Error,
     },
+    /// The `-f` input holds several YAML documents (`---`); `sign` takes one token.
+    #[error(
+        "{name} holds {documents} YAML documents; sign -f signs one VideoSdkToken: put the one to sign in a file of its own"
+    )]
+    SeveralDocuments {
+        /// The file, or `standard input`.
+        name: String,
+        /// How many non-empty documents it holds.
+        documents: usize,
+    },
     /// The `-f` manifest is of another kind (`kind: VideoSdkIssuer`).
     #[error("{name} is a {kind}, not a VideoSdkToken")]
     WrongKind {
@@ -121,6 +132,16 @@ impl SignArgs {
     fn spec(&self) -> Result<VideoSdkTokenSpec, Error> {
         if let Some(path) = &self.file {
             let (name, text) = input::read(path)?;
+            // A document that does not parse ends the count (serde_yaml's iterator can repeat
+            // the error for ever); the parse below then reports it.
+            let documents = serde_yaml::Deserializer::from_str(&text)
+                .map(serde_yaml::Value::deserialize)
+                .map_while(Result::ok)
+                .filter(|document| !document.is_null())
+                .count();
+            if documents > 1 {
+                return Err(Error::SeveralDocuments { name, documents });
+            }
             let doc: serde_yaml::Value = match serde_yaml::from_str(&text) {
                 Ok(doc) => doc,
                 Err(source) => return Err(Error::NotYaml { name, source }),
@@ -210,6 +231,10 @@ mod tests {
                 " has no kind: expected a VideoSdkToken manifest",
             ),
             ("kind: VideoSdkToken\nspec: [\n", " is not valid YAML: "),
+            (
+                "kind: VideoSdkToken\n---\nkind: VideoSdkToken\n---\n",
+                " holds 2 YAML documents; sign -f signs one VideoSdkToken: put the one to sign in a file of its own",
+            ),
             (
                 "kind: VideoSdkToken\nspec: {permissions: [join]}\n",
                 " is not a valid VideoSdkToken manifest: ",

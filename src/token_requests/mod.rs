@@ -414,7 +414,7 @@ impl Audit {
             ttl_seconds = request.map_or(0, |r| r.ttl.as_secs()),
             code,
             reason = refusal.map_or("Granted", |r| r.reason),
-            check = refusal.and_then(|r| r.check).map(|c| format!("{c:?}")).unwrap_or_default(),
+            check = refusal.and_then(|r| r.check).map_or("", Check::as_str),
             token_id = self.token_id.as_deref().unwrap_or_default(),
             "token request"
         );

@@ -25,6 +25,17 @@ pub enum Check {
     Policy,
 }
 
+impl Check {
+    /// Its name, as the answer's `check` field and the audit log give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Rbac => "RBAC",
+            Check::NamespaceSelector => "NamespaceSelector",
+            Check::Policy => "Policy",
+        }
+    }
+}
+
 /// A refused request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
@@ -193,6 +204,13 @@ mod tests {
             v,
             serde_json::json!({"code": 422, "reason": "Invalid", "message": "ttl: bad", "field": "ttl"})
         );
+        for check in [Check::Rbac, Check::NamespaceSelector, Check::Policy] {
+            assert_eq!(
+                serde_json::to_value(check).unwrap(),
+                check.as_str(),
+                "the answer and the audit log name {check:?} alike"
+            );
+        }
         let v = serde_json::to_value(Refusal::forbidden(Check::Rbac, "no".into())).unwrap();
         assert_eq!(v["check"], "RBAC");
         assert_eq!(v["code"], 403);

@@ -323,3 +323,24 @@ fn ctrl_c_stops_dev_without_connection_errors() {
         "{log}"
     );
 }
+
+/// `dev --help` says what `dev` does with the token request endpoint: it is on, on a free
+/// loopback port (the flag is shared with `run`, where it is off by default).
+#[test]
+fn dev_help_says_token_requests_are_served_by_default() {
+    let out = Command::new(env!("CARGO_BIN_EXE_videosdk-token-operator"))
+        .args(["dev", "--help"])
+        .output()
+        .expect("dev --help runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    assert!(
+        help.contains("[default: a free loopback port, printed in the banner]"),
+        "{help}"
+    );
+    assert!(!help.contains("[default: off]"), "{help}");
+    assert!(
+        help.contains("a ServiceAccount granted token requests"),
+        "{help}"
+    );
+}

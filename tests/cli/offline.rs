@@ -247,6 +247,24 @@ fn inspect_strips_whitespace_around_the_token_and_says_so() {
 fn bad_input_gives_one_clear_line_and_exit_2() {
     let cases: &[(&[&str], Option<&str>, &str, &str)] = &[
         (
+            &[
+                "request",
+                "--url",
+                "http://127.0.0.1:1/apis/videosdk.live/v1alpha1/namespaces/default/tokenrequests",
+                "--token-file",
+                "/dev/stdin",
+                "--namespace",
+                "default",
+                "--issuer",
+                "videosdk",
+                "--permissions",
+                "allow_join",
+            ],
+            None,
+            "a-bearer-token",
+            "has a path; give the scheme, host and port only (such as https://HOST:8443): the command adds /apis/videosdk.live/v1alpha1/namespaces/NAMESPACE/tokenrequests",
+        ),
+        (
             &["sign", "--permissions", "allow_everything"],
             Some(SECRET),
             "",
