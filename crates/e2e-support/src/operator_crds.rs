@@ -18,6 +18,9 @@ pub const CRDS_NEED: Feature = Feature {
     except: &[],
 };
 
+/// The workspace's `crds/` directory, which users pass to `kubectl apply -f`.
+pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../crds");
+
 /// `(file name, YAML)` of each file in `crds/`, in the order the operator lists them.
 const FILES: [(&str, &str); 3] = [
     (

@@ -6,6 +6,7 @@
 use super::error::{ApiError, Cause, Subject};
 use super::patch::PatchKind;
 use super::schema::gofmt;
+use super::value_equality::values_equal;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
@@ -115,7 +116,8 @@ pub fn validate_update(s: Subject<'_>, new: &Value, old: &Value) -> Result<(), A
             new.get(key).unwrap_or(&missing),
             old.get(key).unwrap_or(&missing),
         );
-        if now != before {
+        // kube-apiserver compares the decoded Go fields: `count: 2.0` does not change a 2.
+        if !values_equal(now, before) {
             causes.push(Cause {
                 reason: "FieldValueInvalid".into(),
                 message: format!(
@@ -126,7 +128,10 @@ pub fn validate_update(s: Subject<'_>, new: &Value, old: &Value) -> Result<(), A
             });
         }
     }
-    if new.get("series") != old.get("series") {
+    if !values_equal(
+        new.get("series").unwrap_or(&missing),
+        old.get("series").unwrap_or(&missing),
+    ) {
         if let Some(series) = new.get("series").filter(|s| s.is_object()) {
             if series["count"].as_i64().unwrap_or(0) < 2 {
                 causes.push(Cause {

@@ -68,6 +68,7 @@ mod selector;
 mod store;
 mod table;
 mod validation;
+mod value_equality;
 mod verbs;
 mod watch;
 

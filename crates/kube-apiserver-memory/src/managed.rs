@@ -5,6 +5,7 @@
 //! kube-apiserver does for lists without `x-kubernetes-list-type: map`; associative lists are
 //! not merged by key here. Sets are stored in the `FieldsV1` form (`{"f:spec":{"f:ttl":{}}}`).
 
+use super::value_equality::values_equal;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -191,6 +192,11 @@ pub fn read_entries(object: &Value) -> Vec<Entry> {
 
 /// Writes entries into `object`, dropping empty ones; entries whose fields did not change keep
 /// their old `time` so that a no-op write stays a no-op.
+///
+/// Entries are sorted as kube-apiserver sorts them (`sortEncodedManagedFields` in
+/// k8s.io/apiserver's managedfields): by operation (`Apply` before `Update`), time, manager, API
+/// version and subresource. The order therefore does not depend on who wrote last, and
+/// re-applying an unchanged configuration leaves the object (and its resourceVersion) as it was.
 pub fn write_entries(object: &mut Value, mut entries: Vec<Entry>, previous: &[Entry]) {
     entries.retain(|e| !e.fields.is_empty());
     for e in &mut entries {
@@ -202,6 +208,24 @@ pub fn write_entries(object: &mut Value, mut entries: Vec<Entry>, previous: &[En
             e.time = p.time.clone();
         }
     }
+    // Times are this server's RFC 3339 UTC timestamps, all in one format: their text sorts as
+    // the times do.
+    entries.sort_by(|a, b| {
+        (
+            &a.operation,
+            &a.time,
+            &a.manager,
+            &a.api_version,
+            &a.subresource,
+        )
+            .cmp(&(
+                &b.operation,
+                &b.time,
+                &b.manager,
+                &b.api_version,
+                &b.subresource,
+            ))
+    });
     let meta = object["metadata"]
         .as_object_mut()
         .expect("objects have metadata");
@@ -223,14 +247,16 @@ pub struct Writer<'a> {
 }
 
 /// Records a non-apply write (create, update, patch): the writer takes ownership of every leaf
-/// it added or changed, and removed leaves leave every owner.
+/// it added or changed, and removed leaves leave every owner. A leaf whose value is the same
+/// number spelled differently (`99` for `99.0`) is unchanged ([`values_equal`]), as
+/// structured-merge-diff compares it.
 pub fn record_update(old: Option<&Value>, new: &mut Value, scope: Scope, writer: &Writer<'_>) {
     let previous = old.map(read_entries).unwrap_or_default();
     let new_leaves = leaves(new, scope);
     let old_leaves = old.map(|o| leaves(o, scope)).unwrap_or_default();
     let changed: FieldSet = new_leaves
         .iter()
-        .filter(|(p, v)| old_leaves.get(*p) != Some(*v))
+        .filter(|(p, v)| !old_leaves.get(*p).is_some_and(|old| values_equal(old, v)))
         .map(|(p, _)| p.clone())
         .collect();
     let removed: FieldSet = old_leaves
@@ -311,7 +337,9 @@ fn merge(live: &mut Value, applied: &Value) {
 ///
 /// Returns the new object with `managedFields` updated, or the conflicts
 /// `(manager, .field.path)` when another manager owns a field whose value this apply changes
-/// and `force` is false. With `force`, such fields move to this manager.
+/// and `force` is false. With `force`, such fields move to this manager. Values are compared
+/// with [`values_equal`]: applying `99` over another manager's `99.0` changes nothing, so it is
+/// no conflict and both managers own the field, as on kube-apiserver.
 pub fn apply(
     live: &Value,
     applied: &Value,
@@ -335,7 +363,7 @@ pub fn apply(
             .filter(|p| {
                 applied_leaves
                     .get(*p)
-                    .is_some_and(|v| live_leaves.get(*p) != Some(v))
+                    .is_some_and(|v| !live_leaves.get(*p).is_some_and(|l| values_equal(l, v)))
             })
             .cloned()
             .collect();
@@ -514,5 +542,39 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err[0].0, format!("\"kubectl-edit\" using v1 at {NOW}"));
+    }
+
+    #[test]
+    fn reapplying_an_unchanged_configuration_changes_nothing() {
+        let live = json!({"metadata": {"name": "n"}});
+        let spec = json!({"spec": {"a": 1}});
+        let one = apply(&live, &spec, Scope::Whole, &w("one"), false).unwrap();
+        let both = apply(&one, &spec, Scope::Whole, &w("two"), false).unwrap();
+        let again = apply(&both, &spec, Scope::Whole, &w("one"), false).unwrap();
+        assert_eq!(again, both, "the entries keep their order");
+    }
+
+    #[test]
+    fn numbers_are_the_same_whatever_their_spelling() {
+        let live = json!({"metadata": {"name": "n"}});
+        let float = apply(
+            &live,
+            &json!({"spec": {"max": 99.0, "l": [1.0]}}),
+            Scope::Whole,
+            &w("kube-rs"),
+            false,
+        )
+        .unwrap();
+        let int = json!({"spec": {"max": 99, "l": [1]}});
+        let shared = apply(&float, &int, Scope::Whole, &w("kubectl"), false)
+            .expect("99 over 99.0 is no conflict");
+        assert_eq!(owned(&shared, "kube-rs"), [".spec.l", ".spec.max"]);
+        assert_eq!(owned(&shared, "kubectl"), [".spec.l", ".spec.max"]);
+        let mut updated = float.clone();
+        updated["spec"]["max"] = json!(99);
+        updated["spec"]["other"] = json!(1);
+        record_update(Some(&float), &mut updated, Scope::Whole, &w("edit"));
+        assert_eq!(owned(&updated, "edit"), [".spec.other"]);
+        assert_eq!(owned(&updated, "kube-rs"), [".spec.l", ".spec.max"]);
     }
 }

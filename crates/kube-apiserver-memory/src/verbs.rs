@@ -10,6 +10,7 @@ use super::managed::{self, Scope, Writer};
 use super::patch::{self, PatchKind};
 use super::resources::{ResourceDef, Special, StoreKey};
 use super::store::{EventType, State, Stored};
+use super::value_equality::values_equal;
 use serde_json::{Map, Value, json};
 
 /// Who is writing, and when.
@@ -340,7 +341,9 @@ fn scoped(def: &ResourceDef, old: &Value, mut new: Value, scope: Scope) -> Value
     }
 }
 
-/// Whether two versions of an object differ in anything `generation` tracks.
+/// Whether two versions of an object differ in anything `generation` tracks. Numbers compare by
+/// value ([`values_equal`]): kube-apiserver compares the decoded objects, in which a stored `99`
+/// and a sent `99.0` are the same.
 fn spec_changed(def: &ResourceDef, old: &Value, new: &Value) -> bool {
     let strip = |v: &Value| -> Value {
         let mut v = v.clone();
@@ -352,7 +355,7 @@ fn spec_changed(def: &ResourceDef, old: &Value, new: &Value) -> bool {
         }
         v
     };
-    strip(old) != strip(new)
+    !values_equal(&strip(old), &strip(new))
 }
 
 /// The common end of update, patch and apply: `new` is the whole proposed object, `old` the
@@ -426,7 +429,10 @@ pub fn write_over(
         let api_version = def.api_version();
         managed::record_update(Some(oldv), &mut new, scope, &writer(&api_version, ctx));
     }
-    if new == *oldv {
+    // A write that changes nothing keeps the object and its resourceVersion, as kube-apiserver's
+    // storage skips writing bytes equal to the stored ones; Go encodes a float64 99 and an int64
+    // 99 alike, so numbers compare by value here.
+    if values_equal(&new, oldv) {
         return Ok(old.clone());
     }
     let finalizers_empty = new

@@ -38,6 +38,7 @@ mod tests;
 mod typed;
 mod unknown;
 
+use crate::value_equality::values_equal;
 use compile::{Additional, ListType, Node, Shape};
 use kube_cel::cel::Value as CelValue;
 use serde_json::{Map, Value};
@@ -369,19 +370,11 @@ fn push_index(path: &mut String, i: usize) -> usize {
     len
 }
 
-fn numbers_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => x.as_f64() == y.as_f64(),
-        },
-        _ => a == b,
-    }
-}
-
 /// OpenAPI validation of `v` under `node`, with validation ratcheting as kube-apiserver does
 /// it on update (CRDValidationRatcheting): errors found at a node whose value equals its
-/// correlated old value (same property or map key, same list-type map key) are dropped.
+/// correlated old value (same property or map key, same list-type map key) are dropped. "Equals"
+/// compares numbers by value ([`values_equal`]): kube-apiserver's old value was decoded from
+/// etcd, where Go wrote a float64 99 as `99`, so a stored `99.0` and a sent `99` are unchanged.
 fn openapi(
     node: &Node,
     v: &Value,
@@ -391,7 +384,7 @@ fn openapi(
 ) {
     let before = errs.len();
     openapi_node(node, v, old, path, errs);
-    if errs.len() > before && old.is_some_and(|o| o == v) {
+    if errs.len() > before && old.is_some_and(|o| values_equal(o, v)) {
         errs.truncate(before);
     }
 }
@@ -653,7 +646,7 @@ fn enum_check(node: &Node, v: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let Some(values) = &node.enumeration else {
         return;
     };
-    if values.is_empty() || (!v.is_null() && values.iter().any(|e| numbers_equal(e, v))) {
+    if values.is_empty() || (!v.is_null() && values.iter().any(|e| values_equal(e, v))) {
         return;
     }
     let supported: Vec<String> = values
@@ -924,7 +917,7 @@ fn eval_rules(
                     });
                 // ratcheting: a failing rule that does not use oldSelf on an unchanged value is
                 // only a warning
-                if !rule.uses_old_self && old.is_some_and(|o| o == v) {
+                if !rule.uses_old_self && old.is_some_and(|o| values_equal(o, v)) {
                     continue;
                 }
                 // kube-apiserver reports the schema's type as the bad value, not the value

@@ -161,3 +161,98 @@ async fn apply_to_status_changes_only_status() {
     );
     t.cleanup().await;
 }
+
+/// The `.spec` fields `manager` owns in `object`'s managedFields, as `.spec.name` paths.
+fn spec_fields(object: &DynamicObject, manager: &str) -> Vec<String> {
+    let managed = object
+        .metadata
+        .managed_fields
+        .as_deref()
+        .unwrap_or_default();
+    let mut fields: Vec<String> = managed
+        .iter()
+        .filter(|m| m.manager.as_deref() == Some(manager))
+        .filter_map(|m| m.fields_v1.as_ref())
+        .filter_map(|f| f.0["f:spec"].as_object().cloned())
+        .flat_map(|spec| spec.into_iter().map(|(k, _)| k.replacen("f:", ".spec.", 1)))
+        .collect();
+    fields.sort();
+    fields
+}
+
+/// kube-rs (serde_json) writes an f64 99 as `99.0`, kubectl (Go) as `99`: the same number, which
+/// kube-apiserver (structured-merge-diff) compares by value. This is how `dev` installs the
+/// operator's CRDs (`maximum: 99.0`) before a user's `kubectl apply --server-side`.
+#[tokio::test]
+async fn apply_compares_numbers_by_value_not_by_spelling() {
+    let t = TestCluster::new("apply-numbers").await;
+    let api = widgets(&t).await;
+    let w = |spec: Value| json!({"apiVersion": format!("{GROUP}/v1"), "kind": "Widget", "metadata": {"name": "w"}, "spec": spec});
+    api.patch(
+        "w",
+        &PatchParams::apply("alpha"),
+        &Patch::Apply(w(json!({"max": 99.0, "min": 1.0}))),
+    )
+    .await
+    .unwrap();
+    // Not forced: the same values spelled as integers are no conflict, and both own them.
+    let shared = api
+        .patch(
+            "w",
+            &PatchParams::apply("beta"),
+            &Patch::Apply(w(json!({"max": 99, "min": 1}))),
+        )
+        .await
+        .expect("applying 99 over another manager's 99.0 is no conflict");
+    assert_eq!(spec_fields(&shared, "alpha"), [".spec.max", ".spec.min"]);
+    assert_eq!(spec_fields(&shared, "beta"), [".spec.max", ".spec.min"]);
+    // A different number still is a conflict.
+    let e = api_error(
+        api.patch(
+            "w",
+            &PatchParams::apply("beta"),
+            &Patch::Apply(w(json!({"max": 98, "min": 1}))),
+        )
+        .await,
+    );
+    assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"), "{e:?}");
+    // Re-applying in the other spelling changes nothing: no new resourceVersion.
+    let again = api
+        .patch(
+            "w",
+            &PatchParams::apply("alpha"),
+            &Patch::Apply(w(json!({"max": 99, "min": 1}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rv(&again.metadata), rv(&shared.metadata));
+    // Neither does an update that only respells a number: no write, no new generation, and
+    // its manager owns nothing.
+    let editor = PatchParams {
+        field_manager: Some("editor".into()),
+        ..Default::default()
+    };
+    let respelled = api
+        .patch("w", &editor, &Patch::Merge(json!({"spec": {"max": 99.0}})))
+        .await
+        .unwrap();
+    assert_eq!(rv(&respelled.metadata), rv(&shared.metadata));
+    assert_eq!(respelled.metadata.generation, shared.metadata.generation);
+    assert_eq!(spec_fields(&respelled, "editor"), Vec::<String>::new());
+    // With a real change along, the editor owns only the field it changed.
+    let edited = api
+        .patch(
+            "w",
+            &editor,
+            &Patch::Merge(json!({"spec": {"max": 99.0, "size": 3}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(spec_fields(&edited, "editor"), [".spec.size"]);
+    assert_eq!(spec_fields(&edited, "alpha"), [".spec.max", ".spec.min"]);
+    assert_eq!(
+        edited.metadata.generation,
+        shared.metadata.generation.map(|g| g + 1)
+    );
+    t.cleanup().await;
+}

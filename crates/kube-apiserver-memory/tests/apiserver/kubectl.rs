@@ -1,7 +1,7 @@
 //! kubectl against the server: server-side apply of the CRDs and an example, read back as JSON.
 
 use crate::*;
-use e2e_support::operator_crds::crds_yaml;
+use e2e_support::operator_crds::{self, crds_yaml};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -596,5 +596,56 @@ async fn kubectl_create_generators_send_protobuf() {
         json!([{"name": "nginx", "image": "nginx", "ports": [{"containerPort": 80}],
             "resources": {}}])
     );
+    t.cleanup().await;
+}
+
+/// `dev` installs the CRDs through kube-rs (a forced server-side apply, which serde_json writes
+/// with `maximum: 99.0`); a user's `kubectl apply --server-side -f crds/` afterwards sends the
+/// same numbers as `99`. kube-apiserver compares them by value: no conflict, and both managers
+/// own the fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply_of_the_crds_dir_after_kube_rs_installed_them() {
+    let t = TestCluster::in_memory("kubectl-crds-after-kube-rs").await;
+    let Some(k) = Kubectl::new(&t) else {
+        println!(
+            "SKIPPED kubectl_server_side_apply_of_the_crds_dir_after_kube_rs_installed_them: kubectl is not installed on this machine"
+        );
+        return;
+    };
+    let crds: Vec<CustomResourceDefinition> =
+        operator_crds::crds().into_iter().map(|(_, c)| c).collect();
+    t.apply_crds(&crds).await;
+    let (ok, applied, stderr) = k.out(&["apply", "--server-side", "-f", operator_crds::DIR]);
+    assert!(
+        ok,
+        "kubectl apply --server-side -f crds/ failed: {stderr}\n{applied}"
+    );
+    for crd in &crds {
+        let name = crd.metadata.name.as_deref().unwrap();
+        assert!(
+            applied.contains(&format!("{name} serverside-applied")),
+            "{applied}"
+        );
+    }
+    // Both field managers own `.spec.versions`, where the numbers are.
+    let got: Value = serde_json::from_str(&k.run(&[
+        "get",
+        "crd",
+        "videosdktokens.videosdk.live",
+        "--show-managed-fields",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let entries = got["metadata"]["managedFields"].as_array().unwrap();
+    for manager in ["e2e", "kubectl"] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["manager"] == manager
+                    && e["fieldsV1"]["f:spec"].get("f:versions").is_some()),
+            "{manager} does not own .spec.versions: {entries:?}"
+        );
+    }
     t.cleanup().await;
 }
