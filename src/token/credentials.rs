@@ -17,7 +17,7 @@ pub enum CredentialsError {
     /// A value starts or ends with whitespace; nearly always a newline from `echo` rather than
     /// `echo -n`, which would make every token fail VideoSDK's signature check.
     #[error(
-        "the VideoSDK {which} starts or ends with whitespace (often a trailing newline from `echo` instead of `echo -n` or `printf`); store it without"
+        "the VideoSDK {which} starts or ends with whitespace (often a trailing newline from `echo` instead of `echo -n` or `printf`); store it without that whitespace"
     )]
     SurroundingWhitespace {
         /// `API key` or `API secret`.
