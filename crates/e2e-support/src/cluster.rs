@@ -160,6 +160,25 @@ impl TestCluster {
         self.server.is_none()
     }
 
+    /// A client of the same server that authenticates with the bearer `token` alone (such as a
+    /// ServiceAccount token from a TokenRequest): on a real cluster the kubeconfig's own
+    /// credentials (a client certificate, say) are left out, as kube-apiserver would let them
+    /// win over the token.
+    pub fn client_with_bearer(&self, token: &str) -> Client {
+        let mut config = match (&self.server, &self.config) {
+            (Some(server), _) => {
+                kube::Config::new(server.url().parse().expect("the server's URL is a URI"))
+            }
+            (None, Some(config)) => config.clone(),
+            (None, None) => unreachable!("a real cluster keeps its configuration"),
+        };
+        config.auth_info = kube::config::AuthInfo {
+            token: Some(token.to_owned().into()),
+            ..Default::default()
+        };
+        Client::try_from(config).expect("a client")
+    }
+
     /// The server's Kubernetes release.
     pub fn release(&self) -> Release {
         self.release

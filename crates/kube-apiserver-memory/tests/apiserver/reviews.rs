@@ -12,7 +12,8 @@ fn obj<T: serde::de::DeserializeOwned>(v: Value) -> T {
     serde_json::from_value(v).expect("a valid object")
 }
 
-/// Posts `body` to `path` with `Authorization: Bearer token` and the `extra` headers.
+/// Posts `body` to `path` as the bearer `token` alone (no other credentials), with the `extra`
+/// headers.
 async fn post(
     t: &TestCluster,
     token: &str,
@@ -20,14 +21,12 @@ async fn post(
     path: &str,
     body: Value,
 ) -> Result<Value, kube::Error> {
-    let mut req = http::Request::post(path)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"));
+    let mut req = http::Request::post(path).header("content-type", "application/json");
     for (name, value) in extra {
         req = req.header(*name, *value);
     }
     let req = req.body(serde_json::to_vec(&body).unwrap()).unwrap();
-    t.client.request::<Value>(req).await
+    t.client_with_bearer(token).request::<Value>(req).await
 }
 
 const SSAR: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
