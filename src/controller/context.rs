@@ -7,6 +7,7 @@ use super::metrics::Metrics;
 use super::rollout;
 use super::secret_versions::SecretVersions;
 use super::watches::CredentialSecrets;
+use super::write_guard::CreateGuard;
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
@@ -60,6 +61,8 @@ pub struct Context {
     pub(crate) memory: TokenMemory,
     /// The managed Secrets' resourceVersions, as watched.
     pub(crate) versions: SecretVersions,
+    /// Whether a token's first Secret is created without reading first.
+    pub(crate) create_guard: CreateGuard,
 }
 
 impl Context {

@@ -11,6 +11,10 @@ pub enum Error {
     /// Signing failed (clock before 1970, no randomness).
     #[error("signing failed: {0}")]
     Sign(#[from] crate::token::SignError),
+    /// The token's Secret changed again between the read and the write that followed it
+    /// (someone else keeps writing it).
+    #[error("the token's Secret changed again while it was being written")]
+    SecretChanging,
 }
 
 impl Error {
@@ -23,6 +27,7 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(kube::Error::Api(status)) if status.is_conflict() => "conflict",
+            Error::SecretChanging => "conflict",
             Error::Kube(kube::Error::Api(_)) => "api_error",
             Error::Kube(_) => "api_unreachable",
             Error::Sign(_) => "sign_error",

@@ -39,6 +39,7 @@ pub mod status;
 pub mod stored;
 mod tokens;
 pub mod watches;
+mod write_guard;
 
 pub use context::{Context, Settings};
 pub use error::Error;

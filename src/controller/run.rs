@@ -197,6 +197,7 @@ pub async fn run(
         ),
         memory: TokenMemory::default(),
         versions: SecretVersions::default(),
+        create_guard: Default::default(),
     });
     let shutdown = shutdown.shared();
     let shutdown_for_deadline = shutdown.clone();

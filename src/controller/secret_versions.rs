@@ -26,6 +26,9 @@ struct State {
     /// Incremented when the watch starts a relist; entries older than the last completed
     /// relist belong to Secrets deleted while the watch was down.
     epoch: u32,
+    /// Whether the watch has listed every managed Secret once: from then on a Secret missing
+    /// here is not one of the operator's (or was created since, and its event is on the way).
+    listed: bool,
 }
 
 fn key(namespace: &str, name: &str) -> u64 {
@@ -72,6 +75,12 @@ impl SecretVersions {
         let mut state = self.0.lock().expect("not poisoned");
         let epoch = state.epoch;
         state.seen.retain(|_, (_, seen)| *seen == epoch);
+        state.listed = true;
+    }
+
+    /// Whether the watch has listed the managed Secrets once.
+    pub(crate) fn listed(&self) -> bool {
+        self.0.lock().expect("not poisoned").listed
     }
 
     /// The last seen resourceVersion of Secret `namespace/name`; `None` when it is not known
@@ -113,11 +122,13 @@ mod tests {
     #[test]
     fn a_relist_forgets_what_it_did_not_list() {
         let versions = SecretVersions::default();
+        assert!(!versions.listed());
         versions.saw(&meta("kept", "1"));
         versions.saw(&meta("deleted-while-down", "2"));
         versions.relist_started();
         versions.saw(&meta("kept", "3"));
         versions.relist_done();
+        assert!(versions.listed());
         assert_eq!(versions.current("ns", "kept"), Some(3));
         assert_eq!(versions.current("ns", "deleted-while-down"), None);
     }

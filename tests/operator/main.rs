@@ -15,6 +15,7 @@ mod matrix;
 mod objects;
 mod production;
 mod rbac;
+mod requests;
 mod restart;
 mod secret_edits;
 mod soak;

@@ -285,6 +285,12 @@ impl ApiError {
         Self::new(code, "", message)
     }
 
+    /// A storage error kube-apiserver does not translate into a status: 500, no reason, the
+    /// error's own text as the message (`ErrorToAPIStatus`).
+    pub fn untranslated_storage(message: impl Into<String>) -> Self {
+        Self::new(500, "", message)
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
             500,

@@ -256,6 +256,19 @@ pub fn create(
         }
     };
     builtin::validate_name(def.subject(), &name, def.special == Special::Namespace)?;
+    // kube-apiserver's storage refuses a create (POST) that carries a resourceVersion (one
+    // that parses as a number other than 0) with this 500; an apply that creates goes through
+    // the registry's update path instead, which drops it (kubernetes/kubernetes#106745).
+    let given_rv = m.get("resourceVersion").and_then(Value::as_str);
+    if matches!(managed, Managed::Record)
+        && given_rv
+            .and_then(|rv| rv.parse::<u64>().ok())
+            .is_some_and(|rv| rv != 0)
+    {
+        return Err(ApiError::untranslated_storage(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
     for k in [
         "resourceVersion",
         "deletionTimestamp",

@@ -38,6 +38,11 @@ pub(crate) struct Inputs {
 pub(crate) enum Existing {
     /// There is no Secret of that name.
     Absent,
+    /// Not read: the operator's watch of its labelled Secrets knows none of that name. There is
+    /// none, or one that is not the operator's (or lost its labels); the plan takes it for
+    /// absent, and the write creates the Secret only if none exists ([`super::write`]), or reads
+    /// it and decides again. This spares every first issuance a GET.
+    Unseen,
     /// The Secret, as just read.
     Read(Box<Secret>),
     /// Not read: it is unchanged (the same resourceVersion, and the same [`Inputs::fingerprint`])
@@ -90,32 +95,45 @@ pub(crate) struct Issuer {
 }
 
 /// Reads the token's issuer and the issuer's credentials from the caches, and the token's Secret
-/// from the API unless it is unchanged since the operator last wrote or checked it.
+/// from the API unless it is unchanged since the operator last wrote or checked it, or no
+/// Secret of that name is the operator's ([`Existing::Unseen`]).
 ///
 /// Errors: the API requests (the Secret GET, the Namespace GET) failed.
 pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Inputs, Error> {
     let (issuer, fingerprint) = gather_issuer(token, ctx).await?;
     let namespace = token.namespace().unwrap_or_default();
     let secret_name = secret::secret_name(token);
+    let current = ctx.versions.current(&namespace, &secret_name);
     let unchanged = ctx.memory.verified(token).filter(|verified| {
-        verified.inputs == fingerprint
-            && ctx.versions.current(&namespace, &secret_name) == Some(verified.resource_version)
+        verified.inputs == fingerprint && current == Some(verified.resource_version)
     });
     let existing = match unchanged {
         Some(verified) => Existing::Unchanged(verified),
-        None => {
-            let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-            match secrets.get_opt(&secret_name).await? {
-                Some(secret) => Existing::Read(Box::new(secret)),
-                None => Existing::Absent,
-            }
+        None if current.is_none() && ctx.versions.listed() && ctx.create_guard.works() => {
+            Existing::Unseen
         }
+        None => read_secret(ctx, &namespace, &secret_name).await?,
     };
     Ok(Inputs {
         namespace,
         existing,
         issuer,
         fingerprint,
+    })
+}
+
+/// The token's Secret `namespace/name`, read from the API.
+///
+/// Errors: the GET failed.
+pub(crate) async fn read_secret(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Existing, Error> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(match secrets.get_opt(name).await? {
+        Some(secret) => Existing::Read(Box::new(secret)),
+        None => Existing::Absent,
     })
 }
 

@@ -35,9 +35,25 @@ pub(crate) async fn reconcile(
     }
     let now = SystemTime::now();
     let started = std::time::Instant::now();
-    let inputs = gather::gather(&token, &ctx).await?;
-    let plan = plan::plan(&token, &inputs, now, token::new_token_id()?)?;
-    let action = write::write(&token, &ctx, plan, &inputs, now).await?;
+    let mut inputs = gather::gather(&token, &ctx).await?;
+    let mut attempts = 0;
+    let action = loop {
+        let plan = plan::plan(&token, &inputs, now, token::new_token_id()?)?;
+        match write::write(&token, &ctx, plan, &inputs, now).await? {
+            write::Outcome::Done(action) => break action,
+            // A Secret of that name appeared, or changed since it was read: read it and decide
+            // again, once; a Secret that keeps changing is left to the retry with backoff.
+            write::Outcome::SecretChanged if attempts == 0 => {
+                attempts += 1;
+                let secret_name = crate::controller::secret::secret_name(&token);
+                inputs.existing =
+                    gather::read_secret(&ctx, &inputs.namespace, &secret_name).await?;
+            }
+            write::Outcome::SecretChanged => {
+                return Err(Error::SecretChanging);
+            }
+        }
+    };
     ctx.metrics.observe_reconcile(started.elapsed());
     Ok(action)
 }

@@ -69,7 +69,7 @@ pub(crate) fn plan(
     let desired = secret::desired(token, &jwt, record.annotations(&issued.claims));
     let apply = match &inputs.existing {
         Existing::Read(existing) => secret::needs_apply(existing, &desired),
-        Existing::Absent | Existing::Unchanged(_) => true,
+        Existing::Absent | Existing::Unseen | Existing::Unchanged(_) => true,
     }
     .then(|| Box::new(desired));
     Ok(Plan::Ready {

@@ -13,7 +13,7 @@ use crate::controller::labels::FIELD_MANAGER;
 use crate::controller::memory::Verified;
 use crate::controller::reason::Reason;
 use crate::controller::secret_versions::resource_version;
-use crate::controller::{backoff, display, rollout, secret, status};
+use crate::controller::{backoff, display, rollout, secret, status, write_guard};
 use crate::time;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
@@ -21,6 +21,15 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use std::time::{Duration, SystemTime};
+
+/// What became of a plan.
+pub(super) enum Outcome {
+    /// Applied; reconcile again after this.
+    Done(Action),
+    /// Nothing written: the Secret is not the one the plan was decided from (one of that name
+    /// exists, or it changed since it was read); read it and decide again.
+    SecretChanged,
+}
 
 /// Applies `plan` for `token`, planned at `now`.
 ///
@@ -31,22 +40,34 @@ pub(super) async fn write(
     plan: Plan,
     inputs: &Inputs,
     now: SystemTime,
-) -> Result<Action, Error> {
+) -> Result<Outcome, Error> {
     let previous = token.status.clone().unwrap_or_default();
     let generation = token.meta().generation;
     let secret_name = secret::secret_name(token);
     match plan {
         Plan::Ready { issued, apply } => {
             let written = match apply {
-                Some(desired) => {
+                Some(mut desired) => {
+                    let guard = precondition(&inputs.existing, ctx);
+                    let creates = guard.as_deref() == Some(write_guard::NO_OBJECT);
+                    desired.metadata.resource_version = guard;
                     let secrets: Api<Secret> =
                         Api::namespaced(ctx.client.clone(), &token.namespace().unwrap_or_default());
                     let params = PatchParams::apply(FIELD_MANAGER).force();
-                    Some(
-                        secrets
-                            .patch(&secret_name, &params, &Patch::Apply(&*desired))
-                            .await?,
-                    )
+                    match secrets
+                        .patch(&secret_name, &params, &Patch::Apply(&*desired))
+                        .await
+                    {
+                        Ok(secret) => Some(secret),
+                        Err(kube::Error::Api(status)) if status.is_conflict() => {
+                            return Ok(Outcome::SecretChanged);
+                        }
+                        Err(error) if creates && write_guard::refuses_guarded_create(&error) => {
+                            ctx.create_guard.refused();
+                            return Ok(Outcome::SecretChanged);
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
                 }
                 None => None,
             };
@@ -84,9 +105,9 @@ pub(super) async fn write(
             )
             .await?;
             let wake = restart_wake.map_or(issued.renewal_time, |w| w.min(issued.renewal_time));
-            Ok(Action::requeue(
+            Ok(Outcome::Done(Action::requeue(
                 wake.duration_since(now).unwrap_or(Duration::ZERO),
-            ))
+            )))
         }
         Plan::NotReady(problem) => {
             ctx.memory.forget_errors(token);
@@ -114,11 +135,25 @@ pub(super) async fn write(
             write_status(token, ctx, &previous, new_status).await?;
             // Watches bring most fixes at once (issuer, credentials, spec); a retry with backoff
             // covers the rest (a foreign Secret deleted, namespace labels changed).
-            Ok(Action::requeue(backoff::delay(
+            Ok(Outcome::Done(Action::requeue(backoff::delay(
                 u32::try_from(failures).unwrap_or(u32::MAX),
                 remaining(ctx.memory.expiry(token), now),
-            )))
+            ))))
         }
+    }
+}
+
+/// The resourceVersion the Secret must still have when it is written ([`write_guard`]): the
+/// version it was read or verified at, or, when it was found absent, one no Secret has (unless
+/// the API server refused that once).
+fn precondition(existing: &Existing, ctx: &Context) -> Option<String> {
+    match existing {
+        Existing::Absent | Existing::Unseen => ctx
+            .create_guard
+            .works()
+            .then(|| write_guard::NO_OBJECT.to_owned()),
+        Existing::Read(secret) => secret.metadata.resource_version.clone(),
+        Existing::Unchanged(verified) => Some(verified.resource_version.to_string()),
     }
 }
 
@@ -133,7 +168,7 @@ pub(super) fn verified(
         (Some(secret), _) => resource_version(&secret.metadata),
         (None, Existing::Read(secret)) => resource_version(&secret.metadata),
         (None, Existing::Unchanged(verified)) => Some(verified.resource_version),
-        (None, Existing::Absent) => None,
+        (None, Existing::Absent | Existing::Unseen) => None,
     }?;
     Some(Verified {
         resource_version,

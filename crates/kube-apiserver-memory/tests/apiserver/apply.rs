@@ -2,6 +2,7 @@
 
 use crate::*;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
 
 fn applied(labels: Value) -> Value {
@@ -254,5 +255,76 @@ async fn apply_compares_numbers_by_value_not_by_spelling() {
         edited.metadata.generation,
         shared.metadata.generation.map(|g| g + 1)
     );
+    t.cleanup().await;
+}
+
+/// The operator creates a token's first Secret with an apply whose resourceVersion is one no
+/// object has (`"1"`): kube-apiserver drops the resourceVersion of an object an apply creates
+/// through the generic registry (kubernetes/kubernetes#106745, where ConfigMaps behave so) and
+/// takes it as a precondition on an object that exists.
+#[tokio::test]
+async fn an_applied_resource_version_is_a_precondition_and_dropped_on_create() {
+    let t = TestCluster::new("apply-rv").await;
+    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let guarded = |labels: Value, rv: &str| {
+        let mut body = applied(labels);
+        body["metadata"]["resourceVersion"] = json!(rv);
+        Patch::Apply(body)
+    };
+    let created = api
+        .patch(
+            "s",
+            &PatchParams::apply("alpha"),
+            &guarded(json!({"a": "1"}), "1"),
+        )
+        .await
+        .expect("an apply that creates ignores the resourceVersion");
+    let rv = created.metadata.resource_version.clone().unwrap();
+    assert_ne!(rv, "1");
+    let e = api_error(
+        api.patch(
+            "s",
+            &PatchParams::apply("alpha").force(),
+            &guarded(json!({"a": "2"}), "1"),
+        )
+        .await,
+    );
+    assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        e.message,
+        "Operation cannot be fulfilled on secrets \"s\": the object has been modified; please apply your changes to the latest version and try again"
+    );
+    assert_eq!(api.get("s").await.unwrap().labels()["a"], "1");
+    // The current resourceVersion passes.
+    let updated = api
+        .patch(
+            "s",
+            &PatchParams::apply("alpha"),
+            &guarded(json!({"a": "2"}), &rv),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.labels()["a"], "2");
+    t.cleanup().await;
+}
+
+/// A create (POST) with a resourceVersion is refused by kube-apiserver's storage
+/// (`storage.ErrResourceVersionSetOnCreate`), as a 500 without a reason.
+#[tokio::test]
+async fn a_create_with_a_resource_version_is_refused() {
+    let t = TestCluster::new("create-rv").await;
+    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let mut secret: Secret = serde_json::from_value(applied(json!({"a": "1"}))).unwrap();
+    secret.metadata.resource_version = Some("5".into());
+    let e = api_error(api.create(&Default::default(), &secret).await);
+    assert_eq!(
+        (e.code, e.reason.as_str(), e.message.as_str()),
+        (
+            500,
+            "",
+            "resourceVersion should not be set on objects to be created"
+        )
+    );
+    assert!(api.get_opt("s").await.unwrap().is_none());
     t.cleanup().await;
 }

@@ -1,0 +1,54 @@
+//! (14) What issuing a token costs the API server: its Secret is written once and never read
+//! (a Secret of that name that is not the operator's is found by the write's precondition, see
+//! `a_foreign_secret_is_never_touched`), its status written once. Needs the in-memory API
+//! server's request accounting, so it runs in memory only.
+
+use super::*;
+use kube_apiserver_memory::Verb;
+
+const SECRET: &str = "e2e-secret-requests-0123456789abcdef";
+const TOKENS: u64 = 20;
+
+#[tokio::test]
+async fn an_issuance_reads_no_secret_and_writes_its_secret_and_status_once() {
+    if std::env::var_os(e2e_support::cluster::E2E_KUBECONFIG).is_some() {
+        eprintln!(
+            "SKIPPED on a real cluster: counting requests needs the in-memory API server's request accounting"
+        );
+        return;
+    }
+    let Some(env) = Env::start("requests").await else {
+        return;
+    };
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    let spec = json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]});
+    // A first token, so that the issuer and its credentials are in the caches.
+    env.token("first", spec.clone()).await;
+    env.wait_ready("first").await;
+    let server = env.t.server().expect("in memory");
+    server.reset_requests();
+    for i in 0..TOKENS {
+        env.token(&format!("t{i}"), spec.clone()).await;
+    }
+    for i in 0..TOKENS {
+        env.wait_ready(&format!("t{i}")).await;
+    }
+    let requests = server.requests();
+    assert_eq!(
+        requests.get(Verb::Get, "secrets"),
+        0,
+        "no Secret read: {requests:?}"
+    );
+    assert_eq!(
+        requests.get(Verb::Patch, "secrets"),
+        TOKENS,
+        "each Secret applied once: {requests:?}"
+    );
+    assert_eq!(
+        requests.get(Verb::Patch, "videosdktokens/status"),
+        TOKENS,
+        "each status written once: {requests:?}"
+    );
+    env.cleanup().await;
+}
