@@ -11,6 +11,10 @@ pub enum Error {
     /// Signing failed (clock before 1970, no randomness).
     #[error("signing failed: {0}")]
     Sign(#[from] crate::token::SignError),
+    /// The cached token's spec or status does not parse as this operator's `VideoSdkToken`
+    /// (a CRD of another version of the operator).
+    #[error("the token does not parse as a VideoSdkToken of this operator's version: {0}")]
+    Decode(#[from] serde_json::Error),
     /// The token's Secret changed again between the read and the write that followed it
     /// (someone else keeps writing it).
     #[error("the token's Secret changed again while it was being written")]
@@ -20,8 +24,13 @@ pub enum Error {
 impl Error {
     /// Every value of [`Error::metric_label`], so that each error series exists (at zero) from
     /// the start.
-    pub const METRIC_LABELS: [&'static str; 4] =
-        ["conflict", "api_error", "api_unreachable", "sign_error"];
+    pub const METRIC_LABELS: [&'static str; 5] = [
+        "conflict",
+        "api_error",
+        "api_unreachable",
+        "sign_error",
+        "decode_error",
+    ];
 
     /// A short label for metrics and logs: one of [`Error::METRIC_LABELS`].
     pub fn metric_label(&self) -> &'static str {
@@ -31,6 +40,7 @@ impl Error {
             Error::Kube(kube::Error::Api(_)) => "api_error",
             Error::Kube(_) => "api_unreachable",
             Error::Sign(_) => "sign_error",
+            Error::Decode(_) => "decode_error",
         }
     }
 }

@@ -5,7 +5,7 @@
 //! Secret ([`Verified`], so that an unchanged Secret is not read again). Lost on restart by
 //! design: every entry can be rebuilt from the API.
 
-use crate::api::VideoSdkToken;
+use crate::api::VideoSdkTokenStatus;
 use kube::Resource;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -48,11 +48,11 @@ pub(crate) struct Verified {
     pub(crate) inputs: u64,
 }
 
-/// When the token in `token`'s Secret expires: `remembered` when the operator knows, else what
-/// the cached status says.
-fn known_expiry(remembered: Option<u64>, token: &VideoSdkToken) -> Option<u64> {
+/// When the token in a token's Secret expires: `remembered` when the operator knows, else what
+/// its cached `status` says.
+fn known_expiry(remembered: Option<u64>, status: Option<&VideoSdkTokenStatus>) -> Option<u64> {
     remembered.or_else(|| {
-        let not_after = token.status.as_ref()?.not_after.as_ref()?;
+        let not_after = status?.not_after.as_ref()?;
         u64::try_from(not_after.0.as_second()).ok()
     })
 }
@@ -60,7 +60,7 @@ fn known_expiry(remembered: Option<u64>, token: &VideoSdkToken) -> Option<u64> {
 /// A token's key in the memory: a hash of its UID, so that a token deleted and
 /// created again starts afresh, and an entry costs about 50 bytes rather than the 170 of an
 /// `ObjectRef` key with its four strings.
-fn token_key(token: &VideoSdkToken) -> u64 {
+fn token_key(token: &impl Resource) -> u64 {
     let mut hasher = DefaultHasher::new();
     token.meta().uid.hash(&mut hasher);
     hasher.finish()
@@ -69,7 +69,7 @@ fn token_key(token: &VideoSdkToken) -> u64 {
 impl TokenMemory {
     /// Changes what is remembered of `token` (an entry left empty is dropped); returns the
     /// result of `change`.
-    fn remember<T>(&self, token: &VideoSdkToken, change: impl FnOnce(&mut Remembered) -> T) -> T {
+    fn remember<T>(&self, token: &impl Resource, change: impl FnOnce(&mut Remembered) -> T) -> T {
         let key = token_key(token);
         let mut remembered = self.0.lock().expect("not poisoned");
         let entry = remembered.entry(key).or_default();
@@ -81,7 +81,7 @@ impl TokenMemory {
     }
 
     /// What is remembered of `token` (nothing: the default).
-    fn recall(&self, token: &VideoSdkToken) -> Remembered {
+    fn recall(&self, token: &impl Resource) -> Remembered {
         let remembered = self.0.lock().expect("not poisoned");
         remembered
             .get(&token_key(token))
@@ -89,47 +89,51 @@ impl TokenMemory {
             .unwrap_or_default()
     }
 
-    pub(crate) fn count_error(&self, token: &VideoSdkToken) -> u32 {
+    pub(crate) fn count_error(&self, token: &impl Resource) -> u32 {
         self.remember(token, |r| {
             r.errors = r.errors.saturating_add(1);
             r.errors
         })
     }
 
-    pub(crate) fn forget_errors(&self, token: &VideoSdkToken) {
+    pub(crate) fn forget_errors(&self, token: &impl Resource) {
         self.remember(token, |r| r.errors = 0);
     }
 
-    pub(crate) fn last_status(&self, token: &VideoSdkToken) -> Option<u64> {
+    pub(crate) fn last_status(&self, token: &impl Resource) -> Option<u64> {
         self.recall(token).status
     }
 
-    pub(crate) fn remember_status(&self, token: &VideoSdkToken, fingerprint: u64) {
+    pub(crate) fn remember_status(&self, token: &impl Resource, fingerprint: u64) {
         self.remember(token, |r| r.status = Some(fingerprint));
     }
 
-    pub(crate) fn remember_expiry(&self, token: &VideoSdkToken, expires: u64) {
+    pub(crate) fn remember_expiry(&self, token: &impl Resource, expires: u64) {
         self.remember(token, |r| r.expires = Some(expires));
     }
 
     /// When the token in `token`'s Secret expires, as last known: remembered from the last
-    /// reconcile that read or wrote it, else from the cached status.
-    pub(crate) fn expiry(&self, token: &VideoSdkToken) -> Option<u64> {
-        known_expiry(self.recall(token).expires, token)
+    /// reconcile that read or wrote it, else from its cached `status`.
+    pub(crate) fn expiry(
+        &self,
+        token: &impl Resource,
+        status: Option<&VideoSdkTokenStatus>,
+    ) -> Option<u64> {
+        known_expiry(self.recall(token).expires, status)
     }
 
     /// What the operator verified of `token`'s Secret, if anything.
-    pub(crate) fn verified(&self, token: &VideoSdkToken) -> Option<Verified> {
+    pub(crate) fn verified(&self, token: &impl Resource) -> Option<Verified> {
         self.recall(token).verified
     }
 
     /// Remembers what the operator verified of `token`'s Secret (`None`: nothing, read it).
-    pub(crate) fn remember_verified(&self, token: &VideoSdkToken, verified: Option<Verified>) {
+    pub(crate) fn remember_verified(&self, token: &impl Resource, verified: Option<Verified>) {
         self.remember(token, |r| r.verified = verified);
     }
 
     /// Forgets a deleted token.
-    pub(crate) fn forget(&self, token: &VideoSdkToken) {
+    pub(crate) fn forget(&self, token: &impl Resource) {
         self.0
             .lock()
             .expect("not poisoned")
@@ -143,28 +147,18 @@ mod tests {
 
     #[test]
     fn the_remembered_expiry_wins_over_a_lagging_cached_status() {
-        let mut token: VideoSdkToken = serde_json::from_value(serde_json::json!({
-            "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
-            "metadata": {"name": "t", "namespace": "ns"},
-            "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
-        }))
-        .expect("a token");
-        assert_eq!(known_expiry(None, &token), None, "nothing known");
-        assert_eq!(
-            known_expiry(Some(1_800_000_060), &token),
-            Some(1_800_000_060)
-        );
-        token.status = Some(
+        assert_eq!(known_expiry(None, None), None, "nothing known");
+        assert_eq!(known_expiry(Some(1_800_000_060), None), Some(1_800_000_060));
+        let status: VideoSdkTokenStatus =
             serde_json::from_value(serde_json::json!({"notAfter": "2027-01-15T08:00:00Z"}))
-                .unwrap(),
-        );
+                .unwrap();
         assert_eq!(
-            known_expiry(None, &token),
+            known_expiry(None, Some(&status)),
             Some(1_800_000_000),
             "the status"
         );
         assert_eq!(
-            known_expiry(Some(1_800_000_060), &token),
+            known_expiry(Some(1_800_000_060), Some(&status)),
             Some(1_800_000_060),
             "the Secret as the operator last saw it"
         );

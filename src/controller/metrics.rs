@@ -5,21 +5,23 @@
 //! readiness, labelled (namespace, name, issuer_name, issuer_kind) as cert-manager labels its
 //! certificate series with `issuer_name` and `issuer_kind`; per issuer and cluster issuer, its
 //! readiness (as `certmanager_issuer_ready_status` and `certmanager_clusterissuer_ready_status`).
-//! They are read at each scrape from the caches' statuses ([`CachedSeries`]) rather than kept as
-//! series of their own: nothing per token is held twice (at 10,000 tokens, labelled gauges cost
+//! They are read at each scrape from the caches' statuses ([`CachedSeries`]; a cached token's
+//! spec and status are parsed from their text, family by family, see
+//! [`super::cached::CachedToken`]) rather than kept as series of their own: nothing per token is held twice (at 10,000 tokens, labelled gauges cost
 //! 5 MiB), a deleted token's series go with it, and the figures are by construction what
 //! `kubectl get vst` shows. Counters are labelled by a reason from a fixed set. Besides:
 //! `build_info` (version and git commit) and the standard `process_*` metrics of Prometheus'
 //! client libraries ([`ProcessSeries`]).
 
+use super::cached::CachedToken;
 use super::decision::ResignReason;
 use super::error::Error;
 use super::status;
-use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken, VideoSdkTokenStatus};
+use crate::api::{ClusterVideoSdkIssuer, IssuerRef, VideoSdkIssuer, VideoSdkTokenStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
@@ -34,7 +36,7 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Caches {
     /// The token controller's cache.
-    pub tokens: Store<VideoSdkToken>,
+    pub tokens: Store<CachedToken>,
     /// The issuer controller's cache.
     pub issuers: Store<VideoSdkIssuer>,
     /// The cluster issuer controller's cache.
@@ -81,12 +83,35 @@ fn encode_ready<'a, const N: usize>(
 ) -> Result<(), std::fmt::Error> {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, conditions) in objects {
-        for (condition, value) in ready_statuses(conditions) {
-            let labels = (labels, [("condition", condition)]);
-            ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
-        }
+        encode_ready_series(&mut family, labels, conditions)?;
     }
     Ok(())
+}
+
+/// Encodes one object's series of a `…_ready_status` family.
+fn encode_ready_series<const N: usize>(
+    family: &mut MetricEncoder<'_>,
+    labels: [(&'static str, &str); N],
+    conditions: &[Condition],
+) -> Result<(), std::fmt::Error> {
+    for (condition, value) in ready_statuses(conditions) {
+        let labels = (labels, [("condition", condition)]);
+        ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// A token's labels, given its parsed `issuerRef`.
+fn token_labels<'a>(token: &'a CachedToken, issuer: &'a IssuerRef) -> [(&'static str, &'a str); 4] {
+    [
+        (
+            "namespace",
+            token.metadata.namespace.as_deref().unwrap_or_default(),
+        ),
+        ("name", token.metadata.name.as_deref().unwrap_or_default()),
+        ("issuer_name", issuer.name.as_str()),
+        ("issuer_kind", issuer.kind.as_str()),
+    ]
 }
 
 impl Collector for CachedSeries {
@@ -95,20 +120,13 @@ impl Collector for CachedSeries {
             return Ok(());
         };
         let tokens = caches.tokens.state();
-        let labelled = || {
-            tokens.iter().map(|t| {
-                let issuer = &t.spec.issuer_ref;
-                let labels = [
-                    (
-                        "namespace",
-                        t.metadata.namespace.as_deref().unwrap_or_default(),
-                    ),
-                    ("name", t.metadata.name.as_deref().unwrap_or_default()),
-                    ("issuer_name", issuer.name.as_str()),
-                    ("issuer_kind", issuer.kind.as_str()),
-                ];
-                (labels, t.status.as_ref())
-            })
+        // Each token's issuerRef and status, parsed anew for each family rather than held for
+        // the whole scrape; a token whose spec or status does not parse has no series (its
+        // reconcile reports it).
+        let parsed = || {
+            tokens
+                .iter()
+                .filter_map(|t| Some((t, t.issuer_ref().ok()?, t.status().ok()?)))
         };
         let times: [TimeSeries; 2] = [
             (
@@ -124,20 +142,22 @@ impl Collector for CachedSeries {
         ];
         for (name, help, field) in times {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            for (labels, status) in labelled() {
-                if let Some(time) = status.and_then(field) {
-                    seconds(time).encode(family.encode_family(&labels)?)?;
+            for (token, issuer, status) in parsed() {
+                if let Some(time) = status.as_ref().and_then(field) {
+                    seconds(time).encode(family.encode_family(&token_labels(token, &issuer))?)?;
                 }
             }
         }
-        encode_ready(
-            &mut encoder,
+        let mut family = encoder.encode_descriptor(
             "token_ready_status",
             "1 for the token's current Ready condition status (True, False, or Unknown before its first reconcile), 0 for the others",
-            labelled().map(|(labels, status)| {
-                (labels, status.map_or(&[][..], |s| s.conditions.as_slice()))
-            }),
+            None,
+            MetricType::Gauge,
         )?;
+        for (token, issuer, status) in parsed() {
+            let conditions = status.as_ref().map_or(&[][..], |s| s.conditions.as_slice());
+            encode_ready_series(&mut family, token_labels(token, &issuer), conditions)?;
+        }
         let issuers = caches.issuers.state();
         encode_ready(
             &mut encoder,
@@ -418,7 +438,7 @@ mod tests {
     use kube::runtime::{reflector, watcher};
     use serde_json::json;
 
-    fn token(name: &str, ready: Option<&str>) -> VideoSdkToken {
+    fn token(name: &str, ready: Option<&str>) -> CachedToken {
         let conditions = match ready {
             Some(status) => {
                 json!([{"type": "Ready", "status": status, "reason": "Issued", "message": "",
@@ -426,13 +446,13 @@ mod tests {
             }
             None => json!([]),
         };
-        serde_json::from_value(json!({
+        serde_json::from_str(&json!({
             "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
             "metadata": {"name": name, "namespace": "ns"},
             "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
             "status": {"notAfter": "2027-01-15T08:00:00Z", "renewalTime": "2027-01-15T05:13:20Z",
                        "conditions": conditions},
-        }))
+        }).to_string())
         .expect("a token")
     }
 
@@ -450,10 +470,10 @@ mod tests {
     /// Caches holding `tokens`, a ready VideoSdkIssuer ns/videosdk and a not-ready
     /// ClusterVideoSdkIssuer shared; the writers keep them alive and change them.
     fn caches(
-        tokens: &[VideoSdkToken],
+        tokens: &[CachedToken],
     ) -> (
         Caches,
-        reflector::store::Writer<VideoSdkToken>,
+        reflector::store::Writer<CachedToken>,
         reflector::store::Writer<VideoSdkIssuer>,
         reflector::store::Writer<ClusterVideoSdkIssuer>,
     ) {

@@ -18,6 +18,7 @@
 //! and never any other Secret, so that memory does not grow with the cluster's other Secrets.
 
 pub(crate) mod backoff;
+pub mod cached;
 mod context;
 pub(crate) mod credentials;
 pub mod decision;

@@ -1,19 +1,16 @@
 //! Runs the operator: the watches, the caches they feed, and the three controllers (issuers,
 //! cluster issuers, tokens) with their triggers, until shutdown.
 
+use super::cached::{CachedToken, WatchedSecret};
 use super::context::{Context, Listed, Settings};
 use super::memory::TokenMemory;
 use super::metrics::{self, Metrics};
 use super::secret_versions::SecretVersions;
 use super::watches::{CredentialSecrets, SecretKey};
 use super::{events, issuers, labels, secret, tokens};
-use crate::api::{
-    ClusterVideoSdkIssuer, IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkIssuer, VideoSdkToken,
-};
+use crate::api::{ClusterVideoSdkIssuer, IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkIssuer};
 use futures::{FutureExt, StreamExt, stream};
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::Secret;
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -35,7 +32,7 @@ const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// What a token's reconcile depends on beyond its generation: the renew-now annotation.
-fn token_trigger(token: &VideoSdkToken) -> Option<u64> {
+fn token_trigger(token: &CachedToken) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     token.meta().generation.hash(&mut hasher);
     token
@@ -89,17 +86,21 @@ fn issuers_using(
 }
 
 /// The tokens that use an issuer of `kind` named `name` (in `namespace` for namespaced ones).
+/// A token whose spec does not parse names no issuer here; its own reconcile reports it.
 fn tokens_of(
-    tokens: &Store<VideoSdkToken>,
+    tokens: &Store<CachedToken>,
     kind: IssuerKind,
     name: &str,
     namespace: Option<&str>,
-) -> Vec<ObjectRef<VideoSdkToken>> {
+) -> Vec<ObjectRef<CachedToken>> {
     tokens
         .state()
         .iter()
-        .filter(|t| t.spec.issuer_ref.kind == kind && t.spec.issuer_ref.name == name)
         .filter(|t| namespace.is_none() || t.namespace().as_deref() == namespace)
+        .filter(|t| {
+            t.issuer_ref()
+                .is_ok_and(|issuer| issuer.kind == kind && issuer.name == name)
+        })
         .map(|t| ObjectRef::from_obj(&**t))
         .collect()
 }
@@ -112,26 +113,14 @@ fn slim<K: Resource>(object: &mut K) {
     object.annotations_mut().remove(LAST_APPLIED_ANNOTATION);
 }
 
-/// [`slim`], and on top what no token reconcile, status write or metric reads of a token: its
-/// resourceVersion (the reconciles key on UID and generation; kube-runtime copies a cached
-/// object's resourceVersion into every `ObjectRef` it keeps, in the store's key, the
-/// scheduler's entry and the predicate cache, so this is four strings per token), its labels,
-/// ownerReferences and finalizers, and every annotation but renew-now. The operator's Events
-/// then name the token without a resourceVersion (`regarding` is found by UID). About 0.1 KiB
-/// per token for tokens without labels or annotations.
-fn slim_token(token: &mut VideoSdkToken) {
-    slim(token);
-    let meta = &mut token.metadata;
-    meta.resource_version = None;
-    meta.labels = None;
-    meta.owner_references = None;
-    meta.finalizers = None;
-    if let Some(annotations) = &mut meta.annotations {
-        annotations.retain(|key, _| key == RENEW_NOW_ANNOTATION);
-        if annotations.is_empty() {
-            meta.annotations = None;
-        }
-    }
+/// Of what [`CachedToken`] parses of a token's metadata, the one field no reconcile, status
+/// write or metric reads: its resourceVersion, which kube-runtime's watcher needs from each
+/// event (to resume from) before it is cached. The reconciles key on UID and generation, and
+/// kube-runtime copies a cached object's resourceVersion into every `ObjectRef` it keeps (the
+/// store's key, the scheduler's entry, the predicate cache). The operator's Events then name the
+/// token without a resourceVersion (`regarding` is found by UID).
+fn slim_token(token: &mut CachedToken) {
+    token.metadata.resource_version = None;
 }
 
 /// A watch of `api` feeding `writer`, each object passed through `slim` before it is cached,
@@ -287,7 +276,7 @@ pub async fn run(
         })
     };
     let managed_secrets = watcher(
-        scoped::<PartialObjectMeta<Secret>>(&client, ns),
+        scoped::<WatchedSecret>(&client, ns),
         watcher::Config::default().labels(labels::MANAGED_SELECTOR),
     )
     .default_backoff()
@@ -315,13 +304,13 @@ pub async fn run(
     }));
     let tokens = Controller::for_stream(
         filtered(
-            scoped::<VideoSdkToken>(&client, ns),
+            scoped::<CachedToken>(&client, ns),
             token_writer,
             slim_token,
             token_trigger,
             {
                 let ctx = ctx.clone();
-                move |token: &VideoSdkToken| ctx.memory.forget(token)
+                move |token: &CachedToken| ctx.memory.forget(token)
             },
             tokens_listed,
         ),
@@ -415,6 +404,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::VideoSdkToken;
 
     #[test]
     fn cached_objects_drop_apply_bookkeeping_and_keep_the_rest() {
@@ -437,48 +427,22 @@ mod tests {
     }
 
     #[test]
-    fn cached_tokens_keep_only_what_reconciles_read() {
-        let mut token: VideoSdkToken = serde_json::from_value(serde_json::json!({
+    fn cached_tokens_drop_their_resource_version_and_keep_the_rest() {
+        let mut token: CachedToken = serde_json::from_str(&serde_json::json!({
             "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
             "metadata": {"name": "t", "namespace": "ns", "uid": "u1", "generation": 3,
-                         "resourceVersion": "42", "labels": {"team": "a"},
-                         "finalizers": ["example.com/keep"],
-                         "deletionTimestamp": "2026-11-30T00:00:00Z",
-                         "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u0"}],
-                         "annotations": {"note": "x", RENEW_NOW_ANNOTATION: "1"}},
+                         "resourceVersion": "42", "annotations": {RENEW_NOW_ANNOTATION: "1"}},
             "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "2h"},
-            "status": {"tokenId": "j1", "conditions": [{"type": "Ready", "status": "True", "reason": "Issued",
-                       "message": "m", "lastTransitionTime": "2026-11-30T00:00:00Z"}]},
-        }))
+            "status": {"tokenId": "j1"},
+        }).to_string())
         .expect("a token");
         let before = token.clone();
         slim_token(&mut token);
-        let meta = &token.metadata;
-        assert_eq!(
-            (meta.resource_version.as_ref(), meta.labels.as_ref()),
-            (None, None)
-        );
-        assert_eq!(
-            (meta.owner_references.as_ref(), meta.finalizers.as_ref()),
-            (None, None)
-        );
-        assert_eq!(
-            token.annotations().keys().collect::<Vec<_>>(),
-            [RENEW_NOW_ANNOTATION]
-        );
-        // What reconciles, status writes and metrics read is kept.
-        assert_eq!(
-            (&meta.name, &meta.namespace, &meta.uid, meta.generation),
-            (
-                &before.metadata.name,
-                &before.metadata.namespace,
-                &before.metadata.uid,
-                before.metadata.generation
-            )
-        );
-        assert_eq!(meta.deletion_timestamp, before.metadata.deletion_timestamp);
-        assert_eq!(token.spec, before.spec);
-        assert_eq!(token.status, before.status);
+        assert_eq!(token.metadata.resource_version, None);
+        let mut expected = before.metadata.clone();
+        expected.resource_version = None;
+        assert_eq!(token.metadata, expected);
+        assert_eq!(token.token().unwrap().spec, before.token().unwrap().spec);
         assert_eq!(token_trigger(&token), token_trigger(&before));
     }
 }

@@ -1,6 +1,7 @@
 //! The Secret a token is kept in: built whole for server-side apply, and compared with what is
 //! there so that nothing is written while nothing changed.
 
+use super::cached::CachedToken;
 use super::labels::{
     FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TOKEN_KEY, TOKEN_NAME_LABEL,
     TOKEN_UID_ANNOTATION,
@@ -52,7 +53,7 @@ pub fn is_owned_by(secret: &Secret, token: &VideoSdkToken) -> bool {
 /// controller ownerReference, else by its [`TOKEN_NAME_LABEL`], in the Secret's namespace; so
 /// that a Secret a tool stripped of one mark still brings its token's reconcile, which restores
 /// the mark. `None` for a Secret with neither.
-pub fn token_of(meta: &ObjectMeta) -> Option<ObjectRef<VideoSdkToken>> {
+pub fn token_of(meta: &ObjectMeta) -> Option<ObjectRef<CachedToken>> {
     let namespace = meta.namespace.as_deref()?;
     let owner = meta.owner_references.iter().flatten().find(|r| {
         r.controller == Some(true)

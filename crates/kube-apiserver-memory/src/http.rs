@@ -442,6 +442,15 @@ async fn resource(
             .and_then(|a| a.to_str().ok())
             .unwrap_or(""),
     );
+    // A write answers with the object written, or its metadata alone when asked
+    // (`as=PartialObjectMetadata`, as `Api::patch_metadata` asks): kube-apiserver transforms
+    // every verb's response alike.
+    let written = |s: &Stored| -> Bytes {
+        match representation {
+            Representation::Metadata => representation::partial_bytes(&s.json),
+            Representation::Object | Representation::Table => out(s),
+        }
+    };
     // DELETE carries it in its DeleteOptions body as well.
     let dry_run_in_body = matches!(verb, Verb::Delete | Verb::DeleteCollection)
         && serde_json::from_slice::<Value>(&body).is_ok_and(|o| {
@@ -526,13 +535,13 @@ async fn resource(
                 let obj = parse(&body)?;
                 let warnings = check_fields(&obj)?;
                 let s = verbs::create(&mut st, &def, namespace, obj, &ctx(), Managed::Record)?;
-                Ok(with_warnings(json_response(201, out(&s)), &warnings))
+                Ok(with_warnings(json_response(201, written(&s)), &warnings))
             }
             Verb::Update => {
                 let obj = parse(&body)?;
                 let warnings = check_fields(&obj)?;
                 let s = verbs::update(&mut st, &def, namespace, name, p.subresource, obj, &ctx())?;
-                Ok(with_warnings(json_response(200, out(&s)), &warnings))
+                Ok(with_warnings(json_response(200, written(&s)), &warnings))
             }
             Verb::Patch => {
                 let ct = headers
@@ -565,7 +574,7 @@ async fn resource(
                     shared.accounting.record(access(Verb::Create));
                 }
                 let code = if created { 201 } else { 200 };
-                Ok(with_warnings(json_response(code, out(&s)), &warnings))
+                Ok(with_warnings(json_response(code, written(&s)), &warnings))
             }
             Verb::Delete => {
                 let options =

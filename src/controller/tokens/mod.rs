@@ -13,7 +13,7 @@ mod write;
 
 pub(crate) use warm_up::warm_up;
 
-use crate::api::VideoSdkToken;
+use crate::controller::cached::CachedToken;
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::{backoff, display};
@@ -25,10 +25,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Reconciles one token.
+///
+/// Errors: an API request failed, signing failed, or the cached spec or status does not parse.
 pub(crate) async fn reconcile(
-    token: Arc<VideoSdkToken>,
+    cached: Arc<CachedToken>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    let token = cached.token()?;
     if token.meta().deletion_timestamp.is_some() {
         // The Secret goes with it, by its ownerReference.
         return Ok(Action::await_change());
@@ -60,14 +63,18 @@ pub(crate) async fn reconcile(
 
 /// Retry delay after an API or signing error, with exponential backoff per token, capped inside
 /// the lifetime of the token its Secret still holds.
-pub(crate) fn error_policy(token: Arc<VideoSdkToken>, error: &Error, ctx: Arc<Context>) -> Action {
+pub(crate) fn error_policy(cached: Arc<CachedToken>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.count_error(error.metric_label());
-    let failures = ctx.memory.count_error(&token);
+    let failures = ctx.memory.count_error(&*cached);
+    let status = cached.status().ok().flatten();
     let delay = backoff::delay(
         failures,
-        remaining(ctx.memory.expiry(&token), SystemTime::now()),
+        remaining(
+            ctx.memory.expiry(&*cached, status.as_ref()),
+            SystemTime::now(),
+        ),
     );
-    tracing::warn!(token = %display::namespaced_name(&*token), error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed");
+    tracing::warn!(token = %display::namespaced_name(&*cached), error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 

@@ -9,7 +9,7 @@
 use super::gather::{self, Existing, Inputs};
 use super::plan::{self, Plan};
 use super::write;
-use crate::api::VideoSdkToken;
+use crate::controller::cached::CachedToken;
 use crate::controller::context::Context;
 use crate::controller::labels::MANAGED_SELECTOR;
 use crate::controller::secret;
@@ -30,7 +30,7 @@ const PAGE: u32 = 500;
 /// Lists the managed Secrets (in `namespace`, or all) and remembers every one that holds exactly
 /// the right token for its `VideoSdkToken` in `tokens`. Errors end it early, quietly: the
 /// reconciles then read what was not checked.
-pub(crate) async fn warm_up(ctx: &Context, tokens: &Store<VideoSdkToken>, namespace: Option<&str>) {
+pub(crate) async fn warm_up(ctx: &Context, tokens: &Store<CachedToken>, namespace: Option<&str>) {
     let api: Api<Secret> = match namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
@@ -60,9 +60,12 @@ pub(crate) async fn warm_up(ctx: &Context, tokens: &Store<VideoSdkToken>, namesp
 
 /// Checks one listed Secret as its token's reconcile would; `true` when it was right and is
 /// now remembered as verified.
-async fn check(ctx: &Context, tokens: &Store<VideoSdkToken>, secret: Secret) -> bool {
+async fn check(ctx: &Context, tokens: &Store<CachedToken>, secret: Secret) -> bool {
     ctx.versions.saw(&secret.metadata);
-    let Some(token) = secret::token_of(&secret.metadata).and_then(|key| tokens.get(&key)) else {
+    let Some(cached) = secret::token_of(&secret.metadata).and_then(|key| tokens.get(&key)) else {
+        return false;
+    };
+    let Ok(token) = cached.token() else {
         return false;
     };
     if secret.name_any() != secret::secret_name(&token) {

@@ -6,6 +6,7 @@ use super::gather::{Existing, Inputs};
 use super::plan::{Issued, Plan};
 use super::remaining;
 use crate::api::{VideoSdkToken, VideoSdkTokenStatus};
+use crate::controller::cached::{CachedToken, WatchedSecret};
 use crate::controller::context::Context;
 use crate::controller::decision::ResignReason;
 use crate::controller::error::Error;
@@ -15,7 +16,7 @@ use crate::controller::reason::Reason;
 use crate::controller::secret_versions::resource_version;
 use crate::controller::{backoff, display, rollout, secret, status, write_guard};
 use crate::time;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -51,7 +52,9 @@ pub(super) async fn write(
                     let guard = precondition(&inputs.existing, ctx);
                     let creates = guard.as_deref() == Some(write_guard::NO_OBJECT);
                     desired.metadata.resource_version = guard;
-                    let secrets: Api<Secret> =
+                    // Only the written Secret's metadata is asked back, and only its
+                    // resourceVersion is read of it.
+                    let secrets: Api<WatchedSecret> =
                         Api::namespaced(ctx.client.clone(), &token.namespace().unwrap_or_default());
                     let params = PatchParams::apply(FIELD_MANAGER).force();
                     match secrets
@@ -73,8 +76,10 @@ pub(super) async fn write(
             };
             ctx.memory.forget_errors(token);
             ctx.memory.remember_expiry(token, issued.claims.exp);
-            ctx.memory
-                .remember_verified(token, verified(&issued, written.as_ref(), inputs));
+            ctx.memory.remember_verified(
+                token,
+                verified(&issued, written.as_ref().map(|s| &s.metadata), inputs),
+            );
             let condition = status::ready_condition(
                 Reason::Issued,
                 format!("Secret {secret_name} holds a valid token"),
@@ -137,7 +142,7 @@ pub(super) async fn write(
             // covers the rest (a foreign Secret deleted, namespace labels changed).
             Ok(Outcome::Done(Action::requeue(backoff::delay(
                 u32::try_from(failures).unwrap_or(u32::MAX),
-                remaining(ctx.memory.expiry(token), now),
+                remaining(ctx.memory.expiry(token, token.status.as_ref()), now),
             ))))
         }
     }
@@ -158,14 +163,15 @@ fn precondition(existing: &Existing, ctx: &Context) -> Option<String> {
 }
 
 /// What the operator now knows of the Secret without reading it again: the Secret it just
-/// wrote, or read and kept, holds `issued`; `None` when its resourceVersion is not a number.
+/// wrote (`written`: its metadata as the write answered), or read and kept, holds `issued`;
+/// `None` when its resourceVersion is not a number.
 pub(super) fn verified(
     issued: &Issued,
-    written: Option<&Secret>,
+    written: Option<&ObjectMeta>,
     inputs: &Inputs,
 ) -> Option<Verified> {
     let resource_version = match (written, &inputs.existing) {
-        (Some(secret), _) => resource_version(&secret.metadata),
+        (Some(meta), _) => resource_version(meta),
         (None, Existing::Read(secret)) => resource_version(&secret.metadata),
         (None, Existing::Unchanged(verified)) => Some(verified.resource_version),
         (None, Existing::Absent | Existing::Unseen) => None,
@@ -191,7 +197,8 @@ async fn write_status(
     if &new == previous || ctx.memory.last_status(token) == Some(fingerprint) {
         return Ok(());
     }
-    let api: Api<VideoSdkToken> =
+    // The answer is decoded as the cache's view, which skips what is not read.
+    let api: Api<CachedToken> =
         Api::namespaced(ctx.client.clone(), &token.namespace().unwrap_or_default());
     let patch = serde_json::json!({
         "apiVersion": VideoSdkToken::api_version(&()),

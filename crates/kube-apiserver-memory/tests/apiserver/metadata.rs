@@ -94,3 +94,43 @@ async fn generation_counts_spec_changes_only() {
     assert_eq!(again.metadata.resource_version, w.metadata.resource_version);
     t.cleanup().await;
 }
+
+/// A write that asks for `as=PartialObjectMetadata` (kube's `Api::patch_metadata`, and any
+/// `Api<K>` whose `K::metadata_api()` is true) is answered with the written object's metadata
+/// alone, as kube-apiserver transforms every verb's response: the operator writes its Secrets so
+/// and reads only their resourceVersion back.
+#[tokio::test]
+async fn a_write_can_ask_for_its_answer_as_metadata_only() {
+    let t = TestCluster::new("metadata-write").await;
+    let url = format!("/api/v1/namespaces/{}/secrets/s", t.namespace);
+    let request = http::Request::patch(format!("{url}?fieldManager=m"))
+        .header(
+            http::header::ACCEPT,
+            "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        )
+        .header(http::header::CONTENT_TYPE, "application/apply-patch+yaml")
+        .body(
+            serde_json::to_vec(
+                &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                                       "stringData": {"token": "sensitive"}}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let answer: Value =
+        serde_json::from_str(&t.client.request_text(request).await.unwrap()).unwrap();
+    assert_eq!(
+        (answer["kind"].as_str(), answer["apiVersion"].as_str()),
+        (Some("PartialObjectMetadata"), Some("meta.k8s.io/v1"))
+    );
+    assert_eq!(answer["metadata"]["name"], "s");
+    assert!(answer["metadata"]["resourceVersion"].is_string());
+    assert!(answer.get("data").is_none(), "{answer}");
+    // Stored whole all the same.
+    let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    assert_eq!(
+        secrets.get("s").await.unwrap().data.unwrap()["token"].0,
+        b"sensitive"
+    );
+    t.cleanup().await;
+}
