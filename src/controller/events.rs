@@ -116,12 +116,15 @@ impl Publisher {
             }
             None => {
                 let event = self.event(regarding, occurrence, note, observed);
-                events
-                    .create(&PostParams::default(), &event)
-                    .await?
-                    .metadata
-                    .name
-                    .unwrap_or_default()
+                let name = event.metadata.name.clone().unwrap_or_default();
+                // The Event is created under the name given, so its answer is not decoded (one
+                // issuance's Event would otherwise be parsed whole only to be dropped).
+                let body = serde_json::to_vec(&event).map_err(kube::Error::SerdeError)?;
+                let request = kube::core::Request::new(Event::url_path(&(), Some(&namespace)))
+                    .create(&PostParams::default(), body)
+                    .map_err(kube::Error::BuildRequest)?;
+                self.client.request_text(request).await?;
+                name
             }
         };
         let mut recent = self.recent.lock().expect("not poisoned");

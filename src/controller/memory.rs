@@ -61,8 +61,13 @@ fn known_expiry(remembered: Option<u64>, status: Option<&VideoSdkTokenStatus>) -
 /// created again starts afresh, and an entry costs about 50 bytes rather than the 170 of an
 /// `ObjectRef` key with its four strings.
 fn token_key(token: &impl Resource) -> u64 {
+    uid_key(token.meta().uid.as_deref())
+}
+
+/// [`token_key`] of the token with UID `uid`.
+fn uid_key(uid: Option<&str>) -> u64 {
     let mut hasher = DefaultHasher::new();
-    token.meta().uid.hash(&mut hasher);
+    uid.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -127,6 +132,16 @@ impl TokenMemory {
         self.recall(token).verified
     }
 
+    /// Whether the Secret of the token with UID `uid` is, at `resource_version`, the one the
+    /// operator last wrote or verified: a watch event of it then brings nothing new.
+    pub(crate) fn verified_at(&self, uid: &str, resource_version: u64) -> bool {
+        let remembered = self.0.lock().expect("not poisoned");
+        remembered
+            .get(&uid_key(Some(uid)))
+            .and_then(|r| r.verified)
+            .is_some_and(|v| v.resource_version == resource_version)
+    }
+
     /// Remembers what the operator verified of `token`'s Secret (`None`: nothing, read it).
     pub(crate) fn remember_verified(&self, token: &impl Resource, verified: Option<Verified>) {
         self.remember(token, |r| r.verified = verified);
@@ -144,6 +159,30 @@ impl TokenMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_known_at_the_version_verified_and_no_other() {
+        let memory = TokenMemory::default();
+        let token: crate::api::VideoSdkToken = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "t", "namespace": "ns", "uid": "u1"},
+            "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
+        }))
+        .expect("a token");
+        assert!(!memory.verified_at("u1", 7), "nothing remembered");
+        let verified = Verified {
+            resource_version: 7,
+            iat: 1,
+            jti: uuid::Uuid::nil(),
+            inputs: 0,
+        };
+        memory.remember_verified(&token, Some(verified));
+        assert!(memory.verified_at("u1", 7));
+        assert!(
+            !memory.verified_at("u1", 8),
+            "written since by someone else"
+        );
+        assert!(!memory.verified_at("u2", 7), "another token's");
+    }
 
     #[test]
     fn the_remembered_expiry_wins_over_a_lagging_cached_status() {

@@ -5,7 +5,7 @@ use super::cached::{CachedToken, WatchedSecret};
 use super::context::{Context, Listed, Settings};
 use super::memory::TokenMemory;
 use super::metrics::{self, Metrics};
-use super::secret_versions::SecretVersions;
+use super::secret_versions::{SecretVersions, resource_version};
 use super::watches::{CredentialSecrets, SecretKey};
 use super::{events, issuers, labels, secret, tokens};
 use crate::api::{ClusterVideoSdkIssuer, IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkIssuer};
@@ -316,7 +316,18 @@ pub async fn run(
         ),
         token_reader,
     )
-    .watches_stream(managed_secrets, |secret| secret::token_of(&secret.metadata))
+    .watches_stream(managed_secrets, {
+        // A Secret's event at the version its token's reconcile just wrote (or verified)
+        // brings nothing to reconcile: the reconcile that wrote it already did.
+        let ctx = ctx.clone();
+        move |secret| {
+            let meta = &secret.metadata;
+            let own = secret::controller_token(meta)
+                .zip(resource_version(meta))
+                .is_some_and(|(owner, rv)| ctx.memory.verified_at(&owner.uid, rv));
+            if own { None } else { secret::token_of(meta) }
+        }
+    })
     .watches(
         scoped::<VideoSdkIssuer>(&client, ns),
         watcher::Config::default(),

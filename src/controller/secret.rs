@@ -55,16 +55,20 @@ pub fn is_owned_by(secret: &Secret, token: &VideoSdkToken) -> bool {
 /// the mark. `None` for a Secret with neither.
 pub fn token_of(meta: &ObjectMeta) -> Option<ObjectRef<CachedToken>> {
     let namespace = meta.namespace.as_deref()?;
-    let owner = meta.owner_references.iter().flatten().find(|r| {
-        r.controller == Some(true)
-            && r.kind == VideoSdkToken::kind(&())
-            && r.api_version == VideoSdkToken::api_version(&())
-    });
-    let name = match owner {
+    let name = match controller_token(meta) {
         Some(owner) => &owner.name,
         None => meta.labels.as_ref()?.get(TOKEN_NAME_LABEL)?,
     };
     Some(ObjectRef::new(name).within(namespace))
+}
+
+/// The controller ownerReference of a Secret to a `VideoSdkToken`, if it has one.
+pub fn controller_token(meta: &ObjectMeta) -> Option<&OwnerReference> {
+    meta.owner_references.iter().flatten().find(|r| {
+        r.controller == Some(true)
+            && r.kind == VideoSdkToken::kind(&())
+            && r.api_version == VideoSdkToken::api_version(&())
+    })
 }
 
 /// The complete Secret for server-side apply: type `Opaque`, the JWT under `token`, the
