@@ -41,10 +41,12 @@ pub(crate) struct Occurrence<'a> {
     pub action: &'a str,
 }
 
-/// An Event published recently, by fingerprint.
+/// An Event published recently, by fingerprint: 32 bytes rather than its name (kept for
+/// [`SERIES_WINDOW`] after every issuance, so once per token after a mass issuance).
 #[derive(Debug)]
 struct Published {
-    name: String,
+    /// The `eventTime` in its name, in nanoseconds ([`Publisher::event_name`]).
+    stamp: i128,
     count: i32,
     last: Instant,
 }
@@ -106,17 +108,18 @@ impl Publisher {
         let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         let observed = MicroTime(Timestamp::now());
         let count = repeat.as_ref().map_or(1, |(_, count)| *count);
-        let name = match repeat {
-            Some((name, count)) => {
+        let stamp = match repeat {
+            Some((stamp, count)) => {
+                let name = self.event_name(&regarding, stamp);
                 let series = json!({"series": EventSeries { count, last_observed_time: observed }});
                 events
                     .patch(&name, &PatchParams::default(), &Patch::Merge(&series))
                     .await?;
-                name
+                stamp
             }
             None => {
+                let stamp = observed.0.as_nanosecond();
                 let event = self.event(regarding, occurrence, note, observed);
-                let name = event.metadata.name.clone().unwrap_or_default();
                 // The Event is created under the name given, so its answer is not decoded (one
                 // issuance's Event would otherwise be parsed whole only to be dropped).
                 let body = serde_json::to_vec(&event).map_err(kube::Error::SerdeError)?;
@@ -124,14 +127,14 @@ impl Publisher {
                     .create(&PostParams::default(), body)
                     .map_err(kube::Error::BuildRequest)?;
                 self.client.request_text(request).await?;
-                name
+                stamp
             }
         };
         let mut recent = self.recent.lock().expect("not poisoned");
         recent.events.insert(
             fingerprint,
             Published {
-                name,
+                stamp,
                 count,
                 last: now,
             },
@@ -139,9 +142,9 @@ impl Publisher {
         Ok(())
     }
 
-    /// The name and next count of the Event `fingerprint` when it was published within the
-    /// window; sweeps expired Events first when a sweep is due.
-    fn repeat_of(&self, fingerprint: u64, now: Instant) -> Option<(String, i32)> {
+    /// The name stamp and next count of the Event `fingerprint` when it was published within
+    /// the window; sweeps expired Events first when a sweep is due.
+    fn repeat_of(&self, fingerprint: u64, now: Instant) -> Option<(i128, i32)> {
         let mut recent = self.recent.lock().expect("not poisoned");
         if now.duration_since(recent.swept) >= SWEEP_EVERY {
             recent
@@ -153,7 +156,14 @@ impl Publisher {
             .events
             .get(&fingerprint)
             .filter(|e| now.duration_since(e.last) < SERIES_WINDOW)
-            .map(|e| (e.name.clone(), e.count.saturating_add(1)))
+            .map(|e| (e.stamp, e.count.saturating_add(1)))
+    }
+
+    /// An Event's name: the regarding object's (else the controller's), and the `eventTime` of
+    /// its first occurrence in hexadecimal nanoseconds, as client-go's recorder names them.
+    fn event_name(&self, regarding: &ObjectReference, stamp: i128) -> String {
+        let object_name = regarding.name.as_deref().unwrap_or(&self.controller);
+        format!("{object_name}.{stamp:x}")
     }
 
     fn event(
@@ -163,11 +173,10 @@ impl Publisher {
         note: &str,
         now: MicroTime,
     ) -> Event {
-        let object_name = regarding.name.as_deref().unwrap_or(&self.controller);
         Event {
             metadata: ObjectMeta {
                 namespace: regarding.namespace.clone(),
-                name: Some(format!("{object_name}.{:x}", now.0.as_nanosecond())),
+                name: Some(self.event_name(&regarding, now.0.as_nanosecond())),
                 ..ObjectMeta::default()
             },
             action: Some(occurrence.action.to_owned()),
