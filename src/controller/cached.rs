@@ -21,13 +21,25 @@ use crate::api::{IssuerRef, RENEW_NOW_ANNOTATION, VideoSdkToken, VideoSdkTokenSt
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
-use kube::Resource;
+use kube::{Resource, ResourceExt};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// Where client-side `kubectl apply` keeps the manifest it applied.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops from a cached issuer or credentials Secret the apply bookkeeping that no reconcile
+/// reads, server-side (`managedFields`) and client-side (`kubectl apply`'s copy of the whole
+/// manifest in an annotation): most of a small object's size. (A [`CachedToken`] never parses
+/// them.)
+pub(crate) fn slim<K: Resource>(object: &mut K) {
+    object.managed_fields_mut().clear();
+    object.annotations_mut().remove(LAST_APPLIED_ANNOTATION);
+}
 
 /// A `VideoSdkToken` as cached: metadata parsed in part, spec and status as JSON text.
 #[derive(Deserialize, Clone, Debug)]
@@ -201,71 +213,71 @@ fn secret_meta<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ObjectMeta,
     })
 }
 
-impl Resource for WatchedSecret {
-    type DynamicType = ();
-    type Scope = NamespaceResourceScope;
+/// `impl Resource` for a view (`$view`) of objects of type `$of`: the same kind, scope and URL,
+/// decoded in part; `metadata_api: true` when its `Api` asks for `PartialObjectMetadata`.
+macro_rules! view_of {
+    ($view:ty, $of:ty, metadata_api: $metadata_api:expr) => {
+        impl Resource for $view {
+            type DynamicType = ();
+            type Scope = NamespaceResourceScope;
 
-    fn kind(dt: &()) -> Cow<'_, str> {
-        Secret::kind(dt)
-    }
+            fn kind(dt: &()) -> Cow<'_, str> {
+                <$of>::kind(dt)
+            }
 
-    fn group(dt: &()) -> Cow<'_, str> {
-        Secret::group(dt)
-    }
+            fn group(dt: &()) -> Cow<'_, str> {
+                <$of>::group(dt)
+            }
 
-    fn version(dt: &()) -> Cow<'_, str> {
-        Secret::version(dt)
-    }
+            fn version(dt: &()) -> Cow<'_, str> {
+                <$of>::version(dt)
+            }
 
-    fn plural(dt: &()) -> Cow<'_, str> {
-        Secret::plural(dt)
-    }
+            fn plural(dt: &()) -> Cow<'_, str> {
+                <$of>::plural(dt)
+            }
 
-    fn metadata_api() -> bool {
-        true
-    }
+            fn metadata_api() -> bool {
+                $metadata_api
+            }
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
 
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
 }
 
-impl Resource for CachedToken {
-    type DynamicType = ();
-    type Scope = NamespaceResourceScope;
-
-    fn kind(dt: &()) -> Cow<'_, str> {
-        VideoSdkToken::kind(dt)
-    }
-
-    fn group(dt: &()) -> Cow<'_, str> {
-        VideoSdkToken::group(dt)
-    }
-
-    fn version(dt: &()) -> Cow<'_, str> {
-        VideoSdkToken::version(dt)
-    }
-
-    fn plural(dt: &()) -> Cow<'_, str> {
-        VideoSdkToken::plural(dt)
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+view_of!(CachedToken, VideoSdkToken, metadata_api: false);
+view_of!(WatchedSecret, Secret, metadata_api: true);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_objects_drop_apply_bookkeeping_and_keep_the_rest() {
+        let mut token: VideoSdkToken = serde_json::from_value(serde_json::json!({
+            "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
+            "metadata": {"name": "t", "namespace": "ns", "uid": "u1",
+                         "annotations": {LAST_APPLIED_ANNOTATION: "{\"spec\": {}}", RENEW_NOW_ANNOTATION: "1"},
+                         "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {}}]},
+            "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
+        }))
+        .expect("a token");
+        slim(&mut token);
+        assert!(token.managed_fields().is_empty());
+        assert_eq!(
+            token.annotations().keys().collect::<Vec<_>>(),
+            [RENEW_NOW_ANNOTATION]
+        );
+        assert_eq!(token.meta().uid.as_deref(), Some("u1"));
+        assert_eq!(token.spec.permissions.len(), 1);
+    }
     use crate::api::IssuerKind;
     use kube::core::WatchEvent;
 

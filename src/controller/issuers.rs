@@ -94,7 +94,7 @@ async fn check(
 ) -> Result<String, Problem> {
     let secret = ctx.credentials.get(namespace, &secret_ref.name).await;
     plan(
-        secret.as_ref(),
+        secret.as_deref(),
         secret_ref,
         issuer_policy,
         selector,

@@ -1,7 +1,7 @@
 //! Runs the operator: the watches, the caches they feed, and the three controllers (issuers,
 //! cluster issuers, tokens) with their triggers, until shutdown.
 
-use super::cached::{CachedToken, WatchedSecret};
+use super::cached::{CachedToken, WatchedSecret, slim};
 use super::context::{Context, Listed, Settings};
 use super::memory::TokenMemory;
 use super::metrics::{self, Metrics};
@@ -19,9 +19,6 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
-
-/// Where client-side `kubectl apply` keeps the manifest it applied.
-const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// How long the controllers may take to list their caches after a shutdown signal.
 const LIST_BEFORE_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(5);
@@ -103,14 +100,6 @@ fn tokens_of(
         })
         .map(|t| ObjectRef::from_obj(&**t))
         .collect()
-}
-
-/// Drops from a cached object the apply bookkeeping that no reconcile reads, server-side
-/// (`managedFields`) and client-side (`kubectl apply`'s copy of the whole manifest in an
-/// annotation): most of a small object's size, so memory per token stays low.
-fn slim<K: Resource>(object: &mut K) {
-    object.managed_fields_mut().clear();
-    object.annotations_mut().remove(LAST_APPLIED_ANNOTATION);
 }
 
 /// Of what [`CachedToken`] parses of a token's metadata, the one field no reconcile, status
@@ -415,27 +404,6 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::VideoSdkToken;
-
-    #[test]
-    fn cached_objects_drop_apply_bookkeeping_and_keep_the_rest() {
-        let mut token: VideoSdkToken = serde_json::from_value(serde_json::json!({
-            "apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkToken",
-            "metadata": {"name": "t", "namespace": "ns", "uid": "u1",
-                         "annotations": {LAST_APPLIED_ANNOTATION: "{\"spec\": {}}", RENEW_NOW_ANNOTATION: "1"},
-                         "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {}}]},
-            "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
-        }))
-        .expect("a token");
-        slim(&mut token);
-        assert!(token.managed_fields().is_empty());
-        assert_eq!(
-            token.annotations().keys().collect::<Vec<_>>(),
-            [RENEW_NOW_ANNOTATION]
-        );
-        assert_eq!(token.meta().uid.as_deref(), Some("u1"));
-        assert_eq!(token.spec.permissions.len(), 1);
-    }
 
     #[test]
     fn cached_tokens_drop_their_resource_version_and_keep_the_rest() {

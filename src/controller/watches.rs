@@ -10,23 +10,29 @@
 //! A watch stays open after the last issuer stops referencing its Secret; they are few and
 //! cheap, and closing them would need reference counting across issuers for little gain.
 
+use super::cached::slim;
 use futures::StreamExt;
 use futures::channel::mpsc;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 /// Which Secret: namespace and name.
 pub type SecretKey = (String, String);
 
+/// One credentials Secret as its watch last saw it: `None` until the watch has listed once,
+/// then whether it exists (as [`slim`]med: shared by every reconcile that reads it, never
+/// copied).
+type Seen = watch::Receiver<Option<Option<Arc<Secret>>>>;
+
 /// The credentials Secrets being watched, their latest state, and who to tell of changes.
 pub struct CredentialSecrets {
     client: Client,
-    /// Per Secret: `None` until the watch has listed once, then whether it exists.
-    entries: Mutex<HashMap<SecretKey, watch::Receiver<Option<Option<Secret>>>>>,
+    /// Per Secret, as last seen.
+    entries: Mutex<HashMap<SecretKey, Seen>>,
     subscribers: std::sync::Arc<Mutex<Vec<mpsc::UnboundedSender<SecretKey>>>>,
     /// The watch tasks, ended when the operator stops.
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
@@ -62,7 +68,7 @@ impl CredentialSecrets {
     /// The Secret `namespace/name` as last seen (`None`: it does not exist), starting its watch
     /// on first use and waiting until the watch has listed it once, so that a reconcile never
     /// mistakes "not yet seen" for "missing".
-    pub async fn get(&self, namespace: &str, name: &str) -> Option<Secret> {
+    pub async fn get(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
         let key = (namespace.to_owned(), name.to_owned());
         let mut state = {
             let mut entries = self.entries.lock().expect("not poisoned");
@@ -78,14 +84,14 @@ impl CredentialSecrets {
         }
     }
 
-    fn start(&self, key: SecretKey) -> watch::Receiver<Option<Option<Secret>>> {
+    fn start(&self, key: SecretKey) -> Seen {
         let (tx, rx) = watch::channel(None);
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &key.0);
         let config = watcher::Config::default().fields(&format!("metadata.name={}", key.1));
         let subscribers = self.subscribers.clone();
         let task = tokio::spawn(async move {
-            let mut events = watcher(api, config).default_backoff().boxed();
-            let mut listing: Option<Secret> = None;
+            let mut events = watcher(api, config).default_backoff().modify(slim).boxed();
+            let mut listing: Option<Arc<Secret>> = None;
             while let Some(event) = events.next().await {
                 let current = match event {
                     Ok(watcher::Event::Init) => {
@@ -93,11 +99,11 @@ impl CredentialSecrets {
                         continue;
                     }
                     Ok(watcher::Event::InitApply(secret)) => {
-                        listing = Some(secret);
+                        listing = Some(Arc::new(secret));
                         continue;
                     }
                     Ok(watcher::Event::InitDone) => listing.take(),
-                    Ok(watcher::Event::Apply(secret)) => Some(secret),
+                    Ok(watcher::Event::Apply(secret)) => Some(Arc::new(secret)),
                     Ok(watcher::Event::Delete(_)) => None,
                     // The watcher retries with backoff; the last known state stays valid.
                     Err(error) => {
@@ -105,9 +111,12 @@ impl CredentialSecrets {
                         continue;
                     }
                 };
-                let changed = tx.borrow().as_ref().is_some_and(|old: &Option<Secret>| {
-                    old.as_ref().map(|s| &s.data) != current.as_ref().map(|s| &s.data)
-                });
+                let changed = tx
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|old: &Option<Arc<Secret>>| {
+                        old.as_ref().map(|s| &s.data) != current.as_ref().map(|s| &s.data)
+                    });
                 tx.send_replace(Some(current));
                 if changed {
                     subscribers

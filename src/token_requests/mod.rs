@@ -360,7 +360,7 @@ impl Server {
             .get(&resolved.secret_namespace, &resolved.secret_ref.name)
             .await;
         let credentials = credentials::read(
-            secret.as_ref(),
+            secret.as_deref(),
             &resolved.secret_ref,
             &resolved.secret_namespace,
         )

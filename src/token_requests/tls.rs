@@ -168,7 +168,7 @@ pub async fn serve(
             let (namespace, name) = (namespace.clone(), name.clone());
             async move {
                 let secret = secrets.get(&namespace, &name).await;
-                match certified_key(secret.as_ref(), &namespace, &name, &provider) {
+                match certified_key(secret.as_deref(), &namespace, &name, &provider) {
                     Ok(key) => {
                         *current.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(key));
                         tracing::info!(secret = %format!("{namespace}/{name}"), "token requests: serving the certificate of the TLS Secret");

@@ -38,6 +38,17 @@ use videosdk_token_operator::controller::{self, Metrics, Settings};
 use videosdk_token_operator::manifests;
 use videosdk_token_operator::token::{self, Claims};
 
+/// Whether the suite runs against a real cluster, where a test that needs what only the
+/// in-memory API server has (request accounting, fault injection) cannot run: it then says so
+/// on stderr, with `needs`, and the test returns.
+pub fn skipped_on_a_real_cluster(needs: &str) -> bool {
+    let real = std::env::var_os(e2e_support::cluster::E2E_KUBECONFIG).is_some();
+    if real {
+        eprintln!("SKIPPED on a real cluster: {needs}");
+    }
+    real
+}
+
 /// Held for their whole run by the test whose assertion has a time budget (the API outage soak:
 /// every token re-signed within 3 s of recovery) and by the tests that load the CPU most (the
 /// fault-injection soak with its 200 tokens, and token requests: certificates, TLS handshakes,

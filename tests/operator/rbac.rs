@@ -45,8 +45,7 @@ async fn operator_client(env: &Env) -> kube::Client {
 
 #[tokio::test]
 async fn rbac_grants_exactly_what_the_operator_uses() {
-    if std::env::var_os(e2e_support::cluster::E2E_KUBECONFIG).is_some() {
-        eprintln!("SKIPPED on a real cluster: needs the in-memory API server's access accounting");
+    if skipped_on_a_real_cluster("needs the in-memory API server's access accounting") {
         return;
     }
     let Some(mut env) = Env::start("rbac").await else {

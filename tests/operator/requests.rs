@@ -11,10 +11,9 @@ const TOKENS: u64 = 20;
 
 #[tokio::test]
 async fn an_issuance_reads_no_secret_writes_its_secret_and_status_once_and_reconciles_once() {
-    if std::env::var_os(e2e_support::cluster::E2E_KUBECONFIG).is_some() {
-        eprintln!(
-            "SKIPPED on a real cluster: counting requests needs the in-memory API server's request accounting"
-        );
+    if skipped_on_a_real_cluster(
+        "counting requests needs the in-memory API server's request accounting",
+    ) {
         return;
     }
     let Some(env) = Env::start("requests").await else {

@@ -8,10 +8,9 @@ const TOKENS: usize = 100;
 
 #[tokio::test]
 async fn a_restart_with_100_valid_tokens_writes_nothing() {
-    if std::env::var_os(e2e_support::cluster::E2E_KUBECONFIG).is_some() {
-        eprintln!(
-            "SKIPPED on a real cluster: counting writes needs the in-memory API server's request accounting"
-        );
+    if skipped_on_a_real_cluster(
+        "counting writes needs the in-memory API server's request accounting",
+    ) {
         return;
     }
     let Some(mut env) = Env::start("restart").await else {

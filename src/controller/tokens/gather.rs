@@ -16,6 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 /// What a token's plan is decided from.
 #[derive(Debug, Clone)]
@@ -84,8 +85,8 @@ pub(crate) struct Issuer {
     pub(crate) credentials_ref: CredentialsSecretRef,
     /// The namespace its credentials Secret is read from.
     pub(crate) credentials_namespace: String,
-    /// The credentials Secret, if it exists.
-    pub(crate) credentials: Option<Secret>,
+    /// The credentials Secret, if it exists (shared with the credentials cache).
+    pub(crate) credentials: Option<Arc<Secret>>,
     /// Its policy.
     pub(crate) policy: IssuerPolicy,
     /// A cluster issuer's namespaceSelector.

@@ -128,7 +128,7 @@ fn check(token: &VideoSdkToken, inputs: &Inputs) -> Result<Checked, Problem> {
         )
     })?;
     let credentials = credentials::read(
-        issuer.credentials.as_ref(),
+        issuer.credentials.as_deref(),
         &issuer.credentials_ref,
         &issuer.credentials_namespace,
     )
@@ -346,7 +346,7 @@ mod tests {
             name: "issuer".into(),
             credentials_ref: serde_json::from_value(json!({"name": "creds"})).unwrap(),
             credentials_namespace: "ns".into(),
-            credentials: Some(credentials_secret()),
+            credentials: Some(std::sync::Arc::new(credentials_secret())),
             policy,
             namespace_selector: None,
             namespace_labels: None,
