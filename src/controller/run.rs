@@ -307,13 +307,21 @@ pub async fn run(
     )
     .watches_stream(managed_secrets, {
         // A Secret's event at the version its token's reconcile just wrote (or verified)
-        // brings nothing to reconcile: the reconcile that wrote it already did.
+        // brings nothing to reconcile: the reconcile that wrote it already did. A deletion, or
+        // a Secret leaving the label selection, is never such an event: the versions forgot
+        // it (in `inspect` above) before this runs.
         let ctx = ctx.clone();
         move |secret| {
             let meta = &secret.metadata;
             let own = secret::controller_token(meta)
                 .zip(resource_version(meta))
-                .is_some_and(|(owner, rv)| ctx.memory.verified_at(&owner.uid, rv));
+                .is_some_and(|(owner, rv)| {
+                    ctx.memory.verified_at(&owner.uid, rv)
+                        && ctx.versions.current(
+                            meta.namespace.as_deref().unwrap_or_default(),
+                            meta.name.as_deref().unwrap_or_default(),
+                        ) == Some(rv)
+                });
             if own { None } else { secret::token_of(meta) }
         }
     })
