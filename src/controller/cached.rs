@@ -1,7 +1,8 @@
 //! The view of a `VideoSdkToken` that the operator's cache keeps: of its metadata only what
 //! kube-runtime (reflector, scheduler, predicates, the watcher's resume point) and the
 //! reconciles read ([`CachedMeta`]; labels, ownerReferences, finalizers, managedFields and every
-//! annotation but renew-now are skipped as they are read, never built), its spec and status
+//! annotation but renew-now are skipped as they are read, never built; the UID is kept beside
+//! the metadata, out of kube-runtime's references), its spec and status
 //! kept as the JSON text the API server sent, parsed only when a reconcile, a trigger or a
 //! metrics scrape reads them.
 //!
@@ -43,16 +44,41 @@ pub(crate) fn slim<K: Resource>(object: &mut K) {
 
 /// A `VideoSdkToken` as cached: metadata parsed in part, spec and status as JSON text.
 #[derive(Deserialize, Clone, Debug)]
+#[serde(from = "Received")]
 pub struct CachedToken {
-    /// The token's metadata: name, namespace, uid, resourceVersion, generation,
-    /// deletionTimestamp and the renew-now annotation; nothing else.
-    #[serde(deserialize_with = "cached_meta")]
+    /// The token's metadata: name, namespace, resourceVersion, generation, deletionTimestamp
+    /// and the renew-now annotation; nothing else. Its UID is kept beside it
+    /// ([`CachedToken::uid`]).
     pub metadata: ObjectMeta,
+    /// `metadata.uid`, kept outside `metadata`: kube-runtime copies the UID of an object's
+    /// metadata into every `ObjectRef` it makes of it (the store's key, two in the scheduler,
+    /// one in the predicate cache), four strings per token that nothing reads.
+    uid: Option<Box<str>>,
     /// `spec`, as sent.
     spec: Box<RawValue>,
     /// `status`, as sent; `None` before the operator first wrote one.
+    status: Option<Box<RawValue>>,
+}
+
+/// A token as received, before its UID moves out of its metadata.
+#[derive(Deserialize)]
+struct Received {
+    #[serde(deserialize_with = "cached_meta")]
+    metadata: ObjectMeta,
+    spec: Box<RawValue>,
     #[serde(default)]
     status: Option<Box<RawValue>>,
+}
+
+impl From<Received> for CachedToken {
+    fn from(mut received: Received) -> Self {
+        CachedToken {
+            uid: received.metadata.uid.take().map(String::into_boxed_str),
+            metadata: received.metadata,
+            spec: received.spec,
+            status: received.status,
+        }
+    }
 }
 
 /// The part of a spec that triggers and metrics read.
@@ -153,11 +179,18 @@ impl CachedToken {
     /// server validated them against the CRD's schema, so only a CRD of another version of the
     /// operator can cause this).
     pub fn token(&self) -> Result<VideoSdkToken, serde_json::Error> {
+        let mut metadata = self.metadata.clone();
+        metadata.uid = self.uid.as_deref().map(str::to_owned);
         Ok(VideoSdkToken {
-            metadata: self.metadata.clone(),
+            metadata,
             spec: serde_json::from_str(self.spec.get())?,
             status: self.status()?,
         })
+    }
+
+    /// The token's UID (`metadata.uid`).
+    pub fn uid(&self) -> Option<&str> {
+        self.uid.as_deref()
     }
 
     /// The token's `spec.issuerRef`.
@@ -258,6 +291,7 @@ view_of!(WatchedSecret, Secret, metadata_api: true);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::runtime::reflector::ObjectRef;
 
     #[test]
     fn cached_objects_drop_apply_bookkeeping_and_keep_the_rest() {
@@ -292,9 +326,10 @@ mod tests {
         let cached: CachedToken = serde_json::from_str(TOKEN).unwrap();
         let whole: VideoSdkToken = serde_json::from_str(TOKEN).unwrap();
         let parsed = cached.token().unwrap();
+        // This token's metadata has only fields the view keeps, so the whole token comes back.
         assert_eq!(
             (&parsed.metadata, &parsed.spec, &parsed.status),
-            (&cached.metadata, &whole.spec, &whole.status)
+            (&whole.metadata, &whole.spec, &whole.status)
         );
         assert_eq!(cached.status().unwrap(), whole.status);
         assert_eq!(
@@ -324,10 +359,15 @@ mod tests {
             (
                 meta.name.as_deref(),
                 meta.namespace.as_deref(),
-                meta.uid.as_deref()
+                cached.uid()
             ),
             (Some("t"), Some("ns"), Some("u1"))
         );
+        // The UID is kept beside the metadata, so kube-runtime's references carry no copy of
+        // it; the whole token has it back.
+        assert_eq!(meta.uid, None);
+        assert_eq!(ObjectRef::from_obj(&cached).extra.uid, None);
+        assert_eq!(cached.token().unwrap().metadata.uid.as_deref(), Some("u1"));
         assert_eq!(
             (meta.generation, meta.resource_version.as_deref()),
             (Some(3), Some("42"))

@@ -5,8 +5,8 @@
 //! Secret ([`Verified`], so that an unchanged Secret is not read again). Lost on restart by
 //! design: every entry can be rebuilt from the API.
 
-use crate::api::VideoSdkTokenStatus;
-use kube::Resource;
+use super::cached::CachedToken;
+use crate::api::{VideoSdkToken, VideoSdkTokenStatus};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
@@ -57,11 +57,29 @@ fn known_expiry(remembered: Option<u64>, status: Option<&VideoSdkTokenStatus>) -
     })
 }
 
+/// What the memory knows a token by: its UID, wherever the token's representation keeps it.
+pub(crate) trait TokenUid {
+    /// The token's `metadata.uid`.
+    fn token_uid(&self) -> Option<&str>;
+}
+
+impl TokenUid for VideoSdkToken {
+    fn token_uid(&self) -> Option<&str> {
+        self.metadata.uid.as_deref()
+    }
+}
+
+impl TokenUid for CachedToken {
+    fn token_uid(&self) -> Option<&str> {
+        self.uid()
+    }
+}
+
 /// A token's key in the memory: a hash of its UID, so that a token deleted and
 /// created again starts afresh, and an entry costs about 50 bytes rather than the 170 of an
 /// `ObjectRef` key with its four strings.
-fn token_key(token: &impl Resource) -> u64 {
-    uid_key(token.meta().uid.as_deref())
+fn token_key(token: &impl TokenUid) -> u64 {
+    uid_key(token.token_uid())
 }
 
 /// [`token_key`] of the token with UID `uid`.
@@ -74,7 +92,7 @@ fn uid_key(uid: Option<&str>) -> u64 {
 impl TokenMemory {
     /// Changes what is remembered of `token` (an entry left empty is dropped); returns the
     /// result of `change`.
-    fn remember<T>(&self, token: &impl Resource, change: impl FnOnce(&mut Remembered) -> T) -> T {
+    fn remember<T>(&self, token: &impl TokenUid, change: impl FnOnce(&mut Remembered) -> T) -> T {
         let key = token_key(token);
         let mut remembered = self.0.lock().expect("not poisoned");
         let entry = remembered.entry(key).or_default();
@@ -86,7 +104,7 @@ impl TokenMemory {
     }
 
     /// What is remembered of `token` (nothing: the default).
-    fn recall(&self, token: &impl Resource) -> Remembered {
+    fn recall(&self, token: &impl TokenUid) -> Remembered {
         let remembered = self.0.lock().expect("not poisoned");
         remembered
             .get(&token_key(token))
@@ -94,26 +112,26 @@ impl TokenMemory {
             .unwrap_or_default()
     }
 
-    pub(crate) fn count_error(&self, token: &impl Resource) -> u32 {
+    pub(crate) fn count_error(&self, token: &impl TokenUid) -> u32 {
         self.remember(token, |r| {
             r.errors = r.errors.saturating_add(1);
             r.errors
         })
     }
 
-    pub(crate) fn forget_errors(&self, token: &impl Resource) {
+    pub(crate) fn forget_errors(&self, token: &impl TokenUid) {
         self.remember(token, |r| r.errors = 0);
     }
 
-    pub(crate) fn last_status(&self, token: &impl Resource) -> Option<u64> {
+    pub(crate) fn last_status(&self, token: &impl TokenUid) -> Option<u64> {
         self.recall(token).status
     }
 
-    pub(crate) fn remember_status(&self, token: &impl Resource, fingerprint: u64) {
+    pub(crate) fn remember_status(&self, token: &impl TokenUid, fingerprint: u64) {
         self.remember(token, |r| r.status = Some(fingerprint));
     }
 
-    pub(crate) fn remember_expiry(&self, token: &impl Resource, expires: u64) {
+    pub(crate) fn remember_expiry(&self, token: &impl TokenUid, expires: u64) {
         self.remember(token, |r| r.expires = Some(expires));
     }
 
@@ -121,14 +139,14 @@ impl TokenMemory {
     /// reconcile that read or wrote it, else from its cached `status`.
     pub(crate) fn expiry(
         &self,
-        token: &impl Resource,
+        token: &impl TokenUid,
         status: Option<&VideoSdkTokenStatus>,
     ) -> Option<u64> {
         known_expiry(self.recall(token).expires, status)
     }
 
     /// What the operator verified of `token`'s Secret, if anything.
-    pub(crate) fn verified(&self, token: &impl Resource) -> Option<Verified> {
+    pub(crate) fn verified(&self, token: &impl TokenUid) -> Option<Verified> {
         self.recall(token).verified
     }
 
@@ -143,12 +161,12 @@ impl TokenMemory {
     }
 
     /// Remembers what the operator verified of `token`'s Secret (`None`: nothing, read it).
-    pub(crate) fn remember_verified(&self, token: &impl Resource, verified: Option<Verified>) {
+    pub(crate) fn remember_verified(&self, token: &impl TokenUid, verified: Option<Verified>) {
         self.remember(token, |r| r.verified = verified);
     }
 
     /// Forgets a deleted token.
-    pub(crate) fn forget(&self, token: &impl Resource) {
+    pub(crate) fn forget(&self, token: &impl TokenUid) {
         self.0
             .lock()
             .expect("not poisoned")
@@ -163,7 +181,7 @@ mod tests {
     #[test]
     fn a_secret_is_known_at_the_version_verified_and_no_other() {
         let memory = TokenMemory::default();
-        let token: crate::api::VideoSdkToken = serde_json::from_value(serde_json::json!({
+        let token: VideoSdkToken = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "t", "namespace": "ns", "uid": "u1"},
             "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
         }))

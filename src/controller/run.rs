@@ -28,9 +28,14 @@ const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long reconciles in flight may take to finish after a shutdown signal.
 const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// What a token's reconcile depends on beyond its generation: the renew-now annotation.
+/// What a token's reconcile depends on beyond its generation: the renew-now annotation; and
+/// which token it is, its UID. kube-runtime's predicate cache tells a token re-created under
+/// the same name by the UID in its metadata, which [`CachedToken`] keeps elsewhere: without the
+/// UID here, a token deleted and applied again (generation 1 again) would be filtered out as
+/// unchanged and never issued.
 fn token_trigger(token: &CachedToken) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
+    token.uid().hash(&mut hasher);
     token.meta().generation.hash(&mut hasher);
     token
         .annotations()
@@ -376,7 +381,12 @@ pub async fn run(
         async move {
             ctx.listed.wait_all().await;
             let namespace = ctx.settings.namespace.clone();
-            let checked = tokens::warm_up(&ctx, &tokens, namespace.as_deref());
+            // The reconciles compare what was checked with the versions the Secrets' watch
+            // saw (`SecretVersions`), so they wait for its first list too.
+            let checked = async {
+                tokens::warm_up(&ctx, &tokens, namespace.as_deref()).await;
+                ctx.versions.wait_listed().await;
+            };
             if tokio::time::timeout(WARM_UP_LIMIT, checked).await.is_err() {
                 tracing::debug!(
                     "checking the managed Secrets at start took too long; each token reads its own"
@@ -431,5 +441,21 @@ mod tests {
         assert_eq!(token.metadata, expected);
         assert_eq!(token.token().unwrap().spec, before.token().unwrap().spec);
         assert_eq!(token_trigger(&token), token_trigger(&before));
+    }
+
+    #[test]
+    fn a_token_recreated_under_the_same_name_triggers_anew() {
+        let token = |uid: &str| -> CachedToken {
+            serde_json::from_str(
+                &serde_json::json!({
+                    "metadata": {"name": "t", "namespace": "ns", "uid": uid, "generation": 1},
+                    "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
+                })
+                .to_string(),
+            )
+            .expect("a token")
+        };
+        assert_eq!(token_trigger(&token("u1")), token_trigger(&token("u1")));
+        assert_ne!(token_trigger(&token("u1")), token_trigger(&token("u2")));
     }
 }

@@ -3,7 +3,9 @@
 //! ([`super::memory::Verified`]), it tells whether a Secret changed since the operator last
 //! wrote or checked it, so that a reconcile reads the Secret only then. A Secret edited by anyone
 //! else gets a new resourceVersion, its watch event updates this map, and the next reconcile
-//! reads and checks it.
+//! reads and checks it. Only the watch writes here: it sees each Secret's versions in order,
+//! where a LIST answered a moment earlier (the start-up check's) could bring an older one back
+//! and make an edit made meanwhile look verified.
 //!
 //! resourceVersions are opaque strings to clients (Kubernetes API conventions); this map only
 //! compares them for equality with one the operator saw itself, after parsing them as the
@@ -15,9 +17,23 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
-/// Secret (namespace, name) → its last seen resourceVersion, and the relist it was seen in.
-#[derive(Default)]
-pub(crate) struct SecretVersions(Mutex<State>);
+/// Secret (namespace, name) → its last seen resourceVersion, and the relist it was seen in;
+/// and whether the watch has listed them all once.
+pub(crate) struct SecretVersions {
+    state: Mutex<State>,
+    /// Whether the watch has listed every managed Secret once: from then on a Secret missing
+    /// here is not one of the operator's (or was created since, and its event is on the way).
+    listed: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for SecretVersions {
+    fn default() -> Self {
+        SecretVersions {
+            state: Mutex::default(),
+            listed: tokio::sync::watch::Sender::new(false),
+        }
+    }
+}
 
 #[derive(Default)]
 struct State {
@@ -26,9 +42,6 @@ struct State {
     /// Incremented when the watch starts a relist; entries older than the last completed
     /// relist belong to Secrets deleted while the watch was down.
     epoch: u32,
-    /// Whether the watch has listed every managed Secret once: from then on a Secret missing
-    /// here is not one of the operator's (or was created since, and its event is on the way).
-    listed: bool,
 }
 
 fn key(namespace: &str, name: &str) -> u64 {
@@ -48,7 +61,7 @@ impl SecretVersions {
         let (Some(namespace), Some(name)) = (&meta.namespace, &meta.name) else {
             return;
         };
-        let mut state = self.0.lock().expect("not poisoned");
+        let mut state = self.state.lock().expect("not poisoned");
         let epoch = state.epoch;
         match resource_version(meta) {
             Some(rv) => state.seen.insert(key(namespace, name), (rv, epoch)),
@@ -59,34 +72,39 @@ impl SecretVersions {
     /// A Secret was deleted, or left the operator's label selection.
     pub(crate) fn gone(&self, meta: &ObjectMeta) {
         if let (Some(namespace), Some(name)) = (&meta.namespace, &meta.name) {
-            let mut state = self.0.lock().expect("not poisoned");
+            let mut state = self.state.lock().expect("not poisoned");
             state.seen.remove(&key(namespace, name));
         }
     }
 
     /// The watch starts listing every Secret again (after a `410 Gone`).
     pub(crate) fn relist_started(&self) {
-        let mut state = self.0.lock().expect("not poisoned");
+        let mut state = self.state.lock().expect("not poisoned");
         state.epoch = state.epoch.wrapping_add(1);
     }
 
     /// The relist is complete: a Secret it did not list was deleted meanwhile.
     pub(crate) fn relist_done(&self) {
-        let mut state = self.0.lock().expect("not poisoned");
+        let mut state = self.state.lock().expect("not poisoned");
         let epoch = state.epoch;
         state.seen.retain(|_, (_, seen)| *seen == epoch);
-        state.listed = true;
+        self.listed.send_replace(true);
     }
 
     /// Whether the watch has listed the managed Secrets once.
     pub(crate) fn listed(&self) -> bool {
-        self.0.lock().expect("not poisoned").listed
+        *self.listed.borrow()
+    }
+
+    /// Until the watch has listed the managed Secrets once.
+    pub(crate) async fn wait_listed(&self) {
+        let _ = self.listed.subscribe().wait_for(|listed| *listed).await;
     }
 
     /// The last seen resourceVersion of Secret `namespace/name`; `None` when it is not known
     /// to exist.
     pub(crate) fn current(&self, namespace: &str, name: &str) -> Option<u64> {
-        let state = self.0.lock().expect("not poisoned");
+        let state = self.state.lock().expect("not poisoned");
         state.seen.get(&key(namespace, name)).map(|(rv, _)| *rv)
     }
 }

@@ -286,6 +286,44 @@ async fn deleting_the_token_deletes_its_secret() {
     env.cleanup().await;
 }
 
+/// (7b) A token deleted and applied again under the same name (a GitOps replace, `kubectl
+/// delete` then `apply`) is a new object: it is issued a token of its own, although its name,
+/// generation and spec are the old one's.
+#[tokio::test]
+async fn a_token_deleted_and_applied_again_is_issued_anew() {
+    let Some(env) = env_with_issuer("recreate").await else {
+        return;
+    };
+    let spec = json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]});
+    env.token("t", spec.clone()).await;
+    let first = env.wait_ready("t").await;
+    env.tokens()
+        .delete("t", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.wait_token_gone("t").await;
+    env.token("t", spec).await;
+    let old_uid = first.metadata.uid.clone();
+    let old_id = first.status.and_then(|s| s.token_id);
+    let second = env
+        .wait_token("t", "Ready with a token of its own", move |t| {
+            t.metadata.uid != old_uid
+                && ready_reason(t).as_deref() == Some("True/Issued")
+                && t.status.as_ref().and_then(|s| s.token_id.clone()) != old_id
+        })
+        .await;
+    let secret = env
+        .wait_secret("t", "holding the new token", |s| {
+            s.and_then(jwt_of).is_some_and(|j| {
+                token::verify(&j, SECRET, SystemTime::now())
+                    .is_ok_and(|c| c.jti == second.status.as_ref().and_then(|s| s.token_id.clone()))
+            })
+        })
+        .await;
+    assert!(secret.is_some());
+    env.cleanup().await;
+}
+
 /// (10) Renew-now via the annotation re-signs once.
 #[tokio::test]
 async fn renew_now_resigns_once() {

@@ -61,7 +61,6 @@ pub(crate) async fn warm_up(ctx: &Context, tokens: &Store<CachedToken>, namespac
 /// Checks one listed Secret as its token's reconcile would; `true` when it was right and is
 /// now remembered as verified.
 async fn check(ctx: &Context, tokens: &Store<CachedToken>, secret: Secret) -> bool {
-    ctx.versions.saw(&secret.metadata);
     let Some(cached) = secret::token_of(&secret.metadata).and_then(|key| tokens.get(&key)) else {
         return false;
     };
