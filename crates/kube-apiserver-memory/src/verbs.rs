@@ -257,18 +257,14 @@ pub fn create(
     };
     builtin::validate_name(def.subject(), &name, def.special == Special::Namespace)?;
     // kube-apiserver's storage refuses a create (POST) that carries a resourceVersion (one
-    // that parses as a number other than 0) with this 500; an apply that creates goes through
-    // the registry's update path instead, which drops it (kubernetes/kubernetes#106745).
-    let given_rv = m.get("resourceVersion").and_then(Value::as_str);
-    if matches!(managed, Managed::Record)
-        && given_rv
+    // that parses as a number other than 0) with a 500, after validation and not on a dry run
+    // (which never reaches storage); an apply that creates goes through the registry's update
+    // path instead, which drops it (kubernetes/kubernetes#106745).
+    let refused_by_storage = matches!(managed, Managed::Record)
+        && m.get("resourceVersion")
+            .and_then(Value::as_str)
             .and_then(|rv| rv.parse::<u64>().ok())
-            .is_some_and(|rv| rv != 0)
-    {
-        return Err(ApiError::untranslated_storage(
-            "resourceVersion should not be set on objects to be created",
-        ));
-    }
+            .is_some_and(|rv| rv != 0);
     for k in [
         "resourceVersion",
         "deletionTimestamp",
@@ -296,6 +292,12 @@ pub fn create(
     }
     check_namespace(st, def, namespace, &name)?;
     admit(def, &mut obj, None, &ctx.now)?;
+    // etcd3's Create checks the resourceVersion before it finds the key taken.
+    if refused_by_storage && !st.dry_run {
+        return Err(ApiError::untranslated_storage(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
     if st.get(&def.store_key(), namespace, &name).is_some() {
         return Err(ApiError::already_exists(def.subject(), &name));
     }

@@ -326,5 +326,13 @@ async fn a_create_with_a_resource_version_is_refused() {
         )
     );
     assert!(api.get_opt("s").await.unwrap().is_none());
+    // A dry run never reaches the storage that refuses it.
+    let dry_run = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let answered = api.create(&dry_run, &secret).await.unwrap();
+    assert_eq!(answered.metadata.name.as_deref(), Some("s"));
+    assert!(api.get_opt("s").await.unwrap().is_none());
     t.cleanup().await;
 }
