@@ -269,6 +269,21 @@ pub async fn run(
             stream::iter(refs)
         })
     };
+    // A relist of the managed Secrets (after the watch fell behind the API server's history)
+    // brings no deletion events: when it forgot a Secret, every token is reconciled once (those
+    // whose Secrets are unchanged make no request), so a Secret deleted meanwhile is restored.
+    let (relisted, relists) = futures::channel::mpsc::unbounded::<()>();
+    let relist_triggers = {
+        let tokens = token_reader.clone();
+        relists.flat_map(move |()| {
+            let all: Vec<_> = tokens
+                .state()
+                .iter()
+                .map(|t| ObjectRef::from_obj(&**t))
+                .collect();
+            stream::iter(all)
+        })
+    };
     let managed_secrets = watcher(
         scoped::<WatchedSecret>(&client, ns),
         watcher::Config::default().labels(labels::MANAGED_SELECTOR),
@@ -284,7 +299,11 @@ pub async fn run(
             }
             Ok(watcher::Event::Delete(s)) => ctx.versions.gone(&s.metadata),
             Ok(watcher::Event::Init) => ctx.versions.relist_started(),
-            Ok(watcher::Event::InitDone) => ctx.versions.relist_done(),
+            Ok(watcher::Event::InitDone) => {
+                if ctx.versions.relist_done() > 0 {
+                    let _ = relisted.unbounded_send(());
+                }
+            }
             Err(_) => {}
         }
     })
@@ -355,6 +374,7 @@ pub async fn run(
         },
     )
     .reconcile_on(credential_triggers)
+    .reconcile_on(relist_triggers)
     .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrency))
     .graceful_shutdown_on(shutdown)
     .run(

@@ -83,12 +83,15 @@ impl SecretVersions {
         state.epoch = state.epoch.wrapping_add(1);
     }
 
-    /// The relist is complete: a Secret it did not list was deleted meanwhile.
-    pub(crate) fn relist_done(&self) {
+    /// The relist is complete: a Secret it did not list was deleted meanwhile (a relist sends
+    /// no deletion events). Returns how many such Secrets were forgotten.
+    pub(crate) fn relist_done(&self) -> usize {
         let mut state = self.state.lock().expect("not poisoned");
         let epoch = state.epoch;
+        let before = state.seen.len();
         state.seen.retain(|_, (_, seen)| *seen == epoch);
         self.listed.send_replace(true);
+        before - state.seen.len()
     }
 
     /// Whether the watch has listed the managed Secrets once.
@@ -145,7 +148,7 @@ mod tests {
         versions.saw(&meta("deleted-while-down", "2"));
         versions.relist_started();
         versions.saw(&meta("kept", "3"));
-        versions.relist_done();
+        assert_eq!(versions.relist_done(), 1, "one forgotten");
         assert!(versions.listed());
         assert_eq!(versions.current("ns", "kept"), Some(3));
         assert_eq!(versions.current("ns", "deleted-while-down"), None);

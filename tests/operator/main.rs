@@ -105,8 +105,13 @@ impl Env {
     /// A test's cluster with the CRDs installed and the operator running, or `None` (and the
     /// test returns) on a server older than the CRDs need, after saying so.
     pub async fn start(test: &str) -> Option<Env> {
+        Env::start_on(TestCluster::new(test).await).await
+    }
+
+    /// [`Env::start`] on the cluster `t` (an in-memory one with options of its own).
+    pub async fn start_on(t: TestCluster) -> Option<Env> {
         capture_logs();
-        let t = TestCluster::new(test).await.require(CRDS_NEED).await?;
+        let t = t.require(CRDS_NEED).await?;
         tokio::time::timeout(WAIT, manifests::install_crds(&t.client))
             .await
             .expect("CRDs established in time")

@@ -268,3 +268,56 @@ async fn stripped_marks_are_restored_without_a_resign() {
     );
     env.cleanup().await;
 }
+
+/// (13b) A Secret deleted while the operator's watch of its Secrets is down, for longer than
+/// the API server keeps watch history (so the watch comes back with 410 Gone and lists again,
+/// and no deletion event ever comes), is restored once the watch has listed. Needs the
+/// in-memory API server's fault injection and a short watch history, so it runs in memory only.
+#[tokio::test]
+async fn a_secret_deleted_while_the_watch_was_down_is_restored() {
+    if skipped_on_a_real_cluster(
+        "holding a watch down past the watch history needs the in-memory API server's faults",
+    ) {
+        return;
+    }
+    let options = kube_apiserver_memory::ApiServerOptions {
+        watch_history: 20,
+        ..Default::default()
+    };
+    let t = e2e_support::cluster::TestCluster::in_memory_with(options, "relist").await;
+    let Some(env) = Env::start_on(t).await else {
+        return;
+    };
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    env.token(
+        "t",
+        json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]}),
+    )
+    .await;
+    env.wait_ready("t").await;
+    let server = env.t.server().expect("in memory");
+    server.add_fault(
+        kube_apiserver_memory::FaultRule::any()
+            .verb(kube_apiserver_memory::Verb::Watch)
+            .resource("secrets")
+            .internal_errors(1.0),
+    );
+    server.close_watches();
+    env.secrets()
+        .delete("t", &DeleteParams::default())
+        .await
+        .unwrap();
+    // More Secret events than the history keeps, so the operator's resume point is gone.
+    for i in 0..30 {
+        env.apply(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("filler-{i}")}}))
+            .await;
+    }
+    server.clear_faults();
+    env.wait_secret("t", "restored with a valid token", |s| {
+        s.and_then(jwt_of)
+            .is_some_and(|j| token::verify(&j, SECRET, SystemTime::now()).is_ok())
+    })
+    .await;
+    env.cleanup().await;
+}
