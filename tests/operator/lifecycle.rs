@@ -288,7 +288,10 @@ async fn deleting_the_token_deletes_its_secret() {
 
 /// (7b) A token deleted and applied again under the same name (a GitOps replace, `kubectl
 /// delete` then `apply`) is a new object: it is issued a token of its own, although its name,
-/// generation and spec are the old one's.
+/// generation and spec are the old one's. On a real cluster the garbage collector may delete
+/// the old token's Secret after the new token is first reconciled: that reconcile finds a
+/// Secret owned by another UID (`SecretNotOwned`), and the Secret's deletion brings the next
+/// one, all within the wait's deadline.
 #[tokio::test]
 async fn a_token_deleted_and_applied_again_is_issued_anew() {
     let Some(env) = env_with_issuer("recreate").await else {
