@@ -414,7 +414,9 @@ impl State {
             items,
             resource_version: rv,
             continue_token: next,
-            remaining: (remaining > 0).then_some(remaining),
+            // kube-apiserver counts what is left only without a selector: it knows how many
+            // keys follow, not how many of them match (etcd3 store's GetList, `pred.Empty()`).
+            remaining: (remaining > 0 && selectors.is_empty()).then_some(remaining),
         })
     }
 

@@ -37,6 +37,33 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// `value` as kube-apiserver stores a custom resource and reads it back: Go's `encoding/json`
+/// writes an integral float64 below 1e21 without a fraction (`99.0` as `99`), and the
+/// unstructured decoder reads a number that parses as an int64 as an int64. So a float that is
+/// an int64's exact value becomes that integer; every other value is unchanged.
+///
+/// Custom resources are unstructured in kube-apiserver: a write that respells a stored `99` as
+/// `99.0` is a change to `reflect.DeepEqual` (int64 against float64), which bumps the generation
+/// (the CRD registry's `PrepareForUpdate`), and what is stored is `99` again.
+pub fn go_round_trip(value: &mut Value) {
+    match value {
+        Value::Number(n) => {
+            if let Some(i) = n.as_f64().filter(|_| n.is_f64()).and_then(exact_i64) {
+                *n = Number::from(i);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(go_round_trip),
+        Value::Object(map) => map.values_mut().for_each(go_round_trip),
+        _ => {}
+    }
+}
+
+/// The int64 that `f` is exactly, if any (below 1e21, where Go writes no exponent).
+fn exact_i64(f: f64) -> Option<i64> {
+    const I64_END: f64 = 9_223_372_036_854_775_808.0;
+    (f.fract() == 0.0 && (-I64_END..I64_END).contains(&f)).then_some(f as i64)
+}
+
 fn numbers_equal(x: &Number, y: &Number) -> bool {
     if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
         return x == y;
@@ -91,6 +118,17 @@ mod tests {
         assert!(!values_equal(&json!(99), &float(98.0)));
         assert!(values_equal(&float(0.1), &float(0.1)));
         assert!(!values_equal(&float(0.1), &float(0.2)));
+    }
+
+    #[test]
+    fn a_go_round_trip_writes_integral_floats_as_integers() {
+        let mut v =
+            json!({"a": [float(99.0), float(99.5), 3, "99.0"], "b": float(-0.0), "c": float(1e19)});
+        go_round_trip(&mut v);
+        assert_eq!(
+            v,
+            json!({"a": [99, float(99.5), 3, "99.0"], "b": 0, "c": float(1e19)})
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::managed::{self, Scope, Writer};
 use super::patch::{self, PatchKind};
 use super::resources::{ResourceDef, Special, StoreKey};
 use super::store::{EventType, State, Stored};
-use super::value_equality::values_equal;
+use super::value_equality::{go_round_trip, values_equal};
 use serde_json::{Map, Value, json};
 
 /// Who is writing, and when.
@@ -307,6 +307,9 @@ pub fn create(
     if def.special == Special::CustomResourceDefinition {
         register_crd(st, def, &obj)?;
     }
+    if def.is_custom() {
+        go_round_trip(&mut obj);
+    }
     let stored = st.commit(&def.store_key(), obj, EventType::Added);
     gc::collect_if_ownerless(st, def, &stored, &ctx.now);
     if def.special == Special::Namespace {
@@ -370,7 +373,13 @@ fn spec_changed(def: &ResourceDef, old: &Value, new: &Value) -> bool {
         }
         v
     };
-    !values_equal(&strip(old), &strip(new))
+    if def.is_custom() {
+        // Unstructured in kube-apiserver: `reflect.DeepEqual` tells an int64 from a float64, so
+        // a stored `99` (see `go_round_trip`) sent back as `99.0` is a change.
+        strip(old) != strip(new)
+    } else {
+        !values_equal(&strip(old), &strip(new))
+    }
 }
 
 /// The common end of update, patch and apply: `new` is the whole proposed object, `old` the
@@ -443,6 +452,9 @@ pub fn write_over(
     if matches!(managed, Managed::Record) {
         let api_version = def.api_version();
         managed::record_update(Some(oldv), &mut new, scope, &writer(&api_version, ctx));
+    }
+    if def.is_custom() {
+        go_round_trip(&mut new);
     }
     // A write that changes nothing keeps the object and its resourceVersion, as kube-apiserver's
     // storage skips writing bytes equal to the stored ones; Go encodes a float64 99 and an int64
