@@ -74,6 +74,7 @@ mod watch;
 
 pub use accounting::{Access, RequestCounts, Verb};
 pub use faults::FaultRule;
+pub use value_equality::go_round_trip;
 
 use accounting::Accounting;
 use faults::Faults;
