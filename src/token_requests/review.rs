@@ -282,14 +282,19 @@ impl Reviewer {
 }
 
 /// The `Instant` of `exp` (Unix seconds), taking `now` as the wall clock's present: when a
-/// bearer's answer stops being kept.
+/// bearer's answer stops being kept. `exp` is the caller's to write (a forged JWT may say year
+/// 10^12), so the time left is capped at [`FAR`] rather than overflowing `Instant`: the cache
+/// keeps nothing past its own lifetime (at most 300 s) anyway.
 fn instant_of(exp: u64, now: Instant) -> Instant {
     let unix_now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    now + Duration::from_secs(exp.saturating_sub(unix_now))
+    now + Duration::from_secs(exp.saturating_sub(unix_now)).min(FAR)
 }
+
+/// Longer than any cache lifetime: one day.
+const FAR: Duration = Duration::from_secs(24 * 3600);
 
 #[cfg(test)]
 mod tests {
@@ -305,6 +310,11 @@ mod tests {
         let until = instant_of(unix + 5, now);
         assert!(until <= now + Duration::from_secs(5) && until >= now + Duration::from_secs(4));
         assert_eq!(instant_of(unix - 100, now), now, "past: not kept");
+        assert_eq!(
+            instant_of(u64::MAX, now),
+            now + FAR,
+            "a forged exp does not overflow"
+        );
     }
 
     #[test]

@@ -652,15 +652,31 @@ async fn a_bearer_that_cannot_be_a_service_account_token_costs_no_token_review()
             "aud does not contain",
         ),
         (forged(AUDIENCE, unix_now() - 3600, 1), "expired"),
+        (
+            forged("https://kubernetes.default.svc", u64::MAX, 2),
+            "aud does not contain",
+        ),
         ("x".repeat(10_000), "longer than 8192 bytes"),
     ];
     for (bearer, says) in &unfit {
         let r = refusal(&endpoint.ask(Some(bearer), &request("videosdk")).await, 401);
         assert!(r["message"].as_str().unwrap().contains(says), "{r}");
     }
+    // A forged JWT for the audience whose exp is past any clock is reviewed (and refused),
+    // not a panic.
+    let far = forged(AUDIENCE, u64::MAX, 3);
+    let r = refusal(&endpoint.ask(Some(&far), &request("videosdk")).await, 401);
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid for audience"),
+        "{r}"
+    );
+    let reviews = 1;
     assert_eq!(
         endpoint.server.metrics().reviews_asked("tokenreview"),
-        0,
+        reviews,
         "no TokenReview for a bearer that cannot be valid"
     );
     // RFC 9110 §11.1: the scheme is case-insensitive.
