@@ -35,8 +35,11 @@ pub(crate) struct Audit {
 /// many lines were left out since. At most one entry per code and reason, a fixed set.
 #[derive(Default)]
 pub(crate) struct Sampler {
-    last: Mutex<HashMap<(u16, &'static str), (Instant, u64)>>,
+    last: Mutex<HashMap<Kind, (Instant, u64)>>,
 }
+
+/// A status code and the refusal's reason word.
+type Kind = (u16, &'static str);
 
 impl Sampler {
     /// Whether a line for `code` and `reason` is written at `now`: `Some(suppressed)` (lines
