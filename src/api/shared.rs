@@ -130,7 +130,7 @@ pub(super) const DURATION_SYNTAX_MESSAGE: &str =
     "must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m";
 
 /// Longest duration string accepted; bounds the CEL cost the API server estimates.
-pub(super) const DURATION_MAX_LENGTH: u32 = 64;
+pub(crate) const DURATION_MAX_LENGTH: u32 = 64;
 
 /// The longest `roomId` or `participantId`, in characters: the CRD's `maxLength`, which the
 /// API server counts in Unicode characters. The token request API and specs that bypassed

@@ -14,7 +14,9 @@
 //! `{"token": "<JWT>", "id": "<jti>", "iat": <Unix seconds>, "exp": <Unix seconds>}`.
 
 use super::refusal::Refusal;
-use crate::api::{IssuerKind, IssuerRef, Permission, Role, is_dns1123_subdomain};
+use crate::api::{
+    DURATION_MAX_LENGTH, IssuerKind, IssuerRef, Permission, Role, is_dns1123_subdomain,
+};
 use crate::token::{self, RequestError, TokenRequest};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
@@ -92,6 +94,14 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Refusal> {
     let participant_id: Option<String> = field(&mut object, "participantId")?;
     let ttl = match field::<String>(&mut object, "ttl")? {
         None => DEFAULT_TTL,
+        Some(ttl) if ttl.len() > DURATION_MAX_LENGTH as usize => {
+            return Err(Refusal::invalid(
+                "ttl",
+                format!(
+                    "ttl is longer than {DURATION_MAX_LENGTH} characters, the CRD's limit: write it as 10m, 1h30m"
+                ),
+            ));
+        }
         Some(ttl) => {
             token::parse_positive(&ttl).map_err(|e| Refusal::invalid("ttl", format!("ttl: {e}")))?
         }
@@ -425,6 +435,9 @@ mod tests {
             );
         }
         assert!(parse(ask(&format!(r#", "roomId": "{}""#, "r".repeat(256))).as_bytes()).is_ok());
+        let r = refused(&ask(&format!(r#", "ttl": "{}m""#, "1".repeat(64))));
+        assert_eq!(r.field.as_deref(), Some("ttl"));
+        assert!(r.message.contains("longer than 64"), "{}", r.message);
         for name in ["Videosdk", "a/b", "..", "a b", "x\u{7f}", &"a".repeat(254)] {
             let body = serde_json::json!({"issuer": {"name": name}, "permissions": ["allow_join"]});
             let r = refused(&body.to_string());
