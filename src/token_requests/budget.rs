@@ -5,7 +5,11 @@
 //!
 //! Beyond the rate the answer is 429 with `Retry-After` (when the next review may be asked);
 //! with every review in flight taken, 503 with `Retry-After: 1` (an in-flight review takes
-//! milliseconds). SubjectAccessReviews need no budget of their own: one is asked only for an
+//! milliseconds). A bearer the TokenReview authenticated before (and not yet expired) is not
+//! held to the rate when its cached answer runs out: a flood of garbage spending the rate
+//! cannot lock out a caller that was already in. Those reviews are bounded by the callers'
+//! number, one per bearer per cache lifetime, and still by the number in flight.
+//! SubjectAccessReviews need no budget of their own: one is asked only for an
 //! authenticated caller that is within its own rate limit (`--token-requests-rate`), so they
 //! are bounded per caller, and callers are bounded by who can mint ServiceAccount tokens.
 
@@ -61,15 +65,18 @@ impl Budget {
 
     /// A TokenReview out of the budget, held while the review is in flight; or the refusal
     /// (429 or 503, with `Retry-After`). A place in flight is taken first, so that a request
-    /// refused for want of one spends nothing of the rate.
-    pub(crate) fn take(&self) -> Result<SemaphorePermit<'_>, Refusal> {
+    /// refused for want of one spends nothing of the rate. A `known` bearer (authenticated
+    /// before) spends of the rate what is left but is not refused for it.
+    pub(crate) fn take(&self, known: bool) -> Result<SemaphorePermit<'_>, Refusal> {
         let permit = self.in_flight.try_acquire().map_err(|_| {
             Refusal::busy(format!(
                 "the operator has {} TokenReviews in flight, its limit (--token-requests-reviews-in-flight): try again in a moment",
                 self.limits.in_flight
             ))
         })?;
-        if let Err(not_until) = self.rate.check() {
+        if let Err(not_until) = self.rate.check()
+            && !known
+        {
             let wait: Duration = not_until.wait_time_from(self.rate.clock().now());
             return Err(Refusal::reviews_spent(self.limits.per_second.get(), wait));
         }
@@ -92,9 +99,13 @@ mod tests {
     #[test]
     fn past_the_burst_a_review_waits_with_retry_after() {
         let budget = Budget::new(limits(1, 2, 10));
-        assert!(budget.take().is_ok());
-        assert!(budget.take().is_ok());
-        let refused = budget.take().unwrap_err();
+        assert!(budget.take(false).is_ok());
+        assert!(budget.take(false).is_ok());
+        assert!(
+            budget.take(true).is_ok(),
+            "a known bearer is not held to the rate"
+        );
+        let refused = budget.take(false).unwrap_err();
         assert_eq!(refused.status.as_u16(), 429);
         assert!(
             refused
@@ -111,14 +122,18 @@ mod tests {
     #[test]
     fn reviews_in_flight_are_capped_and_given_back() {
         let budget = Budget::new(limits(100, 100, 2));
-        let first = budget.take().unwrap();
-        let _second = budget.take().unwrap();
-        let refused = budget.take().unwrap_err();
+        let first = budget.take(false).unwrap();
+        let _second = budget.take(false).unwrap();
+        let refused = budget.take(false).unwrap_err();
         assert_eq!(refused.status.as_u16(), 503);
         assert_eq!(refused.retry_after, Some(Duration::from_secs(1)));
+        assert!(
+            budget.take(true).is_err(),
+            "a known bearer too waits for a place"
+        );
         drop(first);
         assert!(
-            budget.take().is_ok(),
+            budget.take(false).is_ok(),
             "a finished review gives its place back"
         );
     }

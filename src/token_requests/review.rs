@@ -10,7 +10,7 @@
 //! TokenReview not answered from the cache takes a place in the endpoint's [`Budget`].
 
 use super::budget::Budget;
-use super::cache::AnswerCache;
+use super::cache::{AnswerCache, ExpiringCache};
 use super::metrics::Metrics;
 use super::refusal::{Check, Refusal};
 use crate::api::{GROUP, IssuerKind};
@@ -142,6 +142,9 @@ pub struct Reviewer {
     audience: String,
     authenticated: AnswerCache<TokenHash, Caller, NotAuthenticated>,
     authorized: AnswerCache<(TokenHash, Target), (), NotGranted>,
+    /// Bearers the TokenReview authenticated, kept until their `exp` (at most a day): their
+    /// next review is not held to the budget's rate (see [`Budget::take`]).
+    known: ExpiringCache<TokenHash, ()>,
     budget: Budget,
 }
 
@@ -161,6 +164,7 @@ impl Reviewer {
             audience,
             authenticated: AnswerCache::new(lifetime, capacity),
             authorized: AnswerCache::new(lifetime, capacity),
+            known: ExpiringCache::new(FAR, capacity),
             budget,
         }
     }
@@ -180,7 +184,7 @@ impl Reviewer {
             metrics.cache_hit("tokenreview");
             return answer.map_err(Refusal::from);
         }
-        let _permit = self.budget.take()?;
+        let _permit = self.budget.take(self.known.get(key, now).is_some())?;
         metrics.cache_miss("tokenreview");
         let review = TokenReview {
             spec: TokenReviewSpec {
@@ -219,8 +223,12 @@ impl Reviewer {
                 reason: status.error.filter(|e| !e.is_empty()),
             }),
         };
+        let expires = instant_of(exp, now);
+        if answer.is_ok() {
+            self.known.insert(*key, (), now, Some(expires));
+        }
         self.authenticated
-            .insert(*key, answer.clone(), now, Some(instant_of(exp, now)));
+            .insert(*key, answer.clone(), now, Some(expires));
         answer.map_err(Refusal::from)
     }
 

@@ -1012,3 +1012,59 @@ async fn a_cluster_issuers_status_written_by_another_installation_changes_no_ans
     let _ = roles.delete(&name, &DeleteParams::default()).await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_caller_already_authenticated_is_not_locked_out_when_garbage_spends_the_budget() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = setup("tr-known", json!({})).await else {
+        return;
+    };
+    let lifetime = Duration::from_secs(1);
+    let settings = Settings {
+        audience: AUDIENCE.to_owned(),
+        cache_lifetime: lifetime,
+        cache_capacity: 100,
+        rate: NonZeroU32::new(100).unwrap(),
+        burst: NonZeroU32::new(100).unwrap(),
+        cluster_resource_namespace: env.namespace().to_owned(),
+        namespace: Some(env.namespace().to_owned()),
+        review_budget: budget::Limits {
+            per_second: NonZeroU32::new(1).unwrap(),
+            burst: NonZeroU32::new(1).unwrap(),
+            in_flight: NonZeroU32::new(20).unwrap(),
+        },
+    };
+    let endpoint = Endpoint::serve(&env, env.t.client.clone(), settings).await;
+    let caller = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    assert_eq!(
+        ask_when_listed(&endpoint, &caller, &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    // Garbage spends the rate until it is refused, after the caller's answer has expired.
+    tokio::time::sleep(lifetime + Duration::from_millis(100)).await;
+    let mut n = 0;
+    loop {
+        n += 1;
+        let answer = endpoint
+            .ask(
+                Some(&forged(AUDIENCE, unix_now() + 3600, n)),
+                &request("videosdk"),
+            )
+            .await;
+        if answer.status == 429 {
+            break;
+        }
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        assert!(n < 10, "the budget of 1 per second was never spent");
+    }
+    // The caller, reviewed again, is not held to the spent rate.
+    let answer = endpoint.ask(Some(&caller), &request("videosdk")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        endpoint.server.metrics().reviews_asked("tokenreview"),
+        2 + n as u64 - 1
+    );
+    env.cleanup().await;
+}
