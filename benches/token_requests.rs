@@ -13,6 +13,14 @@
 //! Targets (issue 13): at least 10,000 requests per second per core of the operator's CPU, p99
 //! under 5 ms, at most one TokenReview and one SubjectAccessReview per caller and issuer per
 //! cache lifetime (10 s by default).
+//!
+//! Then a flood (issue 20): `BENCH_FLOOD_CONNECTIONS` (default 8) keep-alive connections send
+//! distinct garbage bearers (random strings and JWTs shaped for the right audience, alternately)
+//! while one legitimate caller makes `BENCH_FLOOD_REQUESTS` (default 2,000) requests; the same
+//! caller's requests alone, just before, are the baseline. Reported: the TokenReviews per second
+//! that reach the API server (its own count) against the endpoint's budget, and the caller's
+//! p50/p99 under the flood as ratios to the baseline. Loopback only; each flood connection stops
+//! when the caller is done, after at most 1,000,000 requests.
 
 // A test or benchmark binary exports nothing: its `pub` items are shared between its own
 // modules, and are not the crate's public API that `missing_docs` is about.
@@ -30,6 +38,7 @@ use kube::api::{Api, PostParams};
 use serde_json::json;
 use std::hint::black_box;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use support::operator::OperatorProcess;
 use support::server::ServerProcess;
@@ -59,8 +68,11 @@ fn main() {
     support::server::serve_if_child();
     let requests = number("BENCH_REQUESTS", 10_000);
     let callers = number("BENCH_CALLERS", 10).max(1);
+    let flood_connections = number("BENCH_FLOOD_CONNECTIONS", 8).max(1);
+    let flood_requests = number("BENCH_FLOOD_REQUESTS", 2_000).max(100);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let served = runtime.block_on(run(requests, callers));
+    let (served, flood) =
+        runtime.block_on(run(requests, callers, flood_connections, flood_requests));
     let signing = bare_signing();
     let per_core_ratio = served.per_core / signing.per_second;
     println!(
@@ -105,6 +117,178 @@ fn main() {
     ];
     for (met, target) in targets {
         println!("  target {target}: {}", if met { "met" } else { "NOT met" });
+    }
+    println!(
+        "flood: {flood_connections} connections of distinct garbage bearers, {} requests in {:.1} s ({:.0}/s: {} refused unasked 401, {} reviewed 401, {} budget 429/503), beside one caller's {flood_requests} requests:",
+        flood.garbage,
+        flood.duration,
+        flood.garbage as f64 / flood.duration,
+        flood.unasked,
+        flood.reviewed,
+        flood.spent
+    );
+    let reviews_per_second = flood.token_reviews as f64 / flood.duration;
+    println!(
+        "  {} TokenReviews reached the API server: {reviews_per_second:.1}/s, {:.1}/s past the burst (budget: {} per second, burst {})",
+        flood.token_reviews,
+        flood.token_reviews.saturating_sub(u64::from(REVIEW_BURST)) as f64 / flood.duration,
+        REVIEW_RATE,
+        REVIEW_BURST
+    );
+    println!(
+        "  the caller: p50 {:.3} ms, p99 {:.3} ms under the flood; alone p50 {:.3} ms, p99 {:.3} ms; ratios p50 {:.2}, p99 {:.2}; {} of its answers not 200",
+        flood.p50 * 1e3,
+        flood.p99 * 1e3,
+        flood.alone_p50 * 1e3,
+        flood.alone_p99 * 1e3,
+        flood.p50 / flood.alone_p50,
+        flood.p99 / flood.alone_p99,
+        flood.caller_refused
+    );
+    let within = flood.token_reviews as f64
+        <= f64::from(REVIEW_BURST) + f64::from(REVIEW_RATE) * flood.duration.ceil();
+    println!(
+        "  target TokenReviews within the budget: {}",
+        if within { "met" } else { "NOT met" }
+    );
+}
+
+/// The endpoint's TokenReview budget in the flood (`--token-requests-review-rate`, `-burst`):
+/// the defaults.
+const REVIEW_RATE: u32 = 100;
+const REVIEW_BURST: u32 = 200;
+
+/// What the flood did.
+struct Flood {
+    garbage: u64,
+    unasked: u64,
+    reviewed: u64,
+    spent: u64,
+    duration: f64,
+    token_reviews: u64,
+    p50: f64,
+    p99: f64,
+    alone_p50: f64,
+    alone_p99: f64,
+    caller_refused: usize,
+}
+
+/// A garbage bearer, number `n`: a random-looking string, or (odd `n`) a JWT shaped as a
+/// ServiceAccount token for the endpoint's audience, valid for an hour, signed by nobody.
+fn garbage(n: u64) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    if n % 2 == 0 {
+        return format!(
+            "garbage-{n:016x}-{:016x}",
+            n.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        );
+    }
+    let exp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        + 3600;
+    let part = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.{}",
+        part(json!({"alg": "RS256", "kid": "flood"})),
+        part(
+            json!({"aud": [AUDIENCE], "exp": exp, "sub": format!("system:serviceaccount:flood:n{n}")})
+        ),
+        URL_SAFE_NO_PAD.encode(n.to_be_bytes())
+    )
+}
+
+/// `requests` requests of `caller`, one at a time; their latencies sorted, and how many were
+/// not answered 200.
+async fn timed(caller: &mut Caller, requests: usize) -> (Vec<f64>, usize) {
+    let mut times = Vec::with_capacity(requests);
+    let mut refused = 0;
+    let request = caller.request.clone();
+    for _ in 0..requests {
+        let t = Instant::now();
+        if caller.ask_with(&request).await != 200 {
+            refused += 1;
+        }
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    (times, refused)
+}
+
+/// One caller alone, then beside `connections` connections of garbage bearers.
+async fn flood(
+    server: &ServerProcess,
+    address: std::net::SocketAddr,
+    tls: Arc<ClientConfig>,
+    bearer: &str,
+    path: &str,
+    connections: usize,
+    requests: usize,
+) -> Flood {
+    let mut caller = Caller::connect(address, tls.clone(), bearer, path).await;
+    assert_eq!(caller.ask().await, 200, "the caller is granted");
+    let (alone, _) = timed(&mut caller, requests).await;
+    let mut flooders = Vec::new();
+    for _ in 0..connections {
+        flooders.push(Caller::connect(address, tls.clone(), "unused", path).await);
+    }
+    server.reset_requests().await;
+    let done = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = flooders
+        .into_iter()
+        .map(|mut flooder| {
+            let (done, next) = (done.clone(), next.clone());
+            let path = path.to_owned();
+            tokio::spawn(async move {
+                let (mut unasked, mut reviewed, mut spent) = (0, 0, 0);
+                for _ in 0..1_000_000 {
+                    if done.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let request = Caller::request_for(&path, &garbage(n));
+                    match (flooder.ask_with(&request).await, n % 2) {
+                        (401, 0) => unasked += 1,
+                        (401, _) => reviewed += 1,
+                        (429 | 503, _) => spent += 1,
+                        (other, _) => panic!("a garbage bearer was answered {other}"),
+                    }
+                }
+                (unasked, reviewed, spent)
+            })
+        })
+        .collect();
+    let (under_flood, caller_refused) = timed(&mut caller, requests).await;
+    done.store(true, Ordering::Relaxed);
+    let (mut unasked, mut reviewed, mut spent) = (0, 0, 0);
+    for task in tasks {
+        let (u, r, s) = task.await.expect("a flood connection");
+        (unasked, reviewed, spent) = (unasked + u, reviewed + r, spent + s);
+    }
+    let duration = started.elapsed().as_secs_f64();
+    let counts = server.requests().await;
+    let token_reviews = counts
+        .by
+        .iter()
+        .filter(|(verb, r, _)| verb == "create" && r == "tokenreviews")
+        .map(|(_, _, n)| n)
+        .sum::<u64>();
+    Flood {
+        garbage: unasked + reviewed + spent,
+        unasked,
+        reviewed,
+        spent,
+        duration,
+        token_reviews,
+        p50: quantile(&under_flood, 0.5),
+        p99: quantile(&under_flood, 0.99),
+        alone_p50: quantile(&alone, 0.5),
+        alone_p99: quantile(&alone, 0.99),
+        caller_refused,
     }
 }
 
@@ -186,21 +370,32 @@ impl Caller {
             .connect(ServerName::IpAddress(address.ip().into()), tcp)
             .await
             .expect("TLS handshake");
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: operator\r\nContent-Type: application/json\r\nAuthorization: Bearer {bearer}\r\nContent-Length: {}\r\n\r\n{BODY}",
-            BODY.len()
-        );
         Caller {
             reader: BufReader::new(stream),
-            request: request.into_bytes(),
+            request: Self::request_for(path, bearer),
         }
     }
 
-    /// One request; its status code.
+    /// The request of [`BODY`] with `bearer`.
+    fn request_for(path: &str, bearer: &str) -> Vec<u8> {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: operator\r\nContent-Type: application/json\r\nAuthorization: Bearer {bearer}\r\nContent-Length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        )
+        .into_bytes()
+    }
+
+    /// One request with the caller's bearer; its status code.
     async fn ask(&mut self) -> u16 {
+        let request = self.request.clone();
+        self.ask_with(&request).await
+    }
+
+    /// One request (`request`, whole); its status code.
+    async fn ask_with(&mut self, request: &[u8]) -> u16 {
         self.reader
             .get_mut()
-            .write_all(&self.request)
+            .write_all(request)
             .await
             .expect("sent");
         let mut line = String::new();
@@ -229,7 +424,12 @@ impl Caller {
     }
 }
 
-async fn run(requests: usize, callers: usize) -> Served {
+async fn run(
+    requests: usize,
+    callers: usize,
+    flood_connections: usize,
+    flood_requests: usize,
+) -> (Served, Flood) {
     let server = ServerProcess::spawn();
     let client = server.client();
     manifests::install_crds(&client).await.expect("CRDs");
@@ -294,6 +494,10 @@ async fn run(requests: usize, callers: usize) -> Served {
             "1000000",
             "--token-requests-burst",
             "1000000",
+            "--token-requests-review-rate",
+            &REVIEW_RATE.to_string(),
+            "--token-requests-review-burst",
+            &REVIEW_BURST.to_string(),
         ],
     )
     .await;
@@ -384,6 +588,16 @@ async fn run(requests: usize, callers: usize) -> Served {
         access_reviews: count("subjectaccessreviews"),
         lifetimes: (duration / 10.0).ceil() as u64 + 1,
     };
+    let flood = flood(
+        &server,
+        address,
+        tls,
+        &bearers[0],
+        &path,
+        flood_connections,
+        flood_requests,
+    )
+    .await;
     operator.stop().await;
-    served
+    (served, flood)
 }

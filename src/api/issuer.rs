@@ -120,4 +120,10 @@ pub struct IssuerStatus {
     /// revealing it. The secret is never shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_fingerprint: Option<String>,
+    /// ClusterVideoSdkIssuer only: the cluster resource namespace of the installation that
+    /// wrote this status (where it read the credentials Secret). Another installation, with
+    /// another cluster resource namespace, leaves such a status alone and reports
+    /// `ConflictingInstallation` rather than rewriting it in turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_resource_namespace: Option<String>,
 }

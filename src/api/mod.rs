@@ -16,6 +16,9 @@ pub use issuer::{
     ClusterVideoSdkIssuer, ClusterVideoSdkIssuerSpec, CredentialsSecretRef, IssuerPolicy,
     IssuerStatus, VideoSdkIssuer, VideoSdkIssuerSpec,
 };
+pub(crate) use shared::{
+    DURATION_MAX_LENGTH, ID_MAX_LENGTH, is_dns1123_label, is_dns1123_subdomain,
+};
 pub use shared::{Permission, Role};
 pub use token::{
     IssuerKind, IssuerRef, RENEW_NOW_ANNOTATION, RolloutRestartTarget, SecretTemplate,

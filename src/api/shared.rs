@@ -130,4 +130,65 @@ pub(super) const DURATION_SYNTAX_MESSAGE: &str =
     "must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m";
 
 /// Longest duration string accepted; bounds the CEL cost the API server estimates.
-pub(super) const DURATION_MAX_LENGTH: u32 = 64;
+pub(crate) const DURATION_MAX_LENGTH: u32 = 64;
+
+/// The longest `roomId` or `participantId`, in characters: the CRD's `maxLength`, which the
+/// API server counts in Unicode characters. The token request API and specs that bypassed
+/// admission are held to it by `token::TokenRequest::validate`.
+pub const ID_MAX_LENGTH: usize = 256;
+
+/// The longest object name (a DNS-1123 subdomain), in characters.
+pub const NAME_MAX_LENGTH: usize = 253;
+
+/// Whether `s` is a DNS-1123 label, what a namespace's name must be: at most 63 characters,
+/// lowercase letters, digits and `-`, starting and ending with a letter or digit (Kubernetes
+/// `IsDNS1123Label`).
+pub fn is_dns1123_label(s: &str) -> bool {
+    let alphanumeric = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let bytes = s.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes.iter().all(|&c| alphanumeric(c) || c == b'-')
+        && alphanumeric(bytes[0])
+        && alphanumeric(bytes[bytes.len() - 1])
+}
+
+/// Whether `s` is a DNS-1123 subdomain, what most objects' names must be: at most 253
+/// characters, DNS-1123 labels joined by `.` (Kubernetes `IsDNS1123Subdomain`).
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= NAME_MAX_LENGTH && s.split('.').all(is_dns1123_label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns1123_names_are_told_from_the_rest() {
+        for label in ["a", "media", "team-1", "0", &"a".repeat(63)] {
+            assert!(is_dns1123_label(label), "{label}");
+            assert!(is_dns1123_subdomain(label), "{label}");
+        }
+        for not_label in [
+            "",
+            " ",
+            "%20",
+            "..",
+            ".",
+            "a.b",
+            "\0",
+            "a\0",
+            "Media",
+            "-a",
+            "a-",
+            "a_b",
+            "ü",
+            &"a".repeat(64),
+        ] {
+            assert!(!is_dns1123_label(not_label), "{not_label:?}");
+        }
+        assert!(is_dns1123_subdomain("videosdk.example.com"));
+        for not_subdomain in ["", "a..b", ".a", "a.", "A.b", &"a.".repeat(127)] {
+            assert!(!is_dns1123_subdomain(not_subdomain), "{not_subdomain:?}");
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! `VideoSdkToken`: one VideoSDK access token, kept signed and fresh in a Secret.
 
 use super::shared::{
-    DURATION_MAX_LENGTH, DURATION_SYNTAX_MESSAGE, Permission, Role, go_duration_regex,
+    DURATION_MAX_LENGTH, DURATION_SYNTAX_MESSAGE, ID_MAX_LENGTH, NAME_MAX_LENGTH, Permission, Role,
+    go_duration_regex,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
@@ -98,13 +99,13 @@ pub struct VideoSdkTokenSpec {
 
     /// Restricts the token to one meeting/room (v2 claim `roomId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = ID_MAX_LENGTH))]
     #[x_kube(validation = Rule::new(CONTROL_CHARACTER_RULE).message(CONTROL_CHARACTER_MESSAGE))]
     pub room_id: Option<String>,
 
     /// Binds the token to one participant id (v2 claim `participantId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = ID_MAX_LENGTH))]
     #[x_kube(validation = Rule::new(CONTROL_CHARACTER_RULE).message(CONTROL_CHARACTER_MESSAGE))]
     pub participant_id: Option<String>,
 
@@ -185,7 +186,7 @@ pub enum WorkloadKind {
 #[serde(rename_all = "camelCase")]
 pub struct IssuerRef {
     /// Name of the issuer.
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = NAME_MAX_LENGTH))]
     pub name: String,
     /// Kind of the issuer: `VideoSdkIssuer` (same namespace, the default) or
     /// `ClusterVideoSdkIssuer`.

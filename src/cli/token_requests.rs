@@ -4,7 +4,7 @@
 use super::listen;
 use crate::controller;
 use crate::controller::watches::CredentialSecrets;
-use crate::token_requests::{self, Server, Settings, tls};
+use crate::token_requests::{self, Server, Settings, budget, tls};
 use clap::Args;
 use kube::Client;
 use std::net::SocketAddr;
@@ -41,6 +41,18 @@ pub struct TokenRequestArgs {
     /// Token requests each caller may make at once, above the sustained rate.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_BURST", default_value_t = NonZeroU32::new(100).expect("not zero"), value_name = "REQUESTS")]
     pub token_requests_burst: NonZeroU32,
+    /// TokenReviews per second the endpoint may ask of the API server, all callers together
+    /// (a review answered from the cache needs none); beyond it the answer is 429 with
+    /// Retry-After.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_REVIEW_RATE", default_value_t = budget::Limits::default().per_second, value_name = "PER_SECOND")]
+    pub token_requests_review_rate: NonZeroU32,
+    /// TokenReviews the endpoint may ask at once above --token-requests-review-rate.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_REVIEW_BURST", default_value_t = budget::Limits::default().burst, value_name = "REVIEWS")]
+    pub token_requests_review_burst: NonZeroU32,
+    /// TokenReviews the endpoint may have waiting on the API server at once; beyond it the
+    /// answer is 503 with Retry-After.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_REVIEWS_IN_FLIGHT", default_value_t = budget::Limits::default().in_flight, value_name = "REVIEWS")]
+    pub token_requests_reviews_in_flight: NonZeroU32,
     /// Serve HTTPS with the certificate of this kubernetes.io/tls Secret (tls.crt, tls.key),
     /// e.g. one a cert-manager Certificate writes; reloaded when it changes. NAME alone is in
     /// the cluster resource namespace (the operator's own).
@@ -121,6 +133,11 @@ impl TokenRequestArgs {
             burst: self.token_requests_burst,
             cluster_resource_namespace: operator.cluster_resource_namespace.clone(),
             namespace: operator.namespace.clone(),
+            review_budget: budget::Limits {
+                per_second: self.token_requests_review_rate,
+                burst: self.token_requests_review_burst,
+                in_flight: self.token_requests_reviews_in_flight,
+            },
         };
         let server = Server::start(client.clone(), settings, metrics);
         let tls = self

@@ -5,6 +5,14 @@
 //!
 //! The same three steps as a token's: gather (the credentials Secret from the cache), plan
 //! ([`plan`], pure), write (the status and the Event of a transition).
+//!
+//! Two installations (each with its own cluster resource namespace) both reconcile every
+//! `ClusterVideoSdkIssuer`, and would judge it from different Secrets. So that they do not
+//! rewrite each other's status in a loop, an installation writes its cluster resource
+//! namespace into the status (`status.clusterResourceNamespace`), and leaves alone a status
+//! that another one wrote: it publishes a `ConflictingInstallation` Warning Event instead
+//! ([`written_elsewhere`]). Nothing of this installation depends on that status (tokens and
+//! token requests check the credentials themselves), so only the display is the other's.
 
 use super::context::Context;
 use super::error::Error;
@@ -44,7 +52,7 @@ pub(crate) async fn reconcile_namespaced(
         &namespace,
     )
     .await;
-    write(&*issuer, issuer.status.as_ref(), outcome, api, &ctx).await?;
+    write(&*issuer, issuer.status.as_ref(), outcome, None, api, &ctx).await?;
     Ok(Action::await_change())
 }
 
@@ -55,6 +63,21 @@ pub(crate) async fn reconcile_cluster(
 ) -> Result<Action, Error> {
     let spec = &issuer.spec;
     let namespace = ctx.settings.cluster_resource_namespace.clone();
+    if let Some(other) = written_elsewhere(issuer.status.as_ref(), &namespace) {
+        let message = format!(
+            "another installation of the operator, with cluster resource namespace {other}, writes this issuer's status; this one (cluster resource namespace {namespace}) leaves it alone: keep cluster issuers to one installation, or remove the status to hand it over"
+        );
+        tracing::warn!(issuer = %display::namespaced_name(&*issuer), "{message}");
+        ctx.publish(
+            &*issuer,
+            EventType::Warning,
+            Reason::ConflictingInstallation.as_str(),
+            "CheckCredentials",
+            message,
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
     let outcome = check(
         &ctx,
         &spec.credentials_secret_ref,
@@ -67,11 +90,21 @@ pub(crate) async fn reconcile_cluster(
         &*issuer,
         issuer.status.as_ref(),
         outcome,
+        Some(namespace),
         Api::all(ctx.client.clone()),
         &ctx,
     )
     .await?;
     Ok(Action::await_change())
+}
+
+/// The cluster resource namespace of another installation that wrote `status`, when it is not
+/// `ours`; `None` when the status is this installation's to write (none yet, or written before
+/// the marker existed, or by this installation).
+fn written_elsewhere<'a>(status: Option<&'a IssuerStatus>, ours: &str) -> Option<&'a str> {
+    status
+        .and_then(|s| s.cluster_resource_namespace.as_deref())
+        .filter(|writer| *writer != ours)
 }
 
 /// Issuers are retried only on change: their problems are all fixed by a change that a watch
@@ -125,11 +158,13 @@ fn plan(
     Ok(token::fingerprint(credentials.api_key()))
 }
 
-/// Writes the issuer's status if it changed, with an Event when readiness or its reason changes.
+/// Writes the issuer's status if it changed, with an Event when readiness or its reason changes;
+/// `cluster_resource_namespace` is the marker of a cluster issuer's status.
 async fn write<K>(
     issuer: &K,
     previous: Option<&IssuerStatus>,
     outcome: Result<String, Problem>,
+    cluster_resource_namespace: Option<String>,
     api: Api<K>,
     ctx: &Context,
 ) -> Result<(), Error>
@@ -164,6 +199,7 @@ where
     let new = IssuerStatus {
         conditions: vec![condition.clone()],
         api_key_fingerprint: fingerprint,
+        cluster_resource_namespace,
     };
     if new == previous {
         return Ok(());
@@ -207,6 +243,28 @@ mod tests {
 
     fn secret_ref() -> CredentialsSecretRef {
         serde_json::from_value(json!({"name": "creds"})).unwrap()
+    }
+
+    #[test]
+    fn a_status_another_installation_wrote_is_told_apart() {
+        let written_by = |marker: Option<&str>| IssuerStatus {
+            cluster_resource_namespace: marker.map(str::to_owned),
+            ..IssuerStatus::default()
+        };
+        assert_eq!(written_elsewhere(None, "ours"), None, "no status yet");
+        assert_eq!(
+            written_elsewhere(Some(&written_by(None)), "ours"),
+            None,
+            "before the marker"
+        );
+        assert_eq!(
+            written_elsewhere(Some(&written_by(Some("ours"))), "ours"),
+            None
+        );
+        assert_eq!(
+            written_elsewhere(Some(&written_by(Some("theirs"))), "ours"),
+            Some("theirs")
+        );
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub enum Reason {
     InvalidPolicy,
     /// Issuer: the namespaceSelector uses an unknown operator.
     InvalidNamespaceSelector,
+    /// Cluster issuer (a Warning Event, not a condition this installation writes): another
+    /// installation, with another cluster resource namespace, writes its status.
+    ConflictingInstallation,
 }
 
 /// The kind of object a [`Reason`] is given on.
@@ -54,7 +57,7 @@ pub enum On {
 
 impl Reason {
     /// Every reason, in the README table's order.
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 16] = [
         Reason::Issued,
         Reason::IssuerNotFound,
         Reason::IssuerNotReady,
@@ -70,6 +73,7 @@ impl Reason {
         Reason::ValueNotUtf8,
         Reason::InvalidPolicy,
         Reason::InvalidNamespaceSelector,
+        Reason::ConflictingInstallation,
     ];
 
     /// The reason as it appears in the condition and the Event.
@@ -187,6 +191,12 @@ impl Reason {
                 On::Issuer,
                 "an unknown selector operator",
                 "use In, NotIn, Exists, DoesNotExist",
+            ),
+            Reason::ConflictingInstallation => (
+                "ConflictingInstallation",
+                On::Issuer,
+                "a Warning Event on a cluster issuer: another installation of the operator (its cluster resource namespace named in `status.clusterResourceNamespace` and the message) writes its status, so this one leaves the status alone instead of rewriting it in turn",
+                "keep cluster issuers to one installation; to hand one over, remove its status (`kubectl patch cvsi NAME --subresource=status --type=json -p '[{\"op\":\"remove\",\"path\":\"/status\"}]'`)",
             ),
         }
     }

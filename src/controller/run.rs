@@ -44,6 +44,21 @@ fn token_trigger(token: &CachedToken) -> Option<u64> {
     Some(hasher.finish())
 }
 
+/// What a cluster issuer's reconcile depends on beyond its generation: which installation wrote
+/// its status (`status.clusterResourceNamespace`), so that a status another installation writes
+/// is noticed at once and reported (`ConflictingInstallation`, see `issuers`). This
+/// installation's own first write changes it too, which costs one reconcile that writes nothing.
+fn cluster_issuer_trigger(issuer: &ClusterVideoSdkIssuer) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    issuer.meta().generation.hash(&mut hasher);
+    issuer
+        .status
+        .as_ref()
+        .and_then(|s| s.cluster_resource_namespace.as_deref())
+        .hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 /// An API for `K` in `namespace`, or in all namespaces (`None`). Also used by the token request
 /// endpoint's caches.
 pub(crate) fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -233,7 +248,7 @@ pub async fn run(
             Api::<ClusterVideoSdkIssuer>::all(client.clone()),
             cluster_writer,
             slim,
-            predicates::generation,
+            cluster_issuer_trigger,
             |_| {},
             cluster_listed,
         ),

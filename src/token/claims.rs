@@ -2,7 +2,7 @@
 //! VideoSDK reads.
 
 use super::credentials::fingerprint;
-use crate::api::{Permission, Role, VideoSdkTokenSpec};
+use crate::api::{ID_MAX_LENGTH, Permission, Role, VideoSdkTokenSpec};
 use go_duration::{DurationError, GoDuration, parse_positive};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -46,6 +46,17 @@ pub enum RequestError {
         code: u32,
         /// Its 0-based position in the value, in characters.
         position: usize,
+    },
+    /// `spec.roomId` or `spec.participantId` is longer than [`ID_MAX_LENGTH`] characters, the
+    /// CRD's `maxLength` (so a token request cannot ask for what a `VideoSdkToken` may not).
+    #[error("{field} is {length} characters long: at most {max} are allowed")]
+    TooLong {
+        /// `spec.roomId` or `spec.participantId`.
+        field: &'static str,
+        /// Its length, in characters.
+        length: usize,
+        /// [`ID_MAX_LENGTH`].
+        max: usize,
     },
     /// `spec.ttl` is not a positive Go duration.
     #[error("spec.ttl: {0}")]
@@ -111,6 +122,14 @@ impl TokenRequest {
             ("spec.roomId", &self.room_id),
             ("spec.participantId", &self.participant_id),
         ] {
+            let length = value.as_deref().map_or(0, |v| v.chars().count());
+            if length > ID_MAX_LENGTH {
+                return Err(RequestError::TooLong {
+                    field,
+                    length,
+                    max: ID_MAX_LENGTH,
+                });
+            }
             let control = value
                 .as_deref()
                 .and_then(|v| v.chars().enumerate().find(|(_, c)| c.is_control()));
@@ -337,6 +356,19 @@ mod tests {
         let mut s = spec(vec![Permission::AllowJoin]);
         s.participant_id = Some("Zoë 🎥 #1".to_owned());
         assert!(TokenRequest::from_spec(&s).is_ok());
+        // The CRD's maxLength, in characters (not bytes): 256 two-byte characters pass.
+        let mut s = spec(vec![Permission::AllowJoin]);
+        s.room_id = Some("ü".repeat(ID_MAX_LENGTH));
+        assert!(TokenRequest::from_spec(&s).is_ok());
+        s.participant_id = Some("p".repeat(16_000));
+        assert_eq!(
+            TokenRequest::from_spec(&s),
+            Err(RequestError::TooLong {
+                field: "spec.participantId",
+                length: 16_000,
+                max: 256
+            })
+        );
 
         let ttl_error = |ttl: &str| {
             let mut s = spec(vec![Permission::AllowJoin]);

@@ -14,11 +14,15 @@
 //! `{"token": "<JWT>", "id": "<jti>", "iat": <Unix seconds>, "exp": <Unix seconds>}`.
 
 use super::refusal::Refusal;
-use crate::api::{IssuerKind, IssuerRef, Permission, Role};
+use crate::api::{
+    DURATION_MAX_LENGTH, IssuerKind, IssuerRef, Permission, Role, is_dns1123_subdomain,
+};
 use crate::token::{self, RequestError, TokenRequest};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::fmt;
 use std::time::Duration;
 
 /// The lifetime of a token whose request gives no `ttl`: VideoSDK's own sample token server
@@ -59,10 +63,10 @@ pub struct Granted<'a> {
 }
 
 /// Parses a request body. Errors: 400 when the body is not a JSON object, 422 naming the field
-/// for a missing, unknown or invalid field.
+/// for a missing, unknown, repeated or invalid field. The claims are held to the rules a
+/// `VideoSdkToken` is held to at admission ([`TokenRequest::validate`]).
 pub fn parse(body: &[u8]) -> Result<Parsed, Refusal> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Refusal::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    let value = without_duplicate_keys(body)?;
     let Value::Object(mut object) = value else {
         return Err(Refusal::bad_request(
             "the request body must be a JSON object".to_owned(),
@@ -90,6 +94,14 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Refusal> {
     let participant_id: Option<String> = field(&mut object, "participantId")?;
     let ttl = match field::<String>(&mut object, "ttl")? {
         None => DEFAULT_TTL,
+        Some(ttl) if ttl.len() > DURATION_MAX_LENGTH as usize => {
+            return Err(Refusal::invalid(
+                "ttl",
+                format!(
+                    "ttl is longer than {DURATION_MAX_LENGTH} characters, the CRD's limit: write it as 10m, 1h30m"
+                ),
+            ));
+        }
         Some(ttl) => {
             token::parse_positive(&ttl).map_err(|e| Refusal::invalid("ttl", format!("ttl: {e}")))?
         }
@@ -116,7 +128,7 @@ fn request_field(error: &RequestError) -> &'static str {
         RequestError::DuplicateRole(_) => "roles",
         RequestError::EmptyRoomId => "roomId",
         RequestError::EmptyParticipantId => "participantId",
-        RequestError::ControlCharacter { field, .. } => {
+        RequestError::ControlCharacter { field, .. } | RequestError::TooLong { field, .. } => {
             field.strip_prefix("spec.").unwrap_or(field)
         }
         RequestError::Ttl(_) | RequestError::TtlTooShort { .. } => "ttl",
@@ -147,6 +159,12 @@ fn issuer(object: &mut Map<String, Value>) -> Result<IssuerRef, Refusal> {
         .map_err(|r| r.prefixed("issuer."))?
         .filter(|n: &String| !n.is_empty())
         .ok_or_else(|| Refusal::invalid("issuer.name", "issuer.name is required".to_owned()))?;
+    if !is_dns1123_subdomain(&name) {
+        return Err(Refusal::invalid(
+            "issuer.name",
+            "issuer.name is not an issuer's name: a DNS-1123 subdomain (at most 253 lowercase letters, digits, '-' and '.')".to_owned(),
+        ));
+    }
     let kind: IssuerKind = field(&mut issuer, "kind")
         .map_err(|r| r.prefixed("issuer."))?
         .unwrap_or_default();
@@ -164,6 +182,111 @@ fn field<T: DeserializeOwned>(
         Some(value) => serde_json::from_value(value)
             .map(Some)
             .map_err(|e| Refusal::invalid(name, format!("{name}: {e}"))),
+    }
+}
+
+/// `body` as JSON, refusing a key given twice in one object (RFC 8259 §4 leaves duplicate
+/// names to the reader; serde_json keeps the last one silently, so `{"roomId": "a", "roomId":
+/// "b"}` would sign whichever came last). Errors: 422 naming the key (`issuer.name` inside
+/// `issuer`), 400 for text that is not JSON.
+fn without_duplicate_keys(body: &[u8]) -> Result<Value, Refusal> {
+    let duplicate = RefCell::new(None);
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let value = Unique {
+        path: String::new(),
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut reader)
+    .and_then(|value| reader.end().map(|()| value));
+    match (value, duplicate.into_inner()) {
+        (_, Some(key)) => Err(Refusal::invalid(
+            &key,
+            format!("{key} is given more than once: give each field once"),
+        )),
+        (Ok(value), None) => Ok(value),
+        (Err(e), None) => Err(Refusal::bad_request(format!(
+            "the request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// Reads a JSON value at `path` (`""` for the top, `issuer.` inside `issuer`) as
+/// `serde_json::Value` does, but stops at the first key repeated in an object, noting its path
+/// in `duplicate`. serde_json's recursion limit (128 levels) still applies.
+struct Unique<'a> {
+    path: String,
+    duplicate: &'a RefCell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Unique<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Value, D::Error> {
+        reader.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Unique<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Value, A::Error> {
+        let mut all = Vec::new();
+        while let Some(item) = items.next_element_seed(Unique {
+            path: format!("{}[{}].", self.path.trim_end_matches('.'), all.len()),
+            duplicate: self.duplicate,
+        })? {
+            all.push(item);
+        }
+        Ok(Value::Array(all))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            let path = format!("{}{key}", self.path);
+            if object.contains_key(&key) {
+                *self.duplicate.borrow_mut() = Some(path);
+                return Err(A::Error::custom("a duplicate key"));
+            }
+            let value = entries.next_value_seed(Unique {
+                path: format!("{path}."),
+                duplicate: self.duplicate,
+            })?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -251,6 +374,74 @@ mod tests {
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
             assert_eq!(r.field.as_deref(), Some(field), "{body}: {}", r.message);
             assert!(!r.message.contains("spec."), "{}", r.message);
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_named_at_any_depth() {
+        for (body, key) in [
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["allow_join"], "roomId": "a", "roomId": "b"}"#,
+                "roomId",
+            ),
+            (
+                r#"{"issuer": {"name": "i", "name": "j"}, "permissions": ["allow_join"]}"#,
+                "issuer.name",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "issuer": {"name": "j"}, "permissions": ["allow_join"]}"#,
+                "issuer",
+            ),
+            (r#"{"ttl": "1m", "ttl": "1m"}"#, "ttl"),
+        ] {
+            let r = refused(body);
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(r.field.as_deref(), Some(key), "{body}");
+            assert!(r.message.contains("more than once"), "{}", r.message);
+        }
+        assert_eq!(
+            without_duplicate_keys(br#"{"a": [{"b": 1}, {"b": 2.5}], "c": null, "d": true}"#)
+                .unwrap(),
+            serde_json::json!({"a": [{"b": 1}, {"b": 2.5}], "c": null, "d": true}),
+            "the same value serde_json reads, when no key repeats"
+        );
+        let deep = "[".repeat(10_000);
+        assert_eq!(
+            refused(&deep).status,
+            StatusCode::BAD_REQUEST,
+            "the recursion limit holds"
+        );
+    }
+
+    #[test]
+    fn the_crd_limits_hold_for_requests_too() {
+        let ask = |extra: &str| {
+            format!(r#"{{"issuer": {{"name": "i"}}, "permissions": ["allow_join"]{extra}}}"#)
+        };
+        let long = "x".repeat(16_000);
+        for (body, field) in [
+            (ask(&format!(r#", "roomId": "{long}""#)), "roomId"),
+            (
+                ask(&format!(r#", "participantId": "{long}""#)),
+                "participantId",
+            ),
+        ] {
+            let r = refused(&body);
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(r.field.as_deref(), Some(field));
+            assert_eq!(
+                r.message,
+                format!("{field} is 16000 characters long: at most 256 are allowed")
+            );
+        }
+        assert!(parse(ask(&format!(r#", "roomId": "{}""#, "r".repeat(256))).as_bytes()).is_ok());
+        let r = refused(&ask(&format!(r#", "ttl": "{}m""#, "1".repeat(64))));
+        assert_eq!(r.field.as_deref(), Some("ttl"));
+        assert!(r.message.contains("longer than 64"), "{}", r.message);
+        for name in ["Videosdk", "a/b", "..", "a b", "x\u{7f}", &"a".repeat(254)] {
+            let body = serde_json::json!({"issuer": {"name": name}, "permissions": ["allow_join"]});
+            let r = refused(&body.to_string());
+            assert_eq!(r.field.as_deref(), Some("issuer.name"), "{name}");
         }
     }
 

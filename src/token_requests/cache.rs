@@ -63,9 +63,70 @@ impl<K: Eq + Hash + Clone, V: Clone> ExpiringCache<K, V> {
     }
 }
 
+/// The answers of one kind of review: granted ones (`T`) and refused ones (`E`) in two caches
+/// of the same lifetime and capacity, so that refused answers, which anyone can cause by sending
+/// garbage, never push out the granted answer of a caller that authenticated.
+pub(crate) struct AnswerCache<K, T, E> {
+    granted: ExpiringCache<K, T>,
+    refused: ExpiringCache<K, E>,
+}
+
+impl<K: Eq + Hash + Clone, T: Clone, E: Clone> AnswerCache<K, T, E> {
+    /// Two empty caches of `capacity` answers each, kept for `lifetime`.
+    pub(crate) fn new(lifetime: Duration, capacity: usize) -> Self {
+        AnswerCache {
+            granted: ExpiringCache::new(lifetime, capacity),
+            refused: ExpiringCache::new(lifetime, capacity),
+        }
+    }
+
+    /// The answer for `key` if one is kept at `now`.
+    pub(crate) fn get(&self, key: &K, now: Instant) -> Option<Result<T, E>> {
+        match self.granted.get(key, now) {
+            Some(granted) => Some(Ok(granted)),
+            None => self.refused.get(key, now).map(Err),
+        }
+    }
+
+    /// Keeps `answer` for `key`, in the cache of its kind (see [`ExpiringCache::insert`]).
+    pub(crate) fn insert(
+        &self,
+        key: K,
+        answer: Result<T, E>,
+        now: Instant,
+        until: Option<Instant>,
+    ) {
+        match answer {
+            Ok(granted) => self.granted.insert(key, granted, now, until),
+            Err(refused) => self.refused.insert(key, refused, now, until),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_answers_never_push_out_granted_ones() {
+        let cache = AnswerCache::<u32, &str, ()>::new(Duration::from_secs(10), 2);
+        let t0 = Instant::now();
+        cache.insert(0, Ok("caller"), t0, None);
+        for garbage in 1..100 {
+            cache.insert(
+                garbage,
+                Err(()),
+                t0 + Duration::from_millis(garbage.into()),
+                None,
+            );
+        }
+        assert_eq!(
+            cache.get(&0, t0 + Duration::from_secs(1)),
+            Some(Ok("caller"))
+        );
+        assert_eq!(cache.get(&99, t0 + Duration::from_secs(1)), Some(Err(())));
+        assert_eq!(cache.get(&1, t0 + Duration::from_secs(1)), None, "bounded");
+    }
 
     #[test]
     fn entries_expire_and_the_size_stays_bounded() {

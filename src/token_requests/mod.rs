@@ -5,22 +5,30 @@
 //! `Authorization: Bearer <Kubernetes token>` and a JSON body (see [`body`]) answers with a
 //! token signed by the named issuer. What happens, in order:
 //!
-//! 1. the bearer token is checked with a TokenReview for the configured audience (401);
-//! 2. the caller (its username) gets a request out of its rate limit (429, `Retry-After`);
-//! 3. the body is read (413 past [`MAX_BODY`]) and parsed (400, 422 naming the field);
-//! 4. a SubjectAccessReview asks whether the caller may [`review::VERB`] the issuer in the
+//! 1. the namespace of the path must be a namespace's name (400), before any API call;
+//! 2. the bearer token must be shaped as a ServiceAccount token for the configured audience
+//!    ([`bearer`], 401), then is checked with a TokenReview (401), asked within the endpoint's
+//!    budget of TokenReviews ([`budget`], 429 or 503 with `Retry-After`) unless cached;
+//! 3. the caller (its username) gets a request out of its rate limit (429, `Retry-After`);
+//! 4. the body is read (413 past [`MAX_BODY`]) and parsed (400, 422 naming the field);
+//! 5. a SubjectAccessReview asks whether the caller may [`review::VERB`] the issuer in the
 //!    request's namespace (403, check `RBAC`); before the issuer's existence is looked at, so
 //!    that a caller without a grant cannot learn which issuers exist;
-//! 5. the issuer is looked up in this process's caches (404), its namespaceSelector (403, check
-//!    `NamespaceSelector`) and policy (403, check `Policy`) are applied, and it must be Ready,
-//!    with readable credentials (503);
-//! 6. the token is signed and returned; one audit log line per request, whatever the answer,
-//!    names the caller, namespace, issuer, claims asked and token id, never a token.
+//! 6. the issuer is looked up in this process's caches (404), its namespaceSelector (403, check
+//!    `NamespaceSelector`) and policy (403, check `Policy`) are applied, and its credentials
+//!    Secret must hold usable credentials (503). The endpoint decides from what it checks
+//!    itself, with the issuer controller's own rules, and never from the issuer's `status`:
+//!    anyone who may write that status (another installation) could otherwise make it refuse;
+//! 7. the token is signed and returned; an audit log line ([`audit`]) names the caller,
+//!    namespace, issuer, claims asked and token id, never a token.
 //!
 //! Every replica serves it (not only the leader): it keeps its own caches of the issuers and
 //! their credentials Secrets, and holds no other state than brief review caches.
 
+mod audit;
+pub mod bearer;
 pub mod body;
+pub mod budget;
 mod cache;
 pub mod metrics;
 pub mod refusal;
@@ -29,14 +37,15 @@ pub mod tls;
 
 pub use metrics::Metrics;
 
-use crate::api::{ClusterVideoSdkIssuer, IssuerKind, IssuerPolicy, IssuerStatus, VideoSdkIssuer};
+use crate::api::{ClusterVideoSdkIssuer, IssuerKind, IssuerPolicy, VideoSdkIssuer};
 use crate::controller::watches::CredentialSecrets;
-use crate::controller::{credentials, policy, scoped, status};
+use crate::controller::{credentials, policy, scoped};
 use crate::token;
+use audit::{Audit, Sampler};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use body::Granted;
@@ -45,12 +54,12 @@ use futures::StreamExt;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use refusal::{Check, Refusal};
-use review::{Caller, Reviewer, Target};
+use review::{Reviewer, Target};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -82,6 +91,8 @@ pub struct Settings {
     pub cluster_resource_namespace: String,
     /// Serve only issuers of this namespace (the operator's `--namespace`); `None` for all.
     pub namespace: Option<String>,
+    /// The TokenReviews the endpoint may ask, all callers together.
+    pub review_budget: budget::Limits,
 }
 
 /// The endpoint's state: its caches, the reviewer, the rate limiter and the metrics.
@@ -95,6 +106,7 @@ pub struct Server {
     namespaces: ExpiringCache<String, BTreeMap<String, String>>,
     reviewer: Reviewer,
     limiter: DefaultKeyedRateLimiter<String>,
+    sampler: Sampler,
     metrics: Arc<Metrics>,
     tasks: Vec<tokio::task::AbortHandle>,
 }
@@ -136,14 +148,8 @@ struct Resolved {
     describe: String,
     policy: IssuerPolicy,
     namespace_selector: Option<LabelSelector>,
-    conditions: Vec<Condition>,
     secret_ref: crate::api::CredentialsSecretRef,
     secret_namespace: String,
-}
-
-/// An issuer's conditions (none before its first reconcile).
-fn conditions(status: Option<&IssuerStatus>) -> Vec<Condition> {
-    status.map(|s| s.conditions.clone()).unwrap_or_default()
 }
 
 impl Server {
@@ -165,6 +171,7 @@ impl Server {
                 settings.audience.clone(),
                 settings.cache_lifetime,
                 settings.cache_capacity,
+                budget::Budget::new(settings.review_budget),
             ),
             namespaces: ExpiringCache::new(settings.cache_lifetime, settings.cache_capacity),
             credentials: CredentialSecrets::new(client.clone()),
@@ -174,6 +181,7 @@ impl Server {
             cluster_issuers,
             listed,
             limiter: DefaultKeyedRateLimiter::keyed(quota),
+            sampler: Sampler::default(),
             metrics,
             tasks: vec![a, b],
         })
@@ -213,7 +221,6 @@ impl Server {
                     describe: format!("VideoSdkIssuer {namespace}/{}", target.name),
                     policy: issuer.spec.policy.clone(),
                     namespace_selector: None,
-                    conditions: conditions(issuer.status.as_ref()),
                     secret_ref: issuer.spec.credentials_secret_ref.clone(),
                     secret_namespace: namespace.to_owned(),
                 })
@@ -232,7 +239,6 @@ impl Server {
                     describe: format!("ClusterVideoSdkIssuer {}", target.name),
                     policy: issuer.spec.policy.clone(),
                     namespace_selector: issuer.spec.namespace_selector.clone(),
-                    conditions: conditions(issuer.status.as_ref()),
                     secret_ref: issuer.spec.credentials_secret_ref.clone(),
                     secret_namespace: self.settings.cluster_resource_namespace.clone(),
                 })
@@ -249,7 +255,12 @@ impl Server {
         let labels = Api::<Namespace>::all(self.client.clone())
             .get_metadata_opt(namespace)
             .await
-            .map_err(|e| Refusal::internal(format!("reading namespace {namespace}: {e}")))?
+            .map_err(|error| {
+                tracing::warn!(%error, namespace, "token requests: reading the namespace failed");
+                Refusal::internal(format!(
+                    "the operator could not read namespace {namespace}: try again; the operator's log has the detail"
+                ))
+            })?
             .ok_or_else(|| Refusal::not_found(format!("namespace {namespace} does not exist")))?
             .metadata
             .labels
@@ -267,22 +278,17 @@ impl Server {
         body: Body,
         audit: &mut Audit,
     ) -> Result<Response, Refusal> {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Refusal::unauthorized(
-                    "no bearer token: send `Authorization: Bearer <ServiceAccount token>`"
-                        .to_owned(),
-                )
-            })?;
+        if !crate::api::is_dns1123_label(namespace) {
+            return Err(Refusal::bad_request(
+                "the namespace in the path is not a namespace's name: a DNS-1123 label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit)".to_owned(),
+            ));
+        }
+        let bearer = bearer::from_headers(headers)?;
+        let exp = bearer::check(bearer, &self.settings.audience, SystemTime::now())?;
         let key = review::hash(bearer);
         let caller = self
             .reviewer
-            .authenticate(bearer, &key, &self.metrics)
+            .authenticate(bearer, &key, exp, &self.metrics)
             .await?;
         audit.caller = Some(caller.clone());
         if let Err(not_until) = self.limiter.check_key(&caller.username) {
@@ -340,21 +346,6 @@ impl Server {
                 violation.to_string().replace("spec.", ""),
             ));
         }
-        match status::ready_of(&resolved.conditions) {
-            Some(c) if c.status == "True" => {}
-            Some(c) => {
-                return Err(Refusal::unavailable(format!(
-                    "{} is not Ready ({}): {}",
-                    resolved.describe, c.reason, c.message
-                )));
-            }
-            None => {
-                return Err(Refusal::unavailable(format!(
-                    "{} is not Ready yet (the operator has not reconciled it): try again in a moment",
-                    resolved.describe
-                )));
-            }
-        }
         let secret = self
             .credentials
             .get(&resolved.secret_namespace, &resolved.secret_ref.name)
@@ -384,50 +375,6 @@ impl Server {
     }
 }
 
-/// What one request's audit line shows: never the token or the bearer credential.
-#[derive(Default)]
-struct Audit {
-    /// Whether the issuer exists: only then is it a metric label (a caller could otherwise add
-    /// a series per name it makes up).
-    found: bool,
-    caller: Option<Caller>,
-    target: Option<Target>,
-    request: Option<token::TokenRequest>,
-    token_id: Option<String>,
-}
-
-impl Audit {
-    fn log(&self, namespace: &str, code: u16, refusal: Option<&Refusal>) {
-        let request = self.request.as_ref();
-        let list = |items: Vec<&str>| items.join(",");
-        tracing::info!(
-            target: "videosdk_token_operator::token_requests::audit",
-            user = self.caller.as_ref().map_or("", |c| c.username.as_str()),
-            service_account = self.caller.as_ref().and_then(|c| service_account(&c.username)).unwrap_or_default(),
-            namespace,
-            issuer_kind = self.target.as_ref().map_or("", |t| t.kind.as_str()),
-            issuer = self.target.as_ref().map_or("", |t| t.name.as_str()),
-            permissions = request.map(|r| list(r.permissions.iter().map(|p| p.as_str()).collect())).unwrap_or_default(),
-            roles = request.map(|r| list(r.roles.iter().map(|r| r.as_str()).collect())).unwrap_or_default(),
-            room_id = request.and_then(|r| r.room_id.as_deref()).unwrap_or_default(),
-            participant_id = request.and_then(|r| r.participant_id.as_deref()).unwrap_or_default(),
-            ttl_seconds = request.map_or(0, |r| r.ttl.as_secs()),
-            code,
-            reason = refusal.map_or("Granted", |r| r.reason),
-            check = refusal.and_then(|r| r.check).map_or("", Check::as_str),
-            token_id = self.token_id.as_deref().unwrap_or_default(),
-            "token request"
-        );
-    }
-}
-
-/// `namespace/name` of a ServiceAccount username (`system:serviceaccount:NS:NAME`).
-fn service_account(username: &str) -> Option<String> {
-    let rest = username.strip_prefix("system:serviceaccount:")?;
-    let (namespace, name) = rest.split_once(':')?;
-    Some(format!("{namespace}/{name}"))
-}
-
 async fn handle(
     State(server): State<Arc<Server>>,
     Path(namespace): Path<String>,
@@ -439,12 +386,12 @@ async fn handle(
     let outcome = server.answer(&namespace, &headers, body, &mut audit).await;
     let (code, response) = match outcome {
         Ok(response) => {
-            audit.log(&namespace, 200, None);
+            audit.log(&namespace, 200, None, &server.sampler);
             (200, response)
         }
         Err(refusal) => {
             let code = refusal.status.as_u16();
-            audit.log(&namespace, code, Some(&refusal));
+            audit.log(&namespace, code, Some(&refusal), &server.sampler);
             (code, refusal.into_response())
         }
     };
@@ -462,7 +409,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route(PATH, post(handle))
         .fallback(|| async {
             Refusal::not_found(format!(
-                "no such path: token requests are POSTed to {}",
+                "no such path: token requests are POSTed to {} (NAMESPACE a namespace's name)",
                 PATH.replace("{namespace}", "NAMESPACE")
             ))
         })
@@ -478,18 +425,4 @@ pub async fn serve(
     axum::serve(listener, router(server))
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_service_account_is_named_from_its_username() {
-        assert_eq!(
-            service_account("system:serviceaccount:media:backend").as_deref(),
-            Some("media/backend")
-        );
-        assert_eq!(service_account("alice"), None);
-    }
 }

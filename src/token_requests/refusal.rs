@@ -4,9 +4,11 @@
 //! `reason` is one of a fixed set (also the `result` label of the request metric):
 //! `BadRequest` (400), `Unauthorized` (401), `Forbidden` (403, `check` says which:
 //! `RBAC`, `NamespaceSelector` or `Policy`), `NotFound` (404), `PayloadTooLarge` (413),
-//! `Invalid` (422, `field` names the field), `TooManyRequests` (429, with `Retry-After`),
+//! `Invalid` (422, `field` names the field), `TooManyRequests` (429, with `Retry-After`: the
+//! caller's rate, or the endpoint's TokenReview budget),
 //! `InternalError` (500), `ServiceUnavailable` (503). Messages never hold a token or a bearer
-//! credential.
+//! credential, nor a client library's error text (the detail of a failed API call is logged;
+//! the answer says what failed in plain words).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -52,7 +54,7 @@ pub struct Refusal {
     /// Which check refused (403 only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<Check>,
-    /// When to try again (429 only), sent as `Retry-After` in whole seconds.
+    /// When to try again (429, and 503 when busy), sent as `Retry-After` in whole seconds.
     #[serde(skip)]
     pub retry_after: Option<Duration>,
 }
@@ -131,6 +133,30 @@ impl Refusal {
                     "{caller} is over its rate limit of token requests: try again in {seconds}s"
                 ),
             )
+        }
+    }
+
+    /// 429: the endpoint's budget of TokenReviews (`per_second`, all callers together) is spent
+    /// for now; try again after `wait`.
+    pub fn reviews_spent(per_second: u32, wait: Duration) -> Self {
+        let seconds = retry_seconds(wait);
+        Refusal {
+            retry_after: Some(wait),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                format!(
+                    "the operator asks at most {per_second} TokenReviews per second (--token-requests-review-rate) and has asked them: try again in {seconds}s"
+                ),
+            )
+        }
+    }
+
+    /// 503 with `Retry-After: 1`: the operator is busy for a moment.
+    pub fn busy(message: String) -> Self {
+        Refusal {
+            retry_after: Some(Duration::from_secs(1)),
+            ..Self::unavailable(message)
         }
     }
 

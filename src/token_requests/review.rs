@@ -3,16 +3,17 @@
 //! keyed by the SHA-256 of the bearer token, never the token itself.
 //!
 //! A cached answer is reused for at most the cache lifetime (`--token-requests-cache-ttl`), and
-//! a TokenReview answer never past the bearer token's own `exp` when it is a JWT: so a revoked
-//! RoleBinding or a deleted ServiceAccount takes effect within the cache lifetime, as with
-//! kube-apiserver's own webhook authorizer cache.
+//! a TokenReview answer never past the bearer token's own `exp`: so a revoked RoleBinding or a
+//! deleted ServiceAccount takes effect within the cache lifetime, as with kube-apiserver's own
+//! webhook authorizer cache. Granted and refused answers are kept apart ([`AnswerCache`]), so
+//! that refusals, which anyone can cause, never push out an authenticated caller's answers. A
+//! TokenReview not answered from the cache takes a place in the endpoint's [`Budget`].
 
-use super::cache::ExpiringCache;
+use super::budget::Budget;
+use super::cache::{AnswerCache, ExpiringCache};
 use super::metrics::Metrics;
 use super::refusal::{Check, Refusal};
 use crate::api::{GROUP, IssuerKind};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
@@ -139,28 +140,43 @@ impl From<NotGranted> for Refusal {
 pub struct Reviewer {
     client: Client,
     audience: String,
-    authenticated: ExpiringCache<TokenHash, Result<Caller, NotAuthenticated>>,
-    authorized: ExpiringCache<(TokenHash, Target), Result<(), NotGranted>>,
+    authenticated: AnswerCache<TokenHash, Caller, NotAuthenticated>,
+    authorized: AnswerCache<(TokenHash, Target), (), NotGranted>,
+    /// Bearers the TokenReview authenticated, kept until their `exp` (at most a day): their
+    /// next review is not held to the budget's rate (see [`Budget::take`]).
+    known: ExpiringCache<TokenHash, ()>,
+    budget: Budget,
 }
 
 impl Reviewer {
     /// Reviews with `client`, accepting bearer tokens for `audience`; answers are kept for
-    /// `lifetime`, at most `capacity` of each kind.
-    pub fn new(client: Client, audience: String, lifetime: Duration, capacity: usize) -> Self {
+    /// `lifetime`, at most `capacity` granted and `capacity` refused answers of each kind;
+    /// TokenReviews within `budget`.
+    pub(crate) fn new(
+        client: Client,
+        audience: String,
+        lifetime: Duration,
+        capacity: usize,
+        budget: Budget,
+    ) -> Self {
         Reviewer {
             client,
             audience,
-            authenticated: ExpiringCache::new(lifetime, capacity),
-            authorized: ExpiringCache::new(lifetime, capacity),
+            authenticated: AnswerCache::new(lifetime, capacity),
+            authorized: AnswerCache::new(lifetime, capacity),
+            known: ExpiringCache::new(FAR, capacity),
+            budget,
         }
     }
 
-    /// Who holds `bearer`. Errors: 401 when the API server does not authenticate it for the
-    /// audience, 500 when the TokenReview itself fails.
+    /// Who holds `bearer`, which expires at `exp` (Unix seconds, as [`super::bearer::check`]
+    /// read it). Errors: 401 when the API server does not authenticate it for the audience,
+    /// 429 or 503 past the TokenReview budget, 500 when the TokenReview itself fails.
     pub async fn authenticate(
         &self,
         bearer: &str,
         key: &TokenHash,
+        exp: u64,
         metrics: &Metrics,
     ) -> Result<Caller, Refusal> {
         let now = Instant::now();
@@ -168,6 +184,7 @@ impl Reviewer {
             metrics.cache_hit("tokenreview");
             return answer.map_err(Refusal::from);
         }
+        let _permit = self.budget.take(self.known.get(key, now).is_some())?;
         metrics.cache_miss("tokenreview");
         let review = TokenReview {
             spec: TokenReviewSpec {
@@ -179,7 +196,12 @@ impl Reviewer {
         let reviewed = Api::<TokenReview>::all(self.client.clone())
             .create(&PostParams::default(), &review)
             .await
-            .map_err(|e| Refusal::internal(format!("the TokenReview failed: {e}")))?;
+            .map_err(|error| {
+                tracing::warn!(%error, "token requests: the TokenReview failed");
+                Refusal::internal(
+                    "the operator could not ask the API server for a TokenReview: try again; the operator's log has the detail".to_owned(),
+                )
+            })?;
         let status = reviewed.status.unwrap_or_default();
         let answer = match status.user {
             Some(user)
@@ -201,8 +223,12 @@ impl Reviewer {
                 reason: status.error.filter(|e| !e.is_empty()),
             }),
         };
+        let expires = instant_of(exp, now);
+        if answer.is_ok() {
+            self.known.insert(*key, (), now, Some(expires));
+        }
         self.authenticated
-            .insert(*key, answer.clone(), now, jwt_expiry(bearer, now));
+            .insert(*key, answer.clone(), now, Some(expires));
         answer.map_err(Refusal::from)
     }
 
@@ -243,7 +269,12 @@ impl Reviewer {
         let reviewed = Api::<SubjectAccessReview>::all(self.client.clone())
             .create(&PostParams::default(), &review)
             .await
-            .map_err(|e| Refusal::internal(format!("the SubjectAccessReview failed: {e}")))?;
+            .map_err(|error| {
+                tracing::warn!(%error, "token requests: the SubjectAccessReview failed");
+                Refusal::internal(
+                    "the operator could not ask the API server for a SubjectAccessReview: try again; the operator's log has the detail".to_owned(),
+                )
+            })?;
         let status = reviewed.status.unwrap_or_default();
         let answer = if status.allowed {
             Ok(())
@@ -258,33 +289,40 @@ impl Reviewer {
     }
 }
 
-/// When a JWT bearer token expires, as an `Instant` (its `exp` claim, read without checking
-/// the signature: the TokenReview did that); `None` for a token that is not a JWT with `exp`.
-fn jwt_expiry(bearer: &str, now: Instant) -> Option<Instant> {
-    let payload = URL_SAFE_NO_PAD.decode(bearer.split('.').nth(1)?).ok()?;
-    let exp = serde_json::from_slice::<serde_json::Value>(&payload)
-        .ok()?
-        .get("exp")?
-        .as_u64()?;
-    let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(now + Duration::from_secs(exp.saturating_sub(unix_now)))
+/// The `Instant` of `exp` (Unix seconds), taking `now` as the wall clock's present: when a
+/// bearer's answer stops being kept. `exp` is the caller's to write (a forged JWT may say year
+/// 10^12), so the time left is capped at [`FAR`] rather than overflowing `Instant`: the cache
+/// keeps nothing past its own lifetime (at most 300 s) anyway.
+fn instant_of(exp: u64, now: Instant) -> Instant {
+    let unix_now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    now + Duration::from_secs(exp.saturating_sub(unix_now)).min(FAR)
 }
+
+/// Longer than any cache lifetime: one day.
+const FAR: Duration = Duration::from_secs(24 * 3600);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_jwt_bearer_is_cached_no_longer_than_it_lives() {
+    fn a_bearer_is_cached_no_longer_than_it_lives() {
         let now = Instant::now();
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let payload = URL_SAFE_NO_PAD.encode(format!("{{\"exp\": {}}}", unix + 5));
-        let until = jwt_expiry(&format!("h.{payload}.s"), now).unwrap();
+        let until = instant_of(unix + 5, now);
         assert!(until <= now + Duration::from_secs(5) && until >= now + Duration::from_secs(4));
-        assert_eq!(jwt_expiry("opaque-token", now), None);
+        assert_eq!(instant_of(unix - 100, now), now, "past: not kept");
+        assert_eq!(
+            instant_of(u64::MAX, now),
+            now + FAR,
+            "a forged exp does not overflow"
+        );
     }
 
     #[test]

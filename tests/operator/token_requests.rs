@@ -16,8 +16,8 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::PostParams;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use videosdk_token_operator::api::VideoSdkIssuer;
-use videosdk_token_operator::token_requests::{self, Server, Settings};
+use videosdk_token_operator::api::{ClusterVideoSdkIssuer, VideoSdkIssuer};
+use videosdk_token_operator::token_requests::{self, Server, Settings, budget};
 
 pub const AUDIENCE: &str = "videosdk-token-operator";
 const SECRET: &str = "e2e-secret-token-requests-0123456789";
@@ -59,7 +59,13 @@ impl Endpoint {
             burst: NonZeroU32::new(burst).unwrap(),
             cluster_resource_namespace: env.namespace().to_owned(),
             namespace: namespace.map(str::to_owned),
+            review_budget: Default::default(),
         };
+        Self::serve(env, client, settings).await
+    }
+
+    /// The endpoint with `settings`.
+    pub async fn serve(env: &Env, client: kube::Client, settings: Settings) -> Endpoint {
         let server = Server::start(client, settings, Default::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -526,6 +532,7 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
         burst: NonZeroU32::new(100).unwrap(),
         cluster_resource_namespace: env.namespace().to_owned(),
         namespace: Some(env.namespace().to_owned()),
+        review_budget: Default::default(),
     };
     let server = Server::start(env.t.client.clone(), settings, Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -595,5 +602,469 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
         .unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
     let _ = std::fs::remove_dir_all(&dir);
+    env.cleanup().await;
+}
+
+/// A bearer shaped as a ServiceAccount token for `audience` that expires at `exp` (Unix
+/// seconds), number `n`, signed by nobody: what a flood of garbage sends.
+pub fn forged(audience: &str, exp: u64, n: usize) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let part = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.{}",
+        part(json!({"alg": "RS256", "kid": "forged"})),
+        part(
+            json!({"aud": [audience], "exp": exp, "sub": format!("system:serviceaccount:x:forged-{n}")})
+        ),
+        URL_SAFE_NO_PAD.encode(format!("no-signature-{n}"))
+    )
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn a_bearer_that_cannot_be_a_service_account_token_costs_no_token_review() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = setup("tr-unfit", json!({})).await else {
+        return;
+    };
+    let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
+    let api_audience = mint(
+        &env,
+        "backend",
+        "https://kubernetes.default.svc.cluster.local",
+        3600,
+    )
+    .await
+    .unwrap();
+    let unfit = [
+        ("not-a-token".to_owned(), "not a JWT"),
+        ("a.b.c".to_owned(), "not a JWT"),
+        (api_audience, "aud does not contain"),
+        (
+            forged("https://kubernetes.default.svc", unix_now() + 3600, 0),
+            "aud does not contain",
+        ),
+        (forged(AUDIENCE, unix_now() - 3600, 1), "expired"),
+        (
+            forged("https://kubernetes.default.svc", u64::MAX, 2),
+            "aud does not contain",
+        ),
+        ("x".repeat(10_000), "longer than 8192 bytes"),
+    ];
+    for (bearer, says) in &unfit {
+        let r = refusal(&endpoint.ask(Some(bearer), &request("videosdk")).await, 401);
+        assert!(r["message"].as_str().unwrap().contains(says), "{r}");
+    }
+    // A forged JWT for the audience whose exp is past any clock is reviewed (and refused),
+    // not a panic.
+    let far = forged(AUDIENCE, u64::MAX, 3);
+    let r = refusal(&endpoint.ask(Some(&far), &request("videosdk")).await, 401);
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid for audience"),
+        "{r}"
+    );
+    let reviews = 1;
+    assert_eq!(
+        endpoint.server.metrics().reviews_asked("tokenreview"),
+        reviews,
+        "no TokenReview for a bearer that cannot be valid"
+    );
+    // RFC 9110 §11.1: the scheme is case-insensitive.
+    let good = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    assert_eq!(
+        ask_when_listed(&endpoint, &good, &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    for scheme in ["bearer", "BEARER"] {
+        let answer = http::post_authorized(
+            endpoint.address,
+            &endpoint.path,
+            &format!("{scheme} {good}"),
+            request("videosdk").to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status, 200, "{scheme}: {}", answer.body);
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_distinct_bearers_gets_a_bounded_number_of_token_reviews_and_evicts_no_caller() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = setup("tr-flood", json!({})).await else {
+        return;
+    };
+    let (per_second, burst) = (1, 10);
+    let settings = Settings {
+        audience: AUDIENCE.to_owned(),
+        cache_lifetime: Duration::from_secs(60),
+        // Fewer than the refused answers the flood gets: before refused answers were kept
+        // apart, they pushed the caller's answer out.
+        cache_capacity: 4,
+        rate: NonZeroU32::new(100).unwrap(),
+        burst: NonZeroU32::new(100).unwrap(),
+        cluster_resource_namespace: env.namespace().to_owned(),
+        namespace: Some(env.namespace().to_owned()),
+        review_budget: budget::Limits {
+            per_second: NonZeroU32::new(per_second).unwrap(),
+            burst: NonZeroU32::new(burst).unwrap(),
+            in_flight: NonZeroU32::new(20).unwrap(),
+        },
+    };
+    let endpoint = Endpoint::serve(&env, env.t.client.clone(), settings).await;
+    let caller = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    assert_eq!(
+        ask_when_listed(&endpoint, &caller, &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    let metrics = endpoint.server.metrics();
+    assert_eq!(metrics.reviews_asked("tokenreview"), 1);
+
+    let started = tokio::time::Instant::now();
+    let flood = 200;
+    let (mut reviewed, mut spent) = (0, 0);
+    for n in 0..flood {
+        let answer = endpoint
+            .ask(
+                Some(&forged(AUDIENCE, unix_now() + 3600, n)),
+                &request("videosdk"),
+            )
+            .await;
+        match answer.status {
+            401 => reviewed += 1,
+            429 => {
+                let retry: u64 = answer
+                    .header("retry-after")
+                    .expect("Retry-After")
+                    .parse()
+                    .unwrap();
+                assert!((1..=2).contains(&retry), "Retry-After {retry}");
+                assert!(
+                    answer.body.contains("TokenReviews per second"),
+                    "{}",
+                    answer.body
+                );
+                spent += 1;
+            }
+            other => panic!("{other}: {}", answer.body),
+        }
+    }
+    let budget = u64::from(burst) + u64::from(per_second) * (started.elapsed().as_secs() + 1);
+    assert!(
+        reviewed as u64 <= budget,
+        "{reviewed} TokenReviews, budget {budget}"
+    );
+    assert_eq!(reviewed + spent, flood);
+    assert_eq!(
+        metrics.reviews_asked("tokenreview"),
+        1 + reviewed as u64,
+        "each TokenReview asked is one the flood got within the budget"
+    );
+    // The caller's answer was kept: no TokenReview again, and no budget needed.
+    assert_eq!(
+        endpoint
+            .ask(Some(&caller), &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(metrics.reviews_asked("tokenreview"), 1 + reviewed as u64);
+
+    // The audit log: a line per code and reason every 10 s for refusals before authentication,
+    // not one per refused request.
+    let logs = captured_logs();
+    let namespace = format!("namespace={}", env.namespace());
+    let lines = |reason: &str| {
+        logs.lines()
+            .filter(|l| l.contains("token request") && l.contains(&namespace) && l.contains(reason))
+            .count()
+    };
+    let intervals = started.elapsed().as_secs() as usize / 10 + 1;
+    assert!(
+        lines("TooManyRequests") <= intervals,
+        "{} lines",
+        lines("TooManyRequests")
+    );
+    assert!(
+        lines("Unauthorized") <= intervals,
+        "{} lines",
+        lines("Unauthorized")
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn requests_are_held_to_the_crds_rules_and_a_bad_namespace_to_a_plain_answer() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = setup("tr-rules", json!({})).await else {
+        return;
+    };
+    let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
+    let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    assert_eq!(
+        ask_when_listed(&endpoint, &bearer, &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    let long = "x".repeat(16_000);
+    for field in ["roomId", "participantId"] {
+        let mut body = request("videosdk");
+        body[field] = json!(long);
+        let r = refusal(&endpoint.ask(Some(&bearer), &body).await, 422);
+        assert_eq!(r["field"], field, "{r}");
+        assert!(
+            r["message"].as_str().unwrap().contains("at most 256"),
+            "{r}"
+        );
+    }
+    let duplicate = br#"{"issuer": {"name": "videosdk"}, "permissions": ["allow_join"], "roomId": "a", "roomId": "b"}"#;
+    let answer = http::post(endpoint.address, &endpoint.path, Some(&bearer), duplicate)
+        .await
+        .unwrap();
+    let r = refusal(&answer, 422);
+    assert_eq!(r["field"], "roomId", "{r}");
+
+    let reviews = endpoint.server.metrics().reviews_asked("tokenreview");
+    let body = request("videosdk").to_string();
+    for segment in [
+        "",
+        "%20",
+        "..",
+        "%2e%2e",
+        "%00",
+        "a%2Fb",
+        "Media",
+        &"a".repeat(64),
+    ] {
+        let path = format!("/apis/videosdk.live/v1alpha1/namespaces/{segment}/tokenrequests");
+        let answer = http::post(endpoint.address, &path, Some(&bearer), body.as_bytes())
+            .await
+            .unwrap();
+        assert!(
+            [400, 404].contains(&answer.status),
+            "{segment:?}: {} {}",
+            answer.status,
+            answer.body
+        );
+        let message = answer.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("namespace"), "{segment:?}: {message}");
+        for library_text in ["kube", "Error", "error:", "Api("] {
+            assert!(!message.contains(library_text), "{segment:?}: {message}");
+        }
+    }
+    assert_eq!(
+        endpoint.server.metrics().reviews_asked("tokenreview"),
+        reviews,
+        "a bad namespace is refused before any API call"
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_cluster_issuers_status_written_by_another_installation_changes_no_answer() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = Env::start("tr-foreign-status").await else {
+        return;
+    };
+    // The cluster resource namespace of this installation is the test's namespace.
+    env.credentials("creds", SECRET).await;
+    let name = format!("{}-shared", env.namespace());
+    env.apply(objects::cluster_issuer(
+        &name,
+        objects::issuer_spec("creds"),
+    ))
+    .await;
+    let issuers: Api<ClusterVideoSdkIssuer> = Api::all(env.t.client.clone());
+    let ours = env.namespace().to_owned();
+    tokio::time::timeout(
+        WAIT,
+        await_condition(
+            issuers.clone(),
+            &name,
+            move |i: Option<&ClusterVideoSdkIssuer>| {
+                i.and_then(|i| i.status.as_ref())
+                    .is_some_and(|s| s.cluster_resource_namespace.as_deref() == Some(&ours))
+            },
+        ),
+    )
+    .await
+    .expect("this installation writes the status, marked with its cluster resource namespace")
+    .unwrap();
+    service_account(&env, "backend", &[]).await;
+    env.apply(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": [{"apiGroups": ["videosdk.live"], "resources": ["clustervideosdkissuers"],
+                   "verbs": ["request"], "resourceNames": [name]}]}),
+    )
+    .await;
+    env.apply(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "backend-cluster"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": "backend", "namespace": env.namespace()}]}),
+    )
+    .await;
+
+    // Another installation, whose cluster resource namespace has no such Secret, writes it.
+    let foreign = |status: &str, reason: &str| {
+        json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "ClusterVideoSdkIssuer",
+               "metadata": {"name": name},
+               "status": {"clusterResourceNamespace": "other-installation",
+                          "conditions": [{"type": "Ready", "status": status, "reason": reason,
+                                          "message": "written by another installation",
+                                          "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})
+    };
+    issuers
+        .patch_status(
+            &name,
+            &PatchParams::apply("other-installation").force(),
+            &Patch::Apply(foreign("False", "SecretNotFound")),
+        )
+        .await
+        .expect("writing the status as another installation");
+
+    // This installation reports it rather than writing the status back.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(env.t.client.clone(), "default");
+    loop {
+        let found = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .any(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
+                    && e.reason.as_deref() == Some("ConflictingInstallation")
+                    && e.type_.as_deref() == Some("Warning")
+                    && e.note
+                        .as_deref()
+                        .is_some_and(|n| n.contains("other-installation"))
+            });
+        if found {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ConflictingInstallation Event"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = issuers.get_status(&name).await.unwrap().status.unwrap();
+    assert_eq!(
+        status.cluster_resource_namespace.as_deref(),
+        Some("other-installation"),
+        "the other installation's status is left alone"
+    );
+
+    // The endpoint decides from the credentials it reads itself: it grants.
+    let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
+    let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    let body = json!({"issuer": {"name": name, "kind": "ClusterVideoSdkIssuer"},
+                      "permissions": ["allow_join"]});
+    let answer = ask_when_listed(&endpoint, &bearer, &body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    // Nor does a status saying Ready grant when the credentials are gone.
+    issuers
+        .patch_status(
+            &name,
+            &PatchParams::apply("other-installation").force(),
+            &Patch::Apply(foreign("True", "CredentialsValid")),
+        )
+        .await
+        .unwrap();
+    env.delete_secret("creds").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let answer = endpoint.ask(Some(&bearer), &body).await;
+        if answer.status == 503 {
+            assert!(answer.body.contains("SecretNotFound"), "{}", answer.body);
+            break;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still granted without credentials"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = issuers.delete(&name, &DeleteParams::default()).await;
+    let roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(env.t.client.clone());
+    let _ = roles.delete(&name, &DeleteParams::default()).await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_caller_already_authenticated_is_not_locked_out_when_garbage_spends_the_budget() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = setup("tr-known", json!({})).await else {
+        return;
+    };
+    let lifetime = Duration::from_secs(1);
+    let settings = Settings {
+        audience: AUDIENCE.to_owned(),
+        cache_lifetime: lifetime,
+        cache_capacity: 100,
+        rate: NonZeroU32::new(100).unwrap(),
+        burst: NonZeroU32::new(100).unwrap(),
+        cluster_resource_namespace: env.namespace().to_owned(),
+        namespace: Some(env.namespace().to_owned()),
+        review_budget: budget::Limits {
+            per_second: NonZeroU32::new(1).unwrap(),
+            burst: NonZeroU32::new(1).unwrap(),
+            in_flight: NonZeroU32::new(20).unwrap(),
+        },
+    };
+    let endpoint = Endpoint::serve(&env, env.t.client.clone(), settings).await;
+    let caller = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    assert_eq!(
+        ask_when_listed(&endpoint, &caller, &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    // Garbage spends the rate until it is refused, after the caller's answer has expired.
+    tokio::time::sleep(lifetime + Duration::from_millis(100)).await;
+    let mut n = 0;
+    loop {
+        n += 1;
+        let answer = endpoint
+            .ask(
+                Some(&forged(AUDIENCE, unix_now() + 3600, n)),
+                &request("videosdk"),
+            )
+            .await;
+        if answer.status == 429 {
+            break;
+        }
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        assert!(n < 10, "the budget of 1 per second was never spent");
+    }
+    // The caller, reviewed again, is not held to the spent rate.
+    let answer = endpoint.ask(Some(&caller), &request("videosdk")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        endpoint.server.metrics().reviews_asked("tokenreview"),
+        2 + n as u64 - 1
+    );
     env.cleanup().await;
 }

@@ -39,9 +39,20 @@ pub async fn post(
     post_over(stream, path, bearer, body).await
 }
 
+/// [`post`] with `Authorization: {authorization}` as given (any scheme, any spelling).
+pub async fn post_authorized(
+    address: std::net::SocketAddr,
+    path: &str,
+    authorization: &str,
+    body: &[u8],
+) -> std::io::Result<Answer> {
+    let stream = tokio::net::TcpStream::connect(address).await?;
+    exchange(stream, path, Some(authorization), body).await
+}
+
 /// [`post`] over an open connection (e.g. a TLS stream), closed after the answer.
 pub async fn post_over<S>(
-    mut stream: S,
+    stream: S,
     path: &str,
     bearer: Option<&str>,
     body: &[u8],
@@ -49,8 +60,21 @@ pub async fn post_over<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let authorization = bearer
-        .map(|b| format!("Authorization: Bearer {b}\r\n"))
+    let authorization = bearer.map(|b| format!("Bearer {b}"));
+    exchange(stream, path, authorization.as_deref(), body).await
+}
+
+async fn exchange<S>(
+    mut stream: S,
+    path: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> std::io::Result<Answer>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let authorization = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: operator\r\nConnection: close\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\n\r\n",

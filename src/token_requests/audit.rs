@@ -1,0 +1,159 @@
+//! The audit log of token requests (target `videosdk_token_operator::token_requests::audit`):
+//! who asked what, and the answer; never a token or a bearer credential.
+//!
+//! The rule, so that refused requests cannot fill a disk: one line per granted request and per
+//! refusal of an authenticated caller (a TokenReview named it, so it is accountable and bounded
+//! by its rate limit). A refusal before authentication (no or unfit bearer, a bearer the
+//! TokenReview refused, the TokenReview budget spent, a bad namespace) is logged at most once
+//! per [`SAMPLE_INTERVAL`] for each status code and reason; the next line of that code and
+//! reason carries `suppressed`, the number of lines left out since the last one. The request
+//! metric (`videosdk_token_requests_total`) still counts every answer.
+
+use super::refusal::{Check, Refusal};
+use super::review::{Caller, Target};
+use crate::token::TokenRequest;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// At most one line per this time for each code and reason of an unauthenticated refusal.
+pub(crate) const SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What one request's audit line shows: never the token or the bearer credential.
+#[derive(Default)]
+pub(crate) struct Audit {
+    /// Whether the issuer exists: only then is it a metric label (a caller could otherwise add
+    /// a series per name it makes up).
+    pub(crate) found: bool,
+    pub(crate) caller: Option<Caller>,
+    pub(crate) target: Option<Target>,
+    pub(crate) request: Option<TokenRequest>,
+    pub(crate) token_id: Option<String>,
+}
+
+/// The lines of unauthenticated refusals: when each code and reason was last logged, and how
+/// many lines were left out since. At most one entry per code and reason, a fixed set.
+#[derive(Default)]
+pub(crate) struct Sampler {
+    last: Mutex<HashMap<Kind, (Instant, u64)>>,
+}
+
+/// A status code and the refusal's reason word.
+type Kind = (u16, &'static str);
+
+impl Sampler {
+    /// Whether a line for `code` and `reason` is written at `now`: `Some(suppressed)` (lines
+    /// left out since the last one), or `None` (this one is left out and counted).
+    pub(crate) fn admit(&self, code: u16, reason: &'static str, now: Instant) -> Option<u64> {
+        let mut last = self.last.lock().expect("not poisoned");
+        match last.get_mut(&(code, reason)) {
+            Some((at, suppressed)) if now.duration_since(*at) < SAMPLE_INTERVAL => {
+                *suppressed += 1;
+                None
+            }
+            Some((at, suppressed)) => {
+                *at = now;
+                Some(std::mem::take(suppressed))
+            }
+            None => {
+                last.insert((code, reason), (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+impl Audit {
+    /// Writes the line of a request to `namespace` (as the path gave it: shown only when it is a
+    /// namespace name), answered `code` or refused with `refusal`, unless `sampler` leaves it
+    /// out (a refusal before authentication).
+    pub(crate) fn log(
+        &self,
+        namespace: &str,
+        code: u16,
+        refusal: Option<&Refusal>,
+        sampler: &Sampler,
+    ) {
+        let reason = refusal.map_or("Granted", |r| r.reason);
+        let suppressed = match (&self.caller, refusal) {
+            (None, Some(_)) => match sampler.admit(code, reason, Instant::now()) {
+                Some(suppressed) => suppressed,
+                None => return,
+            },
+            _ => 0,
+        };
+        let namespace = if crate::api::is_dns1123_label(namespace) {
+            namespace
+        } else {
+            "(not a namespace name)"
+        };
+        let request = self.request.as_ref();
+        let list = |items: Vec<&str>| items.join(",");
+        tracing::info!(
+            target: "videosdk_token_operator::token_requests::audit",
+            user = self.caller.as_ref().map_or("", |c| c.username.as_str()),
+            service_account = self.caller.as_ref().and_then(|c| service_account(&c.username)).unwrap_or_default(),
+            namespace,
+            issuer_kind = self.target.as_ref().map_or("", |t| t.kind.as_str()),
+            issuer = self.target.as_ref().map_or("", |t| t.name.as_str()),
+            permissions = request.map(|r| list(r.permissions.iter().map(|p| p.as_str()).collect())).unwrap_or_default(),
+            roles = request.map(|r| list(r.roles.iter().map(|r| r.as_str()).collect())).unwrap_or_default(),
+            room_id = request.and_then(|r| r.room_id.as_deref()).unwrap_or_default(),
+            participant_id = request.and_then(|r| r.participant_id.as_deref()).unwrap_or_default(),
+            ttl_seconds = request.map_or(0, |r| r.ttl.as_secs()),
+            code,
+            reason,
+            check = refusal.and_then(|r| r.check).map_or("", Check::as_str),
+            token_id = self.token_id.as_deref().unwrap_or_default(),
+            suppressed,
+            "token request"
+        );
+    }
+}
+
+/// `namespace/name` of a ServiceAccount username (`system:serviceaccount:NS:NAME`).
+fn service_account(username: &str) -> Option<String> {
+    let rest = username.strip_prefix("system:serviceaccount:")?;
+    let (namespace, name) = rest.split_once(':')?;
+    Some(format!("{namespace}/{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_account_is_named_from_its_username() {
+        assert_eq!(
+            service_account("system:serviceaccount:media:backend").as_deref(),
+            Some("media/backend")
+        );
+        assert_eq!(service_account("alice"), None);
+    }
+
+    #[test]
+    fn one_line_per_code_and_reason_per_interval_with_the_count_left_out() {
+        let sampler = Sampler::default();
+        let t0 = Instant::now();
+        assert_eq!(sampler.admit(401, "Unauthorized", t0), Some(0));
+        for i in 1..=1000 {
+            assert_eq!(
+                sampler.admit(401, "Unauthorized", t0 + Duration::from_millis(i)),
+                None
+            );
+        }
+        assert_eq!(
+            sampler.admit(429, "TooManyRequests", t0 + Duration::from_secs(1)),
+            Some(0),
+            "another code and reason has its own line"
+        );
+        assert_eq!(
+            sampler.admit(401, "Unauthorized", t0 + SAMPLE_INTERVAL),
+            Some(1000)
+        );
+        assert_eq!(
+            sampler.admit(401, "Unauthorized", t0 + SAMPLE_INTERVAL * 2),
+            Some(0)
+        );
+    }
+}
