@@ -121,6 +121,7 @@ impl TokenRequestArgs {
             burst: self.token_requests_burst,
             cluster_resource_namespace: operator.cluster_resource_namespace.clone(),
             namespace: operator.namespace.clone(),
+            max_ttl: operator.max_ttl,
         };
         let server = Server::start(client.clone(), settings, metrics);
         let tls = self

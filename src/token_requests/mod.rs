@@ -82,6 +82,9 @@ pub struct Settings {
     pub cluster_resource_namespace: String,
     /// Serve only issuers of this namespace (the operator's `--namespace`); `None` for all.
     pub namespace: Option<String>,
+    /// The longest ttl a request may ask for (the operator's `--max-ttl`), whatever the
+    /// issuer's `maxTtl`.
+    pub max_ttl: Duration,
 }
 
 /// The endpoint's state: its caches, the reviewer, the rate limiter and the metrics.
@@ -332,9 +335,12 @@ impl Server {
                 resolved.describe
             )));
         }
-        if let Some(violation) =
-            policy::violation(&parsed.request, &resolved.policy, &resolved.describe)
-        {
+        if let Some(violation) = policy::violation(
+            &parsed.request,
+            &resolved.policy,
+            &resolved.describe,
+            self.settings.max_ttl,
+        ) {
             return Err(Refusal::forbidden(
                 Check::Policy,
                 violation.to_string().replace("spec.", ""),

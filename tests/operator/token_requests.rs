@@ -59,6 +59,7 @@ impl Endpoint {
             burst: NonZeroU32::new(burst).unwrap(),
             cluster_resource_namespace: env.namespace().to_owned(),
             namespace: namespace.map(str::to_owned),
+            max_ttl: token::DEFAULT_MAX_TTL,
         };
         let server = Server::start(client, settings, Default::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -526,6 +527,7 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
         burst: NonZeroU32::new(100).unwrap(),
         cluster_resource_namespace: env.namespace().to_owned(),
         namespace: Some(env.namespace().to_owned()),
+        max_ttl: token::DEFAULT_MAX_TTL,
     };
     let server = Server::start(env.t.client.clone(), settings, Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
