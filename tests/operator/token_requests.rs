@@ -333,6 +333,38 @@ async fn rbac_policy_and_unknown_issuers_refuse_with_the_check_that_said_no() {
     env.cleanup().await;
 }
 
+/// (§6 of issue 20) The operator's `--max-ttl` caps token requests as it caps tokens, whatever
+/// the issuer's maxTtl; no ttl beyond a year is signed at all.
+#[tokio::test]
+async fn the_operators_max_ttl_caps_requests_whatever_the_issuer_allows() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = setup("tr-max-ttl", json!({"maxTtl": "8760h"})).await else {
+        return;
+    };
+    let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
+    let backend = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    let ask = |ttl: &str| json!({"issuer": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": ttl});
+    assert_eq!(
+        ask_when_listed(&endpoint, &backend, &ask("720h"))
+            .await
+            .status,
+        200
+    );
+    let r = refusal(&endpoint.ask(Some(&backend), &ask("721h")).await, 403);
+    assert_eq!(r["check"], "Policy", "{r}");
+    assert_eq!(
+        r["message"],
+        "ttl 721h0m0s exceeds the operator's maximum ttl of 720h0m0s (its flag --max-ttl): ask for at most 720h0m0s"
+    );
+    let r = refusal(&endpoint.ask(Some(&backend), &ask("2562047h")).await, 422);
+    assert_eq!(r["field"], "ttl", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("maximum of 8760h"),
+        "{r}"
+    );
+    env.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_credential_for_another_audience_or_expired_is_refused() {
     let _cpu = CPU_HEAVY.lock().await;
