@@ -10,6 +10,7 @@ use crate::controller::cached::{CachedToken, WatchedSecret};
 use crate::controller::context::Context;
 use crate::controller::decision::ResignReason;
 use crate::controller::error::Error;
+use crate::controller::events::clip;
 use crate::controller::labels::FIELD_MANAGER;
 use crate::controller::memory::Verified;
 use crate::controller::problem::Problem;
@@ -77,7 +78,7 @@ pub(super) async fn write(
                                 Reason::SecretRejected,
                                 format!(
                                     "the API server refused to write Secret {secret_name}: {}",
-                                    status.message
+                                    clip(&status.message, MAX_SERVER_MESSAGE)
                                 ),
                             );
                             return not_ready(token, ctx, problem, &previous, now).await;
@@ -163,6 +164,11 @@ pub(crate) const OPERATOR_KEYS_IGNORED: &str = "OperatorKeysIgnored";
 fn refused_for_the_spec(code: u16) -> bool {
     matches!(code, 400 | 413 | 422)
 }
+
+/// The most bytes of an API server's message quoted in a condition and its Event: a message
+/// about dozens of bad keys runs to kilobytes, and an Event's note is cut at
+/// [`crate::controller::events::NOTE_LENGTH_LIMIT`] anyway.
+const MAX_SERVER_MESSAGE: usize = 600;
 
 /// Reports `problem` (`Ready=False`, its Event when the reason is new, the failure count) and
 /// retries with backoff.
@@ -328,6 +334,16 @@ mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn only_refusals_of_what_was_written_are_the_specs() {
+        assert!(
+            refused_for_the_spec(422) && refused_for_the_spec(400) && refused_for_the_spec(413)
+        );
+        assert!(
+            !refused_for_the_spec(409) && !refused_for_the_spec(500) && !refused_for_the_spec(403)
+        );
+    }
 
     #[test]
     fn the_status_fingerprint_ignores_only_the_transition_time() {
