@@ -21,7 +21,8 @@ pub(crate) use shared::{
 };
 pub use shared::{Permission, Role};
 pub use token::{
-    IssuerKind, IssuerRef, RENEW_NOW_ANNOTATION, RolloutRestartTarget, SecretTemplate,
+    IssuerKind, IssuerRef, RENEW_NOW_ANNOTATION, RolloutRestartTarget,
+    SECRET_TEMPLATE_MAX_ANNOTATIONS_SIZE, SECRET_TEMPLATE_MAX_ENTRIES, SecretTemplate,
     VideoSdkToken, VideoSdkTokenSpec, VideoSdkTokenStatus, WorkloadKind,
 };
 

@@ -124,6 +124,15 @@ macro_rules! go_duration_regex {
 }
 pub(crate) use go_duration_regex;
 
+/// The longest `ttl` the CRD admits, a year, in Go's notation (`token::TTL_LIMIT`). A macro so
+/// that CEL rules and their messages can embed it with `concat!`.
+macro_rules! ttl_limit {
+    () => {
+        "8760h"
+    };
+}
+pub(crate) use ttl_limit;
+
 /// The message of the CEL rule that checks a duration's syntax. A CEL rule rather than a schema
 /// `pattern`, whose message would show the regular expression instead of saying what to write.
 pub(super) const DURATION_SYNTAX_MESSAGE: &str =

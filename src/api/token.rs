@@ -2,7 +2,7 @@
 
 use super::shared::{
     DURATION_MAX_LENGTH, DURATION_SYNTAX_MESSAGE, ID_MAX_LENGTH, NAME_MAX_LENGTH, Permission, Role,
-    go_duration_regex,
+    go_duration_regex, ttl_limit,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
@@ -110,13 +110,17 @@ pub struct VideoSdkTokenSpec {
     pub participant_id: Option<String>,
 
     /// Lifetime of each signed token, in Go duration syntax (`24h`, `90m`, `1h30m`).
-    /// At least `1m`; the issuer's `maxTtl` may cap it. Default `24h`.
+    /// At least `1m`, at most `8760h`; the operator's `--max-ttl` (default `720h`) and the
+    /// issuer's `maxTtl` may cap it lower. Default `24h`.
     #[serde(default = "default_ttl")]
     #[schemars(length(max = DURATION_MAX_LENGTH))]
     #[x_kube(
         validation = Rule::new(concat!("self.matches('", go_duration_regex!(), "')")).message(DURATION_SYNTAX_MESSAGE),
         validation = Rule::new(concat!("!self.matches('", go_duration_regex!(), "') || duration(self) >= duration('1m')"))
             .message("ttl must be at least 1m"),
+        // `token::TTL_LIMIT`: no spec can ask for centuries (`2562047h` is a valid Go duration).
+        validation = Rule::new(concat!("!self.matches('", go_duration_regex!(), "') || duration(self) <= duration('", ttl_limit!(), "')"))
+            .message(concat!("ttl must be at most ", ttl_limit!(), " (a year); the operator's --max-ttl may lower it")),
     )]
     pub ttl: String,
 
@@ -216,15 +220,97 @@ impl IssuerKind {
     }
 }
 
+/// Most labels, and most annotations, a `secretTemplate` may hold.
+pub const SECRET_TEMPLATE_MAX_ENTRIES: u32 = 32;
+
+/// The characters (keys and values together) a `secretTemplate`'s annotations may hold. A macro
+/// for the CEL rule's `concat!`; [`SECRET_TEMPLATE_MAX_ANNOTATIONS_SIZE`] for code.
+macro_rules! secret_template_max_annotations_size {
+    () => {
+        16384
+    };
+}
+
+/// Most characters (keys and values together) of a `secretTemplate`'s annotations: 16 KiB of
+/// ASCII, at most 64 KiB in UTF-8, a quarter of Kubernetes' 256 KiB for all of an object's
+/// annotations (`TotalAnnotationSizeLimitB`).
+pub const SECRET_TEMPLATE_MAX_ANNOTATIONS_SIZE: usize = secret_template_max_annotations_size!();
+
+/// CEL on a key `k`: a Kubernetes qualified name (`IsQualifiedName`): an optional prefix, a
+/// DNS-1123 subdomain of at most 253 characters, and `/`, then a name of at most 63 characters
+/// of `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`. `[.]` rather than `\.`, which CEL string
+/// literals do not allow.
+macro_rules! qualified_name_rule {
+    () => {
+        "k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && k.matches('^[^/]{0,253}(/|$)')"
+    };
+}
+
+/// What [`qualified_name_rule`] asks for, in words.
+macro_rules! qualified_name_message {
+    () => {
+        "an optional prefix (a lowercase DNS subdomain of at most 253 characters) and '/', then a name of 1 to 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+    };
+}
+
+/// CEL on a key `k`: under the operator's own prefix, whose annotations and labels it reads
+/// back (`videosdk.live/renew-now-handled`, `videosdk.live/token-uid`, ...): a template must not
+/// preset them.
+macro_rules! reserved_key_rule {
+    () => {
+        "k.startsWith('videosdk.live/')"
+    };
+}
+
 /// Metadata copied onto the Secret.
+///
+/// Bounded at admission so that a tenant cannot make the operator write (and re-write at every
+/// re-sign) a Secret near etcd's object limit: at most [`SECRET_TEMPLATE_MAX_ENTRIES`] labels and
+/// as many annotations, annotations of at most [`SECRET_TEMPLATE_MAX_ANNOTATIONS_SIZE`]
+/// characters in all (keys and values; Kubernetes allows 256 KiB, a token's Secret needs a few
+/// hundred bytes). Keys and label values are checked as Kubernetes checks them on the Secret
+/// (`IsQualifiedName`, `IsValidLabelValue` in k8s.io/apimachinery), so that a template the CRD
+/// admits is one the API server accepts; keys under the operator's own prefix are refused.
+/// The map keys' size is not bounded by the schema (OpenAPI has no `maxLength` for keys), and
+/// kube-apiserver's CEL cost estimate gives them none either (`SchemaDeclType` in
+/// k8s.io/apiserver/pkg/cel/common types them `StringType`, whose estimated size is 0): the
+/// estimated cost of these rules is bounded by `maxProperties` and the label values' `maxLength`
+/// (annotation values are only measured with `size()`, of constant cost).
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretTemplate {
-    /// Labels added to the Secret.
+    /// Labels added to the Secret: at most 32, keys and values as Kubernetes label keys and
+    /// values; not `app.kubernetes.io/managed-by` nor keys under `videosdk.live/`, the
+    /// operator's own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = SECRET_TEMPLATE_MAX_ENTRIES,
+        "additionalProperties" = {"type": "string", "maxLength": 63}
+    ))]
+    #[x_kube(
+        validation = Rule::new(concat!("self.all(k, ", qualified_name_rule!(), ")"))
+            .message(concat!("every key must be a label key: ", qualified_name_message!())),
+        validation = Rule::new("self.all(k, self[k].matches('^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$'))")
+            .message("every value must be a label value: empty, or at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit"),
+        validation = Rule::new(concat!("!self.exists(k, ", reserved_key_rule!(), " || k == 'app.kubernetes.io/managed-by')"))
+            .message("keys under videosdk.live/ and the label app.kubernetes.io/managed-by are the operator's own: remove them")
+            .reason(Reason::FieldValueForbidden),
+    )]
     pub labels: BTreeMap<String, String>,
-    /// Annotations added to the Secret.
+    /// Annotations added to the Secret: at most 32, of at most 16384 characters in all (keys
+    /// and values), keys as Kubernetes annotation keys; not keys under `videosdk.live/`, the
+    /// operator's own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = SECRET_TEMPLATE_MAX_ENTRIES))]
+    #[x_kube(
+        validation = Rule::new(concat!("self.all(k, ", qualified_name_rule!(), ")"))
+            .message(concat!("every key must be an annotation key: ", qualified_name_message!())),
+        validation = Rule::new(concat!("self.map(k, size(k) + size(self[k])).sum() <= ", secret_template_max_annotations_size!()))
+            .message(concat!("the annotations' keys and values must add up to at most ", secret_template_max_annotations_size!(), " characters")),
+        validation = Rule::new(concat!("!self.exists(k, ", reserved_key_rule!(), ")"))
+            .message("keys under videosdk.live/ are the operator's own: remove them")
+            .reason(Reason::FieldValueForbidden),
+    )]
     pub annotations: BTreeMap<String, String>,
 }
 

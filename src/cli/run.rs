@@ -7,6 +7,7 @@ use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
 use crate::controller::{Metrics, Settings};
 use crate::endpoints;
 use crate::operator::{self, Ended, Health, LeaderElection};
+use crate::token;
 use crate::token_requests;
 use clap::Args;
 use kube::api::ListParams;
@@ -14,6 +15,7 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Namespace of the service account token of a pod, where the operator runs.
 const IN_CLUSTER_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -44,6 +46,17 @@ pub struct RunArgs {
     /// How many tokens are reconciled at once.
     #[arg(long, env = "VIDEOSDK_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// The longest ttl a VideoSdkToken or a token request may have, whatever its issuer's
+    /// maxTtl (which can only lower it): a Go duration from 1m to 8760h. A token above it gets
+    /// Ready=False (PolicyViolation), a token request a 403.
+    #[arg(
+        long,
+        env = "VIDEOSDK_MAX_TTL",
+        default_value = "720h",
+        value_name = "DURATION",
+        value_parser = parse_max_ttl
+    )]
+    pub max_ttl: Duration,
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(
         long,
@@ -82,6 +95,7 @@ impl RunArgs {
         Settings {
             namespace: self.namespace.clone(),
             concurrency: self.concurrency,
+            max_ttl: self.max_ttl,
             ..Settings::new(
                 self.cluster_resource_namespace
                     .clone()
@@ -90,6 +104,18 @@ impl RunArgs {
             )
         }
     }
+}
+
+/// `--max-ttl`: a Go duration within the lifetimes a token may have (`token::MIN_TTL` to
+/// `token::TTL_LIMIT`, the CRD's own bounds).
+fn parse_max_ttl(value: &str) -> Result<Duration, String> {
+    let ttl = token::parse_positive(value).map_err(|e| e.to_string())?;
+    if !(token::MIN_TTL..=token::TTL_LIMIT).contains(&ttl) {
+        return Err(format!(
+            "{value} is outside 1m to 8760h, the ttls a VideoSdkToken may have"
+        ));
+    }
+    Ok(ttl)
 }
 
 /// The namespace this process runs in: `$POD_NAMESPACE` (the downward API), else the service

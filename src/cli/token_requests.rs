@@ -138,6 +138,7 @@ impl TokenRequestArgs {
                 burst: self.token_requests_review_burst,
                 in_flight: self.token_requests_reviews_in_flight,
             },
+            max_ttl: operator.max_ttl,
         };
         let server = Server::start(client.clone(), settings, metrics);
         let tls = self

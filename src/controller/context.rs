@@ -25,17 +25,21 @@ pub struct Settings {
     pub concurrency: u16,
     /// Re-signs closer together than this restart a `rolloutRestartTargets` workload once.
     pub rollout_debounce: std::time::Duration,
+    /// The longest ttl a token or a token request may have (`run --max-ttl`), whatever its
+    /// issuer's `maxTtl`; between `token::MIN_TTL` and `token::TTL_LIMIT`.
+    pub max_ttl: std::time::Duration,
 }
 
 impl Settings {
     /// Defaults for everything but the cluster resource namespace: all namespaces, 16 tokens at
-    /// once, a 10 s restart debounce.
+    /// once, a 10 s restart debounce, tokens of at most `token::DEFAULT_MAX_TTL` (720h).
     pub fn new(cluster_resource_namespace: impl Into<String>) -> Self {
         Settings {
             cluster_resource_namespace: cluster_resource_namespace.into(),
             namespace: None,
             concurrency: 16,
             rollout_debounce: rollout::DEFAULT_DEBOUNCE,
+            max_ttl: crate::token::DEFAULT_MAX_TTL,
         }
     }
 }

@@ -89,14 +89,15 @@ impl Publisher {
         }
     }
 
-    /// Publishes `occurrence` about `object` with `note`: a new Event, or the next count of the
-    /// same Event published within [`SERIES_WINDOW`].
+    /// Publishes `occurrence` about `object` with `note` (cut to [`NOTE_LENGTH_LIMIT`]): a new
+    /// Event, or the next count of the same Event published within [`SERIES_WINDOW`].
     pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
         &self,
         object: &K,
         occurrence: Occurrence<'_>,
         note: &str,
     ) -> Result<(), kube::Error> {
+        let note = &*clip(note, NOTE_LENGTH_LIMIT);
         let regarding = object.object_ref(&());
         let namespace = regarding
             .namespace
@@ -198,6 +199,23 @@ impl Publisher {
     }
 }
 
+/// The most bytes of an Event's note: kube-apiserver refuses a longer one (`NoteLengthLimit`,
+/// k8s.io/kubernetes pkg/apis/events/validation), and the Event would be lost.
+pub(crate) const NOTE_LENGTH_LIMIT: usize = 1024;
+
+/// `text` cut to at most `max` bytes (`…`, 3 bytes, included), on a character boundary.
+pub(crate) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    const MARK: &str = "…";
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max.saturating_sub(MARK.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{MARK}", &text[..end]).into()
+}
+
 /// What makes two Events the same: the regarding object (UID, else kind, namespace and name),
 /// type, reason, action and note.
 fn fingerprint(regarding: &ObjectReference, occurrence: Occurrence<'_>, note: &str) -> u64 {
@@ -233,6 +251,17 @@ mod tests {
             resource_version: Some(resource_version.into()),
             ..ObjectReference::default()
         }
+    }
+
+    #[test]
+    fn long_text_is_clipped_on_a_character_boundary() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("0123456789", 10), "0123456789");
+        assert_eq!(clip("0123456789ab", 10), "0123456…");
+        // "é" is 2 bytes: a cut inside it moves back before it.
+        assert_eq!(clip("012345é789", 10), "012345…");
+        let long = "é".repeat(NOTE_LENGTH_LIMIT);
+        assert!(clip(&long, NOTE_LENGTH_LIMIT).len() <= NOTE_LENGTH_LIMIT);
     }
 
     #[test]

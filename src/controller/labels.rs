@@ -14,6 +14,11 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=videosdk-token-
 /// Label naming the `VideoSdkToken` that owns the Secret.
 pub const TOKEN_NAME_LABEL: &str = "videosdk.live/token-name";
 
+/// The prefix of every label and annotation key the operator writes but the managed-by label.
+/// The whole prefix is the operator's: a `secretTemplate` entry under it is refused at
+/// admission and left out of the Secret ([`super::secret::operator_owned_template_keys`]).
+pub const OPERATOR_PREFIX: &str = "videosdk.live/";
+
 /// Annotation: the UID of the `VideoSdkToken` the Secret was created for. With the controller
 /// ownerReference it is how the operator knows its Secrets: either one names the token by UID
 /// (labels name it only by name, and are copied with manifests), so a Secret whose

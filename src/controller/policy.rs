@@ -2,9 +2,10 @@
 //! a cluster issuer, which namespaces may use it (namespaceSelector).
 
 use crate::api::{IssuerPolicy, Permission, Role};
-use crate::token::{self, DurationError, GoDuration, TokenRequest};
+use crate::token::{self, DurationError, TokenRequest, show_duration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Why an issuer's policy is itself malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +27,17 @@ pub fn check_policy(policy: &IssuerPolicy) -> Result<(), PolicyError> {
 /// issuer (`issuer`: how to name it to a person, e.g. `VideoSdkIssuer ns/name`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Violation {
+    /// The ttl is above the operator-wide ceiling (`run --max-ttl`), which the issuer's `maxTtl`
+    /// does not lower.
+    #[error(
+        "spec.ttl {ttl} exceeds the operator's maximum ttl of {max} (its flag --max-ttl): ask for at most {max}"
+    )]
+    TtlAboveOperatorMax {
+        /// The asked ttl, in Go's notation.
+        ttl: String,
+        /// The operator's ceiling, in Go's notation.
+        max: String,
+    },
     /// The ttl is above `maxTtl`.
     #[error("spec.ttl {ttl} exceeds the maxTtl {max} of issuer {issuer}: ask for at most {max}")]
     TtlAboveMax {
@@ -60,24 +72,36 @@ pub enum Violation {
     },
 }
 
-/// Why `request` breaks the policy of issuer `issuer`, if it does. A token that asks for more
-/// than its issuer allows is refused, never silently cut down: a shorter or weaker token than
-/// the manifest says would surprise whoever reads the manifest.
-pub fn violation(request: &TokenRequest, policy: &IssuerPolicy, issuer: &str) -> Option<Violation> {
-    if let Some(max) = policy
+/// Why `request` breaks the policy of issuer `issuer` or the operator's ceiling `max_ttl`
+/// (`run --max-ttl`), if it does. The issuer's `maxTtl` can only lower the ceiling: the
+/// message names whichever of the two is the lower. A token that asks for more than is allowed
+/// is refused, never silently cut down: a shorter or weaker token than the manifest says would
+/// surprise whoever reads the manifest.
+pub fn violation(
+    request: &TokenRequest,
+    policy: &IssuerPolicy,
+    issuer: &str,
+    max_ttl: Duration,
+) -> Option<Violation> {
+    let issuer_max = policy
         .max_ttl
         .as_deref()
-        .and_then(|m| token::parse_positive(m).ok())
-        && request.ttl > max
-    {
-        let show = |d: std::time::Duration| {
-            GoDuration::from_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)).to_string()
-        };
-        return Some(Violation::TtlAboveMax {
-            ttl: show(request.ttl),
-            max: show(max),
-            issuer: issuer.to_owned(),
-        });
+        .and_then(|m| token::parse_positive(m).ok());
+    match issuer_max {
+        Some(max) if max <= max_ttl && request.ttl > max => {
+            return Some(Violation::TtlAboveMax {
+                ttl: show_duration(request.ttl),
+                max: show_duration(max),
+                issuer: issuer.to_owned(),
+            });
+        }
+        _ if request.ttl > max_ttl => {
+            return Some(Violation::TtlAboveOperatorMax {
+                ttl: show_duration(request.ttl),
+                max: show_duration(max_ttl),
+            });
+        }
+        _ => {}
     }
     if let Some(allowed) = &policy.allowed_permissions
         && let Some(p) = request.permissions.iter().find(|p| !allowed.contains(p))
@@ -155,8 +179,8 @@ pub fn selector_matches(
 mod tests {
     use super::*;
     use crate::api::{Permission, Role};
+    use crate::token::DEFAULT_MAX_TTL;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
-    use std::time::Duration;
 
     fn request() -> TokenRequest {
         TokenRequest {
@@ -170,7 +194,10 @@ mod tests {
 
     #[test]
     fn an_open_policy_allows_everything() {
-        assert_eq!(violation(&request(), &IssuerPolicy::default(), "i"), None);
+        assert_eq!(
+            violation(&request(), &IssuerPolicy::default(), "i", DEFAULT_MAX_TTL),
+            None
+        );
     }
 
     #[test]
@@ -180,7 +207,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            violation(&request(), &max, "videosdk").unwrap().to_string(),
+            violation(&request(), &max, "videosdk", DEFAULT_MAX_TTL)
+                .unwrap()
+                .to_string(),
             "spec.ttl 48h0m0s exceeds the maxTtl 24h0m0s of issuer videosdk: ask for at most 24h0m0s"
         );
         let perms = IssuerPolicy {
@@ -188,7 +217,7 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            violation(&request(), &perms, "i")
+            violation(&request(), &perms, "i", DEFAULT_MAX_TTL)
                 .unwrap()
                 .to_string()
                 .contains(
@@ -200,7 +229,7 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            violation(&request(), &roles, "i")
+            violation(&request(), &roles, "i", DEFAULT_MAX_TTL)
                 .unwrap()
                 .to_string()
                 .contains("role rtc")
@@ -210,7 +239,39 @@ mod tests {
             allowed_permissions: Some(Permission::ALL.to_vec()),
             allowed_roles: Some(vec![Role::Rtc]),
         };
-        assert_eq!(violation(&request(), &fits, "i"), None);
+        assert_eq!(violation(&request(), &fits, "i", DEFAULT_MAX_TTL), None);
+    }
+
+    /// The operator's ceiling binds tokens of every issuer; an issuer's maxTtl can lower it,
+    /// never raise it, and the message names whichever limit is the lower.
+    #[test]
+    fn the_operators_ceiling_binds_and_an_issuer_can_only_lower_it() {
+        let ceiling = Duration::from_secs(24 * 3600);
+        let open = IssuerPolicy::default();
+        assert_eq!(
+            violation(&request(), &open, "i", ceiling)
+                .unwrap()
+                .to_string(),
+            "spec.ttl 48h0m0s exceeds the operator's maximum ttl of 24h0m0s (its flag --max-ttl): ask for at most 24h0m0s"
+        );
+        let higher = IssuerPolicy {
+            max_ttl: Some("72h".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            violation(&request(), &higher, "i", ceiling),
+            Some(Violation::TtlAboveOperatorMax { .. })
+        ));
+        let lower = IssuerPolicy {
+            max_ttl: Some("12h".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            violation(&request(), &lower, "i", ceiling),
+            Some(Violation::TtlAboveMax { .. })
+        ));
+        // At the ceiling exactly: allowed.
+        assert_eq!(violation(&request(), &open, "i", 2 * ceiling), None);
     }
 
     #[test]

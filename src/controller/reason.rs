@@ -25,6 +25,9 @@ pub enum Reason {
     InvalidSpec,
     /// Token: a Secret of that name exists and was not created for this token.
     SecretNotOwned,
+    /// Token: the API server refused to write the Secret the spec asks for (a spec that
+    /// bypassed admission); the message is the server's.
+    SecretRejected,
     /// Issuer: key and secret present and well-formed.
     CredentialsValid,
     /// Issuer: the credentials Secret does not exist.
@@ -57,7 +60,7 @@ pub enum On {
 
 impl Reason {
     /// Every reason, in the README table's order.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Reason::Issued,
         Reason::IssuerNotFound,
         Reason::IssuerNotReady,
@@ -65,6 +68,7 @@ impl Reason {
         Reason::PolicyViolation,
         Reason::InvalidSpec,
         Reason::SecretNotOwned,
+        Reason::SecretRejected,
         Reason::CredentialsValid,
         Reason::SecretNotFound,
         Reason::KeyMissing,
@@ -129,8 +133,8 @@ impl Reason {
             Reason::PolicyViolation => (
                 "PolicyViolation",
                 On::Token,
-                "`ttl` above `maxTtl`, or a permission/role outside the allowed sets",
-                "ask for less, or widen the issuer's policy",
+                "`ttl` above the issuer's `maxTtl` or the operator's `--max-ttl`, or a permission/role outside the allowed sets",
+                "ask for less, or widen the issuer's policy (or `--max-ttl`)",
             ),
             Reason::InvalidSpec => (
                 "InvalidSpec",
@@ -143,6 +147,12 @@ impl Reason {
                 On::Token,
                 "a Secret of that name exists and was not created for this token",
                 "delete it, or set `spec.secretName`",
+            ),
+            Reason::SecretRejected => (
+                "SecretRejected",
+                On::Token,
+                "the API server refused the Secret the spec asks for (e.g. a `secretTemplate` key a CRD older than this version admitted); the message is the server's, and the Secret keeps the token it had",
+                "fix the field the message names",
             ),
             Reason::CredentialsValid => (
                 "CredentialsValid",

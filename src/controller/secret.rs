@@ -3,8 +3,8 @@
 
 use super::cached::CachedToken;
 use super::labels::{
-    FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TOKEN_KEY, TOKEN_NAME_LABEL,
-    TOKEN_UID_ANNOTATION,
+    FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OPERATOR_PREFIX, TOKEN_KEY,
+    TOKEN_NAME_LABEL, TOKEN_UID_ANNOTATION,
 };
 use crate::api::VideoSdkToken;
 use k8s_openapi::ByteString;
@@ -71,18 +71,47 @@ pub fn controller_token(meta: &ObjectMeta) -> Option<&OwnerReference> {
     })
 }
 
+/// Whether a label (`label`: true) or annotation key is the operator's own: under
+/// [`OPERATOR_PREFIX`], or the managed-by label its Secret watch selects on.
+fn is_operator_key(key: &str, label: bool) -> bool {
+    key.starts_with(OPERATOR_PREFIX) || (label && key == MANAGED_BY_LABEL)
+}
+
+/// The `secretTemplate` entries the operator leaves out of the Secret because their keys are
+/// its own (`labels[KEY]`, `annotations[KEY]`), in key order. The CRD refuses them at
+/// admission; a spec that bypassed it (an older CRD) must still not preset what the operator
+/// reads back: `videosdk.live/renew-now-handled` would answer a renew-now request never
+/// answered, the managed-by label would be changed.
+pub fn operator_owned_template_keys(token: &VideoSdkToken) -> Vec<String> {
+    let Some(template) = &token.spec.secret_template else {
+        return Vec::new();
+    };
+    let labels = template.labels.keys().filter(|k| is_operator_key(k, true));
+    let annotations = template
+        .annotations
+        .keys()
+        .filter(|k| is_operator_key(k, false));
+    labels
+        .map(|k| format!("labels[{k}]"))
+        .chain(annotations.map(|k| format!("annotations[{k}]")))
+        .collect()
+}
+
 /// The complete Secret for server-side apply: type `Opaque`, the JWT under `token`, the
 /// operator's labels and `annotations` (plus [`TOKEN_UID_ANNOTATION`]), the token's
 /// `secretTemplate`, and a controller ownerReference so that deleting the token deletes the
 /// Secret.
 ///
-/// The operator's own labels and annotations win over `secretTemplate` entries of the same key.
+/// `secretTemplate` entries whose keys are the operator's own are left out
+/// ([`operator_owned_template_keys`]), even when the operator writes no such key itself.
 pub fn desired(token: &VideoSdkToken, jwt: &str, annotations: BTreeMap<String, String>) -> Secret {
     let template = token.spec.secret_template.clone().unwrap_or_default();
     let mut labels = template.labels;
+    labels.retain(|k, _| !is_operator_key(k, true));
     labels.insert(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned());
     labels.insert(TOKEN_NAME_LABEL.to_owned(), token.name_any());
     let mut all_annotations = template.annotations;
+    all_annotations.retain(|k, _| !is_operator_key(k, false));
     all_annotations.extend(annotations);
     all_annotations.insert(
         TOKEN_UID_ANNOTATION.to_owned(),

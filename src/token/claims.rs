@@ -15,6 +15,20 @@ use std::time::Duration;
 /// continuously.
 pub const MIN_TTL: Duration = Duration::from_secs(60);
 
+/// The longest lifetime a token may ask for: a year. The CRD says the same at admission
+/// (`ttl must be at most 8760h`), and `--max-ttl` cannot be set above it; checked again here
+/// for specs that bypassed admission and for token requests. A Go duration reaches
+/// `2562047h`, an expiry in the 24th century, for a bearer credential that cannot be revoked
+/// but by rotating the API secret.
+pub const TTL_LIMIT: Duration = Duration::from_secs(8760 * 3600);
+
+/// The default of the operator-wide ceiling on a token's lifetime (`run --max-ttl`): 30 days.
+/// cert-manager caps nothing, but a certificate can be revoked and a VideoSDK token cannot. The
+/// operator renews tokens by itself, so a long lifetime buys only fewer restarts of workloads
+/// that read the token once; a month keeps those to about one a month while a leaked token
+/// works for a month at most, not for centuries.
+pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(720 * 3600);
+
 /// Why a token spec cannot be turned into a request. Each message names the field to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -64,6 +78,12 @@ pub enum RequestError {
     /// `spec.ttl` is shorter than [`MIN_TTL`].
     #[error("spec.ttl {ttl} is shorter than the minimum of 1m")]
     TtlTooShort {
+        /// The ttl, in Go's notation.
+        ttl: String,
+    },
+    /// `spec.ttl` is longer than [`TTL_LIMIT`].
+    #[error("spec.ttl {ttl} is longer than the maximum of 8760h (a year)")]
+    TtlTooLong {
         /// The ttl, in Go's notation.
         ttl: String,
     },
@@ -142,9 +162,13 @@ impl TokenRequest {
             }
         }
         if self.ttl < MIN_TTL {
-            let nanos = i64::try_from(self.ttl.as_nanos()).unwrap_or(i64::MAX);
             return Err(RequestError::TtlTooShort {
-                ttl: GoDuration::from_nanos(nanos).to_string(),
+                ttl: show_duration(self.ttl),
+            });
+        }
+        if self.ttl > TTL_LIMIT {
+            return Err(RequestError::TtlTooLong {
+                ttl: show_duration(self.ttl),
             });
         }
         Ok(())
@@ -154,6 +178,11 @@ impl TokenRequest {
     pub fn is_v2(&self) -> bool {
         !self.roles.is_empty() || self.room_id.is_some() || self.participant_id.is_some()
     }
+}
+
+/// `d` in Go's notation (`2562047h0m0s`), saturated at Go's largest duration.
+pub fn show_duration(d: Duration) -> String {
+    GoDuration::from_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)).to_string()
 }
 
 fn first_duplicate<T: Copy + PartialEq>(items: &[T]) -> Option<T> {
@@ -398,10 +427,23 @@ mod tests {
                 .to_string()
                 .starts_with("spec.ttl: unknown unit")
         );
-        // The boundary itself is allowed.
+        // Go's largest durations parse, and are refused as longer than a year.
+        assert_eq!(
+            ttl_error("2562047h"),
+            RequestError::TtlTooLong {
+                ttl: "2562047h0m0s".to_owned()
+            }
+        );
+        assert_eq!(
+            ttl_error("8760h1s").to_string(),
+            "spec.ttl 8760h0m1s is longer than the maximum of 8760h (a year)"
+        );
+        // The boundaries themselves are allowed.
         let mut s = spec(vec![Permission::AllowJoin]);
         s.ttl = "1m".to_owned();
         assert_eq!(TokenRequest::from_spec(&s).unwrap().ttl, MIN_TTL);
+        s.ttl = "8760h".to_owned();
+        assert_eq!(TokenRequest::from_spec(&s).unwrap().ttl, TTL_LIMIT);
     }
 
     #[test]

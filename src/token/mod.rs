@@ -11,7 +11,9 @@ mod request_hash;
 mod schedule;
 mod signing;
 
-pub use claims::{Claims, MIN_TTL, RequestError, TokenRequest};
+pub use claims::{
+    Claims, DEFAULT_MAX_TTL, MIN_TTL, RequestError, TTL_LIMIT, TokenRequest, show_duration,
+};
 pub use credentials::{Credentials, CredentialsError, fingerprint};
 pub use exact::{Claim, Difference, compare};
 pub use go_duration::{DurationError, GoDuration, format_human, parse_positive};

@@ -131,7 +131,9 @@ fn request_field(error: &RequestError) -> &'static str {
         RequestError::ControlCharacter { field, .. } | RequestError::TooLong { field, .. } => {
             field.strip_prefix("spec.").unwrap_or(field)
         }
-        RequestError::Ttl(_) | RequestError::TtlTooShort { .. } => "ttl",
+        RequestError::Ttl(_)
+        | RequestError::TtlTooShort { .. }
+        | RequestError::TtlTooLong { .. } => "ttl",
     }
 }
 

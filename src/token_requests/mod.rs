@@ -93,6 +93,9 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// The TokenReviews the endpoint may ask, all callers together.
     pub review_budget: budget::Limits,
+    /// The longest ttl a request may ask for (the operator's `--max-ttl`), whatever the
+    /// issuer's `maxTtl`.
+    pub max_ttl: Duration,
 }
 
 /// The endpoint's state: its caches, the reviewer, the rate limiter and the metrics.
@@ -338,9 +341,12 @@ impl Server {
                 resolved.describe
             )));
         }
-        if let Some(violation) =
-            policy::violation(&parsed.request, &resolved.policy, &resolved.describe)
-        {
+        if let Some(violation) = policy::violation(
+            &parsed.request,
+            &resolved.policy,
+            &resolved.describe,
+            self.settings.max_ttl,
+        ) {
             return Err(Refusal::forbidden(
                 Check::Policy,
                 violation.to_string().replace("spec.", ""),

@@ -99,6 +99,7 @@ fn values_schema_accepts_the_defaults_and_rejects_misspelt_or_wrong_values() {
         ("podDisruptionBudget.maxUnavailable", json!(1)),
         ("logFormat", json!("xml")),
         ("concurrency", json!(0)),
+        ("maxTtl", json!("30d")),
         ("image.digest", json!("latest")),
         ("extraArgs", json!("--lease-duration=30")),
         ("podLabels.team", json!(7)),

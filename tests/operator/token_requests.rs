@@ -60,6 +60,7 @@ impl Endpoint {
             cluster_resource_namespace: env.namespace().to_owned(),
             namespace: namespace.map(str::to_owned),
             review_budget: Default::default(),
+            max_ttl: token::DEFAULT_MAX_TTL,
         };
         Self::serve(env, client, settings).await
     }
@@ -338,6 +339,38 @@ async fn rbac_policy_and_unknown_issuers_refuse_with_the_check_that_said_no() {
     env.cleanup().await;
 }
 
+/// (§6 of issue 20) The operator's `--max-ttl` caps token requests as it caps tokens, whatever
+/// the issuer's maxTtl; no ttl beyond a year is signed at all.
+#[tokio::test]
+async fn the_operators_max_ttl_caps_requests_whatever_the_issuer_allows() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = setup("tr-max-ttl", json!({"maxTtl": "8760h"})).await else {
+        return;
+    };
+    let endpoint = Endpoint::start(&env, 100, 100, Duration::from_secs(10)).await;
+    let backend = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    let ask = |ttl: &str| json!({"issuer": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": ttl});
+    assert_eq!(
+        ask_when_listed(&endpoint, &backend, &ask("720h"))
+            .await
+            .status,
+        200
+    );
+    let r = refusal(&endpoint.ask(Some(&backend), &ask("721h")).await, 403);
+    assert_eq!(r["check"], "Policy", "{r}");
+    assert_eq!(
+        r["message"],
+        "ttl 721h0m0s exceeds the operator's maximum ttl of 720h0m0s (its flag --max-ttl): ask for at most 720h0m0s"
+    );
+    let r = refusal(&endpoint.ask(Some(&backend), &ask("2562047h")).await, 422);
+    assert_eq!(r["field"], "ttl", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("maximum of 8760h"),
+        "{r}"
+    );
+    env.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_credential_for_another_audience_or_expired_is_refused() {
     let _cpu = CPU_HEAVY.lock().await;
@@ -533,6 +566,7 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
         cluster_resource_namespace: env.namespace().to_owned(),
         namespace: Some(env.namespace().to_owned()),
         review_budget: Default::default(),
+        max_ttl: token::DEFAULT_MAX_TTL,
     };
     let server = Server::start(env.t.client.clone(), settings, Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -723,6 +757,7 @@ async fn a_flood_of_distinct_bearers_gets_a_bounded_number_of_token_reviews_and_
             burst: NonZeroU32::new(burst).unwrap(),
             in_flight: NonZeroU32::new(20).unwrap(),
         },
+        max_ttl: token::DEFAULT_MAX_TTL,
     };
     let endpoint = Endpoint::serve(&env, env.t.client.clone(), settings).await;
     let caller = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
@@ -1033,6 +1068,7 @@ async fn a_caller_already_authenticated_is_not_locked_out_when_garbage_spends_th
             burst: NonZeroU32::new(1).unwrap(),
             in_flight: NonZeroU32::new(20).unwrap(),
         },
+        max_ttl: token::DEFAULT_MAX_TTL,
     };
     let endpoint = Endpoint::serve(&env, env.t.client.clone(), settings).await;
     let caller = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();

@@ -7,11 +7,11 @@ use uuid::{Uuid, Variant, Version};
 use videosdk_token_operator::api::{Permission, Role};
 use videosdk_token_operator::cli::inspect::{Signature, inspect};
 use videosdk_token_operator::token::{
-    Credentials, TokenRequest, VerifyError, decode_unverified, sign, verify,
+    self, Credentials, TokenRequest, VerifyError, decode_unverified, sign, verify,
 };
 
-/// Ten years (of 365 days), the longest ttl generated.
-const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
+/// The longest ttl a request may have (a year, 8760h), in seconds: the longest generated.
+const LONGEST: u64 = token::TTL_LIMIT.as_secs();
 
 /// A claim value: 1–256 characters of any kind but control characters, which a spec may not
 /// hold (unicode, quotes, backslashes).
@@ -29,7 +29,8 @@ fn id() -> impl Strategy<Value = String> {
 }
 
 /// A valid request: a non-empty set of permissions and a set of roles, each in any order, and
-/// optional room and participant ids; a ttl from 1 minute to 10 years, not always whole seconds.
+/// optional room and participant ids; a ttl from 1 minute to a year (`token::TTL_LIMIT`), not
+/// always whole seconds.
 pub(crate) fn request() -> impl Strategy<Value = TokenRequest> {
     (
         prop::sample::subsequence(Permission::ALL.to_vec(), 1..=Permission::ALL.len())
@@ -37,11 +38,14 @@ pub(crate) fn request() -> impl Strategy<Value = TokenRequest> {
         prop::sample::subsequence(Role::ALL.to_vec(), 0..=Role::ALL.len()).prop_shuffle(),
         prop::option::of(id()),
         prop::option::of(id()),
-        prop_oneof![Just(60u64), Just(TEN_YEARS), 60u64..=TEN_YEARS],
-        prop_oneof![Just(0u32), 0u32..1_000_000_000],
+        prop_oneof![
+            Just((60u64, 0u32)),
+            Just((LONGEST, 0)),
+            (60u64..LONGEST, prop_oneof![Just(0u32), 0u32..1_000_000_000]),
+        ],
     )
         .prop_map(
-            |(permissions, roles, room_id, participant_id, secs, nanos)| TokenRequest {
+            |(permissions, roles, room_id, participant_id, (secs, nanos))| TokenRequest {
                 permissions,
                 roles,
                 room_id,

@@ -27,6 +27,9 @@ pub(crate) struct Inputs {
     pub(crate) existing: Existing,
     /// The issuer the token names, as found.
     pub(crate) issuer: IssuerLookup,
+    /// The operator's ceiling on a token's lifetime (`Settings::max_ttl`, fixed for the
+    /// process's life, so not in the fingerprint).
+    pub(crate) max_ttl: std::time::Duration,
     /// A fingerprint of everything the plan reads but the Secret and the time: the token's UID,
     /// generation, renew-now annotation and recorded renew-now answer, the issuer's identity and
     /// generation, its credentials Secret's resourceVersion and the namespace's labels. While
@@ -119,6 +122,7 @@ pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Input
         namespace,
         existing,
         issuer,
+        max_ttl: ctx.settings.max_ttl,
         fingerprint,
     })
 }

@@ -138,7 +138,8 @@ fn check(token: &VideoSdkToken, inputs: &Inputs) -> Result<Checked, Problem> {
             format!("{describe} is not ready ({}): {}", p.reason, p.message),
         )
     })?;
-    if let Some(violation) = policy::violation(&request, &issuer.policy, &describe) {
+    if let Some(violation) = policy::violation(&request, &issuer.policy, &describe, inputs.max_ttl)
+    {
         return Err(Problem::new(Reason::PolicyViolation, violation.to_string()));
     }
     if let Some(existing) = inputs.existing.read()
@@ -358,6 +359,7 @@ mod tests {
             namespace: "ns".into(),
             existing: existing.map_or(Existing::Absent, |s| Existing::Read(Box::new(s))),
             issuer: IssuerLookup::Found(Box::new(issuer)),
+            max_ttl: token::DEFAULT_MAX_TTL,
             fingerprint: 0,
         }
     }
@@ -497,6 +499,7 @@ mod tests {
             issuer: IssuerLookup::Missing {
                 other_kind_exists: true,
             },
+            max_ttl: token::DEFAULT_MAX_TTL,
             fingerprint: 0,
         };
         let Plan::NotReady(problem) = planned(&token(json!({})), &missing) else {
@@ -557,5 +560,77 @@ mod tests {
             reason_of(planned(&token(json!({})), &inputs(open(), Some(foreign)))),
             Reason::SecretNotOwned
         );
+    }
+
+    /// The operator's `--max-ttl` refuses a ttl its open issuer would sign, naming the flag.
+    #[test]
+    fn a_ttl_above_the_operators_ceiling_is_a_policy_violation() {
+        let t = token(json!({"ttl": "2h"}));
+        let capped = Inputs {
+            max_ttl: Duration::from_secs(3600),
+            ..inputs(issuer(IssuerPolicy::default()), None)
+        };
+        let Plan::NotReady(problem) = planned(&t, &capped) else {
+            panic!("not ready");
+        };
+        assert_eq!(problem.reason, Reason::PolicyViolation);
+        assert!(
+            problem.message.contains("--max-ttl") && problem.message.contains("1h0m0s"),
+            "{}",
+            problem.message
+        );
+    }
+
+    /// A `secretTemplate` that bypassed admission cannot preset the operator's own keys: the
+    /// forged `renew-now-handled` is left out, so the record the Secret keeps is the operator's
+    /// and a renew-now of that value is answered.
+    #[test]
+    fn template_keys_under_the_operators_prefix_are_left_out_of_the_secret() {
+        let forged = json!({"secretTemplate": {
+            "labels": {"app.kubernetes.io/managed-by": "someone-else", "videosdk.live/x": "y", "team": "media"},
+            "annotations": {"videosdk.live/renew-now-handled": "forged", "note": "kept"},
+        }});
+        let t = token(forged.clone());
+        let Plan::Ready { apply, .. } = planned(&t, &inputs(issuer(IssuerPolicy::default()), None))
+        else {
+            panic!("ready");
+        };
+        let written = *apply.unwrap();
+        let labels = written.metadata.labels.clone().unwrap();
+        let annotations = written.metadata.annotations.clone().unwrap();
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"],
+            "videosdk-token-operator"
+        );
+        assert_eq!(labels["team"], "media");
+        assert!(!labels.contains_key("videosdk.live/x"));
+        assert_eq!(annotations["note"], "kept");
+        assert!(
+            !annotations.contains_key("videosdk.live/renew-now-handled"),
+            "{annotations:?}"
+        );
+        assert_eq!(
+            secret::operator_owned_template_keys(&t),
+            [
+                "labels[app.kubernetes.io/managed-by]",
+                "labels[videosdk.live/x]",
+                "annotations[videosdk.live/renew-now-handled]"
+            ]
+        );
+        // Asked to renew with the forged value: re-signed.
+        let mut asked = token(forged);
+        asked
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(RENEW_NOW_ANNOTATION.to_owned(), "forged".to_owned());
+        let Plan::Ready { issued, .. } = planned(
+            &asked,
+            &inputs(issuer(IssuerPolicy::default()), Some(written)),
+        ) else {
+            panic!("ready");
+        };
+        assert_eq!(issued.resigned, Some(ResignReason::RenewNowRequested));
+        assert_eq!(issued.renew_now_handled.as_deref(), Some("forged"));
     }
 }

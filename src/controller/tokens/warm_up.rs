@@ -77,6 +77,7 @@ async fn check(ctx: &Context, tokens: &Store<CachedToken>, secret: Secret) -> bo
         namespace: token.namespace().unwrap_or_default(),
         existing: Existing::Read(Box::new(secret)),
         issuer,
+        max_ttl: ctx.settings.max_ttl,
         fingerprint,
     };
     // The id is never used: only a plan that keeps the stored token is remembered.

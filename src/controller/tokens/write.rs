@@ -10,8 +10,10 @@ use crate::controller::cached::{CachedToken, WatchedSecret};
 use crate::controller::context::Context;
 use crate::controller::decision::ResignReason;
 use crate::controller::error::Error;
+use crate::controller::events::clip;
 use crate::controller::labels::FIELD_MANAGER;
 use crate::controller::memory::Verified;
+use crate::controller::problem::Problem;
 use crate::controller::reason::Reason;
 use crate::controller::secret_versions::resource_version;
 use crate::controller::{backoff, display, rollout, secret, status, write_guard};
@@ -69,6 +71,18 @@ pub(super) async fn write(
                             ctx.create_guard.refused();
                             return Ok(Outcome::SecretChanged);
                         }
+                        Err(kube::Error::Api(status)) if refused_for_the_spec(status.code) => {
+                            // The same write would be refused again: report it as bad input.
+                            // The Secret keeps the token it holds, and status its record of it.
+                            let problem = Problem::new(
+                                Reason::SecretRejected,
+                                format!(
+                                    "the API server refused to write Secret {secret_name}: {}",
+                                    clip(&status.message, MAX_SERVER_MESSAGE)
+                                ),
+                            );
+                            return not_ready(token, ctx, problem, &previous, now).await;
+                        }
                         Err(error) => return Err(error.into()),
                     }
                 }
@@ -80,9 +94,20 @@ pub(super) async fn write(
                 token,
                 verified(&issued, written.as_ref().map(|s| &s.metadata), inputs),
             );
+            let ignored = secret::operator_owned_template_keys(token);
+            let message = if ignored.is_empty() {
+                format!("Secret {secret_name} holds a valid token")
+            } else {
+                format!(
+                    "Secret {secret_name} holds a valid token; left out of it: secretTemplate {}, keys that are the operator's own (videosdk.live/, app.kubernetes.io/managed-by)",
+                    ignored.join(", ")
+                )
+            };
+            let announce_ignored = !ignored.is_empty()
+                && status::ready_of(&previous.conditions).map(|c| &c.message) != Some(&message);
             let condition = status::ready_condition(
                 Reason::Issued,
-                format!("Secret {secret_name} holds a valid token"),
+                message.clone(),
                 generation,
                 &previous.conditions,
                 now,
@@ -100,6 +125,17 @@ pub(super) async fn write(
                 ctx.metrics.count_issuance(reason);
                 announce(token, ctx, reason, &issued, &secret_name).await;
             }
+            if announce_ignored {
+                tracing::warn!(token = %display::namespaced_name(token), "{message}");
+                ctx.publish(
+                    token,
+                    EventType::Warning,
+                    OPERATOR_KEYS_IGNORED,
+                    "Write",
+                    message,
+                )
+                .await;
+            }
             write_status(token, ctx, &previous, new_status).await?;
             let restart_wake = rollout::sync(
                 token,
@@ -114,38 +150,64 @@ pub(super) async fn write(
                 wake.duration_since(now).unwrap_or(Duration::ZERO),
             )))
         }
-        Plan::NotReady(problem) => {
-            ctx.memory.forget_errors(token);
-            let was = status::ready_of(&previous.conditions).map(|c| c.reason.clone());
-            let condition = status::ready_condition(
-                problem.reason,
-                problem.message.clone(),
-                generation,
-                &previous.conditions,
-                now,
-            );
-            let new_status = status::not_ready(&previous, condition, now);
-            let failures = new_status.failed_issuance_attempts.unwrap_or(1);
-            if was.as_deref() != Some(problem.reason.as_str()) {
-                tracing::warn!(token = %display::namespaced_name(token), reason = problem.reason.as_str(), "{}", problem.message);
-                ctx.publish(
-                    token,
-                    EventType::Warning,
-                    problem.reason.as_str(),
-                    "Issue",
-                    problem.message,
-                )
-                .await;
-            }
-            write_status(token, ctx, &previous, new_status).await?;
-            // Watches bring most fixes at once (issuer, credentials, spec); a retry with backoff
-            // covers the rest (a foreign Secret deleted, namespace labels changed).
-            Ok(Outcome::Done(Action::requeue(backoff::delay(
-                u32::try_from(failures).unwrap_or(u32::MAX),
-                remaining(ctx.memory.expiry(token, token.status.as_ref()), now),
-            ))))
-        }
+        Plan::NotReady(problem) => not_ready(token, ctx, problem, &previous, now).await,
     }
+}
+
+/// The Event reason of a Ready token whose `secretTemplate` has keys that are the operator's
+/// own, left out of the Secret.
+pub(crate) const OPERATOR_KEYS_IGNORED: &str = "OperatorKeysIgnored";
+
+/// Whether an API server's refusal of a write (its HTTP status `code`) is about what was
+/// written, so that the same write would be refused again: 400 Bad Request, 413 Request Entity
+/// Too Large, 422 Invalid (Kubernetes API conventions, "HTTP Status codes").
+fn refused_for_the_spec(code: u16) -> bool {
+    matches!(code, 400 | 413 | 422)
+}
+
+/// The most bytes of an API server's message quoted in a condition and its Event: a message
+/// about dozens of bad keys runs to kilobytes, and an Event's note is cut at
+/// [`crate::controller::events::NOTE_LENGTH_LIMIT`] anyway.
+const MAX_SERVER_MESSAGE: usize = 600;
+
+/// Reports `problem` (`Ready=False`, its Event when the reason is new, the failure count) and
+/// retries with backoff.
+async fn not_ready(
+    token: &VideoSdkToken,
+    ctx: &Context,
+    problem: Problem,
+    previous: &VideoSdkTokenStatus,
+    now: SystemTime,
+) -> Result<Outcome, Error> {
+    ctx.memory.forget_errors(token);
+    let was = status::ready_of(&previous.conditions).map(|c| c.reason.clone());
+    let condition = status::ready_condition(
+        problem.reason,
+        problem.message.clone(),
+        token.meta().generation,
+        &previous.conditions,
+        now,
+    );
+    let new_status = status::not_ready(previous, condition, now);
+    let failures = new_status.failed_issuance_attempts.unwrap_or(1);
+    if was.as_deref() != Some(problem.reason.as_str()) {
+        tracing::warn!(token = %display::namespaced_name(token), reason = problem.reason.as_str(), "{}", problem.message);
+        ctx.publish(
+            token,
+            EventType::Warning,
+            problem.reason.as_str(),
+            "Issue",
+            problem.message,
+        )
+        .await;
+    }
+    write_status(token, ctx, previous, new_status).await?;
+    // Watches bring most fixes at once (issuer, credentials, spec); a retry with backoff
+    // covers the rest (a foreign Secret deleted, namespace labels changed).
+    Ok(Outcome::Done(Action::requeue(backoff::delay(
+        u32::try_from(failures).unwrap_or(u32::MAX),
+        remaining(ctx.memory.expiry(token, token.status.as_ref()), now),
+    ))))
 }
 
 /// The resourceVersion the Secret must still have when it is written ([`write_guard`]): the
@@ -272,6 +334,16 @@ mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn only_refusals_of_what_was_written_are_the_specs() {
+        assert!(
+            refused_for_the_spec(422) && refused_for_the_spec(400) && refused_for_the_spec(413)
+        );
+        assert!(
+            !refused_for_the_spec(409) && !refused_for_the_spec(500) && !refused_for_the_spec(403)
+        );
+    }
 
     #[test]
     fn the_status_fingerprint_ignores_only_the_transition_time() {
