@@ -10,8 +10,14 @@ use videosdk_token_operator::operator::{self, Ended, Health, LeaderElection};
 
 const SECRET: &str = "e2e-secret-production-0123456789abcdef";
 
-fn deployment(name: &str) -> Value {
-    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+/// A Deployment whose owner consents to restarts for the tokens `restart_for` (comma-separated;
+/// `None`: no consent annotation).
+fn deployment(name: &str, restart_for: Option<&str>) -> Value {
+    let annotations = match restart_for {
+        Some(tokens) => json!({"videosdk.live/restart-on-renewal": tokens}),
+        None => json!({}),
+    };
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "annotations": annotations},
            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                     "template": {"metadata": {"labels": {"app": name}},
                                  "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}}})
@@ -29,9 +35,10 @@ fn restarted_at(d: &Deployment) -> Option<String> {
         .cloned()
 }
 
-/// `rolloutRestartTargets`: a re-sign restarts the workload once (debounced), the first
-/// issuance, an operator restart and a label-only change restart nothing, and a missing target
-/// is reported without making the token unready.
+/// `rolloutRestartTargets`: a re-sign restarts the consenting workload once (debounced), the
+/// first issuance, an operator restart and a label-only change restart nothing; a missing target
+/// and a workload without consent (`videosdk.live/restart-on-renewal` naming another token) are
+/// reported, left untouched and stop neither the other targets nor the token being Ready.
 #[tokio::test]
 async fn rotation_restarts_target_workloads_once() {
     let Some(mut env) = Env::start("rollout").await else {
@@ -39,11 +46,15 @@ async fn rotation_restarts_target_workloads_once() {
     };
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", json!({})).await;
-    env.apply(deployment("web")).await;
+    env.apply(deployment("web", Some("other-token, t"))).await;
+    env.apply(deployment("unasked", Some("other-token"))).await;
     let deployments: Api<Deployment> = Api::namespaced(env.t.client.clone(), env.namespace());
+    let unasked = deployments.get("unasked").await.unwrap();
+    // The failing and refused targets first: they must not stop the last one.
     let spec = |labels: Value| {
         json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "secretTemplate": {"labels": labels},
-               "rolloutRestartTargets": [{"kind": "Deployment", "name": "web"}, {"kind": "StatefulSet", "name": "missing"}]})
+               "rolloutRestartTargets": [{"kind": "StatefulSet", "name": "missing"}, {"kind": "Deployment", "name": "unasked"},
+                                         {"kind": "Deployment", "name": "web"}]})
     };
     env.token("t", spec(json!({}))).await;
     let first = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
@@ -71,6 +82,12 @@ async fn rotation_restarts_target_workloads_once() {
     );
     let generation = web.metadata.generation;
     env.wait_event("t", "RolloutTargetNotFound").await;
+    let refused = env.wait_event("t", "RolloutRestartNotConsented").await;
+    let note = refused.note.unwrap_or_default();
+    assert!(
+        note.contains("Deployment unasked") && note.contains("videosdk.live/restart-on-renewal=t"),
+        "the Event says which annotation to add to which workload: {note}"
+    );
 
     // Two re-signs in quick succession: one restart, for the latest token.
     env.annotate_token("t", "videosdk.live/renew-now", "1")
@@ -146,6 +163,12 @@ async fn rotation_restarts_target_workloads_once() {
         after.metadata.generation, web.metadata.generation,
         "no restart without a re-sign"
     );
+    let after = deployments.get("unasked").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version, unasked.metadata.resource_version,
+        "a workload without consent is never written"
+    );
+    env.wait_ready("t").await;
     env.cleanup().await;
 }
 

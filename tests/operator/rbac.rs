@@ -99,7 +99,8 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
     ))
     .await;
     for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
-        env.apply(json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "web"},
+        env.apply(json!({"apiVersion": "apps/v1", "kind": kind,
+                         "metadata": {"name": "web", "annotations": {"videosdk.live/restart-on-renewal": "t"}},
                          "spec": {"selector": {"matchLabels": {"app": "web"}}, "serviceName": "web",
                                   "template": {"metadata": {"labels": {"app": "web"}},
                                                "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}}}))
