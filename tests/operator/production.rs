@@ -422,7 +422,7 @@ async fn run_refuses_to_start_without_the_crds() {
     let server = kube_apiserver_memory::ApiServer::start(Default::default())
         .await
         .unwrap();
-    let error = videosdk_token_operator::cli::run::check_crds(&server.client())
+    let error = videosdk_token_operator::cli::run::check_crds(&server.client(), None)
         .await
         .unwrap_err()
         .to_string();
@@ -432,7 +432,7 @@ async fn run_refuses_to_start_without_the_crds() {
         "{error}"
     );
     manifests::install_crds(&server.client()).await.unwrap();
-    videosdk_token_operator::cli::run::check_crds(&server.client())
+    videosdk_token_operator::cli::run::check_crds(&server.client(), None)
         .await
         .expect("installed now");
     server.shutdown().await;

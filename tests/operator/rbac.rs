@@ -54,7 +54,7 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
     env.stop_operator().await;
     let ns = env.namespace().to_owned();
     let client = operator_client(&env).await;
-    videosdk_token_operator::cli::run::check_crds(&client)
+    videosdk_token_operator::cli::run::check_crds(&client, None)
         .await
         .expect("CRDs installed");
 
