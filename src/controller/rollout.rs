@@ -123,7 +123,7 @@ fn failure(target: &str, namespace: &str, error: &kube::Error) -> (&'static str,
         ),
         _ => (
             "RolloutRestartFailed",
-            format!("{target} was not restarted: the API server could not be reached; retrying"),
+            format!("{target} was not restarted: the request to the API server got no answer it could read; retrying"),
         ),
     }
 }
@@ -304,6 +304,44 @@ mod tests {
             Step::NotConsented
         );
         assert_eq!(without(Some(" other , t ")), Step::Restart);
+    }
+
+    #[test]
+    fn each_failure_says_what_happened_without_client_library_text() {
+        let status = |code: u16, reason: &str| {
+            kube::Error::Api(
+                kube::core::Status::failure("the message", reason)
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        let cases = [
+            (
+                status(404, "NotFound"),
+                "RolloutTargetNotFound",
+                "rolloutRestartTargets names Deployment web, which does not exist in namespace apps",
+            ),
+            (
+                status(403, "Forbidden"),
+                "RolloutRestartForbidden",
+                "Deployment web was not restarted: the operator's install does not grant rollout restarts in namespace apps",
+            ),
+            (
+                status(500, "InternalError"),
+                "RolloutRestartFailed",
+                "Deployment web was not restarted: the API server answered 500 InternalError: the message",
+            ),
+            (
+                kube::Error::LinesCodecMaxLineLengthExceeded,
+                "RolloutRestartFailed",
+                "Deployment web was not restarted: the request to the API server got no answer it could read; retrying",
+            ),
+        ];
+        for (error, reason, note) in cases {
+            let (got_reason, got_note) = failure("Deployment web", "apps", &error);
+            assert_eq!(got_reason, reason);
+            assert!(got_note.starts_with(note), "{got_note}");
+        }
     }
 
     #[test]

@@ -172,6 +172,82 @@ async fn rotation_restarts_target_workloads_once() {
     env.cleanup().await;
 }
 
+/// Each rollout restart target on its own: a target whose API requests fail (500 on every
+/// StatefulSet request) gets a `RolloutRestartFailed` Warning Event with the server's answer and
+/// is retried with backoff, while the consenting Deployment after it is handled and the token
+/// stays Ready; once the server answers again, the retry records the StatefulSet.
+#[tokio::test]
+async fn a_failing_rollout_target_stops_neither_the_others_nor_the_token() {
+    if skipped_on_a_real_cluster("injects API server errors") {
+        return;
+    }
+    let Some(env) = Env::start("rollout-failing").await else {
+        return;
+    };
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    env.apply(deployment("web", Some("t"))).await;
+    env.apply(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+                     "metadata": {"name": "db", "annotations": {"videosdk.live/restart-on-renewal": "t"}},
+                     "spec": {"selector": {"matchLabels": {"app": "db"}}, "serviceName": "db",
+                              "template": {"metadata": {"labels": {"app": "db"}},
+                                           "spec": {"containers": [{"name": "db", "image": "example/db:1"}]}}}}))
+        .await;
+    let server = env.t.server().expect("in memory");
+    server.add_fault(
+        kube_apiserver_memory::FaultRule::any()
+            .resource("statefulsets")
+            .internal_errors(1.0),
+    );
+    env.token("t", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"],
+                          "rolloutRestartTargets": [{"kind": "StatefulSet", "name": "db"}, {"kind": "Deployment", "name": "web"}]}))
+        .await;
+    let token_id = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
+    let key = videosdk_token_operator::controller::rollout::record_key("t");
+    let deployments: Api<Deployment> = Api::namespaced(env.t.client.clone(), env.namespace());
+    tokio::time::timeout(
+        WAIT,
+        await_condition(deployments, "web", {
+            let (key, token_id) = (key.clone(), token_id.clone());
+            move |d: Option<&Deployment>| {
+                d.and_then(|d| d.metadata.annotations.as_ref())
+                    .and_then(|a| a.get(&key))
+                    .is_some_and(|v| *v == token_id)
+            }
+        }),
+    )
+    .await
+    .expect("the Deployment after the failing target is handled")
+    .unwrap();
+    let failed = env.wait_event("t", "RolloutRestartFailed").await;
+    let note = failed.note.unwrap_or_default();
+    assert!(
+        note.starts_with("StatefulSet db was not restarted: the API server answered 500"),
+        "{note}"
+    );
+    env.wait_ready("t").await;
+
+    server.clear_faults();
+    let statefulsets: Api<k8s_openapi::api::apps::v1::StatefulSet> =
+        Api::namespaced(env.t.client.clone(), env.namespace());
+    tokio::time::timeout(
+        WAIT,
+        await_condition(
+            statefulsets,
+            "db",
+            move |s: Option<&k8s_openapi::api::apps::v1::StatefulSet>| {
+                s.and_then(|s| s.metadata.annotations.as_ref())
+                    .and_then(|a| a.get(&key))
+                    .is_some_and(|v| *v == token_id)
+            },
+        ),
+    )
+    .await
+    .expect("the failed target is retried once the server answers")
+    .unwrap();
+    env.cleanup().await;
+}
+
 /// /metrics, scraped over HTTP during the flows, agrees with the tokens' status; /healthz and
 /// /readyz answer.
 #[tokio::test]
