@@ -123,7 +123,9 @@ fn failure(target: &str, namespace: &str, error: &kube::Error) -> (&'static str,
         ),
         _ => (
             "RolloutRestartFailed",
-            format!("{target} was not restarted: the request to the API server got no answer it could read; retrying"),
+            format!(
+                "{target} was not restarted: the request to the API server got no answer it could read; retrying"
+            ),
         ),
     }
 }
