@@ -193,43 +193,59 @@ fn helm_modes() -> Vec<Mode> {
     ]
 }
 
-/// The kustomize base binds what the chart's default binds; with the component
-/// `components/rollout-restarts`, the rollout restarts cluster-wide too.
-fn kustomize_binds(rollout: bool) -> BTreeSet<Grant> {
-    let mut groups = vec![
-        (WATCHED, None),
-        (CLUSTER_SCOPED, None),
-        (LEASES, Some(NAMESPACE)),
-    ];
-    if rollout {
+/// The namespace the component `components/watch-namespace` scopes the base to.
+const KUSTOMIZE_WATCHED: &str = "my-app";
+
+/// What the kustomize base binds with `components`: what the chart's default binds; with
+/// `rollout-restarts`, the rollout restarts cluster-wide too; with `watch-namespace`, what the
+/// chart binds with `watchNamespace` (the cluster resource namespace being the base's).
+fn kustomize_binds(components: &[&str]) -> BTreeSet<Grant> {
+    let mut groups = vec![(CLUSTER_SCOPED, None), (LEASES, Some(NAMESPACE))];
+    if components.contains(&"watch-namespace") {
+        groups.extend([
+            (WATCHED, Some(KUSTOMIZE_WATCHED)),
+            (CREDENTIALS, Some(NAMESPACE)),
+            (CLUSTER_ISSUER_EVENTS, Some("default")),
+        ]);
+    } else {
+        groups.push((WATCHED, None));
+    }
+    if components.contains(&"rollout-restarts") {
         groups.push((ROLLOUT, None));
     }
     expected(&groups)
 }
 
-/// `kubectl kustomize` of an overlay of the base with the rollout-restarts component, or None
-/// where kubectl is not installed (the base check says so).
-fn kustomize_with_rollout_component() -> Option<Vec<serde_json::Value>> {
-    let dir = root().join("target/kustomize-rollout-overlay");
+/// `kubectl kustomize` of an overlay of the base with `components` (of `deploy/components/`),
+/// or None where kubectl is not installed (the base check says so).
+fn kustomize_overlay(components: &[&str]) -> Option<Vec<serde_json::Value>> {
+    let dir = root().join(format!("target/kustomize-overlay-{}", components.join("-")));
     std::fs::create_dir_all(&dir).unwrap();
+    let listed: Vec<String> = components
+        .iter()
+        .map(|c| format!("../../deploy/components/{c}"))
+        .collect();
     std::fs::write(
         dir.join("kustomization.yaml"),
-        "resources: [../../deploy]\ncomponents: [../../deploy/components/rollout-restarts]\n",
+        format!(
+            "resources: [../../deploy]\ncomponents: [{}]\n",
+            listed.join(", ")
+        ),
     )
     .unwrap();
     let out = std::process::Command::new("kubectl")
-        .args(["kustomize", "target/kustomize-rollout-overlay"])
-        .current_dir(root())
+        .arg("kustomize")
+        .arg(&dir)
         .output()
         .ok()?;
     assert!(
         out.status.success(),
-        "kubectl kustomize of an overlay with components/rollout-restarts failed: {}",
+        "kubectl kustomize of an overlay with {components:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     Some(documents(
         &String::from_utf8(out.stdout).unwrap(),
-        "the overlay with components/rollout-restarts",
+        &format!("the overlay with {components:?}"),
     ))
 }
 
@@ -316,18 +332,41 @@ fn rbac_rules_are_kept_in_one_place_one_file_per_group_of_rights() {
 
 #[test]
 fn each_install_mode_binds_exactly_the_rights_it_uses() {
-    // The kustomize base: all namespaces, no token requests, no rollout restarts.
-    let mut rendered = vec![("the kustomize base's files", assembled_base(), false)];
+    // The kustomize base: all namespaces, no token requests, no rollout restarts; with its
+    // components.
+    let mut rendered = vec![(
+        "the kustomize base's files".to_owned(),
+        assembled_base(),
+        vec![],
+    )];
     if let Some(docs) = kubectl_kustomize() {
-        rendered.push(("kubectl kustomize deploy/", docs, false));
+        rendered.push(("kubectl kustomize deploy/".to_owned(), docs, vec![]));
     }
-    if let Some(docs) = kustomize_with_rollout_component() {
-        rendered.push(("the base with components/rollout-restarts", docs, true));
+    for components in [
+        vec!["rollout-restarts"],
+        vec!["watch-namespace"],
+        vec!["watch-namespace", "rollout-restarts"],
+    ] {
+        if let Some(docs) = kustomize_overlay(&components) {
+            rendered.push((format!("the base with {components:?}"), docs, components));
+        }
     }
-    for (what, docs, rollout) in &rendered {
+    for (what, docs, components) in &rendered {
         let got = rbac_files::bound_grants(docs, NAMESPACE, NAME);
-        let want = kustomize_binds(*rollout);
+        let want = kustomize_binds(components);
         assert!(got == want, "{what}: {}", difference(&got, &want));
+        // The operator watches the namespace its rights are for.
+        let args =
+            &find(docs, "Deployment", NAME)["spec"]["template"]["spec"]["containers"][0]["args"];
+        let scoped = components.contains(&"watch-namespace");
+        assert_eq!(
+            args.as_array()
+                .unwrap()
+                .windows(2)
+                .any(|w| w[0] == "--namespace" && w[1] == KUSTOMIZE_WATCHED),
+            scoped,
+            "{what}: {args}"
+        );
     }
     // The chart, rendered by Helm's engine in each mode.
     for mode in helm_modes() {
