@@ -173,9 +173,11 @@ async fn rotation_restarts_target_workloads_once() {
 }
 
 /// Each rollout restart target on its own: a target whose API requests fail (500 on every
-/// StatefulSet request) gets a `RolloutRestartFailed` Warning Event with the server's answer and
-/// is retried with backoff, while the consenting Deployment after it is handled and the token
-/// stays Ready; once the server answers again, the retry records the StatefulSet.
+/// StatefulSet request) gets a `RolloutRestartFailed` Warning Event with the server's answer, one
+/// the install may not touch (403 on DaemonSets, as RBAC answers without the rollout rights) a
+/// `RolloutRestartForbidden` one naming the namespace; both are retried with backoff, while the
+/// consenting Deployment after them is handled and the token stays Ready; once the server
+/// answers again, the retry records the StatefulSet.
 #[tokio::test]
 async fn a_failing_rollout_target_stops_neither_the_others_nor_the_token() {
     if skipped_on_a_real_cluster("injects API server errors") {
@@ -199,8 +201,14 @@ async fn a_failing_rollout_target_stops_neither_the_others_nor_the_token() {
             .resource("statefulsets")
             .internal_errors(1.0),
     );
+    server.add_fault(
+        kube_apiserver_memory::FaultRule::any()
+            .resource("daemonsets")
+            .forbidden(1.0),
+    );
     env.token("t", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"],
-                          "rolloutRestartTargets": [{"kind": "StatefulSet", "name": "db"}, {"kind": "Deployment", "name": "web"}]}))
+                          "rolloutRestartTargets": [{"kind": "StatefulSet", "name": "db"}, {"kind": "DaemonSet", "name": "agent"},
+                                                    {"kind": "Deployment", "name": "web"}]}))
         .await;
     let token_id = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
     let key = videosdk_token_operator::controller::rollout::record_key("t");
@@ -223,6 +231,15 @@ async fn a_failing_rollout_target_stops_neither_the_others_nor_the_token() {
     let note = failed.note.unwrap_or_default();
     assert!(
         note.starts_with("StatefulSet db was not restarted: the API server answered 500"),
+        "{note}"
+    );
+    let forbidden = env.wait_event("t", "RolloutRestartForbidden").await;
+    let note = forbidden.note.unwrap_or_default();
+    assert!(
+        note.starts_with(&format!(
+            "DaemonSet agent was not restarted: the operator's install does not grant rollout restarts in namespace {}",
+            env.namespace()
+        )),
         "{note}"
     );
     env.wait_ready("t").await;
