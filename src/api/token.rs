@@ -156,8 +156,10 @@ pub struct VideoSdkTokenSpec {
     /// Workloads in this namespace whose pods read the token once, at start (from environment
     /// variables), and so must be restarted when it is re-signed. After each re-sign the
     /// operator restarts them as `kubectl rollout restart` does; re-signs within a short window
-    /// restart once. Pods that mount the Secret as a file need no restart: the kubelet updates
-    /// the file.
+    /// restart once. Only a workload that consents is restarted: its own annotation
+    /// `videosdk.live/restart-on-renewal` lists this token's name (comma-separated); any other
+    /// gets a Warning Event and is left untouched. Pods that mount the Secret as a file need no
+    /// restart: the kubelet updates the file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub rollout_restart_targets: Vec<RolloutRestartTarget>,
@@ -169,8 +171,15 @@ pub struct VideoSdkTokenSpec {
 pub struct RolloutRestartTarget {
     /// `Deployment`, `StatefulSet` or `DaemonSet`.
     pub kind: WorkloadKind,
-    /// Name of the workload, in the token's namespace.
+    /// Name of the workload, in the token's namespace: a DNS-1123 subdomain (lowercase letters,
+    /// digits, `-` and `.`, at most 253 characters), as every Deployment, StatefulSet and
+    /// DaemonSet name is. The workload must consent with the annotation
+    /// `videosdk.live/restart-on-renewal` naming this token.
     #[schemars(length(min = 1, max = 253))]
+    #[x_kube(
+        validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')")
+            .message("must be a workload name: a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)")
+    )]
     pub name: String,
 }
 

@@ -4,7 +4,7 @@ use super::listen;
 use super::logging::{self, LogArgs};
 use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
-use crate::controller::{Metrics, Settings};
+use crate::controller::{Metrics, Settings, scoped};
 use crate::endpoints;
 use crate::operator::{self, Ended, Health, LeaderElection};
 use crate::token;
@@ -191,8 +191,8 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
             .await
             .map_err(Error::Connect)?;
         super::server_version::warn_if_unsupported(&client).await;
-        check_crds(&client).await?;
         let settings = args.settings();
+        check_crds(&client, settings.namespace.as_deref()).await?;
         // On every replica, leader or not: it only reads.
         // It serves until the process ends.
         if let Some((address, token_request_metrics)) = token_requests {
@@ -218,21 +218,23 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     })
 }
 
-/// Fails with a message naming `crds/` when any of the operator's CRDs is not served.
-pub async fn check_crds(client: &Client) -> Result<(), CrdsError> {
+/// Fails with a message naming `crds/` when any of the operator's CRDs is not served. Lists
+/// the namespaced kinds in `namespace` only when the operator watches one (`--namespace`), so
+/// that a scoped install needs no cluster-wide right on them.
+pub async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<(), CrdsError> {
     let mut missing = Vec::new();
     for (name, served) in [
         (
             "videosdktokens.videosdk.live",
-            is_served::<VideoSdkToken>(client).await?,
+            is_served(scoped::<VideoSdkToken>(client, namespace)).await?,
         ),
         (
             "videosdkissuers.videosdk.live",
-            is_served::<VideoSdkIssuer>(client).await?,
+            is_served(scoped::<VideoSdkIssuer>(client, namespace)).await?,
         ),
         (
             "clustervideosdkissuers.videosdk.live",
-            is_served::<ClusterVideoSdkIssuer>(client).await?,
+            is_served(Api::<ClusterVideoSdkIssuer>::all(client.clone())).await?,
         ),
     ] {
         if !served {
@@ -245,14 +247,11 @@ pub async fn check_crds(client: &Client) -> Result<(), CrdsError> {
     Err(CrdsError::NotInstalled { missing })
 }
 
-async fn is_served<K>(client: &Client) -> Result<bool, CrdsError>
+async fn is_served<K>(api: Api<K>) -> Result<bool, CrdsError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
-    match Api::<K>::all(client.clone())
-        .list_metadata(&ListParams::default().limit(1))
-        .await
-    {
+    match api.list_metadata(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
         Err(e) => Err(CrdsError::Check(e)),

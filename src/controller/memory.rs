@@ -20,6 +20,9 @@ pub(crate) struct TokenMemory(Mutex<HashMap<u64, Remembered>>);
 struct Remembered {
     /// Consecutive API errors, for backoff.
     errors: u32,
+    /// Consecutive reconciles in which a rollout restart target failed (`rollout::sync`), for
+    /// its own backoff: a failing workload never makes the token itself retry.
+    rollout_failures: u32,
     /// Fingerprint of the status last written.
     status: Option<u64>,
     /// When the token the operator last found or wrote in the Secret expires (Unix seconds).
@@ -121,6 +124,19 @@ impl TokenMemory {
 
     pub(crate) fn forget_errors(&self, token: &impl TokenUid) {
         self.remember(token, |r| r.errors = 0);
+    }
+
+    /// Counts one more reconcile with a failed rollout restart target; returns the count.
+    pub(crate) fn count_rollout_failure(&self, token: &impl TokenUid) -> u32 {
+        self.remember(token, |r| {
+            r.rollout_failures = r.rollout_failures.saturating_add(1);
+            r.rollout_failures
+        })
+    }
+
+    /// Every rollout restart target succeeded (or was not due).
+    pub(crate) fn forget_rollout_failures(&self, token: &impl TokenUid) {
+        self.remember(token, |r| r.rollout_failures = 0);
     }
 
     pub(crate) fn last_status(&self, token: &impl TokenUid) -> Option<u64> {

@@ -136,7 +136,11 @@ fn helm_chart_is_consistent_without_helm() {
         "the chart's default image (tag: appVersion) is the base's"
     );
     assert_eq!(values["logFormat"], "json");
-    assert_eq!(values["rolloutRestarts"]["enabled"], true);
+    assert_eq!(
+        values["rolloutRestarts"],
+        json!({"enabled": false, "namespaces": []}),
+        "no right on workloads by default"
+    );
     assert_eq!(values["podDisruptionBudget"]["minAvailable"], 1);
 
     let d = deployment_template.expect("templates/deployment.yaml");

@@ -164,14 +164,22 @@ fn check_base(docs: &[Value], origin: &str) {
         "{origin}"
     );
 
-    // RBAC: each role bound to the operator's ServiceAccount; the Lease Role only in its namespace.
+    // RBAC: each role bound to the operator's ServiceAccount; the Lease Role only in its namespace;
+    // the rollout-restart ClusterRole bound to nobody (the component components/rollout-restarts
+    // binds it; tests/deploy/rbac.rs checks what each binds).
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["roleRef"]["name"] == "videosdk-token-operator-rollout"),
+        "{origin}: the base must not bind the rollout-restart ClusterRole"
+    );
     let subject = json!([{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]);
     for (binding_kind, role_kind, role) in [
         ("ClusterRoleBinding", "ClusterRole", NAME),
         (
             "ClusterRoleBinding",
             "ClusterRole",
-            "videosdk-token-operator-rollout",
+            "videosdk-token-operator-cluster-scoped",
         ),
         (
             "RoleBinding",

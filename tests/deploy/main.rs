@@ -13,8 +13,10 @@
 //! - [`values`]: `values.schema.json` accepts `values.yaml` and refuses misspelt values;
 //!   `README.md` documents every chart value;
 //! - [`rbac`]: the RBAC rules live in one place (`deploy/helm/videosdk-token-operator/files/`),
-//!   which the kustomize base applies and the chart's templates read, and grant exactly the
-//!   operator's list; the aggregated ClusterRoles grant what the README's table says;
+//!   one file per group of rights, which the kustomize base applies and the chart's templates
+//!   read; each install mode (the chart rendered with Helm v4's engine, `helm-python-sdk`, per
+//!   configuration; the kustomize base with and without its rollout-restarts component) binds
+//!   exactly the groups it uses; the aggregated ClusterRoles grant what the README's table says;
 //! - [`examples`]: every example under `deploy/examples/` parses, each custom resource in them
 //!   deserialises into the crate's types and passes its CRD's schema as the API server would
 //!   admit it, with no field the schema does not know; each example token is a valid request

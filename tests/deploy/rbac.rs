@@ -1,6 +1,10 @@
-//! RBAC in one place, least privilege: the rules live in `deploy/helm/videosdk-token-operator/files/`,
-//! which the kustomize base applies and the chart's templates read, and grant exactly the list
-//! below; the aggregated ClusterRoles for people grant what the README's table says.
+//! RBAC in one place, least privilege, following the configuration: the rules live in
+//! `deploy/helm/videosdk-token-operator/files/`, one file per group of rights below, which the
+//! kustomize base applies and the chart's templates read; each install mode (the chart rendered
+//! with Helm v4's engine for each configuration, the kustomize base, its rollout-restarts
+//! component) binds exactly the groups that mode uses, where it uses them (the operator's own
+//! test, `tests/operator/rbac.rs`, checks the same renderings against the requests the operator
+//! makes); the aggregated ClusterRoles for people grant what the README's table says.
 
 #[path = "../support/rbac.rs"]
 mod rbac_files;
@@ -8,77 +12,261 @@ mod rbac_files;
 use super::chart::chart_templates;
 use super::kustomize::{assembled_base, kubectl_kustomize};
 use super::*;
+use rbac_files::Grant;
+use serde_json::json;
 use std::collections::BTreeSet;
 
-/// Every (API group, resources, verbs, scope) the operator is granted, as the README's table
-/// lists them: what it uses, per the code and the request-accounting test
-/// (`tests/operator/rbac.rs`).
-const GRANTED: &[(&str, &[&str], &[&str], &str)] = &[
-    // Token requests: the caller's bearer token and its grant on the issuer.
-    (
-        "authentication.k8s.io",
-        &["tokenreviews"],
-        &["create"],
-        "cluster",
-    ),
-    (
-        "authorization.k8s.io",
-        &["subjectaccessreviews"],
-        &["create"],
-        "cluster",
-    ),
+/// (API group, resources, verbs): one rule.
+type Rule = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// In the namespaces the operator watches (`clusterrole.yaml`): tokens and issuers, their
+/// status, Secrets (tokens' and credentials'), Events.
+const WATCHED: &[Rule] = &[
     (
         "videosdk.live",
-        &[
-            "videosdktokens",
-            "videosdkissuers",
-            "clustervideosdkissuers",
-        ],
+        &["videosdktokens", "videosdkissuers"],
         &["list", "watch"],
-        "cluster",
     ),
     (
         "videosdk.live",
-        &[
-            "videosdktokens/status",
-            "videosdkissuers/status",
-            "clustervideosdkissuers/status",
-        ],
+        &["videosdktokens/status", "videosdkissuers/status"],
         &["patch"],
-        "cluster",
     ),
     (
         "",
         &["secrets"],
         &["get", "list", "watch", "patch", "create"],
-        "cluster",
     ),
-    ("", &["namespaces"], &["get"], "cluster"),
+    ("events.k8s.io", &["events"], &["create", "patch"]),
+];
+/// Cluster-scoped kinds, in every mode (`clusterrole-cluster-scoped.yaml`).
+const CLUSTER_SCOPED: &[Rule] = &[
     (
-        "events.k8s.io",
-        &["events"],
-        &["create", "patch"],
-        "cluster",
-    ),
-    (
-        "coordination.k8s.io",
-        &["leases"],
-        &["get", "create", "patch"],
-        NAMESPACE,
+        "videosdk.live",
+        &["clustervideosdkissuers"],
+        &["list", "watch"],
     ),
     (
-        "apps",
-        &["deployments", "statefulsets", "daemonsets"],
-        &["get", "patch"],
-        "cluster",
+        "videosdk.live",
+        &["clustervideosdkissuers/status"],
+        &["patch"],
+    ),
+    ("", &["namespaces"], &["get"]),
+];
+/// A scoped install's cluster issuers' credentials, in the cluster resource namespace
+/// (`clusterrole-credentials.yaml`).
+const CREDENTIALS: &[Rule] = &[("", &["secrets"], &["list", "watch"])];
+/// A scoped install's Events about cluster issuers, in `default`
+/// (`clusterrole-cluster-issuer-events.yaml`).
+const CLUSTER_ISSUER_EVENTS: &[Rule] = &[("events.k8s.io", &["events"], &["create", "patch"])];
+/// Token requests (`clusterrole-token-requests.yaml`).
+const REVIEWS: &[Rule] = &[
+    ("authentication.k8s.io", &["tokenreviews"], &["create"]),
+    (
+        "authorization.k8s.io",
+        &["subjectaccessreviews"],
+        &["create"],
     ),
 ];
+/// Rollout restarts (`clusterrole-rollout.yaml`).
+const ROLLOUT: &[Rule] = &[(
+    "apps",
+    &["deployments", "statefulsets", "daemonsets"],
+    &["get", "patch"],
+)];
+/// Leader election, in the operator's namespace (`role-leader-election.yaml`).
+const LEASES: &[Rule] = &[(
+    "coordination.k8s.io",
+    &["leases"],
+    &["get", "create", "patch"],
+)];
+
+/// Which group of rights each file of `files/` holds.
+const FILES: [(&str, &[Rule]); 7] = [
+    ("clusterrole.yaml", WATCHED),
+    ("clusterrole-cluster-scoped.yaml", CLUSTER_SCOPED),
+    ("clusterrole-credentials.yaml", CREDENTIALS),
+    (
+        "clusterrole-cluster-issuer-events.yaml",
+        CLUSTER_ISSUER_EVENTS,
+    ),
+    ("clusterrole-token-requests.yaml", REVIEWS),
+    ("clusterrole-rollout.yaml", ROLLOUT),
+    ("role-leader-election.yaml", LEASES),
+];
+
+/// `rules` granted in `namespace` (`None`: cluster-wide).
+fn granted(rules: &[Rule], namespace: Option<&str>) -> BTreeSet<Grant> {
+    rules
+        .iter()
+        .flat_map(|(group, resources, verbs)| {
+            resources.iter().flat_map(move |resource| {
+                verbs.iter().map(move |verb| Grant {
+                    verb: verb.to_string(),
+                    group: group.to_string(),
+                    resource: resource.to_string(),
+                    namespace: namespace.map(str::to_owned),
+                })
+            })
+        })
+        .collect()
+}
+
+/// The union of `groups`, each granted in its namespace (`None`: cluster-wide).
+fn expected(groups: &[(&[Rule], Option<&str>)]) -> BTreeSet<Grant> {
+    groups
+        .iter()
+        .flat_map(|(rules, namespace)| granted(rules, *namespace))
+        .collect()
+}
+
+/// An install mode: its name, the chart's values, and what it must bind to the operator.
+struct Mode {
+    name: &'static str,
+    values: serde_json::Value,
+    binds: BTreeSet<Grant>,
+}
+
+/// Every Helm configuration that changes the operator's rights, with the release
+/// `videosdk-token-operator` in `videosdk-system`.
+fn helm_modes() -> Vec<Mode> {
+    let all = (WATCHED, None);
+    let cluster = (CLUSTER_SCOPED, None);
+    let leases = (LEASES, Some(NAMESPACE));
+    let token_requests = json!({"enabled": true, "tls": {"secretName": "tls"}});
+    vec![
+        Mode {
+            name: "default: all namespaces, no token requests, no rollout restarts",
+            values: json!({}),
+            binds: expected(&[all, cluster, leases]),
+        },
+        Mode {
+            name: "token requests and rollout restarts on, all namespaces",
+            values: json!({"tokenRequests": token_requests, "rolloutRestarts": {"enabled": true}}),
+            binds: expected(&[all, cluster, leases, (REVIEWS, None), (ROLLOUT, None)]),
+        },
+        Mode {
+            name: "rollout restarts in two namespaces",
+            values: json!({"rolloutRestarts": {"enabled": true, "namespaces": ["team-a", "team-b"]}}),
+            binds: expected(&[
+                all,
+                cluster,
+                leases,
+                (ROLLOUT, Some("team-a")),
+                (ROLLOUT, Some("team-b")),
+            ]),
+        },
+        Mode {
+            name: "scoped to namespace apps, rollout restarts on",
+            values: json!({"watchNamespace": "apps", "rolloutRestarts": {"enabled": true}}),
+            binds: expected(&[
+                (WATCHED, Some("apps")),
+                cluster,
+                leases,
+                (CREDENTIALS, Some(NAMESPACE)),
+                (CLUSTER_ISSUER_EVENTS, Some("default")),
+                (ROLLOUT, Some("apps")),
+            ]),
+        },
+        Mode {
+            name: "scoped to the release namespace, cluster resource namespace elsewhere, token requests on",
+            values: json!({"watchNamespace": NAMESPACE, "clusterResourceNamespace": "shared",
+                           "tokenRequests": token_requests}),
+            binds: expected(&[
+                (WATCHED, Some(NAMESPACE)),
+                cluster,
+                leases,
+                (CREDENTIALS, Some("shared")),
+                (CLUSTER_ISSUER_EVENTS, Some("default")),
+                (REVIEWS, None),
+            ]),
+        },
+        Mode {
+            name: "scoped to the cluster resource namespace, which is default",
+            values: json!({"watchNamespace": "default", "clusterResourceNamespace": "default"}),
+            binds: expected(&[(WATCHED, Some("default")), cluster, leases]),
+        },
+    ]
+}
+
+/// The namespace the component `components/watch-namespace` scopes the base to.
+const KUSTOMIZE_WATCHED: &str = "my-app";
+
+/// What the kustomize base binds with `components`: what the chart's default binds; with
+/// `rollout-restarts`, the rollout restarts cluster-wide too; with `watch-namespace`, what the
+/// chart binds with `watchNamespace` (the cluster resource namespace being the base's).
+fn kustomize_binds(components: &[&str]) -> BTreeSet<Grant> {
+    let mut groups = vec![(CLUSTER_SCOPED, None), (LEASES, Some(NAMESPACE))];
+    if components.contains(&"watch-namespace") {
+        groups.extend([
+            (WATCHED, Some(KUSTOMIZE_WATCHED)),
+            (CREDENTIALS, Some(NAMESPACE)),
+            (CLUSTER_ISSUER_EVENTS, Some("default")),
+        ]);
+    } else {
+        groups.push((WATCHED, None));
+    }
+    if components.contains(&"rollout-restarts") {
+        groups.push((ROLLOUT, None));
+    }
+    expected(&groups)
+}
+
+/// `kubectl kustomize` of an overlay of the base with `components` (of `deploy/components/`),
+/// or None where kubectl is not installed (the base check says so).
+fn kustomize_overlay(components: &[&str]) -> Option<Vec<serde_json::Value>> {
+    let dir = root().join(format!("target/kustomize-overlay-{}", components.join("-")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let listed: Vec<String> = components
+        .iter()
+        .map(|c| format!("../../deploy/components/{c}"))
+        .collect();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        format!(
+            "resources: [../../deploy]\ncomponents: [{}]\n",
+            listed.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(&dir)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "kubectl kustomize of an overlay with {components:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(documents(
+        &String::from_utf8(out.stdout).unwrap(),
+        &format!("the overlay with {components:?}"),
+    ))
+}
+
+/// Each side of a difference between two sets of grants, for a message.
+fn difference(got: &BTreeSet<Grant>, want: &BTreeSet<Grant>) -> String {
+    let extra: Vec<&Grant> = got.difference(want).collect();
+    let missing: Vec<&Grant> = want.difference(got).collect();
+    format!("bound but not expected: {extra:#?}\nexpected but not bound: {missing:#?}")
+}
 
 #[test]
-fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
-    // The files are complete RBAC objects, each rule preceded by the comment that says why.
+fn rbac_rules_are_kept_in_one_place_one_file_per_group_of_rights() {
+    // The files are complete RBAC objects, each rule preceded by the comment that says why, and
+    // each holds one group of rights.
     let roles = rbac_files::operator_roles();
-    for role in &roles {
+    assert_eq!(
+        roles.iter().map(|r| r.file).collect::<Vec<_>>(),
+        FILES.map(|(file, _)| file),
+        "one entry of FILES per file of {CHART}/files/"
+    );
+    for (role, (_, rules)) in roles.iter().zip(FILES) {
         let lines: Vec<&str> = role.text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if line.trim_start().starts_with("- apiGroups") {
@@ -90,60 +278,22 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
                 );
             }
         }
-    }
-
-    // The kustomize base applies them as they are...
-    let kustomization = read("deploy/kustomization.yaml");
-    for role in &roles {
-        let listed = format!("- helm/videosdk-token-operator/files/{}", role.file);
-        assert!(
-            kustomization.lines().any(|l| l.trim() == listed),
-            "deploy/kustomization.yaml must list {listed}"
-        );
-    }
-    let base = assembled_base();
-    let mut rendered = vec![assembled_base()];
-    rendered.extend(kubectl_kustomize());
-    for docs in &rendered {
-        for doc in roles.iter().map(|role| &role.object) {
-            let found = find(docs, kind(doc), name(doc));
-            assert_eq!(found["rules"], doc["rules"], "{} {}", kind(doc), name(doc));
-        }
-        // ... and no other role grants anything.
-        let roles = docs
-            .iter()
-            .filter(|d| kind(d) == "ClusterRole" || kind(d) == "Role")
-            .count();
         assert_eq!(
-            roles,
-            rbac_files::OPERATOR_FILES.len() + rbac_files::AGGREGATE_FILES.len(),
-            "RBAC roles outside {CHART}/files/"
+            role.grants(""),
+            granted(rules, (role.kind() == "Role").then_some("")),
+            "{}",
+            role.path
         );
     }
 
     // The chart renders only the rules of the same files: rules are never written in a template.
     let rbac_template = read(format!("{CHART}/templates/rbac.yaml"));
     for file in rbac_files::OPERATOR_FILES {
-        let include = format!(
-            "{{{{- include \"videosdk-token-operator.rulesFrom\" (list \"files/{file}\" .) | nindent 2 }}}}"
-        );
         assert!(
-            rbac_template.contains(&include),
-            "{CHART}/templates/rbac.yaml must take the rules of {file} with {include}"
+            rbac_template.contains(&format!("\"files/{file}\"")),
+            "{CHART}/templates/rbac.yaml must take the rules of {file}"
         );
     }
-    let guarded = rbac_template
-        .split("{{- if .Values.rolloutRestarts.enabled }}")
-        .nth(1)
-        .expect("the rollout-restart RBAC is behind rolloutRestarts.enabled");
-    assert!(guarded.contains("files/clusterrole-rollout.yaml"));
-    assert!(
-        !rbac_template
-            .split("{{- if .Values.rolloutRestarts.enabled }}")
-            .next()
-            .unwrap()
-            .contains("clusterrole-rollout")
-    );
     for template in chart_templates() {
         let text = read(&template);
         assert!(
@@ -153,36 +303,106 @@ fn rbac_rules_are_kept_in_one_place_and_grant_exactly_what_the_operator_uses() {
         );
     }
 
-    // Least privilege: exactly this list.
-    let mut granted = BTreeSet::new();
-    for role in &roles {
-        // A Role's namespace is the one the base installs it in.
-        let role_namespace = if role.kind() == "Role" {
-            find(&base, "Role", role.name())["metadata"]["namespace"]
-                .as_str()
-                .unwrap()
-        } else {
-            ""
-        };
-        granted.extend(role.grants(role_namespace).into_iter().map(|g| {
-            let scope = g.namespace.unwrap_or_else(|| "cluster".to_owned());
-            (g.group, g.resource, g.verb, scope)
-        }));
+    // The kustomize base applies its files as they are, and no other role grants anything.
+    let base = assembled_base();
+    let mut rendered = vec![base.clone()];
+    rendered.extend(kubectl_kustomize());
+    for docs in &rendered {
+        let mut listed = 0;
+        for role in &roles {
+            if let Some(found) = docs
+                .iter()
+                .find(|d| kind(d) == role.kind() && name(d) == role.name())
+            {
+                assert_eq!(found["rules"], role.object["rules"], "{}", role.path);
+                listed += 1;
+            }
+        }
+        let count = docs
+            .iter()
+            .filter(|d| kind(d) == "ClusterRole" || kind(d) == "Role")
+            .count();
+        assert_eq!(
+            count,
+            listed + rbac_files::AGGREGATE_FILES.len(),
+            "RBAC roles outside {CHART}/files/"
+        );
     }
-    let expected: BTreeSet<(String, String, String, String)> = GRANTED
-        .iter()
-        .flat_map(|(g, resources, verbs, s)| {
-            resources.iter().flat_map(move |r| {
-                verbs
-                    .iter()
-                    .map(move |v| (g.to_string(), r.to_string(), v.to_string(), s.to_string()))
-            })
-        })
-        .collect();
-    assert_eq!(
-        granted, expected,
-        "the RBAC in {CHART}/files/ must grant exactly what the operator uses"
-    );
+}
+
+#[test]
+fn each_install_mode_binds_exactly_the_rights_it_uses() {
+    // The kustomize base: all namespaces, no token requests, no rollout restarts; with its
+    // components.
+    let mut rendered = vec![(
+        "the kustomize base's files".to_owned(),
+        assembled_base(),
+        vec![],
+    )];
+    if let Some(docs) = kubectl_kustomize() {
+        rendered.push(("kubectl kustomize deploy/".to_owned(), docs, vec![]));
+    }
+    for components in [
+        vec!["rollout-restarts"],
+        vec!["watch-namespace"],
+        vec!["watch-namespace", "rollout-restarts"],
+    ] {
+        if let Some(docs) = kustomize_overlay(&components) {
+            rendered.push((format!("the base with {components:?}"), docs, components));
+        }
+    }
+    for (what, docs, components) in &rendered {
+        let got = rbac_files::bound_grants(docs, NAMESPACE, NAME);
+        let want = kustomize_binds(components);
+        assert!(got == want, "{what}: {}", difference(&got, &want));
+        // The operator watches the namespace its rights are for.
+        let args =
+            &find(docs, "Deployment", NAME)["spec"]["template"]["spec"]["containers"][0]["args"];
+        let scoped = components.contains(&"watch-namespace");
+        assert_eq!(
+            args.as_array()
+                .unwrap()
+                .windows(2)
+                .any(|w| w[0] == "--namespace" && w[1] == KUSTOMIZE_WATCHED),
+            scoped,
+            "{what}: {args}"
+        );
+    }
+    // The chart, rendered by Helm's engine in each mode.
+    for mode in helm_modes() {
+        let Some(docs) = rbac_files::helm_template(NAME, NAMESPACE, &mode.values) else {
+            return;
+        };
+        let got = rbac_files::bound_grants(&docs, NAMESPACE, NAME);
+        assert!(
+            got == mode.binds,
+            "Helm, {} ({}): {}",
+            mode.name,
+            mode.values,
+            difference(&got, &mode.binds)
+        );
+        // The Deployment runs with the flags that mode's rights are for.
+        let deployment = find(&docs, "Deployment", NAME);
+        let args: Vec<&str> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        let flag = |name: &str| args.iter().position(|a| *a == name).map(|i| args[i + 1]);
+        assert_eq!(
+            flag("--namespace"),
+            mode.values["watchNamespace"].as_str(),
+            "{}",
+            mode.name
+        );
+        assert_eq!(
+            flag("--token-requests-address").is_some(),
+            mode.values["tokenRequests"]["enabled"] == true,
+            "{}",
+            mode.name
+        );
+    }
 }
 
 /// The built-in ClusterRoles of kube-apiserver's bootstrap policy that aggregate others, with the

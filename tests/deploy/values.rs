@@ -84,6 +84,8 @@ fn values_schema_accepts_the_defaults_and_rejects_misspelt_or_wrong_values() {
         ("crds.enabled", json!(false)),
         ("prometheusRule.labels", json!({"release": "prometheus"})),
         ("global", json!({"imageRegistry": "x"})),
+        ("rolloutRestarts.namespaces", json!(["team-a", "team-b"])),
+        ("watchNamespace", json!("apps")),
     ] {
         let v = with_value(&values, path, value);
         let errors: Vec<String> = schema.iter_errors(&v).map(|e| e.to_string()).collect();
@@ -104,6 +106,12 @@ fn values_schema_accepts_the_defaults_and_rejects_misspelt_or_wrong_values() {
         ("extraArgs", json!("--lease-duration=30")),
         ("podLabels.team", json!(7)),
         ("serviceMonitor.interval", json!("30 seconds")),
+        ("rolloutRestarts.namespace", json!(["team-a"])),
+        ("rolloutRestarts.namespaces", json!("team-a")),
+        ("rolloutRestarts.namespaces", json!(["Team_A"])),
+        ("rolloutRestarts.namespaces", json!(["a", "a"])),
+        ("watchNamespace", json!("Apps")),
+        ("clusterResourceNamespace", json!("a/b")),
     ] {
         let v = with_value(&values, path, value.clone());
         assert!(

@@ -10,8 +10,14 @@ use videosdk_token_operator::operator::{self, Ended, Health, LeaderElection};
 
 const SECRET: &str = "e2e-secret-production-0123456789abcdef";
 
-fn deployment(name: &str) -> Value {
-    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+/// A Deployment whose owner consents to restarts for the tokens `restart_for` (comma-separated;
+/// `None`: no consent annotation).
+fn deployment(name: &str, restart_for: Option<&str>) -> Value {
+    let annotations = match restart_for {
+        Some(tokens) => json!({"videosdk.live/restart-on-renewal": tokens}),
+        None => json!({}),
+    };
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "annotations": annotations},
            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                     "template": {"metadata": {"labels": {"app": name}},
                                  "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}}})
@@ -29,9 +35,10 @@ fn restarted_at(d: &Deployment) -> Option<String> {
         .cloned()
 }
 
-/// `rolloutRestartTargets`: a re-sign restarts the workload once (debounced), the first
-/// issuance, an operator restart and a label-only change restart nothing, and a missing target
-/// is reported without making the token unready.
+/// `rolloutRestartTargets`: a re-sign restarts the consenting workload once (debounced), the
+/// first issuance, an operator restart and a label-only change restart nothing; a missing target
+/// and a workload without consent (`videosdk.live/restart-on-renewal` naming another token) are
+/// reported, left untouched and stop neither the other targets nor the token being Ready.
 #[tokio::test]
 async fn rotation_restarts_target_workloads_once() {
     let Some(mut env) = Env::start("rollout").await else {
@@ -39,11 +46,15 @@ async fn rotation_restarts_target_workloads_once() {
     };
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", json!({})).await;
-    env.apply(deployment("web")).await;
+    env.apply(deployment("web", Some("other-token, t"))).await;
+    env.apply(deployment("unasked", Some("other-token"))).await;
     let deployments: Api<Deployment> = Api::namespaced(env.t.client.clone(), env.namespace());
+    let unasked = deployments.get("unasked").await.unwrap();
+    // The failing and refused targets first: they must not stop the last one.
     let spec = |labels: Value| {
         json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "secretTemplate": {"labels": labels},
-               "rolloutRestartTargets": [{"kind": "Deployment", "name": "web"}, {"kind": "StatefulSet", "name": "missing"}]})
+               "rolloutRestartTargets": [{"kind": "StatefulSet", "name": "missing"}, {"kind": "Deployment", "name": "unasked"},
+                                         {"kind": "Deployment", "name": "web"}]})
     };
     env.token("t", spec(json!({}))).await;
     let first = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
@@ -71,6 +82,12 @@ async fn rotation_restarts_target_workloads_once() {
     );
     let generation = web.metadata.generation;
     env.wait_event("t", "RolloutTargetNotFound").await;
+    let refused = env.wait_event("t", "RolloutRestartNotConsented").await;
+    let note = refused.note.unwrap_or_default();
+    assert!(
+        note.contains("Deployment unasked") && note.contains("videosdk.live/restart-on-renewal=t"),
+        "the Event says which annotation to add to which workload: {note}"
+    );
 
     // Two re-signs in quick succession: one restart, for the latest token.
     env.annotate_token("t", "videosdk.live/renew-now", "1")
@@ -146,6 +163,105 @@ async fn rotation_restarts_target_workloads_once() {
         after.metadata.generation, web.metadata.generation,
         "no restart without a re-sign"
     );
+    let after = deployments.get("unasked").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version, unasked.metadata.resource_version,
+        "a workload without consent is never written"
+    );
+    env.wait_ready("t").await;
+    env.cleanup().await;
+}
+
+/// Each rollout restart target on its own: a target whose API requests fail (500 on every
+/// StatefulSet request) gets a `RolloutRestartFailed` Warning Event with the server's answer, one
+/// the install may not touch (403 on DaemonSets, as RBAC answers without the rollout rights) a
+/// `RolloutRestartForbidden` one naming the namespace; both are retried with backoff, while the
+/// consenting Deployment after them is handled and the token stays Ready; once the server
+/// answers again, the retry records the StatefulSet.
+#[tokio::test]
+async fn a_failing_rollout_target_stops_neither_the_others_nor_the_token() {
+    if skipped_on_a_real_cluster("injects API server errors") {
+        return;
+    }
+    let Some(env) = Env::start("rollout-failing").await else {
+        return;
+    };
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    env.apply(deployment("web", Some("t"))).await;
+    env.apply(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+                     "metadata": {"name": "db", "annotations": {"videosdk.live/restart-on-renewal": "t"}},
+                     "spec": {"selector": {"matchLabels": {"app": "db"}}, "serviceName": "db",
+                              "template": {"metadata": {"labels": {"app": "db"}},
+                                           "spec": {"containers": [{"name": "db", "image": "example/db:1"}]}}}}))
+        .await;
+    let server = env.t.server().expect("in memory");
+    server.add_fault(
+        kube_apiserver_memory::FaultRule::any()
+            .resource("statefulsets")
+            .internal_errors(1.0),
+    );
+    server.add_fault(
+        kube_apiserver_memory::FaultRule::any()
+            .resource("daemonsets")
+            .forbidden(1.0),
+    );
+    env.token("t", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"],
+                          "rolloutRestartTargets": [{"kind": "StatefulSet", "name": "db"}, {"kind": "DaemonSet", "name": "agent"},
+                                                    {"kind": "Deployment", "name": "web"}]}))
+        .await;
+    let token_id = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
+    let key = videosdk_token_operator::controller::rollout::record_key("t");
+    let deployments: Api<Deployment> = Api::namespaced(env.t.client.clone(), env.namespace());
+    tokio::time::timeout(
+        WAIT,
+        await_condition(deployments, "web", {
+            let (key, token_id) = (key.clone(), token_id.clone());
+            move |d: Option<&Deployment>| {
+                d.and_then(|d| d.metadata.annotations.as_ref())
+                    .and_then(|a| a.get(&key))
+                    .is_some_and(|v| *v == token_id)
+            }
+        }),
+    )
+    .await
+    .expect("the Deployment after the failing target is handled")
+    .unwrap();
+    let failed = env.wait_event("t", "RolloutRestartFailed").await;
+    let note = failed.note.unwrap_or_default();
+    assert!(
+        note.starts_with("StatefulSet db was not restarted: the API server answered 500"),
+        "{note}"
+    );
+    let forbidden = env.wait_event("t", "RolloutRestartForbidden").await;
+    let note = forbidden.note.unwrap_or_default();
+    assert!(
+        note.starts_with(&format!(
+            "DaemonSet agent was not restarted: the operator's install does not grant rollout restarts in namespace {}",
+            env.namespace()
+        )),
+        "{note}"
+    );
+    env.wait_ready("t").await;
+
+    server.clear_faults();
+    let statefulsets: Api<k8s_openapi::api::apps::v1::StatefulSet> =
+        Api::namespaced(env.t.client.clone(), env.namespace());
+    tokio::time::timeout(
+        WAIT,
+        await_condition(
+            statefulsets,
+            "db",
+            move |s: Option<&k8s_openapi::api::apps::v1::StatefulSet>| {
+                s.and_then(|s| s.metadata.annotations.as_ref())
+                    .and_then(|a| a.get(&key))
+                    .is_some_and(|v| *v == token_id)
+            },
+        ),
+    )
+    .await
+    .expect("the failed target is retried once the server answers")
+    .unwrap();
     env.cleanup().await;
 }
 
@@ -399,7 +515,7 @@ async fn run_refuses_to_start_without_the_crds() {
     let server = kube_apiserver_memory::ApiServer::start(Default::default())
         .await
         .unwrap();
-    let error = videosdk_token_operator::cli::run::check_crds(&server.client())
+    let error = videosdk_token_operator::cli::run::check_crds(&server.client(), None)
         .await
         .unwrap_err()
         .to_string();
@@ -409,7 +525,7 @@ async fn run_refuses_to_start_without_the_crds() {
         "{error}"
     );
     manifests::install_crds(&server.client()).await.unwrap();
-    videosdk_token_operator::cli::run::check_crds(&server.client())
+    videosdk_token_operator::cli::run::check_crds(&server.client(), None)
         .await
         .expect("installed now");
     server.shutdown().await;

@@ -1,8 +1,10 @@
-//! Least privilege, proven: the operator runs every flow against the in-memory API server as an
-//! impersonated ServiceAccount; every (verb, group, resource, namespace) it used must be granted
-//! by the RBAC in `deploy/helm/videosdk-token-operator/files/` (which both the kustomize base and
-//! the Helm chart install), and every rule granted must have been used. Needs the server's
-//! access accounting, so it runs in memory only.
+//! Least privilege, proven, in each install mode: the operator runs every flow against the
+//! in-memory API server as an impersonated ServiceAccount, configured as the Helm chart
+//! configures it in that mode; every (verb, group, resource, namespace) it used must be bound to
+//! that ServiceAccount by the chart rendered for that mode (with Helm v4's engine, see
+//! `tests/support/rbac.rs`), and every right bound must have been used. The kustomize base binds
+//! what the chart's default binds (`tests/deploy/rbac.rs`). Needs the server's access
+//! accounting, so it runs in memory only.
 
 #[path = "../support/rbac.rs"]
 mod files;
@@ -17,7 +19,8 @@ use std::sync::atomic::Ordering;
 use videosdk_token_operator::operator::{self, Health, LeaderElection};
 
 const SECRET: &str = "e2e-secret-rbac-0123456789abcdef";
-const OPERATOR: &str = "system:serviceaccount:videosdk-system:videosdk-token-operator";
+/// The chart's release name, and so its ServiceAccount's name.
+const RELEASE: &str = "videosdk-token-operator";
 
 fn granted(grants: &BTreeSet<Grant>, access: &Access) -> Option<Grant> {
     grants
@@ -31,44 +34,59 @@ fn granted(grants: &BTreeSet<Grant>, access: &Access) -> Option<Grant> {
         .cloned()
 }
 
-/// The operator's client: the test server's, impersonating the operator's ServiceAccount.
-async fn operator_client(env: &Env) -> kube::Client {
+/// The operator's client: the test server's, impersonating `user`.
+async fn operator_client(env: &Env, user: &str) -> kube::Client {
     let server = env.t.server().expect("in memory");
     let kubeconfig: kube::config::Kubeconfig =
         serde_yaml::from_str(&server.kubeconfig()).expect("kubeconfig");
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .expect("config");
-    config.auth_info.impersonate = Some(OPERATOR.to_owned());
+    config.auth_info.impersonate = Some(user.to_owned());
     kube::Client::try_from(config).expect("client")
 }
 
-#[tokio::test]
-async fn rbac_grants_exactly_what_the_operator_uses() {
-    if skipped_on_a_real_cluster("needs the in-memory API server's access accounting") {
-        return;
-    }
-    let Some(mut env) = Env::start("rbac").await else {
+/// An install mode, as the chart configures the operator.
+struct Mode {
+    /// The chart's values.
+    values: Value,
+    /// The release namespace: where the operator runs, its ServiceAccount and its Lease.
+    release_namespace: String,
+    /// `--namespace`, from `watchNamespace`.
+    watch_namespace: Option<String>,
+    /// `--cluster-resource-namespace`: `clusterResourceNamespace`, else the release namespace.
+    cluster_resource_namespace: String,
+    /// Whether token requests are served (`tokenRequests.enabled`).
+    token_requests: bool,
+}
+
+/// Runs the operator as `mode` configures it through every flow the mode allows, and checks that
+/// what it used is exactly what the chart binds in that mode.
+async fn check(env: Env, mode: Mode) {
+    let ns = env.namespace().to_owned();
+    let user = format!("system:serviceaccount:{}:{RELEASE}", mode.release_namespace);
+    let Some(rendered) = files::helm_template(RELEASE, &mode.release_namespace, &mode.values)
+    else {
+        env.cleanup().await;
         return;
     };
-    env.stop_operator().await;
-    let ns = env.namespace().to_owned();
-    let client = operator_client(&env).await;
-    videosdk_token_operator::cli::run::check_crds(&client)
+    let grants = files::bound_grants(&rendered, &mode.release_namespace, RELEASE);
+    let client = operator_client(&env, &user).await;
+    videosdk_token_operator::cli::run::check_crds(&client, mode.watch_namespace.as_deref())
         .await
         .expect("CRDs installed");
 
     let (metrics, health) = (Arc::new(Metrics::default()), Arc::new(Health::default()));
     let election = LeaderElection {
-        namespace: ns.clone(),
+        namespace: mode.release_namespace.clone(),
         identity: "rbac".into(),
         lease_duration_seconds: 3,
         renew_grace_seconds: 1,
     };
-    // All namespaces, as the default install watches them.
     let settings = Settings {
+        namespace: mode.watch_namespace.clone(),
         rollout_debounce: Duration::from_millis(200),
-        ..Settings::new(ns.clone())
+        ..Settings::new(mode.cluster_resource_namespace.clone())
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(operator::run(
@@ -82,8 +100,10 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
         },
     ));
 
-    // Every flow: a namespaced issuer, a cluster issuer with a namespaceSelector, issuance,
-    // renew-now with a rollout restart, a repeated Event (patched as a series).
+    // Every flow: a namespaced issuer; a cluster issuer with a namespaceSelector, whose
+    // credentials (in the cluster resource namespace) appear only after it reported them
+    // missing (an Event about a cluster issuer); issuance, renew-now with a rollout restart, a
+    // repeated Event (patched as a series).
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", json!({})).await;
     let labels = json!({"metadata": {"labels": {"videosdk": "allowed"}}});
@@ -95,11 +115,33 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
     let selector = json!({"namespaceSelector": {"matchLabels": {"videosdk": "allowed"}}});
     env.apply(objects::cluster_issuer(
         &cluster_issuer,
-        objects::merged(objects::issuer_spec("creds"), selector),
+        objects::merged(objects::issuer_spec("cluster-creds"), selector),
+    ))
+    .await;
+    let cluster_issuers =
+        Api::<videosdk_token_operator::api::ClusterVideoSdkIssuer>::all(env.t.client.clone());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cluster_issuers
+        .get(&cluster_issuer)
+        .await
+        .unwrap()
+        .status
+        .is_some_and(|s| s.conditions.iter().any(|c| c.reason == "SecretNotFound"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cluster issuer reports its missing credentials"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    env.apply(objects::in_namespace(
+        objects::credentials("cluster-creds", SECRET),
+        &mode.cluster_resource_namespace,
     ))
     .await;
     for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
-        env.apply(json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "web"},
+        env.apply(json!({"apiVersion": "apps/v1", "kind": kind,
+                         "metadata": {"name": "web", "annotations": {"videosdk.live/restart-on-renewal": "t"}},
                          "spec": {"selector": {"matchLabels": {"app": "web"}}, "serviceName": "web",
                                   "template": {"metadata": {"labels": {"app": "web"}},
                                                "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}}}))
@@ -150,20 +192,60 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // A token request, served with the operator's client as every replica serves it: a
-    // TokenReview, a SubjectAccessReview, the issuer and credentials caches.
-    token_requests::wait_issuer_ready(&env, "videosdk").await;
-    token_requests::service_account(&env, "backend", &["videosdk"]).await;
-    let bearer = token_requests::mint(&env, "backend", token_requests::AUDIENCE, 3600)
+    // The cluster issuer's credentials go missing again: its repeated Event (kept in `default`,
+    // as Events about cluster-scoped objects are) is a series patch of the first.
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
+        env.t.client.clone(),
+        &mode.cluster_resource_namespace,
+    )
+    .delete("cluster-creds", &DeleteParams::default())
+    .await
+    .unwrap();
+    let events = Api::<Event>::namespaced(env.t.client.clone(), "default");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !events
+        .list(&ListParams::default())
         .await
-        .unwrap();
-    let endpoint =
-        token_requests::Endpoint::start_with(&env, client, None, 10, 10, Duration::from_secs(10))
-            .await;
-    let answer =
-        token_requests::ask_when_listed(&endpoint, &bearer, &token_requests::request("videosdk"))
-            .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+        .unwrap()
+        .items
+        .iter()
+        .any(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(cluster_issuer.as_str())
+                && e.reason.as_deref() == Some("SecretNotFound")
+                && e.series.is_some()
+        })
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cluster issuer's repeated Event became a series"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if mode.token_requests {
+        // A token request, served with the operator's client as every replica serves it: a
+        // TokenReview, a SubjectAccessReview, the issuer and credentials caches.
+        token_requests::wait_issuer_ready(&env, "videosdk").await;
+        token_requests::service_account(&env, "backend", &["videosdk"]).await;
+        let bearer = token_requests::mint(&env, "backend", token_requests::AUDIENCE, 3600)
+            .await
+            .unwrap();
+        let endpoint = token_requests::Endpoint::start_with(
+            &env,
+            client,
+            None,
+            10,
+            10,
+            Duration::from_secs(10),
+        )
+        .await;
+        let answer = token_requests::ask_when_listed(
+            &endpoint,
+            &bearer,
+            &token_requests::request("videosdk"),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
     assert!(health.leading.load(Ordering::Relaxed));
     let _ = stop.send(());
     task.await.unwrap().expect("the operator stops cleanly");
@@ -172,31 +254,78 @@ async fn rbac_grants_exactly_what_the_operator_uses() {
     let used: BTreeSet<Access> = server
         .accesses()
         .into_iter()
-        .filter(|a| a.user.as_deref() == Some(OPERATOR))
+        .filter(|a| a.user.as_deref() == Some(user.as_str()))
         .collect();
-    // The leader-election Role is where the test's operator runs.
-    let grants = files::operator_grants(&ns);
     let ungranted: Vec<&Access> = used
         .iter()
         .filter(|a| granted(&grants, a).is_none())
         .collect();
     assert!(
         ungranted.is_empty(),
-        "the operator used accesses its RBAC does not grant: {ungranted:#?}"
+        "the operator used accesses the chart does not bind in this mode ({}): {ungranted:#?}",
+        mode.values
     );
     let used_grants: BTreeSet<Grant> = used.iter().filter_map(|a| granted(&grants, a)).collect();
     let unused: Vec<&Grant> = grants.iter().filter(|g| !used_grants.contains(g)).collect();
     assert!(
         unused.is_empty(),
-        "RBAC grants what the operator never used: {unused:#?}"
+        "the chart binds what the operator never used in this mode ({}): {unused:#?}",
+        mode.values
     );
     assert!(
         used.iter()
             .any(|a| a.verb == Verb::Create && a.resource == "secrets"),
         "an apply that creates counts as create"
     );
-    let _ = Api::<videosdk_token_operator::api::ClusterVideoSdkIssuer>::all(env.t.client.clone())
+    let _ = cluster_issuers
         .delete(&cluster_issuer, &DeleteParams::default())
         .await;
     env.cleanup().await;
+}
+
+/// The default install with token requests and rollout restarts on: everything cluster-wide.
+#[tokio::test]
+async fn rbac_binds_exactly_what_the_operator_uses_watching_all_namespaces() {
+    if skipped_on_a_real_cluster("needs the in-memory API server's access accounting") {
+        return;
+    }
+    let Some(mut env) = Env::start("rbac").await else {
+        return;
+    };
+    env.stop_operator().await;
+    let ns = env.namespace().to_owned();
+    let mode = Mode {
+        values: json!({"tokenRequests": {"enabled": true, "tls": {"secretName": "tls"}},
+                       "rolloutRestarts": {"enabled": true}}),
+        release_namespace: ns.clone(),
+        watch_namespace: None,
+        cluster_resource_namespace: ns,
+        token_requests: true,
+    };
+    check(env, mode).await;
+}
+
+/// A scoped install (`watchNamespace`), its cluster resource namespace elsewhere, rollout
+/// restarts on, token requests off: Roles in the watched namespace, the cluster resource
+/// namespace and `default`; cluster-wide only cluster issuers and namespaces.
+#[tokio::test]
+async fn rbac_binds_exactly_what_the_operator_uses_watching_one_namespace() {
+    if skipped_on_a_real_cluster("needs the in-memory API server's access accounting") {
+        return;
+    }
+    let Some(mut env) = Env::start("rbac-scoped").await else {
+        return;
+    };
+    env.stop_operator().await;
+    let ns = env.namespace().to_owned();
+    let home = format!("{ns}-system");
+    env.apply(objects::namespace(&home)).await;
+    let mode = Mode {
+        values: json!({"watchNamespace": ns, "rolloutRestarts": {"enabled": true}}),
+        release_namespace: home.clone(),
+        watch_namespace: Some(ns),
+        cluster_resource_namespace: home,
+        token_requests: false,
+    };
+    check(env, mode).await;
 }

@@ -20,6 +20,9 @@ pub struct FaultRule {
     pub retry_after_seconds: u64,
     /// Rate of 409 Conflict answers to writes.
     pub conflicts: f64,
+    /// Rate of 403 Forbidden answers, as RBAC gives a user without the right (this server does
+    /// not authorize requests against RBAC, see the crate's documentation).
+    pub forbidden: f64,
     /// Added before answering.
     pub latency: Duration,
 }
@@ -51,6 +54,10 @@ impl FaultRule {
     }
     pub fn conflicts(mut self, rate: f64) -> Self {
         self.conflicts = rate;
+        self
+    }
+    pub fn forbidden(mut self, rate: f64) -> Self {
+        self.forbidden = rate;
         self
     }
     pub fn latency(mut self, latency: Duration) -> Self {
@@ -117,7 +124,12 @@ impl Faults {
             if verdict.error.is_some() {
                 continue;
             }
-            if rule.internal_errors > 0.0 && self.draw() < rule.internal_errors {
+            if rule.forbidden > 0.0 && self.draw() < rule.forbidden {
+                verdict.error = Some(ApiError::forbidden(format!(
+                    "{resource} is forbidden: the request's user may not {} it (injected fault)",
+                    verb.as_str()
+                )));
+            } else if rule.internal_errors > 0.0 && self.draw() < rule.internal_errors {
                 verdict.error = Some(ApiError::internal("injected fault"));
             } else if rule.too_many_requests > 0.0 && self.draw() < rule.too_many_requests {
                 verdict.error = Some(ApiError::too_many_requests(rule.retry_after_seconds));
@@ -154,6 +166,10 @@ mod tests {
         f.clear();
         f.add(FaultRule::any().too_many_requests(1.0, 3));
         assert_eq!(judge(&f, Verb::List, "x"), Some(429));
+        f.clear();
+        f.add(FaultRule::any().resource("deployments").forbidden(1.0));
+        assert_eq!(judge(&f, Verb::Get, "deployments"), Some(403));
+        assert_eq!(judge(&f, Verb::Get, "statefulsets"), None);
     }
 
     #[test]

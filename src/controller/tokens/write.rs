@@ -144,7 +144,7 @@ pub(super) async fn write(
                 time::from_unix(issued.claims.iat),
                 now,
             )
-            .await?;
+            .await;
             let wake = restart_wake.map_or(issued.renewal_time, |w| w.min(issued.renewal_time));
             Ok(Outcome::Done(Action::requeue(
                 wake.duration_since(now).unwrap_or(Duration::ZERO),

@@ -75,3 +75,70 @@ applies as they are; the chart renders only their `rules`. Argument: the file's 
 {{- fail "tokenRequests.enabled needs a certificate: set tokenRequests.tls.secretName, or tokenRequests.tls.certManager.enabled with its issuerName" -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The operator's rights from one file of files/: a ClusterRole and a ClusterRoleBinding when
+`namespaces` is empty, else a Role and a RoleBinding in each of `namespaces`, so that what is
+granted follows the install's configuration (README: "What the ClusterRole allows and why").
+Argument: dict "root" . "file" "files/….yaml" "suffix" "-…" "namespaces" (list …).
+*/}}
+{{- define "videosdk-token-operator.grant" -}}
+{{- $root := .root -}}
+{{- $name := printf "%s%s" (include "videosdk-token-operator.fullname" $root) .suffix -}}
+{{- $rules := include "videosdk-token-operator.rulesFrom" (list .file $root) -}}
+{{- if not .namespaces }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "videosdk-token-operator.labels" $root | nindent 4 }}
+rules:
+  {{- $rules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "videosdk-token-operator.labels" $root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {{ $name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "videosdk-token-operator.serviceAccountName" $root }}
+    namespace: {{ $root.Release.Namespace }}
+{{- else }}
+{{- range $namespace := .namespaces }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $name }}
+  namespace: {{ $namespace }}
+  labels:
+    {{- include "videosdk-token-operator.labels" $root | nindent 4 }}
+rules:
+  {{- $rules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $name }}
+  namespace: {{ $namespace }}
+  labels:
+    {{- include "videosdk-token-operator.labels" $root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "videosdk-token-operator.serviceAccountName" $root }}
+    namespace: {{ $root.Release.Namespace }}
+{{- end }}
+{{- end }}
+{{- end -}}
