@@ -163,9 +163,23 @@ async fn rotation_restarts_target_workloads_once() {
         after.metadata.generation, web.metadata.generation,
         "no restart without a re-sign"
     );
+    // Never written by the operator: no field of its manager, the same spec and annotations.
+    // (Not the resourceVersion: on a real cluster the deployment controller writes the status.)
     let after = deployments.get("unasked").await.unwrap();
+    let managers: Vec<_> = after
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|f| f.manager.as_deref())
+        .collect();
+    assert!(
+        !managers.contains(&controller::labels::FIELD_MANAGER),
+        "a workload without consent is never written: {managers:?}"
+    );
     assert_eq!(
-        after.metadata.resource_version, unasked.metadata.resource_version,
+        (&after.metadata.generation, &after.metadata.annotations),
+        (&unasked.metadata.generation, &unasked.metadata.annotations),
         "a workload without consent is never written"
     );
     env.wait_ready("t").await;
