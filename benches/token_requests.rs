@@ -13,6 +13,12 @@
 //! Targets (issue 13): at least 10,000 requests per second per core of the operator's CPU, p99
 //! under 5 ms, at most one TokenReview and one SubjectAccessReview per caller and issuer per
 //! cache lifetime (10 s by default).
+//!
+//! Idle connections (issue 20): `BENCH_IDLE` (default `1000,4000`) TLS connections, handshake
+//! done, opened from this one client and left silent (within the 30 s header timeout); the
+//! operator's RSS before, with them and 3 s after they close gives the cost of one idle
+//! connection and what is returned, and a legitimate caller's p50/p99 with them is reported as
+//! a ratio to its p50/p99 without them, measured just before (target: p99 within 2x).
 
 // A test or benchmark binary exports nothing: its `pub` items are shared between its own
 // modules, and are not the crate's public API that `missing_docs` is about.
@@ -106,6 +112,113 @@ fn main() {
     for (met, target) in targets {
         println!("  target {target}: {}", if met { "met" } else { "NOT met" });
     }
+    for idle in &served.idle {
+        let cost_kib = (idle.rss_with - idle.rss_before) * 1024.0 / idle.connections as f64;
+        println!(
+            "{} idle TLS connections (opened in {:.1} s): RSS {:.1} MiB before, {:.1} with them ({cost_kib:.1} KiB each), {:.1} 3 s after they closed",
+            idle.connections, idle.open_seconds, idle.rss_before, idle.rss_with, idle.rss_after
+        );
+        let (p50, p99) = (idle.with.0 / idle.without.0, idle.with.1 / idle.without.1);
+        println!(
+            "  a caller's latency without them p50 {:.3} ms, p99 {:.3} ms; with them p50 {:.3} ms, p99 {:.3} ms: ratios p50 {p50:.2}, p99 {p99:.2} (target p99 ≤ 2: {})",
+            idle.without.0 * 1e3,
+            idle.without.1 * 1e3,
+            idle.with.0 * 1e3,
+            idle.with.1 * 1e3,
+            if p99 <= 2.0 { "met" } else { "NOT met" }
+        );
+    }
+}
+
+/// One idle-connections scenario.
+struct Idle {
+    connections: usize,
+    open_seconds: f64,
+    /// The operator's RSS, MiB.
+    rss_before: f64,
+    rss_with: f64,
+    rss_after: f64,
+    /// A legitimate caller's (p50, p99), seconds.
+    without: (f64, f64),
+    with: (f64, f64),
+}
+
+/// Requests a legitimate caller makes for one latency figure.
+const LATENCY_REQUESTS: usize = 2000;
+
+/// A new keep-alive caller's p50 and p99 over [`LATENCY_REQUESTS`] sequential requests.
+async fn latency(
+    address: std::net::SocketAddr,
+    tls: &Arc<ClientConfig>,
+    bearer: &str,
+    path: &str,
+) -> (f64, f64) {
+    let mut caller = Caller::connect(address, tls.clone(), bearer, path).await;
+    let mut times = Vec::with_capacity(LATENCY_REQUESTS);
+    for _ in 0..LATENCY_REQUESTS {
+        let t = Instant::now();
+        assert_eq!(caller.ask().await, 200);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    (quantile(&times, 0.5), quantile(&times, 0.99))
+}
+
+/// The idle-connections scenarios of `BENCH_IDLE`.
+async fn idle_connections(
+    address: std::net::SocketAddr,
+    tls: &Arc<ClientConfig>,
+    bearer: &str,
+    path: &str,
+    operator: &OperatorProcess,
+) -> Vec<Idle> {
+    let counts: Vec<usize> = std::env::var("BENCH_IDLE")
+        .unwrap_or_else(|_| "1000,4000".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let mut scenarios = Vec::new();
+    for connections in counts {
+        let without = latency(address, tls, bearer, path).await;
+        let rss_before = operator.memory().rss_mib;
+        let started = Instant::now();
+        let mut open = Vec::with_capacity(connections);
+        while open.len() < connections {
+            let batch = (connections - open.len()).min(100);
+            open.extend(
+                futures::future::join_all((0..batch).map(|_| async {
+                    let tcp = tokio::net::TcpStream::connect(address)
+                        .await
+                        .expect("connects");
+                    tokio_rustls::TlsConnector::from(tls.clone())
+                        .connect(ServerName::IpAddress(address.ip().into()), tcp)
+                        .await
+                        .expect("TLS handshake (is the connection cap below BENCH_IDLE?)")
+                }))
+                .await,
+            );
+        }
+        let open_seconds = started.elapsed().as_secs_f64();
+        assert!(
+            open_seconds < 20.0,
+            "opening took {open_seconds:.1} s: the first ones would reach the 30 s header timeout"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss_with = operator.memory().rss_mib;
+        let with = latency(address, tls, bearer, path).await;
+        drop(open);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        scenarios.push(Idle {
+            connections,
+            open_seconds,
+            rss_before,
+            rss_with,
+            rss_after: operator.memory().rss_mib,
+            without,
+            with,
+        });
+    }
+    scenarios
 }
 
 /// What the endpoint did.
@@ -120,6 +233,8 @@ struct Served {
     access_reviews: u64,
     /// Cache lifetimes the run spanned (a bound on refreshes).
     lifetimes: u64,
+    /// The idle-connections scenarios.
+    idle: Vec<Idle>,
 }
 
 /// Bare signing on this thread.
@@ -294,6 +409,8 @@ async fn run(requests: usize, callers: usize) -> Served {
             "1000000",
             "--token-requests-burst",
             "1000000",
+            "--token-requests-max-connections",
+            "10000",
         ],
     )
     .await;
@@ -383,6 +500,7 @@ async fn run(requests: usize, callers: usize) -> Served {
         token_reviews: count("tokenreviews"),
         access_reviews: count("subjectaccessreviews"),
         lifetimes: (duration / 10.0).ceil() as u64 + 1,
+        idle: idle_connections(address, &tls, &bearers[0], &path, &operator).await,
     };
     operator.stop().await;
     served

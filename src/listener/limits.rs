@@ -83,7 +83,7 @@ pub fn open_file_limit() -> Option<u64> {
         };
         // SAFETY: getrlimit writes one `rlimit` through a pointer to a valid one.
         let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-        (read && limit.rlim_cur != libc::RLIM_INFINITY).then(|| limit.rlim_cur as u64)
+        (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
     }
     #[cfg(not(unix))]
     None
