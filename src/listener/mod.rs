@@ -68,7 +68,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let stopped = Stopped(status.clone());
-    let open = Arc::new(Semaphore::new(limits.max_connections));
+    // A semaphore counts permits in a u32 when taking them all back at once.
+    let cap = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let open = Arc::new(Semaphore::new(cap as usize));
     let released = Arc::new(release::OnClose::default());
     let (stop, stopping) = watch::channel(());
     let mut accept_warning = Warning::default();
@@ -101,7 +103,7 @@ pub async fn serve(
                     suppressed,
                     "{} has {} connections open, its cap: refusing more",
                     status.describe(),
-                    limits.max_connections
+                    cap
                 );
             });
             drop(tcp);
@@ -117,7 +119,7 @@ pub async fn serve(
     drop(listener);
     drop(stop);
     // Each connection holds a permit until it ends: all back means all ended.
-    let _ = open.acquire_many(limits.max_connections as u32).await;
+    let _ = open.acquire_many(cap).await;
     drop(stopped);
 }
 
