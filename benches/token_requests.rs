@@ -15,7 +15,8 @@
 //! cache lifetime (10 s by default).
 //!
 //! Idle connections (issue 20): `BENCH_IDLE` (default `1000,4000`) TLS connections, handshake
-//! done, opened from this one client and left silent (within the 30 s header timeout); the
+//! done, opened from this one client and left silent (within the 30 s header timeout), then as
+//! many plain HTTP ones to an operator serving plain HTTP on loopback; the
 //! operator's RSS before, with them and 3 s after they close gives the cost of one idle
 //! connection and what is returned, and a legitimate caller's p50/p99 with them is reported as
 //! a ratio to its p50/p99 without them, measured just before (target: p99 within 2x).
@@ -115,8 +116,13 @@ fn main() {
     for idle in &served.idle {
         let cost_kib = (idle.rss_with - idle.rss_before) * 1024.0 / idle.connections as f64;
         println!(
-            "{} idle TLS connections (opened in {:.1} s): RSS {:.1} MiB before, {:.1} with them ({cost_kib:.1} KiB each), {:.1} 3 s after they closed",
-            idle.connections, idle.open_seconds, idle.rss_before, idle.rss_with, idle.rss_after
+            "{} idle {} connections (opened in {:.1} s): RSS {:.1} MiB before, {:.1} with them ({cost_kib:.1} KiB each), {:.1} 3 s after they closed",
+            idle.connections,
+            if idle.tls { "TLS" } else { "plain HTTP" },
+            idle.open_seconds,
+            idle.rss_before,
+            idle.rss_with,
+            idle.rss_after
         );
         let (p50, p99) = (idle.with.0 / idle.without.0, idle.with.1 / idle.without.1);
         println!(
@@ -132,6 +138,8 @@ fn main() {
 
 /// One idle-connections scenario.
 struct Idle {
+    /// HTTPS (else plain HTTP).
+    tls: bool,
     connections: usize,
     open_seconds: f64,
     /// The operator's RSS, MiB.
@@ -149,11 +157,11 @@ const LATENCY_REQUESTS: usize = 2000;
 /// A new keep-alive caller's p50 and p99 over [`LATENCY_REQUESTS`] sequential requests.
 async fn latency(
     address: std::net::SocketAddr,
-    tls: &Arc<ClientConfig>,
+    tls: Option<&Arc<ClientConfig>>,
     bearer: &str,
     path: &str,
 ) -> (f64, f64) {
-    let mut caller = Caller::connect(address, tls.clone(), bearer, path).await;
+    let mut caller = Caller::connect(address, tls, bearer, path).await;
     let mut times = Vec::with_capacity(LATENCY_REQUESTS);
     for _ in 0..LATENCY_REQUESTS {
         let t = Instant::now();
@@ -164,10 +172,10 @@ async fn latency(
     (quantile(&times, 0.5), quantile(&times, 0.99))
 }
 
-/// The idle-connections scenarios of `BENCH_IDLE`.
+/// The idle-connections scenarios of `BENCH_IDLE`, over HTTPS when `tls` is given.
 async fn idle_connections(
     address: std::net::SocketAddr,
-    tls: &Arc<ClientConfig>,
+    tls: Option<&Arc<ClientConfig>>,
     bearer: &str,
     path: &str,
     operator: &OperatorProcess,
@@ -186,16 +194,7 @@ async fn idle_connections(
         while open.len() < connections {
             let batch = (connections - open.len()).min(100);
             open.extend(
-                futures::future::join_all((0..batch).map(|_| async {
-                    let tcp = tokio::net::TcpStream::connect(address)
-                        .await
-                        .expect("connects");
-                    tokio_rustls::TlsConnector::from(tls.clone())
-                        .connect(ServerName::IpAddress(address.ip().into()), tcp)
-                        .await
-                        .expect("TLS handshake (is the connection cap below BENCH_IDLE?)")
-                }))
-                .await,
+                futures::future::join_all((0..batch).map(|_| self::open(address, tls))).await,
             );
         }
         let open_seconds = started.elapsed().as_secs_f64();
@@ -209,6 +208,7 @@ async fn idle_connections(
         drop(open);
         tokio::time::sleep(Duration::from_secs(3)).await;
         scenarios.push(Idle {
+            tls: tls.is_some(),
             connections,
             open_seconds,
             rss_before,
@@ -280,27 +280,44 @@ async fn apply(client: &kube::Client, manifest: serde_json::Value) {
         .unwrap_or_else(|e| panic!("applying {manifest}: {e}"));
 }
 
-/// One caller: a keep-alive HTTPS connection.
+/// A connection, HTTPS or plain HTTP.
+trait Connection: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Connection for T {}
+
+/// A connection to `address`, with a TLS handshake when `tls` is given.
+async fn open(
+    address: std::net::SocketAddr,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Box<dyn Connection> {
+    let tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    tcp.set_nodelay(true).expect("TCP_NODELAY");
+    match tls {
+        None => Box::new(tcp),
+        Some(tls) => Box::new(
+            tokio_rustls::TlsConnector::from(tls.clone())
+                .connect(ServerName::IpAddress(address.ip().into()), tcp)
+                .await
+                .expect("TLS handshake (is the connection cap below BENCH_IDLE?)"),
+        ),
+    }
+}
+
+/// One caller: a keep-alive connection.
 struct Caller {
-    reader: BufReader<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    reader: BufReader<Box<dyn Connection>>,
     request: Vec<u8>,
 }
 
 impl Caller {
     async fn connect(
         address: std::net::SocketAddr,
-        tls: Arc<ClientConfig>,
+        tls: Option<&Arc<ClientConfig>>,
         bearer: &str,
         path: &str,
     ) -> Caller {
-        let tcp = tokio::net::TcpStream::connect(address)
-            .await
-            .expect("connects");
-        tcp.set_nodelay(true).expect("TCP_NODELAY");
-        let stream = tokio_rustls::TlsConnector::from(tls)
-            .connect(ServerName::IpAddress(address.ip().into()), tcp)
-            .await
-            .expect("TLS handshake");
+        let stream = open(address, tls).await;
         let request = format!(
             "POST {path} HTTP/1.1\r\nHost: operator\r\nContent-Type: application/json\r\nAuthorization: Bearer {bearer}\r\nContent-Length: {}\r\n\r\n{BODY}",
             BODY.len()
@@ -438,7 +455,7 @@ async fn run(requests: usize, callers: usize) -> Served {
         .await
         {
             drop(tcp);
-            let mut probe = Caller::connect(address, tls.clone(), &bearers[0], &path).await;
+            let mut probe = Caller::connect(address, Some(&tls), &bearers[0], &path).await;
             if probe.ask().await == 200 {
                 break;
             }
@@ -453,7 +470,7 @@ async fn run(requests: usize, callers: usize) -> Served {
     server.reset_requests().await;
     let mut connections = Vec::new();
     for bearer in &bearers {
-        let mut caller = Caller::connect(address, tls.clone(), bearer, &path).await;
+        let mut caller = Caller::connect(address, Some(&tls), bearer, &path).await;
         assert_eq!(caller.ask().await, 200, "warm-up");
         connections.push(caller);
     }
@@ -500,8 +517,47 @@ async fn run(requests: usize, callers: usize) -> Served {
         token_reviews: count("tokenreviews"),
         access_reviews: count("subjectaccessreviews"),
         lifetimes: (duration / 10.0).ceil() as u64 + 1,
-        idle: idle_connections(address, &tls, &bearers[0], &path, &operator).await,
+        idle: idle_connections(address, Some(&tls), &bearers[0], &path, &operator).await,
     };
+    operator.stop().await;
+    // The same over plain HTTP, from an operator serving it on loopback.
+    let address = support::operator::free_address();
+    let operator = OperatorProcess::spawn_with(
+        &server,
+        NAMESPACE,
+        &[
+            "--token-requests-address",
+            &address.to_string(),
+            "--token-requests-rate",
+            "1000000",
+            "--token-requests-burst",
+            "1000000",
+            "--token-requests-max-connections",
+            "10000",
+        ],
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if tokio::net::TcpStream::connect(address).await.is_ok()
+            && Caller::connect(address, None, &bearers[0], &path)
+                .await
+                .ask()
+                .await
+                == 200
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the plain HTTP endpoint did not answer 200 within 60 s (see target/bench-operator.log)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut served = served;
+    served
+        .idle
+        .extend(idle_connections(address, None, &bearers[0], &path, &operator).await);
     operator.stop().await;
     served
 }
