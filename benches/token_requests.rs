@@ -21,6 +21,13 @@
 //! that reach the API server (its own count) against the endpoint's budget, and the caller's
 //! p50/p99 under the flood as ratios to the baseline. Loopback only; each flood connection stops
 //! when the caller is done, after at most 1,000,000 requests.
+//!
+//! Idle connections (issue 20): `BENCH_IDLE` (default `1000,4000`) TLS connections, handshake
+//! done, opened from this one client and left silent (within the 30 s header timeout), then as
+//! many plain HTTP ones to an operator serving plain HTTP on loopback; the
+//! operator's RSS before, with them and 3 s after they close gives the cost of one idle
+//! connection and what is returned, and a legitimate caller's p50/p99 with them is reported as
+//! a ratio to its p50/p99 without them, measured just before (target: p99 within 2x).
 
 // A test or benchmark binary exports nothing: its `pub` items are shared between its own
 // modules, and are not the crate's public API that `missing_docs` is about.
@@ -117,6 +124,27 @@ fn main() {
     ];
     for (met, target) in targets {
         println!("  target {target}: {}", if met { "met" } else { "NOT met" });
+    }
+    for idle in &served.idle {
+        let cost_kib = (idle.rss_with - idle.rss_before) * 1024.0 / idle.connections as f64;
+        println!(
+            "{} idle {} connections (opened in {:.1} s): RSS {:.1} MiB before, {:.1} with them ({cost_kib:.1} KiB each), {:.1} 3 s after they closed",
+            idle.connections,
+            if idle.tls { "TLS" } else { "plain HTTP" },
+            idle.open_seconds,
+            idle.rss_before,
+            idle.rss_with,
+            idle.rss_after
+        );
+        let (p50, p99) = (idle.with.0 / idle.without.0, idle.with.1 / idle.without.1);
+        println!(
+            "  a caller's latency without them p50 {:.3} ms, p99 {:.3} ms; with them p50 {:.3} ms, p99 {:.3} ms: ratios p50 {p50:.2}, p99 {p99:.2} (target p99 ≤ 2: {})",
+            idle.without.0 * 1e3,
+            idle.without.1 * 1e3,
+            idle.with.0 * 1e3,
+            idle.with.1 * 1e3,
+            if p99 <= 2.0 { "met" } else { "NOT met" }
+        );
     }
     println!(
         "flood: {flood_connections} connections of distinct garbage bearers, {} requests in {:.1} s ({:.0}/s: {} refused unasked 401, {} reviewed 401, {} budget 429/503), beside one caller's {flood_requests} requests:",
@@ -227,12 +255,12 @@ async fn flood(
     connections: usize,
     requests: usize,
 ) -> Flood {
-    let mut caller = Caller::connect(address, tls.clone(), bearer, path).await;
+    let mut caller = Caller::connect(address, Some(&tls), bearer, path).await;
     assert_eq!(caller.ask().await, 200, "the caller is granted");
     let (alone, _) = timed(&mut caller, requests).await;
     let mut flooders = Vec::new();
     for _ in 0..connections {
-        flooders.push(Caller::connect(address, tls.clone(), "unused", path).await);
+        flooders.push(Caller::connect(address, Some(&tls), "unused", path).await);
     }
     server.reset_requests().await;
     let done = Arc::new(AtomicBool::new(false));
@@ -292,6 +320,91 @@ async fn flood(
     }
 }
 
+/// One idle-connections scenario.
+struct Idle {
+    /// HTTPS (else plain HTTP).
+    tls: bool,
+    connections: usize,
+    open_seconds: f64,
+    /// The operator's RSS, MiB.
+    rss_before: f64,
+    rss_with: f64,
+    rss_after: f64,
+    /// A legitimate caller's (p50, p99), seconds.
+    without: (f64, f64),
+    with: (f64, f64),
+}
+
+/// Requests a legitimate caller makes for one latency figure.
+const LATENCY_REQUESTS: usize = 2000;
+
+/// A new keep-alive caller's p50 and p99 over [`LATENCY_REQUESTS`] sequential requests.
+async fn latency(
+    address: std::net::SocketAddr,
+    tls: Option<&Arc<ClientConfig>>,
+    bearer: &str,
+    path: &str,
+) -> (f64, f64) {
+    let mut caller = Caller::connect(address, tls, bearer, path).await;
+    let mut times = Vec::with_capacity(LATENCY_REQUESTS);
+    for _ in 0..LATENCY_REQUESTS {
+        let t = Instant::now();
+        assert_eq!(caller.ask().await, 200);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    (quantile(&times, 0.5), quantile(&times, 0.99))
+}
+
+/// The idle-connections scenarios of `BENCH_IDLE`, over HTTPS when `tls` is given.
+async fn idle_connections(
+    address: std::net::SocketAddr,
+    tls: Option<&Arc<ClientConfig>>,
+    bearer: &str,
+    path: &str,
+    operator: &OperatorProcess,
+) -> Vec<Idle> {
+    let counts: Vec<usize> = std::env::var("BENCH_IDLE")
+        .unwrap_or_else(|_| "1000,4000".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let mut scenarios = Vec::new();
+    for connections in counts {
+        let without = latency(address, tls, bearer, path).await;
+        let rss_before = operator.memory().rss_mib;
+        let started = Instant::now();
+        let mut open = Vec::with_capacity(connections);
+        while open.len() < connections {
+            let batch = (connections - open.len()).min(100);
+            open.extend(
+                futures::future::join_all((0..batch).map(|_| self::open(address, tls))).await,
+            );
+        }
+        let open_seconds = started.elapsed().as_secs_f64();
+        assert!(
+            open_seconds < 20.0,
+            "opening took {open_seconds:.1} s: the first ones would reach the 30 s header timeout"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss_with = operator.memory().rss_mib;
+        let with = latency(address, tls, bearer, path).await;
+        drop(open);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        scenarios.push(Idle {
+            tls: tls.is_some(),
+            connections,
+            open_seconds,
+            rss_before,
+            rss_with,
+            rss_after: operator.memory().rss_mib,
+            without,
+            with,
+        });
+    }
+    scenarios
+}
+
 /// What the endpoint did.
 struct Served {
     per_core: f64,
@@ -304,6 +417,8 @@ struct Served {
     access_reviews: u64,
     /// Cache lifetimes the run spanned (a bound on refreshes).
     lifetimes: u64,
+    /// The idle-connections scenarios.
+    idle: Vec<Idle>,
 }
 
 /// Bare signing on this thread.
@@ -349,27 +464,44 @@ async fn apply(client: &kube::Client, manifest: serde_json::Value) {
         .unwrap_or_else(|e| panic!("applying {manifest}: {e}"));
 }
 
-/// One caller: a keep-alive HTTPS connection.
+/// A connection, HTTPS or plain HTTP.
+trait Connection: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Connection for T {}
+
+/// A connection to `address`, with a TLS handshake when `tls` is given.
+async fn open(
+    address: std::net::SocketAddr,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Box<dyn Connection> {
+    let tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    tcp.set_nodelay(true).expect("TCP_NODELAY");
+    match tls {
+        None => Box::new(tcp),
+        Some(tls) => Box::new(
+            tokio_rustls::TlsConnector::from(tls.clone())
+                .connect(ServerName::IpAddress(address.ip().into()), tcp)
+                .await
+                .expect("TLS handshake (is the connection cap below BENCH_IDLE?)"),
+        ),
+    }
+}
+
+/// One caller: a keep-alive connection.
 struct Caller {
-    reader: BufReader<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    reader: BufReader<Box<dyn Connection>>,
     request: Vec<u8>,
 }
 
 impl Caller {
     async fn connect(
         address: std::net::SocketAddr,
-        tls: Arc<ClientConfig>,
+        tls: Option<&Arc<ClientConfig>>,
         bearer: &str,
         path: &str,
     ) -> Caller {
-        let tcp = tokio::net::TcpStream::connect(address)
-            .await
-            .expect("connects");
-        tcp.set_nodelay(true).expect("TCP_NODELAY");
-        let stream = tokio_rustls::TlsConnector::from(tls)
-            .connect(ServerName::IpAddress(address.ip().into()), tcp)
-            .await
-            .expect("TLS handshake");
+        let stream = open(address, tls).await;
         Caller {
             reader: BufReader::new(stream),
             request: Self::request_for(path, bearer),
@@ -498,6 +630,8 @@ async fn run(
             &REVIEW_RATE.to_string(),
             "--token-requests-review-burst",
             &REVIEW_BURST.to_string(),
+            "--token-requests-max-connections",
+            "10000",
         ],
     )
     .await;
@@ -525,7 +659,7 @@ async fn run(
         .await
         {
             drop(tcp);
-            let mut probe = Caller::connect(address, tls.clone(), &bearers[0], &path).await;
+            let mut probe = Caller::connect(address, Some(&tls), &bearers[0], &path).await;
             if probe.ask().await == 200 {
                 break;
             }
@@ -540,7 +674,7 @@ async fn run(
     server.reset_requests().await;
     let mut connections = Vec::new();
     for bearer in &bearers {
-        let mut caller = Caller::connect(address, tls.clone(), bearer, &path).await;
+        let mut caller = Caller::connect(address, Some(&tls), bearer, &path).await;
         assert_eq!(caller.ask().await, 200, "warm-up");
         connections.push(caller);
     }
@@ -587,6 +721,7 @@ async fn run(
         token_reviews: count("tokenreviews"),
         access_reviews: count("subjectaccessreviews"),
         lifetimes: (duration / 10.0).ceil() as u64 + 1,
+        idle: idle_connections(address, Some(&tls), &bearers[0], &path, &operator).await,
     };
     let flood = flood(
         &server,
@@ -598,6 +733,45 @@ async fn run(
         flood_requests,
     )
     .await;
+    operator.stop().await;
+    // The same over plain HTTP, from an operator serving it on loopback.
+    let address = support::operator::free_address();
+    let operator = OperatorProcess::spawn_with(
+        &server,
+        NAMESPACE,
+        &[
+            "--token-requests-address",
+            &address.to_string(),
+            "--token-requests-rate",
+            "1000000",
+            "--token-requests-burst",
+            "1000000",
+            "--token-requests-max-connections",
+            "10000",
+        ],
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if tokio::net::TcpStream::connect(address).await.is_ok()
+            && Caller::connect(address, None, &bearers[0], &path)
+                .await
+                .ask()
+                .await
+                == 200
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the plain HTTP endpoint did not answer 200 within 60 s (see target/bench-operator.log)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut served = served;
+    served
+        .idle
+        .extend(idle_connections(address, None, &bearers[0], &path, &operator).await);
     operator.stop().await;
     (served, flood)
 }

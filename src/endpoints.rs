@@ -1,8 +1,9 @@
 //! The operator's HTTP endpoints: `/metrics` (OpenMetrics), `/healthz` (liveness: the process
-//! serves requests) and `/readyz` (readiness: the CRDs are installed and, on the leader, the
-//! caches are synced; a standby replica is ready to take over, so it is ready too).
+//! serves requests) and `/readyz` (readiness: every listener can accept connections and, on the
+//! leader, the caches are synced; a standby replica is ready to take over, so it is ready too).
 
 use crate::controller::Metrics;
+use crate::listener::{self, Limits, limits::METRICS_MAX_CONNECTIONS};
 use crate::operator::Health;
 use crate::token_requests;
 use axum::Router;
@@ -45,23 +46,48 @@ pub fn router_with(
         })
 }
 
-/// Serves the routes on `listener` until the process ends.
+/// Serves the routes on `listener` until the process ends, within the default [`Limits`]
+/// (at most [`METRICS_MAX_CONNECTIONS`] connections).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 ) -> std::io::Result<()> {
-    serve_with(listener, metrics, health, None).await
+    serve_with(
+        listener,
+        metrics,
+        health,
+        None,
+        Limits::new(METRICS_MAX_CONNECTIONS),
+    )
+    .await
 }
 
-/// [`serve`], with the token request endpoint's metrics.
+/// [`serve`], with the token request endpoint's metrics and the given limits. The listener is
+/// registered in `health`, so that `/readyz` fails while it cannot accept connections.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     token_requests: Option<Arc<token_requests::Metrics>>,
+    limits: Limits,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router_with(metrics, health, token_requests)).await
+    let status = health
+        .listeners
+        .register("metrics and health", listener.local_addr()?);
+    let service = listener::Service {
+        router: router_with(metrics, health, token_requests),
+        tls: None,
+        timed_out: |limit| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the request was not answered within {} s", limit.as_secs()),
+            )
+                .into_response()
+        },
+    };
+    listener::serve(listener, service, limits, status, std::future::pending()).await;
+    Ok(())
 }
 
 async fn metrics_handler(State(shared): State<Shared>) -> impl IntoResponse {
@@ -75,10 +101,14 @@ async fn metrics_handler(State(shared): State<Shared>) -> impl IntoResponse {
 }
 
 async fn ready_handler(State(shared): State<Shared>) -> impl IntoResponse {
+    let mut problems = shared.health.listeners.problems();
     let leading = shared.health.leading.load(Ordering::Relaxed);
-    if !leading || shared.metrics.caches_synced() {
-        (StatusCode::OK, "ready")
+    if leading && !shared.metrics.caches_synced() {
+        problems.push("caches not synced yet".to_owned());
+    }
+    if problems.is_empty() {
+        (StatusCode::OK, "ready".to_owned())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet")
+        (StatusCode::SERVICE_UNAVAILABLE, problems.join("; "))
     }
 }

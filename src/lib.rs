@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod endpoints;
+pub mod listener;
 pub mod manifests;
 pub mod operator;
 pub mod time;

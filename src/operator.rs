@@ -53,6 +53,8 @@ pub enum Ended {
 pub struct Health {
     /// Whether this replica is the leader (or runs without election).
     pub leading: AtomicBool,
+    /// The HTTP listeners, each able to accept connections or not.
+    pub listeners: crate::listener::Listeners,
 }
 
 /// Runs the operator until `shutdown`; with `election`, only while this replica leads.

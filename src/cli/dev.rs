@@ -154,7 +154,9 @@ pub fn run(args: &DevArgs) -> Result<(), Error> {
         requests.token_requests_address.get_or_insert(SocketAddr::from(([127, 0, 0, 1], 0)));
         let serving = match requests.address()? {
             Some(address) => {
-                Some(requests.start(address, client.clone(), &settings, Default::default()).await?)
+                // `dev` serves no /readyz: the listener's state is not reported.
+                let listeners = crate::listener::Listeners::default();
+                Some(requests.start(address, client.clone(), &settings, Default::default(), &listeners).await?)
             }
             None => None,
         };

@@ -6,6 +6,7 @@ use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
 use crate::controller::{Metrics, Settings, scoped};
 use crate::endpoints;
+use crate::listener::{Limits, limits::METRICS_MAX_CONNECTIONS};
 use crate::operator::{self, Ended, Health, LeaderElection};
 use crate::token;
 use crate::token_requests;
@@ -186,7 +187,8 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         let (listener, address) = listen::bind("--metrics-address", args.metrics_address).await?;
         tracing::info!(%address, endpoints = "/metrics /healthz /readyz", "listening on {address}");
         let token_request_metrics = token_requests.as_ref().map(|(_, metrics)| metrics.clone());
-        tokio::spawn(endpoints::serve_with(listener, metrics.clone(), health.clone(), token_request_metrics));
+        let limits = Limits::new(METRICS_MAX_CONNECTIONS);
+        tokio::spawn(endpoints::serve_with(listener, metrics.clone(), health.clone(), token_request_metrics, limits));
         let client = Client::try_default()
             .await
             .map_err(Error::Connect)?;
@@ -197,7 +199,7 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         // It serves until the process ends.
         if let Some((address, token_request_metrics)) = token_requests {
             args.token_requests
-                .start(address, client.clone(), &settings, token_request_metrics)
+                .start(address, client.clone(), &settings, token_request_metrics, &health.listeners)
                 .await?;
         }
         let election = args.leader_elect.then(|| LeaderElection {

@@ -4,6 +4,8 @@
 use super::listen;
 use crate::controller;
 use crate::controller::watches::CredentialSecrets;
+use crate::listener::limits::TOKEN_REQUESTS_MAX_CONNECTIONS;
+use crate::listener::{Limits, Listeners};
 use crate::token_requests::{self, Server, Settings, budget, tls};
 use clap::Args;
 use kube::Client;
@@ -66,6 +68,10 @@ pub struct TokenRequestArgs {
     /// mesh): bearer tokens and VideoSDK tokens then cross the network unencrypted.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_INSECURE_HTTP")]
     pub token_requests_insecure_http: bool,
+    /// Connections the endpoint keeps open at once; one more is closed at once. At most a
+    /// quarter of the process's open-file limit is used, whatever is given.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_MAX_CONNECTIONS", default_value_t = TOKEN_REQUESTS_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "CONNECTIONS")]
+    pub token_requests_max_connections: u32,
 }
 
 /// Flags that contradict each other or do not parse.
@@ -116,15 +122,26 @@ impl TokenRequestArgs {
 
     /// Binds the endpoint on `address` (what [`Self::address`] returned: the flags checked) and
     /// serves it in the background, counting into `metrics`, for the operator configured by
-    /// `operator`; returns the address bound.
+    /// `operator`, registered in `listeners` (for `/readyz`); returns the address bound.
     pub async fn start(
         &self,
         address: SocketAddr,
         client: Client,
         operator: &controller::Settings,
         metrics: Arc<token_requests::Metrics>,
+        listeners: &Listeners,
     ) -> Result<Serving, listen::Error> {
         let (listener, bound) = listen::bind("--token-requests-address", address).await?;
+        let status = listeners.register("token requests", bound);
+        let wanted = self.token_requests_max_connections as usize;
+        let limits = Limits::new(wanted);
+        if limits.max_connections < wanted {
+            tracing::warn!(
+                "--token-requests-max-connections {} lowered to {}, a quarter of the open-file limit",
+                self.token_requests_max_connections,
+                limits.max_connections
+            );
+        }
         let settings = Settings {
             audience: self.token_requests_audience.clone(),
             cache_lifetime: Duration::from_secs(self.token_requests_cache_ttl),
@@ -149,7 +166,7 @@ impl TokenRequestArgs {
                 None => (operator.cluster_resource_namespace.clone(), s.clone()),
             });
         let scheme = if tls.is_some() { "https" } else { "http" };
-        tracing::info!(address = %bound, path = token_requests::PATH, audience = %self.token_requests_audience, "serving token requests on {scheme}://{bound}");
+        tracing::info!(address = %bound, path = token_requests::PATH, audience = %self.token_requests_audience, max_connections = limits.max_connections, "serving token requests on {scheme}://{bound}");
         let task = tokio::spawn(async move {
             let served = match tls {
                 Some((namespace, name)) => {
@@ -160,10 +177,16 @@ impl TokenRequestArgs {
                         secrets,
                         namespace,
                         name,
+                        limits,
+                        status,
+                        std::future::pending(),
                     )
                     .await
                 }
-                None => token_requests::serve(listener, server, std::future::pending()).await,
+                None => {
+                    token_requests::serve(listener, server, limits, status, std::future::pending())
+                        .await
+                }
             };
             if let Err(error) = served {
                 tracing::error!(%error, "the token request endpoint stopped");

@@ -422,13 +422,30 @@ pub fn router(server: Arc<Server>) -> Router {
         .with_state(server)
 }
 
-/// Serves plain HTTP on `listener` until `shutdown` completes (HTTPS: [`tls::serve`]).
+/// Serves plain HTTP on `listener` within `limits` (see [`crate::listener`]) until `shutdown`
+/// completes (HTTPS: [`tls::serve`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     server: Arc<Server>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: crate::listener::Limits,
+    status: Arc<crate::listener::ListenerStatus>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(server))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let service = crate::listener::Service {
+        router: router(server),
+        tls: None,
+        timed_out,
+    };
+    crate::listener::serve(listener, service, limits, status, shutdown).await;
+    Ok(())
+}
+
+/// The answer to a request not received and answered within `limit` (a body sent too slowly,
+/// or the API server too slow to review the caller).
+fn timed_out(limit: Duration) -> Response {
+    Refusal::unavailable(format!(
+        "the request was not received and answered within {} s: send the body at once, and try again",
+        limit.as_secs()
+    ))
+    .into_response()
 }

@@ -9,10 +9,10 @@
 //! 1.3 on aws-lc-rs, the one crypto backend of the operator; HTTP/1.1 with keep-alive.
 
 use crate::controller::watches::CredentialSecrets;
+use crate::listener::{self, Limits, ListenerStatus};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::crypto::{CryptoProvider, aws_lc_rs};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -20,9 +20,6 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{ServerConfig, version};
-
-/// How long a client may take to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The certificate served now (`None`: none usable yet).
 #[derive(Debug, Default)]
@@ -140,13 +137,17 @@ pub fn certified_key(
 }
 
 /// Serves `router` over HTTPS on `listener` with the certificate of Secret `namespace/name`,
-/// read through `secrets`; runs until the listener fails.
+/// read through `secrets`, within `limits` (see [`crate::listener`]), until `shutdown`.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     secrets: Arc<CredentialSecrets>,
     namespace: String,
     name: String,
+    limits: Limits,
+    status: Arc<ListenerStatus>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let provider = Arc::new(aws_lc_rs::default_provider());
     let current = Arc::new(Current::default());
@@ -194,20 +195,13 @@ pub async fn serve(
         }
     });
     let _stop_reloading = AbortOnDrop(reload.abort_handle());
-    loop {
-        let (tcp, _) = listener.accept().await?;
-        let (acceptor, router) = (acceptor.clone(), router.clone());
-        tokio::spawn(async move {
-            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            else {
-                return;
-            };
-            let service = hyper_util::service::TowerToHyperService::new(router);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                .await;
-        });
-    }
+    let service = listener::Service {
+        router,
+        tls: Some(acceptor),
+        timed_out: super::timed_out,
+    };
+    listener::serve(listener, service, limits, status, shutdown).await;
+    Ok(())
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);

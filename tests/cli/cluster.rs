@@ -1,6 +1,9 @@
 //! The commands that talk to a cluster (`run`, `status`, `renew`), run as a user runs them:
 //! the binary with `KUBECONFIG` pointing at the in-memory API server.
 
+#[path = "../support/certificate.rs"]
+mod certificate;
+
 use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -238,4 +241,107 @@ fn run_warns_on_a_server_older_than_the_oldest_supported_release() {
         Duration::from_secs(60),
         |l| l["token"] == "default/participant" && l["reason"] == "SecretMissing",
     );
+}
+
+/// Issue 20 §1: with the open-file limit at 256, 300 connections to the metrics port and 300 to
+/// the HTTPS token endpoint no longer run the process out of file descriptors (each listener
+/// closes those past its cap, a quarter of the limit, at once), and once the client goes away
+/// both ports serve and `/readyz` is 200. Before, the TLS accept loop returned on `Too many open
+/// files` and the port stayed closed.
+#[test]
+fn connections_past_the_file_limit_leave_every_listener_serving() {
+    if std::process::Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        // Debian's util-linux has it; CI must run this test.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "prlimit (util-linux) is missing"
+        );
+        eprintln!("SKIPPED: needs prlimit (util-linux)");
+        return;
+    }
+    let cluster = Cluster::new("run-file-limit");
+    let dir = std::env::temp_dir().join(format!("videosdk-cli-file-limit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = certificate::self_signed(&dir, "tls");
+    let indent = |pem: &str| pem.trim_end().replace('\n', "\n      ");
+    cluster.apply(&format!(
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata:\n  name: tls\n  namespace: default\nstringData:\n  tls.crt: |\n      {}\n  tls.key: |\n      {}\n",
+        indent(&cert),
+        indent(&key)
+    ));
+    let mut child = Command::new("prlimit")
+        .args(["--nofile=256:256", "--"])
+        .arg(env!("CARGO_BIN_EXE_videosdk-token-operator"))
+        .args([
+            "run",
+            "--metrics-address",
+            "127.0.0.1:0",
+            "--token-requests-address",
+            "127.0.0.1:0",
+            "--token-requests-tls-secret",
+            "default/tls",
+            "--log-format",
+            "json",
+        ])
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .env_remove("VIDEOSDK_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run starts under prlimit");
+    let stderr = child.stderr.take().expect("piped");
+    let (send, logs) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&line)
+                && send.send(parsed).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let _operator = Operator(child);
+    let address_of = |what: &str, prefix: &'static str| {
+        wait_for_log(&logs, what, Duration::from_secs(30), |l| {
+            l["message"].as_str().is_some_and(|m| m.starts_with(prefix))
+        })["address"]
+            .as_str()
+            .expect("an address field")
+            .to_owned()
+    };
+    let metrics = address_of("saying where metrics are served", "listening on");
+    let token = address_of(
+        "saying where token requests are served",
+        "serving token requests",
+    );
+    let mut held = Vec::new();
+    for address in [&metrics, &token] {
+        for _ in 0..300 {
+            if let Ok(stream) = std::net::TcpStream::connect(address) {
+                held.push(stream);
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    drop(held);
+    std::thread::sleep(Duration::from_secs(2));
+    // The HTTPS port still accepts (a closed listener refuses the TCP connection), and keeps the
+    // connection for the TLS handshake.
+    let mut probe = std::net::TcpStream::connect(&token).expect("the token port still accepts");
+    probe
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut byte = [0; 1];
+    let kept = matches!(probe.read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut);
+    assert!(kept, "the token port closed a new connection at once");
+    let (status, body) = http_get(&metrics, "/readyz");
+    assert_eq!(status, 200, "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let errors: Vec<_> = logs.try_iter().filter(|l| l["level"] == "ERROR").collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }

@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod lifecycle;
+mod listeners;
 mod logs;
 mod matrix;
 mod objects;

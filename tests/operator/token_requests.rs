@@ -4,9 +4,9 @@
 //! (`VIDEOSDK_E2E_KUBECONFIG`), with the controller making the issuers Ready.
 
 #[path = "../support/certificate.rs"]
-mod certificate;
+pub mod certificate;
 #[path = "../support/http.rs"]
-mod http;
+pub mod http;
 #[path = "../support/interop.rs"]
 mod interop;
 
@@ -17,6 +17,7 @@ use kube::api::PostParams;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use videosdk_token_operator::api::{ClusterVideoSdkIssuer, VideoSdkIssuer};
+use videosdk_token_operator::listener::{Limits, ListenerStatus};
 use videosdk_token_operator::token_requests::{self, Server, Settings, budget};
 
 pub const AUDIENCE: &str = "videosdk-token-operator";
@@ -70,9 +71,12 @@ impl Endpoint {
         let server = Server::start(client, settings, Default::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let status = Arc::new(ListenerStatus::new("token requests", address));
         tokio::spawn(token_requests::serve(
             listener,
             server.clone(),
+            Limits::new(64),
+            status,
             std::future::pending(),
         ));
         Endpoint {
@@ -159,7 +163,7 @@ pub async fn wait_issuer_ready(env: &Env, name: &str) {
 }
 
 /// An issuer `videosdk` (with `policy`) Ready, and `backend` granted it.
-async fn setup(test: &str, policy: Value) -> Option<Env> {
+pub async fn setup(test: &str, policy: Value) -> Option<Env> {
     let env = Env::start(test).await?;
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", policy).await;
@@ -504,7 +508,7 @@ async fn a_deleted_role_binding_takes_effect_within_the_cache_lifetime() {
 }
 
 /// Connects over TLS trusting only `roots` (PEM); returns the stream and the certificate served.
-async fn connect_tls(
+pub async fn connect_tls(
     address: SocketAddr,
     roots: &[&str],
 ) -> std::io::Result<(
@@ -580,6 +584,9 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
         secrets,
         env.namespace().to_owned(),
         "token-requests-tls".to_owned(),
+        Limits::new(64),
+        Arc::new(ListenerStatus::new("token requests", address)),
+        std::future::pending(),
     ));
     let path = token_requests::PATH.replace("{namespace}", env.namespace());
     let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
