@@ -8,8 +8,10 @@
 //! `/readyz`, in [`status`].
 
 pub mod limits;
+mod per_ip;
 mod release;
 pub mod status;
+mod write_timeout;
 
 pub use limits::Limits;
 pub use status::{ListenerStatus, Listeners};
@@ -72,9 +74,11 @@ pub async fn serve(
     let cap = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
     let open = Arc::new(Semaphore::new(cap as usize));
     let released = Arc::new(release::OnClose::default());
+    let per_ip = Arc::new(per_ip::PerIp::default());
     let (stop, stopping) = watch::channel(());
     let mut accept_warning = Warning::default();
     let mut cap_warning = Warning::default();
+    let mut per_ip_warning = Warning::default();
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -109,9 +113,27 @@ pub async fn serve(
             drop(tcp);
             continue;
         };
+        // A connection whose peer address is unknown (it already closed) is dropped.
+        let Some(admitted) = tcp
+            .peer_addr()
+            .ok()
+            .and_then(|peer| per_ip.admit(peer.ip(), limits.max_connections_per_ip))
+        else {
+            per_ip_warning.log(|suppressed| {
+                tracing::warn!(
+                    suppressed,
+                    "{} refuses a connection: its client address has {} open, the cap per address",
+                    status.describe(),
+                    limits.max_connections_per_ip
+                );
+            });
+            drop(tcp);
+            continue;
+        };
         let (service, stopping, released) = (service.clone(), stopping.clone(), released.clone());
         tokio::spawn(async move {
             connection(tcp, service, limits, stopping).await;
+            drop(admitted);
             drop(permit);
             released.closed();
         });
@@ -184,7 +206,8 @@ async fn connection(
     }
 }
 
-/// HTTP/1.1 with keep-alive on `io`, with the header and request timeouts.
+/// HTTP/1.1 with keep-alive on `io`, with the header, request and write timeouts and at most
+/// [`limits::MAX_HEADER_BYTES`] of buffered headers.
 async fn http<I>(io: I, service: Service, limits: Limits, mut stopping: watch::Receiver<()>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -214,7 +237,11 @@ where
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .serve_connection(TokioIo::new(io), answer);
+        .max_buf_size(limits::MAX_HEADER_BYTES)
+        .serve_connection(
+            TokioIo::new(write_timeout::WriteTimeout::new(io, limits.write_timeout)),
+            answer,
+        );
     tokio::pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => {}

@@ -22,9 +22,11 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 fn limits(max_connections: usize) -> Limits {
     Limits {
         max_connections,
+        max_connections_per_ip: max_connections,
         handshake_timeout: TIMEOUT,
         header_read_timeout: TIMEOUT,
         request_timeout: TIMEOUT,
+        write_timeout: TIMEOUT,
     }
 }
 

@@ -75,7 +75,7 @@ impl Endpoint {
         tokio::spawn(token_requests::serve(
             listener,
             server.clone(),
-            Limits::new(64),
+            Limits::new(64, 64),
             status,
             std::future::pending(),
         ));
@@ -584,7 +584,7 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
         secrets,
         env.namespace().to_owned(),
         "token-requests-tls".to_owned(),
-        Limits::new(64),
+        Limits::new(64, 64),
         Arc::new(ListenerStatus::new("token requests", address)),
         std::future::pending(),
     ));
