@@ -298,3 +298,84 @@ async fn the_metrics_port_closes_slow_and_silent_connections_and_readyz_names_a_
         format!("the token requests listener on {other_address} has stopped")
     );
 }
+
+#[tokio::test]
+async fn readyz_fails_while_the_https_listener_has_no_usable_certificate() {
+    let Some(env) = setup("listeners-cert", json!({})).await else {
+        return;
+    };
+    let health = Arc::new(Health::default());
+    let metrics_tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_address = metrics_tcp.local_addr().unwrap();
+    tokio::spawn(endpoints::serve_with(
+        metrics_tcp,
+        Arc::new(Metrics::default()),
+        health.clone(),
+        None,
+        limits(8),
+    ));
+    let settings = token_requests::Settings {
+        audience: AUDIENCE.to_owned(),
+        cache_lifetime: Duration::from_secs(10),
+        cache_capacity: 100,
+        rate: NonZeroU32::new(100).unwrap(),
+        burst: NonZeroU32::new(100).unwrap(),
+        cluster_resource_namespace: env.namespace().to_owned(),
+        namespace: Some(env.namespace().to_owned()),
+        review_budget: Default::default(),
+        max_ttl: token::DEFAULT_MAX_TTL,
+    };
+    let server = Server::start(env.t.client.clone(), settings, Default::default());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = tcp.local_addr().unwrap();
+    let status = health.listeners.register("token requests", address);
+    let secrets = Arc::new(
+        videosdk_token_operator::controller::watches::CredentialSecrets::new(env.t.client.clone()),
+    );
+    tokio::spawn(token_requests::tls::serve(
+        tcp,
+        token_requests::router(server),
+        secrets,
+        env.namespace().to_owned(),
+        "listeners-cert".to_owned(),
+        limits(8),
+        status,
+        std::future::pending(),
+    ));
+    // No Secret yet: handshakes fail, and /readyz says why.
+    let expected = format!(
+        "the token requests listener on {address} has no usable certificate: TLS Secret {}/listeners-cert does not exist",
+        env.namespace()
+    );
+    let readyz_until = move |done: fn(&str, &str) -> bool| async move {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (status, body) = get(metrics_address, "/readyz").await;
+            if done(&status, &body) || Instant::now() > deadline {
+                return (status, body);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let (status, body) = readyz_until(|_, body| body.contains("no usable certificate")).await;
+    assert!(
+        status.ends_with("503 Service Unavailable"),
+        "{status} {body}"
+    );
+    assert!(body.contains(&expected), "{body}");
+    // The Secret appears: served, and ready again.
+    let dir = std::env::temp_dir().join(format!("videosdk-listeners-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = certificate::self_signed(&dir, "listeners-cert");
+    env.apply(
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                     "metadata": {"name": "listeners-cert"},
+                     "stringData": {"tls.crt": cert, "tls.key": key}}),
+    )
+    .await;
+    let (status, body) = readyz_until(|status, _| status.ends_with("200 OK")).await;
+    assert!(status.ends_with("200 OK"), "{status} {body}");
+    assert!(connect_tls(address, &[&cert]).await.is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+    env.cleanup().await;
+}
