@@ -48,7 +48,8 @@ pub fn router_with(
 }
 
 /// Serves the routes on `listener` until the process ends, within the default [`Limits`]
-/// (at most [`METRICS_MAX_CONNECTIONS`] connections).
+/// (at most [`METRICS_MAX_CONNECTIONS`] connections, [`METRICS_MAX_CONNECTIONS_PER_IP`] from one
+/// client address).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,

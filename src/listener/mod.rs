@@ -1,6 +1,8 @@
 //! One way to serve every HTTP listener of the operator (the metrics and health port, the token
 //! request endpoint over HTTP and over HTTPS): an accept loop that never ends on an accept
-//! error, a connection cap, timeouts on every phase of a connection, and graceful shutdown.
+//! error, a connection cap (in all and per client IP address, `per_ip`), timeouts on every
+//! phase of a connection (writing the answer too, `write_timeout`), a bound on buffered
+//! request headers, and graceful shutdown.
 //!
 //! hyper's HTTP/1.1 connections are driven directly (as axum::serve does inside), because
 //! axum::serve has no connection cap, no header or body timeout, and takes plain TCP only.
