@@ -632,6 +632,9 @@ async fn run(
             &REVIEW_BURST.to_string(),
             "--token-requests-max-connections",
             "10000",
+            // The idle connections all come from loopback, one address.
+            "--token-requests-max-connections-per-ip",
+            "10000",
         ],
     )
     .await;
@@ -747,6 +750,9 @@ async fn run(
             "--token-requests-burst",
             "1000000",
             "--token-requests-max-connections",
+            "10000",
+            // The idle connections all come from loopback, one address.
+            "--token-requests-max-connections-per-ip",
             "10000",
         ],
     )

@@ -3,7 +3,8 @@
 //! leader, the caches are synced; a standby replica is ready to take over, so it is ready too).
 
 use crate::controller::Metrics;
-use crate::listener::{self, Limits, limits::METRICS_MAX_CONNECTIONS};
+use crate::listener::limits::{METRICS_MAX_CONNECTIONS, METRICS_MAX_CONNECTIONS_PER_IP};
+use crate::listener::{self, Limits};
 use crate::operator::Health;
 use crate::token_requests;
 use axum::Router;
@@ -47,7 +48,8 @@ pub fn router_with(
 }
 
 /// Serves the routes on `listener` until the process ends, within the default [`Limits`]
-/// (at most [`METRICS_MAX_CONNECTIONS`] connections).
+/// (at most [`METRICS_MAX_CONNECTIONS`] connections, [`METRICS_MAX_CONNECTIONS_PER_IP`] from one
+/// client address).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
@@ -58,7 +60,7 @@ pub async fn serve(
         metrics,
         health,
         None,
-        Limits::new(METRICS_MAX_CONNECTIONS),
+        Limits::new(METRICS_MAX_CONNECTIONS, METRICS_MAX_CONNECTIONS_PER_IP),
     )
     .await
 }

@@ -6,7 +6,8 @@ use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
 use crate::controller::{Metrics, Settings, scoped};
 use crate::endpoints;
-use crate::listener::{Limits, limits::METRICS_MAX_CONNECTIONS};
+use crate::listener::Limits;
+use crate::listener::limits::{METRICS_MAX_CONNECTIONS, METRICS_MAX_CONNECTIONS_PER_IP};
 use crate::operator::{self, Ended, Health, LeaderElection};
 use crate::token;
 use crate::token_requests;
@@ -187,7 +188,7 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         let (listener, address) = listen::bind("--metrics-address", args.metrics_address).await?;
         tracing::info!(%address, endpoints = "/metrics /healthz /readyz", "listening on {address}");
         let token_request_metrics = token_requests.as_ref().map(|(_, metrics)| metrics.clone());
-        let limits = Limits::new(METRICS_MAX_CONNECTIONS);
+        let limits = Limits::new(METRICS_MAX_CONNECTIONS, METRICS_MAX_CONNECTIONS_PER_IP);
         tokio::spawn(endpoints::serve_with(listener, metrics.clone(), health.clone(), token_request_metrics, limits));
         let client = Client::try_default()
             .await

@@ -4,7 +4,9 @@
 use super::listen;
 use crate::controller;
 use crate::controller::watches::CredentialSecrets;
-use crate::listener::limits::TOKEN_REQUESTS_MAX_CONNECTIONS;
+use crate::listener::limits::{
+    TOKEN_REQUESTS_MAX_CONNECTIONS, TOKEN_REQUESTS_MAX_CONNECTIONS_PER_IP,
+};
 use crate::listener::{Limits, Listeners};
 use crate::token_requests::{self, Server, Settings, budget, tls};
 use clap::Args;
@@ -72,6 +74,10 @@ pub struct TokenRequestArgs {
     /// quarter of the process's open-file limit is used, whatever is given.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_MAX_CONNECTIONS", default_value_t = TOKEN_REQUESTS_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "CONNECTIONS")]
     pub token_requests_max_connections: u32,
+    /// Connections the endpoint keeps open at once from one client IP address; one more from
+    /// it is closed at once. Clients behind one NAT or proxy address share it.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_MAX_CONNECTIONS_PER_IP", default_value_t = TOKEN_REQUESTS_MAX_CONNECTIONS_PER_IP, value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "CONNECTIONS")]
+    pub token_requests_max_connections_per_ip: u32,
 }
 
 /// Flags that contradict each other or do not parse.
@@ -134,7 +140,7 @@ impl TokenRequestArgs {
         let (listener, bound) = listen::bind("--token-requests-address", address).await?;
         let status = listeners.register("token requests", bound);
         let wanted = self.token_requests_max_connections as usize;
-        let limits = Limits::new(wanted);
+        let limits = Limits::new(wanted, self.token_requests_max_connections_per_ip as usize);
         if limits.max_connections < wanted {
             tracing::warn!(
                 "--token-requests-max-connections {} lowered to {}, a quarter of the open-file limit",

@@ -21,15 +21,37 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// the answer, API server reviews included. Past it the answer is 503 and the connection closed.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long writing one answer may stay blocked: from the first write the client's TCP window
+/// refuses (it stopped reading) until the answer is all handed to the kernel. A client that
+/// never reads a large answer (`/metrics`) would otherwise hold its connection, and the answer's
+/// buffers, for ever; past it the connection is closed.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most bytes hyper buffers while reading a request's line and headers (and a body chunk):
+/// a request whose headers do not fit is answered 431 and the connection closed. A bearer token
+/// is at most 8 KiB (the token endpoint's own limit); hyper's default is some 400 KiB per
+/// connection, 400 MiB at a cap of 1,024, and its minimum is 8 KiB.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// The token request listener's connection cap, by default (`--token-requests-max-connections`):
 /// well above what a few hundred keep-alive callers hold, and at 19 KiB an idle TLS connection
 /// (`cargo bench --bench token_requests`), some 19 MiB at the cap, inside the chart's 128 Mi
 /// memory limit.
 pub const TOKEN_REQUESTS_MAX_CONNECTIONS: u32 = 1024;
 
+/// The token request listener's connections from one client IP address, by default
+/// (`--token-requests-max-connections-per-ip`): an eighth of the cap, so that one client cannot
+/// hold the whole listener. Clients behind one NAT address share it.
+pub const TOKEN_REQUESTS_MAX_CONNECTIONS_PER_IP: u32 = 128;
+
 /// The metrics and health listener's connection cap: Prometheus scrapers and the kubelet's
 /// probes hold a few connections each.
 pub const METRICS_MAX_CONNECTIONS: usize = 64;
+
+/// The metrics and health listener's connections from one client IP address: the kubelet's
+/// probes come from the node's address, a scraper from its pod's, so that one client holding
+/// its share leaves the rest of the cap to the probes.
+pub const METRICS_MAX_CONNECTIONS_PER_IP: usize = 8;
 
 /// No listener's cap exceeds this fraction (1/N) of the process's open-file limit, so that
 /// listeners at their caps leave descriptors for the API server connections, watches and logs.
@@ -40,23 +62,31 @@ pub const FILE_LIMIT_SHARE: u64 = 4;
 pub struct Limits {
     /// Connections open at once; one more is accepted and closed at once.
     pub max_connections: usize,
+    /// Connections open at once from one client IP address; one more from it is accepted and
+    /// closed at once.
+    pub max_connections_per_ip: usize,
     /// See [`HANDSHAKE_TIMEOUT`].
     pub handshake_timeout: Duration,
     /// See [`HEADER_READ_TIMEOUT`] (also the idle keep-alive timeout).
     pub header_read_timeout: Duration,
     /// See [`REQUEST_TIMEOUT`].
     pub request_timeout: Duration,
+    /// See [`WRITE_TIMEOUT`].
+    pub write_timeout: Duration,
 }
 
 impl Limits {
     /// The documented timeouts, with a cap of `max_connections` lowered to a
-    /// [`FILE_LIMIT_SHARE`] of the open-file limit (at least 1).
-    pub fn new(max_connections: usize) -> Limits {
+    /// [`FILE_LIMIT_SHARE`] of the open-file limit (at least 1), and at most
+    /// `max_connections_per_ip` of them from one address.
+    pub fn new(max_connections: usize, max_connections_per_ip: usize) -> Limits {
         Limits {
             max_connections: capped(max_connections, open_file_limit()),
+            max_connections_per_ip: max_connections_per_ip.max(1),
             handshake_timeout: HANDSHAKE_TIMEOUT,
             header_read_timeout: HEADER_READ_TIMEOUT,
             request_timeout: REQUEST_TIMEOUT,
+            write_timeout: WRITE_TIMEOUT,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! One way to serve every HTTP listener of the operator (the metrics and health port, the token
 //! request endpoint over HTTP and over HTTPS): an accept loop that never ends on an accept
-//! error, a connection cap, timeouts on every phase of a connection, and graceful shutdown.
+//! error, a connection cap (in all and per client IP address, `per_ip`), timeouts on every
+//! phase of a connection (writing the answer too, `write_timeout`), a bound on buffered
+//! request headers, and graceful shutdown.
 //!
 //! hyper's HTTP/1.1 connections are driven directly (as axum::serve does inside), because
 //! axum::serve has no connection cap, no header or body timeout, and takes plain TCP only.
@@ -8,8 +10,10 @@
 //! `/readyz`, in [`status`].
 
 pub mod limits;
+mod per_ip;
 mod release;
 pub mod status;
+mod write_timeout;
 
 pub use limits::Limits;
 pub use status::{ListenerStatus, Listeners};
@@ -72,9 +76,11 @@ pub async fn serve(
     let cap = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
     let open = Arc::new(Semaphore::new(cap as usize));
     let released = Arc::new(release::OnClose::default());
+    let per_ip = Arc::new(per_ip::PerIp::default());
     let (stop, stopping) = watch::channel(());
     let mut accept_warning = Warning::default();
     let mut cap_warning = Warning::default();
+    let mut per_ip_warning = Warning::default();
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -109,9 +115,27 @@ pub async fn serve(
             drop(tcp);
             continue;
         };
+        // A connection whose peer address is unknown (it already closed) is dropped.
+        let Some(admitted) = tcp
+            .peer_addr()
+            .ok()
+            .and_then(|peer| per_ip.admit(peer.ip(), limits.max_connections_per_ip))
+        else {
+            per_ip_warning.log(|suppressed| {
+                tracing::warn!(
+                    suppressed,
+                    "{} refuses a connection: its client address has {} open, the cap per address",
+                    status.describe(),
+                    limits.max_connections_per_ip
+                );
+            });
+            drop(tcp);
+            continue;
+        };
         let (service, stopping, released) = (service.clone(), stopping.clone(), released.clone());
         tokio::spawn(async move {
             connection(tcp, service, limits, stopping).await;
+            drop(admitted);
             drop(permit);
             released.closed();
         });
@@ -184,7 +208,8 @@ async fn connection(
     }
 }
 
-/// HTTP/1.1 with keep-alive on `io`, with the header and request timeouts.
+/// HTTP/1.1 with keep-alive on `io`, with the header, request and write timeouts and at most
+/// [`limits::MAX_HEADER_BYTES`] of buffered headers.
 async fn http<I>(io: I, service: Service, limits: Limits, mut stopping: watch::Receiver<()>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -214,7 +239,11 @@ where
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .serve_connection(TokioIo::new(io), answer);
+        .max_buf_size(limits::MAX_HEADER_BYTES)
+        .serve_connection(
+            TokioIo::new(write_timeout::WriteTimeout::new(io, limits.write_timeout)),
+            answer,
+        );
     tokio::pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => {}

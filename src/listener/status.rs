@@ -33,13 +33,16 @@ impl Listeners {
     }
 }
 
-/// One listener's state; the accept loop is its only writer.
+/// One listener's state.
 #[derive(Debug)]
 pub struct ListenerStatus {
     name: &'static str,
     address: SocketAddr,
-    /// Why it cannot accept connections now (`None`: it can).
+    /// Why it cannot accept connections now (`None`: it can); the accept loop is its only writer.
     problem: Mutex<Option<String>>,
+    /// Why it has no certificate to complete TLS handshakes with (`None`: it has one, or serves
+    /// plain HTTP); the certificate loader is its only writer.
+    certificate: Mutex<Option<String>>,
 }
 
 impl ListenerStatus {
@@ -49,6 +52,7 @@ impl ListenerStatus {
             name,
             address,
             problem: Mutex::new(None),
+            certificate: Mutex::new(None),
         }
     }
 
@@ -58,11 +62,28 @@ impl ListenerStatus {
     }
 
     fn problem(&self) -> Option<String> {
-        self.problem
+        let accepting = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
+        let certificate = self
+            .certificate
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(|p| format!("{} {p}", self.describe()))
+            .unwrap_or_else(PoisonError::into_inner);
+        match (accepting.as_ref(), certificate.as_ref()) {
+            (Some(p), _) => Some(format!("{} {p}", self.describe())),
+            (None, Some(c)) => Some(format!(
+                "{} has no usable certificate: {c}",
+                self.describe()
+            )),
+            (None, None) => None,
+        }
+    }
+
+    /// Why the listener has no certificate to serve (`None`: it has one): while it has none,
+    /// every TLS handshake fails, so it cannot serve.
+    pub fn set_certificate_problem(&self, problem: Option<String>) {
+        *self
+            .certificate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = problem;
     }
 
     pub(super) fn set(&self, problem: Option<String>) {
@@ -90,6 +111,15 @@ mod tests {
             ]
         );
         token.set(None);
+        assert!(listeners.problems().is_empty());
+        token.set_certificate_problem(Some("TLS Secret ns/tls does not exist".into()));
+        assert_eq!(
+            listeners.problems(),
+            [
+                "the token requests listener on 127.0.0.1:8443 has no usable certificate: TLS Secret ns/tls does not exist"
+            ]
+        );
+        token.set_certificate_problem(None);
         assert!(listeners.problems().is_empty());
     }
 }

@@ -4,22 +4,29 @@ use super::*;
 use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The size of `/large`'s answer: more than loopback's socket buffers hold (a few MiB).
+const LARGE: usize = 64 << 20;
+
 /// Limits short enough for a test; the cap given.
 fn limits(max_connections: usize) -> Limits {
     Limits {
         max_connections,
+        max_connections_per_ip: max_connections,
         handshake_timeout: Duration::from_millis(500),
         header_read_timeout: Duration::from_millis(500),
         request_timeout: Duration::from_millis(500),
+        write_timeout: Duration::from_millis(500),
     }
 }
 
 fn service() -> Service {
     Service {
-        router: Router::new().route(
-            "/",
-            get(|| async { "ok" }).post(|body: String| async move { body }),
-        ),
+        router: Router::new()
+            .route(
+                "/",
+                get(|| async { "ok" }).post(|body: String| async move { body }),
+            )
+            .route("/large", get(|| async { vec![b'x'; LARGE] })),
         tls: None,
         timed_out: |_| (axum::http::StatusCode::SERVICE_UNAVAILABLE, "timed out").into_response(),
     }
@@ -251,4 +258,113 @@ async fn shutdown_stops_accepting_and_lets_a_request_finish() {
         .await
         .expect("serve returns once the last connection ends")
         .unwrap();
+}
+
+#[tokio::test]
+async fn headers_beyond_the_buffer_limit_are_refused_with_431_and_closed() {
+    let (address, _) = start(limits(4)).await;
+    let mut big = TcpStream::connect(address).await.unwrap();
+    let padding = "a".repeat(limits::MAX_HEADER_BYTES + 1024);
+    // The server may close before it has read all of it.
+    let _ = big
+        .write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nX-Padding: {padding}\r\n\r\n").as_bytes())
+        .await;
+    let (_, read) = until_closed(&mut big, Duration::from_secs(3)).await;
+    assert!(
+        read.starts_with("HTTP/1.1 431"),
+        "{}",
+        &read[..read.len().min(200)]
+    );
+    // A bearer's worth (8 KiB) of headers still fits.
+    let mut fits = TcpStream::connect(address).await.unwrap();
+    let bearer = "b".repeat(8192);
+    fits.write_all(
+        format!("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bearer}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (_, read) = until_closed(&mut fits, Duration::from_secs(3)).await;
+    assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+}
+
+#[tokio::test]
+async fn one_address_gets_its_share_of_the_cap_and_another_address_still_gets_in() {
+    let (address, _) = start(Limits {
+        header_read_timeout: Duration::from_secs(30),
+        max_connections_per_ip: 2,
+        ..limits(8)
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut kept = TcpStream::connect(address).await.unwrap();
+        kept.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = [0; 12];
+        kept.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 200");
+        held.push(kept);
+    }
+    let mut third = TcpStream::connect(address).await.unwrap();
+    let (took, read) = until_closed(&mut third, Duration::from_secs(3)).await;
+    assert!(
+        read.is_empty() && took < Duration::from_millis(400),
+        "{took:?} {read}"
+    );
+    // 127.0.0.2 is loopback too (127.0.0.0/8), another client address.
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = other.connect(address).await.unwrap();
+    other
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (_, read) = until_closed(&mut other, Duration::from_secs(3)).await;
+    assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+    // A connection closed gives its address a place back.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(get_ok(address).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_large_answer_is_closed_after_the_write_timeout() {
+    let (address, _) = start(Limits {
+        header_read_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(30),
+        ..limits(4)
+    })
+    .await;
+    let mut stalled = TcpStream::connect(address).await.unwrap();
+    stalled
+        .write_all(b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Reads nothing for longer than the write timeout…
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // …then finds the answer cut and the connection closed (what the kernel held, then the end).
+    let mut read = 0;
+    let mut buffer = vec![0; 1 << 16];
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match stalled.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "still open after {read} bytes");
+    assert!(read < LARGE, "the whole answer came: {read} bytes");
+    // A client that reads takes the whole answer.
+    let mut reader = TcpStream::connect(address).await.unwrap();
+    reader
+        .write_all(b"GET /large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    reader.read_to_end(&mut all).await.unwrap();
+    assert!(all.len() > LARGE, "{}", all.len());
 }

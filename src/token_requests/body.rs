@@ -82,17 +82,18 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Refusal> {
         ));
     }
     let issuer = issuer(&mut object)?;
-    let permissions: Vec<Permission> = field(&mut object, "permissions")?.ok_or_else(|| {
-        Refusal::invalid(
-            "permissions",
-            "permissions is required: give at least one of allow_join, ask_join, allow_mod"
-                .to_owned(),
-        )
-    })?;
-    let roles: Vec<Role> = field(&mut object, "roles")?.unwrap_or_default();
-    let room_id: Option<String> = field(&mut object, "roomId")?;
-    let participant_id: Option<String> = field(&mut object, "participantId")?;
-    let ttl = match field::<String>(&mut object, "ttl")? {
+    let permissions: Vec<Permission> =
+        field(&mut object, "permissions", PERMISSIONS)?.ok_or_else(|| {
+            Refusal::invalid(
+                "permissions",
+                "permissions is required: give at least one of allow_join, ask_join, allow_mod"
+                    .to_owned(),
+            )
+        })?;
+    let roles: Vec<Role> = field(&mut object, "roles", ROLES)?.unwrap_or_default();
+    let room_id: Option<String> = field(&mut object, "roomId", "a string")?;
+    let participant_id: Option<String> = field(&mut object, "participantId", "a string")?;
+    let ttl = match field::<String>(&mut object, "ttl", "a duration string such as 10m or 1h30m")? {
         None => DEFAULT_TTL,
         Some(ttl) if ttl.len() > DURATION_MAX_LENGTH as usize => {
             return Err(Refusal::invalid(
@@ -157,7 +158,7 @@ fn issuer(object: &mut Map<String, Value>) -> Result<IssuerRef, Refusal> {
             format!("unknown field issuer.{unknown}: the fields are name, kind"),
         ));
     }
-    let name: String = field(&mut issuer, "name")
+    let name: String = field(&mut issuer, "name", "a string")
         .map_err(|r| r.prefixed("issuer."))?
         .filter(|n: &String| !n.is_empty())
         .ok_or_else(|| Refusal::invalid("issuer.name", "issuer.name is required".to_owned()))?;
@@ -167,23 +168,34 @@ fn issuer(object: &mut Map<String, Value>) -> Result<IssuerRef, Refusal> {
             "issuer.name is not an issuer's name: a DNS-1123 subdomain (at most 253 lowercase letters, digits, '-' and '.')".to_owned(),
         ));
     }
-    let kind: IssuerKind = field(&mut issuer, "kind")
-        .map_err(|r| r.prefixed("issuer."))?
-        .unwrap_or_default();
+    let kind: IssuerKind = field(
+        &mut issuer,
+        "kind",
+        "\"VideoSdkIssuer\" or \"ClusterVideoSdkIssuer\"",
+    )
+    .map_err(|r| r.prefixed("issuer."))?
+    .unwrap_or_default();
     Ok(IssuerRef { name, kind })
 }
 
+/// What `permissions` must be, in a refusal.
+const PERMISSIONS: &str = "a list of allow_join, ask_join, allow_mod";
+/// What `roles` must be, in a refusal.
+const ROLES: &str = "a list of rtc, crawler";
+
 /// Takes `name` out of `object` as a `T` (`None` when absent or null); a value of the wrong
-/// shape is a 422 naming the field.
+/// shape is a 422 naming the field and saying what it must be (`expected`), in fixed words:
+/// serde_json's text would echo the client's value and the Rust type's wording.
 fn field<T: DeserializeOwned>(
     object: &mut Map<String, Value>,
     name: &str,
+    expected: &str,
 ) -> Result<Option<T>, Refusal> {
     match object.remove(name) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => serde_json::from_value(value)
             .map(Some)
-            .map_err(|e| Refusal::invalid(name, format!("{name}: {e}"))),
+            .map_err(|_| Refusal::invalid(name, format!("{name} must be {expected}"))),
     }
 }
 
@@ -206,8 +218,11 @@ fn without_duplicate_keys(body: &[u8]) -> Result<Value, Refusal> {
             format!("{key} is given more than once: give each field once"),
         )),
         (Ok(value), None) => Ok(value),
+        // Where, not serde_json's text, which may quote the client's input.
         (Err(e), None) => Err(Refusal::bad_request(format!(
-            "the request body is not valid JSON: {e}"
+            "the request body is not valid JSON (line {}, column {}): send a JSON object such as {{\"issuer\": {{\"name\": NAME}}, \"permissions\": [\"allow_join\"]}}",
+            e.line(),
+            e.column()
         ))),
     }
 }
@@ -374,6 +389,7 @@ mod tests {
         for (body, field) in cases {
             let r = refused(body);
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert!(r.message.contains(field), "{body}: {}", r.message);
             assert_eq!(r.field.as_deref(), Some(field), "{body}: {}", r.message);
             assert!(!r.message.contains("spec."), "{}", r.message);
         }
@@ -445,6 +461,41 @@ mod tests {
             let r = refused(&body.to_string());
             assert_eq!(r.field.as_deref(), Some("issuer.name"), "{name}");
         }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_shape_is_named_with_what_is_expected_and_not_echoed() {
+        for (body, message) in [
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["secret-join"]}"#,
+                "permissions must be a list of allow_join, ask_join, allow_mod",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["allow_join"], "roles": "secret-role"}"#,
+                "roles must be a list of rtc, crawler",
+            ),
+            (
+                r#"{"issuer": {"name": "i"}, "permissions": ["allow_join"], "roomId": ["secret"]}"#,
+                "roomId must be a string",
+            ),
+            (
+                r#"{"issuer": {"name": "i", "kind": "secret-kind"}, "permissions": ["allow_join"]}"#,
+                r#"issuer.kind must be "VideoSdkIssuer" or "ClusterVideoSdkIssuer""#,
+            ),
+        ] {
+            let r = refused(body);
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(r.message, message, "{body}");
+        }
+        let r = refused(r#"{"roomId": "secret-value"#);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(
+            r.message
+                .starts_with("the request body is not valid JSON (line 1, column "),
+            "{}",
+            r.message
+        );
+        assert!(!r.message.contains("secret"), "{}", r.message);
     }
 
     #[test]

@@ -88,8 +88,14 @@ impl Refusal {
         }
     }
 
-    /// The same refusal about `prefix` + its field (`issuer.` + `kind`).
+    /// The same refusal about `prefix` + its field (`issuer.` + `kind`), in its field and in a
+    /// message that starts with the field's name.
     pub fn prefixed(mut self, prefix: &str) -> Self {
+        if let Some(field) = &self.field
+            && self.message.starts_with(field.as_str())
+        {
+            self.message = format!("{prefix}{}", self.message);
+        }
         self.field = self.field.map(|f| format!("{prefix}{f}"));
         self
     }

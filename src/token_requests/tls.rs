@@ -5,7 +5,8 @@
 //! The Secret is watched by name (the same field-selected watch as issuers' credentials
 //! Secrets, [`CredentialSecrets`]), so a renewed certificate is served to new connections within
 //! seconds of cert-manager writing it, with no restart and no volume mount. Until the Secret
-//! exists and holds a usable pair, TLS handshakes fail, and the reason is logged. TLS 1.2 and
+//! exists and holds a usable pair, TLS handshakes fail, the reason is logged and `/readyz`
+//! answers 503 with it. TLS 1.2 and
 //! 1.3 on aws-lc-rs, the one crypto backend of the operator; HTTP/1.1 with keep-alive.
 
 use crate::controller::watches::CredentialSecrets;
@@ -163,18 +164,28 @@ pub async fn serve(
     let mut changes = secrets.subscribe();
     let load = {
         let (current, secrets, provider) = (current.clone(), secrets.clone(), provider.clone());
-        let (namespace, name) = (namespace.clone(), name.clone());
+        let (namespace, name, status) = (namespace.clone(), name.clone(), status.clone());
         move || {
             let (current, secrets, provider) = (current.clone(), secrets.clone(), provider.clone());
-            let (namespace, name) = (namespace.clone(), name.clone());
+            let (namespace, name, status) = (namespace.clone(), name.clone(), status.clone());
             async move {
                 let secret = secrets.get(&namespace, &name).await;
                 match certified_key(secret.as_deref(), &namespace, &name, &provider) {
                     Ok(key) => {
                         *current.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(key));
+                        status.set_certificate_problem(None);
                         tracing::info!(secret = %format!("{namespace}/{name}"), "token requests: serving the certificate of the TLS Secret");
                     }
                     Err(problem) => {
+                        // With a previous certificate, handshakes go on with it: still serving.
+                        if current
+                            .0
+                            .read()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .is_none()
+                        {
+                            status.set_certificate_problem(Some(problem.to_string()));
+                        }
                         tracing::warn!(
                             "token requests: {problem}; TLS handshakes keep the previous certificate, or fail while there is none"
                         );

@@ -2,7 +2,8 @@
 //! and the metrics and health port close a silent connection, a request whose headers trickle in
 //! a byte at a time and a half-sent body within their timeouts (short ones here; the defaults are
 //! in `listener::limits`), close a connection beyond their cap at once, and `/readyz` names a
-//! listener that has stopped.
+//! listener that has stopped or (HTTPS) has no usable certificate; one client holding the metrics
+//! port's whole cap gets only its share, so the kubelet's probes are still answered.
 
 use super::token_requests::{AUDIENCE, certificate, connect_tls, http, mint, request, setup};
 use super::*;
@@ -22,9 +23,11 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 fn limits(max_connections: usize) -> Limits {
     Limits {
         max_connections,
+        max_connections_per_ip: max_connections,
         handshake_timeout: TIMEOUT,
         header_read_timeout: TIMEOUT,
         request_timeout: TIMEOUT,
+        write_timeout: TIMEOUT,
     }
 }
 
@@ -194,7 +197,14 @@ async fn the_https_token_endpoint_closes_slow_and_silent_connections_and_refuses
 
 /// `GET path` on a new connection; the status line and body.
 async fn get(address: SocketAddr, path: &str) -> (String, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    get_from([127, 0, 0, 1], address, path).await
+}
+
+/// `GET path` on a new connection from the loopback address `source` (any of 127.0.0.0/8).
+async fn get_from(source: [u8; 4], address: SocketAddr, path: &str) -> (String, String) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
     stream
         .write_all(
             format!("GET {path} HTTP/1.1\r\nHost: operator\r\nConnection: close\r\n\r\n")
@@ -295,4 +305,118 @@ async fn the_metrics_port_closes_slow_and_silent_connections_and_readyz_names_a_
         body,
         format!("the token requests listener on {other_address} has stopped")
     );
+}
+
+#[tokio::test]
+async fn readyz_fails_while_the_https_listener_has_no_usable_certificate() {
+    let Some(env) = setup("listeners-cert", json!({})).await else {
+        return;
+    };
+    let health = Arc::new(Health::default());
+    let metrics_tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_address = metrics_tcp.local_addr().unwrap();
+    tokio::spawn(endpoints::serve_with(
+        metrics_tcp,
+        Arc::new(Metrics::default()),
+        health.clone(),
+        None,
+        limits(8),
+    ));
+    let settings = token_requests::Settings {
+        audience: AUDIENCE.to_owned(),
+        cache_lifetime: Duration::from_secs(10),
+        cache_capacity: 100,
+        rate: NonZeroU32::new(100).unwrap(),
+        burst: NonZeroU32::new(100).unwrap(),
+        cluster_resource_namespace: env.namespace().to_owned(),
+        namespace: Some(env.namespace().to_owned()),
+        review_budget: Default::default(),
+        max_ttl: token::DEFAULT_MAX_TTL,
+    };
+    let server = Server::start(env.t.client.clone(), settings, Default::default());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = tcp.local_addr().unwrap();
+    let status = health.listeners.register("token requests", address);
+    let secrets = Arc::new(
+        videosdk_token_operator::controller::watches::CredentialSecrets::new(env.t.client.clone()),
+    );
+    tokio::spawn(token_requests::tls::serve(
+        tcp,
+        token_requests::router(server),
+        secrets,
+        env.namespace().to_owned(),
+        "listeners-cert".to_owned(),
+        limits(8),
+        status,
+        std::future::pending(),
+    ));
+    // No Secret yet: handshakes fail, and /readyz says why.
+    let expected = format!(
+        "the token requests listener on {address} has no usable certificate: TLS Secret {}/listeners-cert does not exist",
+        env.namespace()
+    );
+    let readyz_until = move |done: fn(&str, &str) -> bool| async move {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (status, body) = get(metrics_address, "/readyz").await;
+            if done(&status, &body) || Instant::now() > deadline {
+                return (status, body);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let (status, body) = readyz_until(|_, body| body.contains("no usable certificate")).await;
+    assert!(
+        status.ends_with("503 Service Unavailable"),
+        "{status} {body}"
+    );
+    assert!(body.contains(&expected), "{body}");
+    // The Secret appears: served, and ready again.
+    let dir = std::env::temp_dir().join(format!("videosdk-listeners-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = certificate::self_signed(&dir, "listeners-cert");
+    env.apply(
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                     "metadata": {"name": "listeners-cert"},
+                     "stringData": {"tls.crt": cert, "tls.key": key}}),
+    )
+    .await;
+    let (status, body) = readyz_until(|status, _| status.ends_with("200 OK")).await;
+    assert!(status.ends_with("200 OK"), "{status} {body}");
+    assert!(connect_tls(address, &[&cert]).await.is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn one_client_holding_the_metrics_ports_connections_leaves_the_probes_served() {
+    // Needs no API server. The metrics port with its default limits: 64 connections, 8 a client.
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = tcp.local_addr().unwrap();
+    tokio::spawn(endpoints::serve(
+        tcp,
+        Arc::new(Metrics::default()),
+        Arc::new(Health::default()),
+    ));
+    // One client (127.0.0.1) opens the whole cap and sends nothing.
+    let mut held = Vec::new();
+    for _ in 0..listener::limits::METRICS_MAX_CONNECTIONS {
+        held.push(tokio::net::TcpStream::connect(address).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The kubelet, from another address (127.0.0.2), is still answered.
+    let (status, body) = get_from([127, 0, 0, 2], address, "/readyz").await;
+    assert!(status.ends_with("200 OK"), "{status} {body}");
+    // Only the client's share is kept: the rest were closed at once.
+    let mut open = 0;
+    for stream in &mut held {
+        let mut byte = [0; 1];
+        if tokio::time::timeout(Duration::from_millis(20), stream.read(&mut byte))
+            .await
+            .is_err()
+        {
+            open += 1;
+        }
+    }
+    assert_eq!(open, listener::limits::METRICS_MAX_CONNECTIONS_PER_IP);
 }

@@ -75,7 +75,7 @@ impl Endpoint {
         tokio::spawn(token_requests::serve(
             listener,
             server.clone(),
-            Limits::new(64),
+            Limits::new(64, 64),
             status,
             std::future::pending(),
         ));
@@ -584,7 +584,7 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
         secrets,
         env.namespace().to_owned(),
         "token-requests-tls".to_owned(),
-        Limits::new(64),
+        Limits::new(64, 64),
         Arc::new(ListenerStatus::new("token requests", address)),
         std::future::pending(),
     ));
@@ -883,6 +883,8 @@ async fn requests_are_held_to_the_crds_rules_and_a_bad_namespace_to_a_plain_answ
     assert_eq!(r["field"], "roomId", "{r}");
 
     let reviews = endpoint.server.metrics().reviews_asked("tokenreview");
+    let bad_requests = answered(&endpoint, 400);
+    let mut refused_400 = 0;
     let body = request("videosdk").to_string();
     for segment in [
         "",
@@ -890,6 +892,9 @@ async fn requests_are_held_to_the_crds_rules_and_a_bad_namespace_to_a_plain_answ
         "..",
         "%2e%2e",
         "%00",
+        // Not UTF-8 once decoded: the path extractor's rejection, answered like the rest.
+        "%FF",
+        "a%C3%28",
         "a%2Fb",
         "Media",
         &"a".repeat(64),
@@ -904,6 +909,7 @@ async fn requests_are_held_to_the_crds_rules_and_a_bad_namespace_to_a_plain_answ
             answer.status,
             answer.body
         );
+        refused_400 += u64::from(answer.status == 400);
         let message = answer.json()["message"].as_str().unwrap().to_owned();
         assert!(message.contains("namespace"), "{segment:?}: {message}");
         for library_text in ["kube", "Error", "error:", "Api("] {
@@ -915,7 +921,26 @@ async fn requests_are_held_to_the_crds_rules_and_a_bad_namespace_to_a_plain_answ
         reviews,
         "a bad namespace is refused before any API call"
     );
+    assert_eq!(
+        answered(&endpoint, 400),
+        bad_requests + refused_400,
+        "each 400 is counted in videosdk_token_requests_total"
+    );
     env.cleanup().await;
+}
+
+/// `videosdk_token_requests_total` for `code`, summed over issuers.
+fn answered(endpoint: &Endpoint, code: u16) -> u64 {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, endpoint.server.metrics().registry())
+        .unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("videosdk_token_requests_total{")
+                && l.contains(&format!("code=\"{code}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 #[tokio::test]
