@@ -98,6 +98,7 @@ async fn the_https_token_endpoint_closes_slow_and_silent_connections_and_refuses
         cluster_resource_namespace: env.namespace().to_owned(),
         namespace: Some(env.namespace().to_owned()),
         review_budget: Default::default(),
+        access_review_budget: Default::default(),
         max_ttl: token::DEFAULT_MAX_TTL,
     };
     let server = Server::start(env.t.client.clone(), settings, Default::default());
