@@ -16,7 +16,8 @@
 //! to ask, so a tenant with N ServiceAccounts could otherwise cause N times the per-caller rate
 //! (50/s) of them. A Namespace read (a cluster issuer's `namespaceSelector`) follows a granted
 //! SubjectAccessReview for that namespace and is cached, found or not, for the same lifetime, so
-//! this budget bounds those reads too.
+//! this budget bounds those reads too. As with TokenReviews, an answer granted before is not
+//! held to the rate when it runs out (see [`super::review::Reviewer`]).
 
 use super::refusal::Refusal;
 use governor::clock::Clock;

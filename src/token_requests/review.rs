@@ -156,6 +156,10 @@ pub struct Reviewer {
     budget: Budget,
     /// The SubjectAccessReviews' budget.
     access_budget: Budget,
+    /// Answers the SubjectAccessReview granted, kept a day: their next review is not held to
+    /// the budget's rate, so a tenant spending it on new names cannot lock out callers already
+    /// granted (as [`Self::known`] for TokenReviews); shared fairly between callers.
+    access_known: ExpiringCache<Authorization, ()>,
 }
 
 impl Reviewer {
@@ -179,6 +183,8 @@ impl Reviewer {
             known: ExpiringCache::new(FAR, capacity),
             budget,
             access_budget,
+            access_known: ExpiringCache::new(FAR, capacity)
+                .owned_by(|(username, _, _): &Authorization| username),
         }
     }
 
@@ -261,7 +267,9 @@ impl Reviewer {
             metrics.cache_hit("subjectaccessreview");
             return answer.map_err(Refusal::from);
         }
-        let _permit = self.access_budget.take(false)?;
+        let _permit = self
+            .access_budget
+            .take(self.access_known.get(&cache_key, now).is_some())?;
         metrics.cache_miss("subjectaccessreview");
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {
@@ -292,6 +300,7 @@ impl Reviewer {
             })?;
         let status = reviewed.status.unwrap_or_default();
         let answer = if status.allowed {
+            self.access_known.insert(cache_key.clone(), (), now, None);
             Ok(())
         } else {
             Err(NotGranted {
