@@ -57,6 +57,19 @@ pub struct TokenRequestArgs {
     /// answer is 503 with Retry-After.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_REVIEWS_IN_FLIGHT", default_value_t = budget::Limits::default().in_flight, value_name = "REVIEWS")]
     pub token_requests_reviews_in_flight: NonZeroU32,
+    /// SubjectAccessReviews per second the endpoint may ask of the API server, all callers
+    /// together (an answer from the cache needs none; each new issuer or namespace a caller
+    /// asks on needs one); beyond it the answer is 429 with Retry-After.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_ACCESS_REVIEW_RATE", default_value_t = budget::Limits::default().per_second, value_name = "PER_SECOND")]
+    pub token_requests_access_review_rate: NonZeroU32,
+    /// SubjectAccessReviews the endpoint may ask at once above
+    /// --token-requests-access-review-rate.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_ACCESS_REVIEW_BURST", default_value_t = budget::Limits::default().burst, value_name = "REVIEWS")]
+    pub token_requests_access_review_burst: NonZeroU32,
+    /// SubjectAccessReviews the endpoint may have waiting on the API server at once; beyond it
+    /// the answer is 503 with Retry-After.
+    #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_ACCESS_REVIEWS_IN_FLIGHT", default_value_t = budget::Limits::default().in_flight, value_name = "REVIEWS")]
+    pub token_requests_access_reviews_in_flight: NonZeroU32,
     /// Serve HTTPS with the certificate of this kubernetes.io/tls Secret (tls.crt, tls.key),
     /// e.g. one a cert-manager Certificate writes; reloaded when it changes. NAME alone is in
     /// the cluster resource namespace (the operator's own).
@@ -160,6 +173,11 @@ impl TokenRequestArgs {
                 per_second: self.token_requests_review_rate,
                 burst: self.token_requests_review_burst,
                 in_flight: self.token_requests_reviews_in_flight,
+            },
+            access_review_budget: budget::Limits {
+                per_second: self.token_requests_access_review_rate,
+                burst: self.token_requests_access_review_burst,
+                in_flight: self.token_requests_access_reviews_in_flight,
             },
             max_ttl: operator.max_ttl,
         };

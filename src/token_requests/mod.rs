@@ -9,10 +9,12 @@
 //! 2. the bearer token must be shaped as a ServiceAccount token for the configured audience
 //!    ([`bearer`], 401), then is checked with a TokenReview (401), asked within the endpoint's
 //!    budget of TokenReviews ([`budget`], 429 or 503 with `Retry-After`) unless cached;
-//! 3. the caller (its username) gets a request out of its rate limit (429, `Retry-After`);
+//! 3. the caller (its username) gets a request out of its rate limit ([`rate`], 429,
+//!    `Retry-After`);
 //! 4. the body is read (413 past [`MAX_BODY`]) and parsed (400, 422 naming the field);
 //! 5. a SubjectAccessReview asks whether the caller may [`review::VERB`] the issuer in the
-//!    request's namespace (403, check `RBAC`); before the issuer's existence is looked at, so
+//!    request's namespace (403, check `RBAC`), asked within the endpoint's budget of
+//!    SubjectAccessReviews unless cached; before the issuer's existence is looked at, so
 //!    that a caller without a grant cannot learn which issuers exist;
 //! 6. the issuer is looked up in this process's caches (404), its namespaceSelector (403, check
 //!    `NamespaceSelector`) and policy (403, check `Policy`) are applied, and its credentials
@@ -31,6 +33,7 @@ pub mod body;
 pub mod budget;
 mod cache;
 pub mod metrics;
+mod rate;
 pub mod refusal;
 pub mod review;
 pub mod tls;
@@ -50,10 +53,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use body::Granted;
-use cache::ExpiringCache;
+use cache::AnswerCache;
 use futures::StreamExt;
-use governor::clock::Clock;
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::Quota;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -94,6 +96,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// The TokenReviews the endpoint may ask, all callers together.
     pub review_budget: budget::Limits,
+    /// The SubjectAccessReviews the endpoint may ask, all callers together.
+    pub access_review_budget: budget::Limits,
     /// The longest ttl a request may ask for (the operator's `--max-ttl`), whatever the
     /// issuer's `maxTtl`.
     pub max_ttl: Duration,
@@ -107,9 +111,10 @@ pub struct Server {
     cluster_issuers: Store<ClusterVideoSdkIssuer>,
     listed: [Arc<AtomicBool>; 2],
     credentials: CredentialSecrets,
-    namespaces: ExpiringCache<String, BTreeMap<String, String>>,
+    /// Namespaces' labels, and namespaces found not to exist, kept apart.
+    namespaces: AnswerCache<String, BTreeMap<String, String>, ()>,
     reviewer: Reviewer,
-    limiter: DefaultKeyedRateLimiter<String>,
+    rates: rate::CallerRates,
     sampler: Sampler,
     metrics: Arc<Metrics>,
     tasks: Vec<tokio::task::AbortHandle>,
@@ -175,16 +180,20 @@ impl Server {
                 settings.audience.clone(),
                 settings.cache_lifetime,
                 settings.cache_capacity,
-                budget::Budget::new(settings.review_budget),
+                budget::Budget::new(budget::Review::TokenReview, settings.review_budget),
+                budget::Budget::new(
+                    budget::Review::SubjectAccessReview,
+                    settings.access_review_budget,
+                ),
             ),
-            namespaces: ExpiringCache::new(settings.cache_lifetime, settings.cache_capacity),
+            namespaces: AnswerCache::new(settings.cache_lifetime, settings.cache_capacity),
             credentials: CredentialSecrets::new(client.clone()),
             client,
             settings,
             issuers,
             cluster_issuers,
             listed,
-            limiter: DefaultKeyedRateLimiter::keyed(quota),
+            rates: rate::CallerRates::new(quota),
             sampler: Sampler::default(),
             metrics,
             tasks: vec![a, b],
@@ -250,13 +259,18 @@ impl Server {
         }
     }
 
-    /// The labels of `namespace`, from a brief cache.
+    /// The labels of `namespace`, from a brief cache; that it does not exist (404) is cached
+    /// too, apart, so that asking in made-up namespaces costs one read per name and cache
+    /// lifetime and pushes out no namespace's labels.
     async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, Refusal> {
         let now = Instant::now();
-        if let Some(labels) = self.namespaces.get(&namespace.to_owned(), now) {
-            return Ok(labels);
+        let not_found = || Refusal::not_found(format!("namespace {namespace} does not exist"));
+        match self.namespaces.get(&namespace.to_owned(), now) {
+            Some(Ok(labels)) => return Ok(labels),
+            Some(Err(())) => return Err(not_found()),
+            None => {}
         }
-        let labels = Api::<Namespace>::all(self.client.clone())
+        let found = Api::<Namespace>::all(self.client.clone())
             .get_metadata_opt(namespace)
             .await
             .map_err(|error| {
@@ -265,13 +279,11 @@ impl Server {
                     "the operator could not read namespace {namespace}: try again; the operator's log has the detail"
                 ))
             })?
-            .ok_or_else(|| Refusal::not_found(format!("namespace {namespace} does not exist")))?
-            .metadata
-            .labels
-            .unwrap_or_default();
+            .map(|n| n.metadata.labels.unwrap_or_default())
+            .ok_or(());
         self.namespaces
-            .insert(namespace.to_owned(), labels.clone(), now, None);
-        Ok(labels)
+            .insert(namespace.to_owned(), found.clone(), now, None);
+        found.map_err(|()| not_found())
     }
 
     /// Answers one request, or says why not; `audit` collects what the audit line shows.
@@ -295,10 +307,7 @@ impl Server {
             .authenticate(bearer, &key, exp, &self.metrics)
             .await?;
         audit.caller = Some(caller.clone());
-        if let Err(not_until) = self.limiter.check_key(&caller.username) {
-            let wait = not_until.wait_time_from(self.limiter.clock().now());
-            return Err(Refusal::too_many(&caller.username, wait));
-        }
+        self.rates.check(&caller.username, Instant::now())?;
         let body = axum::body::to_bytes(body, MAX_BODY)
             .await
             .map_err(|_| Refusal::too_large(MAX_BODY))?;

@@ -5,7 +5,7 @@
 //! `BadRequest` (400), `Unauthorized` (401), `Forbidden` (403, `check` says which:
 //! `RBAC`, `NamespaceSelector` or `Policy`), `NotFound` (404), `PayloadTooLarge` (413),
 //! `Invalid` (422, `field` names the field), `TooManyRequests` (429, with `Retry-After`: the
-//! caller's rate, or the endpoint's TokenReview budget),
+//! caller's rate, or the endpoint's TokenReview or SubjectAccessReview budget),
 //! `InternalError` (500), `ServiceUnavailable` (503). Messages never hold a token or a bearer
 //! credential, nor a client library's error text (the detail of a failed API call is logged;
 //! the answer says what failed in plain words).
@@ -142,9 +142,13 @@ impl Refusal {
         }
     }
 
-    /// 429: the endpoint's budget of TokenReviews (`per_second`, all callers together) is spent
+    /// 429: the endpoint's budget of `review`s (`per_second`, all callers together) is spent
     /// for now; try again after `wait`.
-    pub fn reviews_spent(per_second: u32, wait: Duration) -> Self {
+    pub(crate) fn reviews_spent(
+        review: super::budget::Review,
+        per_second: u32,
+        wait: Duration,
+    ) -> Self {
         let seconds = retry_seconds(wait);
         Refusal {
             retry_after: Some(wait),
@@ -152,7 +156,9 @@ impl Refusal {
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",
                 format!(
-                    "the operator asks at most {per_second} TokenReviews per second (--token-requests-review-rate) and has asked them: try again in {seconds}s"
+                    "the operator asks at most {per_second} {} per second ({}) and has asked them: try again in {seconds}s",
+                    review.plural(),
+                    review.rate_flag()
                 ),
             )
         }

@@ -6,8 +6,10 @@
 //! a TokenReview answer never past the bearer token's own `exp`: so a revoked RoleBinding or a
 //! deleted ServiceAccount takes effect within the cache lifetime, as with kube-apiserver's own
 //! webhook authorizer cache. Granted and refused answers are kept apart ([`AnswerCache`]), so
-//! that refusals, which anyone can cause, never push out an authenticated caller's answers. A
-//! TokenReview not answered from the cache takes a place in the endpoint's [`Budget`].
+//! that refusals, which anyone can cause, never push out an authenticated caller's answers, and
+//! SubjectAccessReview answers are shared fairly between callers (one caller's answers push out
+//! only its own while it holds the most: [`ExpiringCache::owned_by`]). A review not answered
+//! from the cache takes a place in the endpoint's [`Budget`] of its kind.
 
 use super::budget::Budget;
 use super::cache::{AnswerCache, ExpiringCache};
@@ -136,36 +138,53 @@ impl From<NotGranted> for Refusal {
     }
 }
 
+/// What a SubjectAccessReview answer is kept under: the caller's username (its owner in the
+/// cache), the bearer's hash (which stands for the username, groups and extra the review was
+/// asked with) and the issuer asked on.
+type Authorization = (String, TokenHash, Target);
+
 /// The reviews and their caches.
 pub struct Reviewer {
     client: Client,
     audience: String,
     authenticated: AnswerCache<TokenHash, Caller, NotAuthenticated>,
-    authorized: AnswerCache<(TokenHash, Target), (), NotGranted>,
+    authorized: AnswerCache<Authorization, (), NotGranted>,
     /// Bearers the TokenReview authenticated, kept until their `exp` (at most a day): their
     /// next review is not held to the budget's rate (see [`Budget::take`]).
     known: ExpiringCache<TokenHash, ()>,
+    /// The TokenReviews' budget.
     budget: Budget,
+    /// The SubjectAccessReviews' budget.
+    access_budget: Budget,
+    /// Answers the SubjectAccessReview granted, kept a day: their next review is not held to
+    /// the budget's rate, so a tenant spending it on new names cannot lock out callers already
+    /// granted (as [`Self::known`] for TokenReviews); shared fairly between callers.
+    access_known: ExpiringCache<Authorization, ()>,
 }
 
 impl Reviewer {
     /// Reviews with `client`, accepting bearer tokens for `audience`; answers are kept for
     /// `lifetime`, at most `capacity` granted and `capacity` refused answers of each kind;
-    /// TokenReviews within `budget`.
+    /// TokenReviews within `budget`, SubjectAccessReviews within `access_budget`.
     pub(crate) fn new(
         client: Client,
         audience: String,
         lifetime: Duration,
         capacity: usize,
         budget: Budget,
+        access_budget: Budget,
     ) -> Self {
         Reviewer {
             client,
             audience,
             authenticated: AnswerCache::new(lifetime, capacity),
-            authorized: AnswerCache::new(lifetime, capacity),
+            authorized: AnswerCache::new(lifetime, capacity)
+                .owned_by(|(username, _, _): &Authorization| username),
             known: ExpiringCache::new(FAR, capacity),
             budget,
+            access_budget,
+            access_known: ExpiringCache::new(FAR, capacity)
+                .owned_by(|(username, _, _): &Authorization| username),
         }
     }
 
@@ -233,7 +252,8 @@ impl Reviewer {
     }
 
     /// Whether `caller` may use `target`. Errors: 403 (check `RBAC`) when the
-    /// SubjectAccessReview says no, 500 when it fails.
+    /// SubjectAccessReview says no, 429 or 503 past the SubjectAccessReview budget, 500 when it
+    /// fails.
     pub async fn authorize(
         &self,
         caller: &Caller,
@@ -242,11 +262,14 @@ impl Reviewer {
         metrics: &Metrics,
     ) -> Result<(), Refusal> {
         let now = Instant::now();
-        let cache_key = (*key, target.clone());
+        let cache_key = (caller.username.clone(), *key, target.clone());
         if let Some(answer) = self.authorized.get(&cache_key, now) {
             metrics.cache_hit("subjectaccessreview");
             return answer.map_err(Refusal::from);
         }
+        let _permit = self
+            .access_budget
+            .take(self.access_known.get(&cache_key, now).is_some())?;
         metrics.cache_miss("subjectaccessreview");
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {
@@ -277,6 +300,7 @@ impl Reviewer {
             })?;
         let status = reviewed.status.unwrap_or_default();
         let answer = if status.allowed {
+            self.access_known.insert(cache_key.clone(), (), now, None);
             Ok(())
         } else {
             Err(NotGranted {

@@ -5,11 +5,12 @@
 //! listener that has stopped or (HTTPS) has no usable certificate; one client holding the metrics
 //! port's whole cap gets only its share, so the kubelet's probes are still answered.
 
-use super::token_requests::{AUDIENCE, certificate, connect_tls, http, mint, request, setup};
+use super::token_requests::{
+    AUDIENCE, certificate, connect_tls, http, mint, request, settings, setup,
+};
 use super::*;
 use axum::response::IntoResponse;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use videosdk_token_operator::endpoints;
@@ -92,17 +93,7 @@ async fn the_https_token_endpoint_closes_slow_and_silent_connections_and_refuses
                      "stringData": {"tls.crt": cert, "tls.key": key}}),
     )
     .await;
-    let settings = token_requests::Settings {
-        audience: AUDIENCE.to_owned(),
-        cache_lifetime: Duration::from_secs(10),
-        cache_capacity: 100,
-        rate: NonZeroU32::new(100).unwrap(),
-        burst: NonZeroU32::new(100).unwrap(),
-        cluster_resource_namespace: env.namespace().to_owned(),
-        namespace: Some(env.namespace().to_owned()),
-        review_budget: Default::default(),
-        max_ttl: token::DEFAULT_MAX_TTL,
-    };
+    let settings = settings(&env);
     let server = Server::start(env.t.client.clone(), settings, Default::default());
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = tcp.local_addr().unwrap();
@@ -322,17 +313,7 @@ async fn readyz_fails_while_the_https_listener_has_no_usable_certificate() {
         None,
         limits(8),
     ));
-    let settings = token_requests::Settings {
-        audience: AUDIENCE.to_owned(),
-        cache_lifetime: Duration::from_secs(10),
-        cache_capacity: 100,
-        rate: NonZeroU32::new(100).unwrap(),
-        burst: NonZeroU32::new(100).unwrap(),
-        cluster_resource_namespace: env.namespace().to_owned(),
-        namespace: Some(env.namespace().to_owned()),
-        review_budget: Default::default(),
-        max_ttl: token::DEFAULT_MAX_TTL,
-    };
+    let settings = settings(&env);
     let server = Server::start(env.t.client.clone(), settings, Default::default());
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = tcp.local_addr().unwrap();

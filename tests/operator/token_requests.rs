@@ -53,15 +53,12 @@ impl Endpoint {
         cache: Duration,
     ) -> Endpoint {
         let settings = Settings {
-            audience: AUDIENCE.to_owned(),
             cache_lifetime: cache,
             cache_capacity: 1000,
             rate: NonZeroU32::new(rate).unwrap(),
             burst: NonZeroU32::new(burst).unwrap(),
-            cluster_resource_namespace: env.namespace().to_owned(),
             namespace: namespace.map(str::to_owned),
-            review_budget: Default::default(),
-            max_ttl: token::DEFAULT_MAX_TTL,
+            ..settings(env)
         };
         Self::serve(env, client, settings).await
     }
@@ -163,6 +160,23 @@ pub async fn wait_issuer_ready(env: &Env, name: &str) {
 }
 
 /// An issuer `videosdk` (with `policy`) Ready, and `backend` granted it.
+/// The endpoint's settings for `env`: its namespace served, a 10 s cache of 100 answers, 100
+/// requests per second per caller, the operator's default budgets and `--max-ttl`.
+pub fn settings(env: &Env) -> Settings {
+    Settings {
+        audience: AUDIENCE.to_owned(),
+        cache_lifetime: Duration::from_secs(10),
+        cache_capacity: 100,
+        rate: NonZeroU32::new(100).unwrap(),
+        burst: NonZeroU32::new(100).unwrap(),
+        cluster_resource_namespace: env.namespace().to_owned(),
+        namespace: Some(env.namespace().to_owned()),
+        review_budget: Default::default(),
+        access_review_budget: Default::default(),
+        max_ttl: token::DEFAULT_MAX_TTL,
+    }
+}
+
 pub async fn setup(test: &str, policy: Value) -> Option<Env> {
     let env = Env::start(test).await?;
     env.credentials("creds", SECRET).await;
@@ -561,17 +575,7 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
                "stringData": {"tls.crt": cert, "tls.key": key}})
     };
     env.apply(tls_secret(&first_cert, &first_key)).await;
-    let settings = Settings {
-        audience: AUDIENCE.to_owned(),
-        cache_lifetime: Duration::from_secs(10),
-        cache_capacity: 100,
-        rate: NonZeroU32::new(100).unwrap(),
-        burst: NonZeroU32::new(100).unwrap(),
-        cluster_resource_namespace: env.namespace().to_owned(),
-        namespace: Some(env.namespace().to_owned()),
-        review_budget: Default::default(),
-        max_ttl: token::DEFAULT_MAX_TTL,
-    };
+    let settings = settings(&env);
     let server = Server::start(env.t.client.clone(), settings, Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -750,21 +754,16 @@ async fn a_flood_of_distinct_bearers_gets_a_bounded_number_of_token_reviews_and_
     };
     let (per_second, burst) = (1, 10);
     let settings = Settings {
-        audience: AUDIENCE.to_owned(),
         cache_lifetime: Duration::from_secs(60),
         // Fewer than the refused answers the flood gets: before refused answers were kept
         // apart, they pushed the caller's answer out.
         cache_capacity: 4,
-        rate: NonZeroU32::new(100).unwrap(),
-        burst: NonZeroU32::new(100).unwrap(),
-        cluster_resource_namespace: env.namespace().to_owned(),
-        namespace: Some(env.namespace().to_owned()),
         review_budget: budget::Limits {
             per_second: NonZeroU32::new(per_second).unwrap(),
             burst: NonZeroU32::new(burst).unwrap(),
             in_flight: NonZeroU32::new(20).unwrap(),
         },
-        max_ttl: token::DEFAULT_MAX_TTL,
+        ..settings(&env)
     };
     let endpoint = Endpoint::serve(&env, env.t.client.clone(), settings).await;
     let caller = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
@@ -1088,19 +1087,13 @@ async fn a_caller_already_authenticated_is_not_locked_out_when_garbage_spends_th
     };
     let lifetime = Duration::from_secs(1);
     let settings = Settings {
-        audience: AUDIENCE.to_owned(),
         cache_lifetime: lifetime,
-        cache_capacity: 100,
-        rate: NonZeroU32::new(100).unwrap(),
-        burst: NonZeroU32::new(100).unwrap(),
-        cluster_resource_namespace: env.namespace().to_owned(),
-        namespace: Some(env.namespace().to_owned()),
         review_budget: budget::Limits {
             per_second: NonZeroU32::new(1).unwrap(),
             burst: NonZeroU32::new(1).unwrap(),
             in_flight: NonZeroU32::new(20).unwrap(),
         },
-        max_ttl: token::DEFAULT_MAX_TTL,
+        ..settings(&env)
     };
     let endpoint = Endpoint::serve(&env, env.t.client.clone(), settings).await;
     let caller = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
@@ -1134,5 +1127,248 @@ async fn a_caller_already_authenticated_is_not_locked_out_when_garbage_spends_th
         endpoint.server.metrics().reviews_asked("tokenreview"),
         2 + n as u64 - 1
     );
+    env.cleanup().await;
+}
+
+/// (Round 2, finding 1) A caller with a valid token past its rate limit, or refused by RBAC,
+/// writes one audit line per caller, code and reason every 10 s (with a `suppressed` count),
+/// not one per request; its granted requests each keep their line.
+#[tokio::test]
+async fn an_authenticated_caller_hammering_past_its_limit_or_its_grant_writes_few_audit_lines() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = setup("tr-audit-hammer", json!({})).await else {
+        return;
+    };
+    service_account(&env, "hammer", &["videosdk"]).await;
+    service_account(&env, "stranger", &[]).await;
+    let limited = Endpoint::start(&env, 1, 2, Duration::from_secs(60)).await;
+    let open = Endpoint::start(&env, 1000, 1000, Duration::from_secs(60)).await;
+    let hammer = mint(&env, "hammer", AUDIENCE, 3600).await.unwrap();
+    let stranger = mint(&env, "stranger", AUDIENCE, 3600).await.unwrap();
+    // Another caller waits for the endpoint to list: its 503s spend no limit of the hammer's.
+    let backend = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    assert_eq!(
+        ask_when_listed(&limited, &backend, &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    let started = tokio::time::Instant::now();
+    let hammered = 60;
+    let mut codes = std::collections::BTreeMap::<u16, usize>::new();
+    for _ in 0..hammered {
+        let answer = limited.ask(Some(&hammer), &request("videosdk")).await;
+        *codes.entry(answer.status).or_default() += 1;
+        let answer = open.ask(Some(&stranger), &request("videosdk")).await;
+        assert_eq!(answer.status, 403, "{}", answer.body);
+    }
+    assert!(
+        codes.get(&429).copied().unwrap_or_default() >= hammered - 5,
+        "{codes:?}"
+    );
+
+    let logs = captured_logs();
+    let of = |name: &str| format!("system:serviceaccount:{}:{name}", env.namespace());
+    let lines = |who: &str, what: &str| {
+        logs.lines()
+            .filter(|l| l.contains("token request") && l.contains(&of(who)) && l.contains(what))
+            .count()
+    };
+    let intervals = started.elapsed().as_secs() as usize / 10 + 1;
+    let limited_lines = lines("hammer", "TooManyRequests");
+    assert!(
+        (1..=intervals).contains(&limited_lines),
+        "{limited_lines} lines of 429 for {} refusals",
+        codes[&429]
+    );
+    let forbidden_lines = lines("stranger", "Forbidden");
+    assert!(
+        (1..=intervals).contains(&forbidden_lines),
+        "{forbidden_lines} lines of 403 for {hammered} refusals"
+    );
+    assert_eq!(
+        lines("hammer", "Granted"),
+        codes.get(&200).copied().unwrap_or_default(),
+        "a line per granted request"
+    );
+    env.cleanup().await;
+}
+
+/// (Round 2, finding 4) SubjectAccessReviews, all callers together, stay within the endpoint's
+/// budget: a caller asking on ever new issuer names (each a new answer to ask) gets 429 with
+/// `Retry-After` past it, not one SubjectAccessReview per request; a caller granted before is
+/// not locked out by it.
+#[tokio::test]
+async fn subject_access_reviews_stay_within_the_endpoints_budget() {
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = setup("tr-sar-budget", json!({})).await else {
+        return;
+    };
+    service_account(&env, "stranger", &[]).await;
+    let (per_second, burst) = (1, 5);
+    let cache_lifetime = Duration::from_secs(1);
+    let settings = Settings {
+        cache_lifetime,
+        cache_capacity: 1000,
+        rate: NonZeroU32::new(1000).unwrap(),
+        burst: NonZeroU32::new(1000).unwrap(),
+        access_review_budget: budget::Limits {
+            per_second: NonZeroU32::new(per_second).unwrap(),
+            burst: NonZeroU32::new(burst).unwrap(),
+            in_flight: NonZeroU32::new(20).unwrap(),
+        },
+        ..settings(&env)
+    };
+    let endpoint = Endpoint::serve(&env, env.t.client.clone(), settings).await;
+    let stranger = mint(&env, "stranger", AUDIENCE, 3600).await.unwrap();
+    let backend = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    assert_eq!(
+        ask_when_listed(&endpoint, &backend, &request("videosdk"))
+            .await
+            .status,
+        200
+    );
+    // Its answer runs out before the flood below spends the budget.
+    tokio::time::sleep(cache_lifetime + Duration::from_millis(100)).await;
+    let started = tokio::time::Instant::now();
+    let asked = 50;
+    let (mut reviewed, mut spent) = (0u64, 0);
+    for n in 0..asked {
+        let answer = endpoint
+            .ask(Some(&stranger), &request(&format!("ghost-{n}")))
+            .await;
+        match answer.status {
+            403 => reviewed += 1,
+            429 => {
+                let retry: u64 = answer
+                    .header("retry-after")
+                    .expect("Retry-After")
+                    .parse()
+                    .unwrap();
+                assert!((1..=2).contains(&retry), "Retry-After {retry}");
+                assert!(
+                    answer.body.contains(
+                        "SubjectAccessReviews per second (--token-requests-access-review-rate)"
+                    ),
+                    "{}",
+                    answer.body
+                );
+                spent += 1;
+            }
+            other => panic!("{other}: {}", answer.body),
+        }
+    }
+    let budget = u64::from(burst) + u64::from(per_second) * (started.elapsed().as_secs() + 1);
+    assert!(
+        reviewed <= budget,
+        "{reviewed} SubjectAccessReviews, budget {budget}"
+    );
+    assert_eq!(reviewed + spent, asked);
+    let metrics = endpoint.server.metrics();
+    assert_eq!(
+        metrics.reviews_asked("subjectaccessreview"),
+        1 + reviewed,
+        "each SubjectAccessReview asked is one within the budget"
+    );
+    // A caller granted before is not held to the spent rate when its answer has run out.
+    let answer = endpoint.ask(Some(&backend), &request("videosdk")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(metrics.reviews_asked("subjectaccessreview"), 2 + reviewed);
+    env.cleanup().await;
+}
+
+/// (Round 2, finding 4) A caller granted a cluster issuer cluster-wide, asking in a namespace
+/// that does not exist, costs one Namespace read per cache lifetime, not one per request.
+#[tokio::test]
+async fn a_namespace_that_does_not_exist_is_read_once_per_cache_lifetime() {
+    if skipped_on_a_real_cluster("counting requests needs the in-memory API server's accounting") {
+        return;
+    }
+    let _cpu = CPU_HEAVY.lock().await;
+    let Some(env) = Env::start("tr-missing-ns").await else {
+        return;
+    };
+    env.credentials("creds", SECRET).await;
+    let name = format!("{}-selective", env.namespace());
+    let mut spec = objects::issuer_spec("creds");
+    spec["namespaceSelector"] = json!({"matchLabels": {"videosdk": "yes"}});
+    env.apply(objects::cluster_issuer(&name, spec)).await;
+    service_account(&env, "backend", &[]).await;
+    env.apply(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": [{"apiGroups": ["videosdk.live"], "resources": ["clustervideosdkissuers"],
+                   "verbs": ["request"], "resourceNames": [name]}]}),
+    )
+    .await;
+    env.apply(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": "backend", "namespace": env.namespace()}]}),
+    )
+    .await;
+    let endpoint = Endpoint::start_with(
+        &env,
+        env.t.client.clone(),
+        None,
+        1000,
+        1000,
+        Duration::from_secs(60),
+    )
+    .await;
+    let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
+    let missing = format!("{}-gone", env.namespace());
+    let path = token_requests::PATH.replace("{namespace}", &missing);
+    let body = json!({"issuer": {"name": name, "kind": "ClusterVideoSdkIssuer"},
+                      "permissions": ["allow_join"]});
+    let ask = || async {
+        http::post(
+            endpoint.address,
+            &path,
+            Some(&bearer),
+            body.to_string().as_bytes(),
+        )
+        .await
+        .unwrap()
+    };
+    // Until the endpoint has listed the issuer, then the namespace's answer.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let answer = ask().await;
+        if answer
+            .body
+            .contains(&format!("namespace {missing} does not exist"))
+        {
+            assert_eq!(answer.status, 404);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: {}",
+            answer.status,
+            answer.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let server = env.t.server().expect("in memory");
+    server.reset_requests();
+    for _ in 0..20 {
+        let answer = ask().await;
+        assert_eq!(answer.status, 404, "{}", answer.body);
+    }
+    let requests = server.requests();
+    assert_eq!(
+        requests.get(kube_apiserver_memory::Verb::Get, "namespaces"),
+        0,
+        "the answer that it does not exist is cached: {requests:?}"
+    );
+    let issuers: Api<ClusterVideoSdkIssuer> = Api::all(env.t.client.clone());
+    let _ = issuers.delete(&name, &DeleteParams::default()).await;
+    let roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(env.t.client.clone());
+    let _ = roles.delete(&name, &DeleteParams::default()).await;
+    let bindings: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> =
+        Api::all(env.t.client.clone());
+    let _ = bindings.delete(&name, &DeleteParams::default()).await;
     env.cleanup().await;
 }
