@@ -186,6 +186,21 @@ fn helm_modes() -> Vec<Mode> {
             ]),
         },
         Mode {
+            name: "scoped to namespace apps, cluster resource namespace shared, token requests on",
+            values: json!({"watchNamespace": "apps", "clusterResourceNamespace": "shared",
+                           "tokenRequests": token_requests}),
+            binds: expected(&[
+                (WATCHED, Some("apps")),
+                cluster,
+                leases,
+                (CREDENTIALS, Some("shared")),
+                (CLUSTER_ISSUER_EVENTS, Some("default")),
+                (REVIEWS, None),
+                // The TLS Secret, in the release namespace.
+                (CREDENTIALS, Some(NAMESPACE)),
+            ]),
+        },
+        Mode {
             name: "scoped to the cluster resource namespace, which is default",
             values: json!({"watchNamespace": "default", "clusterResourceNamespace": "default"}),
             binds: expected(&[(WATCHED, Some("default")), cluster, leases]),
@@ -428,6 +443,11 @@ fn each_install_mode_binds_exactly_the_rights_it_uses() {
             "{}",
             mode.name
         );
+        // The TLS Secret is in the release namespace (values.yaml, the Certificate): the flag
+        // names it there, since a bare NAME is read from the cluster resource namespace.
+        if let Some(secret) = flag("--token-requests-tls-secret") {
+            assert_eq!(secret, format!("{NAMESPACE}/tls"), "{}", mode.name);
+        }
     }
 }
 
