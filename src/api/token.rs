@@ -154,9 +154,11 @@ pub struct VideoSdkTokenSpec {
     pub secret_template: Option<SecretTemplate>,
 
     /// Workloads in this namespace whose pods read the token once, at start (from environment
-    /// variables), and so must be restarted when it is re-signed. After each re-sign the
-    /// operator restarts them as `kubectl rollout restart` does; re-signs within a short window
-    /// restart once. Only a workload that consents is restarted: its own annotation
+    /// variables), and so must be restarted when it is re-signed. After a re-sign the operator
+    /// restarts them as `kubectl rollout restart` does; re-signs within a short window restart
+    /// once, and a workload is restarted for this token at most once every 5 minutes (its
+    /// annotation `videosdk.live/min-restart-interval` sets another interval, 0s to 168h). Only a
+    /// workload that consents is restarted: its own annotation
     /// `videosdk.live/restart-on-renewal` lists this token's name (comma-separated); any other
     /// gets a Warning Event and is left untouched. Pods that mount the Secret as a file need no
     /// restart: the kubelet updates the file.

@@ -185,10 +185,7 @@ impl TokenRequestArgs {
         let tls = self
             .token_requests_tls_secret
             .as_ref()
-            .map(|s| match s.split_once('/') {
-                Some((namespace, name)) => (namespace.to_owned(), name.to_owned()),
-                None => (operator.cluster_resource_namespace.clone(), s.clone()),
-            });
+            .map(|s| tls_secret(s, &operator.cluster_resource_namespace));
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(address = %bound, path = token_requests::PATH, audience = %self.token_requests_audience, max_connections = limits.max_connections, "serving token requests on {scheme}://{bound}");
         let task = tokio::spawn(async move {
@@ -220,6 +217,17 @@ impl TokenRequestArgs {
             address: bound,
             task,
         })
+    }
+}
+
+/// The (namespace, name) of the TLS Secret `--token-requests-tls-secret` names: `NAMESPACE/NAME`,
+/// or a bare `NAME` in the cluster resource namespace (where the CLI's check ensures one `/` at
+/// most). The Helm chart always passes `NAMESPACE/NAME`, since its Secret is in the release
+/// namespace.
+pub fn tls_secret(flag: &str, cluster_resource_namespace: &str) -> (String, String) {
+    match flag.split_once('/') {
+        Some((namespace, name)) => (namespace.to_owned(), name.to_owned()),
+        None => (cluster_resource_namespace.to_owned(), flag.to_owned()),
     }
 }
 

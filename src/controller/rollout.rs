@@ -8,11 +8,21 @@
 //! nothing and publishes a Warning Event that says which annotation to add to which workload.
 //!
 //! Stateless and idempotent: each workload records, in an annotation on its own metadata (which
-//! does not roll it), the token id it was last restarted for. A workload is restarted when that
-//! differs from the token in the Secret and the token is at least the debounce window ([`Settings::rollout_debounce`](super::Settings)) old, so that
-//! several re-signs in quick succession (a credential rotation right after a spec change) restart
-//! it once, and an operator restart, or a label-only change, restarts nothing. A workload seen
-//! for the first time is only recorded: its pods started with whatever token was there.
+//! does not roll it), the token id it was last restarted for and when (`<token id>@<RFC 3339>`).
+//! A workload is restarted when that differs from the token in the Secret, the token is at least
+//! the debounce window ([`Settings::rollout_debounce`](super::Settings)) old, so that several
+//! re-signs in quick succession (a credential rotation right after a spec change) restart it
+//! once, and its last restart for this token is at least its minimum restart interval
+//! ([`MIN_RESTART_INTERVAL`], default [`DEFAULT_MIN_RESTART_INTERVAL`]) ago, so that whoever may
+//! edit the token (renew-now, spec edits, a 1-minute ttl) cannot roll a consenting workload more
+//! often than its owner allows. An operator restart, or a label-only change, restarts nothing. A
+//! workload seen for the first time is only recorded: its pods started with whatever token was
+//! there.
+//!
+//! Consent is read and the restart written in two requests, so the patch carries the
+//! `metadata.resourceVersion` that was read: the API server refuses it (409 Conflict) if the
+//! workload changed in between (its owner withdrawing consent, say), and the next attempt reads
+//! the workload again.
 //!
 //! Each target is handled on its own: a target that fails (missing, forbidden, any other API
 //! error) gets a Warning Event and is retried with backoff, and the others go on. The token stays
@@ -44,6 +54,18 @@ pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 /// name is ignored), e.g. `videosdk.live/restart-on-renewal: "api-token,room-token"`.
 pub const RESTART_ON_RENEWAL: &str = "videosdk.live/restart-on-renewal";
 
+/// The workload annotation by which its owner sets the least time between two restarts for one
+/// token: a Go duration (`time.ParseDuration` syntax, e.g. `30m`, `0s`) from 0 to
+/// [`MAX_MIN_RESTART_INTERVAL`]; without it, [`DEFAULT_MIN_RESTART_INTERVAL`].
+pub const MIN_RESTART_INTERVAL: &str = "videosdk.live/min-restart-interval";
+
+/// A workload is restarted for one token at most once in this time, unless it says otherwise.
+pub const DEFAULT_MIN_RESTART_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// The largest [`MIN_RESTART_INTERVAL`] a workload may set: 7 days, well past any token's useful
+/// renewal period, and small enough that `last restart + interval` never overflows a clock time.
+pub const MAX_MIN_RESTART_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// What to do with one workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -53,9 +75,13 @@ pub enum Step {
     Nothing,
     /// First sight: record the token id without restarting.
     Record,
-    /// Restart it now.
-    Restart,
-    /// The token is younger than the debounce window: come back at this time.
+    /// Restart it now; the next restart for this token may come this interval later.
+    Restart(Duration),
+    /// The workload's [`MIN_RESTART_INTERVAL`] is not a duration from 0 to
+    /// [`MAX_MIN_RESTART_INTERVAL`] (the value, as written): nothing is written.
+    InvalidInterval(String),
+    /// The token is younger than the debounce window, or the last restart for it is more recent
+    /// than the workload's minimum restart interval: come back at this time.
     WaitUntil(SystemTime),
 }
 
@@ -77,6 +103,39 @@ pub fn consents(annotations: &BTreeMap<String, String>, token_name: &str) -> boo
         .is_some_and(|names| names.split(',').any(|n| n.trim() == token_name))
 }
 
+/// The minimum restart interval a workload with `annotations` asks for, or its value as written
+/// when that is not a Go duration from 0 to [`MAX_MIN_RESTART_INTERVAL`].
+fn min_restart_interval(annotations: &BTreeMap<String, String>) -> Result<Duration, String> {
+    let Some(value) = annotations.get(MIN_RESTART_INTERVAL) else {
+        return Ok(DEFAULT_MIN_RESTART_INTERVAL);
+    };
+    value
+        .trim()
+        .parse::<go_duration::GoDuration>()
+        .ok()
+        .and_then(|d| u64::try_from(d.as_nanos()).ok())
+        .map(Duration::from_nanos)
+        .filter(|d| *d <= MAX_MIN_RESTART_INTERVAL)
+        .ok_or_else(|| value.clone())
+}
+
+/// The record annotation's value: the token id, and when the workload was restarted for it
+/// (`<token id>@<RFC 3339>`; a first-sight record has no time, and one whose time does not parse
+/// counts as none).
+fn parse_record(value: &str) -> (&str, Option<SystemTime>) {
+    match value.split_once('@') {
+        Some((id, at)) => {
+            let at = at
+                .parse::<k8s_openapi::jiff::Timestamp>()
+                .ok()
+                .and_then(|t| u64::try_from(t.as_second()).ok())
+                .map(time::from_unix);
+            (id, at)
+        }
+        None => (value, None),
+    }
+}
+
 /// The step for a workload with `annotations`, for token `token_name` whose Secret holds token
 /// `token_id`, issued at `issued_at`.
 pub fn plan(
@@ -90,11 +149,25 @@ pub fn plan(
     if !consents(annotations, token_name) {
         return Step::NotConsented;
     }
-    match annotations.get(&record_key(token_name)) {
-        None => Step::Record,
-        Some(recorded) if recorded == token_id => Step::Nothing,
-        Some(_) if now < issued_at + debounce => Step::WaitUntil(issued_at + debounce),
-        Some(_) => Step::Restart,
+    let Some(recorded) = annotations.get(&record_key(token_name)) else {
+        return Step::Record;
+    };
+    let (recorded_id, restarted_at) = parse_record(recorded);
+    if recorded_id == token_id {
+        return Step::Nothing;
+    }
+    let interval = match min_restart_interval(annotations) {
+        Ok(interval) => interval,
+        Err(value) => return Step::InvalidInterval(value),
+    };
+    let mut ready = issued_at + debounce;
+    if let Some(restarted_at) = restarted_at {
+        ready = ready.max(restarted_at + interval);
+    }
+    if now < ready {
+        Step::WaitUntil(ready)
+    } else {
+        Step::Restart(interval)
     }
 }
 
@@ -105,6 +178,12 @@ fn failure(target: &str, namespace: &str, error: &kube::Error) -> (&'static str,
             "RolloutTargetNotFound",
             format!(
                 "rolloutRestartTargets names {target}, which does not exist in namespace {namespace}"
+            ),
+        ),
+        kube::Error::Api(status) if status.code == 409 => (
+            "RolloutTargetChanged",
+            format!(
+                "{target} was not restarted: it changed between reading its consent and restarting it; it is read again"
             ),
         ),
         kube::Error::Api(status) if status.is_forbidden() => (
@@ -183,10 +262,24 @@ pub async fn sync(
                 continue;
             }
             Ok(Step::Nothing | Step::Record) => continue,
-            Ok(Step::Restart) => (
+            Ok(Step::Restart(interval)) => (
                 EventType::Normal,
                 "RolloutRestarted",
-                format!("restarted {described} for token {token_id}"),
+                format!(
+                    "restarted {described} for token {token_id}; its next restart for this token is not before {} \
+                     ({MIN_RESTART_INTERVAL}: {})",
+                    time::rfc3339(time::to_unix(now + interval)),
+                    go_duration::format_human(interval)
+                ),
+            ),
+            Ok(Step::InvalidInterval(value)) => (
+                EventType::Warning,
+                "RolloutRestartIntervalInvalid",
+                format!(
+                    "{described} was not restarted: its annotation {MIN_RESTART_INTERVAL}={value:?} is not a duration \
+                     from 0s to {} (Go syntax, e.g. 30m)",
+                    go_duration::format_human(MAX_MIN_RESTART_INTERVAL)
+                ),
             ),
             Ok(Step::NotConsented) => (
                 EventType::Warning,
@@ -239,28 +332,68 @@ where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let name = path_segment(name);
-    let meta = api.get_metadata(&name).await?;
-    let annotations = meta.metadata.annotations.clone().unwrap_or_default();
+    let meta = api.get_metadata(&name).await?.metadata;
+    let annotations = meta.annotations.clone().unwrap_or_default();
     let step = plan(&annotations, token_name, token_id, issued_at, now, debounce);
-    let record =
-        serde_json::json!({"metadata": {"annotations": {record_key(token_name): token_id}}});
-    let patch = match step {
-        Step::Record => record,
-        Step::Restart => {
-            let mut patch = record;
-            patch["spec"] = serde_json::json!({"template": {"metadata": {"annotations": {
-                RESTARTED_AT: time::rfc3339(time::to_unix(now))
-            }}}});
-            patch
+    write(&api, &name, &meta, token_name, token_id, now, &step).await?;
+    Ok(step)
+}
+
+/// The merge patch for `step` of the workload read as `read`, or None when nothing is written.
+/// It carries the `resourceVersion` that was read, as a precondition: the consent it was planned
+/// from still holds when the API server applies it, or the server answers 409 Conflict.
+fn patch_for(
+    read: &kube::core::ObjectMeta,
+    token_name: &str,
+    token_id: &str,
+    now: SystemTime,
+    step: &Step,
+) -> Option<serde_json::Value> {
+    let now = time::rfc3339(time::to_unix(now));
+    let (record, spec) = match step {
+        Step::Record => (token_id.to_owned(), None),
+        Step::Restart(_) => (
+            format!("{token_id}@{now}"),
+            Some(
+                serde_json::json!({"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}),
+            ),
+        ),
+        Step::NotConsented | Step::InvalidInterval(_) | Step::Nothing | Step::WaitUntil(_) => {
+            return None;
         }
-        Step::NotConsented | Step::Nothing | Step::WaitUntil(_) => return Ok(step),
+    };
+    let mut patch = serde_json::json!({"metadata": {
+        "resourceVersion": read.resource_version,
+        "annotations": {record_key(token_name): record},
+    }});
+    if let Some(spec) = spec {
+        patch["spec"] = spec;
+    }
+    Some(patch)
+}
+
+/// Writes `step` to the workload `name` read as `read`.
+async fn write<K>(
+    api: &Api<K>,
+    name: &str,
+    read: &kube::core::ObjectMeta,
+    token_name: &str,
+    token_id: &str,
+    now: SystemTime,
+    step: &Step,
+) -> Result<(), kube::Error>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let Some(patch) = patch_for(read, token_name, token_id, now, step) else {
+        return Ok(());
     };
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     };
-    api.patch(&name, &params, &Patch::Merge(&patch)).await?;
-    Ok(step)
+    api.patch(name, &params, &Patch::Merge(&patch)).await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -305,7 +438,10 @@ mod tests {
             plan(&BTreeMap::new(), "t", "a", at(0), at(100), DEFAULT_DEBOUNCE),
             Step::NotConsented
         );
-        assert_eq!(without(Some(" other , t ")), Step::Restart);
+        assert_eq!(
+            without(Some(" other , t ")),
+            Step::Restart(DEFAULT_MIN_RESTART_INTERVAL)
+        );
     }
 
     #[test]
@@ -421,8 +557,187 @@ mod tests {
         );
         assert_eq!(
             plan(&recorded("a"), "t", "b", at(0), at(10), DEFAULT_DEBOUNCE),
-            Step::Restart
+            Step::Restart(DEFAULT_MIN_RESTART_INTERVAL)
         );
+    }
+
+    /// A workload last restarted for token `t` at `at(restarted)`, with its interval annotation.
+    fn restarted(restarted: u64, interval: Option<&str>) -> BTreeMap<String, String> {
+        let mut annotations = recorded(&format!(
+            "a@{}",
+            time::rfc3339(time::to_unix(at(restarted)))
+        ));
+        if let Some(interval) = interval {
+            annotations.insert(MIN_RESTART_INTERVAL.to_owned(), interval.to_owned());
+        }
+        annotations
+    }
+
+    /// Review of issue 20: whoever may edit the token (renew-now, spec edits, ttl 1m) re-signs it
+    /// every few seconds; the consenting workload is restarted at most once per interval.
+    #[test]
+    fn a_workload_is_restarted_at_most_once_per_minimum_interval() {
+        let plan_at = |annotations: &BTreeMap<String, String>, issued: u64, now: u64| {
+            plan(annotations, "t", "b", at(issued), at(now), DEFAULT_DEBOUNCE)
+        };
+        // Default 5 min from the last restart, whatever the re-signs in between.
+        let default = restarted(0, None);
+        for (issued, now) in [(10, 20), (100, 110), (280, 299)] {
+            assert_eq!(
+                plan_at(&default, issued, now),
+                Step::WaitUntil(at(300)),
+                "{issued} {now}"
+            );
+        }
+        assert_eq!(
+            plan_at(&default, 280, 300),
+            Step::Restart(DEFAULT_MIN_RESTART_INTERVAL)
+        );
+        // The debounce window still applies past the interval.
+        assert_eq!(plan_at(&default, 298, 300), Step::WaitUntil(at(308)));
+        // The workload's owner lowers or raises it.
+        assert_eq!(
+            plan_at(&restarted(0, Some("0s")), 10, 20),
+            Step::Restart(Duration::ZERO)
+        );
+        assert_eq!(
+            plan_at(&restarted(0, Some("1h")), 10, 20),
+            Step::WaitUntil(at(3600))
+        );
+        assert_eq!(
+            plan_at(&restarted(0, Some(" 30s ")), 10, 30),
+            Step::Restart(Duration::from_secs(30))
+        );
+        assert_eq!(
+            plan_at(&restarted(0, Some("168h")), 10, 20),
+            Step::WaitUntil(at(168 * 3600))
+        );
+        // A record without a time (first sight, or written before the interval existed), or with
+        // one that does not parse: only the debounce window.
+        for record in ["a", "a@yesterday"] {
+            assert_eq!(
+                plan_at(&recorded(record), 10, 20),
+                Step::Restart(DEFAULT_MIN_RESTART_INTERVAL),
+                "{record}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_invalid_minimum_interval_restarts_nothing_and_says_so() {
+        for value in ["", "5", "-1s", "soon", "169h", "168h1ns"] {
+            let annotations = restarted(0, Some(value));
+            assert_eq!(
+                plan(
+                    &annotations,
+                    "t",
+                    "b",
+                    at(0),
+                    at(1_000_000),
+                    DEFAULT_DEBOUNCE
+                ),
+                Step::InvalidInterval(value.to_owned()),
+                "{value:?}"
+            );
+            // Checked only when a restart is due: the same token reports nothing.
+            assert_eq!(
+                plan(
+                    &annotations,
+                    "t",
+                    "a",
+                    at(0),
+                    at(1_000_000),
+                    DEFAULT_DEBOUNCE
+                ),
+                Step::Nothing
+            );
+        }
+    }
+
+    #[test]
+    fn a_restart_records_the_token_id_and_time_under_the_read_resource_version() {
+        let read = kube::core::ObjectMeta {
+            resource_version: Some("42".to_owned()),
+            ..Default::default()
+        };
+        let restart = patch_for(&read, "t", "b", at(0), &Step::Restart(Duration::ZERO)).unwrap();
+        assert_eq!(
+            restart,
+            serde_json::json!({
+                "metadata": {"resourceVersion": "42",
+                             "annotations": {record_key("t"): "b@2027-01-15T08:00:00Z"}},
+                "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: "2027-01-15T08:00:00Z"}}}},
+            })
+        );
+        assert_eq!(parse_record("b@2027-01-15T08:00:00Z"), ("b", Some(at(0))));
+        let record = patch_for(&read, "t", "b", at(0), &Step::Record).unwrap();
+        assert_eq!(
+            record,
+            serde_json::json!({"metadata": {"resourceVersion": "42", "annotations": {record_key("t"): "b"}}})
+        );
+        for step in [
+            Step::NotConsented,
+            Step::Nothing,
+            Step::WaitUntil(at(1)),
+            Step::InvalidInterval("x".to_owned()),
+        ] {
+            assert_eq!(patch_for(&read, "t", "b", at(0), &step), None, "{step:?}");
+        }
+    }
+
+    /// Review of issue 20: the owner withdrawing consent between the operator's read and its
+    /// patch gets no restart (409 Conflict), and the next attempt reads the withdrawal.
+    #[tokio::test]
+    async fn consent_withdrawn_after_the_read_restarts_nothing() {
+        use kube::api::PostParams;
+        use kube_apiserver_memory::{ApiServer, ApiServerOptions};
+        let server = ApiServer::start(ApiServerOptions::default())
+            .await
+            .expect("the server starts");
+        let api: Api<Deployment> = Api::namespaced(server.client(), "default");
+        let web: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "annotations": {RESTART_ON_RENEWAL: "t", record_key("t"): "a"}},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}}
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &web).await.unwrap();
+        let read = api.get_metadata("web").await.unwrap().metadata;
+        let annotations = read.annotations.clone().unwrap_or_default();
+        let step = plan(&annotations, "t", "b", at(0), at(100), DEFAULT_DEBOUNCE);
+        assert_eq!(step, Step::Restart(DEFAULT_MIN_RESTART_INTERVAL));
+        // The owner withdraws consent.
+        let withdraw = serde_json::json!({"metadata": {"annotations": {RESTART_ON_RENEWAL: null}}});
+        api.patch("web", &PatchParams::default(), &Patch::Merge(&withdraw))
+            .await
+            .unwrap();
+        let error = write(&api, "web", &read, "t", "b", at(100), &step)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, kube::Error::Api(s) if s.code == 409),
+            "{error:?}"
+        );
+        assert_eq!(
+            failure("Deployment web", "default", &error).0,
+            "RolloutTargetChanged"
+        );
+        let web = api.get("web").await.unwrap();
+        assert_eq!(
+            web.spec.unwrap().template.metadata.unwrap().annotations,
+            None,
+            "restarted without consent"
+        );
+        let moment = ("b", at(0), at(100), DEFAULT_DEBOUNCE);
+        assert_eq!(step_of(&api, moment).await, Step::NotConsented);
+    }
+
+    async fn step_of(
+        api: &Api<Deployment>,
+        moment: (&str, SystemTime, SystemTime, Duration),
+    ) -> Step {
+        step(api.clone(), "t", "web", moment).await.unwrap()
     }
 
     #[test]

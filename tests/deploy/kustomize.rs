@@ -45,30 +45,56 @@ pub(crate) fn assembled_base() -> Vec<Value> {
     docs
 }
 
-/// `kubectl kustomize deploy/`, or None (with a message) where kubectl is not installed.
+/// `kubectl kustomize deploy/`, or None (with a message) where kubectl is not installed, except
+/// under `CI=true`, where that fails the test (as the Helm renderer does).
 pub(crate) fn kubectl_kustomize() -> Option<Vec<Value>> {
-    let out = match Command::new("kubectl")
-        .args(["kustomize", "deploy/"])
-        .current_dir(root())
-        .output()
-    {
+    kustomize(&root().join("deploy"), "kubectl", ci())
+}
+
+/// Whether this runs under CI (`CI=true`), which must have every tool the deploy tests use.
+pub(crate) fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// `<kubectl> kustomize <dir>`, or None (with a message) where `kubectl` is not runnable and `ci`
+/// is false; under CI a missing kubectl fails, so that CI never passes on the listed files alone.
+pub(crate) fn kustomize(dir: &Path, kubectl: &str, ci: bool) -> Option<Vec<Value>> {
+    let out = match Command::new(kubectl).arg("kustomize").arg(dir).output() {
         Ok(out) => out,
         Err(e) => {
+            assert!(
+                !ci,
+                "CI must run `{kubectl} kustomize {}`: {kubectl} is not runnable: {e}",
+                dir.display()
+            );
             eprintln!(
-                "SKIPPED: `kubectl kustomize deploy/` (kubectl not runnable: {e}); only the files the kustomization lists were checked"
+                "SKIPPED: `{kubectl} kustomize {}` ({kubectl} not runnable: {e}); only the files the kustomization lists were checked",
+                dir.display()
             );
             return None;
         }
     };
     assert!(
         out.status.success(),
-        "kubectl kustomize deploy/ failed: {}",
+        "{kubectl} kustomize {} failed: {}",
+        dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     Some(documents(
         &String::from_utf8(out.stdout).unwrap(),
-        "the output of kubectl kustomize deploy/",
+        &format!("the output of {kubectl} kustomize {}", dir.display()),
     ))
+}
+
+#[test]
+#[should_panic(expected = "CI must run `kubectl-not-installed kustomize")]
+fn a_missing_kubectl_fails_under_ci() {
+    kustomize(&root().join("deploy"), "kubectl-not-installed", true);
+}
+
+#[test]
+fn a_missing_kubectl_skips_outside_ci() {
+    assert!(kustomize(&root().join("deploy"), "kubectl-not-installed", false).is_none());
 }
 
 #[test]

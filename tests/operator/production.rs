@@ -59,10 +59,11 @@ async fn rotation_restarts_target_workloads_once() {
     env.token("t", spec(json!({}))).await;
     let first = env.wait_ready("t").await.status.unwrap().token_id.unwrap();
     let key = videosdk_token_operator::controller::rollout::record_key("t");
+    // `<token id>` at first sight, `<token id>@<time>` once restarted for it.
     let recorded = |d: Option<&Deployment>, id: String| {
         d.and_then(|d| d.metadata.annotations.as_ref())
             .and_then(|a| a.get(&key))
-            .is_some_and(|v| *v == id)
+            .is_some_and(|v| v.split('@').next() == Some(id.as_str()))
     };
     let web = tokio::time::timeout(
         WAIT,
@@ -139,7 +140,32 @@ async fn rotation_restarts_target_workloads_once() {
         generation.map(|g| g + 1),
         "restarted exactly once"
     );
-    env.wait_event("t", "RolloutRestarted").await;
+    let restarted = env.wait_event("t", "RolloutRestarted").await;
+    let note = restarted.note.unwrap_or_default();
+    assert!(
+        note.contains("its next restart for this token is not before")
+            && note.contains("videosdk.live/min-restart-interval: 5m"),
+        "the Event says when the next restart may come: {note}"
+    );
+
+    // Whoever may edit the token re-signs it again at once: the workload is not restarted again
+    // within its minimum restart interval (5 min by default), only past the debounce window.
+    env.annotate_token("t", "videosdk.live/renew-now", "3")
+        .await;
+    env.wait_token("t", "re-signed a third time", |t| {
+        t.status
+            .as_ref()
+            .and_then(|s| s.token_id.as_ref())
+            .is_some_and(|id| *id != token_now)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let web = deployments.get("web").await.unwrap();
+    assert_eq!(
+        web.metadata.generation,
+        generation.map(|g| g + 1),
+        "restarted again within the minimum restart interval"
+    );
 
     // A label-only change and an operator restart restart nothing.
     env.token("t", spec(json!({"x": "y"}))).await;

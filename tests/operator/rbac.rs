@@ -222,29 +222,15 @@ async fn check(env: Env, mode: Mode) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     if mode.token_requests {
-        // A token request, served with the operator's client as every replica serves it: a
-        // TokenReview, a SubjectAccessReview, the issuer and credentials caches.
+        // A token request over HTTPS, served with the operator's client as every replica serves
+        // it: the TLS Secret the chart's flag names (read as the CLI reads it), a TokenReview, a
+        // SubjectAccessReview, the issuer and credentials caches.
         token_requests::wait_issuer_ready(&env, "videosdk").await;
         token_requests::service_account(&env, "backend", &["videosdk"]).await;
         let bearer = token_requests::mint(&env, "backend", token_requests::AUDIENCE, 3600)
             .await
             .unwrap();
-        let endpoint = token_requests::Endpoint::start_with(
-            &env,
-            client,
-            None,
-            10,
-            10,
-            Duration::from_secs(10),
-        )
-        .await;
-        let answer = token_requests::ask_when_listed(
-            &endpoint,
-            &bearer,
-            &token_requests::request("videosdk"),
-        )
-        .await;
-        assert_eq!(answer.status, 200, "{}", answer.body);
+        serve_https(&env, &mode, &rendered, client, &bearer).await;
     }
     assert!(health.leading.load(Ordering::Relaxed));
     let _ = stop.send(());
@@ -281,6 +267,102 @@ async fn check(env: Env, mode: Mode) {
         .delete(&cluster_issuer, &DeleteParams::default())
         .await;
     env.cleanup().await;
+}
+
+/// Serves token requests over HTTPS as the chart's Deployment configures it in `mode`: the TLS
+/// Secret (`tokenRequests.tls.secretName`) created where values.yaml says it is, in the release
+/// namespace, and read through `--token-requests-tls-secret` as rendered, resolved as the CLI
+/// resolves it; asks one token and expects 200.
+async fn serve_https(
+    env: &Env,
+    mode: &Mode,
+    rendered: &[Value],
+    client: kube::Client,
+    bearer: &str,
+) {
+    use videosdk_token_operator::controller::watches::CredentialSecrets;
+    use videosdk_token_operator::listener::{Limits, ListenerStatus};
+    use videosdk_token_operator::token_requests as endpoint;
+    let deployment = rendered
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("the chart renders a Deployment");
+    let args: Vec<&str> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let flag = args
+        .iter()
+        .position(|a| *a == "--token-requests-tls-secret")
+        .map(|i| args[i + 1])
+        .expect("--token-requests-tls-secret");
+    let (tls_namespace, tls_name) = videosdk_token_operator::cli::token_requests::tls_secret(
+        flag,
+        &mode.cluster_resource_namespace,
+    );
+    let dir = std::env::temp_dir().join(format!("videosdk-rbac-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = token_requests::certificate::self_signed(&dir, "rbac");
+    let secret_name = mode.values["tokenRequests"]["tls"]["secretName"]
+        .as_str()
+        .expect("tokenRequests.tls.secretName");
+    env.apply(objects::in_namespace(
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": secret_name},
+               "stringData": {"tls.crt": cert, "tls.key": key}}),
+        &mode.release_namespace,
+    ))
+    .await;
+    let settings = endpoint::Settings {
+        rate: std::num::NonZeroU32::new(10).unwrap(),
+        burst: std::num::NonZeroU32::new(10).unwrap(),
+        cluster_resource_namespace: mode.cluster_resource_namespace.clone(),
+        namespace: mode.watch_namespace.clone(),
+        ..token_requests::settings(env)
+    };
+    let server = endpoint::Server::start(client.clone(), settings, Default::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let serving = tokio::spawn(endpoint::tls::serve(
+        listener,
+        endpoint::router(server),
+        Arc::new(CredentialSecrets::new(client)),
+        tls_namespace.clone(),
+        tls_name.clone(),
+        Limits::new(16, 16),
+        Arc::new(ListenerStatus::new("token requests", address)),
+        std::future::pending(),
+    ));
+    let path = endpoint::PATH.replace("{namespace}", env.namespace());
+    let body = token_requests::request("videosdk").to_string();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let connected = token_requests::connect_tls(address, &[&cert]).await;
+        let failure = match connected {
+            Ok((stream, _)) => {
+                let answer =
+                    token_requests::http::post_over(stream, &path, Some(bearer), body.as_bytes())
+                        .await
+                        .unwrap();
+                if answer.status == 200 {
+                    break;
+                }
+                format!("{} {}", answer.status, answer.body)
+            }
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no token over HTTPS from the TLS Secret {tls_namespace}/{tls_name} (the chart's flag \
+             {flag:?}; the Secret is {}/{secret_name}): {failure}",
+            mode.release_namespace
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    serving.abort();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The default install with token requests and rollout restarts on: everything cluster-wide.
@@ -326,6 +408,35 @@ async fn rbac_binds_exactly_what_the_operator_uses_watching_one_namespace() {
         watch_namespace: Some(ns),
         cluster_resource_namespace: home,
         token_requests: false,
+    };
+    check(env, mode).await;
+}
+
+/// A scoped install with token requests on, whose release namespace (the operator's, and the
+/// chart's TLS Secret's), watched namespace and cluster resource namespace all differ: the TLS
+/// Secret is read from the release namespace, with a Role there (review of issue 20: the chart
+/// passed a bare name, read from the cluster resource namespace, where nothing granted it).
+#[tokio::test]
+async fn rbac_binds_exactly_what_the_operator_uses_serving_https_watching_one_namespace() {
+    if skipped_on_a_real_cluster("needs the in-memory API server's access accounting") {
+        return;
+    }
+    let Some(mut env) = Env::start("rbac-https").await else {
+        return;
+    };
+    env.stop_operator().await;
+    let ns = env.namespace().to_owned();
+    let (home, shared) = (format!("{ns}-system"), format!("{ns}-shared"));
+    env.apply(objects::namespace(&home)).await;
+    env.apply(objects::namespace(&shared)).await;
+    let mode = Mode {
+        values: json!({"watchNamespace": ns, "clusterResourceNamespace": shared,
+                       "rolloutRestarts": {"enabled": true},
+                       "tokenRequests": {"enabled": true, "tls": {"secretName": "tls"}}}),
+        release_namespace: home,
+        watch_namespace: Some(ns),
+        cluster_resource_namespace: shared,
+        token_requests: true,
     };
     check(env, mode).await;
 }
