@@ -300,6 +300,7 @@ async fn the_metrics_port_closes_slow_and_silent_connections_and_readyz_names_a_
 
 #[tokio::test]
 async fn readyz_fails_while_the_https_listener_has_no_usable_certificate() {
+    let _cpu = CPU_HEAVY.lock().await;
     let Some(env) = setup("listeners-cert", json!({})).await else {
         return;
     };

@@ -63,6 +63,9 @@ struct Mode {
 /// Runs the operator as `mode` configures it through every flow the mode allows, and checks that
 /// what it used is exactly what the chart binds in that mode.
 async fn check(env: Env, mode: Mode) {
+    // Certificates, TLS handshakes and a whole operator's flows: kept apart from the soak's
+    // time budget, as the other token request tests are.
+    let _cpu = CPU_HEAVY.lock().await;
     let ns = env.namespace().to_owned();
     let user = format!("system:serviceaccount:{}:{RELEASE}", mode.release_namespace);
     let Some(rendered) = files::helm_template(RELEASE, &mode.release_namespace, &mode.values)
