@@ -6,7 +6,7 @@
 //! port's whole cap gets only its share, so the kubelet's probes are still answered.
 
 use super::token_requests::{
-    AUDIENCE, certificate, connect_tls, http, mint, request, settings, setup,
+    AUDIENCE, certificate, connect_tls, http, mint, request, serve_https, setup,
 };
 use super::*;
 use axum::response::IntoResponse;
@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use videosdk_token_operator::endpoints;
 use videosdk_token_operator::listener::{self, Limits, ListenerStatus};
 use videosdk_token_operator::operator::Health;
-use videosdk_token_operator::token_requests::{self, Server};
+use videosdk_token_operator::token_requests;
 
 /// The timeouts of these tests.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -93,23 +93,10 @@ async fn the_https_token_endpoint_closes_slow_and_silent_connections_and_refuses
                      "stringData": {"tls.crt": cert, "tls.key": key}}),
     )
     .await;
-    let settings = settings(&env);
-    let server = Server::start(env.t.client.clone(), settings, Default::default());
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = tcp.local_addr().unwrap();
-    let secrets = Arc::new(
-        videosdk_token_operator::controller::watches::CredentialSecrets::new(env.t.client.clone()),
-    );
-    tokio::spawn(token_requests::tls::serve(
-        tcp,
-        token_requests::router(server),
-        secrets,
-        env.namespace().to_owned(),
-        "listeners-tls".to_owned(),
-        limits(3),
-        Arc::new(ListenerStatus::new("token requests", address)),
-        std::future::pending(),
-    ));
+    let address = serve_https(&env, "listeners-tls", limits(3), |address| {
+        Arc::new(ListenerStatus::new("token requests", address))
+    })
+    .await;
     let path = token_requests::PATH.replace("{namespace}", env.namespace());
     let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
     let body = request("videosdk").to_string();
@@ -314,24 +301,10 @@ async fn readyz_fails_while_the_https_listener_has_no_usable_certificate() {
         None,
         limits(8),
     ));
-    let settings = settings(&env);
-    let server = Server::start(env.t.client.clone(), settings, Default::default());
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = tcp.local_addr().unwrap();
-    let status = health.listeners.register("token requests", address);
-    let secrets = Arc::new(
-        videosdk_token_operator::controller::watches::CredentialSecrets::new(env.t.client.clone()),
-    );
-    tokio::spawn(token_requests::tls::serve(
-        tcp,
-        token_requests::router(server),
-        secrets,
-        env.namespace().to_owned(),
-        "listeners-cert".to_owned(),
-        limits(8),
-        status,
-        std::future::pending(),
-    ));
+    let address = serve_https(&env, "listeners-cert", limits(8), |address| {
+        health.listeners.register("token requests", address)
+    })
+    .await;
     // No Secret yet: handshakes fail, and /readyz says why.
     let expected = format!(
         "the token requests listener on {address} has no usable certificate: TLS Secret {}/listeners-cert does not exist",

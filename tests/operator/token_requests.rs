@@ -160,6 +160,35 @@ pub async fn wait_issuer_ready(env: &Env, name: &str) {
 }
 
 /// An issuer `videosdk` (with `policy`) Ready, and `backend` granted it.
+/// Serves the endpoint with [`settings`] over HTTPS on a free loopback port, with the
+/// certificate of the TLS Secret `secret` of `env`'s namespace; `status` makes the listener's
+/// status for its address. Returns the address.
+pub async fn serve_https(
+    env: &Env,
+    secret: &str,
+    limits: Limits,
+    status: impl FnOnce(std::net::SocketAddr) -> Arc<ListenerStatus>,
+) -> std::net::SocketAddr {
+    let server = Server::start(env.t.client.clone(), settings(env), Default::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let status = status(address);
+    let secrets = Arc::new(
+        videosdk_token_operator::controller::watches::CredentialSecrets::new(env.t.client.clone()),
+    );
+    tokio::spawn(token_requests::tls::serve(
+        listener,
+        token_requests::router(server),
+        secrets,
+        env.namespace().to_owned(),
+        secret.to_owned(),
+        limits,
+        status,
+        std::future::pending(),
+    ));
+    address
+}
+
 /// The endpoint's settings for `env`: its namespace served, a 10 s cache of 100 answers, 100
 /// requests per second per caller, the operator's default budgets and `--max-ttl`.
 pub fn settings(env: &Env) -> Settings {
@@ -575,23 +604,10 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
                "stringData": {"tls.crt": cert, "tls.key": key}})
     };
     env.apply(tls_secret(&first_cert, &first_key)).await;
-    let settings = settings(&env);
-    let server = Server::start(env.t.client.clone(), settings, Default::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let secrets = Arc::new(
-        videosdk_token_operator::controller::watches::CredentialSecrets::new(env.t.client.clone()),
-    );
-    tokio::spawn(token_requests::tls::serve(
-        listener,
-        token_requests::router(server),
-        secrets,
-        env.namespace().to_owned(),
-        "token-requests-tls".to_owned(),
-        Limits::new(64, 64),
-        Arc::new(ListenerStatus::new("token requests", address)),
-        std::future::pending(),
-    ));
+    let address = serve_https(&env, "token-requests-tls", Limits::new(64, 64), |address| {
+        Arc::new(ListenerStatus::new("token requests", address))
+    })
+    .await;
     let path = token_requests::PATH.replace("{namespace}", env.namespace());
     let bearer = mint(&env, "backend", AUDIENCE, 3600).await.unwrap();
     let body = request("videosdk").to_string();
