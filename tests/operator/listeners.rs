@@ -6,7 +6,7 @@
 //! port's whole cap gets only its share, so the kubelet's probes are still answered.
 
 use super::token_requests::{
-    AUDIENCE, certificate, connect_tls, http, mint, request, serve_https, setup,
+    AUDIENCE, apply_self_signed_tls, connect_tls, http, mint, request, serve_https, setup,
 };
 use super::*;
 use axum::response::IntoResponse;
@@ -84,15 +84,7 @@ async fn the_https_token_endpoint_closes_slow_and_silent_connections_and_refuses
     let Some(env) = setup("listeners-tls", json!({})).await else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("videosdk-listeners-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = certificate::self_signed(&dir, "listeners");
-    env.apply(
-        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                     "metadata": {"name": "listeners-tls"},
-                     "stringData": {"tls.crt": cert, "tls.key": key}}),
-    )
-    .await;
+    let cert = apply_self_signed_tls(&env, "listeners-tls").await;
     let address = serve_https(&env, "listeners-tls", limits(3), |address| {
         Arc::new(ListenerStatus::new("token requests", address))
     })
@@ -169,7 +161,6 @@ async fn the_https_token_endpoint_closes_slow_and_silent_connections_and_refuses
         assert!(Instant::now() < deadline, "the freed slot was not served");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
     env.cleanup().await;
 }
 
@@ -327,19 +318,10 @@ async fn readyz_fails_while_the_https_listener_has_no_usable_certificate() {
     );
     assert!(body.contains(&expected), "{body}");
     // The Secret appears: served, and ready again.
-    let dir = std::env::temp_dir().join(format!("videosdk-listeners-cert-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = certificate::self_signed(&dir, "listeners-cert");
-    env.apply(
-        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                     "metadata": {"name": "listeners-cert"},
-                     "stringData": {"tls.crt": cert, "tls.key": key}}),
-    )
-    .await;
+    let cert = apply_self_signed_tls(&env, "listeners-cert").await;
     let (status, body) = readyz_until(|status, _| status.ends_with("200 OK")).await;
     assert!(status.ends_with("200 OK"), "{status} {body}");
     assert!(connect_tls(address, &[&cert]).await.is_ok());
-    let _ = std::fs::remove_dir_all(&dir);
     env.cleanup().await;
 }
 

@@ -159,7 +159,22 @@ pub async fn wait_issuer_ready(env: &Env, name: &str) {
     .expect("watching the issuer");
 }
 
-/// An issuer `videosdk` (with `policy`) Ready, and `backend` granted it.
+/// Applies a `kubernetes.io/tls` Secret `name` with a new self-signed certificate for 127.0.0.1;
+/// returns the certificate (PEM), for clients to trust.
+pub async fn apply_self_signed_tls(env: &Env, name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("videosdk-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = certificate::self_signed(&dir, name);
+    let _ = std::fs::remove_dir_all(&dir);
+    env.apply(
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": name},
+               "stringData": {"tls.crt": &cert, "tls.key": key}}),
+    )
+    .await;
+    cert
+}
+
 /// Serves the endpoint with [`settings`] over HTTPS on a free loopback port, with the
 /// certificate of the TLS Secret `secret` of `env`'s namespace; `status` makes the listener's
 /// status for its address. Returns the address.
@@ -206,6 +221,7 @@ pub fn settings(env: &Env) -> Settings {
     }
 }
 
+/// An issuer `videosdk` (with `policy`) Ready, and `backend` granted it.
 pub async fn setup(test: &str, policy: Value) -> Option<Env> {
     let env = Env::start(test).await?;
     env.credentials("creds", SECRET).await;
@@ -594,16 +610,7 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
     let Some(env) = setup("tr-tls", json!({})).await else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("videosdk-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (first_cert, first_key) = certificate::self_signed(&dir, "first");
-    let (second_cert, second_key) = certificate::self_signed(&dir, "second");
-    let tls_secret = |cert: &str, key: &str| {
-        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-               "metadata": {"name": "token-requests-tls"},
-               "stringData": {"tls.crt": cert, "tls.key": key}})
-    };
-    env.apply(tls_secret(&first_cert, &first_key)).await;
+    let first_cert = apply_self_signed_tls(&env, "token-requests-tls").await;
     let address = serve_https(&env, "token-requests-tls", Limits::new(64, 64), |address| {
         Arc::new(ListenerStatus::new("token requests", address))
     })
@@ -642,7 +649,7 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
     );
 
     // cert-manager renews: the Secret changes, new connections get the new certificate.
-    env.apply(tls_secret(&second_cert, &second_key)).await;
+    let second_cert = apply_self_signed_tls(&env, "token-requests-tls").await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (_, served) = connect_tls(address, &[&first_cert, &second_cert])
@@ -662,7 +669,6 @@ async fn https_is_served_from_a_tls_secret_and_follows_its_renewal() {
         .await
         .unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
-    let _ = std::fs::remove_dir_all(&dir);
     env.cleanup().await;
 }
 
