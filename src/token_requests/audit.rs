@@ -8,7 +8,7 @@
 //! spent, a bad namespace) is logged at most once per [`SAMPLE_INTERVAL`] for each status code
 //! and reason; a 429 (past its rate limit or a review budget) or a 403 (RBAC, namespaceSelector,
 //! policy) of an authenticated caller at most once per interval for each caller, code and
-//! reason: else one keep-alive connection with a valid token writes a line per request,
+//! reason (for a 403, the check that refused): else one keep-alive connection with a valid token writes a line per request,
 //! thousands a second. The next line of that key carries `suppressed`, the number of lines left
 //! out since the last one. The request metric (`videosdk_token_requests_total`) still counts
 //! every answer.
@@ -104,6 +104,13 @@ impl Sampler {
     }
 }
 
+/// What a sampled line is told apart by besides caller and code: the check that refused (a
+/// 403's `RBAC`, `NamespaceSelector` or `Policy`), else the refusal's reason word; so a denial
+/// by RBAC is never hidden behind a policy denial logged just before.
+fn sample_reason(refusal: Option<&Refusal>) -> &'static str {
+    refusal.map_or("Granted", |r| r.check.map_or(r.reason, Check::as_str))
+}
+
 /// Whether the line of a refusal `code` is sampled: every refusal before authentication, and
 /// an authenticated caller's 429 and 403.
 fn sampled(authenticated: bool, code: u16) -> bool {
@@ -125,7 +132,7 @@ impl Audit {
         let user = self.caller.as_ref().map_or("", |c| c.username.as_str());
         let suppressed = match refusal {
             Some(_) if sampled(self.caller.is_some(), code) => {
-                match sampler.admit(user, code, reason, Instant::now()) {
+                match sampler.admit(user, code, sample_reason(refusal), Instant::now()) {
                     Some(suppressed) => suppressed,
                     None => return,
                 }
@@ -204,6 +211,24 @@ mod tests {
         assert_eq!(
             sampler.admit("", 401, "Unauthorized", t0 + SAMPLE_INTERVAL * 2),
             Some(0)
+        );
+    }
+
+    #[test]
+    fn a_403_is_sampled_by_the_check_that_refused() {
+        let rbac = Refusal::forbidden(Check::Rbac, "no grant".into());
+        let policy = Refusal::forbidden(Check::Policy, "ttl too long".into());
+        assert_ne!(sample_reason(Some(&rbac)), sample_reason(Some(&policy)));
+        let sampler = Sampler::default();
+        let (caller, t0) = ("system:serviceaccount:media:probe", Instant::now());
+        assert_eq!(
+            sampler.admit(caller, 403, sample_reason(Some(&policy)), t0),
+            Some(0)
+        );
+        assert_eq!(
+            sampler.admit(caller, 403, sample_reason(Some(&rbac)), t0),
+            Some(0),
+            "an RBAC denial right after a policy denial has its own line"
         );
     }
 
