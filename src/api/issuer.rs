@@ -110,7 +110,14 @@ pub struct ClusterVideoSdkIssuerSpec {
 /// Observed state of an issuer.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("default" = {}))]
 pub struct IssuerStatus {
+    /// The `metadata.generation` this status describes. The API server shows 0 until the
+    /// operator first writes the status (a schema default), so that a new issuer reads as not
+    /// yet reconciled (kstatus: InProgress) rather than done.
+    #[serde(default)]
+    #[schemars(extend("default" = 0))]
+    pub observed_generation: i64,
     /// `Ready` is True when the credentials Secret exists and holds a well-formed API key and
     /// secret; otherwise its reason (`SecretNotFound`, `KeyMissing`, ...) says what is wrong.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

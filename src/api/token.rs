@@ -328,7 +328,14 @@ pub struct SecretTemplate {
 /// Observed state of a token, written by the operator.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("default" = {}))]
 pub struct VideoSdkTokenStatus {
+    /// The `metadata.generation` this status describes. The API server shows 0 until the
+    /// operator first writes the status (a schema default), so that a new token reads as not
+    /// yet reconciled (kstatus: InProgress) rather than done.
+    #[serde(default)]
+    #[schemars(extend("default" = 0))]
+    pub observed_generation: i64,
     /// `Ready` is True when the Secret holds a valid token signed for the current spec;
     /// otherwise its reason and message say what is wrong.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

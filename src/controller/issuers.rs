@@ -174,30 +174,23 @@ where
     let previous = previous.cloned().unwrap_or_default();
     let generation = issuer.meta().generation;
     let now = SystemTime::now();
-    let (condition, fingerprint) = match &outcome {
+    let (reason, message, fingerprint) = match &outcome {
         Ok(fingerprint) => (
-            status::ready_condition(
-                Reason::CredentialsValid,
-                format!("credentials are well-formed (API key sha256:{fingerprint})"),
-                generation,
-                &previous.conditions,
-                now,
-            ),
+            Reason::CredentialsValid,
+            format!("credentials are well-formed (API key sha256:{fingerprint})"),
             Some(fingerprint.clone()),
         ),
-        Err(p) => (
-            status::ready_condition(
-                p.reason,
-                p.message.clone(),
-                generation,
-                &previous.conditions,
-                now,
-            ),
-            None,
-        ),
+        Err(p) => (p.reason, p.message.clone(), None),
     };
     let new = IssuerStatus {
-        conditions: vec![condition.clone()],
+        observed_generation: generation.unwrap_or_default(),
+        conditions: status::conditions(
+            reason,
+            message.clone(),
+            generation,
+            &previous.conditions,
+            now,
+        ),
         api_key_fingerprint: fingerprint,
         cluster_resource_namespace,
     };
@@ -216,21 +209,15 @@ where
         &Patch::Apply(&patch),
     )
     .await?;
-    if status::ready_of(&previous.conditions).map(|c| &c.reason) != Some(&condition.reason) {
+    if status::ready_of(&previous.conditions).map(|c| c.reason.as_str()) != Some(reason.as_str()) {
         let type_ = if outcome.is_ok() {
             EventType::Normal
         } else {
             EventType::Warning
         };
-        tracing::info!(issuer = %display::namespaced_name(issuer), reason = %condition.reason, "{}", condition.message);
-        ctx.publish(
-            issuer,
-            type_,
-            &condition.reason,
-            "CheckCredentials",
-            condition.message,
-        )
-        .await;
+        tracing::info!(issuer = %display::namespaced_name(issuer), reason = reason.as_str(), "{message}");
+        ctx.publish(issuer, type_, reason.as_str(), "CheckCredentials", message)
+            .await;
     }
     Ok(())
 }

@@ -47,6 +47,44 @@ pub enum Reason {
     /// Cluster issuer (a Warning Event, not a condition this installation writes): another
     /// installation, with another cluster resource namespace, writes its status.
     ConflictingInstallation,
+    /// Token (`Reconciling` only): a request to the Kubernetes API failed; retried with backoff.
+    ApiError,
+}
+
+/// What a [`Reason`] says about the reconcile, as kstatus and Flux read it (kstatus: cli-utils
+/// `pkg/kstatus/status/generic.go`, `checkGenericProperties`; Flux: fluxcd/pkg `apis/meta`
+/// `ReconcilingCondition`, `StalledCondition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Done: `Ready=True`, no other condition (kstatus: Current).
+    Ready,
+    /// Work for the current generation is pending and the operator goes on by itself (it waits
+    /// for an object a watch brings, or retries): `Reconciling=True` beside `Ready`
+    /// (kstatus: InProgress).
+    Reconciling,
+    /// Only a person can fix it: `Stalled=True` beside `Ready=False` (kstatus: Failed, so that a
+    /// Flux health check fails at once with the reason instead of at its timeout).
+    Stalled,
+}
+
+impl Class {
+    /// The condition type written beside `Ready` for this class, if any.
+    pub fn condition_type(self) -> Option<&'static str> {
+        match self {
+            Class::Ready => None,
+            Class::Reconciling => Some("Reconciling"),
+            Class::Stalled => Some("Stalled"),
+        }
+    }
+
+    /// What kstatus computes for an object whose status is current with this class.
+    pub fn kstatus(self) -> &'static str {
+        match self {
+            Class::Ready => "Current",
+            Class::Reconciling => "InProgress",
+            Class::Stalled => "Failed",
+        }
+    }
 }
 
 /// The kind of object a [`Reason`] is given on.
@@ -60,7 +98,7 @@ pub enum On {
 
 impl Reason {
     /// Every reason, in the README table's order.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 18] = [
         Reason::Issued,
         Reason::IssuerNotFound,
         Reason::IssuerNotReady,
@@ -78,6 +116,7 @@ impl Reason {
         Reason::InvalidPolicy,
         Reason::InvalidNamespaceSelector,
         Reason::ConflictingInstallation,
+        Reason::ApiError,
     ];
 
     /// The reason as it appears in the condition and the Event.
@@ -93,6 +132,37 @@ impl Reason {
     /// The kind of object it is given on.
     pub fn on(self) -> On {
         self.row().1
+    }
+
+    /// The class of the reason, the one place that decides `Reconciling` and `Stalled`:
+    /// - waiting for another object the operator watches, which the same `kubectl apply` or
+    ///   GitOps sync may bring a moment later (the issuer, the credentials Secret that External
+    ///   Secrets or Sealed Secrets create), or an API error it retries: Reconciling;
+    /// - everything a person must change (a spec, a policy, a foreign Secret, a credential
+    ///   value, namespace labels): Stalled.
+    ///
+    /// `IssuerNotReady` is Reconciling on the token: the issuer itself reads Failed with the
+    /// reason a person must fix, and the token follows once it is fixed.
+    pub fn class(self) -> Class {
+        match self {
+            Reason::Issued | Reason::CredentialsValid => Class::Ready,
+            Reason::IssuerNotFound
+            | Reason::IssuerNotReady
+            | Reason::SecretNotFound
+            | Reason::ApiError => Class::Reconciling,
+            Reason::NamespaceNotAllowed
+            | Reason::PolicyViolation
+            | Reason::InvalidSpec
+            | Reason::SecretNotOwned
+            | Reason::SecretRejected
+            | Reason::KeyMissing
+            | Reason::ValueEmpty
+            | Reason::ValueHasWhitespace
+            | Reason::ValueNotUtf8
+            | Reason::InvalidPolicy
+            | Reason::InvalidNamespaceSelector
+            | Reason::ConflictingInstallation => Class::Stalled,
+        }
     }
 
     /// Whether the operator tries again by itself (with backoff) while the reason holds: a
@@ -208,13 +278,19 @@ impl Reason {
                 "a Warning Event on a cluster issuer: another installation of the operator (its cluster resource namespace named in `status.clusterResourceNamespace` and the message) writes its status, so this one leaves the status alone instead of rewriting it in turn",
                 "keep cluster issuers to one installation; to hand one over, remove its status (`kubectl patch cvsi NAME --subresource=status --type=json -p '[{\"op\":\"remove\",\"path\":\"/status\"}]'`)",
             ),
+            Reason::ApiError => (
+                "ApiError",
+                On::Token,
+                "`Reconciling` only (`Ready` keeps its last answer about the Secret's token): a request to the Kubernetes API failed; the message names the request and the HTTP status",
+                "none if it passes; else check the API server and the operator's RBAC",
+            ),
         }
     }
 
     /// The README's troubleshooting table, one row per reason.
     pub fn troubleshooting_table() -> String {
         let mut out = String::from(
-            "| reason | on | retried | what it means | what to do |\n|---|---|---|---|---|\n",
+            "| reason | on | kstatus | retried | what it means | what to do |\n|---|---|---|---|---|---|\n",
         );
         for reason in Reason::ALL {
             let (name, on, meaning, action) = reason.row();
@@ -234,8 +310,13 @@ impl Reason {
             } else {
                 "on a change"
             };
+            let class = reason.class();
+            let kstatus = match class.condition_type() {
+                Some(condition) => format!("{} (`{condition}`)", class.kstatus()),
+                None => class.kstatus().to_owned(),
+            };
             out.push_str(&format!(
-                "| {name} | {on} | {retried} | {meaning} | {action} |\n"
+                "| {name} | {on} | {kstatus} | {retried} | {meaning} | {action} |\n"
             ));
         }
         out
@@ -269,6 +350,31 @@ mod tests {
         assert!(Reason::IssuerNotFound.retried());
         assert!(!Reason::KeyMissing.retried());
         assert!(!Reason::Issued.retried());
+    }
+
+    /// Every reason has a class, and exactly the ready ones are Ready; the bad input the issue
+    /// names (a spec, a policy, a foreign Secret, a missing key) reads Failed.
+    #[test]
+    fn every_reason_is_classified_and_bad_input_stalls() {
+        for reason in Reason::ALL {
+            assert_eq!(reason.class() == Class::Ready, reason.ready(), "{reason}");
+        }
+        for stalled in [
+            Reason::InvalidSpec,
+            Reason::PolicyViolation,
+            Reason::SecretNotOwned,
+            Reason::KeyMissing,
+            Reason::NamespaceNotAllowed,
+        ] {
+            assert_eq!(stalled.class(), Class::Stalled, "{stalled}");
+        }
+        for reconciling in [
+            Reason::IssuerNotFound,
+            Reason::ApiError,
+            Reason::SecretNotFound,
+        ] {
+            assert_eq!(reconciling.class(), Class::Reconciling, "{reconciling}");
+        }
     }
 
     /// The README's troubleshooting table is this module's, word for word.

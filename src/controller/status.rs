@@ -1,5 +1,6 @@
-//! The status the operator writes: the `Ready` condition and what it says about the stored
-//! token. Built whole and compared with the current one, so that an unchanged status is never
+//! The status the operator writes: `observedGeneration`, the `Ready` condition (with
+//! `Reconciling` or `Stalled` beside it, as kstatus reads them) and what it says about the
+//! stored token. Built whole and compared with the current one, so that an unchanged status is never
 //! written again.
 
 use super::reason::Reason;
@@ -8,28 +9,87 @@ use crate::time;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use std::time::SystemTime;
 
-/// The condition type the operator maintains.
+/// The condition type that says whether the object is usable.
 pub const READY: &str = "Ready";
 
-/// The `Ready` condition, keeping `lastTransitionTime` from `previous` when the status did not
-/// flip (API conventions: it marks the last change of status, not of reason or message).
-pub fn ready_condition(
+/// The conditions beside `Ready` that the operator writes, both "abnormal-true": present, with
+/// status True, only while they hold, and removed otherwise (kstatus README, "Conditions":
+/// "the absence of any conditions means everything is normal"; Flux's runtime deletes them
+/// when a reconcile ends). Removing rather than writing False keeps `kubectl describe` short and
+/// reads the same to kstatus, which only looks for status True
+/// (cli-utils `pkg/kstatus/status/generic.go`, `checkGenericProperties`).
+pub const ABNORMAL_TRUE: [&str; 2] = ["Reconciling", "Stalled"];
+
+/// The conditions of a status whose `Ready` has `reason` and `message`: `Ready`, and beside it
+/// `Reconciling` or `Stalled` by [`Reason::class`] with the same reason and message. Each keeps
+/// its `lastTransitionTime` from `previous` while its status does not flip (API conventions: it
+/// marks the last change of status, not of reason or message).
+pub fn conditions(
     reason: Reason,
     message: String,
     generation: Option<i64>,
     previous: &[Condition],
     now: SystemTime,
+) -> Vec<Condition> {
+    let ready = if reason.ready() { "True" } else { "False" };
+    let mut conditions = vec![condition(
+        READY, ready, reason, &message, generation, previous, now,
+    )];
+    if let Some(type_) = reason.class().condition_type() {
+        conditions.push(condition(
+            type_, "True", reason, &message, generation, previous, now,
+        ));
+    }
+    conditions
+}
+
+/// `conditions` with `Reconciling=True` for `reason` and `message` added (or replacing one),
+/// `Stalled` removed, `Ready` kept: the status of a retry after an API error, which says nothing
+/// new about the Secret's token.
+pub fn retrying(
+    conditions: &[Condition],
+    reason: Reason,
+    message: String,
+    generation: Option<i64>,
+    now: SystemTime,
+) -> Vec<Condition> {
+    let mut out: Vec<Condition> = conditions
+        .iter()
+        .filter(|c| !ABNORMAL_TRUE.contains(&c.type_.as_str()))
+        .cloned()
+        .collect();
+    out.push(condition(
+        "Reconciling",
+        "True",
+        reason,
+        &message,
+        generation,
+        conditions,
+        now,
+    ));
+    out
+}
+
+/// One condition, its `lastTransitionTime` kept from the condition of that type in `previous`
+/// when that had the same status.
+fn condition(
+    type_: &str,
+    status: &str,
+    reason: Reason,
+    message: &str,
+    generation: Option<i64>,
+    previous: &[Condition],
+    now: SystemTime,
 ) -> Condition {
-    let status = if reason.ready() { "True" } else { "False" };
     let last_transition_time = previous
         .iter()
-        .find(|c| c.type_ == READY && c.status == status)
+        .find(|c| c.type_ == type_ && c.status == status)
         .map_or_else(|| time::to_k8s(now), |c| c.last_transition_time.clone());
     Condition {
-        type_: READY.to_owned(),
+        type_: type_.to_owned(),
         status: status.to_owned(),
         reason: reason.as_str().to_owned(),
-        message,
+        message: message.to_owned(),
         observed_generation: generation,
         last_transition_time,
     }
@@ -55,10 +115,16 @@ pub struct TokenTimes {
     pub renew_now_handled: Option<String>,
 }
 
-/// Status of a token whose Secret holds a good token.
-pub fn ready(condition: Condition, times: TokenTimes, secret_name: String) -> VideoSdkTokenStatus {
+/// Status of a token whose Secret holds a good token, for `generation`.
+pub fn ready(
+    conditions: Vec<Condition>,
+    generation: Option<i64>,
+    times: TokenTimes,
+    secret_name: String,
+) -> VideoSdkTokenStatus {
     VideoSdkTokenStatus {
-        conditions: vec![condition],
+        observed_generation: generation.unwrap_or_default(),
+        conditions,
         token_id: times.token_id,
         not_before: Some(times.not_before),
         not_after: Some(times.not_after),
@@ -75,11 +141,13 @@ pub fn ready(condition: Condition, times: TokenTimes, secret_name: String) -> Vi
 /// failure is counted.
 pub fn not_ready(
     previous: &VideoSdkTokenStatus,
-    condition: Condition,
+    conditions: Vec<Condition>,
+    generation: Option<i64>,
     now: SystemTime,
 ) -> VideoSdkTokenStatus {
     VideoSdkTokenStatus {
-        conditions: vec![condition],
+        observed_generation: generation.unwrap_or_default(),
+        conditions,
         failed_issuance_attempts: Some(
             previous
                 .failed_issuance_attempts

@@ -344,3 +344,40 @@ fn dev_help_says_token_requests_are_served_by_default() {
         "{help}"
     );
 }
+
+/// `kubectl wait --for=condition=Ready` on a token, as the README documents it: it returns once
+/// the operator issued the token (and at once for a token already Ready).
+#[test]
+fn kubectl_wait_for_ready_returns_once_the_token_is_issued() {
+    if !have("kubectl") || !have("bash") {
+        println!(
+            "SKIPPED kubectl_wait_for_ready_returns_once_the_token_is_issued: needs kubectl and bash"
+        );
+        return;
+    }
+    let dev = start(&[]);
+    let export = &dev.commands()[0];
+    assert!(export.starts_with("export KUBECONFIG="), "{}", dev.banner);
+    let script = format!(
+        "set -eo pipefail\n{export}\nkubectl wait --for=condition=Ready videosdktoken/participant videosdktoken/moderator --timeout=60s\n\
+         kubectl wait --for=condition=Ready videosdkissuer/videosdk --timeout=60s\n"
+    );
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "kubectl wait failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "videosdktoken.videosdk.live/participant condition met",
+        "videosdktoken.videosdk.live/moderator condition met",
+        "videosdkissuer.videosdk.live/videosdk condition met",
+    ] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+    dev.stop();
+}

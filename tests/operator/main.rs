@@ -9,6 +9,7 @@
 #![allow(unreachable_pub, missing_docs)]
 
 mod bad_input;
+mod kstatus;
 mod lifecycle;
 mod listeners;
 mod logs;

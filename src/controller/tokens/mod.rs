@@ -13,6 +13,7 @@ mod write;
 
 pub(crate) use warm_up::warm_up;
 
+use crate::api::VideoSdkToken;
 use crate::controller::cached::CachedToken;
 use crate::controller::context::Context;
 use crate::controller::error::Error;
@@ -38,26 +39,38 @@ pub(crate) async fn reconcile(
     }
     let now = SystemTime::now();
     let started = std::time::Instant::now();
-    let mut inputs = gather::gather(&token, &ctx).await?;
+    let result = reconcile_token(&token, &ctx, now).await;
+    match &result {
+        Ok(_) => ctx.metrics.observe_reconcile(started.elapsed()),
+        Err(error) => write::retrying(&token, &ctx, error, now).await,
+    }
+    result
+}
+
+/// Gathers, plans and writes, once more when the Secret changed in between.
+async fn reconcile_token(
+    token: &VideoSdkToken,
+    ctx: &Context,
+    now: SystemTime,
+) -> Result<Action, Error> {
+    let mut inputs = gather::gather(token, ctx).await?;
     let mut attempts = 0;
     let action = loop {
-        let plan = plan::plan(&token, &inputs, now, token::new_token_id()?)?;
-        match write::write(&token, &ctx, plan, &inputs, now).await? {
+        let plan = plan::plan(token, &inputs, now, token::new_token_id()?)?;
+        match write::write(token, ctx, plan, &inputs, now).await? {
             write::Outcome::Done(action) => break action,
             // A Secret of that name appeared, or changed since it was read: read it and decide
             // again, once; a Secret that keeps changing is left to the retry with backoff.
             write::Outcome::SecretChanged if attempts == 0 => {
                 attempts += 1;
-                let secret_name = crate::controller::secret::secret_name(&token);
-                inputs.existing =
-                    gather::read_secret(&ctx, &inputs.namespace, &secret_name).await?;
+                let secret_name = crate::controller::secret::secret_name(token);
+                inputs.existing = gather::read_secret(ctx, &inputs.namespace, &secret_name).await?;
             }
             write::Outcome::SecretChanged => {
                 return Err(Error::SecretChanging);
             }
         }
     };
-    ctx.metrics.observe_reconcile(started.elapsed());
     Ok(action)
 }
 

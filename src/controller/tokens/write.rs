@@ -105,7 +105,7 @@ pub(super) async fn write(
             };
             let announce_ignored = !ignored.is_empty()
                 && status::ready_of(&previous.conditions).map(|c| &c.message) != Some(&message);
-            let condition = status::ready_condition(
+            let conditions = status::conditions(
                 Reason::Issued,
                 message.clone(),
                 generation,
@@ -119,7 +119,7 @@ pub(super) async fn write(
                 renewal_time: time::to_k8s(issued.renewal_time),
                 renew_now_handled: issued.renew_now_handled.clone(),
             };
-            let new_status = status::ready(condition, times, secret_name.clone());
+            let new_status = status::ready(conditions, generation, times, secret_name.clone());
             // The Event before the status: a reader who sees the new status finds its Event.
             if let Some(reason) = issued.resigned {
                 ctx.metrics.count_issuance(reason);
@@ -181,14 +181,15 @@ async fn not_ready(
 ) -> Result<Outcome, Error> {
     ctx.memory.forget_errors(token);
     let was = status::ready_of(&previous.conditions).map(|c| c.reason.clone());
-    let condition = status::ready_condition(
+    let generation = token.meta().generation;
+    let conditions = status::conditions(
         problem.reason,
         problem.message.clone(),
-        token.meta().generation,
+        generation,
         &previous.conditions,
         now,
     );
-    let new_status = status::not_ready(previous, condition, now);
+    let new_status = status::not_ready(previous, conditions, generation, now);
     let failures = new_status.failed_issuance_attempts.unwrap_or(1);
     if was.as_deref() != Some(problem.reason.as_str()) {
         tracing::warn!(token = %display::namespaced_name(token), reason = problem.reason.as_str(), "{}", problem.message);
@@ -208,6 +209,52 @@ async fn not_ready(
         u32::try_from(failures).unwrap_or(u32::MAX),
         remaining(ctx.memory.expiry(token, token.status.as_ref()), now),
     ))))
+}
+
+/// Reports a reconcile that failed with `error` and is retried with backoff: `Reconciling=True`
+/// with reason `ApiError` and a message naming the failure (HTTP status and reason, never the
+/// client library's text), `Ready` and `observedGeneration` as they were (they describe the
+/// token the Secret still holds). Nothing is written for an error that is not an API error. A
+/// failure of this write too (the API server is down) is only logged: the retry comes anyway.
+pub(super) async fn retrying(token: &VideoSdkToken, ctx: &Context, error: &Error, now: SystemTime) {
+    let Some(message) = retry_message(error) else {
+        return;
+    };
+    let previous = token.status.clone().unwrap_or_default();
+    let new = VideoSdkTokenStatus {
+        conditions: status::retrying(
+            &previous.conditions,
+            Reason::ApiError,
+            message,
+            token.meta().generation,
+            now,
+        ),
+        ..previous.clone()
+    };
+    if let Err(error) = write_status(token, ctx, &previous, new).await {
+        tracing::debug!(token = %display::namespaced_name(token), kind = error.metric_label(), "the Reconciling condition of a retry was not written");
+    }
+}
+
+/// The message of `Reconciling=True` after `error`, if it is an API error: the answer's HTTP
+/// status and reason (Kubernetes API conventions, "HTTP Status codes"), or that the API server
+/// could not be reached.
+fn retry_message(error: &Error) -> Option<String> {
+    let what = match error {
+        Error::Kube(kube::Error::Api(status)) => format!(
+            "the Kubernetes API answered {} {}",
+            status.code,
+            if status.reason.is_empty() {
+                "to a request"
+            } else {
+                status.reason.as_str()
+            }
+        ),
+        Error::Kube(_) => "the Kubernetes API could not be reached".to_owned(),
+        Error::SecretChanging => "the Secret changed again while it was being written".to_owned(),
+        Error::Sign(_) | Error::Decode(_) => return None,
+    };
+    Some(format!("{what}; retrying with backoff"))
 }
 
 /// The resourceVersion the Secret must still have when it is written ([`write_guard`]): the

@@ -459,7 +459,7 @@ fn status_left_as_is() {
         "conditions": [{"type": "Ready", "status": "True", "reason": "Issued", "message": "ok",
                         "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 3}],
         "tokenId": "0b6e", "notAfter": "2026-01-02T00:00:00Z", "secretName": "t",
-        "failedIssuanceAttempts": 0,
+        "failedIssuanceAttempts": 0, "observedGeneration": 3,
     });
     let mut obj = token(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"]}));
     obj["status"] = status.clone();

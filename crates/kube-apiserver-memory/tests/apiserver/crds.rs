@@ -148,3 +148,74 @@ async fn custom_resources_need_a_resource_version_to_be_replaced() {
     );
     t.cleanup().await;
 }
+
+/// A structural-schema `default` on `status` and inside it: a new object reads with the
+/// defaulted status although create drops the status it was sent (kube-apiserver defaults what
+/// it reads from etcd; apiextensions-apiserver `pkg/registry/customresource`,
+/// `PrepareForCreate`, then the storage codec's defaulting), and a status write that leaves the
+/// field out or removes the whole status reads the default again. The operator's kinds rely on
+/// it so that kstatus reads a new object as InProgress (`observedGeneration: 0`).
+#[tokio::test]
+async fn a_status_default_fills_new_objects_and_status_writes() {
+    let t = TestCluster::new("status-default").await;
+    let mut crd = test_crd("statusdefaults", "StatusDefault", true, true);
+    let mut crd_value = serde_json::to_value(&crd).unwrap();
+    crd_value["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"] = json!({
+        "type": "object", "default": {},
+        "properties": {
+            "observedGeneration": {"type": "integer", "format": "int64", "default": 0},
+            "phase": {"type": "string"}
+        }
+    });
+    crd = serde_json::from_value(crd_value).unwrap();
+    t.apply_crds(&[crd]).await;
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        t.client.clone(),
+        &t.namespace,
+        &resource("statusdefaults", "StatusDefault"),
+    );
+    let mut object = widget("d", json!({"size": 1}));
+    object.types.as_mut().unwrap().kind = "StatusDefault".into();
+    object.data["status"] = json!({"observedGeneration": 7});
+    let created = api.create(&PostParams::default(), &object).await.unwrap();
+    assert_eq!(created.data["status"], json!({"observedGeneration": 0}));
+    assert_eq!(
+        api.get("d").await.unwrap().data["status"],
+        json!({"observedGeneration": 0})
+    );
+    let pp = PatchParams::default();
+    let written = api
+        .patch_status("d", &pp, &Patch::Merge(json!({"status": {"phase": "Up"}})))
+        .await
+        .unwrap();
+    assert_eq!(
+        written.data["status"],
+        json!({"observedGeneration": 0, "phase": "Up"})
+    );
+    let written = api
+        .patch_status(
+            "d",
+            &pp,
+            &Patch::Merge(json!({"status": {"observedGeneration": 1}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(written.data["status"]["observedGeneration"], 1);
+    let removed = api
+        .patch_status(
+            "d",
+            &pp,
+            &Patch::<()>::Json(
+                serde_json::from_value(json!([{"op": "remove", "path": "/status"}])).unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed.data["status"], json!({"observedGeneration": 0}));
+    let updated = api
+        .patch("d", &pp, &Patch::Merge(json!({"spec": {"size": 2}})))
+        .await
+        .unwrap();
+    assert_eq!(updated.data["status"], json!({"observedGeneration": 0}));
+    t.cleanup().await;
+}
