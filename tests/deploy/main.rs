@@ -24,7 +24,9 @@
 //!   its comment says);
 //! - [`alerts`]: the alerts are one file that the README shows and the chart's PrometheusRule
 //!   reads;
-//! - [`dockerfile`]: the `Dockerfile` builds what CI builds and runs as non-root.
+//! - [`dockerfile`]: the `Dockerfile` builds what CI builds and runs as non-root;
+//! - [`argocd`]: Argo CD's health checks under `deploy/argocd/` give each status the operator
+//!   writes its health, run in a Lua 5.1 interpreter; the README's `argocd-cm` snippet is them.
 //!
 //! `cargo test --test deploy`.
 
@@ -33,6 +35,7 @@
 #![allow(unreachable_pub, missing_docs)]
 
 mod alerts;
+mod argocd;
 mod chart;
 mod dockerfile;
 mod examples;

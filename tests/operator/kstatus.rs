@@ -144,6 +144,11 @@ async fn kstatus_reads_every_step_of_a_token_and_an_issuer_right() {
     let Some(env) = Env::start("kstatus").await else {
         return;
     };
+    let mut fixtures = Fixtures::default();
+    let namespace = env.namespace().to_owned();
+    let mut record = |kind: &'static str, name: &str, object: &Value| {
+        fixtures.record(kind, name, object, &namespace)
+    };
     let tokens = Raw::new::<VideoSdkToken>(&env);
     let issuers = Raw::new::<VideoSdkIssuer>(&env);
     let token = |spec: Value| {
@@ -159,7 +164,9 @@ async fn kstatus_reads_every_step_of_a_token_and_an_issuer_right() {
         .await;
     assert_eq!(created["status"], json!({"observedGeneration": 0}));
     expect(&created, Status::InProgress, "a new token");
-    tokens.step("t", "IssuerNotFound", Status::InProgress).await;
+    record(TOKEN, "progressing_new", &created);
+    let object = tokens.step("t", "IssuerNotFound", Status::InProgress).await;
+    record(TOKEN, "progressing_issuerNotFound", &object);
 
     let created = issuers
         .create(
@@ -169,27 +176,34 @@ async fn kstatus_reads_every_step_of_a_token_and_an_issuer_right() {
         )
         .await;
     expect(&created, Status::InProgress, "a new issuer");
-    issuers
+    record(ISSUER, "progressing_new", &created);
+    let object = issuers
         .step("videosdk", "SecretNotFound", Status::InProgress)
         .await;
-    tokens.step("t", "IssuerNotReady", Status::InProgress).await;
+    record(ISSUER, "progressing_secretNotFound", &object);
+    let object = tokens.step("t", "IssuerNotReady", Status::InProgress).await;
+    record(TOKEN, "progressing_issuerNotReady", &object);
     env.apply(
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
                      "stringData": {"apiKey": API_KEY}}),
     )
     .await;
-    issuers.step("videosdk", "KeyMissing", Status::Failed).await;
+    let object = issuers.step("videosdk", "KeyMissing", Status::Failed).await;
+    record(ISSUER, "degraded_keyMissing", &object);
     env.credentials("creds", SECRET).await;
-    issuers
+    let object = issuers
         .step("videosdk", "CredentialsValid", Status::Current)
         .await;
-    tokens.step("t", "Issued", Status::Current).await;
+    record(ISSUER, "healthy_credentialsValid", &object);
+    let object = tokens.step("t", "Issued", Status::Current).await;
+    record(TOKEN, "healthy_issued", &object);
 
     // A spec change reads InProgress until the operator has acted on it.
     let changed = tokens
         .patch("t", json!({"spec": {"permissions": ["ask_join"]}}))
         .await;
     expect(&changed, Status::InProgress, "a token's spec change");
+    record(TOKEN, "progressing_specChanged", &changed);
     tokens.step("t", "Issued", Status::Current).await;
 
     // The issuer's policy refuses what the token asks: Failed, with the reason.
@@ -200,10 +214,12 @@ async fn kstatus_reads_every_step_of_a_token_and_an_issuer_right() {
         )
         .await;
     expect(&changed, Status::InProgress, "an issuer's spec change");
+    record(ISSUER, "progressing_specChanged", &changed);
     issuers
         .step("videosdk", "CredentialsValid", Status::Current)
         .await;
-    tokens.step("t", "PolicyViolation", Status::Failed).await;
+    let object = tokens.step("t", "PolicyViolation", Status::Failed).await;
+    record(TOKEN, "degraded_policyViolation", &object);
     tokens
         .patch("t", json!({"spec": {"permissions": ["allow_join"]}}))
         .await;
@@ -218,7 +234,8 @@ async fn kstatus_reads_every_step_of_a_token_and_an_issuer_right() {
     tokens
         .patch("t", json!({"spec": {"secretName": "taken"}}))
         .await;
-    tokens.step("t", "SecretNotOwned", Status::Failed).await;
+    let object = tokens.step("t", "SecretNotOwned", Status::Failed).await;
+    record(TOKEN, "degraded_secretNotOwned", &object);
     env.delete_secret("taken").await;
     tokens.step("t", "Issued", Status::Current).await;
 
@@ -246,9 +263,11 @@ async fn kstatus_reads_every_step_of_a_token_and_an_issuer_right() {
         );
         assert!(condition(&retrying, "Stalled").is_none());
         expect(&retrying, Status::InProgress, "a retry after an API error");
+        record(TOKEN, "progressing_apiError", &retrying);
         server.clear_faults();
         let recovered = tokens.step("t", "Issued", Status::Current).await;
         assert_eq!(recovered["status"]["renewNowHandled"], "1");
+        record(TOKEN, "healthy_renewed", &recovered);
     } else {
         skipped_on_a_real_cluster("an API error on demand needs the in-memory API server's faults");
     }
@@ -277,8 +296,133 @@ async fn kstatus_reads_every_step_of_a_token_and_an_issuer_right() {
     tokens.patch("t", release.clone()).await;
     issuers.patch("videosdk", release).await;
     env.wait_token_gone("t").await;
+    fixtures.sync();
     env.cleanup().await;
 }
 
+const TOKEN: &str = "VideoSdkToken";
+const ISSUER: &str = "VideoSdkIssuer";
+
 /// The annotation that asks for a re-sign.
 const RENEW_NOW: &str = videosdk_token_operator::api::RENEW_NOW_ANNOTATION;
+
+/// The statuses the test observed, as Argo CD's health checks under
+/// `deploy/argocd/resource_customizations/videosdk.live/` read them: each kept there as
+/// `testdata/<name>.yaml`, which `cargo test --test deploy argocd` runs through the checks in a
+/// Lua 5.1 interpreter. `VIDEOSDK_WRITE_ARGOCD_FIXTURES=1` writes them; otherwise each observed
+/// object must equal its file once times, uids, token ids and the namespace are made fixed.
+#[derive(Default)]
+struct Fixtures {
+    /// (kind, file name without `.yaml`, the object normalised).
+    seen: Vec<(&'static str, String, Value)>,
+}
+
+/// The namespace the fixtures show instead of the test's own.
+const FIXTURE_NAMESPACE: &str = "apps";
+/// The time every fixture shows instead of each time the operator wrote.
+const FIXTURE_TIME: &str = "2026-01-01T00:00:00Z";
+
+impl Fixtures {
+    /// Keeps `object` (of `kind`) as fixture `name`; for the issuer, also as the cluster
+    /// issuer's (the same status, written by the same code, `controller::issuers::write`).
+    fn record(&mut self, kind: &'static str, name: &str, object: &Value, namespace: &str) {
+        let mut object = normalised(object, namespace);
+        self.seen.push((kind, name.to_owned(), object.clone()));
+        if kind == "VideoSdkIssuer" {
+            object["kind"] = json!("ClusterVideoSdkIssuer");
+            if let Some(meta) = object["metadata"].as_object_mut() {
+                meta.remove("namespace");
+            }
+            self.seen
+                .push(("ClusterVideoSdkIssuer", name.to_owned(), object));
+        }
+    }
+
+    /// Writes the fixtures, or checks that each equals its file.
+    fn sync(&self) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/argocd/resource_customizations/videosdk.live");
+        let write = std::env::var_os("VIDEOSDK_WRITE_ARGOCD_FIXTURES").is_some();
+        for (kind, name, object) in &self.seen {
+            let path = root
+                .join(kind)
+                .join("testdata")
+                .join(format!("{name}.yaml"));
+            let text = serde_yaml::to_string(object).unwrap();
+            if write {
+                std::fs::write(&path, text).unwrap();
+                continue;
+            }
+            let stored = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(
+                stored,
+                text,
+                "{} differs from what the operator wrote; rewrite with VIDEOSDK_WRITE_ARGOCD_FIXTURES=1 cargo test --test operator kstatus",
+                path.display()
+            );
+        }
+    }
+}
+
+/// `object` with what changes from run to run made fixed: the server's metadata (uid,
+/// resourceVersion, creationTimestamp, managedFields), the test's finalizer, times, token ids,
+/// failure counts, and the namespace (also inside messages).
+fn normalised(object: &Value, namespace: &str) -> Value {
+    let text = serde_json::to_string(object)
+        .unwrap()
+        .replace(namespace, FIXTURE_NAMESPACE);
+    let mut object: Value = serde_json::from_str(&text).unwrap();
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        for key in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+            "finalizers",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
+            meta.remove(key);
+        }
+    }
+    if let Some(status) = object["status"].as_object_mut() {
+        for key in ["notBefore", "notAfter", "renewalTime", "lastFailureTime"] {
+            if status.contains_key(key) {
+                status.insert(key.into(), json!(FIXTURE_TIME));
+            }
+        }
+        if status.contains_key("tokenId") {
+            status.insert(
+                "tokenId".into(),
+                json!("00000000-0000-4000-8000-000000000000"),
+            );
+        }
+        if status.contains_key("failedIssuanceAttempts") {
+            status.insert("failedIssuanceAttempts".into(), json!(1));
+        }
+        for condition in status
+            .get_mut("conditions")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            condition["lastTransitionTime"] = json!(FIXTURE_TIME);
+        }
+    }
+    sorted(object)
+}
+
+/// `value` with the keys of every object in order, so that a fixture does not depend on the
+/// order a server answers in.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let entries: std::collections::BTreeMap<String, Value> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
