@@ -176,7 +176,7 @@ async fn each_bad_input_has_its_own_reason_and_spares_healthy_tokens() {
 
 /// The VideoSdkToken CRD without the rules on `spec.secretTemplate`, as an older CRD has it:
 /// how a spec that bypassed admission reaches the operator.
-fn crd_without_secret_template_rules()
+pub fn crd_without_secret_template_rules()
 -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
     let (_, crd) = videosdk_token_operator::api::crds()
         .into_iter()

@@ -306,6 +306,51 @@ const ISSUER: &str = "VideoSdkIssuer";
 /// The annotation that asks for a re-sign.
 const RENEW_NOW: &str = videosdk_token_operator::api::RENEW_NOW_ANNOTATION;
 
+/// The reasons only a spec that bypassed admission (an older CRD) brings: `InvalidSpec` and
+/// `SecretRejected` read Failed; fixed, the token reads Current again. In memory only: it
+/// replaces the cluster-wide CRD.
+#[tokio::test]
+async fn kstatus_reads_a_spec_that_bypassed_admission_as_failed() {
+    if skipped_on_a_real_cluster(
+        "replaces the cluster-wide VideoSdkToken CRD with one without some of its rules",
+    ) {
+        return;
+    }
+    let Some(env) = Env::start_on(TestCluster::in_memory("kstatus-bypass").await).await else {
+        return;
+    };
+    let mut crd = serde_json::to_value(bad_input::crd_without_secret_template_rules()).unwrap();
+    crd.pointer_mut("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/roomId")
+        .and_then(Value::as_object_mut)
+        .expect("spec.roomId in the CRD")
+        .remove("x-kubernetes-validations");
+    env.t
+        .apply_crds(&[serde_json::from_value(crd).unwrap()])
+        .await;
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    let tokens = Raw::new::<VideoSdkToken>(&env);
+    let spec = json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]});
+    env.token("t", spec.clone()).await;
+    tokens.step("t", "Issued", Status::Current).await;
+    tokens
+        .patch("t", json!({"spec": {"roomId": "room\u{1}"}}))
+        .await;
+    tokens.step("t", "InvalidSpec", Status::Failed).await;
+    tokens
+        .patch(
+            "t",
+            json!({"spec": {"roomId": null, "secretTemplate": {"labels": {"bad key!": "x"}}}}),
+        )
+        .await;
+    tokens.step("t", "SecretRejected", Status::Failed).await;
+    tokens
+        .patch("t", json!({"spec": {"secretTemplate": null}}))
+        .await;
+    tokens.step("t", "Issued", Status::Current).await;
+    env.cleanup().await;
+}
+
 /// The statuses the test observed, as Argo CD's health checks under
 /// `deploy/argocd/resource_customizations/videosdk.live/` read them: each kept there as
 /// `testdata/<name>.yaml`, which `cargo test --test deploy argocd` runs through the checks in a
