@@ -285,7 +285,7 @@ fn issued(token: &VideoSdkToken, credentials: &Credentials, now: SystemTime) -> 
     let uid = token.uid().unwrap_or_default();
     let renewal = token::renewal_time(iat, exp, RenewBefore::Default, &uid).expect("a schedule");
     let secret_name = secret::secret_name(token);
-    let condition = status::ready_condition(
+    let conditions = status::conditions(
         videosdk_token_operator::controller::reason::Reason::Issued,
         format!("Secret {secret_name} holds a valid token"),
         token.meta().generation,
@@ -303,7 +303,7 @@ fn issued(token: &VideoSdkToken, credentials: &Credentials, now: SystemTime) -> 
         "apiVersion": VideoSdkToken::api_version(&()),
         "kind": VideoSdkToken::kind(&()),
         "metadata": {"name": token.name_any(), "namespace": token.namespace()},
-        "status": status::ready(condition, times, secret_name),
+        "status": status::ready(conditions, token.meta().generation, times, secret_name),
     });
     (secret, status)
 }

@@ -281,7 +281,7 @@ impl Reason {
             Reason::ApiError => (
                 "ApiError",
                 On::Token,
-                "`Reconciling` only (`Ready` keeps its last answer about the Secret's token): a request to the Kubernetes API failed; the message names the request and the HTTP status",
+                "`Reconciling` only (`Ready` keeps its last answer about the Secret's token): a request to the Kubernetes API failed; the message gives the answer's HTTP status and reason (the operator's log names the request)",
                 "none if it passes; else check the API server and the operator's RBAC",
             ),
         }
@@ -312,6 +312,8 @@ impl Reason {
             };
             let class = reason.class();
             let kstatus = match class.condition_type() {
+                // An Event only: the status is the other installation's.
+                _ if reason == Reason::ConflictingInstallation => "—".to_owned(),
                 Some(condition) => format!("{} (`{condition}`)", class.kstatus()),
                 None => class.kstatus().to_owned(),
             };
