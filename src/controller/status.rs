@@ -158,3 +158,79 @@ pub fn not_ready(
         ..previous.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn types(conditions: &[Condition]) -> Vec<(&str, &str)> {
+        conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn reconciling_and_stalled_are_present_only_while_they_hold() {
+        let issued = conditions(Reason::Issued, "ok".into(), Some(1), &[], at(10));
+        assert_eq!(types(&issued), [("Ready", "True")]);
+        let stalled = conditions(
+            Reason::PolicyViolation,
+            "no".into(),
+            Some(2),
+            &issued,
+            at(20),
+        );
+        assert_eq!(types(&stalled), [("Ready", "False"), ("Stalled", "True")]);
+        assert!(
+            stalled
+                .iter()
+                .all(|c| c.reason == "PolicyViolation" && c.message == "no")
+        );
+        let waiting = conditions(
+            Reason::IssuerNotFound,
+            "later".into(),
+            Some(2),
+            &stalled,
+            at(30),
+        );
+        assert_eq!(
+            types(&waiting),
+            [("Ready", "False"), ("Reconciling", "True")]
+        );
+        // Ready stayed False: its transition time is the first False's.
+        assert_eq!(waiting[0].last_transition_time, time::to_k8s(at(20)));
+        assert_eq!(waiting[1].last_transition_time, time::to_k8s(at(30)));
+        let again = conditions(Reason::Issued, "ok".into(), Some(2), &waiting, at(40));
+        assert_eq!(types(&again), [("Ready", "True")]);
+        assert_eq!(again[0].last_transition_time, time::to_k8s(at(40)));
+    }
+
+    #[test]
+    fn a_retry_adds_reconciling_and_keeps_ready() {
+        let issued = conditions(Reason::Issued, "ok".into(), Some(1), &[], at(10));
+        let retry = |previous: &[Condition], now| {
+            retrying(previous, Reason::ApiError, "500".into(), Some(1), now)
+        };
+        let after_issued = retry(&issued, at(20));
+        assert_eq!(
+            types(&after_issued),
+            [("Ready", "True"), ("Reconciling", "True")]
+        );
+        assert_eq!(after_issued[0], issued[0]);
+        assert_eq!(after_issued[1].reason, "ApiError");
+        let stalled = conditions(Reason::SecretNotOwned, "no".into(), Some(1), &[], at(10));
+        let after_stalled = retry(&stalled, at(20));
+        assert_eq!(
+            types(&after_stalled),
+            [("Ready", "False"), ("Reconciling", "True")]
+        );
+        // The same retry again keeps the Reconciling transition time.
+        assert_eq!(retry(&after_stalled, at(30)), after_stalled);
+    }
+}
