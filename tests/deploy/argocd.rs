@@ -121,6 +121,25 @@ fn a_status_the_operator_never_writes_is_progressing() {
     }
 }
 
+/// A condition another writer left without `reason` or `message` (both are required by the
+/// Condition type, but Argo CD reads whatever is stored) still gives a health, not a Lua error.
+#[test]
+fn a_condition_without_reason_or_message_still_gives_a_health() {
+    let script = std::fs::read_to_string(dir(KINDS[0]).join("health.lua")).unwrap();
+    for (condition, expected) in [
+        (serde_json::json!({"type": "Stalled", "status": "True"}), "Degraded"),
+        (serde_json::json!({"type": "Reconciling", "status": "True"}), "Progressing"),
+        (serde_json::json!({"type": "Ready", "status": "False"}), "Degraded"),
+        (serde_json::json!({"type": "Ready", "status": "True"}), "Healthy"),
+    ] {
+        let object = serde_json::json!({
+            "metadata": {"generation": 1},
+            "status": {"observedGeneration": 1, "conditions": [condition]},
+        });
+        assert_eq!(health(&script, &object).status, expected, "{condition}");
+    }
+}
+
 /// The README's `argocd-cm` snippet is the shipped checks, word for word.
 #[test]
 fn the_readme_snippet_is_the_shipped_checks() {

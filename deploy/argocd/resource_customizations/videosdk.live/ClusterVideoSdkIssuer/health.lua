@@ -14,12 +14,12 @@ if status.conditions ~= nil then
   for _, condition in ipairs(status.conditions) do
     if condition.status == "True" and condition.type == "Stalled" then
       hs.status = "Degraded"
-      hs.message = condition.reason .. ": " .. condition.message
+      hs.message = (condition.reason or "") .. ": " .. (condition.message or "")
       return hs
     end
     if condition.status == "True" and condition.type == "Reconciling" then
       hs.status = "Progressing"
-      hs.message = condition.reason .. ": " .. condition.message
+      hs.message = (condition.reason or "") .. ": " .. (condition.message or "")
       return hs
     end
     if condition.type == "Ready" then
@@ -29,12 +29,12 @@ if status.conditions ~= nil then
 end
 if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
-  hs.message = ready.message
+  hs.message = ready.message or ""
   return hs
 end
 if ready ~= nil and ready.status == "False" then
   hs.status = "Degraded"
-  hs.message = ready.reason .. ": " .. ready.message
+  hs.message = (ready.reason or "") .. ": " .. (ready.message or "")
   return hs
 end
 hs.status = "Progressing"
