@@ -79,8 +79,8 @@ async fn renews_before_expiry_more_than_once() {
     let Some(env) = env_with_issuer("renews").await else {
         return;
     };
-    // 1m lifetime, renewed when 99% is left: a renewal roughly every half second.
-    env.token("short", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1m", "renewBeforePercentage": 83}))
+    // The shortest legal schedule: 2m10s renewed 2m before expiry, a renewal every 11 seconds.
+    env.token("short", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "2m10s", "renewBefore": "2m"}))
         .await;
     let mut seen = Vec::new();
     let mut jti = env

@@ -484,9 +484,10 @@ async fn a_standby_takes_over_and_only_the_leader_signs() {
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", json!({})).await;
     let names: Vec<String> = (0..5).map(|i| format!("t{i}")).collect();
-    // A 1-minute lifetime renewed when 95% is left: each token rotates about every 3 seconds.
+    // The shortest legal schedule (2m10s renewed 2m before expiry): each token rotates every 11
+    // seconds.
     for name in &names {
-        env.token(name, json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1m", "renewBeforePercentage": 83})).await;
+        env.token(name, json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "2m10s", "renewBefore": "2m"})).await;
     }
     let a = replica(&env, "replica-a");
     wait_leading(&a).await;
