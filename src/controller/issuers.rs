@@ -222,7 +222,12 @@ where
         } else {
             EventType::Warning
         };
-        tracing::info!(issuer = %display::namespaced_name(issuer), reason = %condition.reason, "{}", condition.message);
+        // As for tokens: a problem a person must fix (a Warning Event) is logged at WARN.
+        if outcome.is_ok() {
+            tracing::info!(issuer = %display::namespaced_name(issuer), reason = %condition.reason, "{}", condition.message);
+        } else {
+            tracing::warn!(issuer = %display::namespaced_name(issuer), reason = %condition.reason, "{}", condition.message);
+        }
         ctx.publish(
             issuer,
             type_,
