@@ -27,9 +27,8 @@ pub const JITTER_DIVISOR: u128 = 10;
 /// (each re-sign writes the Secret and the status, and posts an Event). Admission refuses specs
 /// that leave less (the CRD's rules, and [`RenewBefore::from_spec`] for specs that bypassed it),
 /// and [`renewal_time`] never schedules earlier whatever it is given. 10 s bounds a token to six
-/// re-signs a minute whatever its spec (741 in 20 s were seen before), and is a sixth of the
-/// shortest `ttl` ([`super::MIN_TTL`]), so that a one-minute token may still renew with up to
-/// 83% of its lifetime left.
+/// re-signs a minute whatever its spec (741 in 20 s were seen before); with the renew window
+/// of at least [`MIN_RENEW_BEFORE`] it makes the shortest `ttl` [`MIN_TOKEN_TTL`], 2m10s.
 pub const MIN_RENEWAL_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The shortest renew window a `VideoSdkToken` may have: how long the token a re-sign replaces
@@ -43,7 +42,8 @@ pub const MIN_RENEWAL_INTERVAL: Duration = Duration::from_secs(10);
 /// `pkg/kubelet/pod_workers.go`; Kubernetes v1.33): 60 to 90 s, plus the Secret watch and the
 /// atomic writer's swap, well under a second each. Measured on a v1.33 node: 56 to 85 s. 2
 /// minutes covers the 90 s worst case with 30 s of margin (the jitter of [`renewal_time`] only
-/// widens the window; [`RENEWAL_FLOOR`] may narrow it by at most the 1 s of `iat`'s rounding).
+/// widens the window; the renewal floor of [`MIN_RENEWAL_INTERVAL`] plus a second may narrow it by
+/// at most the 1 s of `iat`'s rounding).
 pub const MIN_RENEW_BEFORE: Duration = Duration::from_secs(120);
 
 /// The shortest `ttl` a `VideoSdkToken` can have: a [`MIN_RENEW_BEFORE`] window and
@@ -169,7 +169,8 @@ impl RenewBefore {
     }
 
     /// The renew window of a token of lifetime `ttl`: `renewBefore`, `ttl × percentage / 100`
-    /// or a third of `ttl` (see [`RenewBefore::window`] for the fallbacks).
+    /// or a third of `ttl` (the default, and the fallback for an asked window that is empty or
+    /// not shorter than `ttl`).
     pub fn window_for(self, ttl: Duration) -> Duration {
         nanos(self.window(ttl.as_nanos()))
     }
