@@ -68,6 +68,10 @@ pub struct IssuerPolicy {
     shortname = "vsi",
     category = "videosdk",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    // Why an issuer is not Ready (a missing key, a bad value) in the default view, the message in
+    // `-o wide` (priority 1), as `kubectl get videosdktokens` and cert-manager's Issuer show them.
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     doc = "Signs VideoSdkTokens of its own namespace with a VideoSDK API key and secret read from a Secret of that namespace."
 )]
@@ -90,6 +94,8 @@ pub struct VideoSdkIssuerSpec {
     shortname = "cvsi",
     category = "videosdk",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     doc = "Signs VideoSdkTokens of any namespace its namespaceSelector admits, with a VideoSDK API key and secret read from a Secret in the operator's cluster resource namespace."
 )]

@@ -133,6 +133,34 @@ macro_rules! ttl_limit {
 }
 pub(crate) use ttl_limit;
 
+/// The shortest renew window the CRD admits, in Go's notation (`token::MIN_RENEW_BEFORE`, where
+/// the figure is justified: the kubelet's 90 s worst case to update a mounted Secret, with 30 s
+/// of margin). A macro so that CEL rules and their messages can embed it with `concat!`.
+macro_rules! min_renew_before {
+    () => {
+        "2m"
+    };
+}
+pub(crate) use min_renew_before;
+
+/// The shortest `ttl` the CRD admits (`token::MIN_TOKEN_TTL`): [`min_renew_before`] plus the
+/// 10 s between issuance and renewal (`token::MIN_RENEWAL_INTERVAL`).
+macro_rules! min_token_ttl {
+    () => {
+        "2m10s"
+    };
+}
+pub(crate) use min_token_ttl;
+
+/// The shortest `ttl` without `renewBefore` or `renewBeforePercentage`: three times
+/// [`min_renew_before`], since the default window is a third of the ttl.
+macro_rules! min_default_ttl {
+    () => {
+        "6m"
+    };
+}
+pub(crate) use min_default_ttl;
+
 /// The message of the CEL rule that checks a duration's syntax. A CEL rule rather than a schema
 /// `pattern`, whose message would show the regular expression instead of saying what to write.
 pub(super) const DURATION_SYNTAX_MESSAGE: &str =
@@ -199,5 +227,16 @@ mod tests {
         for not_subdomain in ["", "a..b", ".a", "a.", "A.b", &"a.".repeat(127)] {
             assert!(!is_dns1123_subdomain(not_subdomain), "{not_subdomain:?}");
         }
+    }
+
+    /// The figures the CRD's rules embed are the ones the operator checks at run time.
+    #[test]
+    fn the_crds_duration_figures_are_the_operators() {
+        use crate::token::{self, parse_positive};
+        let parse = |text| parse_positive(text).unwrap();
+        assert_eq!(parse(min_renew_before!()), token::MIN_RENEW_BEFORE);
+        assert_eq!(parse(min_token_ttl!()), token::MIN_TOKEN_TTL);
+        assert_eq!(parse(min_default_ttl!()), token::MIN_RENEW_BEFORE * 3);
+        assert_eq!(parse(ttl_limit!()), token::TTL_LIMIT);
     }
 }

@@ -250,6 +250,11 @@ fn banner(
             PATH.replace("{namespace}", "default"),
         ));
     }
+    let rotation = if bundled {
+        " (participant: ttl 3m, renewed every minute, 2m before expiry: the shortest renew window, which outlasts a kubelet's update of a mounted Secret)"
+    } else {
+        ""
+    };
     format!(
         "videosdk-token-operator dev: in-memory Kubernetes API server at {url}\n\
          applied: {}\n\n\
@@ -257,7 +262,7 @@ fn banner(
            export KUBECONFIG={kubeconfig}\n  \
            kubectl get videosdktokens -A\n\
          {inspect}\n\
-         Issuances and rotations are logged below. Ctrl-C stops.",
+         Issuances and rotations are logged below{rotation}. Ctrl-C stops.",
         applied.join(", ")
     )
 }

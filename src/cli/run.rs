@@ -59,6 +59,19 @@ pub struct RunArgs {
         value_parser = parse_max_ttl
     )]
     pub max_ttl: Duration,
+    /// The shortest renew window a VideoSdkToken may have (renewBefore, ttl x
+    /// renewBeforePercentage / 100, or a third of ttl): a Go duration, at least the CRD's 2m,
+    /// which covers the kubelet's default sync of a mounted Secret (up to 90s); raise it where
+    /// kubelets sync more slowly (their syncFrequency x 1.5, plus margin). A token below it gets
+    /// Ready=False (InvalidSpec) and keeps the token already in its Secret.
+    #[arg(
+        long,
+        env = "VIDEOSDK_MIN_RENEW_BEFORE",
+        default_value = "2m",
+        value_name = "DURATION",
+        value_parser = parse_min_renew_before
+    )]
+    pub min_renew_before: Duration,
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(
         long,
@@ -98,6 +111,7 @@ impl RunArgs {
             namespace: self.namespace.clone(),
             concurrency: self.concurrency,
             max_ttl: self.max_ttl,
+            min_renew_before: self.min_renew_before,
             ..Settings::new(
                 self.cluster_resource_namespace
                     .clone()
@@ -118,6 +132,23 @@ fn parse_max_ttl(value: &str) -> Result<Duration, String> {
         ));
     }
     Ok(ttl)
+}
+
+/// `--min-renew-before`: a Go duration that can only raise the CRD's floor
+/// (`token::MIN_RENEW_BEFORE`), and below `token::TTL_LIMIT`, the longest ttl.
+fn parse_min_renew_before(value: &str) -> Result<Duration, String> {
+    let window = token::parse_positive(value).map_err(|e| e.to_string())?;
+    if window < token::MIN_RENEW_BEFORE {
+        return Err(format!(
+            "{value} is below 2m, the CRD's floor (the kubelet updates a mounted Secret up to 90s after a re-sign): it may only be raised"
+        ));
+    }
+    if window >= token::TTL_LIMIT {
+        return Err(format!(
+            "{value} is not shorter than 8760h, the longest ttl a VideoSdkToken may have"
+        ));
+    }
+    Ok(window)
 }
 
 /// The namespace this process runs in: `$POD_NAMESPACE` (the downward API), else the service

@@ -28,11 +28,16 @@ pub struct Settings {
     /// The longest ttl a token or a token request may have (`run --max-ttl`), whatever its
     /// issuer's `maxTtl`; between `token::MIN_TTL` and `token::TTL_LIMIT`.
     pub max_ttl: std::time::Duration,
+    /// The shortest renew window a token may have (`run --min-renew-before`): at least
+    /// `token::MIN_RENEW_BEFORE`, the CRD's floor. A token below it gets `Ready=False`
+    /// (`InvalidSpec`) and keeps the token already in its Secret.
+    pub min_renew_before: std::time::Duration,
 }
 
 impl Settings {
     /// Defaults for everything but the cluster resource namespace: all namespaces, 16 tokens at
-    /// once, a 10 s restart debounce, tokens of at most `token::DEFAULT_MAX_TTL` (720h).
+    /// once, a 10 s restart debounce, tokens of at most `token::DEFAULT_MAX_TTL` (720h) with a
+    /// renew window of at least `token::MIN_RENEW_BEFORE` (2m).
     pub fn new(cluster_resource_namespace: impl Into<String>) -> Self {
         Settings {
             cluster_resource_namespace: cluster_resource_namespace.into(),
@@ -40,6 +45,7 @@ impl Settings {
             concurrency: 16,
             rollout_debounce: rollout::DEFAULT_DEBOUNCE,
             max_ttl: crate::token::DEFAULT_MAX_TTL,
+            min_renew_before: crate::token::MIN_RENEW_BEFORE,
         }
     }
 }

@@ -215,7 +215,12 @@ where
         } else {
             EventType::Warning
         };
-        tracing::info!(issuer = %display::namespaced_name(issuer), reason = reason.as_str(), "{message}");
+        // As for tokens: a problem a person must fix (a Warning Event) is logged at WARN.
+        if outcome.is_ok() {
+            tracing::info!(issuer = %display::namespaced_name(issuer), reason = reason.as_str(), "{message}");
+        } else {
+            tracing::warn!(issuer = %display::namespaced_name(issuer), reason = reason.as_str(), "{message}");
+        }
         ctx.publish(issuer, type_, reason.as_str(), "CheckCredentials", message)
             .await;
     }

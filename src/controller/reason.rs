@@ -21,7 +21,8 @@ pub enum Reason {
     NamespaceNotAllowed,
     /// Token: the spec asks for more than the issuer allows.
     PolicyViolation,
-    /// Token: a spec that bypassed admission is invalid.
+    /// Token: a spec that bypassed admission is invalid, or its renew window is shorter than
+    /// the operator's `--min-renew-before`.
     InvalidSpec,
     /// Token: a Secret of that name exists and was not created for this token.
     SecretNotOwned,
@@ -209,8 +210,8 @@ impl Reason {
             Reason::InvalidSpec => (
                 "InvalidSpec",
                 On::Token,
-                "a spec that bypassed admission (e.g. an older CRD) is invalid",
-                "fix the field the message names",
+                "a spec that bypassed admission (e.g. an older CRD) is invalid, or its renew window is shorter than the operator's `--min-renew-before` (the token in the Secret is kept until it expires)",
+                "fix the field the message names (for a renew window: a longer `renewBefore` or `ttl`)",
             ),
             Reason::SecretNotOwned => (
                 "SecretNotOwned",

@@ -46,6 +46,10 @@ use std::time::{Duration, SystemTime};
 /// Re-signs closer together than this restart a workload once, by default.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(10);
 
+/// The reason of the Warning Event on a token whose renew window is shorter than a target's
+/// minimum restart interval ([`restart_lag`]).
+pub const RESTART_LAGS_RENEWAL: &str = "RolloutRestartLagsRenewal";
+
 /// The pod template annotation `kubectl rollout restart` sets.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
@@ -171,6 +175,17 @@ pub fn plan(
     }
 }
 
+/// How much longer than the token's renew window a workload's pods may wait for a restart, at
+/// worst: a re-sign that comes right after the workload's last restart for this token (a
+/// renew-now, a spec change, a short schedule) waits out its minimum restart `interval` (at least
+/// the `debounce`) before the next restart, while the token the pods read at start expires
+/// `window` after that re-sign. `None` when the window covers the wait; the rollout's own
+/// duration (new pods scheduled, started and ready) comes on top, and only the user knows it.
+pub fn restart_lag(interval: Duration, debounce: Duration, window: Duration) -> Option<Duration> {
+    let wait = interval.max(debounce);
+    (wait > window).then(|| wait - window)
+}
+
 /// What a failed target's Warning Event says: its reason and note.
 fn failure(target: &str, namespace: &str, error: &kube::Error) -> (&'static str, String) {
     match error {
@@ -217,6 +232,7 @@ pub async fn sync(
     ctx: &Context,
     token_id: &str,
     issued_at: SystemTime,
+    renew_window: Duration,
     now: SystemTime,
 ) -> Option<SystemTime> {
     let namespace = token.namespace().unwrap_or_default();
@@ -262,16 +278,40 @@ pub async fn sync(
                 continue;
             }
             Ok(Step::Nothing | Step::Record) => continue,
-            Ok(Step::Restart(interval)) => (
-                EventType::Normal,
-                "RolloutRestarted",
-                format!(
-                    "restarted {described} for token {token_id}; its next restart for this token is not before {} \
+            Ok(Step::Restart(interval)) => {
+                if let Some(lag) =
+                    restart_lag(interval, ctx.settings.rollout_debounce, renew_window)
+                {
+                    let note = format!(
+                        "{described} restarts for this token at most every {} ({MIN_RESTART_INTERVAL}), longer than the token's renew window of {}: \
+                         after a re-sign soon after its last restart, its pods, which read the token at start, may hold an expired token for up to {} \
+                         plus the rollout's duration; set the token's renewBefore to at least {} plus the rollout's duration, or lower {MIN_RESTART_INTERVAL}",
+                        go_duration::format_human(interval),
+                        go_duration::format_human(renew_window),
+                        go_duration::format_human(lag),
+                        go_duration::format_human(interval.max(ctx.settings.rollout_debounce)),
+                    );
+                    tracing::warn!(token = %super::display::namespaced_name(token), reason = RESTART_LAGS_RENEWAL, "{note}");
+                    ctx.publish(
+                        token,
+                        EventType::Warning,
+                        RESTART_LAGS_RENEWAL,
+                        "RolloutRestart",
+                        note,
+                    )
+                    .await;
+                }
+                (
+                    EventType::Normal,
+                    "RolloutRestarted",
+                    format!(
+                        "restarted {described} for token {token_id}; its next restart for this token is not before {} \
                      ({MIN_RESTART_INTERVAL}: {})",
-                    time::rfc3339(time::to_unix(now + interval)),
-                    go_duration::format_human(interval)
-                ),
-            ),
+                        time::rfc3339(time::to_unix(now + interval)),
+                        go_duration::format_human(interval)
+                    ),
+                )
+            }
             Ok(Step::InvalidInterval(value)) => (
                 EventType::Warning,
                 "RolloutRestartIntervalInvalid",
@@ -412,6 +452,30 @@ mod tests {
         let mut annotations = consenting();
         annotations.insert(record_key("t"), token_id.to_owned());
         annotations
+    }
+
+    #[test]
+    fn a_restart_interval_longer_than_the_renew_window_is_a_lag() {
+        let (minute, debounce) = (Duration::from_secs(60), DEFAULT_DEBOUNCE);
+        // The default 5m interval and the shortest window: pods may wait 3m past expiry.
+        assert_eq!(
+            restart_lag(DEFAULT_MIN_RESTART_INTERVAL, debounce, 2 * minute),
+            Some(3 * minute)
+        );
+        assert_eq!(
+            restart_lag(DEFAULT_MIN_RESTART_INTERVAL, debounce, 5 * minute),
+            None
+        );
+        assert_eq!(
+            restart_lag(DEFAULT_MIN_RESTART_INTERVAL, debounce, 8 * 60 * minute),
+            None
+        );
+        // An interval of 0s still waits out the debounce, which every legal window covers.
+        assert_eq!(restart_lag(Duration::ZERO, debounce, 2 * minute), None);
+        assert_eq!(
+            restart_lag(Duration::ZERO, debounce, Duration::from_secs(4)),
+            Some(Duration::from_secs(6))
+        );
     }
 
     #[test]

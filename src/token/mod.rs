@@ -18,7 +18,8 @@ pub use credentials::{Credentials, CredentialsError, fingerprint};
 pub use exact::{Claim, Difference, compare};
 pub use go_duration::{DurationError, GoDuration, format_human, parse_positive};
 pub use schedule::{
-    JITTER_DIVISOR, MIN_RENEWAL_INTERVAL, RenewBefore, ScheduleError, renewal_time,
+    JITTER_DIVISOR, MIN_RENEW_BEFORE, MIN_RENEWAL_INTERVAL, MIN_TOKEN_TTL, RenewBefore,
+    ScheduleError, renewal_time,
 };
 pub use signing::{
     CLOCK_SKEW, DecodeError, DecodedToken, SignError, SignedToken, TokenHeader, TokenPart,

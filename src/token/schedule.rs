@@ -27,10 +27,31 @@ pub const JITTER_DIVISOR: u128 = 10;
 /// (each re-sign writes the Secret and the status, and posts an Event). Admission refuses specs
 /// that leave less (the CRD's rules, and [`RenewBefore::from_spec`] for specs that bypassed it),
 /// and [`renewal_time`] never schedules earlier whatever it is given. 10 s bounds a token to six
-/// re-signs a minute whatever its spec (741 in 20 s were seen before), and is a sixth of the
-/// shortest `ttl` ([`super::MIN_TTL`]), so that a one-minute token may still renew with up to
-/// 83% of its lifetime left.
+/// re-signs a minute whatever its spec (741 in 20 s were seen before); with the renew window
+/// of at least [`MIN_RENEW_BEFORE`] it makes the shortest `ttl` [`MIN_TOKEN_TTL`], 2m10s.
 pub const MIN_RENEWAL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The shortest renew window a `VideoSdkToken` may have: how long the token a re-sign replaces
+/// must still be valid once its successor is in the Secret. 2 minutes: the CRD's floor, and the
+/// default of `run --min-renew-before`, which may only raise it.
+///
+/// Why: a pod that mounts the Secret reads the new token only once the kubelet has rewritten the
+/// file, at its next sync of the pod. The kubelet syncs a running pod every `syncFrequency` (1m
+/// by default, `pkg/kubelet/apis/config/v1beta1/defaults.go`) stretched by a jitter of up to half
+/// (`wait.Jitter(resyncInterval, workerResyncIntervalJitterFactor)`, factor 0.5, in
+/// `pkg/kubelet/pod_workers.go`; Kubernetes v1.33): 60 to 90 s, plus the Secret watch and the
+/// atomic writer's swap, well under a second each. Measured on a v1.33 node: 56 to 85 s. 2
+/// minutes covers the 90 s worst case with 30 s of margin (the jitter of [`renewal_time`] only
+/// widens the window; the renewal floor of [`MIN_RENEWAL_INTERVAL`] plus a second may narrow it by
+/// at most the 1 s of `iat`'s rounding).
+pub const MIN_RENEW_BEFORE: Duration = Duration::from_secs(120);
+
+/// The shortest `ttl` a `VideoSdkToken` can have: a [`MIN_RENEW_BEFORE`] window and
+/// [`MIN_RENEWAL_INTERVAL`] between issuance and renewal, 2m10s (`ttl: 2m10s` with
+/// `renewBefore: 2m`). Without `renewBefore` the window is a third of the ttl, so the ttl must be
+/// at least 3 × [`MIN_RENEW_BEFORE`], 6m. Token requests keep [`super::MIN_TTL`]: their caller
+/// gets the token itself, with no kubelet in between.
+pub const MIN_TOKEN_TTL: Duration = MIN_RENEW_BEFORE.saturating_add(MIN_RENEWAL_INTERVAL);
 
 /// The earliest renewal after `iat`: [`MIN_RENEWAL_INTERVAL`] plus a second, because `iat` is
 /// the signing time rounded down to the second, so that renewal comes at least the minimum after
@@ -76,6 +97,22 @@ pub enum ScheduleError {
         lead: String,
         /// The ttl, in Go's notation.
         ttl: String,
+    },
+    /// The renew window is shorter than the operator's minimum (`run --min-renew-before`, at
+    /// least [`MIN_RENEW_BEFORE`]): pods that mount the Secret could read an expired token.
+    #[error(
+        "{asked} gives a renew window of {window}, shorter than the minimum of {minimum} (run --min-renew-before): \
+         the kubelet may update a mounted Secret 90s after a re-sign, and the old token must stay valid until then; {fix}"
+    )]
+    WindowTooShort {
+        /// The fields that set the window, as written.
+        asked: String,
+        /// The window they give, in Go's notation.
+        window: String,
+        /// The operator's minimum, in Go's notation.
+        minimum: String,
+        /// What to write instead.
+        fix: String,
     },
     /// The token expires at (or within a nanosecond of) its issuance, so no time lies strictly
     /// between the two; such a token must be re-signed at once.
@@ -129,6 +166,68 @@ impl RenewBefore {
                 .ok_or(ScheduleError::PercentageOutOfRange(percent)),
             (None, None) => Ok(RenewBefore::Default),
         }
+    }
+
+    /// The renew window of a token of lifetime `ttl`: `renewBefore`, `ttl × percentage / 100`
+    /// or a third of `ttl` (the default, and the fallback for an asked window that is empty or
+    /// not shorter than `ttl`).
+    pub fn window_for(self, ttl: Duration) -> Duration {
+        nanos(self.window(ttl.as_nanos()))
+    }
+
+    /// Refuses a renew window shorter than `minimum` (`run --min-renew-before`, never below
+    /// [`MIN_RENEW_BEFORE`]) for a token of lifetime `ttl`, with a message that names the field
+    /// and what to write instead. Checked at every reconcile for specs that passed an older CRD,
+    /// or a CRD floor below a raised `--min-renew-before`.
+    pub fn check_window(self, ttl: Duration, minimum: Duration) -> Result<(), ScheduleError> {
+        let window = self.window_for(ttl);
+        if window >= minimum {
+            return Ok(());
+        }
+        let go = go_duration::format_human;
+        let (min, ttl_text) = (go(minimum), go(ttl));
+        let with_renew_before = format!(
+            "spec.renewBefore to at least {min} (with a ttl of at least {})",
+            go(minimum.saturating_add(MIN_RENEWAL_INTERVAL))
+        );
+        let (asked, fix) = match self {
+            RenewBefore::Duration(d) if d == window => (
+                format!("spec.renewBefore {}", go(d)),
+                format!("set {with_renew_before}"),
+            ),
+            RenewBefore::Percentage(p)
+                if window.as_nanos() > 0
+                    && u128::from(p) * ttl.as_nanos() / 100 == window.as_nanos() =>
+            {
+                let least = (minimum.as_nanos() * 100).div_ceil(ttl.as_nanos().max(1));
+                let leaves_interval =
+                    |p: u128| ttl.as_nanos() * (100 - p) / 100 >= MIN_RENEWAL_INTERVAL.as_nanos();
+                let fix = if least <= 99 && leaves_interval(least) {
+                    format!(
+                        "set spec.renewBeforePercentage to at least {least}, or {with_renew_before}"
+                    )
+                } else {
+                    format!("set {with_renew_before}")
+                };
+                (
+                    format!("spec.renewBeforePercentage {p} of ttl {ttl_text}"),
+                    fix,
+                )
+            }
+            _ => (
+                format!("no spec.renewBefore (a third of ttl {ttl_text})"),
+                format!(
+                    "set spec.ttl to at least {}, or {with_renew_before}",
+                    go(minimum.saturating_mul(3))
+                ),
+            ),
+        };
+        Err(ScheduleError::WindowTooShort {
+            asked,
+            window: go(window),
+            minimum: min,
+            fix,
+        })
     }
 
     /// The renew window, in nanoseconds, for a lifetime of `lifetime` nanoseconds. A window that
@@ -343,6 +442,66 @@ mod tests {
         // The default window of the shortest ttl leaves 40s.
         s.renew_before = None;
         assert_eq!(RenewBefore::from_spec(&s), Ok(RenewBefore::Default));
+    }
+
+    #[test]
+    fn renew_windows_below_the_minimum_are_refused_with_the_field_and_the_fix() {
+        let check = |policy: RenewBefore, ttl: Duration| {
+            policy
+                .check_window(ttl, MIN_RENEW_BEFORE)
+                .map_err(|e| e.to_string())
+        };
+        // The shortest legal schedule of each kind passes, one step shorter does not.
+        assert_eq!(
+            check(RenewBefore::Duration(2 * MINUTE), MIN_TOKEN_TTL),
+            Ok(())
+        );
+        assert_eq!(check(RenewBefore::Default, 6 * MINUTE), Ok(()));
+        assert_eq!(check(RenewBefore::Percentage(40), 5 * MINUTE), Ok(()));
+        assert_eq!(
+            check(RenewBefore::Duration(Duration::from_secs(119)), HOUR),
+            Err("spec.renewBefore 1m59s gives a renew window of 1m59s, shorter than the minimum of 2m (run --min-renew-before): \
+                 the kubelet may update a mounted Secret 90s after a re-sign, and the old token must stay valid until then; \
+                 set spec.renewBefore to at least 2m (with a ttl of at least 2m10s)".to_owned())
+        );
+        // The issue's spec: ttl 2m, the default window of 40s.
+        assert_eq!(
+            check(RenewBefore::Default, 2 * MINUTE),
+            Err("no spec.renewBefore (a third of ttl 2m) gives a renew window of 40s, shorter than the minimum of 2m (run --min-renew-before): \
+                 the kubelet may update a mounted Secret 90s after a re-sign, and the old token must stay valid until then; \
+                 set spec.ttl to at least 6m, or spec.renewBefore to at least 2m (with a ttl of at least 2m10s)".to_owned())
+        );
+        assert!(check(RenewBefore::Default, 6 * MINUTE - Duration::from_nanos(3)).is_err());
+        // A percentage: the least one that reaches the minimum for this ttl, when there is one.
+        let error = check(RenewBefore::Percentage(39), 5 * MINUTE).unwrap_err();
+        assert!(
+            error.starts_with("spec.renewBeforePercentage 39 of ttl 5m gives a renew window of 1m57s")
+                && error.ends_with("set spec.renewBeforePercentage to at least 40, or spec.renewBefore to at least 2m (with a ttl of at least 2m10s)"),
+            "{error}"
+        );
+        // 2m of 2m5s is 96%, which leaves less than 10s before renewal: only renewBefore can help.
+        let error = check(RenewBefore::Percentage(50), Duration::from_secs(125)).unwrap_err();
+        assert!(
+            error.ends_with("; set spec.renewBefore to at least 2m (with a ttl of at least 2m10s)"),
+            "{error}"
+        );
+        // A renewBefore not shorter than the ttl falls back to the default window, and says so.
+        let error = check(RenewBefore::Duration(5 * MINUTE), 3 * MINUTE).unwrap_err();
+        assert!(
+            error.starts_with("no spec.renewBefore (a third of ttl 3m) gives a renew window of 1m"),
+            "{error}"
+        );
+        // A raised minimum (kubelets that sync every 2m: up to 3m) refuses what the CRD admits.
+        let raised = 4 * MINUTE;
+        let error = RenewBefore::Duration(2 * MINUTE)
+            .check_window(HOUR, raised)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("shorter than the minimum of 4m"), "{error}");
+        assert_eq!(
+            RenewBefore::Default.check_window(12 * MINUTE, raised),
+            Ok(())
+        );
     }
 
     #[test]

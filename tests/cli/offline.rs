@@ -325,6 +325,12 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
             "minimum of 1m",
         ),
         (
+            &["run", "--min-renew-before", "90s"],
+            None,
+            "",
+            "90s is below 2m, the CRD's floor (the kubelet updates a mounted Secret up to 90s after a re-sign): it may only be raised",
+        ),
+        (
             &["sign", "--permissions", "allow_join"],
             None,
             "",

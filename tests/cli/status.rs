@@ -505,3 +505,73 @@ fn kubectl_runs_status_and_renew_as_the_plugin_kubectl_videosdk() {
     );
     std::fs::remove_dir_all(&bin).unwrap();
 }
+
+/// `kubectl get videosdkissuers` and `clustervideosdkissuers` show why an issuer is not Ready
+/// (the Ready reason) in the default view, and its message with `-o wide`, as `kubectl get
+/// videosdktokens` does; read through kubectl's own Table printing.
+#[test]
+fn kubectl_get_issuers_shows_the_ready_reason_and_the_message_wide() {
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        println!(
+            "SKIPPED kubectl_get_issuers_shows_the_ready_reason_and_the_message_wide: needs kubectl"
+        );
+        return;
+    }
+    let cluster = Cluster::new("issuer-columns");
+    cluster.apply(
+        "apiVersion: videosdk.live/v1alpha1\nkind: VideoSdkIssuer\nmetadata: {name: broken}\nspec: {credentialsSecretRef: {name: missing}}\n---\n\
+         apiVersion: videosdk.live/v1alpha1\nkind: ClusterVideoSdkIssuer\nmetadata: {name: shared-broken}\nspec: {credentialsSecretRef: {name: missing}}\n",
+    );
+    let (_operator, _logs) = cluster.start_operator();
+    let kubectl = |args: &[&str]| {
+        let out = finish(
+            Command::new("kubectl")
+                .args(args)
+                .env("KUBECONFIG", &cluster.kubeconfig),
+        );
+        assert_eq!(out.code, 0, "kubectl {args:?}: {}", out.stderr);
+        out.stdout
+    };
+    // Rows as the words kubectl prints, the header first.
+    let table = |args: &[&str]| -> Vec<Vec<String>> {
+        kubectl(args)
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .collect()
+    };
+    for (kind, name) in [
+        ("videosdkissuers", "broken"),
+        ("clustervideosdkissuers", "shared-broken"),
+    ] {
+        wait_until(&format!("{kind} {name} reports SecretNotFound"), || {
+            table(&["get", kind, "-n", "default"]).iter().any(|row| {
+                row.first().map(String::as_str) == Some(name)
+                    && row.get(2).map(String::as_str) == Some("SecretNotFound")
+            })
+        });
+        let rows = table(&["get", kind, "-n", "default"]);
+        assert_eq!(rows[0], ["NAME", "READY", "REASON", "AGE"], "{kind}");
+        let row = rows.iter().find(|r| r[0] == name).unwrap();
+        assert_eq!(row[1], "False", "{kind}: {rows:?}");
+        let wide = kubectl(&["get", kind, name, "-n", "default", "-o", "wide"]);
+        assert!(
+            wide.lines()
+                .next()
+                .is_some_and(|h| h.contains("REASON") && h.contains("MESSAGE"))
+                && wide.contains("missing"),
+            "{kind} -o wide shows the message: {wide}"
+        );
+    }
+    // A Ready issuer: its reason too.
+    let rows = table(&["get", "videosdkissuers", "videosdk", "-n", "default"]);
+    assert_eq!(
+        rows[1][..3],
+        ["videosdk", "True", "CredentialsValid"],
+        "{rows:?}"
+    );
+}

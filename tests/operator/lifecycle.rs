@@ -79,8 +79,8 @@ async fn renews_before_expiry_more_than_once() {
     let Some(env) = env_with_issuer("renews").await else {
         return;
     };
-    // 1m lifetime, renewed when 99% is left: a renewal roughly every half second.
-    env.token("short", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1m", "renewBeforePercentage": 83}))
+    // The shortest legal schedule: 2m10s renewed 2m before expiry, a renewal every 11 seconds.
+    env.token("short", json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "2m10s", "renewBefore": "2m"}))
         .await;
     let mut seen = Vec::new();
     let mut jti = env
@@ -112,6 +112,48 @@ async fn renews_before_expiry_more_than_once() {
     seen.dedup();
     assert_eq!(seen.len(), 3, "three distinct token ids: {seen:?}");
     env.wait_event("short", "Renewed").await;
+    env.cleanup().await;
+}
+
+/// A token whose renew window is below the operator's `--min-renew-before` (raised above the
+/// CRD's 2m floor for kubelets that sync slowly, or a spec that passed an older CRD) goes
+/// `Ready=False` (`InvalidSpec`) with a Warning Event naming the window, the minimum and the
+/// fix; the token already in its Secret is kept, and a longer window makes it Ready again.
+#[tokio::test]
+async fn a_renew_window_below_the_operators_minimum_keeps_the_token_and_says_so() {
+    let Some(mut env) = env_with_issuer("min-renew").await else {
+        return;
+    };
+    let spec = |renew_before: &str| json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1h", "renewBefore": renew_before});
+    env.token("t", spec("2m")).await;
+    env.wait_ready("t").await;
+    let kept = env.jwt("t").await;
+    env.stop_operator().await;
+    let client = env.t.client.clone();
+    env.start_operator_configured(client, |s| s.min_renew_before = Duration::from_secs(180));
+    let t = env.wait_not_ready("t", "InvalidSpec").await;
+    let message = t
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains("spec.renewBefore 2m gives a renew window of 2m, shorter than the minimum of 3m (run --min-renew-before)")
+            && message.contains("set spec.renewBefore to at least 3m"),
+        "{message}"
+    );
+    let event = env.wait_event("t", "InvalidSpec").await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(env.jwt("t").await, kept, "the token in the Secret is kept");
+    env.token("t", spec("5m")).await;
+    env.wait_ready("t").await;
+    assert_eq!(
+        env.jwt("t").await,
+        kept,
+        "a longer window alone re-signs nothing"
+    );
     env.cleanup().await;
 }
 

@@ -2,6 +2,7 @@
 //! nor any token.
 
 use super::*;
+use videosdk_token_operator::api::VideoSdkIssuer;
 
 const SECRET: &str = "e2e-secret-logs-0123456789abcdef";
 
@@ -56,4 +57,46 @@ async fn logs_never_contain_a_secret_or_a_token() {
     // Every JWT starts with the base64url of `{"`; none may appear.
     assert!(!logs.contains("eyJ"), "something JWT-shaped was logged");
     env.cleanup().await;
+}
+
+/// An issuer's problem, which a person must fix, is logged at WARN, as a token's is; its
+/// recovery at INFO.
+#[tokio::test]
+async fn an_issuers_problem_is_a_warning_and_its_recovery_is_info() {
+    let Some(env) = Env::start("issuer-log-level").await else {
+        return;
+    };
+    env.issuer("videosdk", "creds", json!({})).await;
+    wait_issuer_reason(&env, "SecretNotFound").await;
+    env.credentials("creds", SECRET).await;
+    wait_issuer_reason(&env, "CredentialsValid").await;
+    let issuer = format!("issuer={}/videosdk", env.namespace());
+    let logs = captured_logs();
+    let level_of = |reason: &str| -> Vec<&str> {
+        logs.lines()
+            .filter(|l| l.contains(&issuer) && l.contains(&format!("reason={reason}")))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(level_of("SecretNotFound"), ["WARN"], "{logs}");
+    assert_eq!(level_of("CredentialsValid"), ["INFO"], "{logs}");
+    env.cleanup().await;
+}
+
+/// Waits until issuer `videosdk`'s Ready reason is `reason`.
+async fn wait_issuer_reason(env: &Env, reason: &'static str) {
+    let api: Api<VideoSdkIssuer> = Api::namespaced(env.t.client.clone(), env.namespace());
+    tokio::time::timeout(
+        WAIT,
+        await_condition(api, "videosdk", move |i: Option<&VideoSdkIssuer>| {
+            i.and_then(|i| i.status.as_ref()).is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.reason == reason)
+            })
+        }),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("issuer videosdk did not get reason {reason} in time"))
+    .expect("watching the issuer");
 }

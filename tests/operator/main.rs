@@ -138,11 +138,22 @@ impl Env {
     /// Starts the operator with a client of its own (e.g. one that reaches the API server
     /// through a proxy the test can cut).
     pub fn start_operator_with(&mut self, client: kube::Client) {
-        let settings = Settings {
+        self.start_operator_configured(client, |_| {});
+    }
+
+    /// Starts the operator with a client of its own and the tests' settings changed by
+    /// `configure` (as a `run` flag would).
+    pub fn start_operator_configured(
+        &mut self,
+        client: kube::Client,
+        configure: impl FnOnce(&mut Settings),
+    ) {
+        let mut settings = Settings {
             namespace: Some(self.t.namespace.clone()),
             rollout_debounce: Duration::from_secs(1),
             ..Settings::new(self.t.namespace.clone())
         };
+        configure(&mut settings);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(
             client,

@@ -141,6 +141,12 @@ async fn rotation_restarts_target_workloads_once() {
         "restarted exactly once"
     );
     let restarted = env.wait_event("t", "RolloutRestarted").await;
+    assert!(
+        env.events("t", "RolloutRestartLagsRenewal")
+            .await
+            .is_empty(),
+        "a 24h token's renew window (8h) covers the 5m restart interval"
+    );
     let note = restarted.note.unwrap_or_default();
     assert!(
         note.contains("its next restart for this token is not before")
@@ -472,6 +478,64 @@ async fn wait_leading(r: &Replica) {
     }
 }
 
+/// A token whose renew window (ttl 6m: 2m) is shorter than a target's minimum restart interval
+/// (5m by default) gets a Warning Event when it restarts the target, naming the workload, the
+/// interval, the window and the fix: the workload's pods, which read the token at start, may
+/// hold an expired token until their next restart.
+#[tokio::test]
+async fn a_restart_interval_longer_than_the_renew_window_is_reported() {
+    let Some(env) = Env::start("rollout-lag").await else {
+        return;
+    };
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    env.apply(deployment("api", Some("short"))).await;
+    env.token(
+        "short",
+        json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "6m",
+                              "rolloutRestartTargets": [{"kind": "Deployment", "name": "api"}]}),
+    )
+    .await;
+    let first = env
+        .wait_ready("short")
+        .await
+        .status
+        .unwrap()
+        .token_id
+        .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(env.t.client.clone(), env.namespace());
+    let key = videosdk_token_operator::controller::rollout::record_key("short");
+    tokio::time::timeout(
+        WAIT,
+        await_condition(deployments, "api", move |d: Option<&Deployment>| {
+            d.and_then(|d| d.metadata.annotations.as_ref())
+                .and_then(|a| a.get(&key))
+                .is_some_and(|v| v.starts_with(first.as_str()))
+        }),
+    )
+    .await
+    .expect("recorded in time")
+    .unwrap();
+    assert!(
+        env.events("short", "RolloutRestartLagsRenewal")
+            .await
+            .is_empty(),
+        "no restart, no warning"
+    );
+    env.annotate_token("short", "videosdk.live/renew-now", "1")
+        .await;
+    let warning = env.wait_event("short", "RolloutRestartLagsRenewal").await;
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+    let note = warning.note.unwrap_or_default();
+    assert!(
+        note.contains("Deployment api restarts for this token at most every 5m (videosdk.live/min-restart-interval), longer than the token's renew window of 2m")
+            && note.contains("set the token's renewBefore to at least 5m plus the rollout's duration"),
+        "{note}"
+    );
+    env.wait_event("short", "RolloutRestarted").await;
+    env.cleanup().await;
+}
+
 /// Two replicas: only the leader signs; when it is stopped in the middle of rotations the
 /// standby takes over at once (the Lease is released), and when a leader dies without releasing
 /// it, within the lease duration; rotation continues and no token ever expires in its Secret.
@@ -484,9 +548,10 @@ async fn a_standby_takes_over_and_only_the_leader_signs() {
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", json!({})).await;
     let names: Vec<String> = (0..5).map(|i| format!("t{i}")).collect();
-    // A 1-minute lifetime renewed when 95% is left: each token rotates about every 3 seconds.
+    // The shortest legal schedule (2m10s renewed 2m before expiry): each token rotates every 11
+    // seconds.
     for name in &names {
-        env.token(name, json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "1m", "renewBeforePercentage": 83})).await;
+        env.token(name, json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "2m10s", "renewBefore": "2m"})).await;
     }
     let a = replica(&env, "replica-a");
     wait_leading(&a).await;

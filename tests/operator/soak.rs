@@ -26,7 +26,7 @@ use videosdk_token_operator::token::RenewBefore;
 
 const SECRET: &str = "e2e-secret-soak-0123456789abcdef";
 /// Every token's lifetime (the shortest the CRD admits).
-const TTL_MS: u64 = 60_000;
+const TTL_MS: u64 = 240_000;
 /// The checker's cadence.
 const SAMPLE: Duration = Duration::from_millis(100);
 
@@ -86,11 +86,11 @@ fn unix(t: SystemTime) -> u64 {
 
 fn token_spec(percentage: u64) -> Value {
     json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"],
-           "ttl": "1m", "renewBeforePercentage": percentage})
+           "ttl": "4m", "renewBeforePercentage": percentage})
 }
 
 /// The least time, in whole seconds of `iat`, that the schedule puts between two issuances of a
-/// 1-minute token renewed when `percentage` of its lifetime is left.
+/// 4-minute token renewed when `percentage` of its lifetime is left.
 ///
 /// The renewal time is `iat + lead − jitter` (src/token/schedule.rs), where `lead` is the
 /// lifetime minus the renew window and the jitter is at most a tenth of the smaller of the two.
@@ -284,8 +284,8 @@ async fn restart(env: &mut Env, crash: bool, downtime: Duration, metrics: &mut V
     env.start_operator();
 }
 
-/// Hundreds of 1-minute tokens with renew percentages from 50 to 83 (re-signed every 10.2 to 30
-/// seconds), while the API server fails a fifth of the operator's writes with 500, answers some
+/// Hundreds of 4-minute tokens with renew percentages from 88 to 95 (re-signed every 12 to 29
+/// seconds, with renew windows of 3m31s to 3m48s, above the 2m floor), while the API server fails a fifth of the operator's writes with 500, answers some
 /// with 429 and `Retry-After: 1` and some with 409, closes every watch every 3 seconds, and the
 /// operator is stopped (half the time gracefully, half the time killed mid-reconcile) every 2 to 8
 /// seconds, for up to 2 seconds. A checker lists tokens and Secrets every 100 ms and asserts:
@@ -338,7 +338,7 @@ async fn soak_tokens_stay_valid_under_faults_and_restarts() {
     let names: Vec<String> = (0..count).map(|i| format!("t{i:04}")).collect();
     let percentages: HashMap<String, u64> = names
         .iter()
-        .map(|name| (name.clone(), rng.between(50, 83)))
+        .map(|name| (name.clone(), rng.between(88, 95)))
         .collect();
     let checker = Arc::new(Mutex::new(Checker {
         percentages: percentages.clone(),
@@ -572,14 +572,14 @@ impl Drop for Proxy {
     }
 }
 
-/// The API server unreachable for 45 seconds, longer than the 30-second renew window of 1-minute
-/// tokens renewed at half their lifetime, and shorter than their lifetime, starting just after
-/// they were issued, so that every token's renewal (27 to 30 seconds after issuance) falls due
-/// during the outage and the token has 10 to 15 seconds left when the server returns. Throughout
+/// The API server unreachable for 110 seconds, longer than the 11 seconds from issuance to
+/// renewal of tokens on the shortest legal schedule (ttl 2m10s, renewBefore 2m), and shorter than
+/// their lifetime, starting just after they were issued, so that every token's renewal falls due
+/// during the outage and the token has 10 to 20 seconds left when the server returns. Throughout
 /// the outage each Secret keeps its token, which verifies and has not expired (pods keep
 /// serving); the operator writes nothing (it cannot reach the server) and does not give up.
 /// Within 3 seconds of the server's return every token is re-signed: the design caps a retry's
-/// delay at a tenth of the stored token's remaining lifetime (here at most 1.5 s), so the
+/// delay at a tenth of the stored token's remaining lifetime (here at most 2 s), so the
 /// retries during the outage do not back off past the recovery. (Without that cap, the delays
 /// double from a second to 16 s and more, and the first retry after the return comes about 13 s
 /// late, close to expiry.) The cap must hold even for a token whose first status never reached
@@ -589,7 +589,7 @@ impl Drop for Proxy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
     let _cpu = CPU_HEAVY.lock().await;
-    const OUTAGE: Duration = Duration::from_secs(45);
+    const OUTAGE: Duration = Duration::from_secs(110);
     const RENEWED_WITHIN: Duration = Duration::from_secs(3);
     let Some(mut env) = Env::start("outage").await else {
         return;
@@ -611,7 +611,7 @@ async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
     env.issuer("videosdk", "creds", json!({})).await;
     let names: Vec<String> = (0..40).map(|i| format!("t{i:02}")).collect();
     for name in &names {
-        env.token(name, token_spec(50)).await;
+        env.token(name, json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "2m10s", "renewBefore": "2m"})).await;
     }
     let mut statuses = HashMap::new();
     for name in &names {

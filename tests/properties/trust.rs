@@ -11,7 +11,8 @@ use videosdk_token_operator::api::{IssuerKind, IssuerRef, VideoSdkTokenSpec};
 use videosdk_token_operator::controller::decision::{Decision, Desired, ResignReason, decide};
 use videosdk_token_operator::controller::stored::StoredToken;
 use videosdk_token_operator::token::{
-    Claim, Claims, Credentials, GoDuration, MIN_RENEWAL_INTERVAL, RenewBefore, renewal_time, sign,
+    Claim, Claims, Credentials, GoDuration, MIN_RENEW_BEFORE, MIN_RENEWAL_INTERVAL, RenewBefore,
+    renewal_time, sign,
 };
 
 const SECRET: &str = "property-secret-0123456789abcdef";
@@ -145,13 +146,14 @@ proptest! {
         );
     }
 
-    /// For every spec admission accepts (ttl from 1m, any renew-before policy that
-    /// `RenewBefore::from_spec` accepts), following the operator's own schedule from a signing
-    /// time anywhere inside a second, two re-signs are never closer than the minimum interval:
-    /// in any window of T seconds there are at most T / 10 + 1.
+    /// For every spec admission accepts (ttl from 2m10s, any renew-before policy that
+    /// `RenewBefore::from_spec` accepts with a renew window of at least `MIN_RENEW_BEFORE`),
+    /// following the operator's own schedule from a signing time anywhere inside a second, two
+    /// re-signs are never closer than the minimum interval: in any window of T seconds there are
+    /// at most T / 10 + 1.
     #[test]
     fn no_valid_spec_resigns_more_often_than_the_minimum_interval(
-        ttl_ms in prop_oneof![Just(60_000u64), 60_000u64..=3 * 24 * 3_600_000],
+        ttl_ms in prop_oneof![Just(130_000u64), 130_000u64..=3 * 24 * 3_600_000],
         policy in prop_oneof![
             Just((None, None)),
             (1u64..=3 * 24 * 3_600_000).prop_map(|ms| (Some(ms), None)),
@@ -160,21 +162,7 @@ proptest! {
         start_ns in 0u64..1_000_000_000,
         uid in "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
     ) {
-        let go = |ms: u64| GoDuration::from_nanos(i64::try_from(ms * 1_000_000).unwrap()).to_string();
-        let spec = VideoSdkTokenSpec {
-            issuer_ref: IssuerRef { name: "issuer".into(), kind: IssuerKind::VideoSdkIssuer },
-            permissions: vec![videosdk_token_operator::api::Permission::AllowJoin],
-            roles: None,
-            room_id: None,
-            participant_id: None,
-            ttl: go(ttl_ms),
-            renew_before: policy.0.filter(|ms| *ms < ttl_ms).map(go),
-            renew_before_percentage: policy.1,
-            secret_name: None,
-            secret_template: None,
-            rollout_restart_targets: vec![],
-        };
-        let Ok(renew_before) = RenewBefore::from_spec(&spec) else {
+        let Some((spec, renew_before)) = admitted(ttl_ms, policy) else {
             return Err(TestCaseError::reject("refused at admission"));
         };
         let ttl_secs = ttl_ms / 1000;
@@ -192,4 +180,65 @@ proptest! {
             signed_at = next;
         }
     }
+
+    /// For every spec admission accepts, the token a scheduled re-sign replaces is still valid
+    /// at least `MIN_RENEW_BEFORE` (2m) less a second after it (the second `iat` may lose to
+    /// rounding, which the renewal floor gives back): the kubelet's time to put its successor
+    /// into a mounted file (up to 90 s) is covered.
+    #[test]
+    fn every_valid_spec_keeps_the_old_token_valid_while_the_kubelet_updates_the_file(
+        ttl_ms in prop_oneof![Just(130_000u64), 130_000u64..=3 * 24 * 3_600_000],
+        policy in prop_oneof![
+            Just((None, None)),
+            (Just(120_000u64), 1u64..=3 * 24 * 3_600_000).prop_map(|(a, b)| (Some(a.max(b)), None)),
+            (1i32..=99).prop_map(|p| (None, Some(p))),
+        ],
+        start_ns in 0u64..1_000_000_000,
+        uid in "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+    ) {
+        let Some((_, renew_before)) = admitted(ttl_ms, policy) else {
+            return Err(TestCaseError::reject("refused at admission"));
+        };
+        let signed_at = UNIX_EPOCH + Duration::new(1_800_000_000, u32::try_from(start_ns).unwrap());
+        let iat = signed_at.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+        let exp = at(iat + ttl_ms / 1000);
+        let next = renewal_time(at(iat), exp, renew_before, &uid).unwrap();
+        let left = exp.duration_since(next).unwrap();
+        prop_assert!(
+            left >= MIN_RENEW_BEFORE - Duration::from_secs(1),
+            "{renew_before:?}, ttl {ttl_ms} ms: the old token expires {left:?} after its re-sign"
+        );
+    }
+}
+
+/// The spec of `ttl_ms` and `policy` (renewBefore in ms, renewBeforePercentage) and its renew
+/// policy, when admission and the operator accept it: `RenewBefore::from_spec` and a renew
+/// window of at least `MIN_RENEW_BEFORE`.
+fn admitted(
+    ttl_ms: u64,
+    policy: (Option<u64>, Option<i32>),
+) -> Option<(VideoSdkTokenSpec, RenewBefore)> {
+    let go = |ms: u64| GoDuration::from_nanos(i64::try_from(ms * 1_000_000).unwrap()).to_string();
+    let spec = VideoSdkTokenSpec {
+        issuer_ref: IssuerRef {
+            name: "issuer".into(),
+            kind: IssuerKind::VideoSdkIssuer,
+        },
+        permissions: vec![videosdk_token_operator::api::Permission::AllowJoin],
+        roles: None,
+        room_id: None,
+        participant_id: None,
+        ttl: go(ttl_ms),
+        renew_before: policy.0.filter(|ms| *ms < ttl_ms).map(go),
+        renew_before_percentage: policy.1,
+        secret_name: None,
+        secret_template: None,
+        rollout_restart_targets: vec![],
+    };
+    let renew_before = RenewBefore::from_spec(&spec).ok()?;
+    // Whole seconds, as `sign` writes exp.
+    let ttl = Duration::from_secs(ttl_ms / 1000);
+    renew_before.check_window(ttl, MIN_RENEW_BEFORE).ok()?;
+    Some((spec, renew_before))
 }

@@ -30,6 +30,9 @@ pub(crate) struct Inputs {
     /// The operator's ceiling on a token's lifetime (`Settings::max_ttl`, fixed for the
     /// process's life, so not in the fingerprint).
     pub(crate) max_ttl: std::time::Duration,
+    /// The operator's floor on a token's renew window (`Settings::min_renew_before`, fixed for
+    /// the process's life, so not in the fingerprint).
+    pub(crate) min_renew_before: std::time::Duration,
     /// A fingerprint of everything the plan reads but the Secret and the time: the token's UID,
     /// generation, renew-now annotation and recorded renew-now answer, the issuer's identity and
     /// generation, its credentials Secret's resourceVersion and the namespace's labels. While
@@ -123,6 +126,7 @@ pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Input
         existing,
         issuer,
         max_ttl: ctx.settings.max_ttl,
+        min_renew_before: ctx.settings.min_renew_before,
         fingerprint,
     })
 }

@@ -90,6 +90,9 @@ fn check(token: &VideoSdkToken, inputs: &Inputs) -> Result<Checked, Problem> {
     let invalid_spec = |e: &dyn std::fmt::Display| Problem::new(Reason::InvalidSpec, e.to_string());
     let request = TokenRequest::from_spec(&token.spec).map_err(|e| invalid_spec(&e))?;
     let renew_before = RenewBefore::from_spec(&token.spec).map_err(|e| invalid_spec(&e))?;
+    renew_before
+        .check_window(request.ttl, inputs.min_renew_before)
+        .map_err(|e| invalid_spec(&e))?;
     let namespace = &inputs.namespace;
     let issuer = match &inputs.issuer {
         IssuerLookup::Found(issuer) => issuer,
@@ -360,6 +363,7 @@ mod tests {
             existing: existing.map_or(Existing::Absent, |s| Existing::Read(Box::new(s))),
             issuer: IssuerLookup::Found(Box::new(issuer)),
             max_ttl: token::DEFAULT_MAX_TTL,
+            min_renew_before: token::MIN_RENEW_BEFORE,
             fingerprint: 0,
         }
     }
@@ -500,6 +504,7 @@ mod tests {
                 other_kind_exists: true,
             },
             max_ttl: token::DEFAULT_MAX_TTL,
+            min_renew_before: token::MIN_RENEW_BEFORE,
             fingerprint: 0,
         };
         let Plan::NotReady(problem) = planned(&token(json!({})), &missing) else {
@@ -576,6 +581,41 @@ mod tests {
         assert_eq!(problem.reason, Reason::PolicyViolation);
         assert!(
             problem.message.contains("--max-ttl") && problem.message.contains("1h0m0s"),
+            "{}",
+            problem.message
+        );
+    }
+
+    /// A renew window below the operator's floor (a spec that passed an older CRD, or a raised
+    /// `--min-renew-before`) is `InvalidSpec`, with the window and the fix: no token is signed
+    /// for it, and the Secret is left as it is.
+    #[test]
+    fn a_renew_window_below_the_operators_minimum_is_an_invalid_spec() {
+        let open = || inputs(issuer(IssuerPolicy::default()), None);
+        // The token: ttl 2m, renewed with a third (40s) left.
+        let Plan::NotReady(problem) = planned(&token(json!({"ttl": "2m"})), &open()) else {
+            panic!("not ready");
+        };
+        assert_eq!(problem.reason, Reason::InvalidSpec);
+        assert!(
+            problem.message.contains("renew window of 40s")
+                && problem.message.contains("--min-renew-before")
+                && problem.message.contains("set spec.ttl to at least 6m"),
+            "{}",
+            problem.message
+        );
+        let legal = token(json!({"ttl": "1h", "renewBefore": "2m"}));
+        assert!(matches!(planned(&legal, &open()), Plan::Ready { .. }));
+        let raised = Inputs {
+            min_renew_before: Duration::from_secs(180),
+            ..open()
+        };
+        let Plan::NotReady(problem) = planned(&legal, &raised) else {
+            panic!("not ready under a raised minimum");
+        };
+        assert_eq!(problem.reason, Reason::InvalidSpec);
+        assert!(
+            problem.message.contains("minimum of 3m"),
             "{}",
             problem.message
         );

@@ -78,6 +78,7 @@ async fn check(ctx: &Context, tokens: &Store<CachedToken>, secret: Secret) -> bo
         existing: Existing::Read(Box::new(secret)),
         issuer,
         max_ttl: ctx.settings.max_ttl,
+        min_renew_before: ctx.settings.min_renew_before,
         fingerprint,
     };
     // The id is never used: only a plan that keeps the stored token is remembered.

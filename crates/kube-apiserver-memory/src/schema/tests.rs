@@ -199,27 +199,31 @@ fn a_pattern_error_does_not_block_cel_rules() {
 }
 
 #[test]
-fn ttl_below_one_minute() {
-    let errs = admit_spec(
-        json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "59s"}),
-    )
-    .unwrap_err();
+fn ttl_below_the_minimum() {
+    let errs =
+        admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "2m"}))
+            .unwrap_err();
     assert_eq!(
         errs,
         vec![fe(
             "spec.ttl",
             "FieldValueInvalid",
-            r#"Invalid value: "string": ttl must be at least 1m"#
+            r#"Invalid value: "string": ttl must be at least 2m10s: the token must stay valid 2m after its re-sign (renewBefore) and renew at least 10s after issuance; e.g. ttl: 3m with renewBefore: 2m, or ttl: 6m without renewBefore"#
         )]
     );
-    admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "1m"}))
+    // The shortest legal schedule of each kind: renewBefore, a percentage, the default third.
+    admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "2m10s", "renewBefore": "2m"}))
+        .unwrap();
+    admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "5m", "renewBeforePercentage": 40}))
+        .unwrap();
+    admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "6m"}))
         .unwrap();
 }
 
 #[test]
 fn go_duration_syntax_in_cel() {
     for ok in [
-        "1h30m", "90m", "1.5h", ".5h", "2h0m0.5s", "60000ms", "1h0.5m",
+        "1h30m", "90m", "1.5h", ".5h", "2h0m0.5s", "600000ms", "1h0.5m",
     ] {
         admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": ok}))
             .unwrap_or_else(|e| panic!("{ok}: {e:?}"));
@@ -825,6 +829,6 @@ fn status_message_as_kube_apiserver_aggregates() {
             .unwrap_err();
     assert_eq!(
         invalid_message("VideoSdkToken.videosdk.live", "t", &errs),
-        r#"VideoSdkToken.videosdk.live "t" is invalid: spec.ttl: Invalid value: "string": ttl must be at least 1m"#
+        r#"VideoSdkToken.videosdk.live "t" is invalid: spec.ttl: Invalid value: "string": ttl must be at least 2m10s: the token must stay valid 2m after its re-sign (renewBefore) and renew at least 10s after issuance; e.g. ttl: 3m with renewBefore: 2m, or ttl: 6m without renewBefore"#
     );
 }
