@@ -127,10 +127,22 @@ fn a_status_the_operator_never_writes_is_progressing() {
 fn a_condition_without_reason_or_message_still_gives_a_health() {
     let script = std::fs::read_to_string(dir(KINDS[0]).join("health.lua")).unwrap();
     for (condition, expected) in [
-        (serde_json::json!({"type": "Stalled", "status": "True"}), "Degraded"),
-        (serde_json::json!({"type": "Reconciling", "status": "True"}), "Progressing"),
-        (serde_json::json!({"type": "Ready", "status": "False"}), "Degraded"),
-        (serde_json::json!({"type": "Ready", "status": "True"}), "Healthy"),
+        (
+            serde_json::json!({"type": "Stalled", "status": "True"}),
+            "Degraded",
+        ),
+        (
+            serde_json::json!({"type": "Reconciling", "status": "True"}),
+            "Progressing",
+        ),
+        (
+            serde_json::json!({"type": "Ready", "status": "False"}),
+            "Degraded",
+        ),
+        (
+            serde_json::json!({"type": "Ready", "status": "True"}),
+            "Healthy",
+        ),
     ] {
         let object = serde_json::json!({
             "metadata": {"generation": 1},

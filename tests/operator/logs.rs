@@ -74,7 +74,7 @@ async fn an_issuers_problem_is_a_warning_and_its_recovery_is_info() {
     let logs = captured_logs();
     let level_of = |reason: &str| -> Vec<&str> {
         logs.lines()
-            .filter(|l| l.contains(&issuer) && l.contains(&format!("reason={reason}")))
+            .filter(|l| l.contains(&issuer) && l.contains(&format!("reason=\"{reason}\"")))
             .map(|l| l.split_whitespace().nth(1).unwrap_or_default())
             .collect()
     };
