@@ -39,11 +39,20 @@ fn chart_crds_are_exact_copies_of_the_repository_crds() {
     }
 }
 
+/// Every file under the chart's `templates/` (with `templates/tests/`, the `helm test` hooks).
 pub(crate) fn chart_templates() -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(root().join(CHART).join("templates"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join(CHART).join("templates"), &mut out);
     out.sort();
     out
 }
@@ -181,11 +190,12 @@ fn helm_chart_is_consistent_without_helm() {
             "chart and kustomize base differ in the container's {key}"
         );
     }
-    for key in [
-        "securityContext",
-        "automountServiceAccountToken",
-        "terminationGracePeriodSeconds",
-    ] {
+    // A value (automountServiceAccountToken), whose default is the base's.
+    assert_eq!(
+        values["automountServiceAccountToken"],
+        base_pod["automountServiceAccountToken"]
+    );
+    for key in ["securityContext", "terminationGracePeriodSeconds"] {
         assert_eq!(
             pod[key], base_pod[key],
             "chart and kustomize base differ in the pod's {key}"

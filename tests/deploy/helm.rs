@@ -190,6 +190,18 @@ fn helm_lints_renders_and_validates_every_ci_values_file() {
 }
 
 #[test]
+fn artifact_hub_examples_are_valid_custom_resources() {
+    let examples = super::chart_features::crds_examples();
+    let Some(errors) = validation_errors(&examples) else {
+        return;
+    };
+    assert!(
+        errors.is_empty(),
+        "Chart.yaml artifacthub.io/crdsExamples: {errors:#?}"
+    );
+}
+
+#[test]
 fn everything_values_set_every_value_and_turn_every_feature_on() {
     let defaults = documents(&read(format!("{CHART}/values.yaml")), "values.yaml").remove(0);
     let everything = ci_values("everything-values.yaml");

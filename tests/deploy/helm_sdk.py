@@ -53,7 +53,12 @@ def crd_schemas(objects, files):
         for version in spec["versions"]:
             if version.get("served"):
                 key = (spec["group"] + "/" + version["name"], spec["names"]["kind"])
-                out[key] = strict(version["schema"]["openAPIV3Schema"])
+                schema = strict(version["schema"]["openAPIV3Schema"])
+                # Every object has these, which a CRD's schema does not list.
+                schema["properties"].update({"apiVersion": {"type": "string"},
+                                             "kind": {"type": "string"},
+                                             "metadata": {"type": "object"}})
+                out[key] = schema
     return out
 
 

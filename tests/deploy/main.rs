@@ -36,6 +36,8 @@
 
 mod alerts;
 mod chart;
+mod chart_features;
+mod chart_readme;
 mod dockerfile;
 mod examples;
 mod helm;
