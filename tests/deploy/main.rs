@@ -26,6 +26,10 @@
 //!   its comment says);
 //! - [`alerts`]: the alerts are one file that the README shows and the chart's PrometheusRule
 //!   reads;
+//! - [`chart_features`], [`chart_readme`]: what users of cert-manager's chart expect (global
+//!   values, NetworkPolicy, the `helm test` Pod, the dashboard ConfigMap, Artifact Hub metadata)
+//!   and the chart's README, generated from `values.yaml`;
+//! - [`krew`]: the krew manifest template of the `kubectl videosdk` plugin and the release steps;
 //! - [`dockerfile`]: the `Dockerfile` builds what CI builds and runs as non-root.
 //!
 //! `cargo test --test deploy`.
@@ -41,6 +45,7 @@ mod chart_readme;
 mod dockerfile;
 mod examples;
 mod helm;
+mod krew;
 mod kustomize;
 mod rbac;
 mod values;
