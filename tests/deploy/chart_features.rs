@@ -24,7 +24,7 @@ fn restricted_violations(pod: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for host in ["hostNetwork", "hostPID", "hostIPC"] {
         if pod[host] == true {
-            out.push(format!("{host}"));
+            out.push(host.to_owned());
         }
     }
     let allowed_volumes = [
@@ -208,7 +208,7 @@ fn global_values_reach_every_object() {
     let Some(docs) = render(&json!({})) else {
         return;
     };
-    let kinds: BTreeSet<&str> = docs.iter().map(|d| kind(d)).collect();
+    let kinds: BTreeSet<&str> = docs.iter().map(kind).collect();
     for off in ["NetworkPolicy", "ConfigMap", "ServiceMonitor"] {
         assert!(!kinds.contains(off), "{off} is off by default");
     }
