@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
 # videosdk-token-operator's container image:
-#   docker build -t videosdk-token-operator:0.1.0 .
+#   podman build -t localhost/videosdk-token-operator:0.1.0 .   # or docker build, buildah bud
 # No container engine is available on the machines that build this project, so CI does not
 # build this image; the build stage runs the same cargo command as a release build of the binary
 # without the `dev` feature (cargo build --release --locked --no-default-features --bin
@@ -13,7 +13,7 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 # The git commit for the videosdk_build_info metric (the build context has no .git):
-#   docker build --build-arg VIDEOSDK_GIT_COMMIT=$(git rev-parse HEAD) -t videosdk-token-operator:0.1.0 .
+#   docker build --build-arg VIDEOSDK_GIT_COMMIT=$(git rev-parse HEAD) -t localhost/videosdk-token-operator:0.1.0 .
 ARG VIDEOSDK_GIT_COMMIT=unknown
 COPY . .
 # The shipped binary is optimised across crates (fat LTO, one codegen unit): 18 MB instead of

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Renew(args) => done(cli::renew::run(args)),
         Command::Completion(args) => done(cli::completion::run(args)),
         Command::Request(args) => done(cli::request::run(args)),
+        Command::Probe(args) => done(cli::probe::run(args)),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

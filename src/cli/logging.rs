@@ -2,6 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Why a long-running command could not set up its logger or its runtime.
 #[derive(Debug, thiserror::Error)]
@@ -56,24 +57,47 @@ pub enum LogFormat {
 impl LogArgs {
     /// Installs the global subscriber; an invalid filter is bad input.
     fn init(&self) -> Result<(), Error> {
-        let filter = EnvFilter::try_new(&self.log_level).map_err(|source| Error::Filter {
-            filter: self.log_level.clone(),
-            source,
-        })?;
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_target(false)
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-        let installed = match self.log_format {
-            LogFormat::Text => builder.try_init(),
-            // Fields at the top level of each line (`{"level":…,"message":…,"token":…}`), where
-            // log pipelines (Loki, Elasticsearch, Cloud Logging) index them, rather than nested
-            // under "fields".
-            LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        };
-        installed.map_err(Error::Install)
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        subscriber(self, std::io::stderr, ansi)?
+            .try_init()
+            .map_err(|e| Error::Install(e.into()))
     }
+}
+
+/// The subscriber `args` describe, writing to `writer`.
+///
+/// A JSON line carries its target (`"target":"videosdk_token_operator::token_requests::audit"`),
+/// which is how a log pipeline finds the token request audit lines the README names; a text
+/// line leaves it out, to stay short for people.
+fn subscriber<W>(
+    args: &LogArgs,
+    writer: W,
+    ansi: bool,
+) -> Result<Box<dyn tracing::Subscriber + Send + Sync>, Error>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_new(&args.log_level).map_err(|source| Error::Filter {
+        filter: args.log_level.clone(),
+        source,
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(ansi);
+    Ok(match args.log_format {
+        LogFormat::Text => Box::new(builder.with_target(false).finish()),
+        // Fields at the top level of each line (`{"level":…,"target":…,"message":…,"token":…}`),
+        // where log pipelines (Loki, Elasticsearch, Cloud Logging) index them, rather than
+        // nested under "fields".
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .with_target(true)
+                .flatten_event(true)
+                .finish(),
+        ),
+    })
 }
 
 /// Sets up a long-running command (`run`, `dev`): installs the logger `args` describe, then
@@ -125,5 +149,54 @@ mod tests {
             error.starts_with("--log-level \"a=[\" is not a valid filter: "),
             "{error}"
         );
+    }
+
+    /// A log line in memory, for reading what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What `format` writes for one audit event.
+    fn audit_line(format: LogFormat) -> String {
+        let args = LogArgs {
+            log_format: format,
+            log_level: "info".to_owned(),
+        };
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = subscriber(&args, move || writer.clone(), false).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            // The target of src/token_requests/audit.rs, which the README names.
+            tracing::info!(target: "videosdk_token_operator::token_requests::audit", code = 200, "token request");
+        });
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_json_line_carries_its_target() {
+        let line = audit_line(LogFormat::Json);
+        let json: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+        assert_eq!(
+            json["target"], "videosdk_token_operator::token_requests::audit",
+            "{line}"
+        );
+        assert_eq!(json["code"], 200, "{line}");
+        assert_eq!(json["message"], "token request", "{line}");
+    }
+
+    #[test]
+    fn a_text_line_leaves_the_target_out() {
+        let line = audit_line(LogFormat::Text);
+        assert!(line.contains("token request code=200"), "{line}");
+        assert!(!line.contains("token_requests::audit"), "{line}");
     }
 }

@@ -1,6 +1,6 @@
 //! The command line: `run` (the operator), `dev` (the operator on an in-memory API server),
-//! `crd`, `sign`, `inspect`, `status`, `renew`, `completion` and `request` (a token from the
-//! operator's token request endpoint); also a kubectl plugin (see [`plugin`]).
+//! `crd`, `sign`, `inspect`, `status`, `renew`, `completion`, `request` (a token from the
+//! operator's token request endpoint) and `probe` (one HTTP GET, for the chart's `helm test`); also a kubectl plugin (see [`plugin`]).
 //!
 //! Each command is a small module with a pure core that tests call directly, and an `Error` enum
 //! of its own whose variants name what went wrong (the shared parts have theirs:
@@ -20,6 +20,7 @@ pub mod listen;
 pub mod logging;
 mod memory;
 pub mod plugin;
+pub mod probe;
 pub mod renew;
 pub mod request;
 pub mod run;
@@ -60,4 +61,5 @@ pub enum Command {
     Renew(renew::RenewArgs),
     Completion(completion::CompletionArgs),
     Request(request::RequestArgs),
+    Probe(probe::ProbeArgs),
 }

@@ -1,9 +1,9 @@
-//! The Helm chart, checked without Helm (not installed on these machines): its `files/crds/` is
+//! The Helm chart, checked on its files (tests/deploy/helm.rs runs it through Helm): its `files/crds/` is
 //! a byte-for-byte copy of `crds/`, rendered by its CRD template behind `crds.enabled` with
 //! `crds.keep`; its templates parse as YAML once their actions are stripped, every `.Values` path
 //! they use exists, the Deployment's probes and security settings equal the kustomize base's.
 
-use super::kustomize::{assembled_base, check_operator_container};
+use super::kustomize::{assembled_base, check_operator_container, disruptions_allowed};
 use super::*;
 use regex::Regex;
 use serde_json::json;
@@ -39,11 +39,20 @@ fn chart_crds_are_exact_copies_of_the_repository_crds() {
     }
 }
 
+/// Every file under the chart's `templates/` (with `templates/tests/`, the `helm test` hooks).
 pub(crate) fn chart_templates() -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(root().join(CHART).join("templates"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join(CHART).join("templates"), &mut out);
     out.sort();
     out
 }
@@ -141,7 +150,6 @@ fn helm_chart_is_consistent_without_helm() {
         json!({"enabled": false, "namespaces": []}),
         "no right on workloads by default"
     );
-    assert_eq!(values["podDisruptionBudget"]["minAvailable"], 1);
 
     let d = deployment_template.expect("templates/deployment.yaml");
     // The security settings are values (OpenShift assigns its own uid): the pod and container
@@ -182,11 +190,12 @@ fn helm_chart_is_consistent_without_helm() {
             "chart and kustomize base differ in the container's {key}"
         );
     }
-    for key in [
-        "securityContext",
-        "automountServiceAccountToken",
-        "terminationGracePeriodSeconds",
-    ] {
+    // A value (automountServiceAccountToken), whose default is the base's.
+    assert_eq!(
+        values["automountServiceAccountToken"],
+        base_pod["automountServiceAccountToken"]
+    );
+    for key in ["securityContext", "terminationGracePeriodSeconds"] {
         assert_eq!(
             pod[key], base_pod[key],
             "chart and kustomize base differ in the pod's {key}"
@@ -266,4 +275,72 @@ fn chart_renders_its_crds_as_templates_kept_on_uninstall() {
             "README.md does not explain {needed}"
         );
     }
+}
+
+#[test]
+fn the_pod_disruption_budget_lets_a_drain_proceed_with_any_replica_count() {
+    for (values, replicas, allowed) in [
+        (json!({}), 2, 1),
+        (json!({"replicaCount": 1}), 1, 1),
+        (json!({"replicaCount": 3}), 3, 1),
+        // minAvailable instead, as cert-manager's chart offers it.
+        (json!({"podDisruptionBudget": {"minAvailable": 1}}), 2, 1),
+        (
+            json!({"replicaCount": 4, "podDisruptionBudget": {"maxUnavailable": "50%"}}),
+            4,
+            2,
+        ),
+    ] {
+        let Some(docs) = rbac_files::helm_template(NAME, NAMESPACE, &values) else {
+            return;
+        };
+        let pdb = find(&docs, "PodDisruptionBudget", NAME);
+        let spec = &pdb["spec"];
+        assert!(
+            spec["minAvailable"].is_null() || spec["maxUnavailable"].is_null(),
+            "{values}: a PodDisruptionBudget has one of the two: {spec}"
+        );
+        assert_eq!(
+            disruptions_allowed(spec, replicas),
+            allowed,
+            "{values}: {spec}"
+        );
+    }
+    let Some(docs) = rbac_files::helm_template(
+        NAME,
+        NAMESPACE,
+        &json!({"podDisruptionBudget": {"enabled": false}}),
+    ) else {
+        return;
+    };
+    assert!(!docs.iter().any(|d| kind(d) == "PodDisruptionBudget"));
+}
+
+#[test]
+fn chart_says_what_the_readme_and_the_kustomize_base_say() {
+    // kubeVersion: the oldest release the README supports.
+    let chart = documents(&read(format!("{CHART}/Chart.yaml")), "Chart.yaml").remove(0);
+    let readme = read("README.md");
+    let minor = Regex::new(r"\*\*Kubernetes 1\.(\d+) or later\.\*\*")
+        .unwrap()
+        .captures(&readme)
+        .expect("README.md's Install says **Kubernetes 1.N or later.**")[1]
+        .to_owned();
+    assert_eq!(
+        chart["kubeVersion"],
+        format!(">=1.{minor}.0-0"),
+        "Chart.yaml kubeVersion"
+    );
+    // The metrics Service carries the base's prometheus.io annotations.
+    let Some(docs) = rbac_files::helm_template(NAME, NAMESPACE, &json!({})) else {
+        return;
+    };
+    let name = "videosdk-token-operator-metrics";
+    let base = assembled_base();
+    let annotations = &find(&base, "Service", name)["metadata"]["annotations"];
+    assert_eq!(annotations["prometheus.io/scrape"], "true");
+    assert_eq!(
+        find(&docs, "Service", name)["metadata"]["annotations"],
+        *annotations
+    );
 }

@@ -27,3 +27,38 @@ fn dockerfile_builds_what_ci_builds_and_runs_as_nonroot() {
         );
     }
 }
+
+/// The README's build and import commands name the image both installs run, spelt so that
+/// containerd reads it as the local build: a name whose first component is not a registry host
+/// (no `.` or `:`, not `localhost`) is a Docker Hub path to containerd (the reference grammar of
+/// github.com/distribution/reference, `ParseNormalizedNamed`), so an image imported as
+/// `videosdk-token-operator:0.1.0` is `docker.io/library/…`, not what buildah and podman tag.
+#[test]
+fn the_readme_builds_and_imports_the_image_both_installs_run() {
+    let base = super::kustomize::assembled_base();
+    let image =
+        find(&base, "Deployment", NAME)["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .expect("an image")
+            .to_owned();
+    let (domain, _) = image
+        .split_once('/')
+        .unwrap_or_else(|| panic!("{image} is Docker Hub's to containerd"));
+    assert!(
+        domain == "localhost" || domain.contains('.') || domain.contains(':'),
+        "{image}: {domain} is a Docker Hub namespace to containerd, not a registry"
+    );
+    let section = readme_between("### Container image", "## API reference")
+        .expect("README.md has a Container image section");
+    for command in [
+        format!("podman build -t {image} ."),
+        format!("podman save {image} | sudo ctr -n k8s.io images import -"),
+        format!("kind load docker-image {image}"),
+    ] {
+        assert!(
+            section.contains(&command),
+            "README.md's Container image lacks `{command}`"
+        );
+    }
+    assert!(read("Dockerfile").contains(&format!("build -t {image} .")));
+}

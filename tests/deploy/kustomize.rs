@@ -156,7 +156,10 @@ fn check_base(docs: &[Value], origin: &str) {
     let containers = pod["containers"].as_array().expect("containers");
     assert_eq!(containers.len(), 1, "{origin}");
     let c = &containers[0];
-    assert_eq!(c["image"], "videosdk-token-operator:0.1.0", "{origin}");
+    assert_eq!(
+        c["image"], "localhost/videosdk-token-operator:0.1.0",
+        "{origin}: a local build's name as buildah, podman and containerd spell it"
+    );
     assert_eq!(
         c["args"],
         json!(["run", "--leader-elect", "--log-format", "json"]),
@@ -181,10 +184,16 @@ fn check_base(docs: &[Value], origin: &str) {
         "{origin}"
     );
 
-    // PodDisruptionBudget: one replica may go at a time.
+    // PodDisruptionBudget: one replica may go at a time, also when an overlay runs one.
     let pdb = find(docs, "PodDisruptionBudget", NAME);
     assert_eq!(pdb["apiVersion"], "policy/v1", "{origin}");
-    assert_eq!(pdb["spec"]["minAvailable"], 1, "{origin}");
+    for replicas in [1, 2] {
+        assert_eq!(
+            disruptions_allowed(&pdb["spec"], replicas),
+            1,
+            "{origin}: a drain with {replicas} replicas evicts one at a time"
+        );
+    }
     assert!(
         selects(&pdb["spec"]["selector"]["matchLabels"], pod_labels),
         "{origin}"
@@ -300,4 +309,42 @@ pub(crate) fn check_operator_container(pod: &Value, c: &Value, origin: &str) {
 fn selects(selector: &Value, labels: &Value) -> bool {
     let selector = selector.as_object().expect("a selector");
     !selector.is_empty() && selector.iter().all(|(k, v)| &labels[k] == v)
+}
+
+/// How many of `replicas` healthy pods the PodDisruptionBudget `spec` lets evictions take, as
+/// Kubernetes' disruption controller computes `status.disruptionsAllowed`: `currentHealthy -
+/// desiredHealthy`, where `desiredHealthy` is `replicas - maxUnavailable` or `minAvailable`, a
+/// percentage of `replicas` rounded up (pkg/controller/disruption/disruption.go,
+/// `getExpectedPodCount`).
+pub(crate) fn disruptions_allowed(spec: &Value, replicas: i64) -> i64 {
+    let scaled = |v: &Value| -> i64 {
+        match v {
+            Value::Number(n) => n.as_i64().expect("an integer"),
+            Value::String(s) => {
+                let percent: i64 = s
+                    .strip_suffix('%')
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| panic!("{s} is not a percentage"));
+                (percent * replicas + 99) / 100
+            }
+            _ => panic!("{v} is not an int-or-string"),
+        }
+    };
+    let desired_healthy = if spec["maxUnavailable"].is_null() {
+        scaled(&spec["minAvailable"])
+    } else {
+        (replicas - scaled(&spec["maxUnavailable"])).max(0)
+    };
+    (replicas - desired_healthy).max(0)
+}
+
+#[test]
+fn disruptions_allowed_follows_the_disruption_controller() {
+    let allowed = |spec: Value, replicas| disruptions_allowed(&spec, replicas);
+    // The finding: minAvailable 1 with one replica allows no eviction.
+    assert_eq!(allowed(json!({"minAvailable": 1}), 1), 0);
+    assert_eq!(allowed(json!({"minAvailable": 1}), 2), 1);
+    assert_eq!(allowed(json!({"maxUnavailable": 1}), 1), 1);
+    assert_eq!(allowed(json!({"maxUnavailable": "50%"}), 3), 2);
+    assert_eq!(allowed(json!({"minAvailable": "50%"}), 3), 1);
 }

@@ -6,10 +6,12 @@
 //!   PodDisruptionBudget (checked on the files it lists and, where `kubectl` is installed, on
 //!   `kubectl kustomize deploy/`);
 //! - [`chart`]: the Helm chart's `files/crds/` is a byte-for-byte copy of `crds/`, rendered by its
-//!   CRD template behind `crds.enabled` with `crds.keep`; the chart is consistent without Helm
-//!   (not installed on these machines): templates parse as YAML once their actions are stripped,
-//!   every `.Values` path they use exists, the Deployment's probes and security settings equal
-//!   the kustomize base's;
+//!   CRD template behind `crds.enabled` with `crds.keep`; templates parse as YAML once their
+//!   actions are stripped, every `.Values` path they use exists, the Deployment's probes and
+//!   security settings equal the kustomize base's; the PodDisruptionBudget lets a drain proceed;
+//! - [`helm`]: the chart through Helm v4's engine: linted, rendered and validated against the
+//!   Kubernetes 1.28 schemas with each values file of its `ci/`, installed and uninstalled on the
+//!   in-memory API server, and the README's moves between kustomize and Helm;
 //! - [`values`]: `values.schema.json` accepts `values.yaml` and refuses misspelt values;
 //!   `README.md` documents every chart value;
 //! - [`rbac`]: the RBAC rules live in one place (`deploy/helm/videosdk-token-operator/files/`),
@@ -24,9 +26,13 @@
 //!   its comment says);
 //! - [`alerts`]: the alerts are one file that the README shows and the chart's PrometheusRule
 //!   reads;
-//! - [`dockerfile`]: the `Dockerfile` builds what CI builds and runs as non-root;
+//! - [`chart_features`], [`chart_readme`]: what users of cert-manager's chart expect (global
+//!   values, NetworkPolicy, the `helm test` Pod, the dashboard ConfigMap, Artifact Hub metadata)
+//!   and the chart's README, generated from `values.yaml`;
+//! - [`krew`]: the krew manifest template of the `kubectl videosdk` plugin and the release steps;
 //! - [`argocd`]: Argo CD's health checks under `deploy/argocd/` give each status the operator
-//!   writes its health, run in a Lua 5.1 interpreter; the README's `argocd-cm` snippet is them.
+//!   writes its health, run in a Lua 5.1 interpreter; the README's `argocd-cm` snippet is them;
+//! - [`dockerfile`]: the `Dockerfile` builds what CI builds and runs as non-root.
 //!
 //! `cargo test --test deploy`.
 
@@ -37,11 +43,18 @@
 mod alerts;
 mod argocd;
 mod chart;
+mod chart_features;
+mod chart_readme;
 mod dockerfile;
 mod examples;
+mod helm;
+mod krew;
 mod kustomize;
 mod rbac;
 mod values;
+
+#[path = "../support/rbac.rs"]
+mod rbac_files;
 
 use serde::Deserialize;
 use serde_json::Value;

@@ -6,9 +6,6 @@
 //! test, `tests/operator/rbac.rs`, checks the same renderings against the requests the operator
 //! makes); the aggregated ClusterRoles for people grant what the README's table says.
 
-#[path = "../support/rbac.rs"]
-mod rbac_files;
-
 use super::chart::chart_templates;
 use super::kustomize::{assembled_base, ci, kubectl_kustomize, kustomize};
 use super::*;
@@ -212,7 +209,7 @@ fn helm_modes() -> Vec<Mode> {
 const KUSTOMIZE_WATCHED: &str = "my-app";
 
 /// What the kustomize base binds with `components`: what the chart's default binds; with
-/// `rollout-restarts`, the rollout restarts cluster-wide too; with `watch-namespace`, what the
+/// `rollout-restarts`, the rollout restarts cluster-wide too; with `token-requests`, the reviews; with `watch-namespace`, what the
 /// chart binds with `watchNamespace` (the cluster resource namespace being the base's), and the
 /// rollout restarts in the watched namespace only, as the chart's `rolloutRestarts.enabled` with
 /// `watchNamespace`.
@@ -232,6 +229,11 @@ fn kustomize_binds(components: &[&str]) -> BTreeSet<Grant> {
             .contains(&"watch-namespace")
             .then_some(KUSTOMIZE_WATCHED);
         groups.push((ROLLOUT, scope));
+    }
+    if components.contains(&"token-requests") {
+        // Cluster-scoped reviews; the TLS Secret is in the cluster resource namespace, where the
+        // watched rights (or watch-namespace's credentials binding) already read Secrets.
+        groups.push((REVIEWS, None));
     }
     expected(&groups)
 }
@@ -387,6 +389,9 @@ fn each_install_mode_binds_exactly_the_rights_it_uses() {
         vec!["rollout-restarts"],
         vec!["watch-namespace"],
         vec!["rollout-restarts", "watch-namespace"],
+        vec!["token-requests"],
+        vec!["watch-namespace", "token-requests"],
+        vec!["token-requests", "rollout-restarts", "watch-namespace"],
     ] {
         if let Some(docs) = kustomize_overlay(&components) {
             rendered.push((format!("the base with {components:?}"), docs, components));
@@ -408,6 +413,7 @@ fn each_install_mode_binds_exactly_the_rights_it_uses() {
             scoped,
             "{what}: {args}"
         );
+        check_token_requests(docs, components.contains(&"token-requests"), what);
     }
     // The chart, rendered by Helm's engine in each mode.
     for mode in helm_modes() {
@@ -448,6 +454,61 @@ fn each_install_mode_binds_exactly_the_rights_it_uses() {
         if let Some(secret) = flag("--token-requests-tls-secret") {
             assert_eq!(secret, format!("{NAMESPACE}/tls"), "{}", mode.name);
         }
+    }
+}
+
+/// The kustomize base serves token requests exactly when `on` (its component
+/// components/token-requests), as the chart's `tokenRequests.enabled` does: the flags with a TLS
+/// Secret, the container port, and the Service in front of it.
+fn check_token_requests(docs: &[serde_json::Value], on: bool, what: &str) {
+    let deployment = find(docs, "Deployment", NAME);
+    let c = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let flag = |name: &str| args.iter().position(|a| *a == name).map(|i| args[i + 1]);
+    let service = docs
+        .iter()
+        .find(|d| kind(d) == "Service" && name(d) == "videosdk-token-operator-token-requests");
+    if !on {
+        assert_eq!(flag("--token-requests-address"), None, "{what}");
+        assert!(service.is_none(), "{what}");
+        return;
+    }
+    assert_eq!(
+        flag("--token-requests-address"),
+        Some("0.0.0.0:8443"),
+        "{what}"
+    );
+    assert_eq!(
+        flag("--token-requests-tls-secret"),
+        Some("videosdk-token-operator-token-requests-tls"),
+        "{what}: HTTPS, with a Secret in the cluster resource namespace (the operator's)"
+    );
+    assert!(
+        c["ports"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "token-requests", "containerPort": 8443, "protocol": "TCP"})),
+        "{what}: {}",
+        c["ports"]
+    );
+    let service = service.unwrap_or_else(|| panic!("{what}: no token requests Service"));
+    assert_eq!(service["metadata"]["namespace"], NAMESPACE, "{what}");
+    assert_eq!(
+        service["spec"]["ports"],
+        json!([{"name": "https", "port": 8443, "targetPort": "token-requests", "protocol": "TCP"}]),
+        "{what}"
+    );
+    let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+    for (k, v) in service["spec"]["selector"].as_object().unwrap() {
+        assert_eq!(
+            &pod_labels[k], v,
+            "{what}: the Service selects the operator's pods"
+        );
     }
 }
 

@@ -5,10 +5,15 @@ use super::*;
 use serde_json::{Value, json};
 
 /// Values that are one Kubernetes object each (documented as one), not a tree of values.
-const OBJECT_VALUES: [&str; 3] = ["resources", "securityContext", "containerSecurityContext"];
+pub(crate) const OBJECT_VALUES: [&str; 4] = [
+    "resources",
+    "securityContext",
+    "containerSecurityContext",
+    "strategy",
+];
 
 /// Leaf paths of a values tree (`image.repository`, `serviceMonitor.labels`).
-fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+pub(crate) fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
     match v {
         Value::Object(m) if !m.is_empty() && !OBJECT_VALUES.contains(&prefix) => {
             for (k, child) in m {
@@ -86,6 +91,8 @@ fn values_schema_accepts_the_defaults_and_rejects_misspelt_or_wrong_values() {
         ("global", json!({"imageRegistry": "x"})),
         ("rolloutRestarts.namespaces", json!(["team-a", "team-b"])),
         ("watchNamespace", json!("apps")),
+        ("podDisruptionBudget.maxUnavailable", json!("50%")),
+        ("podDisruptionBudget.minAvailable", json!(1)),
     ] {
         let v = with_value(&values, path, value);
         let errors: Vec<String> = schema.iter_errors(&v).map(|e| e.to_string()).collect();
@@ -98,7 +105,9 @@ fn values_schema_accepts_the_defaults_and_rejects_misspelt_or_wrong_values() {
         ("serviceMonitor.enable", json!(true)),
         ("crds.keepp", json!(true)),
         ("rbac.aggregateClusterRole", json!(false)),
-        ("podDisruptionBudget.maxUnavailable", json!(1)),
+        ("podDisruptionBudget.maxUnavailable", json!("all")),
+        ("podDisruptionBudget.minAvailable", json!(-1)),
+        ("podDisruptionBudget.minAvailable", json!("150%")),
         ("logFormat", json!("xml")),
         ("concurrency", json!(0)),
         ("maxTtl", json!("30d")),
@@ -112,6 +121,14 @@ fn values_schema_accepts_the_defaults_and_rejects_misspelt_or_wrong_values() {
         ("rolloutRestarts.namespaces", json!(["a", "a"])),
         ("watchNamespace", json!("Apps")),
         ("clusterResourceNamespace", json!("a/b")),
+        ("global.commonLabels", json!({"team": 7})),
+        ("global.imagePullSecrets", json!(["registry"])),
+        ("networkPolicy.apiServerPorts", json!([0])),
+        ("networkPolicy.apiServerPort", json!(443)),
+        ("grafanaDashboard.label", json!("not a label!")),
+        ("strategy.type", json!("BlueGreen")),
+        ("serviceMonitor.honorLabel", json!(true)),
+        ("test.enable", json!(false)),
     ] {
         let v = with_value(&values, path, value.clone());
         assert!(
@@ -140,7 +157,6 @@ fn values_schema_accepts_the_defaults_and_rejects_misspelt_or_wrong_values() {
         }
     }
     closed_paths(&schema_json, "", &mut declared);
-    declared.retain(|p| p != "global");
     let mut in_values = Vec::new();
     leaf_paths(&values, "", &mut in_values);
     for path in &declared {

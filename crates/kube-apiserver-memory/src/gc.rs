@@ -39,12 +39,16 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    /// Reads a `DeleteOptions` body (may be empty) and the `propagationPolicy` query parameter.
-    pub fn parse(body: &[u8], query_propagation: Option<&str>) -> Result<Self, ApiError> {
+    /// Reads a `DeleteOptions` body (may be empty), JSON or Kubernetes protobuf as
+    /// `content_type` says, and the `propagationPolicy` query parameter.
+    pub fn parse(
+        body: &[u8],
+        content_type: &str,
+        query_propagation: Option<&str>,
+    ) -> Result<Self, ApiError> {
         let mut o = DeleteOptions::default();
         if !body.iter().all(u8::is_ascii_whitespace) {
-            let v: Value = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+            let v = body_json(body, content_type)?;
             if let Some(p) = v["propagationPolicy"].as_str() {
                 o.propagation = Some(Propagation::parse(p)?);
             } else if v["orphanDependents"] == json!(true) {
@@ -60,6 +64,15 @@ impl DeleteOptions {
         }
         Ok(o)
     }
+}
+
+/// A `DeleteOptions` body as JSON, decoded from protobuf when `content_type` says so.
+pub fn body_json(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if super::protobuf::is_protobuf(content_type) {
+        return super::protobuf::delete_options(body);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))
 }
 
 /// What a DELETE did.

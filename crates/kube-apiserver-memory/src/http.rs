@@ -453,7 +453,7 @@ async fn resource(
     };
     // DELETE carries it in its DeleteOptions body as well.
     let dry_run_in_body = matches!(verb, Verb::Delete | Verb::DeleteCollection)
-        && serde_json::from_slice::<Value>(&body).is_ok_and(|o| {
+        && gc::body_json(&body, content_type).is_ok_and(|o| {
             o["dryRun"]
                 .as_array()
                 .is_some_and(|d| d.iter().any(|v| v == "All"))
@@ -577,16 +577,22 @@ async fn resource(
                 Ok(with_warnings(json_response(code, written(&s)), &warnings))
             }
             Verb::Delete => {
-                let options =
-                    DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
+                let options = DeleteOptions::parse(
+                    &body,
+                    content_type,
+                    q.get("propagationPolicy").map(String::as_str),
+                )?;
                 match gc::delete(&mut st, &def, namespace, name, &options, &verbs::now())? {
                     Deleted::Pending(s) => Ok(json_response(200, out(&s))),
                     Deleted::Gone(s) => Ok(value_response(200, &success(&def, &s))),
                 }
             }
             Verb::DeleteCollection => {
-                let options =
-                    DeleteOptions::parse(&body, q.get("propagationPolicy").map(String::as_str))?;
+                let options = DeleteOptions::parse(
+                    &body,
+                    content_type,
+                    q.get("propagationPolicy").map(String::as_str),
+                )?;
                 let page = st.list(
                     &def.store_key(),
                     p.namespace,

@@ -18,7 +18,9 @@
 //! serviceaccount`), Role, ClusterRole, RoleBinding, ClusterRoleBinding (`create role`, …),
 //! Deployment (`create deployment`; partly, see [`workloads`]), and the self reviews and the
 //! TokenRequest of `kubectl create token` ([`reviews`]). Any other kind answers 415
-//! naming these and JSON.
+//! naming these and JSON. A DELETE's `DeleteOptions` body, which client-go sends in its
+//! objects' content type (Helm's release storage on `helm uninstall`), is read too
+//! ([`delete_options`]).
 //! Answers are always JSON, which kubectl accepts.
 //!
 //! [doc]: https://kubernetes.io/docs/reference/using-api/api-concepts/#protobuf-encoding
@@ -120,6 +122,58 @@ pub fn decode(api_version: &str, kind: &str, body: &[u8]) -> Result<Value, ApiEr
         }
     };
     Ok(value)
+}
+
+/// A DELETE's `DeleteOptions` body in protobuf, as JSON: client-go's typed clients send it in the
+/// content type of their objects (Helm's release storage deletes its release Secrets so on
+/// `helm uninstall`). kube-apiserver accepts it in any group version it is registered in (every
+/// one, and `meta.k8s.io/v1`), so only the kind is checked.
+pub fn delete_options(body: &[u8]) -> Result<Value, ApiError> {
+    let unreadable =
+        |what: String| ApiError::bad_request(format!("error decoding DeleteOptions: {what}"));
+    let envelope = body
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| unreadable("protobuf body without the \"k8s\\x00\" prefix".into()))?;
+    let unknown = k8s_pb::apimachinery::pkg::runtime::Unknown::decode(envelope)
+        .map_err(|e| unreadable(format!("decoding the protobuf envelope: {e}")))?;
+    let kind = unknown
+        .type_meta
+        .unwrap_or_default()
+        .kind
+        .unwrap_or_default();
+    if kind != "DeleteOptions" {
+        return Err(unreadable(format!(
+            "the body is a {kind}, not a DeleteOptions"
+        )));
+    }
+    let pb_meta::DeleteOptions {
+        grace_period_seconds,
+        preconditions,
+        orphan_dependents,
+        propagation_policy,
+        dry_run,
+        ignore_store_read_error_with_cluster_breaking_potential,
+    } = message(&unknown.raw.unwrap_or_default())
+        .map_err(|e| unreadable(format!("decoding the protobuf: {e}")))?;
+    Ok(to_json(meta::DeleteOptions {
+        api_version: None,
+        kind: None,
+        grace_period_seconds,
+        preconditions: preconditions.map(|p| {
+            let pb_meta::Preconditions {
+                uid,
+                resource_version,
+            } = p;
+            meta::Preconditions {
+                uid,
+                resource_version,
+            }
+        }),
+        orphan_dependents,
+        propagation_policy,
+        dry_run: list(dry_run),
+        ignore_store_read_error_with_cluster_breaking_potential,
+    }))
 }
 
 /// The message of type `M` in `raw`.
@@ -464,6 +518,40 @@ mod tests {
             content_type: Some(String::new()),
         };
         [MAGIC.as_slice(), &unknown.encode_to_vec()].concat()
+    }
+
+    /// What Helm's release storage sends to delete a release Secret on `helm uninstall`.
+    #[test]
+    fn delete_options_as_client_go_sends_them() {
+        let options = pb_meta::DeleteOptions {
+            propagation_policy: Some("Background".into()),
+            preconditions: Some(pb_meta::Preconditions {
+                uid: Some("u-1".into()),
+                resource_version: None,
+            }),
+            dry_run: vec!["All".into()],
+            ..Default::default()
+        };
+        let body = envelope("v1", "DeleteOptions", options.encode_to_vec());
+        assert_eq!(
+            delete_options(&body).unwrap(),
+            json!({"propagationPolicy": "Background", "preconditions": {"uid": "u-1"},
+                "dryRun": ["All"]})
+        );
+        let parsed = crate::gc::DeleteOptions::parse(&body, MEDIA_TYPE, None).unwrap();
+        assert_eq!(parsed.precondition_uid.as_deref(), Some("u-1"));
+        assert!(matches!(
+            parsed.propagation,
+            Some(crate::gc::Propagation::Background)
+        ));
+        let secret = envelope("v1", "Secret", pb::Secret::default().encode_to_vec());
+        let refused = delete_options(&secret).unwrap_err();
+        assert_eq!(refused.code, 400);
+        assert!(
+            refused.message.contains("a Secret, not a DeleteOptions"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]

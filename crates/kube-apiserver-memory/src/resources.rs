@@ -138,6 +138,30 @@ pub fn builtins() -> Vec<ResourceDef> {
     events_v1.special = Special::EventsV1;
     crds.status_subresource = true;
     crds.generation = true;
+    // What a Helm chart or kustomize base of an operator holds besides RBAC and workloads
+    // (`helm install` maps every rendered kind through discovery first, and refuses a release
+    // with a kind the server does not serve).
+    let mut services = ResourceDef::builtin("", "v1", "services", "Service", true, &["svc"]);
+    services.status_subresource = true;
+    services.categories = vec!["all".into()];
+    let mut pdbs = ResourceDef::builtin(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        true,
+        &["pdb"],
+    );
+    pdbs.status_subresource = true;
+    pdbs.generation = true;
+    let network_policies = ResourceDef::builtin(
+        "networking.k8s.io",
+        "v1",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+        &["netpol"],
+    );
     vec![
         namespaces,
         secrets,
@@ -153,6 +177,9 @@ pub fn builtins() -> Vec<ResourceDef> {
         workload("deployments", "Deployment", &["deploy"]),
         workload("statefulsets", "StatefulSet", &["sts"]),
         workload("daemonsets", "DaemonSet", &["ds"]),
+        services,
+        pdbs,
+        network_policies,
         crds,
     ]
 }

@@ -3,8 +3,10 @@
 use crate::*;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event as CoreEvent, Secret};
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Secret, Service};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Resource;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde::de::DeserializeOwned;
@@ -139,6 +141,36 @@ async fn events_leases_and_workloads_are_stored() {
     round_trip::<DaemonSet>(
         &t,
         obj(json!({"metadata": {"name": "d"}, "spec": template})),
+    )
+    .await;
+    t.cleanup().await;
+}
+
+/// What an operator's Helm chart or kustomize base holds besides RBAC and workloads: `helm
+/// install` maps each rendered kind through discovery and refuses the release when one is not
+/// served ("no matches for kind \"Service\" in version \"v1\"", tests/deploy/helm.rs).
+#[tokio::test]
+async fn services_disruption_budgets_and_network_policies_are_stored() {
+    let t = TestCluster::new("chart-kinds").await;
+    let selector = json!({"matchLabels": {"app": "x"}});
+    let service = round_trip::<Service>(
+        &t,
+        obj(json!({"metadata": {"name": "metrics"}, "spec": {
+            "selector": {"app": "x"},
+            "ports": [{"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]
+        }})),
+    )
+    .await;
+    assert_eq!(service.spec.unwrap().ports.unwrap()[0].port, 8080);
+    let pdb = round_trip::<PodDisruptionBudget>(
+        &t,
+        obj(json!({"metadata": {"name": "pdb"}, "spec": {"maxUnavailable": 1, "selector": selector}})),
+    )
+    .await;
+    assert_eq!(pdb.metadata.generation, Some(1));
+    round_trip::<NetworkPolicy>(
+        &t,
+        obj(json!({"metadata": {"name": "np"}, "spec": {"podSelector": selector, "policyTypes": ["Ingress"]}})),
     )
     .await;
     t.cleanup().await;

@@ -24,6 +24,36 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: videosdk-token-operator
+{{- with .Values.global.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* imagePullSecrets: global.imagePullSecrets, then imagePullSecrets. */}}
+{{- define "videosdk-token-operator.imagePullSecrets" -}}
+{{- $secrets := concat .Values.global.imagePullSecrets .Values.imagePullSecrets -}}
+{{- if $secrets -}}
+imagePullSecrets:
+  {{- toYaml $secrets | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/* The pod's priorityClassName: priorityClassName, else global.priorityClassName. */}}
+{{- define "videosdk-token-operator.priorityClassName" -}}
+{{- default .Values.global.priorityClassName .Values.priorityClassName -}}
+{{- end -}}
+
+{{/* Labels of the `helm test` Pod: the chart's, with a component the operator's selectors do not match. */}}
+{{- define "videosdk-token-operator.testLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "videosdk-token-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: videosdk-token-operator
+{{- with .Values.global.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{/* Labels that select the operator's pods. */}}
