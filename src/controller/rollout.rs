@@ -46,8 +46,8 @@ use std::time::{Duration, SystemTime};
 /// Re-signs closer together than this restart a workload once, by default.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(10);
 
-/// The reason of the Warning Event on a token whose renew window is shorter than a target's
-/// minimum restart interval ([`restart_lag`]).
+/// The reason of the Warning Event on a token whose restart targets' pods may hold it past its
+/// expiry before their next restart ([`restart_lag`]).
 pub const RESTART_LAGS_RENEWAL: &str = "RolloutRestartLagsRenewal";
 
 /// The pod template annotation `kubectl rollout restart` sets.
@@ -175,15 +175,37 @@ pub fn plan(
     }
 }
 
-/// How much longer than the token's renew window a workload's pods may wait for a restart, at
-/// worst: a re-sign that comes right after the workload's last restart for this token (a
-/// renew-now, a spec change, a short schedule) waits out its minimum restart `interval` (at least
-/// the `debounce`) before the next restart, while the token the pods read at start expires
-/// `window` after that re-sign. `None` when the window covers the wait; the rollout's own
-/// duration (new pods scheduled, started and ready) comes on top, and only the user knows it.
-pub fn restart_lag(interval: Duration, debounce: Duration, window: Duration) -> Option<Duration> {
+/// How long after the token they read at start expires a workload's pods may still wait for
+/// their next restart, at worst, for a token of lifetime `ttl` re-signed `window` before its
+/// expiry (its renew window), a workload restarted at most every `interval` and the restart
+/// `debounce`; `None` when the pods are always restarted before their token expires. The
+/// rollout's own duration (new pods scheduled, started and ready) comes on top, and only the
+/// user knows it.
+///
+/// The schedule ([`plan`]): a restart waits until the newest token is `debounce` old and the
+/// previous restart `interval` ago. The pods read token `k` at their restart `R`, which came at
+/// most `wait = max(interval, debounce)` after token `k` was issued (the previous restart came
+/// before it), and before token `k + 1`, due `lead = ttl - window` after token `k` (or earlier,
+/// by a renew-now or a spec change): so `R` is at most `min(wait, lead)` after token `k`. Their
+/// next restart comes `debounce` after token `k + 1`, or `interval` after `R`, and then at most
+/// `debounce` later if a re-sign (the schedule's or a renew-now) came just before: at most
+/// `max(lead, min(wait, lead) + interval) + debounce` after token `k`, which expired `ttl`
+/// after it. With the default 5m interval and 10 s debounce, that is up to 3m10s for `ttl: 6m`
+/// (2m window), 2m10s for `ttl: 8m` with `renewBefore: 2m`, none for `ttl: 1h` with
+/// `renewBefore: 2m`; with a window longer than the debounce (always: at least
+/// `token::MIN_RENEW_BEFORE`, 2m) the lag is positive exactly when `ttl` is under
+/// `interval + wait + debounce` and the window under `interval + debounce`. Re-signs closer
+/// together than the debounce (only renew-nows can be) postpone the restart until they stop.
+pub fn restart_lag(
+    interval: Duration,
+    debounce: Duration,
+    ttl: Duration,
+    window: Duration,
+) -> Option<Duration> {
     let wait = interval.max(debounce);
-    (wait > window).then(|| wait - window)
+    let lead = ttl.saturating_sub(window);
+    let next_restart = lead.max(wait.min(lead) + interval) + debounce;
+    next_restart.checked_sub(ttl).filter(|lag| !lag.is_zero())
 }
 
 /// What a failed target's Warning Event says: its reason and note.
@@ -226,12 +248,14 @@ fn failure(target: &str, namespace: &str, error: &kube::Error) -> (&'static str,
 
 /// Brings every target of `token` up to its current token; returns when to come back: when a
 /// restart waits out the debounce window, or when a failed target is retried (with backoff, see
-/// [`backoff::delay`]). Never fails: each target's failure is its own Warning Event.
+/// [`backoff::delay`]). Never fails: each target's failure is its own Warning Event. `ttl` is
+/// the current token's lifetime and `renew_window` the time between its renewal and its expiry.
 pub async fn sync(
     token: &VideoSdkToken,
     ctx: &Context,
     token_id: &str,
     issued_at: SystemTime,
+    ttl: Duration,
     renew_window: Duration,
     now: SystemTime,
 ) -> Option<SystemTime> {
@@ -279,17 +303,20 @@ pub async fn sync(
             }
             Ok(Step::Nothing | Step::Record) => continue,
             Ok(Step::Restart(interval)) => {
-                if let Some(lag) =
-                    restart_lag(interval, ctx.settings.rollout_debounce, renew_window)
-                {
+                let debounce = ctx.settings.rollout_debounce;
+                if let Some(lag) = restart_lag(interval, debounce, ttl, renew_window) {
+                    let wait = interval.max(debounce);
                     let note = format!(
-                        "{described} restarts for this token at most every {} ({MIN_RESTART_INTERVAL}), longer than the token's renew window of {}: \
+                        "{described} restarts for this token at most every {} ({MIN_RESTART_INTERVAL}), and the token lives {} with a renew window of {}: \
                          after a re-sign soon after its last restart, its pods, which read the token at start, may hold an expired token for up to {} \
-                         plus the rollout's duration; set the token's renewBefore to at least {} plus the rollout's duration, or lower {MIN_RESTART_INTERVAL}",
+                         plus the rollout's duration; set the token's ttl to at least {} or its renewBefore to at least {}, either plus the rollout's duration, \
+                         or lower {MIN_RESTART_INTERVAL}",
                         go_duration::format_human(interval),
+                        go_duration::format_human(ttl),
                         go_duration::format_human(renew_window),
                         go_duration::format_human(lag),
-                        go_duration::format_human(interval.max(ctx.settings.rollout_debounce)),
+                        go_duration::format_human(interval + wait + debounce),
+                        go_duration::format_human(interval + debounce),
                     );
                     tracing::warn!(token = %super::display::namespaced_name(token), reason = RESTART_LAGS_RENEWAL, "{note}");
                     ctx.publish(
@@ -455,27 +482,114 @@ mod tests {
     }
 
     #[test]
-    fn a_restart_interval_longer_than_the_renew_window_is_a_lag() {
+    fn the_restart_lag_follows_the_schedule() {
         let (minute, debounce) = (Duration::from_secs(60), DEFAULT_DEBOUNCE);
-        // The default 5m interval and the shortest window: pods may wait 3m past expiry.
+        let (five, ten_s) = (DEFAULT_MIN_RESTART_INTERVAL, Duration::from_secs(10));
+        // ttl 6m, the default window of a third (2m): renewal 4m after issuance, a restart up to
+        // 4m after it, the next 5m (and a debounce) later: 9m10s, 3m10s past expiry.
         assert_eq!(
-            restart_lag(DEFAULT_MIN_RESTART_INTERVAL, debounce, 2 * minute),
-            Some(3 * minute)
+            restart_lag(five, debounce, 6 * minute, 2 * minute),
+            Some(3 * minute + ten_s)
         );
+        // ttl 8m, renewBefore 2m: restart up to 5m after issuance, the next at 10m10s.
         assert_eq!(
-            restart_lag(DEFAULT_MIN_RESTART_INTERVAL, debounce, 5 * minute),
+            restart_lag(five, debounce, 8 * minute, 2 * minute),
+            Some(2 * minute + ten_s)
+        );
+        // A window shorter than the interval, but a ttl of at least twice the interval plus the
+        // debounce: the restart that took token k comes 5m after it at most, the next 5m10s
+        // later, within its lifetime. (The rule before counted the window alone and warned.)
+        assert_eq!(restart_lag(five, debounce, 60 * minute, 2 * minute), None);
+        assert_eq!(
+            restart_lag(five, debounce, 24 * 60 * minute, 2 * minute),
             None
         );
         assert_eq!(
-            restart_lag(DEFAULT_MIN_RESTART_INTERVAL, debounce, 8 * 60 * minute),
+            restart_lag(five, debounce, 10 * minute + ten_s, 2 * minute),
             None
         );
-        // An interval of 0s still waits out the debounce, which every legal window covers.
-        assert_eq!(restart_lag(Duration::ZERO, debounce, 2 * minute), None);
         assert_eq!(
-            restart_lag(Duration::ZERO, debounce, Duration::from_secs(4)),
+            restart_lag(five, debounce, 10 * minute, 2 * minute),
+            Some(ten_s)
+        );
+        // A window of at least the interval plus the debounce: the restart comes before the
+        // renewal.
+        assert_eq!(
+            restart_lag(five, debounce, 6 * minute, 5 * minute + ten_s),
+            None
+        );
+        assert_eq!(
+            restart_lag(five, debounce, 6 * minute, 5 * minute),
+            Some(ten_s)
+        );
+        assert_eq!(
+            restart_lag(five, debounce, 8 * 60 * minute, 8 * 60 * minute / 3),
+            None
+        );
+        // An interval of 0s still waits out the debounce, which every legal window covers; a
+        // window shorter than the debounce (not admitted) lags by the difference.
+        assert_eq!(
+            restart_lag(Duration::ZERO, debounce, 2 * minute + debounce, 2 * minute),
+            None
+        );
+        assert_eq!(
+            restart_lag(Duration::ZERO, debounce, 2 * minute, Duration::from_secs(4)),
             Some(Duration::from_secs(6))
         );
+    }
+
+    /// The worst case is real: replayed through [`plan`], a renew-now just over a minute after
+    /// a restart of a `ttl: 6m` token's workload, and another just before the next restart was
+    /// due, leave the pods restarted for the first with an expired token for (within 2 s) the
+    /// 3m10s [`restart_lag`] says.
+    #[test]
+    fn the_worst_restart_lag_happens() {
+        let (ttl, lead) = (360, 240);
+        let mut workload = consenting();
+        workload.insert(
+            record_key("t"),
+            format!("a@{}", time::rfc3339(1_800_000_000)),
+        );
+        // Token b: a renew-now at 61 s; its restart waits for the interval, until 300 s.
+        assert_eq!(
+            plan(&workload, "t", "b", at(61), at(71), DEFAULT_DEBOUNCE),
+            Step::WaitUntil(at(300))
+        );
+        assert_eq!(
+            plan(&workload, "t", "b", at(61), at(300), DEFAULT_DEBOUNCE),
+            Step::Restart(DEFAULT_MIN_RESTART_INTERVAL)
+        );
+        workload.insert(
+            record_key("t"),
+            format!("b@{}", time::rfc3339(1_800_000_300)),
+        );
+        // Token c at b's scheduled renewal (61 + 240 s) waits for the interval, until 600 s;
+        // a renew-now (token d) at 599 s then waits for the debounce, until 609 s. b expired at
+        // 421 s.
+        assert_eq!(
+            plan(
+                &workload,
+                "t",
+                "c",
+                at(61 + lead),
+                at(61 + lead),
+                DEFAULT_DEBOUNCE
+            ),
+            Step::WaitUntil(at(600))
+        );
+        assert_eq!(
+            plan(&workload, "t", "d", at(599), at(599), DEFAULT_DEBOUNCE),
+            Step::WaitUntil(at(609))
+        );
+        let late = Duration::from_secs(609 - (61 + ttl));
+        let worst = restart_lag(
+            DEFAULT_MIN_RESTART_INTERVAL,
+            DEFAULT_DEBOUNCE,
+            Duration::from_secs(ttl),
+            Duration::from_secs(ttl - lead),
+        );
+        assert_eq!(worst, Some(Duration::from_secs(190)));
+        assert_eq!(late, Duration::from_secs(188));
     }
 
     #[test]

@@ -478,24 +478,39 @@ async fn wait_leading(r: &Replica) {
     }
 }
 
-/// A token whose renew window (ttl 6m: 2m) is shorter than a target's minimum restart interval
-/// (5m by default) gets a Warning Event when it restarts the target, naming the workload, the
-/// interval, the window and the fix: the workload's pods, which read the token at start, may
-/// hold an expired token until their next restart.
+/// A token whose pods may outlive it (ttl 6m, a 2m window, the default 5m restart interval, the
+/// tests' 1 s debounce: up to 3m1s) gets a Warning Event when it restarts the target, naming the
+/// workload, the interval, the ttl, the window, the lag and the fix; a token with the same 2m
+/// window but a 24h ttl, whose pods are always restarted long before their token expires, gets
+/// none (the rule before, the interval against the window alone, warned there too).
 #[tokio::test]
-async fn a_restart_interval_longer_than_the_renew_window_is_reported() {
+async fn pods_that_may_outlive_their_token_are_reported() {
     let Some(env) = Env::start("rollout-lag").await else {
         return;
     };
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", json!({})).await;
     env.apply(deployment("api", Some("short"))).await;
+    env.apply(deployment("worker", Some("long"))).await;
     env.token(
         "short",
         json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "6m",
                               "rolloutRestartTargets": [{"kind": "Deployment", "name": "api"}]}),
     )
     .await;
+    env.token(
+        "long",
+        json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"], "ttl": "24h", "renewBefore": "2m",
+                              "rolloutRestartTargets": [{"kind": "Deployment", "name": "worker"}]}),
+    )
+    .await;
+    let long_first = env
+        .wait_ready("long")
+        .await
+        .status
+        .unwrap()
+        .token_id
+        .unwrap();
     let first = env
         .wait_ready("short")
         .await
@@ -504,18 +519,24 @@ async fn a_restart_interval_longer_than_the_renew_window_is_reported() {
         .token_id
         .unwrap();
     let deployments: Api<Deployment> = Api::namespaced(env.t.client.clone(), env.namespace());
-    let key = videosdk_token_operator::controller::rollout::record_key("short");
-    tokio::time::timeout(
-        WAIT,
-        await_condition(deployments, "api", move |d: Option<&Deployment>| {
-            d.and_then(|d| d.metadata.annotations.as_ref())
-                .and_then(|a| a.get(&key))
-                .is_some_and(|v| v.starts_with(first.as_str()))
-        }),
-    )
-    .await
-    .expect("recorded in time")
-    .unwrap();
+    for (workload, token, id) in [("api", "short", first), ("worker", "long", long_first)] {
+        let key = videosdk_token_operator::controller::rollout::record_key(token);
+        tokio::time::timeout(
+            WAIT,
+            await_condition(
+                deployments.clone(),
+                workload,
+                move |d: Option<&Deployment>| {
+                    d.and_then(|d| d.metadata.annotations.as_ref())
+                        .and_then(|a| a.get(&key))
+                        .is_some_and(|v| v.starts_with(id.as_str()))
+                },
+            ),
+        )
+        .await
+        .expect("recorded in time")
+        .unwrap();
+    }
     assert!(
         env.events("short", "RolloutRestartLagsRenewal")
             .await
@@ -528,11 +549,37 @@ async fn a_restart_interval_longer_than_the_renew_window_is_reported() {
     assert_eq!(warning.type_.as_deref(), Some("Warning"));
     let note = warning.note.unwrap_or_default();
     assert!(
-        note.contains("Deployment api restarts for this token at most every 5m (videosdk.live/min-restart-interval), longer than the token's renew window of 2m")
-            && note.contains("set the token's renewBefore to at least 5m plus the rollout's duration"),
+        note.contains("Deployment api restarts for this token at most every 5m (videosdk.live/min-restart-interval), and the token lives 6m with a renew window of 2m")
+            && note.contains("set the token's ttl to at least 10m1s or its renewBefore to at least 5m1s"),
         "{note}"
     );
+    // Up to 3m1s: the next restart up to 5m (the interval) and 1 s (the tests' debounce) after
+    // one that came up to 4m (the renewal, or up to 12 s sooner: the jitter, a tenth of the
+    // window) after issuance, of a token that expired 6m after it.
+    let lag = note
+        .split_once("may hold an expired token for up to ")
+        .and_then(|(_, rest)| rest.split_once(" plus the rollout's duration"))
+        .and_then(|(lag, _)| {
+            lag.parse::<videosdk_token_operator::token::GoDuration>()
+                .ok()
+        })
+        .map(|lag| lag.as_nanos() / 1_000_000_000);
+    assert!(
+        lag.is_some_and(|secs| (168..=181).contains(&secs)),
+        "the lag is 3m1s less the jitter (up to 12 s): {note}"
+    );
     env.wait_event("short", "RolloutRestarted").await;
+
+    // The same 2m window on a 24h token: the restart is reported, the lag is not.
+    env.annotate_token("long", "videosdk.live/renew-now", "1")
+        .await;
+    env.wait_event("long", "RolloutRestarted").await;
+    assert!(
+        env.events("long", "RolloutRestartLagsRenewal")
+            .await
+            .is_empty(),
+        "a 24h token's pods are restarted within 10m1s of its issuance, long before it expires"
+    );
     env.cleanup().await;
 }
 

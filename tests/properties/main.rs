@@ -7,6 +7,8 @@
 //! - `schedule`: the renewal time lies strictly between issuance and expiry, and is stable;
 //! - `trust`: a stored token with any one claim changed is always re-signed, and no valid spec
 //!   re-signs a token more often than the minimum interval;
+//! - `rollout`: a rollout-restart target's pods never hold an expired token longer than the
+//!   restart lag the operator reports;
 //! - `patches`: the in-memory API server applies JSON merge patches (RFC 7386) and JSON patches
 //!   (RFC 6902) as an independent model of the RFCs does.
 //!
@@ -19,6 +21,7 @@
 
 mod duration;
 mod patches;
+mod rollout;
 mod schedule;
 mod signing;
 mod trust;

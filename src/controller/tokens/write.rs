@@ -142,6 +142,7 @@ pub(super) async fn write(
                 ctx,
                 issued.claims.jti.as_deref().unwrap_or_default(),
                 time::from_unix(issued.claims.iat),
+                Duration::from_secs(issued.claims.exp.saturating_sub(issued.claims.iat)),
                 time::from_unix(issued.claims.exp)
                     .duration_since(issued.renewal_time)
                     .unwrap_or(Duration::ZERO),
