@@ -46,14 +46,19 @@ imagePullSecrets:
 {{/* Labels of the `helm test` Pod: the chart's, with a component the operator's selectors do not match. */}}
 {{- define "videosdk-token-operator.testLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-app.kubernetes.io/name: {{ include "videosdk-token-operator.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: test
+{{ include "videosdk-token-operator.testSelectorLabels" . }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: videosdk-token-operator
 {{- with .Values.global.commonLabels }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* Labels that select the `helm test` Pod (the NetworkPolicy lets it reach the metrics port). */}}
+{{- define "videosdk-token-operator.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "videosdk-token-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
 {{- end -}}
 
 {{/* Labels that select the operator's pods. */}}
