@@ -428,6 +428,28 @@ fn artifact_hub_annotations_say_what_the_chart_installs() {
             "{key}"
         );
     }
+    // Every breaking change of the CHANGELOG's unreleased section is one Artifact Hub shows.
+    let changelog = read("CHANGELOG.md");
+    let unreleased = changelog
+        .split_once("## [Unreleased]")
+        .and_then(|(_, rest)| rest.split("\n## [").next())
+        .expect("CHANGELOG.md has an Unreleased section");
+    let breaking = unreleased.matches("\n- **Breaking**").count();
+    let shown = annotation("artifacthub.io/changes")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            ["changed", "removed"].contains(&c["kind"].as_str().unwrap_or_default())
+                && c["description"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("Breaking: "))
+        })
+        .count();
+    assert_eq!(
+        shown, breaking,
+        "artifacthub.io/changes has {shown} breaking changes, the CHANGELOG's Unreleased {breaking}"
+    );
 }
 
 /// The examples of Artifact Hub's `crdsExamples`, for tests/deploy/helm.rs to validate.
