@@ -263,6 +263,79 @@ fn the_network_policy_opens_the_operators_ports_and_its_way_to_the_api_server() 
     }
 }
 
+/// Whether a NetworkPolicyPeer (a podSelector's matchLabels, in the policy's namespace) selects a
+/// pod with these labels.
+fn peer_selects(peer: &Value, labels: &Value) -> bool {
+    peer["namespaceSelector"].is_null()
+        && peer["podSelector"]["matchLabels"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| &labels[k] == v))
+}
+
+/// With `metricsFrom` set, the `helm test` Pod may still reach /readyz: the chart adds it as a
+/// peer (and only when it renders that Pod); and what an empty `from` or `apiServerTo` opens is
+/// said where a user reads it (NOTES.txt).
+#[test]
+fn the_network_policy_lets_the_test_pod_reach_readyz_and_notes_say_what_stays_open() {
+    let prometheus = json!([{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]);
+    for test in [true, false] {
+        let values = json!({"networkPolicy": {"enabled": true, "metricsFrom": prometheus},
+                            "test": {"enabled": test}});
+        let Some(docs) = render(&values) else { return };
+        let policy = docs.iter().find(|d| kind(d) == "NetworkPolicy").unwrap();
+        let from = policy["spec"]["ingress"][0]["from"].as_array().unwrap();
+        assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], "metrics");
+        assert_eq!(from[0], prometheus[0], "metricsFrom comes first");
+        let test_pod = docs
+            .iter()
+            .find(|d| kind(d) == "Pod" && name(d).ends_with("-test-readyz"));
+        assert_eq!(test_pod.is_some(), test, "{values}");
+        match test_pod {
+            Some(pod) => assert!(
+                from.iter()
+                    .any(|peer| peer_selects(peer, &pod["metadata"]["labels"])),
+                "{values}: no peer selects the test Pod: {from:?}"
+            ),
+            None => assert_eq!(from.len(), 1, "{values}: {from:?}"),
+        }
+        // The operator's own pods are not made peers by it.
+        let operator = &find(&docs, "Deployment", NAME)["spec"]["template"]["metadata"]["labels"];
+        assert!(
+            !from.iter().any(|peer| peer_selects(peer, operator)),
+            "{values}"
+        );
+    }
+
+    let notes = |values: Value| -> Option<String> {
+        let files = rbac_files::helm_rendered_files(NAME, NAMESPACE, &values)?.unwrap();
+        Some(
+            files
+                .into_iter()
+                .find(|(path, _)| path.ends_with("/NOTES.txt"))
+                .expect("NOTES.txt")
+                .1,
+        )
+    };
+    let Some(open) = notes(json!({"networkPolicy": {"enabled": true}})) else {
+        return;
+    };
+    assert!(
+        open.contains("WARNING: networkPolicy.apiServerTo is empty")
+            && open.contains("ports 443, 6443 to any address, in the cluster or outside it")
+            && open.contains("networkPolicy.metricsFrom is empty: any source"),
+        "{open}"
+    );
+    let held = notes(json!({"networkPolicy": {"enabled": true,
+        "apiServerTo": [{"ipBlock": {"cidr": "10.0.0.1/32"}}], "metricsFrom": prometheus}}))
+    .unwrap();
+    assert!(
+        !held.contains("apiServerTo is empty") && !held.contains("metricsFrom is empty"),
+        "{held}"
+    );
+    let off = notes(json!({})).unwrap();
+    assert!(!off.contains("networkPolicy"), "{off}");
+}
+
 #[test]
 fn the_grafana_dashboard_configmap_holds_the_dashboard_for_the_sidecar() {
     let dashboard = "deploy/grafana/videosdk-token-operator.json";
@@ -355,6 +428,28 @@ fn artifact_hub_annotations_say_what_the_chart_installs() {
             "{key}"
         );
     }
+    // Every breaking change of the CHANGELOG's unreleased section is one Artifact Hub shows.
+    let changelog = read("CHANGELOG.md");
+    let unreleased = changelog
+        .split_once("## [Unreleased]")
+        .and_then(|(_, rest)| rest.split("\n## [").next())
+        .expect("CHANGELOG.md has an Unreleased section");
+    let breaking = unreleased.matches("\n- **Breaking**").count();
+    let shown = annotation("artifacthub.io/changes")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            ["changed", "removed"].contains(&c["kind"].as_str().unwrap_or_default())
+                && c["description"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("Breaking: "))
+        })
+        .count();
+    assert_eq!(
+        shown, breaking,
+        "artifacthub.io/changes has {shown} breaking changes, the CHANGELOG's Unreleased {breaking}"
+    );
 }
 
 /// The examples of Artifact Hub's `crdsExamples`, for tests/deploy/helm.rs to validate.

@@ -53,7 +53,9 @@ fn the_readme_builds_and_imports_the_image_both_installs_run() {
     for command in [
         format!("podman build -t {image} ."),
         format!("podman save {image} | sudo ctr -n k8s.io images import -"),
-        format!("kind load docker-image {image}"),
+        // `kind load docker-image` asks Docker's daemon, which a podman or buildah build is not in.
+        format!("podman save -o videosdk-token-operator.tar {image}"),
+        "kind load image-archive videosdk-token-operator.tar".to_owned(),
     ] {
         assert!(
             section.contains(&command),
@@ -61,4 +63,28 @@ fn the_readme_builds_and_imports_the_image_both_installs_run() {
         );
     }
     assert!(read("Dockerfile").contains(&format!("build -t {image} .")));
+}
+
+/// The README says which commands the image has: every command of "Command line" but `dev`,
+/// which the image's build (`--no-default-features`) leaves out.
+#[test]
+fn the_readme_lists_every_command_the_image_has() {
+    let table = readme_between("## Command line", "\nBad input")
+        .expect("README.md has a Command line table");
+    let commands: Vec<String> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split(['`', ' ']).next())
+        .filter(|c| *c != "dev")
+        .map(str::to_owned)
+        .collect();
+    assert!(commands.len() >= 9, "{commands:?}");
+    let image = readme_between("What the image lacks:", "is there.")
+        .expect("README.md says what the image lacks and has");
+    for command in commands {
+        assert!(
+            image.contains(&format!("`{command}`")),
+            "README.md's Container image does not list `{command}` among the image's commands"
+        );
+    }
 }

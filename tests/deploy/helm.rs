@@ -3,7 +3,8 @@
 //! chart-testing and cert-manager keep them), every rendered object validated against the
 //! Kubernetes 1.28 OpenAPI schemas (`kubernetes-validate`, strict: an unknown field is an error)
 //! and each custom resource against its CRD; `helm install` then `helm uninstall` against the
-//! in-memory API server; the README's moves between kustomize and Helm, run as written.
+//! in-memory API server; the README's moves between kustomize and Helm, run as written, with the
+//! kustomize base alone and with every component.
 //!
 //! The Python side is `tests/deploy/helm_sdk.py`. Where its packages are missing the tests print
 //! SKIPPED, except under `CI=true`, where they fail (`.ci/run` installs them).
@@ -369,6 +370,28 @@ fn without_helm(block: &str, expected: &str) -> String {
         .join("\n")
 }
 
+/// Whether `kind` `name` (in `namespace`, when namespaced) exists on the cluster of `kubeconfig`,
+/// and its annotations when it does.
+fn annotations_of(kubeconfig: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+    let mut get = Command::new("kubectl");
+    get.args(["get", kind, name, "--ignore-not-found", "-o", "json"])
+        .env("KUBECONFIG", kubeconfig);
+    if !namespace.is_empty() {
+        get.args(["-n", namespace]);
+    }
+    let out = get.output().expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl get {kind} {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let object: Value = serde_json::from_slice(&out.stdout).unwrap();
+    Some(object["metadata"]["annotations"].clone())
+}
+
 #[test]
 fn the_readme_moves_from_kustomize_to_helm_and_back() {
     if Command::new("kubectl")
@@ -391,62 +414,119 @@ fn the_readme_moves_from_kustomize_to_helm_and_back() {
         &blocks[1],
         "helm uninstall videosdk-token-operator -n videosdk-system",
     );
-
-    let cluster = Cluster::start("move");
-    cluster.sh("kubectl apply --server-side -k deploy/ > /dev/null");
-    // What a user meets without the README's steps.
-    let Some(refused) = cluster.helm_install(&json!({})) else {
-        return;
-    };
-    let refused = refused["error"].as_str().unwrap_or_default().to_owned();
     assert!(
-        refused.contains(
-            "exists and cannot be imported into the current release: invalid ownership metadata"
-        ),
-        "{refused}"
-    );
-    let before = cluster.crds();
-
-    cluster.sh(&to_helm);
-    assert_eq!(
-        cluster.helm_install(&json!({})).unwrap(),
-        json!({"status": "deployed"})
-    );
-    let crds = cluster.crds();
-    assert_eq!(
-        crds.iter().map(|c| &c.metadata.uid).collect::<Vec<_>>(),
-        before.iter().map(|c| &c.metadata.uid).collect::<Vec<_>>(),
-        "the CRDs (and every token) stay through the move"
-    );
-    let selector = cluster.deployment().unwrap().spec.unwrap().selector;
-    assert_eq!(
-        selector.match_labels.unwrap()["app.kubernetes.io/instance"],
-        NAME,
-        "the chart's Deployment replaced the base's"
+        to_kustomize.contains("-k deploy/"),
+        "the move back applies deploy/"
     );
 
-    assert_eq!(
-        cluster.helm_uninstall().unwrap(),
-        json!({"status": "uninstalled"})
-    );
-    cluster.sh(&to_kustomize);
-    for crd in cluster.crds() {
-        let annotations = crd.metadata.annotations.unwrap_or_default();
-        let labels = crd.metadata.labels.unwrap_or_default();
+    // The base alone, and with every component, moved to Helm with the values the README names
+    // for those components.
+    let all = super::kustomize::components();
+    let watched = "my-app";
+    let features = json!({
+        "rolloutRestarts": {"enabled": true},
+        "tokenRequests": {"enabled": true,
+                          "tls": {"secretName": "videosdk-token-operator-token-requests-tls"}},
+        "watchNamespace": watched,
+    });
+    for (components, values) in [(vec![], json!({})), (all, features)] {
+        let listed: Vec<&str> = components.iter().map(String::as_str).collect();
+        let overlay = super::rbac::overlay(&listed);
+        let what = format!("the base with {components:?}");
+        let Some(installed) = super::kustomize::kustomize(&overlay, "kubectl", ci()) else {
+            return;
+        };
+        let cluster = Cluster::start("move");
+        cluster.sh(&format!(
+            "kubectl create namespace {watched} > /dev/null
+             kubectl apply --server-side -k {} > /dev/null",
+            overlay.display()
+        ));
+        // What a user meets without the README's steps.
+        let Some(refused) = cluster.helm_install(&values) else {
+            return;
+        };
+        let refused = refused["error"].as_str().unwrap_or_default().to_owned();
         assert!(
-            !annotations.keys().any(|k| k.contains("helm.sh"))
-                && !labels.keys().any(|k| k.contains("helm.sh"))
-                && !labels.contains_key("app.kubernetes.io/managed-by"),
-            "{:?}: Helm's marks stay: {annotations:?} {labels:?}",
-            crd.metadata.name
+            refused.contains(
+                "exists and cannot be imported into the current release: invalid ownership metadata"
+            ),
+            "{what}: {refused}"
         );
+        let before = cluster.crds();
+
+        cluster.sh(&to_helm);
+        // Nothing of the kustomize install is left but its Namespace and the CRDs (now Helm's):
+        // no binding keeps rights Helm's values do not grant, no object blocks `helm install`.
+        for object in &installed {
+            let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+            let left = annotations_of(cluster.kubeconfig(), kind(object), namespace, name(object));
+            match kind(object) {
+                "Namespace" => assert!(left.is_some(), "{what}: the namespace stays"),
+                "CustomResourceDefinition" => assert_eq!(
+                    left.unwrap()["meta.helm.sh/release-name"],
+                    NAME,
+                    "{what}: CRD {} handed to Helm",
+                    name(object)
+                ),
+                other => assert!(
+                    left.is_none(),
+                    "{what}: {other} {namespace}/{} outlives the move to Helm",
+                    name(object)
+                ),
+            }
+        }
+        assert_eq!(
+            cluster.helm_install(&values).unwrap(),
+            json!({"status": "deployed"}),
+            "{what}: helm install with {values}"
+        );
+        let crds = cluster.crds();
+        assert_eq!(
+            crds.iter().map(|c| &c.metadata.uid).collect::<Vec<_>>(),
+            before.iter().map(|c| &c.metadata.uid).collect::<Vec<_>>(),
+            "{what}: the CRDs (and every token) stay through the move"
+        );
+        let selector = cluster.deployment().unwrap().spec.unwrap().selector;
+        assert_eq!(
+            selector.match_labels.unwrap()["app.kubernetes.io/instance"],
+            NAME,
+            "{what}: the chart's Deployment replaced the base's"
+        );
+
+        assert_eq!(
+            cluster.helm_uninstall().unwrap(),
+            json!({"status": "uninstalled"})
+        );
+        cluster.sh(&to_kustomize.replace("-k deploy/", &format!("-k {}", overlay.display())));
+        for crd in cluster.crds() {
+            let annotations = crd.metadata.annotations.unwrap_or_default();
+            let labels = crd.metadata.labels.unwrap_or_default();
+            assert!(
+                !annotations.keys().any(|k| k.contains("helm.sh"))
+                    && !labels.keys().any(|k| k.contains("helm.sh"))
+                    && !labels.contains_key("app.kubernetes.io/managed-by"),
+                "{what}: {:?}: Helm's marks stay: {annotations:?} {labels:?}",
+                crd.metadata.name
+            );
+        }
+        let selector = cluster.deployment().unwrap().spec.unwrap().selector;
+        assert!(
+            !selector
+                .match_labels
+                .unwrap()
+                .contains_key("app.kubernetes.io/instance"),
+            "{what}: the base's Deployment is back"
+        );
+        for object in &installed {
+            let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+            assert!(
+                annotations_of(cluster.kubeconfig(), kind(object), namespace, name(object))
+                    .is_some(),
+                "{what}: {} {namespace}/{} is back",
+                kind(object),
+                name(object)
+            );
+        }
     }
-    let selector = cluster.deployment().unwrap().spec.unwrap().selector;
-    assert!(
-        !selector
-            .match_labels
-            .unwrap()
-            .contains_key("app.kubernetes.io/instance"),
-        "the base's Deployment is back"
-    );
 }

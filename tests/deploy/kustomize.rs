@@ -348,3 +348,68 @@ fn disruptions_allowed_follows_the_disruption_controller() {
     assert_eq!(allowed(json!({"maxUnavailable": "50%"}), 3), 2);
     assert_eq!(allowed(json!({"minAvailable": "50%"}), 3), 1);
 }
+
+/// The labels `deploy/kustomization.yaml` gives every object of the base (its `labels` pairs).
+pub(crate) fn base_labels() -> serde_json::Map<String, Value> {
+    let kustomization = documents(
+        &read("deploy/kustomization.yaml"),
+        "deploy/kustomization.yaml",
+    )
+    .remove(0);
+    let mut labels = serde_json::Map::new();
+    for entry in kustomization["labels"].as_array().expect("labels") {
+        labels.extend(entry["pairs"].as_object().expect("pairs").clone());
+    }
+    assert!(
+        labels.contains_key("app.kubernetes.io/part-of"),
+        "deploy/kustomization.yaml: {labels:?}"
+    );
+    labels
+}
+
+/// Every component of `deploy/components/`, in an order that builds together.
+pub(crate) fn components() -> Vec<String> {
+    let mut all: Vec<String> = std::fs::read_dir(root().join("deploy/components"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // rollout-restarts before watch-namespace (its kustomization.yaml says why).
+    all.sort();
+    assert!(all.len() >= 3, "deploy/components: {all:?}");
+    all
+}
+
+/// The README's move to Helm deletes the kustomize install by its label
+/// `app.kubernetes.io/part-of`, which kustomize puts on the base's own resources only: an object a
+/// component adds must carry it itself, or it outlives the move (a ClusterRoleBinding keeping its
+/// rights, a Service blocking `helm install`).
+#[test]
+fn every_object_of_the_base_and_of_each_component_carries_the_base_labels() {
+    let labels = base_labels();
+    let mut overlays: Vec<Vec<String>> = components().into_iter().map(|c| vec![c]).collect();
+    overlays.push(components());
+    let mut rendered = Vec::new();
+    if let Some(docs) = kubectl_kustomize() {
+        rendered.push(("kubectl kustomize deploy/".to_owned(), docs));
+    }
+    for components in overlays {
+        let listed: Vec<&str> = components.iter().map(String::as_str).collect();
+        let dir = super::rbac::overlay(&listed);
+        if let Some(docs) = kustomize(&dir, "kubectl", ci()) {
+            rendered.push((format!("the base with {components:?}"), docs));
+        }
+    }
+    for (what, docs) in rendered {
+        for doc in &docs {
+            for (key, value) in &labels {
+                assert_eq!(
+                    &doc["metadata"]["labels"][key],
+                    value,
+                    "{what}: {} {} lacks the base's label {key}",
+                    kind(doc),
+                    name(doc)
+                );
+            }
+        }
+    }
+}

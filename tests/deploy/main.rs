@@ -4,14 +4,16 @@
 //! - [`kustomize`]: the kustomize base holds the CRDs, the namespace, RBAC, a Deployment with two
 //!   replicas, probes and every security setting, the metrics Service and the
 //!   PodDisruptionBudget (checked on the files it lists and, where `kubectl` is installed, on
-//!   `kubectl kustomize deploy/`);
+//!   `kubectl kustomize deploy/`); every object of the base and of each component carries the
+//!   base's labels, by which the README's move to Helm deletes them;
 //! - [`chart`]: the Helm chart's `files/crds/` is a byte-for-byte copy of `crds/`, rendered by its
 //!   CRD template behind `crds.enabled` with `crds.keep`; templates parse as YAML once their
 //!   actions are stripped, every `.Values` path they use exists, the Deployment's probes and
 //!   security settings equal the kustomize base's; the PodDisruptionBudget lets a drain proceed;
 //! - [`helm`]: the chart through Helm v4's engine: linted, rendered and validated against the
 //!   Kubernetes 1.28 schemas with each values file of its `ci/`, installed and uninstalled on the
-//!   in-memory API server, and the README's moves between kustomize and Helm;
+//!   in-memory API server, and the README's moves between kustomize and Helm (with every
+//!   component);
 //! - [`values`]: `values.schema.json` accepts `values.yaml` and refuses misspelt values;
 //!   `README.md` documents every chart value;
 //! - [`rbac`]: the RBAC rules live in one place (`deploy/helm/videosdk-token-operator/files/`),

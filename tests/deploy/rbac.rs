@@ -244,22 +244,29 @@ fn kustomize_overlay(components: &[&str]) -> Option<Vec<serde_json::Value>> {
     kustomize(&overlay(components), "kubectl", ci())
 }
 
-/// A directory with an overlay of the base with `components`, in this order.
-fn overlay(components: &[&str]) -> std::path::PathBuf {
+/// A directory with an overlay of the base with `components`, in this order. Written whole and
+/// renamed into place, since tests running at once may ask for the same overlay.
+pub(crate) fn overlay(components: &[&str]) -> std::path::PathBuf {
     let dir = root().join(format!("target/kustomize-overlay-{}", components.join("-")));
     std::fs::create_dir_all(&dir).unwrap();
     let listed: Vec<String> = components
         .iter()
         .map(|c| format!("../../deploy/components/{c}"))
         .collect();
+    let partial = dir.join(format!(
+        "kustomization.yaml.{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::write(
-        dir.join("kustomization.yaml"),
+        &partial,
         format!(
             "resources: [../../deploy]\ncomponents: [{}]\n",
             listed.join(", ")
         ),
     )
     .unwrap();
+    std::fs::rename(&partial, dir.join("kustomization.yaml")).unwrap();
     dir
 }
 

@@ -176,3 +176,81 @@ fn values_schema_accepts_the_defaults_and_rejects_misspelt_or_wrong_values() {
         );
     }
 }
+
+/// A duration the operator refuses at start (`run --min-renew-before`, `--max-ttl`, in
+/// src/cli/run.rs) fails `helm template` and `helm install` with the operator's reason, instead
+/// of passing the schema's syntax check and then crash-looping the pod.
+#[test]
+fn durations_the_operator_refuses_fail_at_render_with_its_reason() {
+    let flag = |docs: &[Value], name: &str| -> Value {
+        let args =
+            find(docs, "Deployment", NAME)["spec"]["template"]["spec"]["containers"][0]["args"]
+                .as_array()
+                .unwrap()
+                .clone();
+        let at = args.iter().position(|a| a == name).expect(name);
+        args[at + 1].clone()
+    };
+    for (value, flag_name, set, refused) in [
+        (
+            "minRenewBefore",
+            "--min-renew-before",
+            "90s",
+            Some("minRenewBefore: 90s is below 2m"),
+        ),
+        (
+            "minRenewBefore",
+            "--min-renew-before",
+            "1m59s",
+            Some("is below 2m"),
+        ),
+        (
+            "minRenewBefore",
+            "--min-renew-before",
+            "119999ms",
+            Some("is below 2m"),
+        ),
+        (
+            "minRenewBefore",
+            "--min-renew-before",
+            "0.03h",
+            Some("is below 2m"),
+        ),
+        (
+            "minRenewBefore",
+            "--min-renew-before",
+            "8760h",
+            Some("is not shorter than 8760h"),
+        ),
+        ("minRenewBefore", "--min-renew-before", "2m", None),
+        ("minRenewBefore", "--min-renew-before", "120s", None),
+        ("minRenewBefore", "--min-renew-before", "2m0.5s", None),
+        ("minRenewBefore", "--min-renew-before", "8759h59m", None),
+        (
+            "maxTtl",
+            "--max-ttl",
+            "59s",
+            Some("maxTtl: 59s is outside 1m to 8760h"),
+        ),
+        (
+            "maxTtl",
+            "--max-ttl",
+            "8760h1s",
+            Some("is outside 1m to 8760h"),
+        ),
+        ("maxTtl", "--max-ttl", "1m", None),
+        ("maxTtl", "--max-ttl", "1h30m", None),
+        ("maxTtl", "--max-ttl", "8760h", None),
+    ] {
+        let values = json!({ value: set });
+        let Some(rendered) = rbac_files::helm_template_or_error(NAME, NAMESPACE, &values) else {
+            return;
+        };
+        match (rendered, refused) {
+            (Ok(docs), None) => assert_eq!(flag(&docs, flag_name), set, "{values}"),
+            (Err(e), Some(reason)) => assert!(e.contains(reason), "{values}: {e}"),
+            (Ok(_), Some(reason)) => panic!("{values} renders; expected: {reason}"),
+            (Err(e), None) => panic!("{values} does not render: {e}"),
+        }
+    }
+}

@@ -197,6 +197,45 @@ pub const HELM_REQUIREMENTS: &str = "tests/deploy/requirements.txt";
 /// `helm-python-sdk`, is not installed, except under `CI=true`, where that fails the test.
 /// Panics with Helm's message when the chart does not render.
 pub fn helm_template(name: &str, namespace: &str, values: &Value) -> Option<Vec<Value>> {
+    helm_template_or_error(name, namespace, values).map(|rendered| {
+        rendered.unwrap_or_else(|e| panic!("the chart does not render with values {values}: {e}"))
+    })
+}
+
+/// As [`helm_template`], with Helm's message (a template's `fail`, the schema's refusal) as the
+/// error when the chart does not render.
+pub fn helm_template_or_error(
+    name: &str,
+    namespace: &str,
+    values: &Value,
+) -> Option<Result<Vec<Value>, String>> {
+    let manifests = match helm_rendered_files(name, namespace, values)? {
+        Ok(manifests) => manifests,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut docs = Vec::new();
+    for (path, text) in manifests {
+        if !path.ends_with(".yaml") {
+            continue;
+        }
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let doc = <Value as serde::Deserialize>::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{path} as rendered is not YAML: {e}"));
+            if !doc.is_null() {
+                docs.push(doc);
+            }
+        }
+    }
+    Some(Ok(docs))
+}
+
+/// Every file the chart renders (template path to text, `NOTES.txt` too), or Helm's message;
+/// `None` as for [`helm_template`].
+pub fn helm_rendered_files(
+    name: &str,
+    namespace: &str,
+    values: &Value,
+) -> Option<Result<std::collections::BTreeMap<String, String>, String>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let chart = root.join("deploy/helm/videosdk-token-operator");
     let out = std::process::Command::new("python3")
@@ -221,27 +260,12 @@ pub fn helm_template(name: &str, namespace: &str, values: &Value) -> Option<Vec<
         return None;
     }
     let out = out.expect("checked above");
-    assert!(
-        out.status.success(),
-        "the chart does not render with values {values}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let manifests: std::collections::BTreeMap<String, String> =
-        serde_json::from_slice(&out.stdout).expect("the renderer prints JSON");
-    let mut docs = Vec::new();
-    for (path, text) in manifests {
-        if !path.ends_with(".yaml") {
-            continue;
-        }
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let doc = <Value as serde::Deserialize>::deserialize(doc)
-                .unwrap_or_else(|e| panic!("{path} as rendered is not YAML: {e}"));
-            if !doc.is_null() {
-                docs.push(doc);
-            }
-        }
+    if !out.status.success() {
+        return Some(Err(String::from_utf8_lossy(&out.stderr).into_owned()));
     }
-    Some(docs)
+    Some(Ok(
+        serde_json::from_slice(&out.stdout).expect("the renderer prints JSON")
+    ))
 }
 
 /// The operator's roles ([`OPERATOR_FILES`]).

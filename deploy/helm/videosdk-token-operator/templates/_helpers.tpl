@@ -46,14 +46,19 @@ imagePullSecrets:
 {{/* Labels of the `helm test` Pod: the chart's, with a component the operator's selectors do not match. */}}
 {{- define "videosdk-token-operator.testLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-app.kubernetes.io/name: {{ include "videosdk-token-operator.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: test
+{{ include "videosdk-token-operator.testSelectorLabels" . }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: videosdk-token-operator
 {{- with .Values.global.commonLabels }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* Labels that select the `helm test` Pod (the NetworkPolicy lets it reach the metrics port). */}}
+{{- define "videosdk-token-operator.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "videosdk-token-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
 {{- end -}}
 
 {{/* Labels that select the operator's pods. */}}
@@ -171,4 +176,53 @@ subjects:
     namespace: {{ $root.Release.Namespace }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+A Go duration in seconds (a float), as the operator's flags parse it (Go's time.ParseDuration: a
+sequence of numbers, each with a unit, ns to h); fails naming the value when it is not one, so
+that a wrong value fails `helm install` rather than the operator's start. Argument: list "value
+name" value.
+*/}}
+{{- define "videosdk-token-operator.durationSeconds" -}}
+{{- $name := index . 0 -}}
+{{- $value := toString (index . 1) -}}
+{{- $number := "([0-9]+([.][0-9]*)?|[.][0-9]+)" -}}
+{{- $parts := regexFindAll (printf "%s(ns|us|µs|μs|ms|s|m|h)" $number) $value -1 -}}
+{{- if or (not $parts) (ne (join "" $parts) $value) -}}
+{{- fail (printf "%s: %q is not a Go duration (e.g. 2m, 1h30m)" $name $value) -}}
+{{- end -}}
+{{- $unitSeconds := dict "ns" 1e-9 "us" 1e-6 "µs" 1e-6 "μs" 1e-6 "ms" 1e-3 "s" 1.0 "m" 60.0 "h" 3600.0 -}}
+{{- $seconds := 0.0 -}}
+{{- range $parts -}}
+{{- $n := regexFind (printf "^%s" $number) . -}}
+{{- $seconds = addf $seconds (mulf (float64 $n) (get $unitSeconds (trimPrefix $n .))) -}}
+{{- end -}}
+{{- $seconds -}}
+{{- end -}}
+
+{{/*
+maxTtl, checked as `run --max-ttl` checks it at start: 1m to 8760h, the ttls a VideoSdkToken may
+have (src/cli/run.rs).
+*/}}
+{{- define "videosdk-token-operator.maxTtl" -}}
+{{- $seconds := include "videosdk-token-operator.durationSeconds" (list "maxTtl" .Values.maxTtl) | float64 -}}
+{{- if or (lt $seconds 60.0) (gt $seconds 31536000.0) -}}
+{{- fail (printf "maxTtl: %s is outside 1m to 8760h, the ttls a VideoSdkToken may have" .Values.maxTtl) -}}
+{{- end -}}
+{{- .Values.maxTtl -}}
+{{- end -}}
+
+{{/*
+minRenewBefore, checked as `run --min-renew-before` checks it at start (src/cli/run.rs): at least
+2m, the CRD's floor of every token's renew window, and shorter than 8760h, the longest ttl.
+*/}}
+{{- define "videosdk-token-operator.minRenewBefore" -}}
+{{- $seconds := include "videosdk-token-operator.durationSeconds" (list "minRenewBefore" .Values.minRenewBefore) | float64 -}}
+{{- if lt $seconds 120.0 -}}
+{{- fail (printf "minRenewBefore: %s is below 2m, the CRD's floor of a token's renew window (the kubelet updates a mounted Secret up to 90s after a re-sign): it may only be raised" .Values.minRenewBefore) -}}
+{{- else if ge $seconds 31536000.0 -}}
+{{- fail (printf "minRenewBefore: %s is not shorter than 8760h, the longest ttl a VideoSdkToken may have" .Values.minRenewBefore) -}}
+{{- end -}}
+{{- .Values.minRenewBefore -}}
 {{- end -}}
