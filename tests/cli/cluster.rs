@@ -250,17 +250,11 @@ fn run_warns_on_a_server_older_than_the_oldest_supported_release() {
 /// files` and the port stayed closed.
 #[test]
 fn connections_past_the_file_limit_leave_every_listener_serving() {
-    if std::process::Command::new("prlimit")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        // Debian's util-linux has it; CI must run this test.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "prlimit (util-linux) is missing"
-        );
-        eprintln!("SKIPPED: needs prlimit (util-linux)");
+    // Debian's util-linux has prlimit.
+    if !crate::have_all(
+        "connections_past_the_file_limit_leave_every_listener_serving",
+        &["prlimit"],
+    ) {
         return;
     }
     let cluster = Cluster::new("run-file-limit");

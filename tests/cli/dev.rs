@@ -125,21 +125,12 @@ fn until_success(mut command: impl FnMut() -> std::process::Output) -> std::proc
     }
 }
 
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 #[test]
 fn every_command_the_banner_prints_works_when_pasted() {
-    if !have("kubectl") || !have("bash") || !have("curl") {
-        println!(
-            "SKIPPED every_command_the_banner_prints_works_when_pasted: needs kubectl, bash and curl"
-        );
+    if !crate::have_all(
+        "every_command_the_banner_prints_works_when_pasted",
+        &["kubectl", "bash", "curl"],
+    ) {
         return;
     }
     let dev = start(&[]);
@@ -349,10 +340,10 @@ fn dev_help_says_token_requests_are_served_by_default() {
 /// the operator issued the token (and at once for a token already Ready).
 #[test]
 fn kubectl_wait_for_ready_returns_once_the_token_is_issued() {
-    if !have("kubectl") || !have("bash") {
-        println!(
-            "SKIPPED kubectl_wait_for_ready_returns_once_the_token_is_issued: needs kubectl and bash"
-        );
+    if !crate::have_all(
+        "kubectl_wait_for_ready_returns_once_the_token_is_issued",
+        &["kubectl", "bash"],
+    ) {
         return;
     }
     let dev = start(&[]);

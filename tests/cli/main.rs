@@ -79,3 +79,30 @@ pub fn sign_json(args: &[&str]) -> serde_json::Value {
     assert_eq!(run.code, 0, "sign {args:?} failed: {}", run.stderr);
     serde_json::from_str(&run.stdout).expect("sign --output json prints JSON")
 }
+
+/// Whether every program of `programs` runs here (`PROGRAM --help`). Where one does not, the test
+/// named `test` says SKIPPED and returns; under CI (`CI` set) that is a failure instead: CI has
+/// them all, and a skip there would hide a test that never runs.
+pub fn have_all(test: &str, programs: &[&str]) -> bool {
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|program| {
+            Command::new(program)
+                .arg("--help")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_err()
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} needs {missing:?}, which CI must have"
+    );
+    println!("SKIPPED {test}: needs {}", missing.join(", "));
+    false
+}

@@ -413,15 +413,10 @@ fn bad_input_gets_a_clear_error_and_a_non_zero_exit() {
 
 #[test]
 fn kubectl_runs_status_and_renew_as_the_plugin_kubectl_videosdk() {
-    if Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_err()
-    {
-        println!(
-            "SKIPPED kubectl_runs_status_and_renew_as_the_plugin_kubectl_videosdk: needs kubectl"
-        );
+    if !crate::have_all(
+        "kubectl_runs_status_and_renew_as_the_plugin_kubectl_videosdk",
+        &["kubectl"],
+    ) {
         return;
     }
     let cluster = Cluster::new("plugin");
@@ -511,15 +506,10 @@ fn kubectl_runs_status_and_renew_as_the_plugin_kubectl_videosdk() {
 /// videosdktokens` does; read through kubectl's own Table printing.
 #[test]
 fn kubectl_get_issuers_shows_the_ready_reason_and_the_message_wide() {
-    if Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_err()
-    {
-        println!(
-            "SKIPPED kubectl_get_issuers_shows_the_ready_reason_and_the_message_wide: needs kubectl"
-        );
+    if !crate::have_all(
+        "kubectl_get_issuers_shows_the_ready_reason_and_the_message_wide",
+        &["kubectl"],
+    ) {
         return;
     }
     let cluster = Cluster::new("issuer-columns");

@@ -23,7 +23,8 @@ struct Kubectl {
 }
 
 impl Kubectl {
-    /// `None` (the test then skips) when kubectl is not installed.
+    /// `None` (the test then skips) when kubectl is not installed; under CI (`CI` set) that
+    /// fails instead: CI has kubectl, and a skip there would hide a test that never runs.
     fn new(t: &TestCluster) -> Option<Kubectl> {
         let found = Command::new("kubectl")
             .arg("version")
@@ -31,6 +32,10 @@ impl Kubectl {
             .output()
             .is_ok_and(|o| o.status.success());
         if !found {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "kubectl is not installed; CI must have it"
+            );
             return None;
         }
         let dir = std::env::temp_dir().join(format!("videosdk-kubectl-{}", t.namespace));
