@@ -286,6 +286,10 @@ pub fn run(args: &RequestArgs) -> Result<(), Error> {
             });
         }
         let mut endpoint = kube::Config::new(url);
+        // The client's default retry of 429/503/504 (kube 5: up to 15 times, backing off to
+        // minutes) would repeat the request against the very budget or rate that refused it;
+        // the refusal and its `Retry-After` go to the caller instead.
+        endpoint.default_retry = false;
         if let Some(ca) = &args.ca_file {
             let pem = std::fs::read(ca).map_err(|source| Error::CaFile {
                 path: ca.clone(),

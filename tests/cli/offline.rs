@@ -425,3 +425,91 @@ fn every_command_has_help_with_an_example() {
         );
     }
 }
+
+/// `request` against an endpoint that answers 429 (its TokenReview budget or the caller's rate
+/// is spent; `Retry-After` says when to come back) exits with the refusal after one request: the
+/// Kubernetes client's default retry of 429/503/504 (kube 5: up to 15 times over minutes) would
+/// otherwise repeat the call against the very limit that refused it. Here a retry would get a
+/// token, so a client that retries passes the refusal by and fails the test.
+#[test]
+fn request_refused_with_429_is_not_retried() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let finished = done.clone();
+    let server = std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let mut requests = 0;
+        while !finished.load(Ordering::SeqCst) {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            // Requests on this connection: headers, then the body of Content-Length bytes.
+            loop {
+                let mut length = 0;
+                let mut line = String::new();
+                let mut seen = false;
+                while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                    seen = true;
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    line.clear();
+                }
+                if !seen {
+                    break;
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                requests += 1;
+                let answer = if requests == 1 {
+                    let status = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too many token requests: retry after 30s","reason":"TooManyRequests","code":429}"#;
+                    format!(
+                        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{status}",
+                        status.len()
+                    )
+                } else {
+                    let token = r#"{"token":"retried"}"#;
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{token}",
+                        token.len()
+                    )
+                };
+                let mut stream = reader.get_ref().try_clone().unwrap();
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+        }
+        requests
+    });
+    let dir = std::env::temp_dir().join(format!("videosdk-request-429-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bearer = dir.join("token");
+    std::fs::write(&bearer, "not-a-real-bearer").unwrap();
+    let out = run(&[
+        "request",
+        "--url",
+        &url,
+        "--namespace",
+        "apps",
+        "--token-file",
+        bearer.to_str().unwrap(),
+        "--issuer",
+        "videosdk",
+        "--permissions",
+        "allow_join",
+    ]);
+    done.store(true, Ordering::SeqCst);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(out.stderr.contains("429"), "{}", out.stderr);
+    assert!(!out.stdout.contains("retried"), "{}", out.stdout);
+    assert_eq!(server.join().unwrap(), 1, "requests the endpoint received");
+}
