@@ -18,7 +18,13 @@ pub const READY: &str = "Ready";
 /// when a reconcile ends). Removing rather than writing False keeps `kubectl describe` short and
 /// reads the same to kstatus, which only looks for status True
 /// (cli-utils `pkg/kstatus/status/generic.go`, `checkGenericProperties`).
-pub const ABNORMAL_TRUE: [&str; 2] = ["Reconciling", "Stalled"];
+pub const ABNORMAL_TRUE: [&str; 2] = [RECONCILING, STALLED];
+
+/// The condition type kstatus reads as InProgress while True.
+pub const RECONCILING: &str = "Reconciling";
+
+/// The condition type kstatus reads as Failed while True.
+pub const STALLED: &str = "Stalled";
 
 /// The conditions of a status whose `Ready` has `reason` and `message`: `Ready`, and beside it
 /// `Reconciling` or `Stalled` by [`Reason::class`] with the same reason and message. Each keeps
@@ -59,7 +65,7 @@ pub fn retrying(
         .cloned()
         .collect();
     out.push(condition(
-        "Reconciling",
+        RECONCILING,
         "True",
         reason,
         &message,
