@@ -400,6 +400,7 @@ async fn create_until_ready(
         "secretWritesPerIssuedToken": requests.writes_to("secrets") as f64 / issued,
         "statusWritesPerIssuedToken": requests.writes_to("videosdktokens/status") as f64 / issued,
         "eventWritesPerIssuedToken": requests.writes_to("events") as f64 / issued,
+        "secondsFromReadyUntilEventsPosted": events_posted(server, total_issuances).await,
         "secretGetsPerIssuedToken": requests.get("get", "secrets") as f64 / issued,
         "operatorCpuSecondsPer1000": 1000.0 * operator_cpu / issued,
         "operatorStartCpuSeconds": start_cpu,
@@ -411,6 +412,20 @@ async fn create_until_ready(
         "rssFileMiB": memory.file_mib,
     });
     (result, operator)
+}
+
+/// Seconds until every issuance's Event was posted (they follow the status, off the path to
+/// Ready), counted from the request counts since the last reset.
+async fn events_posted(server: &ServerProcess, issuances: u64) -> f64 {
+    let start = Instant::now();
+    while server.requests().await.writes_to("events") < issuances {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the issuances' Events were not posted in 5 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    start.elapsed().as_secs_f64()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -675,8 +690,13 @@ const ROWS: &[(&str, &str, &str)] = &[
         "",
     ),
     (
-        "    of which Events",
+        "    of which Events (the rest follow Ready)",
         "/create/eventWritesPerIssuedToken",
+        "",
+    ),
+    (
+        "  from all Ready until every Event is posted (s)",
+        "/create/secondsFromReadyUntilEventsPosted",
         "",
     ),
     (

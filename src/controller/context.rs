@@ -5,6 +5,7 @@ use super::events;
 use super::memory::TokenMemory;
 use super::metrics::Metrics;
 use super::rollout;
+use super::routine_events::RoutineEvents;
 use super::secret_versions::SecretVersions;
 use super::watches::CredentialSecrets;
 use super::write_guard::CreateGuard;
@@ -67,6 +68,8 @@ pub struct Context {
     /// Whether the caches have listed once.
     pub(crate) listed: Listed,
     pub(crate) events: events::Publisher,
+    /// The Normal Events of issuances, posted off the path to Ready.
+    pub(crate) routine_events: RoutineEvents,
     /// What reconciles remember per token.
     pub(crate) memory: TokenMemory,
     /// The managed Secrets' resourceVersions, as watched.

@@ -97,8 +97,18 @@ impl Publisher {
         occurrence: Occurrence<'_>,
         note: &str,
     ) -> Result<(), kube::Error> {
+        self.publish_about(object.object_ref(&()), occurrence, note)
+            .await
+    }
+
+    /// [`Self::publish`] about the object `regarding` refers to.
+    pub(crate) async fn publish_about(
+        &self,
+        regarding: ObjectReference,
+        occurrence: Occurrence<'_>,
+        note: &str,
+    ) -> Result<(), kube::Error> {
         let note = &*clip(note, NOTE_LENGTH_LIMIT);
-        let regarding = object.object_ref(&());
         let namespace = regarding
             .namespace
             .clone()

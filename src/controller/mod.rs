@@ -33,6 +33,7 @@ pub mod policy;
 pub(crate) mod problem;
 pub mod reason;
 pub mod rollout;
+mod routine_events;
 mod run;
 pub mod secret;
 mod secret_versions;

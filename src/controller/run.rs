@@ -5,6 +5,7 @@ use super::cached::{CachedToken, WatchedSecret, slim};
 use super::context::{Context, Listed, Settings};
 use super::memory::TokenMemory;
 use super::metrics::{self, Metrics};
+use super::routine_events::RoutineEvents;
 use super::secret_versions::{SecretVersions, resource_version};
 use super::watches::{CredentialSecrets, SecretKey};
 use super::{events, issuers, labels, secret, tokens};
@@ -193,6 +194,7 @@ pub async fn run(
             labels::FIELD_MANAGER,
             std::env::var("POD_NAME").ok(),
         ),
+        routine_events: RoutineEvents::default(),
         memory: TokenMemory::default(),
         versions: SecretVersions::default(),
         create_guard: Default::default(),
@@ -430,6 +432,10 @@ pub async fn run(
             warmed.send_replace(true);
         }
     });
+    let routine_events = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { ctx.routine_events.post(&ctx.events).await }
+    });
     let synced = tokio::spawn({
         let ctx = ctx.clone();
         async move {
@@ -450,6 +456,8 @@ pub async fn run(
     }
     synced.abort();
     warm_up.abort();
+    routine_events.abort();
+    ctx.routine_events.flush(&ctx.events).await;
     ctx.metrics.set_caches_synced(false);
     ctx.metrics.read_caches_from(None);
 }

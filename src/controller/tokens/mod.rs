@@ -37,6 +37,7 @@ pub(crate) async fn reconcile(
         // The Secret goes with it, by its ownerReference.
         return Ok(Action::await_change());
     }
+    let _busy = ctx.routine_events.busy();
     let now = SystemTime::now();
     let started = std::time::Instant::now();
     let result = reconcile_token(&token, &ctx, now).await;

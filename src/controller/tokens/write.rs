@@ -10,7 +10,7 @@ use crate::controller::cached::{CachedToken, WatchedSecret};
 use crate::controller::context::Context;
 use crate::controller::decision::ResignReason;
 use crate::controller::error::Error;
-use crate::controller::events::clip;
+use crate::controller::events::{Occurrence, clip};
 use crate::controller::labels::FIELD_MANAGER;
 use crate::controller::memory::Verified;
 use crate::controller::problem::Problem;
@@ -120,11 +120,6 @@ pub(super) async fn write(
                 renew_now_handled: issued.renew_now_handled.clone(),
             };
             let new_status = status::ready(conditions, generation, times, secret_name.clone());
-            // The Event before the status: a reader who sees the new status finds its Event.
-            if let Some(reason) = issued.resigned {
-                ctx.metrics.count_issuance(reason);
-                announce(token, ctx, reason, &issued, &secret_name).await;
-            }
             if announce_ignored {
                 tracing::warn!(token = %display::namespaced_name(token), "{message}");
                 ctx.publish(
@@ -137,6 +132,11 @@ pub(super) async fn write(
                 .await;
             }
             write_status(token, ctx, &previous, new_status).await?;
+            // The Event after the status, off the path to Ready (`routine_events`).
+            if let Some(reason) = issued.resigned {
+                ctx.metrics.count_issuance(reason);
+                announce(token, ctx, reason, &issued, &secret_name);
+            }
             let restart_wake = rollout::sync(
                 token,
                 ctx,
@@ -329,8 +329,8 @@ async fn write_status(
     Ok(())
 }
 
-/// The log line and Event of an issuance or renewal.
-async fn announce(
+/// The log line of an issuance or renewal, and its Event queued.
+fn announce(
     token: &VideoSdkToken,
     ctx: &Context,
     reason: ResignReason,
@@ -351,8 +351,12 @@ async fn announce(
         time::rfc3339(time::to_unix(issued.renewal_time)),
     );
     tracing::info!(token = %display::namespaced_name(token), reason = reason.as_str(), "{note}");
-    ctx.publish(token, EventType::Normal, verb, "Sign", note)
-        .await;
+    let occurrence = Occurrence {
+        type_: EventType::Normal,
+        reason: verb,
+        action: "Sign",
+    };
+    ctx.routine_events.queue(token, occurrence, note);
 }
 
 /// A process-local fingerprint of a status, to remember what was last written without keeping
