@@ -134,9 +134,10 @@ impl Publisher {
                 // The Event is created under the name given, so its answer is not decoded (one
                 // issuance's Event would otherwise be parsed whole only to be dropped).
                 let body = serde_json::to_vec(&event).map_err(kube::Error::SerdeError)?;
-                let request = kube::core::Request::new(Event::url_path(&(), Some(&namespace)))
+                let mut request = kube::core::Request::new(Event::url_path(&(), Some(&namespace)))
                     .create(&PostParams::default(), body)
                     .map_err(kube::Error::BuildRequest)?;
+                super::writes::answer_metadata_only(&mut request);
                 self.client.request_text(request).await?;
                 stamp
             }

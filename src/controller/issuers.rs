@@ -16,23 +16,19 @@
 
 use super::context::Context;
 use super::error::Error;
-use super::labels::FIELD_MANAGER;
 use super::problem::Problem;
 use super::reason::Reason;
-use super::{credentials, display, policy, status};
+use super::{credentials, display, policy, status, writes};
 use crate::api::{
     ClusterVideoSdkIssuer, CredentialsSecretRef, IssuerPolicy, IssuerStatus, VideoSdkIssuer,
 };
 use crate::token;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::{Api, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
+use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -43,7 +39,6 @@ pub(crate) async fn reconcile_namespaced(
 ) -> Result<Action, Error> {
     let namespace = issuer.namespace().unwrap_or_default();
     let spec = &issuer.spec;
-    let api = Api::namespaced(ctx.client.clone(), &namespace);
     let outcome = check(
         &ctx,
         &spec.credentials_secret_ref,
@@ -52,7 +47,7 @@ pub(crate) async fn reconcile_namespaced(
         &namespace,
     )
     .await;
-    write(&*issuer, issuer.status.as_ref(), outcome, None, api, &ctx).await?;
+    write(&*issuer, issuer.status.as_ref(), outcome, None, &ctx).await?;
     Ok(Action::await_change())
 }
 
@@ -91,7 +86,6 @@ pub(crate) async fn reconcile_cluster(
         issuer.status.as_ref(),
         outcome,
         Some(namespace),
-        Api::all(ctx.client.clone()),
         &ctx,
     )
     .await?;
@@ -165,11 +159,10 @@ async fn write<K>(
     previous: Option<&IssuerStatus>,
     outcome: Result<String, Problem>,
     cluster_resource_namespace: Option<String>,
-    api: Api<K>,
     ctx: &Context,
 ) -> Result<(), Error>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    K: Resource<DynamicType = ()>,
 {
     let previous = previous.cloned().unwrap_or_default();
     let generation = issuer.meta().generation;
@@ -197,18 +190,7 @@ where
     if new == previous {
         return Ok(());
     }
-    let patch = serde_json::json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "metadata": {"name": ResourceExt::name_any(issuer), "namespace": ResourceExt::namespace(issuer)},
-        "status": new,
-    });
-    api.patch_status(
-        &issuer.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    writes::apply_status(&ctx.client, issuer, &new).await?;
     if status::ready_of(&previous.conditions).map(|c| c.reason.as_str()) != Some(reason.as_str()) {
         let type_ = if outcome.is_ok() {
             EventType::Normal

@@ -42,6 +42,7 @@ pub mod stored;
 mod tokens;
 pub mod watches;
 mod write_guard;
+mod writes;
 
 pub use context::{Context, Settings};
 pub use error::Error;

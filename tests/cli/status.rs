@@ -239,7 +239,15 @@ fn status_shows_a_ready_token_whole_and_renew_resigns_exactly_the_chosen_tokens(
 
     let moderator = token(&cluster, "default", "moderator");
     let status = moderator.status.clone().unwrap();
-    let out = cli(&cluster, &["status", "moderator"]);
+    // The issuance's Event follows its status (posted once the operator is quiet for 1 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let out = loop {
+        let out = cli(&cluster, &["status", "moderator"]);
+        if out.stdout.contains("Normal   Issued") || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
     assert_eq!(out.code, 0, "{}", out.stderr);
     let text = &out.stdout;
     let renewal = status.renewal_time.as_ref().unwrap().0.to_string();

@@ -170,7 +170,7 @@ async fn each_bad_input_has_its_own_reason_and_spares_healthy_tokens() {
     // The healthy token was never re-signed.
     let now = env.wait_ready("healthy").await.status.unwrap().token_id;
     assert_eq!(now, healthy);
-    assert_eq!(env.events("healthy", "Issued").await.len(), 1);
+    env.wait_events("healthy", "Issued", 1).await;
     env.cleanup().await;
 }
 

@@ -409,6 +409,6 @@ async fn renew_now_resigns_once() {
         Some(&second),
         "renew-now re-signs once per value"
     );
-    assert_eq!(env.events("t", "Renewed").await.len(), 1);
+    env.wait_events("t", "Renewed", 1).await;
     env.cleanup().await;
 }

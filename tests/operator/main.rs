@@ -325,6 +325,29 @@ impl Env {
             .collect()
     }
 
+    /// Waits until there are `count` Events about `name` with `reason` (an issuance's Event
+    /// follows its status), and returns them; fails if there are more.
+    pub async fn wait_events(&self, name: &str, reason: &str, count: usize) -> Vec<Event> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let events = self.events(name, reason).await;
+            assert!(
+                events.len() <= count,
+                "{} {reason} Events about {name}, not {count}",
+                events.len()
+            );
+            if events.len() == count {
+                return events;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} {reason} Events about {name}, not {count}",
+                events.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until there is an Event about `name` with `reason`.
     pub async fn wait_event(&self, name: &str, reason: &str) -> Event {
         let deadline = tokio::time::Instant::now() + WAIT;

@@ -6,7 +6,7 @@ use super::gather::{Existing, Inputs};
 use super::plan::{Issued, Plan};
 use super::remaining;
 use crate::api::{VideoSdkToken, VideoSdkTokenStatus};
-use crate::controller::cached::{CachedToken, WatchedSecret};
+use crate::controller::cached::WatchedSecret;
 use crate::controller::context::Context;
 use crate::controller::decision::ResignReason;
 use crate::controller::error::Error;
@@ -16,7 +16,7 @@ use crate::controller::memory::Verified;
 use crate::controller::problem::Problem;
 use crate::controller::reason::Reason;
 use crate::controller::secret_versions::resource_version;
-use crate::controller::{backoff, display, rollout, secret, status, write_guard};
+use crate::controller::{backoff, display, rollout, secret, status, write_guard, writes};
 use crate::time;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams};
@@ -310,21 +310,7 @@ async fn write_status(
     if &new == previous || ctx.memory.last_status(token) == Some(fingerprint) {
         return Ok(());
     }
-    // The answer is decoded as the cache's view, which skips what is not read.
-    let api: Api<CachedToken> =
-        Api::namespaced(ctx.client.clone(), &token.namespace().unwrap_or_default());
-    let patch = serde_json::json!({
-        "apiVersion": VideoSdkToken::api_version(&()),
-        "kind": VideoSdkToken::kind(&()),
-        "metadata": {"name": ResourceExt::name_any(token), "namespace": ResourceExt::namespace(token)},
-        "status": new,
-    });
-    api.patch_status(
-        &token.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    writes::apply_status(&ctx.client, token, &new).await?;
     ctx.memory.remember_status(token, fingerprint);
     Ok(())
 }
