@@ -18,10 +18,10 @@ use super::representation::{self, Representation};
 use super::resources::{ResourceDef, Special};
 use super::selector::{self, FieldSelector, LabelSelector, Selectors};
 use super::store::Stored;
-use super::table;
+use super::table::TableForm;
 use super::validation::{self, FieldValidation};
 use super::verbs::{self, Managed, WriteCtx};
-use super::watch::{WatchForm, watch};
+use super::watch::{Embedded, WatchForm, watch};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -442,6 +442,12 @@ async fn resource(
             .and_then(|a| a.to_str().ok())
             .unwrap_or(""),
     );
+    // The Table a read asked for, with its `includeObject` (read only when a Table is asked
+    // for, as kube-apiserver does).
+    let table_form = || {
+        TableForm::new(&def, q.get("includeObject").map(String::as_str))
+            .map_err(ApiError::bad_request)
+    };
     // A write answers with the object written, or its metadata alone when asked
     // (`as=PartialObjectMetadata`, as `Api::patch_metadata` asks): kube-apiserver transforms
     // every verb's response alike.
@@ -469,9 +475,13 @@ async fn resource(
     };
     let mut st = match verb {
         Verb::Watch => {
-            let metadata_only = representation == Representation::Metadata;
+            let embedded = match representation {
+                Representation::Object => Embedded::Object,
+                Representation::Metadata => Embedded::Metadata,
+                Representation::Table => Embedded::Table(table_form()?),
+            };
             let form = WatchForm {
-                metadata_only,
+                embedded,
                 events_v1: as_events_v1,
                 served,
             };
@@ -497,8 +507,7 @@ async fn resource(
                         Ok(json_response(200, representation::partial_bytes(&s.json)))
                     }
                     Representation::Table => {
-                        let columns = table::columns(&def, def.printer_columns.as_ref());
-                        let t = table::render(&columns, &[s.value()], st.rv);
+                        let t = table_form()?.render(&[s.value()], st.rv);
                         Ok(value_response(200, &t))
                     }
                 }
@@ -525,8 +534,7 @@ async fn resource(
                     }
                     Representation::Table => {
                         let objects: Vec<Value> = page.items.iter().map(Stored::value).collect();
-                        let columns = table::columns(&def, def.printer_columns.as_ref());
-                        let t = table::render(&columns, &objects, page.resource_version);
+                        let t = table_form()?.render(&objects, page.resource_version);
                         Ok(value_response(200, &t))
                     }
                 }
