@@ -10,8 +10,8 @@
 //! rules written in it), no nonResourceURLs rules (a non-resource review is denied), and no
 //! other authorizer (Node, webhooks).
 
-use super::authn::UserInfo;
 use super::error::{ApiError, Subject};
+use super::identity::{self, UserInfo};
 use super::store::State;
 use serde_json::{Value, json};
 
@@ -137,7 +137,7 @@ fn subject_matches(
                 .and_then(Value::as_str)
                 .filter(|n| !n.is_empty())
                 .unwrap_or(binding_namespace);
-            super::authn::split_service_account(user) == Some((namespace, name))
+            identity::split_service_account(user) == Some((namespace, name))
         }
         _ => false,
     }

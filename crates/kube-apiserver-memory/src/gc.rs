@@ -3,9 +3,10 @@
 //! namespace lifecycle and the removal of a CRD's objects.
 
 use super::error::ApiError;
+use super::resources::namespaces_key;
 use super::resources::{ResourceDef, Special, StoreKey};
-use super::store::{EventType, ObjRef, State, Stored};
-use super::verbs::namespaces_key;
+use super::store::{EventType, ObjRef, State};
+use super::stored::Stored;
 use serde_json::{Value, json};
 
 const FOREGROUND: &str = "foregroundDeletion";
@@ -249,7 +250,7 @@ pub fn remove(st: &mut State, key: &StoreKey, last: Value) -> Stored {
     let uid = gone.summary.uid.clone();
     let namespace = gone.summary.namespace.clone();
     let owners = gone.summary.owner_uids.clone();
-    let now = super::verbs::now();
+    let now = super::clock::now();
     for dep in st.dependents_of(&uid) {
         delete_dependent(st, &dep, &uid, &now);
     }

@@ -17,9 +17,9 @@
 //! The administrator (a request without credentials) may impersonate anyone; a ServiceAccount
 //! token's user only what RBAC grants it.
 
-use super::authn::{self, AUTHENTICATED, UserInfo};
 use super::authz::{self, Attributes};
 use super::error::ApiError;
+use super::identity::{self, AUTHENTICATED, UserInfo};
 use super::store::State;
 use axum::http::HeaderMap;
 use std::collections::BTreeMap;
@@ -85,7 +85,7 @@ pub fn impersonate(
             subresource: subresource.to_owned(),
             name: name.to_owned(),
         };
-    let service_account = authn::split_service_account(&username);
+    let service_account = identity::split_service_account(&username);
     let mut asked = vec![match service_account {
         Some((namespace, name)) => ask("", "serviceaccounts", "", namespace, name),
         None => ask("", "users", "", "", &username),
@@ -105,7 +105,7 @@ pub fn impersonate(
         return Err(authz::forbidden(denied));
     }
     let mut impersonated_groups = match (service_account, groups.is_empty()) {
-        (Some((namespace, _)), true) => authn::service_account_groups(namespace),
+        (Some((namespace, _)), true) => identity::service_account_groups(namespace),
         _ => groups,
     };
     let (implied, unless) = if username == ANONYMOUS {

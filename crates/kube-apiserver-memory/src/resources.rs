@@ -100,6 +100,11 @@ impl ResourceDef {
     }
 }
 
+/// The store key of Namespaces.
+pub fn namespaces_key() -> StoreKey {
+    (String::new(), "namespaces".to_owned())
+}
+
 /// The built-in resources served from the start.
 pub fn builtins() -> Vec<ResourceDef> {
     let mut namespaces = ResourceDef::builtin("", "v1", "namespaces", "Namespace", false, &["ns"]);

@@ -12,8 +12,10 @@
 
 use super::Shared;
 use super::accounting::{Access, Verb};
-use super::authn::UserInfo;
 use super::error::ApiError;
+use super::identity::{self, UserInfo};
+use super::request::MAX_BODY;
+use super::responses::{error_response, json_response};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
@@ -116,7 +118,7 @@ pub async fn answer(
         return Err(body);
     };
     if method != Method::POST {
-        return Ok(super::http::error_response(&ApiError::method_not_allowed(
+        return Ok(error_response(&ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
         )));
     }
@@ -135,12 +137,12 @@ pub async fn answer(
         resource: resource.to_owned(),
         namespace: namespace.map(str::to_owned),
     });
-    let bytes: Bytes = match axum::body::to_bytes(body, super::http::MAX_BODY).await {
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
         Err(e) => {
-            return Ok(super::http::error_response(&ApiError::bad_request(
-                format!("reading the request body: {e}"),
-            )));
+            return Ok(error_response(&ApiError::bad_request(format!(
+                "reading the request body: {e}"
+            ))));
         }
     };
     // kubectl sends built-in types as protobuf.
@@ -161,7 +163,7 @@ pub async fn answer(
                 let state = shared.state();
                 match r.kind {
                     Kind::Token => Ok(shared.tokens.review(&state, review)),
-                    Kind::SelfSubject => Ok(super::authn::self_review(user, review)),
+                    Kind::SelfSubject => Ok(identity::self_review(user, review)),
                     Kind::SubjectAccess => Ok(super::authz::review(&state, review)),
                     Kind::SelfSubjectAccess => super::authz::self_review(&state, user, review),
                     Kind::SelfSubjectRules => Ok(super::authz::rules_review(&state, user, review)),
@@ -182,7 +184,7 @@ pub async fn answer(
         }
     };
     Ok(match answered {
-        Ok(v) => super::http::json_response(201, v.to_string()),
-        Err(e) => super::http::error_response(&e),
+        Ok(v) => json_response(201, v.to_string()),
+        Err(e) => error_response(&e),
     })
 }

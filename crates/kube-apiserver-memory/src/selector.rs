@@ -2,8 +2,11 @@
 //! against an object's [`Summary`] (no JSON parsing per object unless a field selector names a
 //! field other than `metadata.name` and `metadata.namespace`).
 
-use super::store::{Stored, Summary};
+use super::error::ApiError;
+use super::resources::ResourceDef;
+use super::stored::{Stored, Summary};
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// One requirement of a label selector.
 #[derive(Clone, Debug, PartialEq)]
@@ -199,6 +202,23 @@ pub struct Selectors {
 }
 
 impl Selectors {
+    /// The `labelSelector` and `fieldSelector` of a request's query `q` to `def`; a 400 for
+    /// one that does not parse.
+    pub(crate) fn from_query(
+        q: &HashMap<String, String>,
+        def: &ResourceDef,
+    ) -> Result<Selectors, ApiError> {
+        let param = |key: &str| q.get(key).map(String::as_str).unwrap_or("");
+        Ok(Selectors {
+            labels: LabelSelector::parse(param("labelSelector")).map_err(ApiError::bad_request)?,
+            fields: FieldSelector::parse(
+                param("fieldSelector"),
+                field_labels(&def.group, &def.plural),
+            )
+            .map_err(ApiError::bad_request)?,
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.fields.is_empty()
     }

@@ -7,9 +7,11 @@ use super::crd;
 use super::error::ApiError;
 use super::gc;
 use super::managed::{self, Scope, Writer};
+use super::namespace_defaults;
 use super::patch::{self, PatchKind};
-use super::resources::{ResourceDef, Special, StoreKey};
-use super::store::{EventType, State, Stored};
+use super::resources::{ResourceDef, Special, namespaces_key};
+use super::store::{EventType, State};
+use super::stored::Stored;
 use super::value_equality::{go_round_trip, values_equal};
 use serde_json::{Map, Value, json};
 
@@ -21,29 +23,6 @@ pub struct WriteCtx {
     pub manager_given: bool,
     pub force: bool,
     pub now: String,
-}
-
-/// The current time as Kubernetes writes timestamps.
-pub fn now() -> String {
-    k8s_openapi::jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-/// A Unix time in seconds as Kubernetes writes timestamps (RFC 3339, UTC, whole seconds); a
-/// time out of range as the raw number.
-pub fn rfc3339(unix_seconds: u64) -> String {
-    i64::try_from(unix_seconds)
-        .ok()
-        .and_then(|s| k8s_openapi::jiff::Timestamp::from_second(s).ok())
-        .map_or_else(
-            || unix_seconds.to_string(),
-            |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
-}
-
-pub fn namespaces_key() -> StoreKey {
-    (String::new(), "namespaces".to_owned())
 }
 
 fn meta(v: &mut Value) -> &mut Map<String, Value> {
@@ -313,9 +292,32 @@ pub fn create(
     let stored = st.commit(&def.store_key(), obj, EventType::Added);
     gc::collect_if_ownerless(st, def, &stored, &ctx.now);
     if def.special == Special::Namespace {
-        super::namespace_defaults::create_in(st, &name, &ctx.now);
+        create_namespace_defaults(st, &name, &ctx.now);
     }
     Ok(stored)
+}
+
+/// Creates what a cluster's controllers put into a new `namespace`, which was just stored
+/// ([`namespace_defaults`]), at time `now`. Nothing for a dry run (the namespace is not stored).
+///
+/// The namespace's creation does not depend on them, as on a cluster, where the controllers
+/// write them afterwards: an object that cannot be created (one of that name already exists)
+/// is left as it is.
+fn create_namespace_defaults(st: &mut State, namespace: &str, now: &str) {
+    if st.dry_run {
+        return;
+    }
+    let ctx = WriteCtx {
+        manager: namespace_defaults::MANAGER.into(),
+        manager_given: true,
+        force: false,
+        now: now.to_owned(),
+    };
+    for (plural, object) in namespace_defaults::objects() {
+        if let Some(def) = st.registry.get("", "v1", plural) {
+            let _ = create(st, &def, namespace, object, &ctx, Managed::Record);
+        }
+    }
 }
 
 /// Builds the object a write of `scope` leaves: the main resource keeps the old status, a
@@ -694,7 +696,7 @@ mod tests {
             manager: "test".into(),
             manager_given: true,
             force: false,
-            now: now(),
+            now: crate::clock::now(),
         }
     }
 

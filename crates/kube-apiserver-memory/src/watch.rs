@@ -4,11 +4,13 @@
 use super::Shared;
 use super::error::ApiError;
 use super::events;
-use super::http::{flag, json_response, selectors};
 use super::representation;
+use super::request::flag;
 use super::resources::ResourceDef;
+use super::responses::json_response;
 use super::selector::Selectors;
-use super::store::{Event, EventType, Stored, event_line};
+use super::store::{Event, EventType, event_line};
+use super::stored::Stored;
 use super::table::TableForm;
 use axum::body::{Body, Bytes};
 use axum::response::Response;
@@ -137,7 +139,7 @@ pub fn watch(
 ) -> Result<Response, ApiError> {
     let mut filter = WatchFilter {
         namespace: namespace.map(str::to_owned),
-        selectors: selectors(q, &def)?,
+        selectors: Selectors::from_query(q, &def)?,
         form,
         sent_columns: false,
     };
