@@ -25,7 +25,7 @@ use std::sync::Mutex;
 
 /// The audience of a token whose TokenRequest names none, and of a TokenReview that names none:
 /// the API server's own, as on a kubeadm cluster.
-pub const API_AUDIENCE: &str = "https://kubernetes.default.svc.cluster.local";
+pub(crate) const API_AUDIENCE: &str = "https://kubernetes.default.svc.cluster.local";
 
 /// The default lifetime of a requested token: one hour, as kube-apiserver's.
 const DEFAULT_EXPIRATION_SECONDS: u64 = 3600;
@@ -43,7 +43,7 @@ struct Issued {
 
 /// The tokens issued so far.
 #[derive(Default)]
-pub struct Tokens(Mutex<HashMap<String, Issued>>);
+pub(crate) struct Tokens(Mutex<HashMap<String, Issued>>);
 
 /// The `audiences` of a TokenRequest's or TokenReview's `spec`: the API server's own when none.
 fn audiences(spec: &Value) -> Vec<String> {
@@ -71,7 +71,7 @@ impl Tokens {
     /// Answers a TokenRequest for ServiceAccount `namespace/name`: the request with its
     /// `status.token` and `status.expirationTimestamp`. Errors: 404 when the ServiceAccount does
     /// not exist, 422 for a bad `expirationSeconds` or `audiences`.
-    pub fn request(
+    pub(crate) fn request(
         &self,
         state: &State,
         namespace: &str,
@@ -156,7 +156,7 @@ impl Tokens {
     /// The ServiceAccount user of `token` when this server issued it for one of `wanted` (the
     /// audiences both share), as kube-apiserver's bound-token authenticator; otherwise why not
     /// (the message a TokenReview's `status.error` gives).
-    pub fn authenticate(
+    pub(crate) fn authenticate(
         &self,
         state: &State,
         token: &str,
@@ -208,7 +208,7 @@ impl Tokens {
     }
 
     /// Answers a TokenReview: the review with its `status`.
-    pub fn review(&self, state: &State, mut review: Value) -> Value {
+    pub(crate) fn review(&self, state: &State, mut review: Value) -> Value {
         let token = review
             .pointer("/spec/token")
             .and_then(Value::as_str)
@@ -231,7 +231,11 @@ impl Tokens {
     ///
     /// Errors: 401 `Unauthorized` for a bearer token this server did not issue, or that expired
     /// or outlived its ServiceAccount, as kube-apiserver answers a failed authentication.
-    pub fn requester(&self, state: &State, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+    pub(crate) fn requester(
+        &self,
+        state: &State,
+        headers: &HeaderMap,
+    ) -> Result<UserInfo, ApiError> {
         let Some(value) = headers.get(AUTHORIZATION) else {
             return Ok(UserInfo::admin());
         };

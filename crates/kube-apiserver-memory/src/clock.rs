@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time as Kubernetes writes timestamps.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     k8s_openapi::jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
@@ -12,7 +12,7 @@ pub fn now() -> String {
 
 /// A Unix time in seconds as Kubernetes writes timestamps (RFC 3339, UTC, whole seconds); a
 /// time out of range as the raw number.
-pub fn rfc3339(unix_seconds: u64) -> String {
+pub(crate) fn rfc3339(unix_seconds: u64) -> String {
     i64::try_from(unix_seconds)
         .ok()
         .and_then(|s| k8s_openapi::jiff::Timestamp::from_second(s).ok())

@@ -173,7 +173,7 @@ fn user_of(shared: &Shared, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
 }
 
 /// The one handler: every request goes through here.
-pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let user = match user_of(&shared, &parts.headers) {
         Ok(user) => user,

@@ -9,21 +9,21 @@ use std::collections::BTreeMap;
 /// Who makes a request or is asked about: kube-apiserver's `user.Info` (the `userInfo` of a
 /// TokenReview or SelfSubjectReview).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UserInfo {
-    pub username: String,
-    pub uid: String,
-    pub groups: Vec<String>,
+pub(crate) struct UserInfo {
+    pub(crate) username: String,
+    pub(crate) uid: String,
+    pub(crate) groups: Vec<String>,
     /// `Impersonate-Extra-*` values, by key.
-    pub extra: BTreeMap<String, Vec<String>>,
+    pub(crate) extra: BTreeMap<String, Vec<String>>,
 }
 
 /// The group of every authenticated user.
-pub const AUTHENTICATED: &str = "system:authenticated";
+pub(crate) const AUTHENTICATED: &str = "system:authenticated";
 
 impl UserInfo {
     /// The requester of a request without credentials: an administrator (the kubeconfig this
     /// server writes has none), named as kubeadm names its admin, in `system:masters`.
-    pub fn admin() -> UserInfo {
+    pub(crate) fn admin() -> UserInfo {
         UserInfo {
             username: "kubernetes-admin".to_owned(),
             groups: vec!["system:masters".to_owned(), AUTHENTICATED.to_owned()],
@@ -34,7 +34,7 @@ impl UserInfo {
     /// ServiceAccount `namespace/name`: user `system:serviceaccount:NS:NAME` in the groups
     /// `system:serviceaccounts`, `system:serviceaccounts:NS` and `system:authenticated`, as
     /// kube-apiserver names it (k8s.io/apiserver/pkg/authentication/serviceaccount/util.go).
-    pub fn service_account(namespace: &str, name: &str) -> UserInfo {
+    pub(crate) fn service_account(namespace: &str, name: &str) -> UserInfo {
         UserInfo {
             username: format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"),
             groups: [
@@ -47,7 +47,7 @@ impl UserInfo {
     }
 
     /// The `userInfo` object (`uid` and `extra` only when set).
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut v = json!({"username": self.username, "groups": self.groups});
         if !self.uid.is_empty() {
             v["uid"] = json!(self.uid);
@@ -61,16 +61,16 @@ impl UserInfo {
 
 /// The answer to a SelfSubjectReview `review` (what `kubectl auth whoami` asks) made by
 /// `user`: the review with `status.userInfo`.
-pub fn self_review(user: &UserInfo, mut review: Value) -> Value {
+pub(crate) fn self_review(user: &UserInfo, mut review: Value) -> Value {
     review["status"] = json!({"userInfo": user.to_json()});
     review
 }
 
 /// How a ServiceAccount's username starts.
-pub const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
+pub(crate) const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
 
 /// The groups of the ServiceAccounts of `namespace` (without `system:authenticated`).
-pub fn service_account_groups(namespace: &str) -> Vec<String> {
+pub(crate) fn service_account_groups(namespace: &str) -> Vec<String> {
     vec![
         "system:serviceaccounts".to_owned(),
         format!("system:serviceaccounts:{namespace}"),
@@ -78,7 +78,7 @@ pub fn service_account_groups(namespace: &str) -> Vec<String> {
 }
 
 /// The namespace and name of a ServiceAccount username `system:serviceaccount:NS:NAME`.
-pub fn split_service_account(username: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_service_account(username: &str) -> Option<(&str, &str)> {
     let (namespace, name) = username
         .strip_prefix(SERVICE_ACCOUNT_PREFIX)?
         .split_once(':')?;

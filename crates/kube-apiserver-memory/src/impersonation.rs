@@ -25,7 +25,7 @@ use axum::http::HeaderMap;
 use std::collections::BTreeMap;
 
 /// How every impersonation header's (lower-case) name starts.
-pub const HEADER_PREFIX: &str = "impersonate-";
+pub(crate) const HEADER_PREFIX: &str = "impersonate-";
 const USER: &str = "impersonate-user";
 const GROUP: &str = "impersonate-group";
 const UID: &str = "impersonate-uid";
@@ -38,7 +38,7 @@ const ANONYMOUS: &str = "system:anonymous";
 ///
 /// Errors: 403 naming the first part `requester` may not impersonate; 500 for groups, a uid or
 /// extras without `Impersonate-User`; 400 for a header value that is not text.
-pub fn impersonate(
+pub(crate) fn impersonate(
     state: &State,
     requester: UserInfo,
     headers: &HeaderMap,

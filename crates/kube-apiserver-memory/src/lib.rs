@@ -252,11 +252,6 @@ impl ApiServer {
         self.shared.accounting.accesses()
     }
 
-    /// The current (newest) `resourceVersion`.
-    pub fn resource_version(&self) -> u64 {
-        self.shared.state().rv
-    }
-
     /// Adds a fault rule; rules add up (latencies sum, the first error drawn wins).
     pub fn add_fault(&self, rule: FaultRule) {
         self.shared.faults.add(rule)

@@ -33,15 +33,15 @@ enum Kind {
 
 /// A review resource: its group (version `v1`), plural and kind, and what answers it.
 #[derive(Debug)]
-pub struct ReviewResource {
-    pub group: &'static str,
-    pub plural: &'static str,
-    pub kind_name: &'static str,
+pub(crate) struct ReviewResource {
+    pub(crate) group: &'static str,
+    pub(crate) plural: &'static str,
+    pub(crate) kind_name: &'static str,
     kind: Kind,
 }
 
 /// The review resources served, as discovery lists them.
-pub const REVIEWS: [ReviewResource; 5] = [
+pub(crate) const REVIEWS: [ReviewResource; 5] = [
     ReviewResource {
         group: "authentication.k8s.io",
         plural: "selfsubjectreviews",
@@ -75,7 +75,7 @@ pub const REVIEWS: [ReviewResource; 5] = [
 ];
 
 /// The version every review resource is served in.
-pub const VERSION: &str = "v1";
+pub(crate) const VERSION: &str = "v1";
 
 /// What a request is, if it is one of these.
 enum Review<'a> {
@@ -106,7 +106,7 @@ fn route(path: &str) -> Option<Review<'_>> {
 
 /// Answers `body` when `method` and `path` are one of these requests; gives the body back
 /// otherwise.
-pub async fn answer(
+pub(crate) async fn answer(
     shared: &Arc<Shared>,
     method: &Method,
     path: &str,

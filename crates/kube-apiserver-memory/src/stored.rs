@@ -8,18 +8,18 @@ use std::sync::Arc;
 /// What the server needs to know of an object without parsing it: identity, labels (for
 /// selectors), owners (for garbage collection) and whether it is being deleted.
 #[derive(Debug, Default, PartialEq)]
-pub struct Summary {
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
-    pub resource_version: u64,
-    pub labels: Vec<(String, String)>,
-    pub owner_uids: Vec<String>,
-    pub terminating: bool,
+pub(crate) struct Summary {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) uid: String,
+    pub(crate) resource_version: u64,
+    pub(crate) labels: Vec<(String, String)>,
+    pub(crate) owner_uids: Vec<String>,
+    pub(crate) terminating: bool,
 }
 
 impl Summary {
-    pub fn of(v: &Value) -> Summary {
+    pub(crate) fn of(v: &Value) -> Summary {
         let meta = &v["metadata"];
         let text = |k: &str| meta[k].as_str().unwrap_or("").to_owned();
         Summary {
@@ -40,7 +40,7 @@ impl Summary {
         }
     }
 
-    pub fn label(&self, key: &str) -> Option<&str> {
+    pub(crate) fn label(&self, key: &str) -> Option<&str> {
         self.labels
             .iter()
             .find(|(k, _)| k == key)
@@ -52,14 +52,14 @@ impl Summary {
 /// form is made on demand, by writes: keeping parsed JSON for every object would cost several
 /// times the memory.
 #[derive(Clone, Debug)]
-pub struct Stored {
-    pub json: Bytes,
-    pub summary: Arc<Summary>,
+pub(crate) struct Stored {
+    pub(crate) json: Bytes,
+    pub(crate) summary: Arc<Summary>,
 }
 
 impl Stored {
     /// Serialises an object that is not stored (dry runs, tests).
-    pub fn from_value(object: &Value) -> Self {
+    pub(crate) fn from_value(object: &Value) -> Self {
         Stored {
             json: Bytes::from(serde_json::to_vec(object).expect("JSON values serialise")),
             summary: Arc::new(Summary::of(object)),
@@ -67,16 +67,16 @@ impl Stored {
     }
 
     /// The object, parsed.
-    pub fn value(&self) -> Value {
+    pub(crate) fn value(&self) -> Value {
         serde_json::from_slice(&self.json).expect("stored objects are valid JSON")
     }
 
-    pub fn resource_version(&self) -> u64 {
+    pub(crate) fn resource_version(&self) -> u64 {
         self.summary.resource_version
     }
 }
 
-pub fn resource_version(v: &Value) -> u64 {
+pub(crate) fn resource_version(v: &Value) -> u64 {
     v.pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .and_then(|s| s.parse().ok())

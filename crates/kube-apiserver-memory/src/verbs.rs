@@ -4,6 +4,7 @@
 
 use super::builtin;
 use super::crd;
+use super::crd_schema;
 use super::error::ApiError;
 use super::gc;
 use super::managed::{self, Scope, Writer};
@@ -16,13 +17,13 @@ use super::value_equality::{go_round_trip, values_equal};
 use serde_json::{Map, Value, json};
 
 /// Who is writing, and when.
-pub struct WriteCtx {
+pub(crate) struct WriteCtx {
     /// `fieldManager` of the request, or the name derived from its `User-Agent`.
-    pub manager: String,
+    pub(crate) manager: String,
     /// Whether the request named a `fieldManager` (apply requires one).
-    pub manager_given: bool,
-    pub force: bool,
-    pub now: String,
+    pub(crate) manager_given: bool,
+    pub(crate) force: bool,
+    pub(crate) now: String,
 }
 
 fn meta(v: &mut Value) -> &mut Map<String, Value> {
@@ -145,14 +146,7 @@ fn admit(
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let causes: Vec<_> = errors
-                .into_iter()
-                .map(|e| super::error::Cause {
-                    reason: e.reason,
-                    message: e.message,
-                    field: e.field,
-                })
-                .collect();
+            let causes = crd_schema::causes(errors);
             return Err(ApiError::invalid(def.subject(), &name, &causes));
         }
     }
@@ -175,7 +169,7 @@ fn register_crd(st: &mut State, def: &ResourceDef, crd_object: &Value) -> Result
 }
 
 /// How `managedFields` of a write are produced.
-pub enum Managed {
+pub(crate) enum Managed {
     /// Record the writer as an `Update` manager of what it changed.
     Record,
     /// Already computed (server-side apply).
@@ -183,7 +177,7 @@ pub enum Managed {
 }
 
 /// POST: creates an object in `namespace` (`""` for cluster-scoped resources).
-pub fn create(
+pub(crate) fn create(
     st: &mut State,
     def: &ResourceDef,
     namespace: &str,
@@ -386,7 +380,7 @@ fn spec_changed(def: &ResourceDef, old: &Value, new: &Value) -> bool {
 
 /// The common end of update, patch and apply: `new` is the whole proposed object, `old` the
 /// stored one (with its parsed value).
-pub fn write_over(
+pub(crate) fn write_over(
     st: &mut State,
     def: &ResourceDef,
     (old, oldv): (&Stored, &Value),
@@ -499,7 +493,7 @@ fn existing(
 }
 
 /// PUT: replaces an object (or its status).
-pub fn update(
+pub(crate) fn update(
     st: &mut State,
     def: &ResourceDef,
     namespace: &str,
@@ -534,14 +528,14 @@ pub fn update(
 }
 
 /// Which object (and subresource) a request addresses.
-pub struct Target<'a> {
-    pub namespace: &'a str,
-    pub name: &'a str,
-    pub subresource: Option<&'a str>,
+pub(crate) struct Target<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) subresource: Option<&'a str>,
 }
 
 /// PATCH: JSON, merge and strategic merge patches, and server-side apply.
-pub fn patch(
+pub(crate) fn patch(
     st: &mut State,
     def: &ResourceDef,
     target: Target<'_>,

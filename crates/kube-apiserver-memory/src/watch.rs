@@ -44,12 +44,12 @@ pub(crate) enum Embedded {
 }
 
 /// The form of what a watch sends.
-pub struct WatchForm {
+pub(crate) struct WatchForm {
     pub(crate) embedded: Embedded,
     /// Core Events renamed to `events.k8s.io/v1`.
-    pub events_v1: bool,
+    pub(crate) events_v1: bool,
     /// The resource the client watches (names its bookmarks).
-    pub served: Arc<ResourceDef>,
+    pub(crate) served: Arc<ResourceDef>,
 }
 
 impl WatchFilter {
@@ -130,7 +130,7 @@ fn bookmark(form: &WatchForm, rv: u64, initial_events_end: bool) -> Bytes {
 }
 
 /// Answers a watch request: a streamed body fed by a task of its own.
-pub fn watch(
+pub(crate) fn watch(
     shared: &Arc<Shared>,
     def: Arc<ResourceDef>,
     namespace: Option<&str>,
