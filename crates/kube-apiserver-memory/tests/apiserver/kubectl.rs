@@ -54,11 +54,17 @@ impl Kubectl {
         path.to_str().unwrap().to_owned()
     }
 
+    /// kubectl with this server's kubeconfig.
+    fn command(&self) -> Command {
+        let mut command = Command::new("kubectl");
+        command.arg("--kubeconfig").arg(&self.kubeconfig);
+        command
+    }
+
     /// (exit code, stdout, stderr) of kubectl with `args`.
     fn status(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+        let out = self
+            .command()
             // A deadline on every request: a server that never answers fails the test.
             .arg("--request-timeout=60s")
             .args(args)
@@ -123,9 +129,8 @@ impl Drop for Watching {
 impl Kubectl {
     /// Starts kubectl with `args` (a `get -w`), its stdout read line by line.
     fn watch(&self, args: &[&str]) -> Watching {
-        let mut child = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+        let mut child = self
+            .command()
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
