@@ -381,35 +381,35 @@ mod tests {
     #[test]
     fn subjects_match_users_groups_and_service_accounts() {
         let a = attrs("request", "x");
-        assert!(subject_matches(
-            &json!({"kind": "ServiceAccount", "name": "backend"}),
-            "media",
-            &a.user,
-            &a.groups
-        ));
-        assert!(!subject_matches(
-            &json!({"kind": "ServiceAccount", "name": "backend"}),
-            "other",
-            &a.user,
-            &a.groups
-        ));
-        assert!(subject_matches(
-            &json!({"kind": "ServiceAccount", "name": "backend", "namespace": "media"}),
-            "",
-            &a.user,
-            &a.groups
-        ));
-        assert!(subject_matches(
-            &json!({"kind": "Group", "name": "system:serviceaccounts"}),
-            "",
-            &a.user,
-            &a.groups
-        ));
-        assert!(!subject_matches(
-            &json!({"kind": "User", "name": "alice"}),
-            "",
-            &a.user,
-            &a.groups
-        ));
+        let cases = [
+            (
+                json!({"kind": "ServiceAccount", "name": "backend"}),
+                "media",
+                true,
+            ),
+            (
+                json!({"kind": "ServiceAccount", "name": "backend"}),
+                "other",
+                false,
+            ),
+            (
+                json!({"kind": "ServiceAccount", "name": "backend", "namespace": "media"}),
+                "",
+                true,
+            ),
+            (
+                json!({"kind": "Group", "name": "system:serviceaccounts"}),
+                "",
+                true,
+            ),
+            (json!({"kind": "User", "name": "alice"}), "", false),
+        ];
+        for (subject, namespace, matches) in cases {
+            assert_eq!(
+                subject_matches(&subject, namespace, &a.user, &a.groups),
+                matches,
+                "{subject} in {namespace:?}"
+            );
+        }
     }
 }
