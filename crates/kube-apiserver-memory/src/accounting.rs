@@ -20,7 +20,7 @@ pub enum Verb {
 
 impl Verb {
     /// Whether the verb changes objects.
-    pub fn is_write(self) -> bool {
+    pub(crate) fn is_write(self) -> bool {
         matches!(
             self,
             Verb::Create | Verb::Update | Verb::Patch | Verb::Delete | Verb::DeleteCollection
@@ -109,21 +109,21 @@ pub struct Access {
 
 /// The live counters behind a server.
 #[derive(Default)]
-pub struct Accounting(Mutex<RequestCounts>, Mutex<BTreeSet<Access>>);
+pub(crate) struct Accounting(Mutex<RequestCounts>, Mutex<BTreeSet<Access>>);
 
 impl Accounting {
     /// Notes an access (see [`Access`]); a server-side apply that creates its object is noted
     /// as `create` as well as `patch`, as kube-apiserver authorizes it.
-    pub fn record(&self, access: Access) {
+    pub(crate) fn record(&self, access: Access) {
         self.1.lock().expect("accounting lock").insert(access);
     }
 
     /// Every distinct access since the last reset.
-    pub fn accesses(&self) -> BTreeSet<Access> {
+    pub(crate) fn accesses(&self) -> BTreeSet<Access> {
         self.1.lock().expect("accounting lock").clone()
     }
 
-    pub fn count(&self, verb: Verb, resource: &str) {
+    pub(crate) fn count(&self, verb: Verb, resource: &str) {
         let mut counts = self.0.lock().expect("accounting lock");
         match counts.0.get_mut(&(verb, resource.to_owned())) {
             Some(n) => *n += 1,
@@ -133,11 +133,11 @@ impl Accounting {
         }
     }
 
-    pub fn snapshot(&self) -> RequestCounts {
+    pub(crate) fn snapshot(&self) -> RequestCounts {
         self.0.lock().expect("accounting lock").clone()
     }
 
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         *self.0.lock().expect("accounting lock") = RequestCounts::default();
         self.1.lock().expect("accounting lock").clear();
     }

@@ -11,20 +11,21 @@
 //! `expirationSeconds` may be as short as 1 (kube-apiserver's minimum is 600), so that tests can
 //! see a token expire; tokens are not bound to pods or Secrets (`boundObjectRef` is ignored).
 
+use super::clock::{rfc3339, unix_now};
 use super::error::{ApiError, Subject};
+use super::identity::{SERVICE_ACCOUNT_PREFIX, UserInfo};
 use super::store::State;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The audience of a token whose TokenRequest names none, and of a TokenReview that names none:
 /// the API server's own, as on a kubeadm cluster.
-pub const API_AUDIENCE: &str = "https://kubernetes.default.svc.cluster.local";
+pub(crate) const API_AUDIENCE: &str = "https://kubernetes.default.svc.cluster.local";
 
 /// The default lifetime of a requested token: one hour, as kube-apiserver's.
 const DEFAULT_EXPIRATION_SECONDS: u64 = 3600;
@@ -42,13 +43,7 @@ struct Issued {
 
 /// The tokens issued so far.
 #[derive(Default)]
-pub struct Tokens(Mutex<HashMap<String, Issued>>);
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub(crate) struct Tokens(Mutex<HashMap<String, Issued>>);
 
 /// The `audiences` of a TokenRequest's or TokenReview's `spec`: the API server's own when none.
 fn audiences(spec: &Value) -> Vec<String> {
@@ -76,7 +71,7 @@ impl Tokens {
     /// Answers a TokenRequest for ServiceAccount `namespace/name`: the request with its
     /// `status.token` and `status.expirationTimestamp`. Errors: 404 when the ServiceAccount does
     /// not exist, 422 for a bad `expirationSeconds` or `audiences`.
-    pub fn request(
+    pub(crate) fn request(
         &self,
         state: &State,
         namespace: &str,
@@ -150,18 +145,18 @@ impl Tokens {
         request["apiVersion"] = json!("authentication.k8s.io/v1");
         request["kind"] = json!("TokenRequest");
         request["metadata"] = json!({"name": name, "namespace": namespace,
-            "creationTimestamp": crate::verbs::rfc3339(iat)});
+            "creationTimestamp": rfc3339(iat)});
         request["spec"]["audiences"] = json!(audiences);
         request["spec"]["expirationSeconds"] = json!(seconds);
         request["status"] = json!({"token": token,
-            "expirationTimestamp": crate::verbs::rfc3339(issued.expires)});
+            "expirationTimestamp": rfc3339(issued.expires)});
         Ok(request)
     }
 
     /// The ServiceAccount user of `token` when this server issued it for one of `wanted` (the
     /// audiences both share), as kube-apiserver's bound-token authenticator; otherwise why not
     /// (the message a TokenReview's `status.error` gives).
-    pub fn authenticate(
+    pub(crate) fn authenticate(
         &self,
         state: &State,
         token: &str,
@@ -213,7 +208,7 @@ impl Tokens {
     }
 
     /// Answers a TokenReview: the review with its `status`.
-    pub fn review(&self, state: &State, mut review: Value) -> Value {
+    pub(crate) fn review(&self, state: &State, mut review: Value) -> Value {
         let token = review
             .pointer("/spec/token")
             .and_then(Value::as_str)
@@ -236,7 +231,11 @@ impl Tokens {
     ///
     /// Errors: 401 `Unauthorized` for a bearer token this server did not issue, or that expired
     /// or outlived its ServiceAccount, as kube-apiserver answers a failed authentication.
-    pub fn requester(&self, state: &State, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+    pub(crate) fn requester(
+        &self,
+        state: &State,
+        headers: &HeaderMap,
+    ) -> Result<UserInfo, ApiError> {
         let Some(value) = headers.get(AUTHORIZATION) else {
             return Ok(UserInfo::admin());
         };
@@ -253,100 +252,9 @@ impl Tokens {
     }
 }
 
-/// Who makes a request or is asked about: kube-apiserver's `user.Info` (the `userInfo` of a
-/// TokenReview or SelfSubjectReview).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UserInfo {
-    pub username: String,
-    pub uid: String,
-    pub groups: Vec<String>,
-    /// `Impersonate-Extra-*` values, by key.
-    pub extra: BTreeMap<String, Vec<String>>,
-}
-
-/// The group of every authenticated user.
-pub const AUTHENTICATED: &str = "system:authenticated";
-
-impl UserInfo {
-    /// The requester of a request without credentials: an administrator (the kubeconfig this
-    /// server writes has none), named as kubeadm names its admin, in `system:masters`.
-    pub fn admin() -> UserInfo {
-        UserInfo {
-            username: "kubernetes-admin".to_owned(),
-            groups: vec!["system:masters".to_owned(), AUTHENTICATED.to_owned()],
-            ..UserInfo::default()
-        }
-    }
-
-    /// ServiceAccount `namespace/name`: user `system:serviceaccount:NS:NAME` in the groups
-    /// `system:serviceaccounts`, `system:serviceaccounts:NS` and `system:authenticated`, as
-    /// kube-apiserver names it (k8s.io/apiserver/pkg/authentication/serviceaccount/util.go).
-    pub fn service_account(namespace: &str, name: &str) -> UserInfo {
-        UserInfo {
-            username: format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"),
-            groups: [
-                service_account_groups(namespace).as_slice(),
-                &[AUTHENTICATED.to_owned()],
-            ]
-            .concat(),
-            ..UserInfo::default()
-        }
-    }
-
-    /// The `userInfo` object (`uid` and `extra` only when set).
-    pub fn to_json(&self) -> Value {
-        let mut v = json!({"username": self.username, "groups": self.groups});
-        if !self.uid.is_empty() {
-            v["uid"] = json!(self.uid);
-        }
-        if !self.extra.is_empty() {
-            v["extra"] = json!(self.extra);
-        }
-        v
-    }
-}
-
-/// The answer to a SelfSubjectReview `review` (what `kubectl auth whoami` asks) made by
-/// `user`: the review with `status.userInfo`.
-pub fn self_review(user: &UserInfo, mut review: Value) -> Value {
-    review["status"] = json!({"userInfo": user.to_json()});
-    review
-}
-
-/// How a ServiceAccount's username starts.
-pub const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
-
-/// The groups of the ServiceAccounts of `namespace` (without `system:authenticated`).
-pub fn service_account_groups(namespace: &str) -> Vec<String> {
-    vec![
-        "system:serviceaccounts".to_owned(),
-        format!("system:serviceaccounts:{namespace}"),
-    ]
-}
-
-/// The namespace and name of a ServiceAccount username `system:serviceaccount:NS:NAME`.
-pub fn split_service_account(username: &str) -> Option<(&str, &str)> {
-    let (namespace, name) = username
-        .strip_prefix(SERVICE_ACCOUNT_PREFIX)?
-        .split_once(':')?;
-    (!namespace.is_empty() && !name.is_empty() && !name.contains(':')).then_some((namespace, name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn service_account_usernames_split_into_namespace_and_name() {
-        assert_eq!(
-            split_service_account("system:serviceaccount:my-app:backend"),
-            Some(("my-app", "backend"))
-        );
-        assert_eq!(split_service_account("system:serviceaccount:my-app"), None);
-        assert_eq!(split_service_account("system:serviceaccount::b"), None);
-        assert_eq!(split_service_account("system:serviceaccount:a:b:c"), None);
-        assert_eq!(split_service_account("alice"), None);
-    }
 
     #[test]
     fn requests_without_credentials_are_the_administrator_and_bad_tokens_are_refused() {

@@ -10,8 +10,8 @@
 //! rules written in it), no nonResourceURLs rules (a non-resource review is denied), and no
 //! other authorizer (Node, webhooks).
 
-use super::authn::UserInfo;
 use super::error::{ApiError, Subject};
+use super::identity::{self, UserInfo};
 use super::store::State;
 use serde_json::{Value, json};
 
@@ -23,16 +23,16 @@ const CLUSTER_ROLE_BINDINGS: (&str, &str) = ("rbac.authorization.k8s.io", "clust
 
 /// Who asks, and for what: the parts of a SubjectAccessReview's spec RBAC reads.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Attributes {
-    pub user: String,
-    pub groups: Vec<String>,
+pub(crate) struct Attributes {
+    pub(crate) user: String,
+    pub(crate) groups: Vec<String>,
     /// `""` for a cluster-scoped request.
-    pub namespace: String,
-    pub verb: String,
-    pub group: String,
-    pub resource: String,
-    pub subresource: String,
-    pub name: String,
+    pub(crate) namespace: String,
+    pub(crate) verb: String,
+    pub(crate) group: String,
+    pub(crate) resource: String,
+    pub(crate) subresource: String,
+    pub(crate) name: String,
 }
 
 impl Attributes {
@@ -62,7 +62,7 @@ impl Attributes {
 /// (k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go `forbiddenMessage`):
 /// `users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group ""
 /// at the cluster scope`.
-pub fn forbidden(a: &Attributes) -> ApiError {
+pub(crate) fn forbidden(a: &Attributes) -> ApiError {
     let resource = if a.subresource.is_empty() {
         a.resource.clone()
     } else {
@@ -105,7 +105,7 @@ pub(super) fn strings(v: &Value, key: &str) -> Vec<String> {
 }
 
 /// Whether one PolicyRule allows `a`.
-pub fn rule_allows(rule: &Value, a: &Attributes) -> bool {
+pub(crate) fn rule_allows(rule: &Value, a: &Attributes) -> bool {
     let has = |key: &str, want: &str| strings(rule, key).iter().any(|v| v == "*" || v == want);
     let resource = if a.subresource.is_empty() {
         a.resource.clone()
@@ -137,7 +137,7 @@ fn subject_matches(
                 .and_then(Value::as_str)
                 .filter(|n| !n.is_empty())
                 .unwrap_or(binding_namespace);
-            super::authn::split_service_account(user) == Some((namespace, name))
+            identity::split_service_account(user) == Some((namespace, name))
         }
         _ => false,
     }
@@ -227,7 +227,7 @@ fn bound_rules(
 }
 
 /// The RBAC decision for `a`: `Some(reason)` naming the binding that allows it, `None` to deny.
-pub fn authorize(state: &State, a: &Attributes) -> Option<String> {
+pub(crate) fn authorize(state: &State, a: &Attributes) -> Option<String> {
     if a.groups.iter().any(|g| g == MASTERS) {
         return Some(format!("member of {MASTERS}"));
     }
@@ -255,7 +255,7 @@ fn decide(state: &State, user: &str, groups: &[String], spec: &Value) -> Value {
 
 /// The answer to a SubjectAccessReview `review` (about its `spec.user` and `spec.groups`): the
 /// review with its `status`.
-pub fn review(state: &State, mut review: Value) -> Value {
+pub(crate) fn review(state: &State, mut review: Value) -> Value {
     let spec = review.get("spec").cloned().unwrap_or(Value::Null);
     let user = spec.get("user").and_then(Value::as_str).unwrap_or("");
     review["status"] = decide(state, user, &strings(&spec, "groups"), &spec);
@@ -274,7 +274,11 @@ const SELF_SUBJECT_ACCESS_REVIEW: Subject<'static> = Subject {
 /// Errors: 422 unless the spec has exactly one of `resourceAttributes` and
 /// `nonResourceAttributes`, as kube-apiserver's validation
 /// (pkg/apis/authorization/validation/validation.go).
-pub fn self_review(state: &State, user: &UserInfo, mut review: Value) -> Result<Value, ApiError> {
+pub(crate) fn self_review(
+    state: &State,
+    user: &UserInfo,
+    mut review: Value,
+) -> Result<Value, ApiError> {
     let spec = review.get("spec").cloned().unwrap_or(Value::Null);
     let given = |k: &str| spec.get(k).is_some_and(|v| !v.is_null());
     match (given("resourceAttributes"), given("nonResourceAttributes")) {
@@ -302,7 +306,7 @@ pub fn self_review(state: &State, user: &UserInfo, mut review: Value) -> Result<
 /// `status.nonResourceRules` of every role bound to the user cluster-wide or in
 /// `spec.namespace`, as kube-apiserver's RBAC `RulesFor`. Members of `system:masters` get the
 /// rules of the bootstrap ClusterRole `cluster-admin` (everything).
-pub fn rules_review(state: &State, user: &UserInfo, mut review: Value) -> Value {
+pub(crate) fn rules_review(state: &State, user: &UserInfo, mut review: Value) -> Value {
     let namespace = review
         .pointer("/spec/namespace")
         .and_then(Value::as_str)
@@ -377,35 +381,35 @@ mod tests {
     #[test]
     fn subjects_match_users_groups_and_service_accounts() {
         let a = attrs("request", "x");
-        assert!(subject_matches(
-            &json!({"kind": "ServiceAccount", "name": "backend"}),
-            "media",
-            &a.user,
-            &a.groups
-        ));
-        assert!(!subject_matches(
-            &json!({"kind": "ServiceAccount", "name": "backend"}),
-            "other",
-            &a.user,
-            &a.groups
-        ));
-        assert!(subject_matches(
-            &json!({"kind": "ServiceAccount", "name": "backend", "namespace": "media"}),
-            "",
-            &a.user,
-            &a.groups
-        ));
-        assert!(subject_matches(
-            &json!({"kind": "Group", "name": "system:serviceaccounts"}),
-            "",
-            &a.user,
-            &a.groups
-        ));
-        assert!(!subject_matches(
-            &json!({"kind": "User", "name": "alice"}),
-            "",
-            &a.user,
-            &a.groups
-        ));
+        let cases = [
+            (
+                json!({"kind": "ServiceAccount", "name": "backend"}),
+                "media",
+                true,
+            ),
+            (
+                json!({"kind": "ServiceAccount", "name": "backend"}),
+                "other",
+                false,
+            ),
+            (
+                json!({"kind": "ServiceAccount", "name": "backend", "namespace": "media"}),
+                "",
+                true,
+            ),
+            (
+                json!({"kind": "Group", "name": "system:serviceaccounts"}),
+                "",
+                true,
+            ),
+            (json!({"kind": "User", "name": "alice"}), "", false),
+        ];
+        for (subject, namespace, matches) in cases {
+            assert_eq!(
+                subject_matches(&subject, namespace, &a.user, &a.groups),
+                matches,
+                "{subject} in {namespace:?}"
+            );
+        }
     }
 }

@@ -19,7 +19,7 @@ fn is_label(s: &str) -> bool {
 }
 
 /// Checks `metadata.name`: an RFC 1123 label for namespaces, a subdomain for everything else.
-pub fn validate_name(s: Subject<'_>, name: &str, label_only: bool) -> Result<(), ApiError> {
+pub(crate) fn validate_name(s: Subject<'_>, name: &str, label_only: bool) -> Result<(), ApiError> {
     let ok = if label_only {
         is_label(name)
     } else {
@@ -73,7 +73,7 @@ fn label_key_error(key: &str) -> Option<String> {
 }
 
 /// Checks `metadata.labels`, as kube-apiserver does for every object.
-pub fn validate_labels(s: Subject<'_>, object: &Value) -> Result<(), ApiError> {
+pub(crate) fn validate_labels(s: Subject<'_>, object: &Value) -> Result<(), ApiError> {
     let Some(labels) = object
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
@@ -109,7 +109,11 @@ pub fn validate_labels(s: Subject<'_>, object: &Value) -> Result<(), ApiError> {
 
 /// Secret admission: merges `stringData` into `data`, checks that `data` is base64, defaults
 /// `type` to `Opaque` and keeps it (and the data of an `immutable` Secret) unchanged on update.
-pub fn admit_secret(s: Subject<'_>, new: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
+pub(crate) fn admit_secret(
+    s: Subject<'_>,
+    new: &mut Value,
+    old: Option<&Value>,
+) -> Result<(), ApiError> {
     let name = new["metadata"]["name"].as_str().unwrap_or("").to_owned();
     if let Some(Value::Object(string_data)) =
         new.as_object_mut().and_then(|o| o.remove("stringData"))
@@ -178,7 +182,7 @@ pub fn admit_secret(s: Subject<'_>, new: &mut Value, old: Option<&Value>) -> Res
 }
 
 /// Namespace admission: the `kubernetes` finalizer and the `Active` phase.
-pub fn admit_namespace(new: &mut Value, old: Option<&Value>) {
+pub(crate) fn admit_namespace(new: &mut Value, old: Option<&Value>) {
     match old {
         Some(old) => {
             new["spec"] = old["spec"].clone();

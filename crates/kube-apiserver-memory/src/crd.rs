@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Checks a CRD and builds the resources it serves, one per served version.
-pub fn resources(s: Subject<'_>, crd: &Value) -> Result<Vec<ResourceDef>, ApiError> {
+pub(crate) fn resources(s: Subject<'_>, crd: &Value) -> Result<Vec<ResourceDef>, ApiError> {
     let name = crd["metadata"]["name"].as_str().unwrap_or_default();
     let spec = &crd["spec"];
     let group = spec["group"].as_str().unwrap_or_default();
@@ -115,7 +115,7 @@ pub fn resources(s: Subject<'_>, crd: &Value) -> Result<Vec<ResourceDef>, ApiErr
 }
 
 /// The status of a CRD whose names are accepted and whose resources are served.
-pub fn established_status(crd: &Value, now: &str) -> Value {
+pub(crate) fn established_status(crd: &Value, now: &str) -> Value {
     let condition = |t: &str, reason: &str, message: &str| json!({"type": t, "status": "True", "lastTransitionTime": now, "reason": reason, "message": message});
     let storage: Vec<Value> = crd["spec"]["versions"]
         .as_array()

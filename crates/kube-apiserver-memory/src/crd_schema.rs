@@ -3,14 +3,15 @@
 //!
 //! Everything the server needs from a schema goes through [`SchemaAdmit`] and [`compile`].
 
+use super::error::Cause;
 use super::schema::CompiledSchema;
 use serde_json::Value;
 use std::sync::Arc;
 
-pub use super::schema::FieldError;
+pub(crate) use super::schema::FieldError;
 
 /// kube-apiserver's admission of a custom resource against one CRD version's schema.
-pub trait SchemaAdmit: Send + Sync {
+pub(crate) trait SchemaAdmit: Send + Sync {
     /// Prunes, defaults and validates `object` (the whole object); `old` is the stored object on
     /// updates, for transition rules.
     fn admit(&self, object: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>>;
@@ -39,7 +40,19 @@ impl SchemaAdmit for CompiledSchema {
     }
 }
 
+/// The `details.causes` of the 422 that refuses an object for `errors`.
+pub(crate) fn causes(errors: Vec<FieldError>) -> Vec<Cause> {
+    errors
+        .into_iter()
+        .map(|e| Cause {
+            reason: e.reason,
+            message: e.message,
+            field: e.field,
+        })
+        .collect()
+}
+
 /// Compiles a CRD version's `openAPIV3Schema` once, when the CRD is created or updated.
-pub fn compile(open_api_v3_schema: &Value) -> Result<Arc<dyn SchemaAdmit>, String> {
+pub(crate) fn compile(open_api_v3_schema: &Value) -> Result<Arc<dyn SchemaAdmit>, String> {
     Ok(Arc::new(CompiledSchema::compile(open_api_v3_schema)?))
 }

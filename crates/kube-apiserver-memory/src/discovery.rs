@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 
 /// The `gitVersion` of the release `(major, minor)` this server claims to be, which `/version`
 /// and the OpenAPI documents' `info.version` give: `v1.34.0-videosdk-inmemory`.
-pub fn git_version((major, minor): (u32, u32)) -> String {
+pub(crate) fn git_version((major, minor): (u32, u32)) -> String {
     format!("v{major}.{minor}.0-videosdk-inmemory")
 }
 
 /// The Kubernetes version this server claims to be: `(major, minor)`, e.g. `(1, 34)`.
-pub fn version((major, minor): (u32, u32)) -> Value {
+pub(crate) fn version((major, minor): (u32, u32)) -> Value {
     json!({
         "major": major.to_string(),
         "minor": minor.to_string(),
@@ -32,7 +32,7 @@ pub fn version((major, minor): (u32, u32)) -> Value {
     })
 }
 
-pub fn core_versions(address: &str) -> Value {
+pub(crate) fn core_versions(address: &str) -> Value {
     json!({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -65,7 +65,7 @@ fn group_doc(name: &str, versions: &[String]) -> Value {
     json!({"name": name, "versions": vs, "preferredVersion": vs[0].clone()})
 }
 
-pub fn group_list(registry: &Registry) -> Value {
+pub(crate) fn group_list(registry: &Registry) -> Value {
     let groups: Vec<Value> = groups(registry)
         .iter()
         .map(|(name, versions)| group_doc(name, versions))
@@ -73,7 +73,7 @@ pub fn group_list(registry: &Registry) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-pub fn group(registry: &Registry, name: &str) -> Option<Value> {
+pub(crate) fn group(registry: &Registry, name: &str) -> Option<Value> {
     let groups = groups(registry);
     let versions = groups.get(name)?;
     let mut doc = group_doc(name, versions);
@@ -121,7 +121,7 @@ fn resource_entries(d: &ResourceDef) -> Vec<Value> {
 }
 
 /// The `APIResourceList` of one group version, or `None` when nothing is served there.
-pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+pub(crate) fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let resources: Vec<Value> = registry
         .all()
         .filter(|d| d.group == group && d.version == version)

@@ -6,29 +6,29 @@ use serde_json::{Value, json};
 
 /// One entry of `status.details.causes`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Cause {
-    pub reason: String,
-    pub message: String,
-    pub field: String,
+pub(crate) struct Cause {
+    pub(crate) reason: String,
+    pub(crate) message: String,
+    pub(crate) field: String,
 }
 
 /// A failed API request: HTTP code, `reason`, message and the optional `details`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ApiError {
-    pub code: u16,
-    pub reason: &'static str,
-    pub message: String,
-    pub details: Option<Value>,
+pub(crate) struct ApiError {
+    pub(crate) code: u16,
+    pub(crate) reason: &'static str,
+    pub(crate) message: String,
+    pub(crate) details: Option<Value>,
     /// Seconds for the `Retry-After` header (429 only).
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
 }
 
 /// What names an object in error messages: the plural resource, its group and kind.
 #[derive(Clone, Copy, Debug)]
-pub struct Subject<'a> {
-    pub plural: &'a str,
-    pub group: &'a str,
-    pub kind: &'a str,
+pub(crate) struct Subject<'a> {
+    pub(crate) plural: &'a str,
+    pub(crate) group: &'a str,
+    pub(crate) kind: &'a str,
 }
 
 impl Subject<'_> {
@@ -70,7 +70,7 @@ impl ApiError {
         }
     }
 
-    pub fn not_found(s: Subject<'_>, name: &str) -> Self {
+    pub(crate) fn not_found(s: Subject<'_>, name: &str) -> Self {
         ApiError {
             details: Some(s.details(name)),
             ..Self::new(
@@ -81,7 +81,7 @@ impl ApiError {
         }
     }
 
-    pub fn already_exists(s: Subject<'_>, name: &str) -> Self {
+    pub(crate) fn already_exists(s: Subject<'_>, name: &str) -> Self {
         ApiError {
             details: Some(s.details(name)),
             ..Self::new(
@@ -93,7 +93,7 @@ impl ApiError {
     }
 
     /// 409 Conflict with kube-apiserver's wording; `why` is the part after the colon.
-    pub fn conflict(s: Subject<'_>, name: &str, why: &str) -> Self {
+    pub(crate) fn conflict(s: Subject<'_>, name: &str, why: &str) -> Self {
         ApiError {
             details: Some(s.details(name)),
             ..Self::new(
@@ -108,7 +108,7 @@ impl ApiError {
     }
 
     /// The optimistic-concurrency conflict of an update with a stale `resourceVersion`.
-    pub fn stale(s: Subject<'_>, name: &str) -> Self {
+    pub(crate) fn stale(s: Subject<'_>, name: &str) -> Self {
         Self::conflict(
             s,
             name,
@@ -118,7 +118,11 @@ impl ApiError {
 
     /// 409 of server-side apply: other managers own fields this apply changes. `conflicts`
     /// are (manager as kube-apiserver prints it, e.g. `"op"` or `"x" using v1 at …`, field path).
-    pub fn apply_conflict(s: Subject<'_>, name: &str, conflicts: &[(String, String)]) -> Self {
+    pub(crate) fn apply_conflict(
+        s: Subject<'_>,
+        name: &str,
+        conflicts: &[(String, String)],
+    ) -> Self {
         let causes: Vec<Value> = conflicts
             .iter()
             .map(|(manager, field)| {
@@ -155,18 +159,21 @@ impl ApiError {
         }
     }
 
-    /// 422 Invalid, rendered as kube-apiserver renders a `field.ErrorList`.
-    pub fn invalid(s: Subject<'_>, name: &str, causes: &[Cause]) -> Self {
-        let rendered: Vec<String> = causes
-            .iter()
-            .map(|c| {
-                if c.field.is_empty() {
-                    c.message.clone()
-                } else {
-                    format!("{}: {}", c.field, c.message)
-                }
-            })
-            .collect();
+    /// 422 Invalid, rendered as kube-apiserver renders a `field.ErrorList` (`apierrors.NewInvalid`
+    /// through utilerrors' aggregate): one error plainly, several in brackets, a repeated
+    /// message listed once.
+    pub(crate) fn invalid(s: Subject<'_>, name: &str, causes: &[Cause]) -> Self {
+        let mut rendered: Vec<String> = Vec::with_capacity(causes.len());
+        for c in causes {
+            let message = if c.field.is_empty() {
+                c.message.clone()
+            } else {
+                format!("{}: {}", c.field, c.message)
+            };
+            if !rendered.contains(&message) {
+                rendered.push(message);
+            }
+        }
         let list = if rendered.len() == 1 {
             rendered[0].clone()
         } else {
@@ -191,7 +198,7 @@ impl ApiError {
     }
 
     /// 422 Invalid with a single `field: Invalid value: …` cause.
-    pub fn invalid_field(s: Subject<'_>, name: &str, field: &str, message: String) -> Self {
+    pub(crate) fn invalid_field(s: Subject<'_>, name: &str, field: &str, message: String) -> Self {
         Self::invalid(
             s,
             name,
@@ -203,24 +210,24 @@ impl ApiError {
         )
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
 
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, "Forbidden", message)
     }
 
     /// 401 of a request whose credentials do not authenticate it; kube-apiserver says no more.
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(401, "Unauthorized", "Unauthorized")
     }
 
-    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+    pub(crate) fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", message)
     }
 
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    pub(crate) fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
@@ -231,13 +238,13 @@ impl ApiError {
     }
 
     /// 415 for a create or update body in a media type this server does not read for the kind.
-    pub fn unsupported_body(message: impl Into<String>) -> Self {
+    pub(crate) fn unsupported_body(message: impl Into<String>) -> Self {
         Self::new(415, "UnsupportedMediaType", message)
     }
 
     /// 406 for a document asked for only in media types this server does not produce;
     /// `produced` names those it does.
-    pub fn not_acceptable(accept: &str, produced: &[&str]) -> Self {
+    pub(crate) fn not_acceptable(accept: &str, produced: &[&str]) -> Self {
         Self::new(
             406,
             "NotAcceptable",
@@ -249,7 +256,7 @@ impl ApiError {
     }
 
     /// 404 for a path that names no served resource.
-    pub fn no_route() -> Self {
+    pub(crate) fn no_route() -> Self {
         ApiError {
             details: Some(
                 json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}),
@@ -263,11 +270,11 @@ impl ApiError {
     }
 
     /// 410 Gone of a watch or continue token older than the history kept.
-    pub fn gone(message: impl Into<String>) -> Self {
+    pub(crate) fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }
 
-    pub fn too_many_requests(retry_after: u64) -> Self {
+    pub(crate) fn too_many_requests(retry_after: u64) -> Self {
         ApiError {
             details: Some(json!({"retryAfterSeconds": retry_after})),
             retry_after: Some(retry_after),
@@ -281,17 +288,17 @@ impl ApiError {
 
     /// An error kube-apiserver does not classify (a plain Go `error` reaching its response
     /// writer): `code`, an empty `reason`, the error's text as the message.
-    pub fn unknown(code: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn unknown(code: u16, message: impl Into<String>) -> Self {
         Self::new(code, "", message)
     }
 
     /// A storage error kube-apiserver does not translate into a status: 500, no reason, the
     /// error's own text as the message (`ErrorToAPIStatus`).
-    pub fn untranslated_storage(message: impl Into<String>) -> Self {
+    pub(crate) fn untranslated_storage(message: impl Into<String>) -> Self {
         Self::new(500, "", message)
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(
             500,
             "InternalError",
@@ -300,7 +307,7 @@ impl ApiError {
     }
 
     /// The `Status` object of this error.
-    pub fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let mut s = json!({
             "kind": "Status",
             "apiVersion": "v1",
@@ -347,6 +354,16 @@ mod tests {
         assert_eq!(
             two.message,
             "VideoSdkToken.videosdk.live \"t\" is invalid: [spec.a: Required value, spec.b: Required value]"
+        );
+        let repeated = ApiError::invalid(TOKEN, "t", &[c("spec.a"), c("spec.a"), c("spec.b")]);
+        assert_eq!(
+            repeated.message,
+            "VideoSdkToken.videosdk.live \"t\" is invalid: [spec.a: Required value, spec.b: Required value]"
+        );
+        let once = ApiError::invalid(TOKEN, "t", &[c("spec.a"), c("spec.a")]);
+        assert_eq!(
+            once.message,
+            "VideoSdkToken.videosdk.live \"t\" is invalid: spec.a: Required value"
         );
         let st = two.status();
         assert_eq!(st["code"], 422);

@@ -36,7 +36,7 @@ fn rename_keys(v: &mut Value, to_core: bool) {
 }
 
 /// An `events.k8s.io/v1` Event in its core `v1` form.
-pub fn to_core(mut v: Value) -> Value {
+pub(crate) fn to_core(mut v: Value) -> Value {
     rename_keys(&mut v, true);
     if v.is_object() {
         v["apiVersion"] = json!("v1");
@@ -46,7 +46,7 @@ pub fn to_core(mut v: Value) -> Value {
 }
 
 /// A stored core `v1` Event as `events.k8s.io/v1` serves it.
-pub fn from_core_bytes(json: &[u8]) -> Bytes {
+pub(crate) fn from_core_bytes(json: &[u8]) -> Bytes {
     let mut v: Value = serde_json::from_slice(json).expect("stored objects are valid JSON");
     rename_keys(&mut v, false);
     v["apiVersion"] = json!("events.k8s.io/v1");
@@ -54,7 +54,7 @@ pub fn from_core_bytes(json: &[u8]) -> Bytes {
 }
 
 /// A patch against the `events.k8s.io/v1` form, rewritten against the core form.
-pub fn patch_to_core(kind: PatchKind, mut patch: Value) -> Value {
+pub(crate) fn patch_to_core(kind: PatchKind, mut patch: Value) -> Value {
     match kind {
         PatchKind::Json => {
             for op in patch.as_array_mut().into_iter().flatten() {
@@ -108,7 +108,7 @@ const IMMUTABLE: [(&str, &str); 14] = [
 ///
 /// The bad value is printed as Go prints strings and numbers; objects (a changed
 /// `involvedObject`, timestamps) are printed as JSON, where Go prints its struct syntax.
-pub fn validate_update(s: Subject<'_>, new: &Value, old: &Value) -> Result<(), ApiError> {
+pub(crate) fn validate_update(s: Subject<'_>, new: &Value, old: &Value) -> Result<(), ApiError> {
     let missing = Value::Null;
     let mut causes = Vec::new();
     for (key, path) in IMMUTABLE {

@@ -10,21 +10,21 @@ use std::time::Duration;
 /// One fault rule; `None` in `verb` or `resource` matches any. Rates are probabilities in 0..=1.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultRule {
-    pub verb: Option<Verb>,
+    pub(crate) verb: Option<Verb>,
     /// Resource as accounted: `secrets`, or `videosdktokens/status`.
-    pub resource: Option<String>,
+    pub(crate) resource: Option<String>,
     /// Rate of 500 InternalError answers.
-    pub internal_errors: f64,
+    pub(crate) internal_errors: f64,
     /// Rate of 429 TooManyRequests answers, with `Retry-After: retry_after_seconds`.
-    pub too_many_requests: f64,
-    pub retry_after_seconds: u64,
+    pub(crate) too_many_requests: f64,
+    pub(crate) retry_after_seconds: u64,
     /// Rate of 409 Conflict answers to writes.
-    pub conflicts: f64,
+    pub(crate) conflicts: f64,
     /// Rate of 403 Forbidden answers, as RBAC gives a user without the right (this server does
     /// not authorize requests against RBAC, see the crate's documentation).
-    pub forbidden: f64,
+    pub(crate) forbidden: f64,
     /// Added before answering.
-    pub latency: Duration,
+    pub(crate) latency: Duration,
 }
 
 impl FaultRule {
@@ -72,14 +72,14 @@ impl FaultRule {
 }
 
 /// What a request meets: a delay first, then maybe an injected error.
-pub struct Verdict {
-    pub latency: Duration,
-    pub error: Option<ApiError>,
+pub(crate) struct Verdict {
+    pub(crate) latency: Duration,
+    pub(crate) error: Option<ApiError>,
 }
 
 /// The fault rules of a server and the source of their randomness (a xorshift generator:
 /// reproducible enough and free of locks).
-pub struct Faults {
+pub(crate) struct Faults {
     rules: Mutex<Vec<FaultRule>>,
     seed: AtomicU64,
 }
@@ -94,11 +94,11 @@ impl Default for Faults {
 }
 
 impl Faults {
-    pub fn add(&self, rule: FaultRule) {
+    pub(crate) fn add(&self, rule: FaultRule) {
         self.rules.lock().expect("faults lock").push(rule);
     }
 
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.rules.lock().expect("faults lock").clear();
     }
 
@@ -113,7 +113,12 @@ impl Faults {
     }
 
     /// Decides the fault (if any) of one request. `conflict` builds the 409 for writes.
-    pub fn judge(&self, verb: Verb, resource: &str, conflict: impl Fn() -> ApiError) -> Verdict {
+    pub(crate) fn judge(
+        &self,
+        verb: Verb,
+        resource: &str,
+        conflict: impl Fn() -> ApiError,
+    ) -> Verdict {
         let rules = self.rules.lock().expect("faults lock");
         let mut verdict = Verdict {
             latency: Duration::ZERO,

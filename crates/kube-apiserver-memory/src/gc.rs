@@ -3,22 +3,23 @@
 //! namespace lifecycle and the removal of a CRD's objects.
 
 use super::error::ApiError;
+use super::resources::namespaces_key;
 use super::resources::{ResourceDef, Special, StoreKey};
-use super::store::{EventType, ObjRef, State, Stored};
-use super::verbs::namespaces_key;
+use super::store::{EventType, ObjRef, State};
+use super::stored::Stored;
 use serde_json::{Value, json};
 
 const FOREGROUND: &str = "foregroundDeletion";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Propagation {
+pub(crate) enum Propagation {
     Background,
     Foreground,
     Orphan,
 }
 
 impl Propagation {
-    pub fn parse(s: &str) -> Result<Self, ApiError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, ApiError> {
         match s {
             "Background" => Ok(Propagation::Background),
             "Foreground" => Ok(Propagation::Foreground),
@@ -32,16 +33,16 @@ impl Propagation {
 
 /// `DeleteOptions` this server acts on.
 #[derive(Clone, Debug, Default)]
-pub struct DeleteOptions {
-    pub propagation: Option<Propagation>,
-    pub precondition_uid: Option<String>,
-    pub precondition_rv: Option<String>,
+pub(crate) struct DeleteOptions {
+    pub(crate) propagation: Option<Propagation>,
+    pub(crate) precondition_uid: Option<String>,
+    pub(crate) precondition_rv: Option<String>,
 }
 
 impl DeleteOptions {
     /// Reads a `DeleteOptions` body (may be empty), JSON or Kubernetes protobuf as
     /// `content_type` says, and the `propagationPolicy` query parameter.
-    pub fn parse(
+    pub(crate) fn parse(
         body: &[u8],
         content_type: &str,
         query_propagation: Option<&str>,
@@ -67,7 +68,7 @@ impl DeleteOptions {
 }
 
 /// A `DeleteOptions` body as JSON, decoded from protobuf when `content_type` says so.
-pub fn body_json(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+pub(crate) fn body_json(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     if super::protobuf::is_protobuf(content_type) {
         return super::protobuf::delete_options(body);
     }
@@ -76,7 +77,7 @@ pub fn body_json(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
 }
 
 /// What a DELETE did.
-pub enum Deleted {
+pub(crate) enum Deleted {
     /// The object is still there, terminating (finalizers, foreground dependents, namespace).
     Pending(Stored),
     /// The object is gone; this was its last state.
@@ -104,7 +105,7 @@ fn generation_bumped(st: &State, key: &StoreKey, v: &mut Value) {
 }
 
 /// DELETE of one object.
-pub fn delete(
+pub(crate) fn delete(
     st: &mut State,
     def: &ResourceDef,
     namespace: &str,
@@ -175,7 +176,7 @@ pub fn delete(
 
 /// The garbage collector's answer to an object whose owners are all absent (it was written
 /// with `ownerReferences` to UIDs that do not exist, or no longer do): it is deleted.
-pub fn collect_if_ownerless(st: &mut State, def: &ResourceDef, stored: &Stored, now: &str) {
+pub(crate) fn collect_if_ownerless(st: &mut State, def: &ResourceDef, stored: &Stored, now: &str) {
     let owners = &stored.summary.owner_uids;
     if st.dry_run || owners.is_empty() || owners.iter().any(|u| st.by_uid(u).is_some()) {
         return;
@@ -237,7 +238,7 @@ fn delete_dependent(st: &mut State, dep: &ObjRef, owner_uid: &str, now: &str) {
 /// Removes an object for good (its last state is `last`), then does what follows from that:
 /// dependents are collected, a CRD's resources stop being served, a terminating namespace or
 /// a foreground-deleting owner whose last dependent this was is finished.
-pub fn remove(st: &mut State, key: &StoreKey, last: Value) -> Stored {
+pub(crate) fn remove(st: &mut State, key: &StoreKey, last: Value) -> Stored {
     if st.dry_run {
         return st.commit(key, last, EventType::Deleted);
     }
@@ -249,7 +250,7 @@ pub fn remove(st: &mut State, key: &StoreKey, last: Value) -> Stored {
     let uid = gone.summary.uid.clone();
     let namespace = gone.summary.namespace.clone();
     let owners = gone.summary.owner_uids.clone();
-    let now = super::verbs::now();
+    let now = super::clock::now();
     for dep in st.dependents_of(&uid) {
         delete_dependent(st, &dep, &uid, &now);
     }

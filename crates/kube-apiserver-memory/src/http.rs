@@ -3,11 +3,12 @@
 
 use super::Shared;
 use super::accounting::{Access, Verb};
-use super::authn::UserInfo;
+use super::clock;
 use super::discovery;
 use super::error::ApiError;
 use super::events;
 use super::gc::{self, DeleteOptions, Deleted};
+use super::identity::UserInfo;
 use super::impersonation;
 use super::openapi;
 use super::openapi_protobuf;
@@ -15,13 +16,15 @@ use super::patch;
 use super::patch::PatchKind;
 use super::protobuf;
 use super::representation::{self, Representation};
+use super::request::{MAX_BODY, flag, query_map};
 use super::resources::{ResourceDef, Special};
-use super::selector::{self, FieldSelector, LabelSelector, Selectors};
-use super::store::Stored;
-use super::table;
+use super::responses::{error_response, json_response, value_response, with_warnings};
+use super::selector::Selectors;
+use super::stored::Stored;
+use super::table::TableForm;
 use super::validation::{self, FieldValidation};
 use super::verbs::{self, Managed, WriteCtx};
-use super::watch::{WatchForm, watch};
+use super::watch::{Embedded, WatchForm, watch};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -29,44 +32,6 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Request bodies above this are refused (etcd's own object limit is 1.5 MiB).
-pub(super) const MAX_BODY: usize = 3 * 1024 * 1024;
-
-pub fn json_response(code: u16, body: impl Into<Body>) -> Response {
-    Response::builder()
-        .status(code)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.into())
-        .expect("static response parts are valid")
-}
-
-/// `response` with one `Warning: 299 - "TEXT"` header per warning, as kube-apiserver sends
-/// them (kubectl prints each as `Warning: TEXT`).
-fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
-    for text in warnings {
-        let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
-        if let Ok(value) = header::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
-            response.headers_mut().append(header::WARNING, value);
-        }
-    }
-    response
-}
-
-fn value_response(code: u16, v: &Value) -> Response {
-    json_response(code, serde_json::to_vec(v).expect("JSON values serialise"))
-}
-
-pub(super) fn error_response(e: &ApiError) -> Response {
-    let mut r = value_response(e.code, &e.status());
-    if let Some(secs) = e.retry_after {
-        r.headers_mut().insert(
-            header::RETRY_AFTER,
-            secs.to_string().parse().expect("digits are a valid header"),
-        );
-    }
-    r
-}
 
 /// A request path to a resource: `/api/v1/...` or `/apis/{group}/{version}/...`.
 #[derive(Debug, PartialEq)]
@@ -130,28 +95,6 @@ fn route(path: &str) -> Option<Route<'_>> {
     }))
 }
 
-fn query_map(query: Option<&str>) -> HashMap<String, String> {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
-}
-
-pub fn flag(q: &HashMap<String, String>, key: &str) -> bool {
-    q.get(key).is_some_and(|v| v == "true" || v == "1")
-}
-
-pub fn selectors(q: &HashMap<String, String>, def: &ResourceDef) -> Result<Selectors, ApiError> {
-    Ok(Selectors {
-        labels: LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
-            .map_err(ApiError::bad_request)?,
-        fields: FieldSelector::parse(
-            q.get("fieldSelector").map(String::as_str).unwrap_or(""),
-            selector::field_labels(&def.group, &def.plural),
-        )
-        .map_err(ApiError::bad_request)?,
-    })
-}
-
 /// The field manager of a write: `fieldManager`, else the `User-Agent` up to its first `/`.
 fn write_ctx(q: &HashMap<String, String>, headers: &HeaderMap) -> WriteCtx {
     let given = q.get("fieldManager").filter(|m| !m.is_empty());
@@ -168,7 +111,7 @@ fn write_ctx(q: &HashMap<String, String>, headers: &HeaderMap) -> WriteCtx {
         manager,
         manager_given: given.is_some(),
         force: flag(q, "force"),
-        now: verbs::now(),
+        now: clock::now(),
     }
 }
 
@@ -230,7 +173,7 @@ fn user_of(shared: &Shared, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
 }
 
 /// The one handler: every request goes through here.
-pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let user = match user_of(&shared, &parts.headers) {
         Ok(user) => user,
@@ -442,6 +385,12 @@ async fn resource(
             .and_then(|a| a.to_str().ok())
             .unwrap_or(""),
     );
+    // The Table a read asked for, with its `includeObject` (read only when a Table is asked
+    // for, as kube-apiserver does).
+    let table_form = || {
+        TableForm::new(&def, q.get("includeObject").map(String::as_str))
+            .map_err(ApiError::bad_request)
+    };
     // A write answers with the object written, or its metadata alone when asked
     // (`as=PartialObjectMetadata`, as `Api::patch_metadata` asks): kube-apiserver transforms
     // every verb's response alike.
@@ -469,9 +418,13 @@ async fn resource(
     };
     let mut st = match verb {
         Verb::Watch => {
-            let metadata_only = representation == Representation::Metadata;
+            let embedded = match representation {
+                Representation::Object => Embedded::Object,
+                Representation::Metadata => Embedded::Metadata,
+                Representation::Table => Embedded::Table(table_form()?),
+            };
             let form = WatchForm {
-                metadata_only,
+                embedded,
                 events_v1: as_events_v1,
                 served,
             };
@@ -497,8 +450,7 @@ async fn resource(
                         Ok(json_response(200, representation::partial_bytes(&s.json)))
                     }
                     Representation::Table => {
-                        let columns = table::columns(&def, def.printer_columns.as_ref());
-                        let t = table::render(&columns, &[s.value()], st.rv);
+                        let t = table_form()?.render(&[s.value()], st.rv);
                         Ok(value_response(200, &t))
                     }
                 }
@@ -511,7 +463,7 @@ async fn resource(
                 let page = st.list(
                     &def.store_key(),
                     p.namespace,
-                    &selectors(q, &def)?,
+                    &Selectors::from_query(q, &def)?,
                     limit,
                     q.get("continue").map(String::as_str),
                 )?;
@@ -525,8 +477,7 @@ async fn resource(
                     }
                     Representation::Table => {
                         let objects: Vec<Value> = page.items.iter().map(Stored::value).collect();
-                        let columns = table::columns(&def, def.printer_columns.as_ref());
-                        let t = table::render(&columns, &objects, page.resource_version);
+                        let t = table_form()?.render(&objects, page.resource_version);
                         Ok(value_response(200, &t))
                     }
                 }
@@ -582,7 +533,7 @@ async fn resource(
                     content_type,
                     q.get("propagationPolicy").map(String::as_str),
                 )?;
-                match gc::delete(&mut st, &def, namespace, name, &options, &verbs::now())? {
+                match gc::delete(&mut st, &def, namespace, name, &options, &clock::now())? {
                     Deleted::Pending(s) => Ok(json_response(200, out(&s))),
                     Deleted::Gone(s) => Ok(value_response(200, &success(&def, &s))),
                 }
@@ -596,11 +547,11 @@ async fn resource(
                 let page = st.list(
                     &def.store_key(),
                     p.namespace,
-                    &selectors(q, &def)?,
+                    &Selectors::from_query(q, &def)?,
                     None,
                     None,
                 )?;
-                let now = verbs::now();
+                let now = clock::now();
                 for item in page.items {
                     let (ns, n) = (&item.summary.namespace, &item.summary.name);
                     gc::delete(&mut st, &def, ns, n, &options, &now)?;

@@ -17,15 +17,15 @@
 //! The administrator (a request without credentials) may impersonate anyone; a ServiceAccount
 //! token's user only what RBAC grants it.
 
-use super::authn::{self, AUTHENTICATED, UserInfo};
 use super::authz::{self, Attributes};
 use super::error::ApiError;
+use super::identity::{self, AUTHENTICATED, UserInfo};
 use super::store::State;
 use axum::http::HeaderMap;
 use std::collections::BTreeMap;
 
 /// How every impersonation header's (lower-case) name starts.
-pub const HEADER_PREFIX: &str = "impersonate-";
+pub(crate) const HEADER_PREFIX: &str = "impersonate-";
 const USER: &str = "impersonate-user";
 const GROUP: &str = "impersonate-group";
 const UID: &str = "impersonate-uid";
@@ -38,7 +38,7 @@ const ANONYMOUS: &str = "system:anonymous";
 ///
 /// Errors: 403 naming the first part `requester` may not impersonate; 500 for groups, a uid or
 /// extras without `Impersonate-User`; 400 for a header value that is not text.
-pub fn impersonate(
+pub(crate) fn impersonate(
     state: &State,
     requester: UserInfo,
     headers: &HeaderMap,
@@ -85,7 +85,7 @@ pub fn impersonate(
             subresource: subresource.to_owned(),
             name: name.to_owned(),
         };
-    let service_account = authn::split_service_account(&username);
+    let service_account = identity::split_service_account(&username);
     let mut asked = vec![match service_account {
         Some((namespace, name)) => ask("", "serviceaccounts", "", namespace, name),
         None => ask("", "users", "", "", &username),
@@ -105,7 +105,7 @@ pub fn impersonate(
         return Err(authz::forbidden(denied));
     }
     let mut impersonated_groups = match (service_account, groups.is_empty()) {
-        (Some((namespace, _)), true) => authn::service_account_groups(namespace),
+        (Some((namespace, _)), true) => identity::service_account_groups(namespace),
         _ => groups,
     };
     let (implied, unless) = if username == ANONYMOUS {

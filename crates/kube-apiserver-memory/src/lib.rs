@@ -20,7 +20,10 @@
 //! it, and `namespace_defaults` puts into each new namespace what a cluster's controllers do
 //! (the ServiceAccount `default`, the ConfigMap `kube-root-ca.crt`); `managed` is field ownership and server-side apply; `http` and `watch` are the REST
 //! surface; `discovery`, `openapi`, `table` and `representation` answer what kubectl and kube
-//! ask for besides objects; `faults` and `accounting` are for tests and benchmarks.
+//! ask for besides objects; `faults` and `accounting` are for tests and benchmarks. The pieces
+//! many modules share are leaves that import nothing of the crate's but `error`: `stored` (one
+//! object's bytes and summary), `clock`, `identity` (who a request acts as), `request` and
+//! `responses` (the HTTP helpers); the module graph has no cycle.
 //!
 //! Known differences from kube-apiserver: lists are atomic for server-side apply (no merging
 //! of associative lists by key); strategic merge patches are applied as merge patches; CRD
@@ -44,6 +47,7 @@ mod accounting;
 mod authn;
 mod authz;
 mod builtin;
+mod clock;
 mod crd;
 mod crd_schema;
 mod discovery;
@@ -52,6 +56,7 @@ mod events;
 mod faults;
 mod gc;
 mod http;
+mod identity;
 mod impersonation;
 pub mod kubeconfig;
 mod managed;
@@ -61,11 +66,14 @@ mod openapi_protobuf;
 mod patch;
 mod protobuf;
 mod representation;
+mod request;
 mod resources;
+mod responses;
 mod reviews;
 pub mod schema;
 mod selector;
 mod store;
+mod stored;
 mod table;
 mod validation;
 mod value_equality;
@@ -172,7 +180,7 @@ impl ApiServer {
             manager: "kube-apiserver".into(),
             manager_given: true,
             force: false,
-            now: verbs::now(),
+            now: clock::now(),
         };
         for ns in INITIAL_NAMESPACES {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -242,11 +250,6 @@ impl ApiServer {
     /// a client would need RBAC for.
     pub fn accesses(&self) -> std::collections::BTreeSet<Access> {
         self.shared.accounting.accesses()
-    }
-
-    /// The current (newest) `resourceVersion`.
-    pub fn resource_version(&self) -> u64 {
-        self.shared.state().rv
     }
 
     /// Adds a fault rule; rules add up (latencies sum, the first error drawn wins).

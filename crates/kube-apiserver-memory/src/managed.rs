@@ -9,12 +9,12 @@ use super::value_equality::values_equal;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub type Path = Vec<String>;
-pub type FieldSet = BTreeSet<Path>;
+pub(crate) type Path = Vec<String>;
+pub(crate) type FieldSet = BTreeSet<Path>;
 
 /// Which part of an object a write addresses: the main resource or its `/status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// The whole object (a resource without a status subresource).
     Whole,
     /// Everything but `status` (main resource of a type with a status subresource).
@@ -48,7 +48,7 @@ impl Scope {
 }
 
 /// Leaf paths of `v` and the values there, restricted to `scope`.
-pub fn leaves(v: &Value, scope: Scope) -> BTreeMap<Path, &Value> {
+pub(crate) fn leaves(v: &Value, scope: Scope) -> BTreeMap<Path, &Value> {
     fn walk<'a>(v: &'a Value, path: &mut Path, scope: Scope, out: &mut BTreeMap<Path, &'a Value>) {
         match v {
             Value::Object(m) if !m.is_empty() || path.is_empty() => {
@@ -91,7 +91,7 @@ pub fn leaves(v: &Value, scope: Scope) -> BTreeMap<Path, &Value> {
     out
 }
 
-pub fn to_fields_v1(set: &FieldSet) -> Value {
+pub(crate) fn to_fields_v1(set: &FieldSet) -> Value {
     let mut root = Map::new();
     for path in set {
         let mut node = &mut root;
@@ -106,7 +106,7 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
     Value::Object(root)
 }
 
-pub fn from_fields_v1(v: &Value) -> FieldSet {
+pub(crate) fn from_fields_v1(v: &Value) -> FieldSet {
     fn walk(v: &Value, path: &mut Path, out: &mut FieldSet) {
         let Value::Object(m) = v else { return };
         if (m.is_empty() || m.contains_key(".")) && !path.is_empty() {
@@ -127,13 +127,13 @@ pub fn from_fields_v1(v: &Value) -> FieldSet {
 
 /// One `managedFields` entry, parsed.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
-    pub manager: String,
-    pub operation: String,
-    pub api_version: String,
-    pub time: String,
-    pub subresource: Option<String>,
-    pub fields: FieldSet,
+pub(crate) struct Entry {
+    pub(crate) manager: String,
+    pub(crate) operation: String,
+    pub(crate) api_version: String,
+    pub(crate) time: String,
+    pub(crate) subresource: Option<String>,
+    pub(crate) fields: FieldSet,
 }
 
 impl Entry {
@@ -171,7 +171,7 @@ impl Entry {
     }
 }
 
-pub fn read_entries(object: &Value) -> Vec<Entry> {
+pub(crate) fn read_entries(object: &Value) -> Vec<Entry> {
     let Some(list) = object
         .pointer("/metadata/managedFields")
         .and_then(Value::as_array)
@@ -197,7 +197,7 @@ pub fn read_entries(object: &Value) -> Vec<Entry> {
 /// k8s.io/apiserver's managedfields): by operation (`Apply` before `Update`), time, manager, API
 /// version and subresource. The order therefore does not depend on who wrote last, and
 /// re-applying an unchanged configuration leaves the object (and its resourceVersion) as it was.
-pub fn write_entries(object: &mut Value, mut entries: Vec<Entry>, previous: &[Entry]) {
+pub(crate) fn write_entries(object: &mut Value, mut entries: Vec<Entry>, previous: &[Entry]) {
     entries.retain(|e| !e.fields.is_empty());
     for e in &mut entries {
         if let Some(p) = previous.iter().find(|p| {
@@ -240,17 +240,22 @@ pub fn write_entries(object: &mut Value, mut entries: Vec<Entry>, previous: &[En
 }
 
 /// Who writes: the field manager, the API version it writes in and the time.
-pub struct Writer<'a> {
-    pub manager: &'a str,
-    pub api_version: &'a str,
-    pub now: &'a str,
+pub(crate) struct Writer<'a> {
+    pub(crate) manager: &'a str,
+    pub(crate) api_version: &'a str,
+    pub(crate) now: &'a str,
 }
 
 /// Records a non-apply write (create, update, patch): the writer takes ownership of every leaf
 /// it added or changed, and removed leaves leave every owner. A leaf whose value is the same
 /// number spelled differently (`99` for `99.0`) is unchanged ([`values_equal`]), as
 /// structured-merge-diff compares it.
-pub fn record_update(old: Option<&Value>, new: &mut Value, scope: Scope, writer: &Writer<'_>) {
+pub(crate) fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    scope: Scope,
+    writer: &Writer<'_>,
+) {
     let previous = old.map(read_entries).unwrap_or_default();
     let new_leaves = leaves(new, scope);
     let old_leaves = old.map(|o| leaves(o, scope)).unwrap_or_default();
@@ -340,7 +345,7 @@ fn merge(live: &mut Value, applied: &Value) {
 /// and `force` is false. With `force`, such fields move to this manager. Values are compared
 /// with [`values_equal`]: applying `99` over another manager's `99.0` changes nothing, so it is
 /// no conflict and both managers own the field, as on kube-apiserver.
-pub fn apply(
+pub(crate) fn apply(
     live: &Value,
     applied: &Value,
     scope: Scope,

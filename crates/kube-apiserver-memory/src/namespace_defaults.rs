@@ -13,15 +13,17 @@
 //!   says so. This server serves plain HTTP and has no CA, so `ca.crt` holds [`NO_CA`] instead.
 //!
 //! Both are written by the field manager `kube-controller-manager` (an `Update`), as on a
-//! cluster. There they appear a moment after the namespace; here in the same request. Not
+//! cluster. There they appear a moment after the namespace; here in the same request
+//! (`verbs::create` writes them). Not
 //! imitated: the controllers also recreate either object when it is deleted, and the publisher
 //! restores an edited `ca.crt`. No ServiceAccount token Secret is made: the token controller
 //! stopped making them in 1.24 (`LegacyServiceAccountTokenNoAutoGeneration`), and this server
 //! reports a later release.
 
-use super::store::State;
-use super::verbs::{self, Managed, WriteCtx};
 use serde_json::{Value, json};
+
+/// The field manager of both objects, as on a cluster.
+pub(crate) const MANAGER: &str = "kube-controller-manager";
 
 /// The root CA publisher's `ConfigMap` name.
 const ROOT_CA_CONFIG_MAP: &str = "kube-root-ca.crt";
@@ -35,7 +37,7 @@ const NO_CA: &str =
     "# The in-memory API server serves plain HTTP and has no CA certificate to publish.\n";
 
 /// The objects kube-controller-manager creates in a new namespace, as `(plural, object)`.
-fn objects() -> [(&'static str, Value); 2] {
+pub(crate) fn objects() -> [(&'static str, Value); 2] {
     [
         (
             "serviceaccounts",
@@ -53,27 +55,4 @@ fn objects() -> [(&'static str, Value); 2] {
             }),
         ),
     ]
-}
-
-/// Creates the ServiceAccount `default` and the ConfigMap `kube-root-ca.crt` in `namespace`,
-/// which was just stored, at time `now`. Nothing for a dry run (the namespace is not stored).
-///
-/// The namespace's creation does not depend on them, as on a cluster, where the controllers
-/// write them afterwards: an object that cannot be created (one of that name already exists)
-/// is left as it is.
-pub fn create_in(st: &mut State, namespace: &str, now: &str) {
-    if st.dry_run {
-        return;
-    }
-    let ctx = WriteCtx {
-        manager: "kube-controller-manager".into(),
-        manager_given: true,
-        force: false,
-        now: now.to_owned(),
-    };
-    for (plural, object) in objects() {
-        if let Some(def) = st.registry.get("", "v1", plural) {
-            let _ = verbs::create(st, &def, namespace, object, &ctx, Managed::Record);
-        }
-    }
 }

@@ -142,7 +142,7 @@ fn gv_path(group: &str, version: &str) -> String {
 }
 
 /// The `/openapi/v3` index of group-version documents.
-pub fn index(registry: &Registry, hash: u64) -> Value {
+pub(crate) fn index(registry: &Registry, hash: u64) -> Value {
     let gvs: BTreeSet<String> = registry
         .all()
         .map(|d| gv_path(&d.group, &d.version))
@@ -170,7 +170,7 @@ fn patch_operation(d: &ResourceDef) -> Value {
 
 /// The document of one group version (`api/v1`, `apis/apps/v1`), or `None` if not served;
 /// `info.version` names `release`, the Kubernetes release the server reports at `/version`.
-pub fn group_version(registry: &Registry, gv: &str, release: (u32, u32)) -> Option<Value> {
+pub(crate) fn group_version(registry: &Registry, gv: &str, release: (u32, u32)) -> Option<Value> {
     let served: Vec<&ResourceDef> = registry
         .all()
         .map(|d| d.as_ref())
@@ -199,7 +199,7 @@ pub fn group_version(registry: &Registry, gv: &str, release: (u32, u32)) -> Opti
 /// The OpenAPI v2 (Swagger 2.0) document of every kind served, as JSON. Its schemas are those
 /// of v3 with references into `#/definitions/`; it has no paths (kubectl 1.27 and later read
 /// paths from v3). `info.version` names `release`, as [`group_version`]'s does.
-pub fn v2(registry: &Registry, release: (u32, u32)) -> Value {
+pub(crate) fn v2(registry: &Registry, release: (u32, u32)) -> Value {
     let definitions = schemas(registry.all().map(|d| d.as_ref()));
     let text = serde_json::to_string(&definitions)
         .expect("JSON values serialise")

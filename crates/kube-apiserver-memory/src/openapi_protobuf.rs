@@ -23,132 +23,132 @@
 use serde_json::{Map, Value};
 
 /// The media type kubectl asks for.
-pub const MEDIA_TYPE: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+pub(crate) const MEDIA_TYPE: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
 
 /// The same type as the answer's `Content-Type` gives it, and as older clients ask for it: `@`
 /// is not allowed in a media type that Go's `mime.ParseMediaType` reads, so kube-apiserver
 /// answers with this name (k8s.io/kube-openapi/pkg/handler/handler.go).
-pub const CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+pub(crate) const CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /// `message Document` (only the fields kubectl reads, and `swagger` and `info`).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Document {
+pub(crate) struct Document {
     #[prost(string, tag = "1")]
-    pub swagger: String,
+    pub(crate) swagger: String,
     #[prost(message, optional, tag = "2")]
-    pub info: Option<Info>,
+    pub(crate) info: Option<Info>,
     #[prost(message, optional, tag = "9")]
-    pub definitions: Option<Definitions>,
+    pub(crate) definitions: Option<Definitions>,
 }
 
 /// `message Info` (title and version).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Info {
+pub(crate) struct Info {
     #[prost(string, tag = "1")]
-    pub title: String,
+    pub(crate) title: String,
     #[prost(string, tag = "2")]
-    pub version: String,
+    pub(crate) version: String,
 }
 
 /// `message Definitions`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Definitions {
+pub(crate) struct Definitions {
     #[prost(message, repeated, tag = "1")]
-    pub additional_properties: Vec<NamedSchema>,
+    pub(crate) additional_properties: Vec<NamedSchema>,
 }
 
 /// `message NamedSchema`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct NamedSchema {
+pub(crate) struct NamedSchema {
     #[prost(string, tag = "1")]
-    pub name: String,
+    pub(crate) name: String,
     #[prost(message, optional, tag = "2")]
-    pub value: Option<Schema>,
+    pub(crate) value: Option<Schema>,
 }
 
 /// `message Properties`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Properties {
+pub(crate) struct Properties {
     #[prost(message, repeated, tag = "1")]
-    pub additional_properties: Vec<NamedSchema>,
+    pub(crate) additional_properties: Vec<NamedSchema>,
 }
 
 /// `message Schema` (every field but `xml`, 28).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Schema {
+pub(crate) struct Schema {
     /// `$ref`.
     #[prost(string, tag = "1")]
     pub r#ref: String,
     #[prost(string, tag = "2")]
-    pub format: String,
+    pub(crate) format: String,
     #[prost(string, tag = "3")]
-    pub title: String,
+    pub(crate) title: String,
     #[prost(string, tag = "4")]
-    pub description: String,
+    pub(crate) description: String,
     #[prost(message, optional, tag = "5")]
-    pub default: Option<Any>,
+    pub(crate) default: Option<Any>,
     #[prost(double, tag = "6")]
-    pub multiple_of: f64,
+    pub(crate) multiple_of: f64,
     #[prost(double, tag = "7")]
-    pub maximum: f64,
+    pub(crate) maximum: f64,
     #[prost(bool, tag = "8")]
-    pub exclusive_maximum: bool,
+    pub(crate) exclusive_maximum: bool,
     #[prost(double, tag = "9")]
-    pub minimum: f64,
+    pub(crate) minimum: f64,
     #[prost(bool, tag = "10")]
-    pub exclusive_minimum: bool,
+    pub(crate) exclusive_minimum: bool,
     #[prost(int64, tag = "11")]
-    pub max_length: i64,
+    pub(crate) max_length: i64,
     #[prost(int64, tag = "12")]
-    pub min_length: i64,
+    pub(crate) min_length: i64,
     #[prost(string, tag = "13")]
-    pub pattern: String,
+    pub(crate) pattern: String,
     #[prost(int64, tag = "14")]
-    pub max_items: i64,
+    pub(crate) max_items: i64,
     #[prost(int64, tag = "15")]
-    pub min_items: i64,
+    pub(crate) min_items: i64,
     #[prost(bool, tag = "16")]
-    pub unique_items: bool,
+    pub(crate) unique_items: bool,
     #[prost(int64, tag = "17")]
-    pub max_properties: i64,
+    pub(crate) max_properties: i64,
     #[prost(int64, tag = "18")]
-    pub min_properties: i64,
+    pub(crate) min_properties: i64,
     #[prost(string, repeated, tag = "19")]
-    pub required: Vec<String>,
+    pub(crate) required: Vec<String>,
     #[prost(message, repeated, tag = "20")]
     pub r#enum: Vec<Any>,
     #[prost(message, optional, tag = "21")]
-    pub additional_properties: Option<AdditionalPropertiesItem>,
+    pub(crate) additional_properties: Option<AdditionalPropertiesItem>,
     #[prost(message, optional, tag = "22")]
     pub r#type: Option<TypeItem>,
     #[prost(message, optional, tag = "23")]
-    pub items: Option<ItemsItem>,
+    pub(crate) items: Option<ItemsItem>,
     #[prost(message, repeated, tag = "24")]
-    pub all_of: Vec<Schema>,
+    pub(crate) all_of: Vec<Schema>,
     #[prost(message, optional, tag = "25")]
-    pub properties: Option<Properties>,
+    pub(crate) properties: Option<Properties>,
     #[prost(string, tag = "26")]
-    pub discriminator: String,
+    pub(crate) discriminator: String,
     #[prost(bool, tag = "27")]
-    pub read_only: bool,
+    pub(crate) read_only: bool,
     #[prost(message, optional, tag = "29")]
-    pub external_docs: Option<ExternalDocs>,
+    pub(crate) external_docs: Option<ExternalDocs>,
     #[prost(message, optional, tag = "30")]
-    pub example: Option<Any>,
+    pub(crate) example: Option<Any>,
     #[prost(message, repeated, tag = "31")]
-    pub vendor_extension: Vec<NamedAny>,
+    pub(crate) vendor_extension: Vec<NamedAny>,
 }
 
 /// `message AdditionalPropertiesItem`: a schema or a boolean.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct AdditionalPropertiesItem {
+pub(crate) struct AdditionalPropertiesItem {
     #[prost(oneof = "AdditionalProperties", tags = "1, 2")]
-    pub oneof: Option<AdditionalProperties>,
+    pub(crate) oneof: Option<AdditionalProperties>,
 }
 
 /// The `oneof` of [`AdditionalPropertiesItem`].
 #[derive(Clone, PartialEq, prost::Oneof)]
-pub enum AdditionalProperties {
+pub(crate) enum AdditionalProperties {
     #[prost(message, boxed, tag = "1")]
     Schema(Box<Schema>),
     #[prost(bool, tag = "2")]
@@ -157,47 +157,47 @@ pub enum AdditionalProperties {
 
 /// `message TypeItem`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TypeItem {
+pub(crate) struct TypeItem {
     #[prost(string, repeated, tag = "1")]
-    pub value: Vec<String>,
+    pub(crate) value: Vec<String>,
 }
 
 /// `message ItemsItem`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ItemsItem {
+pub(crate) struct ItemsItem {
     #[prost(message, repeated, tag = "1")]
-    pub schema: Vec<Schema>,
+    pub(crate) schema: Vec<Schema>,
 }
 
 /// `message ExternalDocs` (without vendor extensions).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ExternalDocs {
+pub(crate) struct ExternalDocs {
     #[prost(string, tag = "1")]
-    pub description: String,
+    pub(crate) description: String,
     #[prost(string, tag = "2")]
-    pub url: String,
+    pub(crate) url: String,
 }
 
 /// `message Any`: gnostic keeps a JSON value as its YAML text (`yaml`, 2), not as a
 /// `google.protobuf.Any` (`value`, 1, not declared).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Any {
+pub(crate) struct Any {
     #[prost(string, tag = "2")]
-    pub yaml: String,
+    pub(crate) yaml: String,
 }
 
 /// `message NamedAny`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct NamedAny {
+pub(crate) struct NamedAny {
     #[prost(string, tag = "1")]
-    pub name: String,
+    pub(crate) name: String,
     #[prost(message, optional, tag = "2")]
-    pub value: Option<Any>,
+    pub(crate) value: Option<Any>,
 }
 
 /// The JSON OpenAPI v2 document `doc` (`swagger`, `info`, `definitions`) as gnostic's
 /// `Document` message, encoded.
-pub fn encode(doc: &Value) -> Vec<u8> {
+pub(crate) fn encode(doc: &Value) -> Vec<u8> {
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
     let info = doc.get("info").unwrap_or(&Value::Null);
     let document = Document {

@@ -6,7 +6,7 @@ use super::error::ApiError;
 use serde_json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PatchKind {
+pub(crate) enum PatchKind {
     Json,
     Merge,
     StrategicMerge,
@@ -15,7 +15,7 @@ pub enum PatchKind {
 
 impl PatchKind {
     /// The patch kind of a request's `Content-Type` (parameters ignored).
-    pub fn from_content_type(content_type: &str) -> Option<Self> {
+    pub(crate) fn from_content_type(content_type: &str) -> Option<Self> {
         match content_type.split(';').next().unwrap_or("").trim() {
             "application/json-patch+json" => Some(PatchKind::Json),
             "application/merge-patch+json" => Some(PatchKind::Merge),
@@ -29,7 +29,7 @@ impl PatchKind {
 }
 
 /// Parses a patch body: JSON, or YAML for apply patches (JSON is YAML too).
-pub fn parse_body(kind: PatchKind, body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn parse_body(kind: PatchKind, body: &[u8]) -> Result<Value, ApiError> {
     let parsed = if kind == PatchKind::Apply {
         serde_yaml::from_slice::<Value>(body).map_err(|e| e.to_string())
     } else {
@@ -39,7 +39,11 @@ pub fn parse_body(kind: PatchKind, body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Applies a JSON, merge or strategic merge patch to a copy of `target`.
-pub fn apply_patch(kind: PatchKind, target: &Value, patch: &Value) -> Result<Value, ApiError> {
+pub(crate) fn apply_patch(
+    kind: PatchKind,
+    target: &Value,
+    patch: &Value,
+) -> Result<Value, ApiError> {
     let mut out = target.clone();
     match kind {
         PatchKind::Json => {

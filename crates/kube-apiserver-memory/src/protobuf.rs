@@ -40,13 +40,13 @@ mod reviews;
 mod workloads;
 
 /// The media type, as a `Content-Type` starts with it.
-pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
+pub(crate) const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
 /// The envelope's first four bytes.
 const MAGIC: &[u8; 4] = b"k8s\0";
 
 /// Whether a `Content-Type` header value is Kubernetes protobuf.
-pub fn is_protobuf(content_type: &str) -> bool {
+pub(crate) fn is_protobuf(content_type: &str) -> bool {
     content_type
         .split(';')
         .next()
@@ -58,7 +58,7 @@ pub fn is_protobuf(content_type: &str) -> bool {
 /// Errors: 400 for a body that is not a Kubernetes protobuf envelope or whose object does not
 /// decode, or whose `apiVersion`/`kind` is not the endpoint's (as kube-apiserver); 415 for a kind
 /// this server does not read as protobuf.
-pub fn decode(api_version: &str, kind: &str, body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn decode(api_version: &str, kind: &str, body: &[u8]) -> Result<Value, ApiError> {
     let unreadable = |what: String| {
         ApiError::bad_request(format!(
             "{kind} in version \"{api_version}\" cannot be handled as a {kind}: {what}"
@@ -128,7 +128,7 @@ pub fn decode(api_version: &str, kind: &str, body: &[u8]) -> Result<Value, ApiEr
 /// content type of their objects (Helm's release storage deletes its release Secrets so on
 /// `helm uninstall`). kube-apiserver accepts it in any group version it is registered in (every
 /// one, and `meta.k8s.io/v1`), so only the kind is checked.
-pub fn delete_options(body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn delete_options(body: &[u8]) -> Result<Value, ApiError> {
     let unreadable =
         |what: String| ApiError::bad_request(format!("error decoding DeleteOptions: {what}"));
     let envelope = body

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Representation {
+pub(crate) enum Representation {
     Object,
     Metadata,
     Table,
@@ -16,7 +16,7 @@ pub enum Representation {
 
 impl Representation {
     /// The form asked for first in an `Accept` header.
-    pub fn from_accept(accept: &str) -> Self {
+    pub(crate) fn from_accept(accept: &str) -> Self {
         let first = accept.split(',').next().unwrap_or("");
         if first.contains("as=Table") {
             Representation::Table
@@ -35,13 +35,13 @@ struct OnlyMetadata {
 }
 
 /// The `PartialObjectMetadata` of a serialised object.
-pub fn partial(object: &[u8]) -> Value {
+pub(crate) fn partial(object: &[u8]) -> Value {
     let m: OnlyMetadata = serde_json::from_slice(object).expect("stored objects are valid JSON");
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": m.metadata})
 }
 
 /// [`partial`], serialised.
-pub fn partial_bytes(object: &[u8]) -> Bytes {
+pub(crate) fn partial_bytes(object: &[u8]) -> Bytes {
     Bytes::from(serde_json::to_vec(&partial(object)).expect("JSON values serialise"))
 }
 

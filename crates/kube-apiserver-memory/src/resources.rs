@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// Built-in types whose writes need more than generic object handling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Special {
+pub(crate) enum Special {
     None,
     Namespace,
     Secret,
@@ -20,31 +20,31 @@ pub enum Special {
 }
 
 /// Where the objects of a resource live: one store per group and plural, shared by its versions.
-pub type StoreKey = (String, String);
+pub(crate) type StoreKey = (String, String);
 
 /// One served resource in one group version.
 #[derive(Clone)]
-pub struct ResourceDef {
+pub(crate) struct ResourceDef {
     /// `""` for the core group.
-    pub group: String,
-    pub version: String,
-    pub plural: String,
-    pub singular: String,
-    pub kind: String,
-    pub namespaced: bool,
-    pub short_names: Vec<String>,
-    pub categories: Vec<String>,
+    pub(crate) group: String,
+    pub(crate) version: String,
+    pub(crate) plural: String,
+    pub(crate) singular: String,
+    pub(crate) kind: String,
+    pub(crate) namespaced: bool,
+    pub(crate) short_names: Vec<String>,
+    pub(crate) categories: Vec<String>,
     /// Whether `/status` is a subresource (writes to the main resource then leave status alone).
-    pub status_subresource: bool,
+    pub(crate) status_subresource: bool,
     /// Whether `metadata.generation` is kept (custom resources and workload types).
-    pub generation: bool,
-    pub special: Special,
+    pub(crate) generation: bool,
+    pub(crate) special: Special,
     /// Schema admission of a custom resource version.
-    pub schema: Option<Arc<dyn SchemaAdmit>>,
+    pub(crate) schema: Option<Arc<dyn SchemaAdmit>>,
     /// A CRD version's `additionalPrinterColumns`, for `kubectl get`.
-    pub printer_columns: Option<serde_json::Value>,
+    pub(crate) printer_columns: Option<serde_json::Value>,
     /// A CRD version's `openAPIV3Schema` as written, for the OpenAPI documents.
-    pub openapi_schema: Option<Arc<serde_json::Value>>,
+    pub(crate) openapi_schema: Option<Arc<serde_json::Value>>,
 }
 
 impl ResourceDef {
@@ -74,7 +74,7 @@ impl ResourceDef {
         }
     }
 
-    pub fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.clone()
         } else {
@@ -82,11 +82,11 @@ impl ResourceDef {
         }
     }
 
-    pub fn store_key(&self) -> StoreKey {
+    pub(crate) fn store_key(&self) -> StoreKey {
         (self.group.clone(), self.plural.clone())
     }
 
-    pub fn subject(&self) -> Subject<'_> {
+    pub(crate) fn subject(&self) -> Subject<'_> {
         Subject {
             plural: &self.plural,
             group: &self.group,
@@ -95,13 +95,18 @@ impl ResourceDef {
     }
 
     /// Whether this is a custom resource (served because of a CRD).
-    pub fn is_custom(&self) -> bool {
+    pub(crate) fn is_custom(&self) -> bool {
         self.schema.is_some()
     }
 }
 
+/// The store key of Namespaces.
+pub(crate) fn namespaces_key() -> StoreKey {
+    (String::new(), "namespaces".to_owned())
+}
+
 /// The built-in resources served from the start.
-pub fn builtins() -> Vec<ResourceDef> {
+pub(crate) fn builtins() -> Vec<ResourceDef> {
     let mut namespaces = ResourceDef::builtin("", "v1", "namespaces", "Namespace", false, &["ns"]);
     namespaces.special = Special::Namespace;
     namespaces.status_subresource = true;
@@ -186,12 +191,12 @@ pub fn builtins() -> Vec<ResourceDef> {
 
 /// Every served resource, by group, version and plural.
 #[derive(Clone, Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     defs: BTreeMap<(String, String, String), Arc<ResourceDef>>,
 }
 
 impl Registry {
-    pub fn with_builtins() -> Self {
+    pub(crate) fn with_builtins() -> Self {
         let mut r = Registry::default();
         for d in builtins() {
             r.insert(d);
@@ -199,32 +204,32 @@ impl Registry {
         r
     }
 
-    pub fn insert(&mut self, def: ResourceDef) {
+    pub(crate) fn insert(&mut self, def: ResourceDef) {
         let key = (def.group.clone(), def.version.clone(), def.plural.clone());
         self.defs.insert(key, Arc::new(def));
     }
 
     /// Stops serving every version of a group's plural.
-    pub fn remove(&mut self, group: &str, plural: &str) {
+    pub(crate) fn remove(&mut self, group: &str, plural: &str) {
         self.defs
             .retain(|(g, _, p), _| !(g == group && p == plural));
     }
 
-    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
+    pub(crate) fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
         self.defs
             .get(&(group.to_owned(), version.to_owned(), plural.to_owned()))
             .cloned()
     }
 
     /// Any served version of a store (for garbage collection and namespace cleanup).
-    pub fn any_version(&self, key: &StoreKey) -> Option<Arc<ResourceDef>> {
+    pub(crate) fn any_version(&self, key: &StoreKey) -> Option<Arc<ResourceDef>> {
         self.defs
             .iter()
             .find(|((g, _, p), _)| *g == key.0 && *p == key.1)
             .map(|(_, d)| d.clone())
     }
 
-    pub fn all(&self) -> impl Iterator<Item = &Arc<ResourceDef>> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Arc<ResourceDef>> {
         self.defs.values()
     }
 }

@@ -12,8 +12,10 @@
 
 use super::Shared;
 use super::accounting::{Access, Verb};
-use super::authn::UserInfo;
 use super::error::ApiError;
+use super::identity::{self, UserInfo};
+use super::request::MAX_BODY;
+use super::responses::{error_response, json_response};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
@@ -31,15 +33,15 @@ enum Kind {
 
 /// A review resource: its group (version `v1`), plural and kind, and what answers it.
 #[derive(Debug)]
-pub struct ReviewResource {
-    pub group: &'static str,
-    pub plural: &'static str,
-    pub kind_name: &'static str,
+pub(crate) struct ReviewResource {
+    pub(crate) group: &'static str,
+    pub(crate) plural: &'static str,
+    pub(crate) kind_name: &'static str,
     kind: Kind,
 }
 
 /// The review resources served, as discovery lists them.
-pub const REVIEWS: [ReviewResource; 5] = [
+pub(crate) const REVIEWS: [ReviewResource; 5] = [
     ReviewResource {
         group: "authentication.k8s.io",
         plural: "selfsubjectreviews",
@@ -73,7 +75,7 @@ pub const REVIEWS: [ReviewResource; 5] = [
 ];
 
 /// The version every review resource is served in.
-pub const VERSION: &str = "v1";
+pub(crate) const VERSION: &str = "v1";
 
 /// What a request is, if it is one of these.
 enum Review<'a> {
@@ -104,7 +106,7 @@ fn route(path: &str) -> Option<Review<'_>> {
 
 /// Answers `body` when `method` and `path` are one of these requests; gives the body back
 /// otherwise.
-pub async fn answer(
+pub(crate) async fn answer(
     shared: &Arc<Shared>,
     method: &Method,
     path: &str,
@@ -116,7 +118,7 @@ pub async fn answer(
         return Err(body);
     };
     if method != Method::POST {
-        return Ok(super::http::error_response(&ApiError::method_not_allowed(
+        return Ok(error_response(&ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
         )));
     }
@@ -135,12 +137,12 @@ pub async fn answer(
         resource: resource.to_owned(),
         namespace: namespace.map(str::to_owned),
     });
-    let bytes: Bytes = match axum::body::to_bytes(body, super::http::MAX_BODY).await {
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
         Err(e) => {
-            return Ok(super::http::error_response(&ApiError::bad_request(
-                format!("reading the request body: {e}"),
-            )));
+            return Ok(error_response(&ApiError::bad_request(format!(
+                "reading the request body: {e}"
+            ))));
         }
     };
     // kubectl sends built-in types as protobuf.
@@ -161,7 +163,7 @@ pub async fn answer(
                 let state = shared.state();
                 match r.kind {
                     Kind::Token => Ok(shared.tokens.review(&state, review)),
-                    Kind::SelfSubject => Ok(super::authn::self_review(user, review)),
+                    Kind::SelfSubject => Ok(identity::self_review(user, review)),
                     Kind::SubjectAccess => Ok(super::authz::review(&state, review)),
                     Kind::SelfSubjectAccess => super::authz::self_review(&state, user, review),
                     Kind::SelfSubjectRules => Ok(super::authz::rules_review(&state, user, review)),
@@ -182,7 +184,7 @@ pub async fn answer(
         }
     };
     Ok(match answered {
-        Ok(v) => super::http::json_response(201, v.to_string()),
-        Err(e) => super::http::error_response(&e),
+        Ok(v) => json_response(201, v.to_string()),
+        Err(e) => error_response(&e),
     })
 }

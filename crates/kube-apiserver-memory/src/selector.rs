@@ -2,8 +2,11 @@
 //! against an object's [`Summary`] (no JSON parsing per object unless a field selector names a
 //! field other than `metadata.name` and `metadata.namespace`).
 
-use super::store::{Stored, Summary};
+use super::error::ApiError;
+use super::resources::ResourceDef;
+use super::stored::{Stored, Summary};
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// One requirement of a label selector.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,7 +21,7 @@ enum Requirement {
 
 /// A parsed `labelSelector`: all requirements must hold.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct LabelSelector(Vec<Requirement>);
+pub(crate) struct LabelSelector(Vec<Requirement>);
 
 /// Splits on commas that are not inside parentheses (`a in (x,y),b`).
 fn split_top_level(s: &str) -> Vec<&str> {
@@ -52,7 +55,7 @@ fn parse_set(rest: &str) -> Option<Vec<String>> {
 
 impl LabelSelector {
     /// Parses the selector syntax of `kubectl -l` and `labelSelector=`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         let mut reqs = Vec::new();
         for part in split_top_level(s) {
             let part = part.trim();
@@ -82,12 +85,12 @@ impl LabelSelector {
         Ok(LabelSelector(reqs))
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Whether the object's `metadata.labels` satisfy every requirement.
-    pub fn matches(&self, object: &Summary) -> bool {
+    pub(crate) fn matches(&self, object: &Summary) -> bool {
         let get = |k: &str| object.label(k);
         self.0.iter().all(|r| match r {
             Requirement::Equals(k, v) => get(k) == Some(v),
@@ -103,7 +106,7 @@ impl LabelSelector {
 /// A parsed `fieldSelector`: `metadata.name` and `metadata.namespace`, which every resource
 /// supports, and the field labels a resource adds (see [`field_labels`]).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FieldSelector(Vec<(Field, bool, String)>);
+pub(crate) struct FieldSelector(Vec<(Field, bool, String)>);
 
 #[derive(Clone, Debug, PartialEq)]
 enum Field {
@@ -115,7 +118,7 @@ enum Field {
 
 /// The field labels beyond `metadata.*` kube-apiserver supports for a resource, each with
 /// the path it reads (`source` of an Event is `source.component`).
-pub fn field_labels(group: &str, plural: &str) -> &'static [(&'static str, &'static str)] {
+pub(crate) fn field_labels(group: &str, plural: &str) -> &'static [(&'static str, &'static str)] {
     match (group, plural) {
         ("", "secrets") => &[("type", "type")],
         ("", "namespaces") => &[("status.phase", "status.phase")],
@@ -141,7 +144,7 @@ pub fn field_labels(group: &str, plural: &str) -> &'static [(&'static str, &'sta
 
 impl FieldSelector {
     /// Parses a selector; `labels` are the resource's own field labels (see [`field_labels`]).
-    pub fn parse(s: &str, labels: &[(&str, &str)]) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str, labels: &[(&str, &str)]) -> Result<Self, String> {
         let mut reqs = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (field, equal, value) = if let Some((f, v)) = part.split_once("!=") {
@@ -168,11 +171,11 @@ impl FieldSelector {
         Ok(FieldSelector(reqs))
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn matches(&self, object: &Stored) -> bool {
+    pub(crate) fn matches(&self, object: &Stored) -> bool {
         let mut parsed: Option<Value> = None;
         self.0.iter().all(|(field, equal, value)| {
             let actual = match field {
@@ -193,17 +196,34 @@ impl FieldSelector {
 
 /// Both selectors of one request.
 #[derive(Clone, Debug, Default)]
-pub struct Selectors {
-    pub labels: LabelSelector,
-    pub fields: FieldSelector,
+pub(crate) struct Selectors {
+    pub(crate) labels: LabelSelector,
+    pub(crate) fields: FieldSelector,
 }
 
 impl Selectors {
-    pub fn is_empty(&self) -> bool {
+    /// The `labelSelector` and `fieldSelector` of a request's query `q` to `def`; a 400 for
+    /// one that does not parse.
+    pub(crate) fn from_query(
+        q: &HashMap<String, String>,
+        def: &ResourceDef,
+    ) -> Result<Selectors, ApiError> {
+        let param = |key: &str| q.get(key).map(String::as_str).unwrap_or("");
+        Ok(Selectors {
+            labels: LabelSelector::parse(param("labelSelector")).map_err(ApiError::bad_request)?,
+            fields: FieldSelector::parse(
+                param("fieldSelector"),
+                field_labels(&def.group, &def.plural),
+            )
+            .map_err(ApiError::bad_request)?,
+        })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.fields.is_empty()
     }
 
-    pub fn matches(&self, object: &Stored) -> bool {
+    pub(crate) fn matches(&self, object: &Stored) -> bool {
         self.labels.matches(&object.summary) && self.fields.matches(object)
     }
 }

@@ -8,6 +8,7 @@
 use super::error::ApiError;
 use super::resources::{Registry, StoreKey};
 use super::selector::Selectors;
+use super::stored::{Stored, Summary};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
@@ -16,93 +17,15 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-/// What the server needs to know of an object without parsing it: identity, labels (for
-/// selectors), owners (for garbage collection) and whether it is being deleted.
-#[derive(Debug, Default, PartialEq)]
-pub struct Summary {
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
-    pub resource_version: u64,
-    pub labels: Vec<(String, String)>,
-    pub owner_uids: Vec<String>,
-    pub terminating: bool,
-}
-
-impl Summary {
-    pub fn of(v: &Value) -> Summary {
-        let meta = &v["metadata"];
-        let text = |k: &str| meta[k].as_str().unwrap_or("").to_owned();
-        Summary {
-            namespace: text("namespace"),
-            name: text("name"),
-            uid: text("uid"),
-            resource_version: resource_version(v),
-            labels: meta["labels"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            owner_uids: owner_uids(v).map(str::to_owned).collect(),
-            terminating: meta.get("deletionTimestamp").is_some_and(|t| !t.is_null()),
-        }
-    }
-
-    pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One stored object: its serialised bytes (what is sent) and its [`Summary`]. The parsed
-/// form is made on demand, by writes: keeping parsed JSON for every object would cost several
-/// times the memory.
-#[derive(Clone, Debug)]
-pub struct Stored {
-    pub json: Bytes,
-    pub summary: Arc<Summary>,
-}
-
-impl Stored {
-    /// Serialises an object that is not stored (dry runs, tests).
-    pub fn from_value(object: &Value) -> Self {
-        Stored {
-            json: Bytes::from(serde_json::to_vec(object).expect("JSON values serialise")),
-            summary: Arc::new(Summary::of(object)),
-        }
-    }
-
-    /// The object, parsed.
-    pub fn value(&self) -> Value {
-        serde_json::from_slice(&self.json).expect("stored objects are valid JSON")
-    }
-
-    pub fn resource_version(&self) -> u64 {
-        self.summary.resource_version
-    }
-}
-
-pub fn resource_version(v: &Value) -> u64 {
-    v.pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventType {
+pub(crate) enum EventType {
     Added,
     Modified,
     Deleted,
 }
 
 impl EventType {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EventType::Added => "ADDED",
             EventType::Modified => "MODIFIED",
@@ -113,19 +36,19 @@ impl EventType {
 
 /// One change, as watches see it.
 #[derive(Debug)]
-pub struct Event {
-    pub rv: u64,
-    pub kind: EventType,
-    pub object: Stored,
+pub(crate) struct Event {
+    pub(crate) rv: u64,
+    pub(crate) kind: EventType,
+    pub(crate) object: Stored,
     /// The object before a modification, so that a selecting watch can tell an object that
     /// stopped matching (sent as DELETED) from one that started matching (ADDED).
-    pub old: Option<Stored>,
+    pub(crate) old: Option<Stored>,
     /// The serialised watch event line.
-    pub line: Bytes,
+    pub(crate) line: Bytes,
 }
 
 /// A watch event line (`{"type":…,"object":…}\n`) around already serialised object bytes.
-pub fn event_line(kind: &str, object: &[u8]) -> Bytes {
+pub(crate) fn event_line(kind: &str, object: &[u8]) -> Bytes {
     let mut line = Vec::with_capacity(object.len() + 32);
     line.extend_from_slice(b"{\"type\":\"");
     line.extend_from_slice(kind.as_bytes());
@@ -154,10 +77,10 @@ fn serialise_event(kind: &str, object: &Value) -> (Bytes, Bytes) {
 
 /// Names one object anywhere in the store.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub struct ObjRef {
-    pub key: StoreKey,
-    pub namespace: String,
-    pub name: String,
+pub(crate) struct ObjRef {
+    pub(crate) key: StoreKey,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
 }
 
 struct Collection {
@@ -183,22 +106,22 @@ impl Collection {
 const BROADCAST_CAPACITY: usize = 16 * 1024;
 
 /// A page of a list.
-pub struct Page {
-    pub items: Vec<Stored>,
-    pub resource_version: u64,
-    pub continue_token: Option<String>,
-    pub remaining: Option<u64>,
+pub(crate) struct Page {
+    pub(crate) items: Vec<Stored>,
+    pub(crate) resource_version: u64,
+    pub(crate) continue_token: Option<String>,
+    pub(crate) remaining: Option<u64>,
 }
 
 /// What a new watch starts with and listens to.
-pub struct Subscription {
-    pub backlog: Vec<Arc<Event>>,
-    pub rx: broadcast::Receiver<Arc<Event>>,
+pub(crate) struct Subscription {
+    pub(crate) backlog: Vec<Arc<Event>>,
+    pub(crate) rx: broadcast::Receiver<Arc<Event>>,
 }
 
-pub struct State {
-    pub rv: u64,
-    pub registry: Registry,
+pub(crate) struct State {
+    pub(crate) rv: u64,
+    pub(crate) registry: Registry,
     collections: HashMap<StoreKey, Collection>,
     uids: HashMap<String, ObjRef>,
     /// Owner UID to the objects whose `ownerReferences` name it.
@@ -206,19 +129,11 @@ pub struct State {
     history_limit: usize,
     /// Set for the length of a `dryRun=All` request: writes are computed and answered but
     /// [`State::commit`] stores nothing and tells no watch.
-    pub dry_run: bool,
-}
-
-fn owner_uids(v: &Value) -> impl Iterator<Item = &str> {
-    v.pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["uid"].as_str())
+    pub(crate) dry_run: bool,
 }
 
 impl State {
-    pub fn new(history_limit: usize) -> Self {
+    pub(crate) fn new(history_limit: usize) -> Self {
         State {
             rv: 1,
             registry: Registry::with_builtins(),
@@ -236,24 +151,24 @@ impl State {
             .or_insert_with(Collection::new)
     }
 
-    pub fn get(&self, key: &StoreKey, namespace: &str, name: &str) -> Option<&Stored> {
+    pub(crate) fn get(&self, key: &StoreKey, namespace: &str, name: &str) -> Option<&Stored> {
         self.collections
             .get(key)?
             .objects
             .get(&(namespace.to_owned(), name.to_owned()))
     }
 
-    pub fn get_ref(&self, r: &ObjRef) -> Option<&Stored> {
+    pub(crate) fn get_ref(&self, r: &ObjRef) -> Option<&Stored> {
         self.get(&r.key, &r.namespace, &r.name)
     }
 
     /// The object of a UID, if it exists.
-    pub fn by_uid(&self, uid: &str) -> Option<&ObjRef> {
+    pub(crate) fn by_uid(&self, uid: &str) -> Option<&ObjRef> {
         self.uids.get(uid)
     }
 
     /// Objects whose `ownerReferences` name `uid`, in a stable order.
-    pub fn dependents_of(&self, uid: &str) -> Vec<ObjRef> {
+    pub(crate) fn dependents_of(&self, uid: &str) -> Vec<ObjRef> {
         let mut deps: Vec<ObjRef> = self
             .dependents
             .get(uid)
@@ -264,7 +179,7 @@ impl State {
     }
 
     /// Every namespaced object in `namespace`, across resources.
-    pub fn in_namespace(&self, namespace: &str) -> Vec<ObjRef> {
+    pub(crate) fn in_namespace(&self, namespace: &str) -> Vec<ObjRef> {
         let mut out = Vec::new();
         for (key, c) in &self.collections {
             let start = (namespace.to_owned(), String::new());
@@ -284,7 +199,7 @@ impl State {
 
     /// Stores `object` (or removes it, for [`EventType::Deleted`]) under the next
     /// `resourceVersion`, records the event and tells the watches.
-    pub fn commit(&mut self, key: &StoreKey, mut object: Value, kind: EventType) -> Stored {
+    pub(crate) fn commit(&mut self, key: &StoreKey, mut object: Value, kind: EventType) -> Stored {
         if self.dry_run {
             return Stored::from_value(&object);
         }
@@ -358,12 +273,12 @@ impl State {
     }
 
     /// Forgets a whole resource (its CRD is gone); its watches end.
-    pub fn drop_collection(&mut self, key: &StoreKey) {
+    pub(crate) fn drop_collection(&mut self, key: &StoreKey) {
         self.collections.remove(key);
     }
 
     /// One page of the objects of a resource, in namespace and name order.
-    pub fn list(
+    pub(crate) fn list(
         &self,
         key: &StoreKey,
         namespace: Option<&str>,
@@ -423,7 +338,7 @@ impl State {
     /// Starts a watch of a resource: from `since` (replaying history after it, or 410 Gone when
     /// it is older than the history kept), or, without `since`, from synthetic ADDED events for
     /// every current object.
-    pub fn subscribe(
+    pub(crate) fn subscribe(
         &mut self,
         key: &StoreKey,
         namespace: Option<&str>,

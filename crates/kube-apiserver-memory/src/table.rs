@@ -1,13 +1,16 @@
 //! `Table` answers (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`), which `kubectl get`
 //! asks for: the columns kube-apiserver prints for Secrets and Namespaces, a CRD's
 //! `additionalPrinterColumns` for custom resources (dates shown as ages, as the server does),
-//! and Name and Age for everything else.
+//! and Name and Age for everything else. A watch asked for a Table sends each event's object as a
+//! one-row Table, the column definitions with the first event only, as kube-apiserver's
+//! `watchEmbeddedEncoder` does (k8s.io/apiserver `endpoints/handlers/response.go`); kubectl
+//! prints later rows under the first event's columns.
 
 use super::resources::ResourceDef;
 use serde_json::{Value, json};
 
 /// One printed column: header, OpenAPI type and how to compute it.
-pub struct Column {
+struct Column {
     name: String,
     kind: String,
     path: Cell,
@@ -26,8 +29,97 @@ enum Cell {
     EventObject,
 }
 
+/// What each row's `object` holds: `TableOptions.includeObject` (k8s.io/apiserver
+/// `endpoints/handlers/response.go`, `asTable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IncludeObject {
+    /// No object (`null`).
+    None,
+    /// The object's `PartialObjectMetadata`; the default.
+    Metadata,
+    /// The whole object (`kubectl get --sort-by` asks for it).
+    Object,
+}
+
+impl IncludeObject {
+    /// A request's `includeObject`; another value is refused with kube-apiserver's message
+    /// (`ValidateTableOptions`, k8s.io/apimachinery `meta/v1/validation`).
+    fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.unwrap_or("") {
+            "" | "Metadata" => Ok(IncludeObject::Metadata),
+            "Object" => Ok(IncludeObject::Object),
+            "None" => Ok(IncludeObject::None),
+            other => Err(format!(
+                "Unable to convert to Table as requested: includeObject: Invalid value: \"{other}\": must be 'Metadata', 'Object', 'None', or empty"
+            )),
+        }
+    }
+}
+
+/// How a request asked for Tables of a resource: its columns and what each row carries.
+pub(crate) struct TableForm {
+    columns: Vec<Column>,
+    include: IncludeObject,
+}
+
+impl TableForm {
+    /// The Tables of `def` with the request's `includeObject`; the message of a 400 for a value
+    /// kube-apiserver refuses.
+    pub(crate) fn new(def: &ResourceDef, include_object: Option<&str>) -> Result<Self, String> {
+        Ok(TableForm {
+            columns: columns(def, def.printer_columns.as_ref()),
+            include: IncludeObject::parse(include_object)?,
+        })
+    }
+
+    /// The Table of `objects` (one for a get, all items for a list).
+    pub(crate) fn render(&self, objects: &[Value], resource_version: u64) -> Value {
+        self.table(objects, resource_version.to_string(), true)
+    }
+
+    /// A watch event's object: a Table of the one `object` at its own resourceVersion, with the
+    /// column definitions only when `headers` (the watch's first event).
+    pub(crate) fn watch_event(&self, object: &Value, headers: bool) -> Value {
+        let rv = object["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        self.table(std::slice::from_ref(object), rv, headers)
+    }
+
+    fn table(&self, objects: &[Value], resource_version: String, headers: bool) -> Value {
+        let now = k8s_openapi::jiff::Timestamp::now().as_second();
+        let rows: Vec<Value> = objects
+            .iter()
+            .map(|o| {
+                let object = match self.include {
+                    IncludeObject::None => Value::Null,
+                    IncludeObject::Metadata => {
+                        json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
+                    }
+                    IncludeObject::Object => o.clone(),
+                };
+                json!({
+                    "cells": self.columns.iter().map(|c| cell(c, o, now)).collect::<Vec<_>>(),
+                    "object": object,
+                })
+            })
+            .collect();
+        let mut table = json!({
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": resource_version},
+            "rows": rows,
+        });
+        if headers {
+            table["columnDefinitions"] = column_definitions(&self.columns);
+        }
+        table
+    }
+}
+
 /// The columns of a resource; `printer_columns` are a CRD version's `additionalPrinterColumns`.
-pub fn columns(def: &ResourceDef, printer_columns: Option<&Value>) -> Vec<Column> {
+fn columns(def: &ResourceDef, printer_columns: Option<&Value>) -> Vec<Column> {
     let col = |name: &str, kind: &str, path: Cell| Column {
         name: name.into(),
         kind: kind.into(),
@@ -169,36 +261,16 @@ fn cell(c: &Column, object: &Value, now: i64) -> Value {
     }
 }
 
-/// The Table of `objects` (one for a get, all items for a list).
-pub fn render(columns: &[Column], objects: &[Value], resource_version: u64) -> Value {
-    let now = k8s_openapi::jiff::Timestamp::now().as_second();
-    let defs: Vec<Value> = columns
+/// A Table's `columnDefinitions`; the first column is the object's name.
+fn column_definitions(columns: &[Column]) -> Value {
+    columns
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let mut d = json!({"name": c.name, "type": c.kind, "format": "", "description": "", "priority": c.priority});
-            if i == 0 {
-                d["format"] = json!("name");
-            }
-            d
+            let format = if i == 0 { "name" } else { "" };
+            json!({"name": c.name, "type": c.kind, "format": format, "description": "", "priority": c.priority})
         })
-        .collect();
-    let rows: Vec<Value> = objects
-        .iter()
-        .map(|o| {
-            json!({
-                "cells": columns.iter().map(|c| cell(c, o, now)).collect::<Vec<_>>(),
-                "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]},
-            })
-        })
-        .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": resource_version.to_string()},
-        "columnDefinitions": defs,
-        "rows": rows,
-    })
+        .collect()
 }
 
 #[cfg(test)]
@@ -214,6 +286,52 @@ mod tests {
         );
         assert_eq!(eval(&v, ".l[0]"), Some(&json!(5)));
         assert_eq!(eval(&v, ".missing.x"), None);
+    }
+
+    fn secrets(include_object: Option<&str>) -> TableForm {
+        let registry = crate::resources::Registry::with_builtins();
+        let def = registry.get("", "v1", "secrets").unwrap();
+        TableForm::new(&def, include_object).unwrap()
+    }
+
+    const SECRET: &str = r#"{"apiVersion":"v1","kind":"Secret","type":"Opaque","data":{"a":"YQ=="},
+        "metadata":{"name":"s","resourceVersion":"7","creationTimestamp":"2026-01-01T00:00:00Z"}}"#;
+
+    #[test]
+    fn watch_events_carry_the_column_definitions_once() {
+        let form = secrets(None);
+        let secret: Value = serde_json::from_str(SECRET).unwrap();
+        let first = form.watch_event(&secret, true);
+        assert_eq!(first["kind"], "Table");
+        assert_eq!(first["metadata"]["resourceVersion"], "7");
+        assert_eq!(first["columnDefinitions"][1]["name"], "Type");
+        assert_eq!(
+            first["rows"][0]["cells"].as_array().unwrap()[..3],
+            [json!("s"), json!("Opaque"), json!(1)]
+        );
+        let later = form.watch_event(&secret, false);
+        assert!(later.get("columnDefinitions").is_none(), "{later}");
+        assert_eq!(later["rows"], first["rows"]);
+    }
+
+    #[test]
+    fn rows_carry_the_object_include_object_asks_for() {
+        let secret: Value = serde_json::from_str(SECRET).unwrap();
+        let object = |include| {
+            secrets(include).render(std::slice::from_ref(&secret), 9)["rows"][0]["object"].clone()
+        };
+        let metadata = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": secret["metadata"]});
+        assert_eq!(object(None), metadata);
+        assert_eq!(object(Some("Metadata")), metadata);
+        assert_eq!(object(Some("Object")), secret);
+        assert_eq!(object(Some("None")), Value::Null);
+        let registry = crate::resources::Registry::with_builtins();
+        let def = registry.get("", "v1", "secrets").unwrap();
+        assert_eq!(
+            TableForm::new(&def, Some("object")).err().unwrap(),
+            "Unable to convert to Table as requested: includeObject: Invalid value: \"object\": must be 'Metadata', 'Object', 'None', or empty"
+        );
     }
 
     #[test]

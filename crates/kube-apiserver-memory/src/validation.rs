@@ -13,7 +13,7 @@ use std::fmt;
 
 /// The `fieldValidation` query parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldValidation {
+pub(crate) enum FieldValidation {
     Strict,
     Warn,
     Ignore,
@@ -21,7 +21,7 @@ pub enum FieldValidation {
 
 impl FieldValidation {
     /// Parses the parameter; absent means `Warn`, as kube-apiserver defaults it.
-    pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
+    pub(crate) fn parse(value: Option<&str>) -> Result<Self, ApiError> {
         match value {
             None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
             Some("Strict") => Ok(FieldValidation::Strict),
@@ -35,7 +35,7 @@ impl FieldValidation {
     /// What to do with `problems` (`unknown field "spec.tll"`, `duplicate field "spec.ttl"`)
     /// of a body of `kind` in `version`: the 400 of `Strict`, else the `Warning` headers to
     /// send (none for `Ignore`).
-    pub fn judge(
+    pub(crate) fn judge(
         self,
         kind: &str,
         version: &str,
@@ -55,7 +55,7 @@ impl FieldValidation {
 }
 
 /// `unknown field "PATH"` for each path.
-pub fn unknown(paths: Vec<String>) -> Vec<String> {
+pub(crate) fn unknown(paths: Vec<String>) -> Vec<String> {
     paths
         .into_iter()
         .map(|p| format!("unknown field \"{p}\""))
@@ -65,7 +65,7 @@ pub fn unknown(paths: Vec<String>) -> Vec<String> {
 /// `duplicate field "PATH"` for each key that appears twice in one object of the JSON `body`
 /// (which serde_json would otherwise read silently, the last value winning); empty for a body
 /// that is not JSON (its parse error is reported elsewhere).
-pub fn duplicates(body: &[u8]) -> Vec<String> {
+pub(crate) fn duplicates(body: &[u8]) -> Vec<String> {
     let mut found = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(body);
     let _ = Walk {

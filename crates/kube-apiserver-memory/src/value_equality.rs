@@ -22,7 +22,7 @@ use serde_json::{Number, Value};
 /// two floats compare as f64. structured-merge-diff converts the integer to float64 instead,
 /// which makes integers beyond 2^53 equal to their float neighbours; integers are kept exact
 /// here, as kube-apiserver keeps them exact everywhere else (int64 fields).
-pub fn values_equal(a: &Value, b: &Value) -> bool {
+pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => numbers_equal(x, y),
         (Value::Array(x), Value::Array(y)) => {

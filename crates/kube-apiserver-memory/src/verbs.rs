@@ -4,46 +4,26 @@
 
 use super::builtin;
 use super::crd;
+use super::crd_schema;
 use super::error::ApiError;
 use super::gc;
 use super::managed::{self, Scope, Writer};
+use super::namespace_defaults;
 use super::patch::{self, PatchKind};
-use super::resources::{ResourceDef, Special, StoreKey};
-use super::store::{EventType, State, Stored};
+use super::resources::{ResourceDef, Special, namespaces_key};
+use super::store::{EventType, State};
+use super::stored::Stored;
 use super::value_equality::{go_round_trip, values_equal};
 use serde_json::{Map, Value, json};
 
 /// Who is writing, and when.
-pub struct WriteCtx {
+pub(crate) struct WriteCtx {
     /// `fieldManager` of the request, or the name derived from its `User-Agent`.
-    pub manager: String,
+    pub(crate) manager: String,
     /// Whether the request named a `fieldManager` (apply requires one).
-    pub manager_given: bool,
-    pub force: bool,
-    pub now: String,
-}
-
-/// The current time as Kubernetes writes timestamps.
-pub fn now() -> String {
-    k8s_openapi::jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-/// A Unix time in seconds as Kubernetes writes timestamps (RFC 3339, UTC, whole seconds); a
-/// time out of range as the raw number.
-pub fn rfc3339(unix_seconds: u64) -> String {
-    i64::try_from(unix_seconds)
-        .ok()
-        .and_then(|s| k8s_openapi::jiff::Timestamp::from_second(s).ok())
-        .map_or_else(
-            || unix_seconds.to_string(),
-            |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
-}
-
-pub fn namespaces_key() -> StoreKey {
-    (String::new(), "namespaces".to_owned())
+    pub(crate) manager_given: bool,
+    pub(crate) force: bool,
+    pub(crate) now: String,
 }
 
 fn meta(v: &mut Value) -> &mut Map<String, Value> {
@@ -166,14 +146,7 @@ fn admit(
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let causes: Vec<_> = errors
-                .into_iter()
-                .map(|e| super::error::Cause {
-                    reason: e.reason,
-                    message: e.message,
-                    field: e.field,
-                })
-                .collect();
+            let causes = crd_schema::causes(errors);
             return Err(ApiError::invalid(def.subject(), &name, &causes));
         }
     }
@@ -196,7 +169,7 @@ fn register_crd(st: &mut State, def: &ResourceDef, crd_object: &Value) -> Result
 }
 
 /// How `managedFields` of a write are produced.
-pub enum Managed {
+pub(crate) enum Managed {
     /// Record the writer as an `Update` manager of what it changed.
     Record,
     /// Already computed (server-side apply).
@@ -204,7 +177,7 @@ pub enum Managed {
 }
 
 /// POST: creates an object in `namespace` (`""` for cluster-scoped resources).
-pub fn create(
+pub(crate) fn create(
     st: &mut State,
     def: &ResourceDef,
     namespace: &str,
@@ -313,9 +286,32 @@ pub fn create(
     let stored = st.commit(&def.store_key(), obj, EventType::Added);
     gc::collect_if_ownerless(st, def, &stored, &ctx.now);
     if def.special == Special::Namespace {
-        super::namespace_defaults::create_in(st, &name, &ctx.now);
+        create_namespace_defaults(st, &name, &ctx.now);
     }
     Ok(stored)
+}
+
+/// Creates what a cluster's controllers put into a new `namespace`, which was just stored
+/// ([`namespace_defaults`]), at time `now`. Nothing for a dry run (the namespace is not stored).
+///
+/// The namespace's creation does not depend on them, as on a cluster, where the controllers
+/// write them afterwards: an object that cannot be created (one of that name already exists)
+/// is left as it is.
+fn create_namespace_defaults(st: &mut State, namespace: &str, now: &str) {
+    if st.dry_run {
+        return;
+    }
+    let ctx = WriteCtx {
+        manager: namespace_defaults::MANAGER.into(),
+        manager_given: true,
+        force: false,
+        now: now.to_owned(),
+    };
+    for (plural, object) in namespace_defaults::objects() {
+        if let Some(def) = st.registry.get("", "v1", plural) {
+            let _ = create(st, &def, namespace, object, &ctx, Managed::Record);
+        }
+    }
 }
 
 /// Builds the object a write of `scope` leaves: the main resource keeps the old status, a
@@ -384,7 +380,7 @@ fn spec_changed(def: &ResourceDef, old: &Value, new: &Value) -> bool {
 
 /// The common end of update, patch and apply: `new` is the whole proposed object, `old` the
 /// stored one (with its parsed value).
-pub fn write_over(
+pub(crate) fn write_over(
     st: &mut State,
     def: &ResourceDef,
     (old, oldv): (&Stored, &Value),
@@ -497,7 +493,7 @@ fn existing(
 }
 
 /// PUT: replaces an object (or its status).
-pub fn update(
+pub(crate) fn update(
     st: &mut State,
     def: &ResourceDef,
     namespace: &str,
@@ -532,14 +528,14 @@ pub fn update(
 }
 
 /// Which object (and subresource) a request addresses.
-pub struct Target<'a> {
-    pub namespace: &'a str,
-    pub name: &'a str,
-    pub subresource: Option<&'a str>,
+pub(crate) struct Target<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) subresource: Option<&'a str>,
 }
 
 /// PATCH: JSON, merge and strategic merge patches, and server-side apply.
-pub fn patch(
+pub(crate) fn patch(
     st: &mut State,
     def: &ResourceDef,
     target: Target<'_>,
@@ -694,7 +690,7 @@ mod tests {
             manager: "test".into(),
             manager_given: true,
             force: false,
-            now: now(),
+            now: crate::clock::now(),
         }
     }
 

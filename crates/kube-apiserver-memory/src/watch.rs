@@ -4,14 +4,17 @@
 use super::Shared;
 use super::error::ApiError;
 use super::events;
-use super::http::{flag, json_response, selectors};
 use super::representation;
+use super::request::flag;
 use super::resources::ResourceDef;
+use super::responses::json_response;
 use super::selector::Selectors;
-use super::store::{Event, EventType, Stored, event_line};
+use super::store::{Event, EventType, event_line};
+use super::stored::Stored;
+use super::table::TableForm;
 use axum::body::{Body, Bytes};
 use axum::response::Response;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,16 +29,27 @@ struct WatchFilter {
     namespace: Option<String>,
     selectors: Selectors,
     form: WatchForm,
+    /// Whether a Table event has carried the column definitions yet.
+    sent_columns: bool,
+}
+
+/// What each event of a watch carries as its `object`.
+pub(crate) enum Embedded {
+    /// The object.
+    Object,
+    /// Its `PartialObjectMetadata`.
+    Metadata,
+    /// A one-row Table of it.
+    Table(TableForm),
 }
 
 /// The form of what a watch sends.
-pub struct WatchForm {
-    /// `PartialObjectMetadata` instead of the objects.
-    pub metadata_only: bool,
+pub(crate) struct WatchForm {
+    pub(crate) embedded: Embedded,
     /// Core Events renamed to `events.k8s.io/v1`.
-    pub events_v1: bool,
+    pub(crate) events_v1: bool,
     /// The resource the client watches (names its bookmarks).
-    pub served: Arc<ResourceDef>,
+    pub(crate) served: Arc<ResourceDef>,
 }
 
 impl WatchFilter {
@@ -46,7 +60,7 @@ impl WatchFilter {
             && self.selectors.matches(s)
     }
 
-    fn line(&self, e: &Event) -> Option<Bytes> {
+    fn line(&mut self, e: &Event) -> Option<Bytes> {
         let kind = if self.namespace.is_none() && self.selectors.is_empty() {
             e.kind
         } else {
@@ -70,14 +84,26 @@ impl WatchFilter {
             _ => None,
         };
         let json = left.as_ref().unwrap_or(&e.object.json);
-        let object = if self.form.metadata_only {
-            representation::partial_bytes(json)
-        } else if self.form.events_v1 {
-            events::from_core_bytes(json)
-        } else if kind == e.kind {
-            return Some(e.line.clone());
-        } else {
-            json.clone()
+        let served = || {
+            if self.form.events_v1 {
+                events::from_core_bytes(json)
+            } else {
+                json.clone()
+            }
+        };
+        let object = match &self.form.embedded {
+            Embedded::Metadata => representation::partial_bytes(json),
+            Embedded::Table(table) => {
+                let object: Value =
+                    serde_json::from_slice(&served()).expect("stored objects are valid JSON");
+                let headers = !std::mem::replace(&mut self.sent_columns, true);
+                let table = table.watch_event(&object, headers);
+                Bytes::from(serde_json::to_vec(&table).expect("JSON values serialise"))
+            }
+            Embedded::Object if kind == e.kind && !self.form.events_v1 => {
+                return Some(e.line.clone());
+            }
+            Embedded::Object => served(),
         };
         Some(event_line(kind.as_str(), &object))
     }
@@ -85,7 +111,7 @@ impl WatchFilter {
 
 fn bookmark(form: &WatchForm, rv: u64, initial_events_end: bool) -> Bytes {
     let def = &form.served;
-    let (kind, api_version) = if form.metadata_only {
+    let (kind, api_version) = if matches!(form.embedded, Embedded::Metadata) {
         (
             "PartialObjectMetadata".to_owned(),
             "meta.k8s.io/v1".to_owned(),
@@ -104,17 +130,18 @@ fn bookmark(form: &WatchForm, rv: u64, initial_events_end: bool) -> Bytes {
 }
 
 /// Answers a watch request: a streamed body fed by a task of its own.
-pub fn watch(
+pub(crate) fn watch(
     shared: &Arc<Shared>,
     def: Arc<ResourceDef>,
     namespace: Option<&str>,
     q: &HashMap<String, String>,
     form: WatchForm,
 ) -> Result<Response, ApiError> {
-    let filter = WatchFilter {
+    let mut filter = WatchFilter {
         namespace: namespace.map(str::to_owned),
-        selectors: selectors(q, &def)?,
+        selectors: Selectors::from_query(q, &def)?,
         form,
+        sent_columns: false,
     };
     let send_initial = flag(q, "sendInitialEvents");
     let since = match q.get("resourceVersion").map(String::as_str) {

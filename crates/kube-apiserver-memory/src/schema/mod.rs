@@ -57,11 +57,11 @@ pub struct FieldError {
     /// `spec.secretTemplate.labels[foo]` (CEL, list-type errors),
     /// `spec.secretTemplate.labels.foo` (OpenAPI errors under additionalProperties), `<nil>` for
     /// the object itself.
-    pub field: String,
+    pub(crate) field: String,
     /// The metav1 `CauseType`: `FieldValueInvalid`, `FieldValueRequired`, ...
-    pub reason: String,
+    pub(crate) reason: String,
     /// The error body after `<field>: `, e.g. `Unsupported value: "foo": supported values: ...`.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for FieldError {
@@ -72,36 +72,16 @@ impl fmt::Display for FieldError {
 
 impl std::error::Error for FieldError {}
 
-/// The `message` of the 422 `Invalid` Status kube-apiserver answers with for these errors
-/// (`apierrors.NewInvalid`): `VideoSdkToken.videosdk.live "t" is invalid: <error>` for one,
-/// `... is invalid: [<error>, <error>]` for several, repeated messages listed once.
-/// `qualified_kind` is `Kind.group` (`Kind` alone for the core group).
-pub fn invalid_message(qualified_kind: &str, name: &str, errors: &[FieldError]) -> String {
-    let mut seen: Vec<String> = Vec::with_capacity(errors.len());
-    for e in errors {
-        let m = e.to_string();
-        if !seen.contains(&m) {
-            seen.push(m);
-        }
-    }
-    let name = gofmt::quote(name);
-    match seen.len() {
-        0 => format!("{qualified_kind} {name} is invalid"),
-        1 => format!("{qualified_kind} {name} is invalid: {}", seen[0]),
-        _ => format!("{qualified_kind} {name} is invalid: [{}]", seen.join(", ")),
-    }
-}
-
 /// The metav1 cause types kube-apiserver uses here.
 mod reason {
-    pub const INVALID: &str = "FieldValueInvalid";
-    pub const TYPE_INVALID: &str = "FieldValueTypeInvalid";
-    pub const REQUIRED: &str = "FieldValueRequired";
-    pub const NOT_SUPPORTED: &str = "FieldValueNotSupported";
-    pub const DUPLICATE: &str = "FieldValueDuplicate";
-    pub const FORBIDDEN: &str = "FieldValueForbidden";
-    pub const TOO_LONG: &str = "FieldValueTooLong";
-    pub const TOO_MANY: &str = "FieldValueTooMany";
+    pub(crate) const INVALID: &str = "FieldValueInvalid";
+    pub(crate) const TYPE_INVALID: &str = "FieldValueTypeInvalid";
+    pub(crate) const REQUIRED: &str = "FieldValueRequired";
+    pub(crate) const NOT_SUPPORTED: &str = "FieldValueNotSupported";
+    pub(crate) const DUPLICATE: &str = "FieldValueDuplicate";
+    pub(crate) const FORBIDDEN: &str = "FieldValueForbidden";
+    pub(crate) const TOO_LONG: &str = "FieldValueTooLong";
+    pub(crate) const TOO_MANY: &str = "FieldValueTooMany";
 }
 
 fn err(field: &str, reason: &str, message: String) -> FieldError {
@@ -150,14 +130,14 @@ const META_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 impl CompiledSchema {
     /// The paths (`spec.tll`) of the fields of `object` (a whole object, or a merge patch)
     /// that the schema does not declare: what pruning drops.
-    pub fn unknown_fields(&self, object: &Value) -> Vec<String> {
+    pub(crate) fn unknown_fields(&self, object: &Value) -> Vec<String> {
         unknown::fields(&self.root, object)
     }
 
     /// Why server-side apply cannot convert `patch` (a whole applied object) to its typed
     /// form: a wrong type, duplicate `set`/`map` list entries, an undeclared field, as
     /// structured-merge-diff words it (see `typed`); `None` when it converts.
-    pub fn typed_patch_error(&self, patch: &Value) -> Option<String> {
+    pub(crate) fn typed_patch_error(&self, patch: &Value) -> Option<String> {
         let errs = typed::errors(&self.root, patch);
         (!errs.is_empty()).then(|| typed::join(&errs))
     }
@@ -192,7 +172,11 @@ impl CompiledSchema {
     }
 
     /// Validation only (no pruning or defaulting), as kube-apiserver's strategy does it.
-    pub fn validate(&self, object: &Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
+    pub(crate) fn validate(
+        &self,
+        object: &Value,
+        old: Option<&Value>,
+    ) -> Result<(), Vec<FieldError>> {
         let mut errs = Vec::new();
         let mut path = String::new();
         openapi(&self.root, object, old, &mut path, &mut errs);

@@ -817,18 +817,28 @@ fn root_rules_see_type_and_object_meta() {
     );
 }
 
+/// The message of the 422 the server answers `errs` with, for a VideoSdkToken `t`.
+fn invalid_message(errs: Vec<FieldError>) -> String {
+    let subject = crate::error::Subject {
+        plural: "videosdktokens",
+        group: "videosdk.live",
+        kind: "VideoSdkToken",
+    };
+    crate::error::ApiError::invalid(subject, "t", &crate::crd_schema::causes(errs)).message
+}
+
 #[test]
 fn status_message_as_kube_apiserver_aggregates() {
     let errs = admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["x"]})).unwrap_err();
     assert_eq!(
-        invalid_message("VideoSdkToken.videosdk.live", "t", &errs),
+        invalid_message(errs),
         r#"VideoSdkToken.videosdk.live "t" is invalid: [spec.permissions[0]: Unsupported value: "x": supported values: "allow_join", "ask_join", "allow_mod", <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]"#
     );
     let errs =
         admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "5s"}))
             .unwrap_err();
     assert_eq!(
-        invalid_message("VideoSdkToken.videosdk.live", "t", &errs),
+        invalid_message(errs),
         r#"VideoSdkToken.videosdk.live "t" is invalid: spec.ttl: Invalid value: "string": ttl must be at least 2m10s: the token must stay valid 2m after its re-sign (renewBefore) and renew at least 10s after issuance; e.g. ttl: 3m with renewBefore: 2m, or ttl: 6m without renewBefore"#
     );
 }

@@ -13,6 +13,23 @@ fn owned_secret(name: &str, owner: &DynamicObject) -> Secret {
     .unwrap()
 }
 
+/// The Widget `owner` and the Secret `dep` it owns, with the APIs of both kinds.
+async fn owner_and_dependent(
+    t: &TestCluster,
+) -> (Api<DynamicObject>, Api<Secret>, DynamicObject, Secret) {
+    let widgets = widgets(t).await;
+    let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let owner = widgets
+        .create(&PostParams::default(), &widget("owner", json!({})))
+        .await
+        .unwrap();
+    let dep = secrets
+        .create(&PostParams::default(), &owned_secret("dep", &owner))
+        .await
+        .unwrap();
+    (widgets, secrets, owner, dep)
+}
+
 async fn gone(api: &Api<Secret>, s: &Secret) {
     let uid = s.metadata.uid.clone().unwrap();
     tokio::time::timeout(
@@ -65,16 +82,7 @@ async fn finalizers_hold_deletion_until_removed() {
 #[tokio::test]
 async fn deleting_an_owner_collects_its_dependents() {
     let t = TestCluster::new("delete-gc").await;
-    let widgets = widgets(&t).await;
-    let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    let owner = widgets
-        .create(&PostParams::default(), &widget("owner", json!({})))
-        .await
-        .unwrap();
-    let dep = secrets
-        .create(&PostParams::default(), &owned_secret("dep", &owner))
-        .await
-        .unwrap();
+    let (widgets, secrets, _, dep) = owner_and_dependent(&t).await;
     let status = widgets
         .delete("owner", &DeleteParams::default())
         .await
@@ -90,16 +98,7 @@ async fn deleting_an_owner_collects_its_dependents() {
 #[tokio::test]
 async fn orphan_propagation_keeps_dependents() {
     let t = TestCluster::new("delete-orphan").await;
-    let widgets = widgets(&t).await;
-    let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    let owner = widgets
-        .create(&PostParams::default(), &widget("owner", json!({})))
-        .await
-        .unwrap();
-    secrets
-        .create(&PostParams::default(), &owned_secret("dep", &owner))
-        .await
-        .unwrap();
+    let (widgets, secrets, _, _) = owner_and_dependent(&t).await;
     let dp = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Orphan),
         ..Default::default()
@@ -126,16 +125,7 @@ async fn orphan_propagation_keeps_dependents() {
 #[tokio::test]
 async fn foreground_propagation_deletes_dependents_first() {
     let t = TestCluster::new("delete-foreground").await;
-    let widgets = widgets(&t).await;
-    let secrets: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    let owner = widgets
-        .create(&PostParams::default(), &widget("owner", json!({})))
-        .await
-        .unwrap();
-    let dep = secrets
-        .create(&PostParams::default(), &owned_secret("dep", &owner))
-        .await
-        .unwrap();
+    let (widgets, secrets, owner, dep) = owner_and_dependent(&t).await;
     widgets
         .delete("owner", &DeleteParams::foreground())
         .await

@@ -3,7 +3,9 @@
 use crate::*;
 use e2e_support::operator_crds::{self, crds_yaml};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 const EXAMPLE: &str = "apiVersion: videosdk.live/v1alpha1
 kind: VideoSdkToken
@@ -52,11 +54,17 @@ impl Kubectl {
         path.to_str().unwrap().to_owned()
     }
 
+    /// kubectl with this server's kubeconfig.
+    fn command(&self) -> Command {
+        let mut command = Command::new("kubectl");
+        command.arg("--kubeconfig").arg(&self.kubeconfig);
+        command
+    }
+
     /// (exit code, stdout, stderr) of kubectl with `args`.
     fn status(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+        let out = self
+            .command()
             // A deadline on every request: a server that never answers fails the test.
             .arg("--request-timeout=60s")
             .args(args)
@@ -82,6 +90,79 @@ impl Kubectl {
         assert!(ok, "kubectl {args:?} failed: {stderr}\n{stdout}");
         stdout
     }
+}
+
+/// A `kubectl get -w` running in the background: its stdout, line by line.
+struct Watching {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Every line printed so far.
+    seen: Vec<String>,
+}
+
+impl Watching {
+    /// Waits (at most 30 s) for a printed line containing `text`; the line.
+    fn line_with(&mut self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("kubectl printed no line with {text:?}: {:#?}", self.seen),
+            }
+        }
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Kubectl {
+    /// Starts kubectl with `args` (a `get -w`), its stdout read line by line.
+    fn watch(&self, args: &[&str]) -> Watching {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watching {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+}
+
+/// The words of a printed line.
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// The first `n` words of a printed line (fewer where it has fewer).
+fn first_words(line: &str, n: usize) -> Vec<&str> {
+    line.split_whitespace().take(n).collect()
 }
 
 impl Drop for Kubectl {
@@ -652,5 +733,128 @@ async fn kubectl_server_side_apply_of_the_crds_dir_after_kube_rs_installed_them(
             "{manager} does not own .spec.versions: {entries:?}"
         );
     }
+    t.cleanup().await;
+}
+
+/// `kubectl get -w` asks its watch for Tables too (`Accept: application/json;as=Table;...`):
+/// each event's row carries the same columns as the listing, under the one header kubectl
+/// printed first (kube-apiserver sends the column definitions with the first event only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_watch_prints_the_server_columns() {
+    let t = TestCluster::in_memory("kubectl-get-watch").await;
+    let Some(k) = Kubectl::new(&t) else {
+        println!(
+            "SKIPPED kubectl_get_watch_prints_the_server_columns: kubectl is not installed on this machine"
+        );
+        return;
+    };
+    let ns = t.namespace.as_str();
+    // Secrets: an empty namespace, so that every row comes from the watch.
+    let mut secrets = k.watch(&["get", "secrets", "-w", "-o", "wide", "-n", ns]);
+    // kubectl starts its watch after its (empty) listing; a Secret created before that is
+    // listed instead, and its update below still comes through the watch.
+    k.run(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        ns,
+        "--from-literal=a=b",
+    ]);
+    let added = secrets.line_with("creds");
+    assert_eq!(first_words(&added, 3), ["creds", "Opaque", "1"], "{added}");
+    k.run(&[
+        "patch",
+        "secret",
+        "creds",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        r#"{"stringData":{"c":"d"}}"#,
+    ]);
+    let modified = secrets.line_with("creds");
+    assert_eq!(
+        first_words(&modified, 3),
+        ["creds", "Opaque", "2"],
+        "{modified}"
+    );
+    assert_eq!(
+        secrets
+            .seen
+            .iter()
+            .filter(|l| l.starts_with("NAME"))
+            .map(|l| words(l))
+            .collect::<Vec<_>>(),
+        [["NAME", "TYPE", "DATA", "AGE"]],
+        "{:#?}",
+        secrets.seen
+    );
+    drop(secrets);
+    // A custom resource in every namespace, with the CRD's wide printer columns.
+    let crds = k.file("crds.yaml", &crds_yaml());
+    k.run(&["apply", "--server-side", "-f", &crds]);
+    let token = k.file("token.yaml", EXAMPLE);
+    k.run(&["apply", "--server-side", "-n", ns, "-f", &token]);
+    let mut tokens = k.watch(&["get", "vst", "-A", "-w", "-o", "wide"]);
+    let listed = tokens.line_with("meeting-bot");
+    assert_eq!(
+        first_words(&listed, 3),
+        [ns, "meeting-bot", "videosdk"],
+        "{listed}"
+    );
+    let status = json!({"status": {
+        "secretName": "meeting-bot-token",
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Issued",
+            "message": "Signed", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    k.run(&[
+        "patch",
+        "vst",
+        "meeting-bot",
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status.to_string(),
+    ]);
+    let modified = tokens.line_with("meeting-bot");
+    assert_eq!(
+        first_words(&modified, 7),
+        [
+            ns,
+            "meeting-bot",
+            "True",
+            "Issued",
+            "meeting-bot-token",
+            "videosdk",
+            "Signed"
+        ],
+        "{modified}"
+    );
+    assert_eq!(
+        tokens
+            .seen
+            .iter()
+            .filter(|l| l.starts_with("NAMESPACE"))
+            .map(|l| words(l))
+            .collect::<Vec<_>>(),
+        [[
+            "NAMESPACE",
+            "NAME",
+            "READY",
+            "REASON",
+            "SECRET",
+            "ISSUER",
+            "EXPIRES",
+            "RENEWS",
+            "MESSAGE",
+            "AGE"
+        ]],
+        "{:#?}",
+        tokens.seen
+    );
+    drop(tokens);
     t.cleanup().await;
 }

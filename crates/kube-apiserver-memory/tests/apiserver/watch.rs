@@ -2,6 +2,7 @@
 
 use crate::*;
 use e2e_support::release::{Feature, Release};
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
@@ -120,22 +121,28 @@ async fn watch_resumes_from_a_resource_version() {
     t.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_selecting_watch_sees_objects_enter_and_leave_the_selection() {
-    let t = TestCluster::new("watch-selector").await;
-    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+/// Creates the Secret `s` and watches Secrets with `params` from its resourceVersion.
+async fn create_then_watch(
+    api: &Api<Secret>,
+    params: &WatchParams,
+) -> (
+    Secret,
+    BoxStream<'static, Result<WatchEvent<Secret>, kube::Error>>,
+) {
     let s = api
         .create(&PostParams::default(), &secret("s"))
         .await
         .unwrap();
-    let mut w = api
-        .watch(
-            &WatchParams::default().labels("app=x"),
-            s.metadata.resource_version.as_deref().unwrap(),
-        )
-        .await
-        .unwrap()
-        .boxed();
+    let rv = s.metadata.resource_version.as_deref().unwrap();
+    let w = api.watch(params, rv).await.unwrap().boxed();
+    (s, w)
+}
+
+#[tokio::test]
+async fn a_selecting_watch_sees_objects_enter_and_leave_the_selection() {
+    let t = TestCluster::new("watch-selector").await;
+    let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
+    let (_, mut w) = create_then_watch(&api, &WatchParams::default().labels("app=x")).await;
     let pp = PatchParams::default();
     api.patch(
         "s",
@@ -225,18 +232,7 @@ async fn watch_from_a_version_older_than_the_history_is_gone() {
 async fn watch_sends_bookmarks_when_asked() {
     let t = TestCluster::new("watch-bookmarks").await;
     let api: Api<Secret> = Api::namespaced(t.client.clone(), &t.namespace);
-    let s = api
-        .create(&PostParams::default(), &secret("s"))
-        .await
-        .unwrap();
-    let mut w = api
-        .watch(
-            &WatchParams::default().labels("test=watch"),
-            s.metadata.resource_version.as_deref().unwrap(),
-        )
-        .await
-        .unwrap()
-        .boxed();
+    let (s, mut w) = create_then_watch(&api, &WatchParams::default().labels("test=watch")).await;
     // kube-apiserver sends bookmarks about once a minute; this server every second.
     let first = tokio::time::timeout(WAIT * 3, w.next())
         .await
