@@ -160,16 +160,29 @@ pub fn run(args: &DevArgs) -> Result<(), Error> {
             }
             None => None,
         };
-        let endpoint = serving
-            .as_ref()
-            .map(|s| (s.address, requests.token_requests_audience.clone()));
-        println!("{}", banner(server.url(), &kubeconfig.0, &program, &applied, args.files.is_empty(), endpoint));
+        let endpoint = serving.as_ref().map(|s| Endpoint {
+            address: s.address,
+            audience: requests.token_requests_audience.clone(),
+            https: requests.token_requests_tls_secret.is_some(),
+        });
+        let banner = Banner {
+            url: server.url().to_owned(),
+            kubeconfig: &kubeconfig.0,
+            program: &program,
+            applied: &applied,
+            bundled: args.files.is_empty(),
+            endpoint,
+        };
+        println!("{}", banner.text());
         controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
         // Everything that watches the API server stops before it does.
         if let Some(serving) = serving {
             serving.stop().await;
         }
         server.shutdown().await;
+        let stopped = banner.stop_lines();
+        drop(kubeconfig);
+        println!("{stopped}");
         Ok(())
     })
 }
@@ -219,52 +232,116 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// What `dev` prints once it is ready: every command in it works when pasted into a POSIX shell
-/// (paths quoted; `program` is this binary's own path, as `cargo run` does not put it on PATH).
-/// The Secret to inspect is the bundled examples' `participant`, printed only when they were
-/// applied (`bundled`).
-fn banner(
-    url: &str,
-    kubeconfig: &std::path::Path,
-    program: &std::path::Path,
-    applied: &[String],
-    bundled: bool,
-    token_requests: Option<(SocketAddr, String)>,
-) -> String {
-    let kubeconfig = shell_word(&kubeconfig.display().to_string());
-    let program = shell_word(&program.display().to_string());
-    let mut inspect = if bundled {
+/// The token request endpoint `dev` serves.
+struct Endpoint {
+    /// The address bound.
+    address: SocketAddr,
+    /// The audience bearer tokens must be minted for.
+    audience: String,
+    /// HTTPS (`--token-requests-tls-secret`) rather than plain HTTP.
+    https: bool,
+}
+
+impl Endpoint {
+    /// Its URL for the namespace `default` (the bundled examples'), as a client posts to it.
+    fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
         format!(
-            "  kubectl get secret participant -o jsonpath='{{.data.token}}' | base64 -d | {program} inspect -\n"
+            "{scheme}://{}{}",
+            self.address,
+            PATH.replace("{namespace}", "default")
         )
-    } else {
-        String::new()
-    };
-    // A per-participant token, asked for as the bundled ServiceAccount `backend`.
-    if let (true, Some((address, audience))) = (bundled, token_requests) {
-        let body = r#"{"issuer":{"name":"videosdk"},"permissions":["allow_join"],"roles":["rtc"],"roomId":"demo-room","participantId":"alice"}"#;
-        inspect.push_str(&format!(
-            "  TOKEN=$(kubectl create token backend --audience {})\n  curl -sS -H \"Authorization: Bearer $TOKEN\" -d {} http://{address}{}\n",
-            shell_word(&audience),
-            shell_word(body),
-            PATH.replace("{namespace}", "default"),
-        ));
     }
-    let rotation = if bundled {
-        " (participant: ttl 3m, renewed every minute, 2m before expiry: the shortest renew window, which outlasts a kubelet's update of a mounted Secret)"
-    } else {
-        ""
-    };
-    format!(
-        "videosdk-token-operator dev: in-memory Kubernetes API server at {url}\n\
+}
+
+/// What `dev` tells its user: the banner once it is ready, the last lines when it stops.
+struct Banner<'a> {
+    /// The in-memory API server's URL.
+    url: String,
+    /// The kubeconfig written for kubectl (removed when `dev` stops).
+    kubeconfig: &'a std::path::Path,
+    /// This binary's own path (`cargo run` does not put it on PATH).
+    program: &'a std::path::Path,
+    /// The objects applied, as `kind/name`.
+    applied: &'a [String],
+    /// Whether the bundled examples were applied (no `-f`).
+    bundled: bool,
+    /// The token request endpoint, when served.
+    endpoint: Option<Endpoint>,
+}
+
+impl Banner<'_> {
+    /// Whether the banner's commands set `TOKEN` (a ServiceAccount token, for the curl to the
+    /// plain-HTTP endpoint of the bundled examples).
+    fn sets_token(&self) -> bool {
+        self.bundled && self.endpoint.as_ref().is_some_and(|e| !e.https)
+    }
+
+    /// What `dev` prints once it is ready: every command in it works when pasted into a POSIX
+    /// shell (paths quoted). The Secret to inspect is the bundled examples' `participant`,
+    /// printed only when they were applied.
+    fn text(&self) -> String {
+        let (url, applied, bundled) = (&self.url, self.applied, self.bundled);
+        let kubeconfig = shell_word(&self.kubeconfig.display().to_string());
+        let program = shell_word(&self.program.display().to_string());
+        let mut inspect = if bundled {
+            format!(
+                "  kubectl get secret participant -o jsonpath='{{.data.token}}' | base64 -d | {program} inspect -\n"
+            )
+        } else {
+            String::new()
+        };
+        // A per-participant token, asked for as the bundled ServiceAccount `backend` (over plain
+        // HTTP: the CA of a --token-requests-tls-secret is not known here).
+        if let (true, Some(endpoint)) = (self.sets_token(), &self.endpoint) {
+            let body = r#"{"issuer":{"name":"videosdk"},"permissions":["allow_join"],"roles":["rtc"],"roomId":"demo-room","participantId":"alice"}"#;
+            inspect.push_str(&format!(
+            "  TOKEN=$(kubectl create token backend --audience {})\n  curl -sS -H \"Authorization: Bearer $TOKEN\" -d {} {}\n",
+            shell_word(&endpoint.audience),
+            shell_word(body),
+            endpoint.url(),
+        ));
+        }
+        let served = match &self.endpoint {
+            Some(endpoint) => format!(
+                "token requests: {} (bearer tokens for the audience {})\n",
+                endpoint.url(),
+                endpoint.audience
+            ),
+            None => String::new(),
+        };
+        let rotation = if bundled {
+            " (participant: ttl 3m, renewed every minute, 2m before expiry: the shortest renew window, which outlasts a kubelet's update of a mounted Secret)"
+        } else {
+            ""
+        };
+        format!(
+            "videosdk-token-operator dev: in-memory Kubernetes API server at {url}\n\
+         {served}\
          applied: {}\n\n\
          In another terminal (the kubeconfig is removed when dev stops):\n  \
            export KUBECONFIG={kubeconfig}\n  \
            kubectl get videosdktokens -A\n\
          {inspect}\n\
          Issuances and rotations are logged below{rotation}. Ctrl-C stops.",
-        applied.join(", ")
-    )
+            applied.join(", ")
+        )
+    }
+
+    /// What `dev` prints when it stops: its kubeconfig is gone, and a shell that still exports
+    /// it sends kubectl to `localhost:8080` ("connection refused"), so the line to paste unsets
+    /// every variable the banner's commands set.
+    fn stop_lines(&self) -> String {
+        let variables = if self.sets_token() {
+            "KUBECONFIG TOKEN"
+        } else {
+            "KUBECONFIG"
+        };
+        format!(
+            "videosdk-token-operator dev stopped: the kubeconfig {} is removed. In each terminal that used it:\n  unset {variables}",
+            shell_word(&self.kubeconfig.display().to_string())
+        )
+    }
 }
 
 #[cfg(test)]

@@ -5,25 +5,28 @@ use super::input;
 use crate::token::{self, DecodeError, DecodedToken, VerifyError, format_human};
 use clap::{Args, ValueEnum};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Show a VideoSDK token's header, claims, issue time and expiry, and verify it.
 ///
+/// TOKEN is the token itself, or a file holding it (when it is not a JWT); '-' reads stdin.
 /// The signature is checked when the secret is available ($VIDEOSDK_SECRET or --secret-file).
-/// Whitespace around the token is ignored, and said so.
+/// Whitespace around the token is ignored, and said so; the one newline that ends stdin or a
+/// file (as `sign` prints it) is the line's end, not whitespace around the token.
 /// Exit codes: 0 the token is valid (not expired, not issued in the future beyond 60s of clock
 /// skew, and the signature matches when checked); 1 it is expired, not yet valid, or its
 /// signature does not match; 2 the input is not a token.
 ///
 /// Examples:
 ///   videosdk-token-operator inspect eyJhbGciOi...
+///   videosdk-token-operator sign --permissions allow_join > t2.jwt && videosdk-token-operator inspect t2.jwt
 ///   kubectl get secret my-token -o jsonpath='{.data.token}' | base64 -d | videosdk-token-operator inspect -
 ///   videosdk-token-operator inspect -f /var/run/secrets/videosdk/token --secret-file ./secret -o json
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct InspectArgs {
-    /// The token; '-' (or nothing) reads it from stdin.
+    /// The token, or a file holding it; '-' (or nothing) reads it from stdin.
     #[arg(value_name = "TOKEN", conflicts_with = "file")]
     pub token: Option<String>,
     /// Read the token from this file, such as a mounted Secret key.
@@ -50,6 +53,20 @@ pub enum Error {
     /// The input is not a JWT, or its header or claims are not a VideoSDK token's.
     #[error(transparent)]
     NotAToken(#[from] DecodeError),
+    /// The file read (`-f FILE`, or a file named as TOKEN) holds no token.
+    #[error("{name} holds no token: {source}")]
+    NotATokenInFile {
+        /// The path as given.
+        name: String,
+        /// What is wrong with its content.
+        source: DecodeError,
+    },
+    /// TOKEN is not three dot-separated segments, and no file of that name exists: what TOKEN
+    /// may be. The argument is not repeated (it may be a mangled token).
+    #[error(
+        "TOKEN is neither a JWT nor a file: pass the token itself, `-` to read it from standard input, or `-f FILE` ({0})"
+    )]
+    NeitherTokenNorFile(#[source] DecodeError),
 }
 
 /// Output formats of `inspect`.
@@ -214,15 +231,68 @@ pub fn render_json(report: &Report) -> serde_json::Value {
     })
 }
 
+/// Where the token comes from.
+enum Source<'a> {
+    /// Standard input (`-`, or no TOKEN).
+    Stdin,
+    /// A file (`-f FILE`, or TOKEN naming a file).
+    File(&'a Path),
+    /// The TOKEN argument itself.
+    Argument(&'a str),
+}
+
+impl<'a> Source<'a> {
+    /// TOKEN is the token when it decodes as one (whitespace around it aside), else a file when
+    /// one of that name exists (`inspect t2.jwt`), else taken as a token, to be refused.
+    fn of(args: &'a InspectArgs) -> Self {
+        match (&args.file, args.token.as_deref()) {
+            (Some(path), _) => Source::File(path),
+            (None, None | Some("-")) => Source::Stdin,
+            (None, Some(token)) => {
+                let path = Path::new(token);
+                if token::decode_unverified(token.trim()).is_err() && path.is_file() {
+                    Source::File(path)
+                } else {
+                    Source::Argument(token)
+                }
+            }
+        }
+    }
+}
+
+/// `text` without the one `\n` that ends it, when that is the only whitespace around the token:
+/// a text stream's last line ends so (POSIX.1-2017, 3.206 "Line"; what `sign`, `echo` and a
+/// file's last line leave). Anything more (`\r\n`, a blank line, spaces) is kept whole, for
+/// [`inspect`] to count every byte: stored that way in a Secret it is not an exact token.
+fn without_line_end(text: String) -> String {
+    match text.strip_suffix('\n') {
+        Some(line) if line.trim() == line => line.to_owned(),
+        _ => text,
+    }
+}
+
 /// Runs the command; `Ok(true)` when the token is valid.
 pub fn run(args: &InspectArgs) -> Result<bool, Error> {
-    let text = match (&args.file, args.token.as_deref()) {
-        (Some(path), _) => input::read(path)?.1,
-        (None, None | Some("-")) => input::read(std::path::Path::new("-"))?.1,
-        (None, Some(token)) => token.to_owned(),
+    let source = Source::of(args);
+    let text = match source {
+        Source::Stdin => without_line_end(input::read(Path::new("-"))?.1),
+        Source::File(path) => without_line_end(input::read(path)?.1),
+        Source::Argument(token) => token.to_owned(),
     };
     let secret = args.credentials.secret()?;
-    let report = inspect(&text, secret.as_deref(), SystemTime::now())?;
+    let report =
+        inspect(&text, secret.as_deref(), SystemTime::now()).map_err(|e| match source {
+            Source::Stdin => Error::NotAToken(e),
+            Source::File(path) => Error::NotATokenInFile {
+                name: path.display().to_string(),
+                source: e,
+            },
+            // Not even three segments: most likely a file name mistyped, or a file that is gone.
+            Source::Argument(_) if matches!(e, DecodeError::NotAJwt { .. }) => {
+                Error::NeitherTokenNorFile(e)
+            }
+            Source::Argument(_) => Error::NotAToken(e),
+        })?;
     match args.output {
         InspectOutput::Text => print!("{}", render_text(&report)),
         InspectOutput::Json => println!(
@@ -231,4 +301,24 @@ pub fn run(args: &InspectArgs) -> Result<bool, Error> {
         ),
     }
     Ok(report.is_valid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_line_end;
+
+    #[test]
+    fn only_a_lone_newline_is_a_line_end() {
+        for (text, expected) in [
+            ("a.b.c\n", "a.b.c"),
+            ("a.b.c", "a.b.c"),
+            ("a.b.c\n\n", "a.b.c\n\n"),
+            ("a.b.c\r\n", "a.b.c\r\n"),
+            ("a.b.c \n", "a.b.c \n"),
+            (" a.b.c\n", " a.b.c\n"),
+            ("\n", ""),
+        ] {
+            assert_eq!(without_line_end(text.to_owned()), expected, "{text:?}");
+        }
+    }
 }

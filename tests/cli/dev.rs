@@ -17,6 +17,8 @@ struct Dev {
     kubeconfig: PathBuf,
     /// Where its log (standard error) goes.
     log: PathBuf,
+    /// The lines it prints on standard output after its banner.
+    lines: mpsc::Receiver<String>,
 }
 
 /// Starts `dev` with `args` and waits (at most [`WAIT`]) for its banner.
@@ -68,6 +70,7 @@ fn start(args: &[&str]) -> Dev {
         banner,
         kubeconfig,
         log,
+        lines: received,
     }
 }
 
@@ -83,9 +86,15 @@ impl Dev {
 
     /// Stops `dev` as Ctrl-C does (SIGINT), waits, at most [`WAIT`], for it to exit, and
     /// returns its log.
-    fn stop(mut self) -> String {
+    fn stop(self) -> String {
+        self.stop_with("INT").0
+    }
+
+    /// Stops `dev` with `signal` (`INT` as Ctrl-C, `TERM`), waits, at most [`WAIT`], for it to
+    /// exit, and returns its log and what it printed on standard output after its banner.
+    fn stop_with(mut self, signal: &str) -> (String, String) {
         let sent = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(sent.success());
@@ -93,7 +102,10 @@ impl Dev {
         loop {
             if let Some(status) = self.child.try_wait().expect("waiting for dev") {
                 assert!(status.success(), "dev exited with {status}");
-                return std::fs::read_to_string(&self.log).expect("dev's log");
+                // Its standard output is closed: the reader thread has sent every line.
+                let printed: String = self.lines.iter().map(|l| l + "\n").collect();
+                let log = std::fs::read_to_string(&self.log).expect("dev's log");
+                return (log, printed);
             }
             assert!(
                 Instant::now() < deadline,
@@ -371,4 +383,41 @@ fn kubectl_wait_for_ready_returns_once_the_token_is_issued() {
         assert!(stdout.contains(name), "{stdout}");
     }
     dev.stop();
+}
+
+/// When `dev` stops (Ctrl-C or SIGTERM) its kubeconfig is gone, and a shell that exported it
+/// would send kubectl to `localhost:8080`: its last lines say so and what to unset, and that
+/// line, pasted, unsets everything the banner set.
+#[test]
+fn the_last_lines_of_dev_say_what_to_unset() {
+    for signal in ["INT", "TERM"] {
+        let dev = start(&[]);
+        let kubeconfig = dev.kubeconfig.clone();
+        let (_, printed) = dev.stop_with(signal);
+        assert!(!kubeconfig.exists(), "{} is left", kubeconfig.display());
+        assert!(
+            printed.contains(&format!(
+                "dev stopped: the kubeconfig {} is removed.",
+                kubeconfig.display()
+            )),
+            "SIG{signal}: {printed}"
+        );
+        let unset = printed
+            .lines()
+            .rfind(|l| l.starts_with("  unset "))
+            .unwrap_or_else(|| panic!("SIG{signal}: no unset line in:\n{printed}"))
+            .trim();
+        assert_eq!(unset, "unset KUBECONFIG TOKEN", "SIG{signal}");
+        // Pasted after the banner's own lines (exporting the kubeconfig, setting TOKEN), it
+        // leaves neither set.
+        let script = format!(
+            "export KUBECONFIG={}\nTOKEN=x\n{unset}\necho \"${{KUBECONFIG-unset}} ${{TOKEN-unset}}\"\n",
+            kubeconfig.display()
+        );
+        let out = Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .expect("sh runs");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "unset unset\n");
+    }
 }

@@ -220,11 +220,32 @@ fn inspect_strips_whitespace_around_the_token_and_says_so() {
         "{}",
         out.stdout
     );
+    // More than the one line end: every byte is counted.
     let out = run_with(
         &["inspect", "-", "-o", "json"],
         Some(SECRET),
-        &format!("{jwt}\n"),
+        &format!("{jwt}\n\n"),
     );
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["ignoredWhitespace"], json!({"before": 0, "after": 2}));
+    // A CRLF (a Windows editor's line end) is not a POSIX line end: stored in a Secret from
+    // that file, the `\r` would be part of the token.
+    let out = run_with(
+        &["inspect", "-", "-o", "json"],
+        Some(SECRET),
+        &format!("{jwt}\r\n"),
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["ignoredWhitespace"], json!({"before": 0, "after": 2}));
+    let out = run_with(
+        &["inspect", "-", "-o", "json"],
+        Some(SECRET),
+        &format!(" {jwt}\n"),
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["ignoredWhitespace"], json!({"before": 1, "after": 1}));
+    // A token given as an argument has no line end: a newline in it is whitespace.
+    let out = run(&["inspect", &format!("{jwt}\n"), "-o", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["ignoredWhitespace"], json!({"before": 0, "after": 1}));
     // The exact token has nothing to say about its input.
@@ -240,6 +261,93 @@ fn inspect_strips_whitespace_around_the_token_and_says_so() {
         "{}",
         out.stderr
     );
+}
+
+/// The one `\n` that ends a text stream (what `sign`, `echo` and `base64 -d` of a line print, the
+/// last line of a file) is the stream's line end, not whitespace around the token: the project's
+/// own `sign | inspect -` draws no warning, from a pipe, `-f FILE` or a file named as TOKEN.
+#[test]
+fn a_token_ending_its_stream_with_one_newline_draws_no_warning() {
+    let signed = run(&["sign", "--permissions", "allow_join"]).stdout;
+    assert!(signed.ends_with('\n') && !signed.ends_with("\n\n"));
+    let dir = temp_dir("line-end");
+    let file = dir.join("t2.jwt");
+    std::fs::write(&file, &signed).unwrap();
+    let file = file.to_str().unwrap();
+    for args in [
+        &["inspect", "-"][..],
+        &["inspect", "-f", file],
+        &["inspect", file],
+    ] {
+        let out = run_with(args, Some(SECRET), &signed);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stdout.contains("Signature:   valid"),
+            "{args:?}: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout.contains("whitespace") && out.stderr.is_empty(),
+            "{args:?} warned: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        let mut json = args.to_vec();
+        json.extend(["-o", "json"]);
+        let out = run_with(&json, Some(SECRET), &signed);
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(
+            doc["ignoredWhitespace"],
+            serde_json::Value::Null,
+            "{args:?}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `inspect FILE` reads the token from the file when the argument is no JWT but a file (as
+/// `inspect t2.jwt` after `sign > t2.jwt`); a file that holds no token is named in the error.
+#[test]
+fn inspect_reads_the_token_from_a_file_named_as_its_argument() {
+    let dir = temp_dir("inspect-file");
+    let file = dir.join("t2.jwt");
+    std::fs::write(&file, run(&["sign", "--permissions", "allow_mod"]).stdout).unwrap();
+    let out = run(&["inspect", file.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["signature"], "valid");
+    assert_eq!(doc["claims"]["permissions"], json!(["allow_mod"]));
+    // Relative to the working directory, as a shell user types it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_videosdk-token-operator"))
+        .args(["inspect", "t2.jwt"])
+        .current_dir(&dir)
+        .env("VIDEOSDK_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let not_a_token = dir.join("notes.txt");
+    std::fs::write(&not_a_token, "hello\n").unwrap();
+    let out = run(&["inspect", not_a_token.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: {} holds no token: not a JWT: expected three base64url segments separated by dots (header.claims.signature), found 1 segment(s)\n",
+            not_a_token.display()
+        )
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A fresh directory for one test's files.
+fn temp_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vsto-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Every kind of bad input: exit code 2, one line on stderr naming the problem, no panic.
@@ -380,6 +488,25 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
             "cannot read /nonexistent.yaml",
         ),
         (&["inspect", "not-a-token"], Some(SECRET), "", "not a JWT"),
+        // Neither a JWT nor a file: the error says what TOKEN may be.
+        (
+            &["inspect", "t2.jwt"],
+            Some(SECRET),
+            "",
+            "TOKEN is neither a JWT nor a file: pass the token itself, `-` to read it from standard input, or `-f FILE`",
+        ),
+        (
+            &["inspect", "/"],
+            Some(SECRET),
+            "",
+            "TOKEN is neither a JWT nor a file",
+        ),
+        (
+            &["inspect", "-f", "/nonexistent/t2.jwt"],
+            Some(SECRET),
+            "",
+            "cannot read /nonexistent/t2.jwt: ",
+        ),
         (
             &["inspect", "a.b.c"],
             Some(SECRET),

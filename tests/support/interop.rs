@@ -1,12 +1,13 @@
 //! Verifying a token with independent JWT libraries in other languages: PyJWT and Node's
 //! `jsonwebtoken`, the libraries VideoSDK's own samples use. Each checks the signature (HS256
 //! only), the header, every claim (no more, no fewer), and that a wrong secret is refused
-//! (`tests/interop/verify.py`, `tests/interop/verify.js`). Shared by the CLI and operator tests
+//! (`tests/interop/verify.py`, `tests/interop/verify.js`). Shared by the interop and operator tests
 //! (`#[path]`).
 //!
 //! `.ci/run` installs both (`tests/interop/requirements.txt`, `tests/interop/package.json`).
-//! Outside CI a missing runtime skips that library with a message saying so; under CI (`CI` set)
-//! it fails, so the check can never silently stop running there.
+//! Outside CI [`verify_with`] skips a missing runtime with a line saying so (`tests/interop` lists
+//! such a test as ignored before it runs, with [`available`]); under CI (`CI` set) it fails, so
+//! the check can never silently stop running there.
 
 use std::path::Path;
 use std::process::Command;
@@ -21,29 +22,34 @@ pub const VERIFIERS: [(&str, &str, &[&str]); 2] = [
     ("node", "verify.js", &["-e", "require('jsonwebtoken')"]),
 ];
 
+/// Whether the verifier's runtime and library are installed (its probe runs).
+pub fn available((program, _, probe): (&str, &str, &[&str])) -> bool {
+    Command::new(program)
+        .args(probe)
+        .current_dir(interop_dir())
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Runs one verifier over `token`, expecting exactly `claims`, signed with `secret`; `false`
 /// when its runtime or library is missing outside CI. Panics when the verifier refuses.
 pub fn verify_with(
-    (program, script, probe): (&str, &str, &[&str]),
+    verifier: (&str, &str, &[&str]),
     token: &str,
     claims: &serde_json::Value,
     secret: &str,
 ) -> bool {
-    let available = Command::new(program)
-        .args(probe)
-        .current_dir(interop_dir())
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
+    let (program, script, _) = verifier;
+    if !available(verifier) {
         let message = format!(
-            "SKIPPED interop check with {script}: `{program}` or its JWT library is missing \
+            "the interop check with {script} cannot run: `{program}` or its JWT library is missing \
              (install with: pip install -r tests/interop/requirements.txt; cd tests/interop && npm ci)"
         );
         assert!(
             std::env::var_os("CI").is_none(),
             "{message}; CI must have it"
         );
-        eprintln!("{message}");
+        eprintln!("SKIPPED {message}");
         return false;
     }
     let out = Command::new(program)
