@@ -13,6 +13,9 @@
 #![allow(unreachable_pub, missing_docs)]
 
 mod api_reference;
+// Only the default build has every command (`dev` is the cargo feature `dev`'s), and the page
+// documents that build.
+#[cfg(feature = "dev")]
 mod cli_reference;
 mod links;
 
