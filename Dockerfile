@@ -17,7 +17,7 @@ WORKDIR /src
 ARG VIDEOSDK_GIT_COMMIT=unknown
 COPY . .
 # The shipped binary is optimised across crates (fat LTO, one codegen unit): 18 MB instead of
-# 24, and about 3.5 MiB less resident code (see the README's Benchmarks). Set here rather than
+# 24, and about 3.5 MiB less resident code (see the book's Benchmarks). Set here rather than
 # in Cargo.toml's release profile, so that `cargo bench` builds stay fast; the benchmark runs
 # this build with BENCH_OPERATOR_BINARY.
 ENV CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1

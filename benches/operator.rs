@@ -11,7 +11,8 @@
 //! Three processes: the API server (this binary, re-executed; see `support::server`), the
 //! operator (the release binary `videosdk-token-operator run`, started afresh for each scenario;
 //! see `support::operator`) and this one, the benchmark's client. The operator's memory and CPU
-//! are read from `/proc/PID` and its counters from `/metrics`. The README's Benchmarks section has the latest table, from
+//! are read from `/proc/PID` and its counters from `/metrics`. The book's Benchmarks page
+//! (`docs/src/development/benchmarks.md`) has the latest table, from
 //! `BENCH_TOKENS=1000,10000 cargo bench --bench operator`. Every scenario, per N:
 //!
 //! 1. **Floor**: on a fresh server, the benchmark creates N tokens while a minimal client, with

@@ -67,7 +67,7 @@ impl LogArgs {
 /// The subscriber `args` describe, writing to `writer`.
 ///
 /// A JSON line carries its target (`"target":"videosdk_token_operator::token_requests::audit"`),
-/// which is how a log pipeline finds the token request audit lines the README names; a text
+/// which is how a log pipeline finds the token request audit lines the book names (docs/src/token-requests/api.md); a text
 /// line leaves it out, to stay short for people.
 fn subscriber<W>(
     args: &LogArgs,
@@ -175,7 +175,7 @@ mod tests {
         let writer = out.clone();
         let subscriber = subscriber(&args, move || writer.clone(), false).unwrap();
         tracing::subscriber::with_default(subscriber, || {
-            // The target of src/token_requests/audit.rs, which the README names.
+            // The target of src/token_requests/audit.rs, which the book names.
             tracing::info!(target: "videosdk_token_operator::token_requests::audit", code = 200, "token request");
         });
         String::from_utf8(out.0.lock().unwrap().clone()).unwrap()

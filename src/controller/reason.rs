@@ -1,9 +1,9 @@
 //! Why a token or an issuer is Ready or not: one list of the reasons of their `Ready`
-//! conditions, from which the conditions, the Events of a transition, the logs and the README's
+//! conditions, from which the conditions, the Events of a transition, the logs and the book's
 //! troubleshooting table all take their names, so that none can drift from the others.
 //!
-//! The README table is generated from [`Reason::ALL`]: a unit test fails when the README
-//! differs (`VIDEOSDK_WRITE_REASONS_DOC=1 cargo test --lib reason` rewrites it).
+//! The table (the book's `docs/src/troubleshooting/reasons.md`) is generated from
+//! [`Reason::ALL`]: a unit test fails when the page differs (`VIDEOSDK_WRITE_REASONS_DOC=1 cargo test --lib reason` rewrites it).
 
 use std::fmt;
 
@@ -98,7 +98,7 @@ pub enum On {
 }
 
 impl Reason {
-    /// Every reason, in the README table's order.
+    /// Every reason, in the troubleshooting table's order.
     pub const ALL: [Reason; 18] = [
         Reason::Issued,
         Reason::IssuerNotFound,
@@ -174,7 +174,7 @@ impl Reason {
         !self.ready() && self.on() == On::Token
     }
 
-    /// (name, object, what it means, what to do): the README row.
+    /// (name, object, what it means, what to do): the troubleshooting table's row.
     fn row(self) -> (&'static str, On, &'static str, &'static str) {
         match self {
             Reason::Issued => (
@@ -288,7 +288,7 @@ impl Reason {
         }
     }
 
-    /// The README's troubleshooting table, one row per reason.
+    /// The book's troubleshooting table (docs/src/troubleshooting/reasons.md), one row per reason.
     pub fn troubleshooting_table() -> String {
         let mut out = String::from(
             "| reason | on | kstatus | retried | what it means | what to do |\n|---|---|---|---|---|---|\n",
@@ -380,26 +380,29 @@ mod tests {
         }
     }
 
-    /// The README's troubleshooting table is this module's, word for word.
+    /// The book's troubleshooting table is this module's, word for word.
     #[test]
-    fn the_readme_table_is_generated_from_the_reasons() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-        let readme = std::fs::read_to_string(path).expect("README.md");
+    fn the_book_table_is_generated_from_the_reasons() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/src/troubleshooting/reasons.md"
+        );
+        let readme = std::fs::read_to_string(path).expect("docs/src/troubleshooting/reasons.md");
         let start = readme
             .find(BEGIN)
-            .expect("the README marks the reasons table")
+            .expect("the troubleshooting page marks the reasons table")
             + BEGIN.len();
         let end = readme[start..].find(END).expect("the table's end marker") + start;
         let table = Reason::troubleshooting_table();
         if std::env::var_os("VIDEOSDK_WRITE_REASONS_DOC").is_some() {
             let new = format!("{}{table}{}", &readme[..start], &readme[end..]);
-            std::fs::write(path, new).expect("README.md written");
+            std::fs::write(path, new).expect("the troubleshooting page written");
             return;
         }
         assert_eq!(
             &readme[start..end],
             table,
-            "the README's reasons table differs; regenerate it with VIDEOSDK_WRITE_REASONS_DOC=1 cargo test --lib reason"
+            "the troubleshooting page's reasons table differs; regenerate it with VIDEOSDK_WRITE_REASONS_DOC=1 cargo test --lib reason"
         );
     }
 }

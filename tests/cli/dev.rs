@@ -421,3 +421,130 @@ fn the_last_lines_of_dev_say_what_to_unset() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "unset unset\n");
     }
 }
+
+/// The README's five-minute tour, pasted as written: `dev` started with the flags of its first
+/// block, then every command of the others in one shell, then the manifest admission refuses,
+/// whose answer must be the one the README quotes. Three things are replaced, so that the test
+/// can run beside others and wherever cargo builds: the kubeconfig path and the token request
+/// port (the README fixes both), and `$PWD/target/debug` (where `cargo run` puts the binary)
+/// by the directory of the binary under test. The book's quick start holds the same tour.
+#[test]
+fn the_readme_tour_works_when_pasted() {
+    if !crate::have_all(
+        "the_readme_tour_works_when_pasted",
+        &["kubectl", "bash", "curl", "base64"],
+    ) {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let tour = readme
+        .split_once("## Five-minute tour")
+        .and_then(|(_, rest)| rest.split("\n## ").next())
+        .expect("the README has a Five-minute tour");
+    let book = std::fs::read_to_string(root.join("docs/src/getting-started/quick-start.md"))
+        .expect("the book's quick start");
+    let blocks: Vec<&str> = tour
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert_eq!(
+        blocks.len(),
+        4,
+        "dev, the commands, a token request, a refusal: {tour}"
+    );
+    for block in &blocks {
+        assert!(
+            book.contains(block),
+            "the book's quick start lacks the README's\n{block}"
+        );
+    }
+    // A free port for the token request endpoint, and a kubeconfig of this test's own.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let kubeconfig = std::env::temp_dir().join(format!(
+        "videosdk-dev-readme-{}.kubeconfig",
+        std::process::id()
+    ));
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_videosdk-token-operator"))
+        .parent()
+        .expect("the binary's directory")
+        .display()
+        .to_string();
+    let replace = |text: &str| {
+        text.replace(
+            "/tmp/videosdk-dev.kubeconfig",
+            &kubeconfig.display().to_string(),
+        )
+        .replace("127.0.0.1:8443", &format!("127.0.0.1:{port}"))
+        .replace("$PWD/target/debug", &bin)
+    };
+    let started = replace(blocks[0]);
+    let args: Vec<&str> = started
+        .trim()
+        .strip_prefix("cargo run -- dev ")
+        .expect("the tour starts dev with cargo run")
+        .split_whitespace()
+        .collect();
+    let dev = start(&args);
+    assert_eq!(dev.kubeconfig, kubeconfig, "{}", dev.banner);
+    // The token is issued a moment after the banner: retried until it is there.
+    let script = format!(
+        "set -eo pipefail\n{}{}",
+        replace(blocks[1]),
+        replace(blocks[2])
+    );
+    let out = until_success(|| {
+        Command::new("bash")
+            .args(["-c", &script])
+            .current_dir(root)
+            .output()
+            .expect("bash runs")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the tour's commands failed:\n{script}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shown in [
+        "participant",
+        "Ready: True",
+        "allow_join",
+        "Renewal requested",
+        "\"token\":\"eyJ",
+    ] {
+        assert!(
+            stdout.contains(shown),
+            "the tour printed no {shown}: {stdout}"
+        );
+    }
+    // The refusal, as the README quotes it (its lines joined).
+    let refused = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "{}{}",
+                replace(&blocks[1][..blocks[1].find('\n').unwrap() + 1]),
+                replace(blocks[3])
+            ),
+        ])
+        .current_dir(root)
+        .output()
+        .expect("bash runs");
+    assert!(!refused.status.success(), "admission took ttl: 1m");
+    let quoted = tour
+        .split_once("```text\n")
+        .and_then(|(_, rest)| rest.split("```").next())
+        .expect("the README quotes the refusal");
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let answer = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        words(&answer).contains(&words(quoted)),
+        "the README quotes\n{quoted}\nkubectl answered\n{answer}"
+    );
+    dev.stop();
+}

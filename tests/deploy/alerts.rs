@@ -1,20 +1,21 @@
-//! The alerts are one file that the README shows and the chart's PrometheusRule reads.
+//! The alerts are one file that the book's metrics page shows and the chart's PrometheusRule reads.
 
 use super::*;
 
 #[test]
-fn alerts_are_one_file_shown_in_the_readme_and_rendered_by_the_chart() {
+fn alerts_are_one_file_shown_in_the_book_and_rendered_by_the_chart() {
     let file = read(format!("{CHART}/files/prometheus-alerts.yaml"));
     let rules = documents(&file, "prometheus-alerts.yaml").remove(0);
-    let shown = readme_between(
+    let shown = page_between(
+        "operations/metrics.md",
         "<!-- alerts: files/prometheus-alerts.yaml -->\n```yaml\n",
         "```",
     )
-    .expect("README.md shows the alerts after <!-- alerts: files/prometheus-alerts.yaml -->");
+    .expect("docs/src/operations/metrics.md shows the alerts after <!-- alerts: files/prometheus-alerts.yaml -->");
     assert_eq!(
-        documents(&shown, "README.md's alerts"),
+        documents(&shown, "docs/src/operations/metrics.md's alerts"),
         vec![rules.clone()],
-        "README.md's alerts differ from {CHART}/files/prometheus-alerts.yaml"
+        "docs/src/operations/metrics.md's alerts differ from {CHART}/files/prometheus-alerts.yaml"
     );
     let names: Vec<&str> = rules["groups"][0]["rules"]
         .as_array()

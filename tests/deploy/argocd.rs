@@ -3,7 +3,7 @@
 //! `health.lua` runs in a Lua 5.1 interpreter (Argo CD's gopher-lua implements Lua 5.1) on every
 //! case of its `health_test.yaml`, whose inputs are the statuses the end-to-end test
 //! `kstatus` observed (`testdata/`, kept in sync by that test); every fixture is a case; the
-//! README's `argocd-cm` snippet holds each check word for word.
+//! book's `argocd-cm` snippet holds each check word for word.
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -152,18 +152,20 @@ fn a_condition_without_reason_or_message_still_gives_a_health() {
     }
 }
 
-/// The README's `argocd-cm` snippet is the shipped checks, word for word.
+/// The book's `argocd-cm` snippet (docs/src/operations/gitops.md) is the shipped checks, word for
+/// word.
 #[test]
-fn the_readme_snippet_is_the_shipped_checks() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+fn the_book_snippet_is_the_shipped_checks() {
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/operations/gitops.md"),
+    )
+    .unwrap();
     for kind in KINDS {
         let script = std::fs::read_to_string(dir(kind).join("health.lua")).unwrap();
         let key = format!("  resource.customizations.health.videosdk.live_{kind}: |\n");
-        let start = readme
-            .find(&key)
-            .unwrap_or_else(|| panic!("the README's argocd-cm snippet has no {kind}"))
-            + key.len();
+        let start = readme.find(&key).unwrap_or_else(|| {
+            panic!("docs/src/operations/gitops.md's argocd-cm snippet has no {kind}")
+        }) + key.len();
         let indented: String = script
             .lines()
             .map(|l| {
@@ -176,7 +178,7 @@ fn the_readme_snippet_is_the_shipped_checks() {
             .collect();
         assert!(
             readme[start..].starts_with(&indented),
-            "the README's check for {kind} differs from deploy/argocd's"
+            "docs/src/operations/gitops.md's check for {kind} differs from deploy/argocd's"
         );
     }
 }

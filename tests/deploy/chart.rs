@@ -267,12 +267,12 @@ fn chart_renders_its_crds_as_templates_kept_on_uninstall() {
             "{path}: the template would drop other metadata"
         );
     }
-    // The README says how to upgrade both ways.
-    let readme = read("README.md");
+    // The book's Helm page says how to upgrade both ways.
+    let page = read("docs/src/install/helm.md");
     for needed in ["crds.enabled", "crds.keep", "helm.sh/resource-policy: keep"] {
         assert!(
-            readme.contains(needed),
-            "README.md does not explain {needed}"
+            page.contains(needed),
+            "docs/src/install/helm.md does not explain {needed}"
         );
     }
 }
@@ -318,13 +318,13 @@ fn the_pod_disruption_budget_lets_a_drain_proceed_with_any_replica_count() {
 
 #[test]
 fn chart_says_what_the_readme_and_the_kustomize_base_say() {
-    // kubeVersion: the oldest release the README supports.
+    // kubeVersion: the oldest release the book's Install page supports.
     let chart = documents(&read(format!("{CHART}/Chart.yaml")), "Chart.yaml").remove(0);
-    let readme = read("README.md");
+    let install = read("docs/src/install/index.md");
     let minor = Regex::new(r"\*\*Kubernetes 1\.(\d+) or later\.\*\*")
         .unwrap()
-        .captures(&readme)
-        .expect("README.md's Install says **Kubernetes 1.N or later.**")[1]
+        .captures(&install)
+        .expect("docs/src/install/index.md says **Kubernetes 1.N or later.**")[1]
         .to_owned();
     assert_eq!(
         chart["kubeVersion"],

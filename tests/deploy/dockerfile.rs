@@ -9,7 +9,7 @@ fn dockerfile_builds_what_ci_builds_and_runs_as_nonroot() {
     assert!(dockerfile.contains(
         "cargo build --release --locked --no-default-features --bin videosdk-token-operator"
     ));
-    // The shipped binary is the lean one the README's memory figures name.
+    // The shipped binary is the lean one the book's memory figures name.
     assert!(
         dockerfile
             .contains("ENV CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1")
@@ -28,7 +28,7 @@ fn dockerfile_builds_what_ci_builds_and_runs_as_nonroot() {
     }
 }
 
-/// The README's build and import commands name the image both installs run, spelt so that
+/// The book's build and import commands (docs/src/install/container-image.md) name the image both installs run, spelt so that
 /// containerd reads it as the local build: a name whose first component is not a registry host
 /// (no `.` or `:`, not `localhost`) is a Docker Hub path to containerd (the reference grammar of
 /// github.com/distribution/reference, `ParseNormalizedNamed`), so an image imported as
@@ -48,8 +48,7 @@ fn the_readme_builds_and_imports_the_image_both_installs_run() {
         domain == "localhost" || domain.contains('.') || domain.contains(':'),
         "{image}: {domain} is a Docker Hub namespace to containerd, not a registry"
     );
-    let section = readme_between("### Container image", "## API reference")
-        .expect("README.md has a Container image section");
+    let section = read("docs/src/install/container-image.md");
     for command in [
         format!("podman build -t {image} ."),
         format!("podman save {image} | sudo ctr -n k8s.io images import -"),
@@ -59,18 +58,18 @@ fn the_readme_builds_and_imports_the_image_both_installs_run() {
     ] {
         assert!(
             section.contains(&command),
-            "README.md's Container image lacks `{command}`"
+            "docs/src/install/container-image.md lacks `{command}`"
         );
     }
     assert!(read("Dockerfile").contains(&format!("build -t {image} .")));
 }
 
-/// The README says which commands the image has: every command of "Command line" but `dev`,
+/// The book says which commands the image has: every command of "Command line" but `dev`,
 /// which the image's build (`--no-default-features`) leaves out.
 #[test]
 fn the_readme_lists_every_command_the_image_has() {
-    let table = readme_between("## Command line", "\nBad input")
-        .expect("README.md has a Command line table");
+    let table = page_between("reference/command-line.md", "# Command line", "\nBad input")
+        .expect("docs/src/reference/command-line.md has a Command line table");
     let commands: Vec<String> = table
         .lines()
         .filter_map(|l| l.strip_prefix("| `"))
@@ -79,12 +78,16 @@ fn the_readme_lists_every_command_the_image_has() {
         .map(str::to_owned)
         .collect();
     assert!(commands.len() >= 9, "{commands:?}");
-    let image = readme_between("What the image lacks:", "is there.")
-        .expect("README.md says what the image lacks and has");
+    let image = page_between(
+        "install/container-image.md",
+        "What the image lacks:",
+        "is there.",
+    )
+    .expect("docs/src/install/container-image.md says what the image lacks and has");
     for command in commands {
         assert!(
             image.contains(&format!("`{command}`")),
-            "README.md's Container image does not list `{command}` among the image's commands"
+            "docs/src/install/container-image.md does not list `{command}` among the image's commands"
         );
     }
 }

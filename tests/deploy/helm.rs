@@ -3,7 +3,7 @@
 //! chart-testing and cert-manager keep them), every rendered object validated against the
 //! Kubernetes 1.28 OpenAPI schemas (`kubernetes-validate`, strict: an unknown field is an error)
 //! and each custom resource against its CRD; `helm install` then `helm uninstall` against the
-//! in-memory API server; the README's moves between kustomize and Helm, run as written, with the
+//! in-memory API server; the book's moves between kustomize and Helm, run as written, with the
 //! kustomize base alone and with every component.
 //!
 //! The Python side is `tests/deploy/helm_sdk.py`. Where its packages are missing the tests print
@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The oldest Kubernetes release the chart supports (`Chart.yaml` `kubeVersion`, README).
+/// The oldest Kubernetes release the chart supports (`Chart.yaml` `kubeVersion`, the book's Install page).
 const KUBE_VERSION: &str = "1.28.0";
 /// Custom resources of other projects' CRDs, which are not installed here: rendered (and
 /// linted), not validated. Every other kind must validate.
@@ -347,10 +347,9 @@ fn helm_installs_and_uninstalls_on_the_in_memory_api_server() {
     }
 }
 
-/// The shell blocks of the README's "Move between kustomize and Helm".
+/// The shell blocks of the book's "Move between kustomize and Helm" (docs/src/install/move.md).
 fn move_blocks() -> Vec<String> {
-    let section = readme_between("### Move between kustomize and Helm", "\n### ")
-        .expect("README.md has a section Move between kustomize and Helm");
+    let section = read("docs/src/install/move.md");
     section
         .split("```sh\n")
         .skip(1)
@@ -362,7 +361,7 @@ fn move_blocks() -> Vec<String> {
 /// Python API here, with the same release, chart and namespace).
 fn without_helm(block: &str, expected: &str) -> String {
     let helm: Vec<&str> = block.lines().filter(|l| l.starts_with("helm ")).collect();
-    assert_eq!(helm, [expected], "README.md's move");
+    assert_eq!(helm, [expected], "docs/src/install/move.md's move");
     block
         .lines()
         .filter(|l| !l.starts_with("helm "))
@@ -419,7 +418,7 @@ fn the_readme_moves_from_kustomize_to_helm_and_back() {
         "the move back applies deploy/"
     );
 
-    // The base alone, and with every component, moved to Helm with the values the README names
+    // The base alone, and with every component, moved to Helm with the values the book names
     // for those components.
     let all = super::kustomize::components();
     let watched = "my-app";
@@ -442,7 +441,7 @@ fn the_readme_moves_from_kustomize_to_helm_and_back() {
              kubectl apply --server-side -k {} > /dev/null",
             overlay.display()
         ));
-        // What a user meets without the README's steps.
+        // What a user meets without the book's steps.
         let Some(refused) = cluster.helm_install(&values) else {
             return;
         };

@@ -1,5 +1,5 @@
 //! The krew manifest template of the `kubectl videosdk` plugin (`deploy/krew/videosdk.yaml`) and
-//! the release steps that fill it (`docs/release.md`): the plugin's name and executable are the
+//! the release steps that fill it (`docs/src/development/release.md`): the plugin's name and executable are the
 //! binary's, every platform has its archive, and every placeholder is set by the steps.
 
 use super::*;
@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use videosdk_token_operator::cli::plugin;
 
 const TEMPLATE: &str = "deploy/krew/videosdk.yaml";
-const RELEASE: &str = "docs/release.md";
+const RELEASE: &str = "docs/src/development/release.md";
 
 #[test]
 fn the_krew_manifest_installs_the_binary_as_the_plugin_it_names_itself() {

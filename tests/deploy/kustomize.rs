@@ -379,7 +379,7 @@ pub(crate) fn components() -> Vec<String> {
     all
 }
 
-/// The README's move to Helm deletes the kustomize install by its label
+/// The book's move to Helm deletes the kustomize install by its label
 /// `app.kubernetes.io/part-of`, which kustomize puts on the base's own resources only: an object a
 /// component adds must carry it itself, or it outlives the move (a ClusterRoleBinding keeping its
 /// rights, a Service blocking `helm install`).

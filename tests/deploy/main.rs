@@ -5,35 +5,35 @@
 //!   replicas, probes and every security setting, the metrics Service and the
 //!   PodDisruptionBudget (checked on the files it lists and, where `kubectl` is installed, on
 //!   `kubectl kustomize deploy/`); every object of the base and of each component carries the
-//!   base's labels, by which the README's move to Helm deletes them;
+//!   base's labels, by which the book's move to Helm deletes them;
 //! - [`chart`]: the Helm chart's `files/crds/` is a byte-for-byte copy of `crds/`, rendered by its
 //!   CRD template behind `crds.enabled` with `crds.keep`; templates parse as YAML once their
 //!   actions are stripped, every `.Values` path they use exists, the Deployment's probes and
 //!   security settings equal the kustomize base's; the PodDisruptionBudget lets a drain proceed;
 //! - [`helm`]: the chart through Helm v4's engine: linted, rendered and validated against the
 //!   Kubernetes 1.28 schemas with each values file of its `ci/`, installed and uninstalled on the
-//!   in-memory API server, and the README's moves between kustomize and Helm (with every
+//!   in-memory API server, and the book's moves between kustomize and Helm (with every
 //!   component);
 //! - [`values`]: `values.schema.json` accepts `values.yaml` and refuses misspelt values;
-//!   `README.md` documents every chart value;
+//!   the book's Helm page (`docs/src/install/helm.md`) documents every chart value;
 //! - [`rbac`]: the RBAC rules live in one place (`deploy/helm/videosdk-token-operator/files/`),
 //!   one file per group of rights, which the kustomize base applies and the chart's templates
 //!   read; each install mode (the chart rendered with Helm v4's engine, `helm-python-sdk`, per
 //!   configuration; the kustomize base with and without its rollout-restarts component) binds
-//!   exactly the groups it uses; the aggregated ClusterRoles grant what the README's table says;
+//!   exactly the groups it uses; the aggregated ClusterRoles grant what the book's table says;
 //! - [`examples`]: every example under `deploy/examples/` parses, each custom resource in them
 //!   deserialises into the crate's types and passes its CRD's schema as the API server would
 //!   admit it, with no field the schema does not know; each example token is a valid request
 //!   within its example issuer's policy (and the cluster issuer's namespaceSelector admits what
 //!   its comment says);
-//! - [`alerts`]: the alerts are one file that the README shows and the chart's PrometheusRule
+//! - [`alerts`]: the alerts are one file that the book shows and the chart's PrometheusRule
 //!   reads;
 //! - [`chart_features`], [`chart_readme`]: what users of cert-manager's chart expect (global
 //!   values, NetworkPolicy, the `helm test` Pod, the dashboard ConfigMap, Artifact Hub metadata)
 //!   and the chart's README, generated from `values.yaml`;
 //! - [`krew`]: the krew manifest template of the `kubectl videosdk` plugin and the release steps;
 //! - [`argocd`]: Argo CD's health checks under `deploy/argocd/` give each status the operator
-//!   writes its health, run in a Lua 5.1 interpreter; the README's `argocd-cm` snippet is them;
+//!   writes its health, run in a Lua 5.1 interpreter; the book's `argocd-cm` snippet is them;
 //! - [`dockerfile`]: the `Dockerfile` builds what CI builds and runs as non-root.
 //!
 //! `cargo test --test deploy`.
@@ -85,10 +85,11 @@ fn documents(text: &str, origin: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The text of `README.md` between the first `start` and the next `end`, if both are there.
-fn readme_between(start: &str, end: &str) -> Option<String> {
-    let readme = read("README.md");
-    let (_, rest) = readme.split_once(start)?;
+/// The text of the book's page `page` (a path under `docs/src/`, the mdBook) between the first
+/// `start` and the next `end`, if both are there.
+fn page_between(page: &str, start: &str, end: &str) -> Option<String> {
+    let text = read(format!("docs/src/{page}"));
+    let (_, rest) = text.split_once(start)?;
     let (inside, _) = rest.split_once(end)?;
     Some(inside.to_owned())
 }

@@ -4,7 +4,7 @@
 //! with Helm v4's engine for each configuration, the kustomize base, its rollout-restarts
 //! component) binds exactly the groups that mode uses, where it uses them (the operator's own
 //! test, `tests/operator/rbac.rs`, checks the same renderings against the requests the operator
-//! makes); the aggregated ClusterRoles for people grant what the README's table says.
+//! makes); the aggregated ClusterRoles for people grant what the book's table says (docs/src/install/rbac.md).
 
 use super::chart::chart_templates;
 use super::kustomize::{assembled_base, ci, kubectl_kustomize, kustomize};
@@ -524,17 +524,18 @@ fn check_token_requests(docs: &[serde_json::Value], on: bool, what: &str) {
 /// `admin` (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go`).
 const BUILT_IN: [(&str, &[&str]); 3] = [("view", &["edit"]), ("edit", &["admin"]), ("admin", &[])];
 
-/// A row of the README's table of aggregated roles: (ClusterRole, aggregated into, grants as
+/// A row of the book's table of aggregated roles: (ClusterRole, aggregated into, grants as
 /// (resource, verb)).
 type AggregateRow = (String, BTreeSet<String>, BTreeSet<(String, String)>);
 
-/// The rows of the README's table of aggregated roles.
+/// The rows of the book's table of aggregated roles.
 fn readme_aggregate_table() -> Vec<AggregateRow> {
-    let table = readme_between(
+    let table = page_between(
+        "install/rbac.md",
         "<!-- aggregated roles -->",
         "<!-- end of aggregated roles -->",
     )
-    .expect("README.md has the table of aggregated roles between its markers");
+    .expect("docs/src/install/rbac.md has the table of aggregated roles between its markers");
     let words = |cell: &str| -> Vec<String> {
         cell.split(',')
             .map(|w| w.trim().trim_matches('`').to_owned())
@@ -546,7 +547,7 @@ fn readme_aggregate_table() -> Vec<AggregateRow> {
         .filter(|l| l.starts_with("| `"))
         .map(|l| {
             let cells: Vec<&str> = l.trim_matches('|').split('|').collect();
-            assert_eq!(cells.len(), 4, "README row {l}");
+            assert_eq!(cells.len(), 4, "docs/src/install/rbac.md row {l}");
             let grants = words(cells[2])
                 .into_iter()
                 .flat_map(|r| words(cells[3]).into_iter().map(move |v| (r.clone(), v)))
@@ -566,7 +567,7 @@ fn aggregated_cluster_roles_give_people_what_the_readme_says() {
     assert_eq!(
         table.len(),
         rbac_files::AGGREGATE_FILES.len(),
-        "one README row per role"
+        "one row per role in docs/src/install/rbac.md"
     );
     let mut roles = Vec::new();
     for file in rbac_files::AGGREGATE_FILES {
@@ -597,7 +598,12 @@ fn aggregated_cluster_roles_give_people_what_the_readme_says() {
         let row = table
             .iter()
             .find(|(n, _, _)| n == name(doc))
-            .unwrap_or_else(|| panic!("README's table has no row for {}", name(doc)));
+            .unwrap_or_else(|| {
+                panic!(
+                    "docs/src/install/rbac.md's table has no row for {}",
+                    name(doc)
+                )
+            });
         assert_eq!(&row.1, &into, "{path}: aggregated into");
         assert_eq!(&row.2, &grants, "{path}: rules");
         roles.push((into, grants));

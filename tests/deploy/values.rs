@@ -1,5 +1,5 @@
 //! The chart's values: `values.schema.json` accepts `values.yaml` and refuses misspelt or wrong
-//! values, and the README documents every value.
+//! values, and the book (docs/src/install/helm.md) documents every value.
 
 use super::*;
 use serde_json::{Value, json};
@@ -32,13 +32,13 @@ pub(crate) fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
 #[test]
 fn install_guide_documents_every_chart_value() {
     let values = documents(&read(format!("{CHART}/values.yaml")), "values.yaml").remove(0);
-    let guide = read("README.md");
+    let guide = read("docs/src/install/helm.md");
     let mut paths = Vec::new();
     leaf_paths(&values, "", &mut paths);
     for path in paths {
         assert!(
             guide.contains(&format!("`{path}`")),
-            "README.md's values table lacks `{path}`"
+            "docs/src/install/helm.md's values table lacks `{path}`"
         );
     }
 }

@@ -9,7 +9,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 /// What a test that installs these CRDs (or runs the operator) requires: their validation rules
 /// set `reason` and `fieldPath`, which kube-apiserver accepts from 1.28 (KEP-2876,
 /// <https://github.com/kubernetes/enhancements/issues/2876>, kubernetes/kubernetes#118041; the
-/// README's "Install"). The operator's own oldest supported release
+/// the book's "Install" page). The operator's own oldest supported release
 /// (`videosdk_token_operator::cli::server_version::OLDEST_SUPPORTED`) is the same; the
 /// operator's `tests/crds.rs` checks that.
 pub const CRDS_NEED: Feature = Feature {

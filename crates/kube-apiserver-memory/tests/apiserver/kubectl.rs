@@ -345,7 +345,7 @@ async fn kubectl_server_side_apply_and_get() {
     assert_eq!(header, ["NAME", "STATUS", "AGE"], "{ns}");
     assert!(ns.contains("Active"), "{ns}");
     // kubectl's `create` generators send built-in types as protobuf (-v=8 logs the request's
-    // Content-Type): the README's install steps, answered in JSON.
+    // Content-Type): the book's install steps, answered in JSON.
     let app = format!("{}-app", t.namespace);
     let (ok, _, log) = kubectl_out(&["create", "namespace", &app, "-v=8"]);
     assert!(ok, "{log}");
@@ -439,7 +439,7 @@ async fn kubectl_server_side_apply_and_get() {
     t.cleanup().await;
 }
 
-/// The README's check of a token-request grant: `deploy/examples/token-request-grant.yaml`
+/// The book's check of a token-request grant: `deploy/examples/token-request-grant.yaml`
 /// applied, then `kubectl auth can-i ... --as system:serviceaccount:...` (a
 /// SelfSubjectAccessReview made as the impersonated ServiceAccount).
 const GRANT: &str = include_str!("../../../../deploy/examples/token-request-grant.yaml");
@@ -468,7 +468,7 @@ async fn kubectl_auth_can_i_answers_from_rbac() {
     };
     let (code, answer, stderr) = can_i(&["request", "videosdkissuers/videosdk", "--as", &backend]);
     assert_eq!((code, answer.as_str()), (0, "yes"), "{stderr}");
-    // kubectl's own remark, as the README says (RBAC takes any verb).
+    // kubectl's own remark, as the book says (RBAC takes any verb).
     assert!(
         stderr.contains("verb 'request' is not a known verb"),
         "{stderr}"

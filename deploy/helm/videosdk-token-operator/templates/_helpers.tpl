@@ -114,7 +114,7 @@ applies as they are; the chart renders only their `rules`. Argument: the file's 
 {{/*
 The operator's rights from one file of files/: a ClusterRole and a ClusterRoleBinding when
 `namespaces` is empty, else a Role and a RoleBinding in each of `namespaces`, so that what is
-granted follows the install's configuration (README: "What the ClusterRole allows and why").
+granted follows the install's configuration (the book, "What the ClusterRole allows and why").
 Argument: dict "root" . "file" "files/….yaml" "suffix" "-…" "namespaces" (list …).
 */}}
 {{- define "videosdk-token-operator.grant" -}}
