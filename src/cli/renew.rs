@@ -1,6 +1,6 @@
 //! `renew`: asks the operator to re-sign tokens now, as `cmctl renew` does for Certificates, by
 //! giving the `videosdk.live/renew-now` annotation a new value (the operator re-signs a token
-//! once per new value; see `controller::decision`).
+//! once per new value; see `rules::decision`).
 //!
 //! [`selection`] turns the flags into a [`Selection`] with no I/O, refusing ambiguous input; the
 //! rest lists the tokens and patches them.

@@ -13,7 +13,7 @@ use crate::api::{
     ClusterVideoSdkIssuer, IssuerKind, IssuerStatus, RENEW_NOW_ANNOTATION, VideoSdkIssuer,
     VideoSdkToken,
 };
-use crate::controller::{backoff, labels, secret as managed_secret, status as token_status};
+use crate::rules::{backoff, labels, secret as managed_secret, status as token_status};
 use crate::token;
 use clap::Args;
 use k8s_openapi::api::core::v1::Secret;
@@ -417,7 +417,7 @@ fn recent_events(mut events: Vec<Event>, limit: usize) -> Vec<EventView> {
 }
 
 /// What the operator does next with `token`, as of `now`, from its metadata and status alone
-/// (the operator's own rules: see `controller::decision` and `controller::backoff`).
+/// (the operator's own rules: see `rules::decision` and `rules::backoff`).
 pub fn next_step(token: &VideoSdkToken, now: SystemTime) -> NextStep {
     let status = token.status.clone().unwrap_or_default();
     let ready = token_status::ready_of(&status.conditions);

@@ -29,10 +29,10 @@
 //! Ready whatever becomes of its targets: its Secret holds a valid token, and restarting a
 //! workload is its owner's choice, reported on the token's Events.
 
-use super::backoff;
 use super::context::Context;
-use super::labels::FIELD_MANAGER;
 use crate::api::{VideoSdkToken, WorkloadKind};
+use crate::rules::backoff;
+use crate::rules::labels::FIELD_MANAGER;
 use crate::time;
 use aws_lc_rs::digest::{SHA256, digest};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};

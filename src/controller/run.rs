@@ -7,8 +7,9 @@ use super::memory::TokenMemory;
 use super::metrics::{self, Metrics};
 use super::secret_versions::{SecretVersions, resource_version};
 use super::watches::{CredentialSecrets, SecretKey};
-use super::{events, issuers, labels, secret, tokens};
+use super::{events, issuers, owner, tokens};
 use crate::api::{ClusterVideoSdkIssuer, IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkIssuer};
+use crate::rules::labels;
 use futures::{FutureExt, StreamExt, stream};
 use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -352,7 +353,7 @@ pub async fn run(
         let ctx = ctx.clone();
         move |secret| {
             let meta = &secret.metadata;
-            let own = secret::controller_token(meta)
+            let own = owner::controller_token(meta)
                 .zip(resource_version(meta))
                 .is_some_and(|(owner, rv)| {
                     ctx.memory.verified_at(&owner.uid, rv)
@@ -361,7 +362,7 @@ pub async fn run(
                             meta.name.as_deref().unwrap_or_default(),
                         ) == Some(rv)
                 });
-            if own { None } else { secret::token_of(meta) }
+            if own { None } else { owner::token_of(meta) }
         }
     })
     .watches(

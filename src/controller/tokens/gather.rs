@@ -9,7 +9,7 @@ use crate::api::{
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::memory::Verified;
-use crate::controller::secret;
+use crate::rules::secret;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::reflector::ObjectRef;

@@ -16,8 +16,9 @@ pub(crate) use warm_up::warm_up;
 use crate::api::VideoSdkToken;
 use crate::controller::cached::CachedToken;
 use crate::controller::context::Context;
+use crate::controller::display;
 use crate::controller::error::Error;
-use crate::controller::{backoff, display};
+use crate::rules::backoff;
 use crate::time;
 use crate::token;
 use kube::Resource;
@@ -63,7 +64,7 @@ async fn reconcile_token(
             // again, once; a Secret that keeps changing is left to the retry with backoff.
             write::Outcome::SecretChanged if attempts == 0 => {
                 attempts += 1;
-                let secret_name = crate::controller::secret::secret_name(token);
+                let secret_name = crate::rules::secret::secret_name(token);
                 inputs.existing = gather::read_secret(ctx, &inputs.namespace, &secret_name).await?;
             }
             write::Outcome::SecretChanged => {

@@ -2,15 +2,15 @@
 //! time and a freshly drawn token id, what the token's Secret must hold. The checks come in the
 //! order a person fixes them: the spec, the issuer, the issuer's namespaceSelector, its policy
 //! and credentials, the request against the policy, the Secret's ownership; then whether the
-//! stored token is kept or re-signed ([`crate::controller::decision`]).
+//! stored token is kept or re-signed ([`crate::rules::decision`]).
 
 use super::gather::{Existing, Inputs, Issuer, IssuerLookup};
 use crate::api::{IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkToken};
-use crate::controller::decision::{self, Decision, Desired, ResignReason};
-use crate::controller::problem::Problem;
 use crate::controller::reason::Reason;
-use crate::controller::stored::StoredToken;
-use crate::controller::{credentials, policy, secret};
+use crate::rules::decision::{self, Decision, Desired, ResignReason};
+use crate::rules::problem::Problem;
+use crate::rules::stored::StoredToken;
+use crate::rules::{credentials, policy, secret};
 use crate::time;
 use crate::token::{self, Claims, Credentials, RenewBefore, SignError, TokenRequest};
 use k8s_openapi::api::core::v1::Secret;
@@ -311,7 +311,7 @@ fn keep_or_sign(
 mod tests {
     use super::*;
     use crate::api::{IssuerPolicy, Permission};
-    use crate::controller::labels::TOKEN_KEY;
+    use crate::rules::labels::TOKEN_KEY;
     use k8s_openapi::ByteString;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use serde_json::json;
