@@ -2,6 +2,7 @@
 //! that every reason (and "keep", which is what an operator restart must see for every valid
 //! token) has a unit test.
 
+use super::renewal;
 use super::stored::StoredToken;
 use crate::time;
 use crate::token::{self, Claim, Claims, Credentials, Difference, RenewBefore, TokenRequest};
@@ -208,16 +209,9 @@ fn check(
     {
         return Err(ResignReason::RenewNowRequested);
     }
-    match token::renewal_time(
-        time::from_unix(claims.iat),
-        time::from_unix(claims.exp),
-        desired.renew_before,
-        desired.uid,
-    ) {
-        Ok(renewal_time) if now < renewal_time && now_secs < claims.exp => {
-            Ok((renewal_time, claims))
-        }
-        _ => Err(ResignReason::RenewalDue),
+    match renewal::kept_until(&claims, desired.renew_before, desired.uid, now) {
+        Some(renewal_time) => Ok((renewal_time, claims)),
+        None => Err(ResignReason::RenewalDue),
     }
 }
 

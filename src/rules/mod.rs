@@ -5,7 +5,7 @@
 //! - [`credentials`]: what a valid credentials Secret is, and the [`problem::Problem`] when not;
 //! - [`policy`]: what an issuer's policy grants (the controller and the token endpoint);
 //! - [`decision`] and [`stored`]: whether the token in a Secret is kept or re-signed, and why;
-//! - [`backoff`]: when a failure is retried;
+//! - [`renewal`]: when a token is due for renewal; [`backoff`]: when a failure is retried;
 //! - [`status`]: a token's status and its conditions (`Ready`, `Reconciling`, `Stalled`);
 //! - [`secret`] and [`labels`]: the Secret a token is kept in, and the operator's marks.
 //!
@@ -18,6 +18,7 @@ pub mod decision;
 pub mod labels;
 pub mod policy;
 pub(crate) mod problem;
+pub mod renewal;
 pub mod secret;
 pub mod status;
 pub mod stored;

@@ -10,8 +10,7 @@ use crate::controller::reason::Reason;
 use crate::rules::decision::{self, Decision, Desired, ResignReason};
 use crate::rules::problem::Problem;
 use crate::rules::stored::StoredToken;
-use crate::rules::{credentials, policy, secret};
-use crate::time;
+use crate::rules::{credentials, policy, renewal, secret};
 use crate::token::{self, Claims, Credentials, RenewBefore, SignError, TokenRequest};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -208,14 +207,13 @@ fn unchanged_token(
         verified.iat,
         verified.jti.hyphenated().to_string(),
     )?;
-    let renewal_time = token::renewal_time(
-        time::from_unix(claims.iat),
-        time::from_unix(claims.exp),
+    let renewal_time = renewal::kept_until(
+        &claims,
         checked.renew_before,
         &token.uid().unwrap_or_default(),
-    )
-    .ok()?;
-    (now < renewal_time && time::to_unix(now) < claims.exp).then(|| Issued {
+        now,
+    )?;
+    Some(Issued {
         claims,
         renewal_time,
         renew_now_handled: token
@@ -280,13 +278,8 @@ fn keep_or_sign(
         }
         Decision::Resign(reason) => {
             let signed = token::sign_with_id(&checked.request, &checked.credentials, now, new_id)?;
-            let renewal_time = token::renewal_time(
-                time::from_unix(signed.claims.iat),
-                time::from_unix(signed.claims.exp),
-                checked.renew_before,
-                &uid,
-            )
-            .unwrap_or(now);
+            let renewal_time =
+                renewal::renewal_time(&signed.claims, checked.renew_before, &uid).unwrap_or(now);
             let issued = Issued {
                 claims: signed.claims,
                 renewal_time,
