@@ -4,7 +4,8 @@
 //!
 //! - [`credentials`]: what a valid credentials Secret is, and the [`problem::Problem`] when not;
 //! - [`policy`]: what an issuer's policy grants (the controller and the token endpoint);
-//! - [`decision`] and [`stored`]: whether the token in a Secret is kept or re-signed, and why;
+//! - [`decision`], [`stored`] and [`step`]: whether the token in a Secret is kept or re-signed,
+//!   and why, and whether the Secret is applied meanwhile;
 //! - [`renewal`]: when a token is due for renewal; [`backoff`]: when a failure is retried;
 //! - [`status`]: a token's status and its conditions (`Ready`, `Reconciling`, `Stalled`);
 //! - [`secret`] and [`labels`]: the Secret a token is kept in, and the operator's marks.
@@ -21,4 +22,5 @@ pub(crate) mod problem;
 pub mod renewal;
 pub mod secret;
 pub mod status;
+pub mod step;
 pub mod stored;

@@ -128,7 +128,7 @@ proptest! {
         let desired = Desired {
             request: &request,
             spec_hash: &spec_hash,
-            credentials: &credentials,
+            credentials: Some(&credentials),
             renew_now: None,
             renew_now_answered: None,
             recorded_token_id: signed.claims.jti.as_deref(),
