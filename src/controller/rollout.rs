@@ -43,9 +43,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-/// Re-signs closer together than this restart a workload once, by default.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(10);
-
 /// The reason of the Warning Event on a token whose restart targets' pods may hold it past its
 /// expiry before their next restart ([`restart_lag`]).
 pub const RESTART_LAGS_RENEWAL: &str = "RolloutRestartLagsRenewal";
@@ -466,6 +463,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The debounce the tests plan with (the default, `context::DEFAULT_ROLLOUT_DEBOUNCE`).
+    const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(10);
 
     fn at(secs: u64) -> SystemTime {
         time::from_unix(1_800_000_000 + secs)
