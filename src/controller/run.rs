@@ -8,7 +8,7 @@ use super::metrics::{self, Metrics};
 use super::secret_versions::{SecretVersions, resource_version};
 use super::watches::{CredentialSecrets, SecretKey};
 use super::{events, issuers, owner, tokens};
-use crate::api::{ClusterVideoSdkIssuer, IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkIssuer};
+use crate::api::{ClusterVideoSdkIssuer, IssuerKind, VideoSdkIssuer};
 use crate::rules::labels;
 use futures::{FutureExt, StreamExt, stream};
 use k8s_openapi::NamespaceResourceScope;
@@ -36,12 +36,7 @@ const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20
 /// unchanged and never issued.
 fn token_trigger(token: &CachedToken) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
-    token.uid().hash(&mut hasher);
-    token.meta().generation.hash(&mut hasher);
-    token
-        .annotations()
-        .get(RENEW_NOW_ANNOTATION)
-        .hash(&mut hasher);
+    tokens::hash_request(token.uid(), token.meta(), &mut hasher);
     Some(hasher.finish())
 }
 
@@ -458,6 +453,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::RENEW_NOW_ANNOTATION;
 
     #[test]
     fn cached_tokens_drop_their_resource_version_and_keep_the_rest() {
