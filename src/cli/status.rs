@@ -8,7 +8,7 @@
 
 use super::connect::{self, ClusterArgs, ReadError};
 use super::inspect::{InspectOutput, relative};
-use super::logging;
+use super::runtime;
 use crate::api::{
     ClusterVideoSdkIssuer, IssuerKind, IssuerStatus, RENEW_NOW_ANNOTATION, VideoSdkIssuer,
     VideoSdkToken,
@@ -79,7 +79,7 @@ pub enum Error {
     Connect(#[from] connect::Error),
     /// The async runtime could not start.
     #[error(transparent)]
-    Runtime(#[from] logging::RuntimeError),
+    Runtime(#[from] runtime::RuntimeError),
 }
 
 /// What [`observe`] read: the token, and for each related object either the object or why it
@@ -806,7 +806,7 @@ pub fn render_text(report: &Report, now: SystemTime) -> String {
 
 /// Runs the command.
 pub fn run(args: &StatusArgs) -> Result<(), Error> {
-    logging::runtime()?.block_on(async {
+    runtime::runtime()?.block_on(async {
         let (client, namespace) = connect::connect(&args.cluster).await?;
         let observed = observe(&client, &namespace, &args.name).await?;
         let now = SystemTime::now();
