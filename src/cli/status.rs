@@ -889,6 +889,54 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_someone_edited_is_applied_or_re_signed_as_the_operator_would() {
+        let mut ready = token(Some(ready_status()));
+        ready.metadata.uid = Some("0b9f6c1e-uid".into());
+        let request = TokenRequest::from_spec(&ready.spec).unwrap();
+        let credentials = token::Credentials::new("key", "secret-0123456789abcdef").unwrap();
+        let signed = token::sign(&request, &credentials, crate::time::from_unix(NOW - 60)).unwrap();
+        ready.status.as_mut().unwrap().token_id = signed.claims.jti.clone();
+        let written = step::secret_for(
+            &ready,
+            &signed.jwt,
+            &signed.claims,
+            &request.fingerprint(),
+            Some(credentials.fingerprint()),
+            None,
+        );
+        let next = next_step(&ready, Some(&written), now());
+        assert_eq!(next.action, "Renew", "{}", next.message);
+
+        let mut unlabelled = written.clone();
+        unlabelled.labels_mut().remove(labels::TOKEN_NAME_LABEL);
+        let next = next_step(&ready, Some(&unlabelled), now());
+        assert_eq!(next.action, "UpdateSecret", "{}", next.message);
+        assert!(
+            next.message
+                .starts_with("The Secret differs from what the operator writes"),
+            "{}",
+            next.message
+        );
+
+        // Another token of the same spec put in its place: its id is neither of those recorded.
+        let other = token::sign(&request, &credentials, crate::time::from_unix(NOW - 30)).unwrap();
+        let mut copied_in = written.clone();
+        copied_in
+            .data
+            .as_mut()
+            .unwrap()
+            .insert(labels::TOKEN_KEY.into(), ByteString(other.jwt.into_bytes()));
+        let next = next_step(&ready, Some(&copied_in), now());
+        assert_eq!(next.action, "RenewNow", "{}", next.message);
+        assert!(
+            next.message
+                .ends_with("is not the one the operator recorded: it was copied in or replaced."),
+            "{}",
+            next.message
+        );
+    }
+
+    #[test]
     fn pending_changes_come_before_the_schedule() {
         assert_eq!(next_step(&token(None), None, now()).action, "Wait");
         let mut asked = token(Some(ready_status()));
