@@ -59,10 +59,10 @@ use support::procfs::{self, Memory};
 use support::server::ServerProcess;
 use tokio::sync::oneshot;
 use videosdk_token_operator::api::VideoSdkToken;
-use videosdk_token_operator::controller::decision::ResignReason;
-use videosdk_token_operator::controller::labels::{FIELD_MANAGER, MANAGED_SELECTOR, TOKEN_KEY};
-use videosdk_token_operator::controller::stored::StoredToken;
-use videosdk_token_operator::controller::{secret, status};
+use videosdk_token_operator::rules::decision::ResignReason;
+use videosdk_token_operator::rules::labels::{FIELD_MANAGER, MANAGED_SELECTOR, TOKEN_KEY};
+use videosdk_token_operator::rules::stored::StoredToken;
+use videosdk_token_operator::rules::{secret, status};
 use videosdk_token_operator::token::{self, Credentials, RenewBefore, TokenRequest};
 use videosdk_token_operator::{manifests, time};
 

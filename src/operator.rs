@@ -81,7 +81,7 @@ pub async fn run(
         .with_identity(&election.identity)
         .with_duration(election.lease_duration_seconds)
         .with_grace(election.renew_grace_seconds)
-        .with_field_manager(format!("{}-lease", controller::labels::FIELD_MANAGER))
+        .with_field_manager(format!("{}-lease", crate::rules::labels::FIELD_MANAGER))
         .build()
         .await
         .map_err(lease_error)?;

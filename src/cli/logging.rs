@@ -1,5 +1,6 @@
 //! Log set-up of the long-running commands (`run`, `dev`).
 
+use super::runtime::{RuntimeError, runtime};
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -22,11 +23,6 @@ pub enum Error {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
 }
-
-/// The operating system refused the threads or I/O driver of the async runtime.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot start the async runtime: {0}")]
-pub struct RuntimeError(#[source] std::io::Error);
 
 /// Log flags.
 #[derive(Args, Debug, Clone)]
@@ -122,16 +118,6 @@ pub async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: finishing reconciles in flight");
-}
-
-/// A multi-threaded Tokio runtime for a long-running command, with the allocator tuned for one
-/// (before its threads start).
-pub fn runtime() -> Result<tokio::runtime::Runtime, RuntimeError> {
-    super::memory::tune_allocator();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(RuntimeError)
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub enum Error {
     },
     /// The runtime could not start.
     #[error(transparent)]
-    Runtime(#[from] super::logging::RuntimeError),
+    Runtime(#[from] super::runtime::RuntimeError),
 }
 
 /// The origin (`http://host:port`) and path of `url`.
@@ -67,7 +67,7 @@ fn split(url: &str) -> Option<(axum::http::Uri, String)> {
 pub fn run(args: &ProbeArgs) -> Result<(), Error> {
     let url = args.url.clone();
     let (origin, path) = split(&url).ok_or_else(|| Error::Url { url: url.clone() })?;
-    super::logging::runtime()?.block_on(async {
+    super::runtime::runtime()?.block_on(async {
         let mut config = kube::Config::new(origin);
         config.connect_timeout = Some(TIMEOUT);
         config.read_timeout = Some(TIMEOUT);

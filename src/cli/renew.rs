@@ -1,12 +1,12 @@
 //! `renew`: asks the operator to re-sign tokens now, as `cmctl renew` does for Certificates, by
 //! giving the `videosdk.live/renew-now` annotation a new value (the operator re-signs a token
-//! once per new value; see `controller::decision`).
+//! once per new value; see `rules::decision`).
 //!
 //! [`selection`] turns the flags into a [`Selection`] with no I/O, refusing ambiguous input; the
 //! rest lists the tokens and patches them.
 
 use super::connect::{self, ClusterArgs, ReadError};
-use super::logging;
+use super::runtime;
 use crate::api::{RENEW_NOW_ANNOTATION, VideoSdkToken};
 use clap::Args;
 use k8s_openapi::jiff::Timestamp;
@@ -163,7 +163,7 @@ pub enum Error {
     Connect(#[from] connect::Error),
     /// The async runtime could not start.
     #[error(transparent)]
-    Runtime(#[from] logging::RuntimeError),
+    Runtime(#[from] runtime::RuntimeError),
 }
 
 /// `in namespace NS`, or `in any namespace` for `None` (`-A`).
@@ -305,7 +305,7 @@ pub async fn renew(
 /// Runs the command, printing each token changed.
 pub fn run(args: &RenewArgs) -> Result<(), Error> {
     let selection = selection(args)?;
-    logging::runtime()?.block_on(async {
+    runtime::runtime()?.block_on(async {
         let (client, namespace) = connect::connect(&args.cluster).await?;
         // Printed as the whole list at the end: a failure part-way names what was done.
         for token in renew(&client, &namespace, &selection).await? {

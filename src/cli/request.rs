@@ -2,7 +2,7 @@
 //! ServiceAccount token minted through the current kubeconfig (or in-cluster credentials) or
 //! read from a file (a projected ServiceAccount token in a pod).
 
-use super::logging;
+use super::runtime;
 use crate::api::{Permission, Role};
 use crate::cli::token_requests::DEFAULT_AUDIENCE;
 use crate::token_requests::PATH;
@@ -214,7 +214,7 @@ pub enum Error {
     NotJson(#[source] serde_json::Error),
     /// The async runtime could not start.
     #[error(transparent)]
-    Runtime(#[from] logging::RuntimeError),
+    Runtime(#[from] runtime::RuntimeError),
 }
 
 /// Output formats of `request`.
@@ -251,7 +251,7 @@ impl RequestArgs {
 
 /// Runs the command: prints the token, or says why the endpoint refused.
 pub fn run(args: &RequestArgs) -> Result<(), Error> {
-    logging::runtime()?.block_on(async {
+    runtime::runtime()?.block_on(async {
         let needs_cluster = args.service_account.is_some() || args.namespace.is_none();
         let cluster = if needs_cluster {
             Some(kube::Config::infer().await.map_err(Error::Kubeconfig)?)

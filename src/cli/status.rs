@@ -8,13 +8,15 @@
 
 use super::connect::{self, ClusterArgs, ReadError};
 use super::inspect::{InspectOutput, relative};
-use super::logging;
+use super::runtime;
 use crate::api::{
     ClusterVideoSdkIssuer, IssuerKind, IssuerStatus, RENEW_NOW_ANNOTATION, VideoSdkIssuer,
     VideoSdkToken,
 };
-use crate::controller::{backoff, labels, secret as managed_secret, status as token_status};
-use crate::token;
+use crate::rules::decision::{Desired, ResignReason};
+use crate::rules::step::{self, Step};
+use crate::rules::{backoff, labels, secret as managed_secret, status as token_status};
+use crate::token::{self, RenewBefore, TokenRequest};
 use clap::Args;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
@@ -77,7 +79,7 @@ pub enum Error {
     Connect(#[from] connect::Error),
     /// The async runtime could not start.
     #[error(transparent)]
-    Runtime(#[from] logging::RuntimeError),
+    Runtime(#[from] runtime::RuntimeError),
 }
 
 /// What [`observe`] read: the token, and for each related object either the object or why it
@@ -199,7 +201,8 @@ pub struct EventView {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NextStep {
-    /// `Renew` (at `at`), `RenewNow` (at its next reconcile), `Retry` (not Ready; at about
+    /// `Renew` (at `at`), `RenewNow` (at its next reconcile), `UpdateSecret` (the Secret is
+    /// applied at its next reconcile, the token kept until `at`), `Retry` (not Ready; at about
     /// `at`, or when a watched object changes), `Wait` (for the operator to first see the
     /// token), or `Delete`.
     pub action: &'static str,
@@ -416,9 +419,10 @@ fn recent_events(mut events: Vec<Event>, limit: usize) -> Vec<EventView> {
         .collect()
 }
 
-/// What the operator does next with `token`, as of `now`, from its metadata and status alone
-/// (the operator's own rules: see `controller::decision` and `controller::backoff`).
-pub fn next_step(token: &VideoSdkToken, now: SystemTime) -> NextStep {
+/// What the operator does next with `token`, whose Secret is `secret` (`None`: unreadable), as
+/// of `now`: from its metadata and status, and for a Ready token from the operator's own step on
+/// the Secret ([`operator_step`]); a token that is not Ready is retried as `rules::backoff` says.
+pub fn next_step(token: &VideoSdkToken, secret: Option<&Secret>, now: SystemTime) -> NextStep {
     let status = token.status.clone().unwrap_or_default();
     let ready = token_status::ready_of(&status.conditions);
     let renew_now = token.annotations().get(RENEW_NOW_ANNOTATION);
@@ -438,14 +442,46 @@ pub fn next_step(token: &VideoSdkToken, now: SystemTime) -> NextStep {
             message: "The operator has not processed this token yet. If this lasts more than a few seconds, check that the operator is running (kubectl get pods -A -l app.kubernetes.io/name=videosdk-token-operator) and its logs.".to_owned(),
         };
     };
+    let ready_now = ready.status == "True";
+    let step = secret
+        .filter(|_| ready_now)
+        .and_then(|s| operator_step(token, s, now));
     if let (Some(observed), Some(generation)) = (ready.observed_generation, token.meta().generation)
         && observed < generation
     {
+        let changed = format!(
+            "The spec changed (generation {generation}; the status describes generation {observed})"
+        );
+        if let Some(Step::Keep {
+            renewal_time,
+            apply,
+            ..
+        }) = &step
+        {
+            let at = timestamp(*renewal_time);
+            let renew = format!("re-signs the token at {} ({})", rfc3339_of(at), when(at));
+            return match apply {
+                Some(_) => NextStep {
+                    action: "UpdateSecret",
+                    at: Some(rfc3339_of(at)),
+                    message: format!(
+                        "{changed}, not the token's claims: the operator keeps the token and applies its Secret's new labels and annotations at its next reconcile, within seconds; it {renew}."
+                    ),
+                },
+                None => NextStep {
+                    action: "Renew",
+                    at: Some(rfc3339_of(at)),
+                    message: format!(
+                        "{changed}, neither the token's claims nor its Secret: the operator keeps both, records the new generation at its next reconcile, within seconds, and {renew}."
+                    ),
+                },
+            };
+        }
         return NextStep {
             action: "RenewNow",
             at: None,
             message: format!(
-                "The spec changed (generation {generation}; the status describes generation {observed}): the operator re-signs the token at its next reconcile, within seconds."
+                "{changed}: the operator re-signs the token at its next reconcile, within seconds."
             ),
         };
     }
@@ -460,7 +496,35 @@ pub fn next_step(token: &VideoSdkToken, now: SystemTime) -> NextStep {
             ),
         };
     }
-    if ready.status == "True" {
+    if ready_now {
+        match &step {
+            Some(Step::Keep {
+                renewal_time,
+                apply: Some(_),
+                ..
+            }) => {
+                let at = timestamp(*renewal_time);
+                return NextStep {
+                    action: "UpdateSecret",
+                    at: Some(rfc3339_of(at)),
+                    message: format!(
+                        "The Secret differs from what the operator writes (a label, annotation or ownerReference was changed or removed): the operator keeps the token and applies the Secret at its next reconcile, within seconds; it re-signs the token at {} ({}).",
+                        rfc3339_of(at),
+                        when(at)
+                    ),
+                };
+            }
+            Some(Step::Sign(reason)) if *reason != ResignReason::RenewalDue => {
+                return NextStep {
+                    action: "RenewNow",
+                    at: None,
+                    message: format!(
+                        "The operator re-signs the token at its next reconcile, within seconds: {reason}."
+                    ),
+                };
+            }
+            _ => {}
+        }
         return match &status.renewal_time {
             Some(at) if seconds_until(at.0, now) > 0 => NextStep {
                 action: "Renew",
@@ -535,6 +599,28 @@ pub fn next_step(token: &VideoSdkToken, now: SystemTime) -> NextStep {
     }
 }
 
+/// What the operator's own step ([`step::step`]) makes of `secret` for `token` at `now`, as far
+/// as a reader without the issuer's API secret can tell: the claims are compared as decoded, so a
+/// forged signature or a credentials rotation goes unseen here (the operator sees them). `None`
+/// for a spec the operator refuses or a Secret that is not the token's (the token is then not
+/// Ready).
+fn operator_step(token: &VideoSdkToken, secret: &Secret, now: SystemTime) -> Option<Step> {
+    if !managed_secret::is_owned_by(secret, token) {
+        return None;
+    }
+    let request = TokenRequest::from_spec(&token.spec).ok()?;
+    let renew_before = RenewBefore::from_spec(&token.spec).ok()?;
+    let spec_hash = request.fingerprint();
+    let uid = token.uid()?;
+    let desired = Desired::of_token(token, &request, &spec_hash, None, renew_before, &uid);
+    Some(step::step(token, Some(secret), &desired, now))
+}
+
+/// A time as the Kubernetes API's timestamp.
+fn timestamp(t: SystemTime) -> Timestamp {
+    crate::time::to_k8s(t).0
+}
+
 /// The report on `observed` as of `now`, with at most `event_limit` Events.
 pub fn report(observed: Observed, now: SystemTime, event_limit: usize) -> Report {
     let token = &observed.token;
@@ -586,7 +672,7 @@ pub fn report(observed: Observed, now: SystemTime, event_limit: usize) -> Report
         last_failure_time: status.last_failure_time.as_ref().map(rfc3339),
         events,
         events_error,
-        next: next_step(token, now),
+        next: next_step(token, observed.secret.as_ref().ok(), now),
     }
 }
 
@@ -720,7 +806,7 @@ pub fn render_text(report: &Report, now: SystemTime) -> String {
 
 /// Runs the command.
 pub fn run(args: &StatusArgs) -> Result<(), Error> {
-    logging::runtime()?.block_on(async {
+    runtime::runtime()?.block_on(async {
         let (client, namespace) = connect::connect(&args.cluster).await?;
         let observed = observe(&client, &namespace, &args.name).await?;
         let now = SystemTime::now();
@@ -792,30 +878,78 @@ mod tests {
 
     #[test]
     fn a_ready_token_renews_at_its_renewal_time() {
-        let next = next_step(&token(Some(ready_status())), now());
+        let next = next_step(&token(Some(ready_status())), None, now());
         assert_eq!(next.action, "Renew");
         assert_eq!(next.at.as_deref(), Some(&*crate::time::rfc3339(NOW + 1800)));
         assert!(next.message.contains("(in 30m)"), "{}", next.message);
         let mut overdue = ready_status();
         overdue.renewal_time = Some(at(NOW - 5));
-        let next = next_step(&token(Some(overdue)), now());
+        let next = next_step(&token(Some(overdue)), None, now());
         assert!(next.message.contains("was due"), "{}", next.message);
     }
 
     #[test]
+    fn a_secret_someone_edited_is_applied_or_re_signed_as_the_operator_would() {
+        let mut ready = token(Some(ready_status()));
+        ready.metadata.uid = Some("0b9f6c1e-uid".into());
+        let request = TokenRequest::from_spec(&ready.spec).unwrap();
+        let credentials = token::Credentials::new("key", "secret-0123456789abcdef").unwrap();
+        let signed = token::sign(&request, &credentials, crate::time::from_unix(NOW - 60)).unwrap();
+        ready.status.as_mut().unwrap().token_id = signed.claims.jti.clone();
+        let written = step::secret_for(
+            &ready,
+            &signed.jwt,
+            &signed.claims,
+            &request.fingerprint(),
+            Some(credentials.fingerprint()),
+            None,
+        );
+        let next = next_step(&ready, Some(&written), now());
+        assert_eq!(next.action, "Renew", "{}", next.message);
+
+        let mut unlabelled = written.clone();
+        unlabelled.labels_mut().remove(labels::TOKEN_NAME_LABEL);
+        let next = next_step(&ready, Some(&unlabelled), now());
+        assert_eq!(next.action, "UpdateSecret", "{}", next.message);
+        assert!(
+            next.message
+                .starts_with("The Secret differs from what the operator writes"),
+            "{}",
+            next.message
+        );
+
+        // Another token of the same spec put in its place: its id is neither of those recorded.
+        let other = token::sign(&request, &credentials, crate::time::from_unix(NOW - 30)).unwrap();
+        let mut copied_in = written.clone();
+        copied_in
+            .data
+            .as_mut()
+            .unwrap()
+            .insert(labels::TOKEN_KEY.into(), ByteString(other.jwt.into_bytes()));
+        let next = next_step(&ready, Some(&copied_in), now());
+        assert_eq!(next.action, "RenewNow", "{}", next.message);
+        assert!(
+            next.message
+                .ends_with("is not the one the operator recorded: it was copied in or replaced."),
+            "{}",
+            next.message
+        );
+    }
+
+    #[test]
     fn pending_changes_come_before_the_schedule() {
-        assert_eq!(next_step(&token(None), now()).action, "Wait");
+        assert_eq!(next_step(&token(None), None, now()).action, "Wait");
         let mut asked = token(Some(ready_status()));
         asked
             .annotations_mut()
             .insert(RENEW_NOW_ANNOTATION.into(), "2".into());
-        let next = next_step(&asked, now());
+        let next = next_step(&asked, None, now());
         assert_eq!(next.action, "RenewNow");
         assert!(next.message.contains("renew-now=2"), "{}", next.message);
         asked.status.as_mut().unwrap().renew_now_handled = Some("2".into());
-        assert_eq!(next_step(&asked, now()).action, "Renew");
+        assert_eq!(next_step(&asked, None, now()).action, "Renew");
         asked.metadata.generation = Some(2);
-        let next = next_step(&asked, now());
+        let next = next_step(&asked, None, now());
         assert_eq!(next.action, "RenewNow");
         assert!(next.message.contains("generation 2"), "{}", next.message);
     }
@@ -828,7 +962,7 @@ mod tests {
             last_failure_time: Some(at(NOW - 2)),
             ..ready_status()
         };
-        let next = next_step(&token(Some(status)), now());
+        let next = next_step(&token(Some(status)), None, now());
         assert_eq!(next.action, "Retry");
         // The 4th failure waits 8 s (backoff::delay), from 2 s ago.
         assert_eq!(next.at.as_deref(), Some(&*crate::time::rfc3339(NOW + 6)));

@@ -3,7 +3,7 @@
 
 use super::listen;
 use crate::controller;
-use crate::controller::watches::CredentialSecrets;
+use crate::controller::CredentialSecrets;
 use crate::listener::limits::{
     TOKEN_REQUESTS_MAX_CONNECTIONS, TOKEN_REQUESTS_MAX_CONNECTIONS_PER_IP,
 };

@@ -4,7 +4,6 @@
 use super::events;
 use super::memory::TokenMemory;
 use super::metrics::Metrics;
-use super::rollout;
 use super::routine_events::RoutineEvents;
 use super::secret_versions::SecretVersions;
 use super::watches::CredentialSecrets;
@@ -14,6 +13,11 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Re-signs closer together than this restart a `rolloutRestartTargets` workload once, by
+/// default ([`Settings::rollout_debounce`]).
+pub(crate) const DEFAULT_ROLLOUT_DEBOUNCE: Duration = Duration::from_secs(10);
 
 /// How the operator is configured (the `run` command's flags).
 #[derive(Debug, Clone)]
@@ -25,14 +29,14 @@ pub struct Settings {
     /// How many tokens are reconciled at once.
     pub concurrency: u16,
     /// Re-signs closer together than this restart a `rolloutRestartTargets` workload once.
-    pub rollout_debounce: std::time::Duration,
+    pub rollout_debounce: Duration,
     /// The longest ttl a token or a token request may have (`run --max-ttl`), whatever its
     /// issuer's `maxTtl`; between `token::MIN_TTL` and `token::TTL_LIMIT`.
-    pub max_ttl: std::time::Duration,
+    pub max_ttl: Duration,
     /// The shortest renew window a token may have (`run --min-renew-before`): at least
     /// `token::MIN_RENEW_BEFORE`, the CRD's floor. A token below it gets `Ready=False`
     /// (`InvalidSpec`) and keeps the token already in its Secret.
-    pub min_renew_before: std::time::Duration,
+    pub min_renew_before: Duration,
 }
 
 impl Settings {
@@ -44,7 +48,7 @@ impl Settings {
             cluster_resource_namespace: cluster_resource_namespace.into(),
             namespace: None,
             concurrency: 16,
-            rollout_debounce: rollout::DEFAULT_DEBOUNCE,
+            rollout_debounce: DEFAULT_ROLLOUT_DEBOUNCE,
             max_ttl: crate::token::DEFAULT_MAX_TTL,
             min_renew_before: crate::token::MIN_RENEW_BEFORE,
         }

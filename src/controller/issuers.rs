@@ -15,13 +15,16 @@
 //! token requests check the credentials themselves), so only the display is the other's.
 
 use super::context::Context;
+use super::display;
 use super::error::Error;
-use super::problem::Problem;
 use super::reason::Reason;
-use super::{credentials, display, policy, status, writes};
+use super::writes;
 use crate::api::{
     ClusterVideoSdkIssuer, CredentialsSecretRef, IssuerPolicy, IssuerStatus, VideoSdkIssuer,
 };
+use crate::rules::labels::FIELD_MANAGER;
+use crate::rules::problem::Problem;
+use crate::rules::{backoff, credentials, policy, status};
 use crate::token;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -108,7 +111,7 @@ where
     K: Resource<DynamicType = ()>,
 {
     tracing::warn!(issuer = %display::namespaced_name(&*issuer), %error, "issuer reconcile failed; retrying");
-    Action::requeue(super::backoff::MAX / 10)
+    Action::requeue(backoff::MAX / 10)
 }
 
 /// Gathers what the plan needs (the credentials Secret, from the cache) and plans.

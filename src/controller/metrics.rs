@@ -14,10 +14,10 @@
 //! client libraries ([`ProcessSeries`]).
 
 use super::cached::CachedToken;
-use super::decision::ResignReason;
 use super::error::Error;
-use super::status;
 use crate::api::{ClusterVideoSdkIssuer, IssuerRef, VideoSdkIssuer, VideoSdkTokenStatus};
+use crate::rules::decision::ResignReason;
+use crate::rules::status;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;

@@ -1,8 +1,8 @@
 //! The operator: reconciles issuers and tokens, keeps each token's Secret signed and fresh.
 //!
-//! Pure decisions (`decision`, `secret`, `stored`, `policy`, `credentials`, `backoff`,
-//! `status`) are split from the code that talks to the API server (`tokens`, `issuers`,
-//! `watches`), so that every rule has a unit test without a cluster. [`run`] wires the watches
+//! Pure decisions live in [`crate::rules`] (shared with the token endpoint and the CLI), split
+//! from the code here that talks to the API server (`tokens`, `issuers`, `watches`), so that
+//! every rule has a unit test without a cluster. [`run`] wires the watches
 //! and controllers; [`Context`] is what every reconcile shares.
 //!
 //! What is watched, and why:
@@ -17,30 +17,22 @@
 //!
 //! and never any other Secret, so that memory does not grow with the cluster's other Secrets.
 
-pub(crate) mod backoff;
 pub mod cached;
 mod context;
-pub(crate) mod credentials;
-pub mod decision;
 pub(crate) mod display;
 mod error;
 pub(crate) mod events;
 mod issuers;
-pub mod labels;
 mod memory;
 pub mod metrics;
-pub mod policy;
-pub(crate) mod problem;
+mod owner;
 pub mod reason;
 pub mod rollout;
 mod routine_events;
 mod run;
-pub mod secret;
 mod secret_versions;
-pub mod status;
-pub mod stored;
 mod tokens;
-pub mod watches;
+mod watches;
 mod write_guard;
 mod writes;
 
@@ -49,3 +41,4 @@ pub use error::Error;
 pub use metrics::Metrics;
 pub use run::run;
 pub(crate) use run::scoped;
+pub use watches::CredentialSecrets;

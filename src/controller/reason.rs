@@ -73,8 +73,8 @@ impl Class {
     pub fn condition_type(self) -> Option<&'static str> {
         match self {
             Class::Ready => None,
-            Class::Reconciling => Some(super::status::RECONCILING),
-            Class::Stalled => Some(super::status::STALLED),
+            Class::Reconciling => Some(crate::rules::status::RECONCILING),
+            Class::Stalled => Some(crate::rules::status::STALLED),
         }
     }
 

@@ -29,10 +29,10 @@
 //! Ready whatever becomes of its targets: its Secret holds a valid token, and restarting a
 //! workload is its owner's choice, reported on the token's Events.
 
-use super::backoff;
 use super::context::Context;
-use super::labels::FIELD_MANAGER;
 use crate::api::{VideoSdkToken, WorkloadKind};
+use crate::rules::backoff;
+use crate::rules::labels::FIELD_MANAGER;
 use crate::time;
 use aws_lc_rs::digest::{SHA256, digest};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -42,9 +42,6 @@ use kube::{Api, ResourceExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
-
-/// Re-signs closer together than this restart a workload once, by default.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(10);
 
 /// The reason of the Warning Event on a token whose restart targets' pods may hold it past its
 /// expiry before their next restart ([`restart_lag`]).
@@ -466,6 +463,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The debounce the tests plan with (the default, `context::DEFAULT_ROLLOUT_DEBOUNCE`).
+    const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(10);
 
     fn at(secs: u64) -> SystemTime {
         time::from_unix(1_800_000_000 + secs)

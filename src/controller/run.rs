@@ -8,8 +8,9 @@ use super::metrics::{self, Metrics};
 use super::routine_events::RoutineEvents;
 use super::secret_versions::{SecretVersions, resource_version};
 use super::watches::{CredentialSecrets, SecretKey};
-use super::{events, issuers, labels, secret, tokens};
-use crate::api::{ClusterVideoSdkIssuer, IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkIssuer};
+use super::{events, issuers, owner, tokens};
+use crate::api::{ClusterVideoSdkIssuer, IssuerKind, VideoSdkIssuer};
+use crate::rules::labels;
 use futures::{FutureExt, StreamExt, stream};
 use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -36,12 +37,7 @@ const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20
 /// unchanged and never issued.
 fn token_trigger(token: &CachedToken) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
-    token.uid().hash(&mut hasher);
-    token.meta().generation.hash(&mut hasher);
-    token
-        .annotations()
-        .get(RENEW_NOW_ANNOTATION)
-        .hash(&mut hasher);
+    tokens::hash_request(token.uid(), token.meta(), &mut hasher);
     Some(hasher.finish())
 }
 
@@ -354,7 +350,7 @@ pub async fn run(
         let ctx = ctx.clone();
         move |secret| {
             let meta = &secret.metadata;
-            let own = secret::controller_token(meta)
+            let own = owner::controller_token(meta)
                 .zip(resource_version(meta))
                 .is_some_and(|(owner, rv)| {
                     ctx.memory.verified_at(&owner.uid, rv)
@@ -363,7 +359,7 @@ pub async fn run(
                             meta.name.as_deref().unwrap_or_default(),
                         ) == Some(rv)
                 });
-            if own { None } else { secret::token_of(meta) }
+            if own { None } else { owner::token_of(meta) }
         }
     })
     .watches(
@@ -465,6 +461,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::RENEW_NOW_ANNOTATION;
 
     #[test]
     fn cached_tokens_drop_their_resource_version_and_keep_the_rest() {

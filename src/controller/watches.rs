@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 /// Which Secret: namespace and name.
-pub type SecretKey = (String, String);
+pub(crate) type SecretKey = (String, String);
 
 /// One credentials Secret as its watch last saw it: `None` until the watch has listed once,
 /// then whether it exists (as [`slim`]med: shared by every reconcile that reads it, never

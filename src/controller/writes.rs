@@ -4,7 +4,7 @@
 //! (`transformResponseObject`, k8s.io/apiserver endpoints/handlers), on the path of every
 //! issuance.
 
-use super::labels::FIELD_MANAGER;
+use crate::rules::labels::FIELD_MANAGER;
 use kube::api::{Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;

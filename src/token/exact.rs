@@ -91,15 +91,9 @@ pub fn compare(
     request: &TokenRequest,
     credentials: &Credentials,
 ) -> Result<Claims, Difference> {
-    let decoded = decode_unverified(jwt).map_err(|error| match error {
-        DecodeError::SurroundingWhitespace { .. } => Difference::SurroundingWhitespace,
-        _ => Difference::Unreadable,
-    })?;
+    let decoded = decode(jwt)?;
     let claims = decoded.claims;
-    let jti = claims
-        .jti
-        .as_deref()
-        .filter(|jti| is_canonical_uuid_v4(jti));
+    let jti = canonical_jti(&claims);
     if let Some(jti) = jti
         && expected_jwt(request, credentials, claims.iat, jti).is_ok_and(|want| want == jwt)
     {
@@ -121,6 +115,42 @@ pub fn compare(
         want.as_ref(),
         jti.is_some(),
     )))
+}
+
+/// Compares the claims of `jwt` with those [`super::sign`] would issue for `request` at the
+/// stored `iat` with the stored `jti`, taking the stored `apikey` as the issuer's: [`compare`]
+/// for a reader without the issuer's secret (`status`), which cannot check the signature, the
+/// header's bytes or which API key signed. Returns the stored claims when every claim is the
+/// asked one; otherwise the first difference, in [`Claim`]'s order.
+pub fn compare_claims(jwt: &str, request: &TokenRequest) -> Result<Claims, Difference> {
+    let claims = decode(jwt)?.claims;
+    let jti = canonical_jti(&claims);
+    let want = Claims::for_request(
+        request,
+        &claims.apikey,
+        claims.iat,
+        jti.unwrap_or_default().to_owned(),
+    );
+    match first_difference(&claims, want.as_ref(), jti.is_some()) {
+        Claim::Encoding => Ok(claims),
+        claim => Err(Difference::Claim(claim)),
+    }
+}
+
+/// `jwt` decoded without its signature checked, or why it cannot be.
+fn decode(jwt: &str) -> Result<super::signing::DecodedToken, Difference> {
+    decode_unverified(jwt).map_err(|error| match error {
+        DecodeError::SurroundingWhitespace { .. } => Difference::SurroundingWhitespace,
+        _ => Difference::Unreadable,
+    })
+}
+
+/// The `jti` of `claims` when it is written as the operator writes token ids.
+fn canonical_jti(claims: &Claims) -> Option<&str> {
+    claims
+        .jti
+        .as_deref()
+        .filter(|jti| is_canonical_uuid_v4(jti))
 }
 
 /// The first claim in which `have` differs from `want` (`None`: `iat + ttl` overflows, so the
@@ -260,6 +290,26 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn without_the_secret_the_claims_are_compared_and_the_signature_is_not() {
+        let token = sign(&participant(), &credentials(), now()).unwrap();
+        assert_eq!(compare_claims(&token.jwt, &participant()), Ok(token.claims));
+        let mut other = participant();
+        other.permissions.push(Permission::AllowMod);
+        assert_eq!(
+            compare_claims(&token.jwt, &other),
+            Err(Difference::Claim(Claim::Permissions))
+        );
+        // Another tool's bytes and signature: the same claims are the same, which only
+        // `compare`, with the secret, tells apart.
+        let elsewhere = signed_elsewhere(&claims_of(&token.jwt));
+        assert!(compare_claims(&elsewhere, &participant()).is_ok());
+        assert_eq!(
+            compare_claims(&format!(" {}", token.jwt), &participant()),
+            Err(Difference::SurroundingWhitespace)
+        );
     }
 
     #[test]

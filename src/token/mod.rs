@@ -15,7 +15,7 @@ pub use claims::{
     Claims, DEFAULT_MAX_TTL, MIN_TTL, RequestError, TTL_LIMIT, TokenRequest, show_duration,
 };
 pub use credentials::{Credentials, CredentialsError, fingerprint};
-pub use exact::{Claim, Difference, compare};
+pub use exact::{Claim, Difference, compare, compare_claims};
 pub use go_duration::{DurationError, GoDuration, format_human, parse_positive};
 pub use schedule::{
     JITTER_DIVISOR, MIN_RENEW_BEFORE, MIN_RENEWAL_INTERVAL, MIN_TOKEN_TTL, RenewBefore,

@@ -41,8 +41,9 @@ pub mod tls;
 pub use metrics::Metrics;
 
 use crate::api::{ClusterVideoSdkIssuer, IssuerKind, IssuerPolicy, VideoSdkIssuer};
-use crate::controller::watches::CredentialSecrets;
-use crate::controller::{credentials, policy, scoped};
+use crate::controller::CredentialSecrets;
+use crate::controller::scoped;
+use crate::rules::{credentials, policy};
 use crate::token;
 use audit::{Audit, Sampler};
 use axum::Router;

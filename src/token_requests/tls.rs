@@ -9,7 +9,7 @@
 //! answers 503 with it. TLS 1.2 and
 //! 1.3 on aws-lc-rs, the one crypto backend of the operator; HTTP/1.1 with keep-alive.
 
-use crate::controller::watches::CredentialSecrets;
+use crate::controller::CredentialSecrets;
 use crate::listener::{self, Limits, ListenerStatus};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;

@@ -370,6 +370,210 @@ spec: {issuerRef: {name: missing}, permissions: [allow_join]}
     assert_eq!(json["conditions"][0]["reason"], "IssuerNotFound");
 }
 
+/// Tokens for `status`'s next step: four Ready (one renewed 12 s after issuance) and one whose
+/// issuer has no credentials Secret.
+const STEP_TOKENS: &str = r#"
+apiVersion: videosdk.live/v1alpha1
+kind: VideoSdkIssuer
+metadata: {name: no-credentials}
+spec: {credentialsSecretRef: {name: missing-credentials}}
+---
+apiVersion: videosdk.live/v1alpha1
+kind: VideoSdkToken
+metadata: {name: step-template}
+spec: {issuerRef: {name: videosdk}, permissions: [allow_join], ttl: 1h}
+---
+apiVersion: videosdk.live/v1alpha1
+kind: VideoSdkToken
+metadata: {name: step-restart}
+spec: {issuerRef: {name: videosdk}, permissions: [allow_join], ttl: 1h}
+---
+apiVersion: videosdk.live/v1alpha1
+kind: VideoSdkToken
+metadata: {name: step-permissions}
+spec: {issuerRef: {name: videosdk}, permissions: [allow_join], ttl: 1h}
+---
+apiVersion: videosdk.live/v1alpha1
+kind: VideoSdkToken
+metadata: {name: step-due}
+spec: {issuerRef: {name: videosdk}, permissions: [allow_join], ttl: 1h, renewBefore: 59m48s}
+---
+apiVersion: videosdk.live/v1alpha1
+kind: VideoSdkToken
+metadata: {name: step-issuer}
+spec: {issuerRef: {name: no-credentials}, permissions: [allow_join]}
+"#;
+
+/// The edits made while the operator is stopped: a `secretTemplate`, a rollout restart target,
+/// a permission.
+const STEP_EDITS: &str = r#"
+apiVersion: videosdk.live/v1alpha1
+kind: VideoSdkToken
+metadata: {name: step-template}
+spec:
+  issuerRef: {name: videosdk}
+  permissions: [allow_join]
+  ttl: 1h
+  secretTemplate: {labels: {team: video}}
+---
+apiVersion: videosdk.live/v1alpha1
+kind: VideoSdkToken
+metadata: {name: step-restart}
+spec:
+  issuerRef: {name: videosdk}
+  permissions: [allow_join]
+  ttl: 1h
+  rolloutRestartTargets: [{kind: Deployment, name: web}]
+---
+apiVersion: videosdk.live/v1alpha1
+kind: VideoSdkToken
+metadata: {name: step-permissions}
+spec: {issuerRef: {name: videosdk}, permissions: [allow_join, allow_mod], ttl: 1h}
+"#;
+
+/// `status` says what the operator does next from the operator's own step on the Secret, and
+/// the operator, started again, does exactly that: a `secretTemplate` edit applies the Secret
+/// and keeps the token, a `rolloutRestartTargets` edit keeps both, a permissions edit re-signs,
+/// a due renewal re-signs, an issuer without credentials is retried.
+#[test]
+fn status_tells_the_step_the_operator_takes_next_and_the_operator_takes_it() {
+    let cluster = Cluster::new("status-next-step");
+    cluster.apply(STEP_TOKENS);
+    let ready = [
+        "step-template",
+        "step-restart",
+        "step-permissions",
+        "step-due",
+    ];
+    let (operator, _logs) = cluster.start_operator();
+    wait_until("the step tokens settle", || {
+        ready
+            .iter()
+            .all(|name| is_ready(&token(&cluster, "default", name)))
+            && token(&cluster, "default", "step-issuer")
+                .status
+                .is_some_and(|s| s.conditions.iter().any(|c| c.status == "False"))
+    });
+    drop(operator);
+    let before: BTreeMap<&str, VideoSdkToken> = ready
+        .iter()
+        .map(|name| (*name, token(&cluster, "default", name)))
+        .collect();
+    cluster.apply(STEP_EDITS);
+    let due = before["step-due"]
+        .status
+        .clone()
+        .unwrap()
+        .renewal_time
+        .unwrap()
+        .0;
+    wait_until("step-due's renewal time passes", || {
+        k8s_openapi::jiff::Timestamp::now()
+            > due
+                .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(1))
+                .unwrap()
+    });
+
+    let renewal = |name: &str| {
+        before[name]
+            .status
+            .clone()
+            .unwrap()
+            .renewal_time
+            .unwrap()
+            .0
+            .to_string()
+    };
+    let changed = "The spec changed (generation 2; the status describes generation 1)";
+    let cases = [
+        (
+            "step-template",
+            "UpdateSecret",
+            format!(
+                "Next: {changed}, not the token's claims: the operator keeps the token and applies its Secret's new labels and annotations at its next reconcile, within seconds; it re-signs the token at {} (in ",
+                renewal("step-template")
+            ),
+        ),
+        (
+            "step-restart",
+            "Renew",
+            format!(
+                "Next: {changed}, neither the token's claims nor its Secret: the operator keeps both, records the new generation at its next reconcile, within seconds, and re-signs the token at {} (in ",
+                renewal("step-restart")
+            ),
+        ),
+        (
+            "step-permissions",
+            "RenewNow",
+            format!(
+                "Next: {changed}: the operator re-signs the token at its next reconcile, within seconds."
+            ),
+        ),
+        (
+            "step-due",
+            "Renew",
+            format!("Next: Renewal was due at {} (", renewal("step-due")),
+        ),
+        (
+            "step-issuer",
+            "Retry",
+            "Next: Not Ready (IssuerNotReady): VideoSdkIssuer default/no-credentials is not ready (SecretNotFound)".to_owned(),
+        ),
+    ];
+    for (name, action, line) in &cases {
+        let out = cli(&cluster, &["status", name]);
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+        assert!(
+            out.stdout.contains(line.as_str()),
+            "{name}: status lacks {line:?}:\n{}",
+            out.stdout
+        );
+        let out = cli(&cluster, &["status", name, "-o", "json"]);
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+        assert_eq!(json["next"]["action"], *action, "{name}: {}", out.stdout);
+    }
+
+    // The operator, started again, takes exactly those steps.
+    let (_operator, _logs) = cluster.start_operator();
+    let token_id = |t: &VideoSdkToken| t.status.clone().unwrap().token_id.unwrap();
+    wait_until(
+        "the operator catches up with the edits and the due renewal",
+        || {
+            ready.iter().all(|name| {
+                let now = token(&cluster, "default", name);
+                let status = now.status.clone().unwrap_or_default();
+                let observed = status.conditions.iter().find(|c| c.type_ == "Ready");
+                observed.and_then(|c| c.observed_generation) == now.metadata.generation
+                    && (*name != "step-due" || token_id(&now) != token_id(&before["step-due"]))
+            })
+        },
+    );
+    for (name, resigned) in [
+        ("step-template", false),
+        ("step-restart", false),
+        ("step-permissions", true),
+        ("step-due", true),
+    ] {
+        let now = token(&cluster, "default", name);
+        assert_eq!(
+            token_id(&now) != token_id(&before[name]),
+            resigned,
+            "{name}: re-signed"
+        );
+    }
+    let secret = cluster.with_client(|client| async move {
+        Api::<Secret>::namespaced(client, "default")
+            .get("step-template")
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        secret.labels().get("team").map(String::as_str),
+        Some("video"),
+        "the template's label is applied"
+    );
+}
+
 #[test]
 fn bad_input_gets_a_clear_error_and_a_non_zero_exit() {
     let cluster = Cluster::new("status-bad-input");

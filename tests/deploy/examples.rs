@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use videosdk_token_operator::api::{
     self, ClusterVideoSdkIssuer, IssuerKind, VideoSdkIssuer, VideoSdkToken,
 };
-use videosdk_token_operator::controller::policy;
+use videosdk_token_operator::rules::policy;
 use videosdk_token_operator::token::{self, TokenRequest};
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {

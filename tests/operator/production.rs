@@ -206,7 +206,7 @@ async fn rotation_restarts_target_workloads_once() {
         .filter_map(|f| f.manager.as_deref())
         .collect();
     assert!(
-        !managers.contains(&controller::labels::FIELD_MANAGER),
+        !managers.contains(&videosdk_token_operator::rules::labels::FIELD_MANAGER),
         "a workload without consent is never written: {managers:?}"
     );
     // The operator's annotations only: the deployment controller adds its own (revision).
@@ -609,7 +609,7 @@ async fn a_standby_takes_over_and_only_the_leader_signs() {
     // Let rotations happen under A, then stop A in the middle of them.
     while a
         .metrics
-        .issuances(videosdk_token_operator::controller::decision::ResignReason::RenewalDue)
+        .issuances(videosdk_token_operator::rules::decision::ResignReason::RenewalDue)
         < 3
     {
         tokio::time::sleep(Duration::from_millis(50)).await;

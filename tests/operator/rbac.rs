@@ -283,7 +283,7 @@ async fn serve_https(
     client: kube::Client,
     bearer: &str,
 ) {
-    use videosdk_token_operator::controller::watches::CredentialSecrets;
+    use videosdk_token_operator::controller::CredentialSecrets;
     use videosdk_token_operator::listener::{Limits, ListenerStatus};
     use videosdk_token_operator::token_requests as endpoint;
     let deployment = rendered

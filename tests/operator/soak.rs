@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, MissedTickBehavior};
-use videosdk_token_operator::controller::decision::ResignReason;
-use videosdk_token_operator::controller::labels::MANAGED_SELECTOR;
+use videosdk_token_operator::rules::decision::ResignReason;
+use videosdk_token_operator::rules::labels::MANAGED_SELECTOR;
 use videosdk_token_operator::token::RenewBefore;
 
 const SECRET: &str = "e2e-secret-soak-0123456789abcdef";

@@ -188,9 +188,9 @@ pub async fn serve_https(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let status = status(address);
-    let secrets = Arc::new(
-        videosdk_token_operator::controller::watches::CredentialSecrets::new(env.t.client.clone()),
-    );
+    let secrets = Arc::new(videosdk_token_operator::controller::CredentialSecrets::new(
+        env.t.client.clone(),
+    ));
     tokio::spawn(token_requests::tls::serve(
         listener,
         token_requests::router(server),

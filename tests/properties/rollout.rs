@@ -7,14 +7,20 @@
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
+use videosdk_token_operator::controller::Settings;
 use videosdk_token_operator::controller::rollout::{
-    DEFAULT_DEBOUNCE, MIN_RESTART_INTERVAL, RESTART_ON_RENEWAL, Step, plan, record_key, restart_lag,
+    MIN_RESTART_INTERVAL, RESTART_ON_RENEWAL, Step, plan, record_key, restart_lag,
 };
 use videosdk_token_operator::time;
 use videosdk_token_operator::token::{MIN_RENEW_BEFORE, RenewBefore, renewal_time};
 
 const UID: &str = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
 const START: u64 = 1_800_000_000;
+
+/// The operator's default restart debounce (`run --rollout-debounce`).
+fn default_debounce() -> Duration {
+    Settings::new("videosdk").rollout_debounce
+}
 
 /// A token in the Secret: its id, `iat` and `exp` (whole seconds, as in its claims) and when the
 /// operator re-signs it.
@@ -66,7 +72,7 @@ fn replay(
             .unwrap();
         restart_lag(
             Duration::from_secs(interval),
-            DEFAULT_DEBOUNCE,
+            default_debounce(),
             lifetime,
             window,
         )
@@ -104,7 +110,7 @@ fn replay(
         }
         // A renew-now within the debounce window of the last re-sign is left out (see below).
         let renew_now =
-            renew_nows.next_if_eq(&now).is_some() && now > last_resign + DEFAULT_DEBOUNCE;
+            renew_nows.next_if_eq(&now).is_some() && now > last_resign + default_debounce();
         if renew_now || now == current.renewal {
             last_resign = now;
             current = sign(current.id + 1, now, ttl, policy);
@@ -116,7 +122,7 @@ fn replay(
             &current.id.to_string(),
             time::from_unix(current.iat),
             now,
-            DEFAULT_DEBOUNCE,
+            default_debounce(),
         ) {
             Step::Restart(_) => {
                 pods = current;

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::time::{Duration, UNIX_EPOCH};
 use videosdk_token_operator::api::{IssuerKind, IssuerRef, VideoSdkTokenSpec};
-use videosdk_token_operator::controller::decision::{Decision, Desired, ResignReason, decide};
-use videosdk_token_operator::controller::stored::StoredToken;
+use videosdk_token_operator::rules::decision::{Decision, Desired, ResignReason, decide};
+use videosdk_token_operator::rules::stored::StoredToken;
 use videosdk_token_operator::token::{
     Claim, Claims, Credentials, GoDuration, MIN_RENEW_BEFORE, MIN_RENEWAL_INTERVAL, RenewBefore,
     renewal_time, sign,
@@ -128,7 +128,7 @@ proptest! {
         let desired = Desired {
             request: &request,
             spec_hash: &spec_hash,
-            credentials: &credentials,
+            credentials: Some(&credentials),
             renew_now: None,
             renew_now_answered: None,
             recorded_token_id: signed.claims.jti.as_deref(),

@@ -112,7 +112,7 @@ impl TestCluster {
         )
         .await
         .expect("reading the server's version");
-        let release = Release::of(&info).unwrap_or_else(|| {
+        let release = crate::release::of(&info).unwrap_or_else(|| {
             panic!(
                 "cannot tell the server's Kubernetes release from /version: major {:?}, minor {:?}, gitVersion {:?}",
                 info.major, info.minor, info.git_version

@@ -3,39 +3,12 @@
 //! a message on a server that lacks it ([`crate::cluster::TestCluster::require`]).
 
 use k8s_openapi::apimachinery::pkg::version::Info;
-use std::fmt;
 
-/// A Kubernetes release, `major.minor` (`1.28`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Release {
-    pub major: u32,
-    pub minor: u32,
-}
+pub use kube_release::Release;
 
-impl Release {
-    pub const fn new(major: u32, minor: u32) -> Release {
-        Release { major, minor }
-    }
-
-    /// The release of a server's `/version`: from `major` and `minor` (vendors append `+`, as
-    /// in `"28+"`), else from `gitVersion` (`v1.28.3-eks-…`); `None` when neither reads.
-    pub fn of(info: &Info) -> Option<Release> {
-        let number = |s: &str| -> Option<u32> {
-            let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        };
-        if let (Some(major), Some(minor)) = (number(&info.major), number(&info.minor)) {
-            return Some(Release::new(major, minor));
-        }
-        let mut parts = info.git_version.strip_prefix('v')?.split('.');
-        Some(Release::new(number(parts.next()?)?, number(parts.next()?)?))
-    }
-}
-
-impl fmt::Display for Release {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)
-    }
+/// The release of a server's `/version` ([`Release::parse`], as the operator's `run` reads it).
+pub fn of(info: &Info) -> Option<Release> {
+    Release::parse(&info.major, &info.minor, &info.git_version)
 }
 
 /// Something a test needs of the API server, and the releases that have it on by default
@@ -78,32 +51,6 @@ impl Feature {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn info(major: &str, minor: &str, git_version: &str) -> Info {
-        Info {
-            major: major.into(),
-            minor: minor.into(),
-            git_version: git_version.into(),
-            ..Info::default()
-        }
-    }
-
-    #[test]
-    fn a_release_is_read_from_major_and_minor_or_else_from_git_version() {
-        assert_eq!(
-            Release::of(&info("1", "34", "v1.34.0")),
-            Some(Release::new(1, 34))
-        );
-        assert_eq!(
-            Release::of(&info("1", "28+", "v1.28.3-eks-4f4795d")),
-            Some(Release::new(1, 28))
-        );
-        assert_eq!(
-            Release::of(&info("", "", "v1.27.3-gke.100")),
-            Some(Release::new(1, 27))
-        );
-        assert_eq!(Release::of(&info("", "", "unknown")), None);
-    }
 
     const STREAMING: Feature = Feature {
         what: "streaming lists",

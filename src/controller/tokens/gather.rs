@@ -3,13 +3,11 @@
 //! operator last wrote or checked it; the namespace's labels when a cluster issuer's
 //! namespaceSelector must judge them). Nothing is decided here.
 
-use crate::api::{
-    CredentialsSecretRef, IssuerKind, IssuerPolicy, RENEW_NOW_ANNOTATION, VideoSdkToken,
-};
+use crate::api::{CredentialsSecretRef, IssuerKind, IssuerPolicy, VideoSdkToken};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::memory::Verified;
-use crate::controller::secret;
+use crate::rules::secret;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::reflector::ObjectRef;
@@ -156,12 +154,7 @@ pub(crate) async fn gather_issuer(
 ) -> Result<(IssuerLookup, u64), Error> {
     let namespace = token.namespace().unwrap_or_default();
     let mut fingerprint = DefaultHasher::new();
-    token.uid().hash(&mut fingerprint);
-    token.metadata.generation.hash(&mut fingerprint);
-    token
-        .annotations()
-        .get(RENEW_NOW_ANNOTATION)
-        .hash(&mut fingerprint);
+    super::hash_request(token.uid().as_deref(), &token.metadata, &mut fingerprint);
     token
         .status
         .as_ref()

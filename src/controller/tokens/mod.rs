@@ -13,17 +13,32 @@ mod write;
 
 pub(crate) use warm_up::warm_up;
 
-use crate::api::VideoSdkToken;
+use crate::api::{RENEW_NOW_ANNOTATION, VideoSdkToken};
 use crate::controller::cached::CachedToken;
 use crate::controller::context::Context;
+use crate::controller::display;
 use crate::controller::error::Error;
-use crate::controller::{backoff, display};
+use crate::rules::backoff;
 use crate::time;
 use crate::token;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::runtime::controller::Action;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+/// Hashes which token it is (`uid`: a [`CachedToken`] keeps it outside its metadata) and what it
+/// asks (`meta`'s generation and renew-now annotation) into `hasher`: the part of a token that
+/// both its watch trigger (`run`) and its plan's fingerprint ([`gather`]) depend on.
+pub(crate) fn hash_request(uid: Option<&str>, meta: &ObjectMeta, hasher: &mut impl Hasher) {
+    uid.hash(hasher);
+    meta.generation.hash(hasher);
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(RENEW_NOW_ANNOTATION))
+        .hash(hasher);
+}
 
 /// Reconciles one token.
 ///
@@ -64,7 +79,7 @@ async fn reconcile_token(
             // again, once; a Secret that keeps changing is left to the retry with backoff.
             write::Outcome::SecretChanged if attempts == 0 => {
                 attempts += 1;
-                let secret_name = crate::controller::secret::secret_name(token);
+                let secret_name = crate::rules::secret::secret_name(token);
                 inputs.existing = gather::read_secret(ctx, &inputs.namespace, &secret_name).await?;
             }
             write::Outcome::SecretChanged => {

@@ -2,16 +2,15 @@
 //! time and a freshly drawn token id, what the token's Secret must hold. The checks come in the
 //! order a person fixes them: the spec, the issuer, the issuer's namespaceSelector, its policy
 //! and credentials, the request against the policy, the Secret's ownership; then whether the
-//! stored token is kept or re-signed ([`crate::controller::decision`]).
+//! stored token is kept or re-signed ([`crate::rules::decision`]).
 
 use super::gather::{Existing, Inputs, Issuer, IssuerLookup};
 use crate::api::{IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkToken};
-use crate::controller::decision::{self, Decision, Desired, ResignReason};
-use crate::controller::problem::Problem;
 use crate::controller::reason::Reason;
-use crate::controller::stored::StoredToken;
-use crate::controller::{credentials, policy, secret};
-use crate::time;
+use crate::rules::decision::{Desired, ResignReason};
+use crate::rules::problem::Problem;
+use crate::rules::step::{self, Step};
+use crate::rules::{credentials, policy, renewal, secret};
 use crate::token::{self, Claims, Credentials, RenewBefore, SignError, TokenRequest};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -65,13 +64,7 @@ pub(crate) fn plan(
             apply: None,
         });
     }
-    let (issued, jwt, record) = keep_or_sign(token, inputs, &checked, now, new_id)?;
-    let desired = secret::desired(token, &jwt, record.annotations(&issued.claims));
-    let apply = match &inputs.existing {
-        Existing::Read(existing) => secret::needs_apply(existing, &desired),
-        Existing::Absent | Existing::Unseen | Existing::Unchanged(_) => true,
-    }
-    .then(|| Box::new(desired));
+    let (issued, apply) = keep_or_sign(token, inputs, &checked, now, new_id)?;
     Ok(Plan::Ready {
         issued: Box::new(issued),
         apply,
@@ -208,14 +201,13 @@ fn unchanged_token(
         verified.iat,
         verified.jti.hyphenated().to_string(),
     )?;
-    let renewal_time = token::renewal_time(
-        time::from_unix(claims.iat),
-        time::from_unix(claims.exp),
+    let renewal_time = renewal::kept_until(
+        &claims,
         checked.renew_before,
         &token.uid().unwrap_or_default(),
-    )
-    .ok()?;
-    (now < renewal_time && time::to_unix(now) < claims.exp).then(|| Issued {
+        now,
+    )?;
+    Some(Issued {
         claims,
         renewal_time,
         renew_now_handled: token
@@ -227,91 +219,79 @@ fn unchanged_token(
     })
 }
 
-/// Keeps the stored token or signs a new one; returns it, its JWT, and the record the Secret's
-/// annotations keep of it (rebuilt from what was just checked or signed, never copied from the
-/// Secret: an edited annotation is corrected, a removed one restored). A Secret unchanged since
-/// verified gets here only when it is due ([`unchanged_token`]).
+/// Keeps the stored token or signs a new one ([`step::step`]); returns it and the whole Secret
+/// to apply (`None`: the Secret is already exactly that). A Secret unchanged since verified gets
+/// here only when it is due ([`unchanged_token`]).
 fn keep_or_sign(
     token: &VideoSdkToken,
     inputs: &Inputs,
     checked: &Checked,
     now: SystemTime,
     new_id: Uuid,
-) -> Result<(Issued, String, StoredToken), SignError> {
-    let stored = inputs.existing.read().map(StoredToken::from_secret);
+) -> Result<(Issued, Option<Box<Secret>>), SignError> {
     let spec_hash = checked.request.fingerprint();
-    let renew_now = token
-        .annotations()
-        .get(RENEW_NOW_ANNOTATION)
-        .map(String::as_str);
-    let status = token.status.as_ref();
     let uid = token.uid().unwrap_or_default();
-    let desired = Desired {
-        request: &checked.request,
-        spec_hash: &spec_hash,
-        credentials: &checked.credentials,
-        renew_now,
-        renew_now_answered: status.and_then(|s| s.renew_now_handled.as_deref()),
-        recorded_token_id: status.and_then(|s| s.token_id.as_deref()),
-        renew_before: checked.renew_before,
-        uid: &uid,
-    };
-    let decision = if matches!(inputs.existing, Existing::Unchanged(_)) {
-        Decision::Resign(ResignReason::RenewalDue)
+    let desired = Desired::of_token(
+        token,
+        &checked.request,
+        &spec_hash,
+        Some(&checked.credentials),
+        checked.renew_before,
+        &uid,
+    );
+    let step = if matches!(inputs.existing, Existing::Unchanged(_)) {
+        Step::Sign(ResignReason::RenewalDue)
     } else {
-        decision::decide(stored.as_ref(), &desired, now)
+        step::step(token, inputs.existing.read(), &desired, now)
     };
-    let (jwt, issued) = match decision {
-        Decision::Keep {
+    let reason = match step {
+        Step::Keep {
             renewal_time,
             claims,
+            renew_now_handled,
+            apply,
         } => {
-            let stored = stored.expect("a kept token was read from its Secret");
-            let jwt = stored.jwt.expect("a kept token has a JWT");
-            // A kept token answers a pending renew-now value already (or none was asked).
-            let handled = renew_now.map(str::to_owned).or(stored.renew_now_handled);
             let issued = Issued {
                 claims: *claims,
                 renewal_time,
-                renew_now_handled: handled,
+                renew_now_handled,
                 resigned: None,
             };
-            (jwt, issued)
+            return Ok((issued, apply));
         }
-        Decision::Resign(reason) => {
-            let signed = token::sign_with_id(&checked.request, &checked.credentials, now, new_id)?;
-            let renewal_time = token::renewal_time(
-                time::from_unix(signed.claims.iat),
-                time::from_unix(signed.claims.exp),
-                checked.renew_before,
-                &uid,
-            )
-            .unwrap_or(now);
-            let issued = Issued {
-                claims: signed.claims,
-                renewal_time,
-                renew_now_handled: renew_now.map(str::to_owned),
-                resigned: Some(reason),
-            };
-            (signed.jwt, issued)
-        }
+        Step::Sign(reason) => reason,
     };
-    let record = StoredToken {
-        jwt: None,
-        token_id: None,
-        token_uid: None,
-        spec_hash: Some(spec_hash),
-        credentials_hash: Some(checked.credentials.fingerprint()),
-        renew_now_handled: issued.renew_now_handled.clone(),
+    let signed = token::sign_with_id(&checked.request, &checked.credentials, now, new_id)?;
+    let renewal_time =
+        renewal::renewal_time(&signed.claims, checked.renew_before, &uid).unwrap_or(now);
+    let renew_now_handled = desired.renew_now.map(str::to_owned);
+    let desired_secret = step::secret_for(
+        token,
+        &signed.jwt,
+        &signed.claims,
+        &spec_hash,
+        Some(checked.credentials.fingerprint()),
+        renew_now_handled.clone(),
+    );
+    let apply = match &inputs.existing {
+        Existing::Read(existing) => secret::needs_apply(existing, &desired_secret),
+        Existing::Absent | Existing::Unseen | Existing::Unchanged(_) => true,
+    }
+    .then(|| Box::new(desired_secret));
+    let issued = Issued {
+        claims: signed.claims,
+        renewal_time,
+        renew_now_handled,
+        resigned: Some(reason),
     };
-    Ok((issued, jwt, record))
+    Ok((issued, apply))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::{IssuerPolicy, Permission};
-    use crate::controller::labels::TOKEN_KEY;
+    use crate::rules::labels::TOKEN_KEY;
     use k8s_openapi::ByteString;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use serde_json::json;

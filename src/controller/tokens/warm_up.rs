@@ -11,8 +11,9 @@ use super::plan::{self, Plan};
 use super::write;
 use crate::controller::cached::CachedToken;
 use crate::controller::context::Context;
-use crate::controller::labels::MANAGED_SELECTOR;
-use crate::controller::secret;
+use crate::controller::owner;
+use crate::rules::labels::MANAGED_SELECTOR;
+use crate::rules::secret;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -61,7 +62,7 @@ pub(crate) async fn warm_up(ctx: &Context, tokens: &Store<CachedToken>, namespac
 /// Checks one listed Secret as its token's reconcile would; `true` when it was right and is
 /// now remembered as verified.
 async fn check(ctx: &Context, tokens: &Store<CachedToken>, secret: Secret) -> bool {
-    let Some(cached) = secret::token_of(&secret.metadata).and_then(|key| tokens.get(&key)) else {
+    let Some(cached) = owner::token_of(&secret.metadata).and_then(|key| tokens.get(&key)) else {
         return false;
     };
     let Ok(token) = cached.token() else {

@@ -1,7 +1,7 @@
-//! The Secret a token is kept in: built whole for server-side apply, and compared with what is
-//! there so that nothing is written while nothing changed.
+//! The Secret a token is kept in: its name, whether it is the token's, the whole Secret built for
+//! server-side apply, and whether what is there differs, so that nothing is written while nothing
+//! changed. The controller writes it; `status` reads it with the same rules.
 
-use super::cached::CachedToken;
 use super::labels::{
     FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OPERATOR_PREFIX, TOKEN_KEY,
     TOKEN_NAME_LABEL, TOKEN_UID_ANNOTATION,
@@ -10,7 +10,6 @@ use crate::api::VideoSdkToken;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,28 +46,6 @@ pub fn is_owned_by(secret: &Secret, token: &VideoSdkToken) -> bool {
         [only] => only.uid == uid,
         _ => false,
     }
-}
-
-/// The token a managed Secret (its metadata) belongs to: the `VideoSdkToken` named by its
-/// controller ownerReference, else by its [`TOKEN_NAME_LABEL`], in the Secret's namespace; so
-/// that a Secret a tool stripped of one mark still brings its token's reconcile, which restores
-/// the mark. `None` for a Secret with neither.
-pub fn token_of(meta: &ObjectMeta) -> Option<ObjectRef<CachedToken>> {
-    let namespace = meta.namespace.as_deref()?;
-    let name = match controller_token(meta) {
-        Some(owner) => &owner.name,
-        None => meta.labels.as_ref()?.get(TOKEN_NAME_LABEL)?,
-    };
-    Some(ObjectRef::new(name).within(namespace))
-}
-
-/// The controller ownerReference of a Secret to a `VideoSdkToken`, if it has one.
-pub fn controller_token(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references.iter().flatten().find(|r| {
-        r.controller == Some(true)
-            && r.kind == VideoSdkToken::kind(&())
-            && r.api_version == VideoSdkToken::api_version(&())
-    })
 }
 
 /// Whether a label (`label`: true) or annotation key is the operator's own: under

@@ -3,8 +3,8 @@
 //! Secret into a message: only key names.
 
 use super::problem::Problem;
-use super::reason::Reason;
 use crate::api::CredentialsSecretRef;
+use crate::controller::reason::Reason;
 use crate::token::{Credentials, CredentialsError};
 use k8s_openapi::api::core::v1::Secret;
 

@@ -3,8 +3,8 @@
 //! stored token. Built whole and compared with the current one, so that an unchanged status is never
 //! written again.
 
-use super::reason::Reason;
 use crate::api::VideoSdkTokenStatus;
+use crate::controller::reason::Reason;
 use crate::time;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use std::time::SystemTime;

@@ -2,9 +2,12 @@
 //! that every reason (and "keep", which is what an operator restart must see for every valid
 //! token) has a unit test.
 
+use super::renewal;
 use super::stored::StoredToken;
+use crate::api::{RENEW_NOW_ANNOTATION, VideoSdkToken};
 use crate::time;
 use crate::token::{self, Claim, Claims, Credentials, Difference, RenewBefore, TokenRequest};
+use kube::ResourceExt;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -115,8 +118,10 @@ pub struct Desired<'a> {
     /// Fingerprint of `request` ([`TokenRequest::fingerprint`]), to tell a spec change from
     /// a token copied in.
     pub spec_hash: &'a str,
-    /// The issuer's current credentials.
-    pub credentials: &'a Credentials,
+    /// The issuer's current credentials; `None` for a reader without them (`status`), for which
+    /// the claims are compared as decoded ([`token::compare_claims`]) and neither the signature
+    /// nor a rotation can be told.
+    pub credentials: Option<&'a Credentials>,
     /// The token's `videosdk.live/renew-now` annotation, if any.
     pub renew_now: Option<&'a str>,
     /// The renew-now value the token's status records as answered (`status.renewNowHandled`).
@@ -131,6 +136,34 @@ pub struct Desired<'a> {
     pub renew_before: RenewBefore,
     /// The token's UID, which seeds the renewal jitter.
     pub uid: &'a str,
+}
+
+impl<'a> Desired<'a> {
+    /// What `token` wants: `request` (fingerprint `spec_hash`) signed with `credentials`, renewed
+    /// as `renew_before` says, and what its renew-now annotation and status record.
+    pub fn of_token(
+        token: &'a VideoSdkToken,
+        request: &'a TokenRequest,
+        spec_hash: &'a str,
+        credentials: Option<&'a Credentials>,
+        renew_before: RenewBefore,
+        uid: &'a str,
+    ) -> Self {
+        let status = token.status.as_ref();
+        Desired {
+            request,
+            spec_hash,
+            credentials,
+            renew_now: token
+                .annotations()
+                .get(RENEW_NOW_ANNOTATION)
+                .map(String::as_str),
+            renew_now_answered: status.and_then(|s| s.renew_now_handled.as_deref()),
+            recorded_token_id: status.and_then(|s| s.token_id.as_deref()),
+            renew_before,
+            uid,
+        }
+    }
 }
 
 /// The outcome.
@@ -172,23 +205,28 @@ fn check(
 ) -> Result<(SystemTime, Claims), ResignReason> {
     let stored = stored.ok_or(ResignReason::Missing)?;
     let jwt = stored.jwt.as_deref().ok_or(ResignReason::Unparseable)?;
-    let rotated = stored.credentials_hash.as_deref() != Some(&desired.credentials.fingerprint());
-    let claims =
-        token::compare(jwt, desired.request, desired.credentials).map_err(|difference| {
-            match difference {
-                Difference::SurroundingWhitespace => ResignReason::NotCompact,
-                Difference::Unreadable => ResignReason::Unparseable,
-                // A signature or claim that does not match is first explained by a rotation or
-                // a spec change the annotations recorded; otherwise the token was altered,
-                // copied in or signed elsewhere.
-                _ if rotated => ResignReason::CredentialsChanged,
-                Difference::Signature => ResignReason::InvalidSignature,
-                _ if stored.spec_hash.as_deref() != Some(desired.spec_hash) => {
-                    ResignReason::SpecChanged
-                }
-                Difference::Claim(claim) => ResignReason::ClaimsMismatch(claim),
+    let rotated = desired
+        .credentials
+        .is_some_and(|c| stored.credentials_hash.as_deref() != Some(&c.fingerprint()));
+    let compared = match desired.credentials {
+        Some(credentials) => token::compare(jwt, desired.request, credentials),
+        None => token::compare_claims(jwt, desired.request),
+    };
+    let claims = compared.map_err(|difference| {
+        match difference {
+            Difference::SurroundingWhitespace => ResignReason::NotCompact,
+            Difference::Unreadable => ResignReason::Unparseable,
+            // A signature or claim that does not match is first explained by a rotation or
+            // a spec change the annotations recorded; otherwise the token was altered,
+            // copied in or signed elsewhere.
+            _ if rotated => ResignReason::CredentialsChanged,
+            Difference::Signature => ResignReason::InvalidSignature,
+            _ if stored.spec_hash.as_deref() != Some(desired.spec_hash) => {
+                ResignReason::SpecChanged
             }
-        })?;
+            Difference::Claim(claim) => ResignReason::ClaimsMismatch(claim),
+        }
+    })?;
     let annotated = stored
         .token_id
         .as_deref()
@@ -208,16 +246,9 @@ fn check(
     {
         return Err(ResignReason::RenewNowRequested);
     }
-    match token::renewal_time(
-        time::from_unix(claims.iat),
-        time::from_unix(claims.exp),
-        desired.renew_before,
-        desired.uid,
-    ) {
-        Ok(renewal_time) if now < renewal_time && now_secs < claims.exp => {
-            Ok((renewal_time, claims))
-        }
-        _ => Err(ResignReason::RenewalDue),
+    match renewal::kept_until(&claims, desired.renew_before, desired.uid, now) {
+        Some(renewal_time) => Ok((renewal_time, claims)),
+        None => Err(ResignReason::RenewalDue),
     }
 }
 
@@ -282,7 +313,7 @@ mod tests {
             let desired = Desired {
                 request: &request,
                 spec_hash: &spec_hash,
-                credentials: self.credentials,
+                credentials: Some(self.credentials),
                 renew_now: self.renew_now,
                 renew_now_answered: self.renew_now_answered,
                 recorded_token_id: self.recorded_token_id,

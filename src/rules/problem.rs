@@ -1,6 +1,6 @@
 //! A reason a token or issuer is not ready that is no API error: bad input a person must fix.
 
-use super::reason::Reason;
+use crate::controller::reason::Reason;
 
 /// A `Ready=False` reason and its message. Messages name what is wrong and what to do, and
 /// never contain a credential or a token.

@@ -1,4 +1,4 @@
-//! Allocator settings for the long-running commands (`run`, `dev`).
+//! The async runtime the commands run on, and the allocator settings it starts with.
 //!
 //! glibc's malloc gives each thread that allocates concurrently an arena of its own, up to 8
 //! per core, and keeps what is freed in each: the operator's bursts (listing 10,000 tokens at
@@ -13,6 +13,20 @@
 //! `MALLOC_ARENA_MAX` and `MALLOC_MMAP_THRESHOLD_` in the environment still win, for whoever
 //! wants to tune it differently.
 
+/// The operating system refused the threads or I/O driver of the async runtime.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the async runtime: {0}")]
+pub struct RuntimeError(#[source] std::io::Error);
+
+/// A multi-threaded Tokio runtime, with the allocator tuned (before its threads start) as above.
+pub fn runtime() -> Result<tokio::runtime::Runtime, RuntimeError> {
+    tune_allocator();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RuntimeError)
+}
+
 /// At most this many malloc arenas (two Tokio workers on a 2-core pod share them well).
 const ARENAS: i32 = 2;
 /// Allocations at least this large are mapped and unmapped on their own.
@@ -20,7 +34,7 @@ const MMAP_THRESHOLD: i32 = 128 * 1024;
 
 /// Applies the settings above where the environment does not set them; returns how many were
 /// applied (none on a C library other than glibc).
-pub(super) fn tune_allocator() -> usize {
+fn tune_allocator() -> usize {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // glibc's <malloc.h>.
