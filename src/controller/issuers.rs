@@ -22,7 +22,6 @@ use super::writes;
 use crate::api::{
     ClusterVideoSdkIssuer, CredentialsSecretRef, IssuerPolicy, IssuerStatus, VideoSdkIssuer,
 };
-use crate::rules::labels::FIELD_MANAGER;
 use crate::rules::problem::Problem;
 use crate::rules::{backoff, credentials, policy, status};
 use crate::token;
