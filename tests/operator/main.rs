@@ -207,8 +207,22 @@ impl Env {
         self.t.cleanup().await;
     }
 
-    /// Applies a manifest (YAML or JSON) into the test namespace.
-    pub async fn apply(&self, manifest: Value) {
+    /// Applies a manifest (YAML or JSON) into the test namespace. A cluster-scoped object is
+    /// owned by the test's Namespace, so that the garbage collector removes it with the
+    /// namespace: on a real cluster nothing of a test outlives it (a cluster issuer left behind
+    /// is read by every later operator, which warns of it at each start).
+    pub async fn apply(&self, mut manifest: Value) {
+        if manifest["kind"] == "ClusterVideoSdkIssuer" {
+            let namespace =
+                Api::<k8s_openapi::api::core::v1::Namespace>::all(self.t.client.clone())
+                    .get(self.namespace())
+                    .await
+                    .expect("the test namespace");
+            manifest["metadata"]["ownerReferences"] = json!([{
+                "apiVersion": "v1", "kind": "Namespace",
+                "name": self.namespace(), "uid": namespace.metadata.uid,
+            }]);
+        }
         manifests::apply(
             &self.t.client,
             self.namespace(),
