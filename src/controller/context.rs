@@ -2,12 +2,11 @@
 //! credentials, the metrics, the Event publisher and the per-token memory.
 
 use super::events;
+use super::managed_secrets::ManagedSecrets;
 use super::memory::TokenMemory;
 use super::metrics::Metrics;
 use super::routine_events::RoutineEvents;
-use super::secret_versions::SecretVersions;
 use super::watches::CredentialSecrets;
-use super::write_guard::CreateGuard;
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
@@ -76,10 +75,9 @@ pub struct Context {
     pub(crate) routine_events: RoutineEvents,
     /// What reconciles remember per token.
     pub(crate) memory: TokenMemory,
-    /// The managed Secrets' resourceVersions, as watched.
-    pub(crate) versions: SecretVersions,
-    /// Whether a token's first Secret is created without reading first.
-    pub(crate) create_guard: CreateGuard,
+    /// The managed Secrets: whether a token's Secret must be read, and its writes'
+    /// precondition.
+    pub(crate) secrets: Arc<ManagedSecrets>,
 }
 
 impl Context {

@@ -23,17 +23,15 @@ pub(crate) mod display;
 mod error;
 pub(crate) mod events;
 mod issuers;
+mod managed_secrets;
 mod memory;
 pub mod metrics;
-mod owner;
 pub mod reason;
 pub mod rollout;
 mod routine_events;
 mod run;
-mod secret_versions;
 mod tokens;
 mod watches;
-mod write_guard;
 mod writes;
 
 pub use context::{Context, Settings};

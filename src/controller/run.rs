@@ -6,9 +6,8 @@ use super::context::{Context, Listed, Settings};
 use super::memory::TokenMemory;
 use super::metrics::{self, Metrics};
 use super::routine_events::RoutineEvents;
-use super::secret_versions::{SecretVersions, resource_version};
 use super::watches::{CredentialSecrets, SecretKey};
-use super::{events, issuers, owner, tokens};
+use super::{events, issuers, tokens};
 use crate::api::{ClusterVideoSdkIssuer, IssuerKind, VideoSdkIssuer};
 use crate::rules::labels;
 use futures::{FutureExt, StreamExt, stream};
@@ -24,9 +23,6 @@ use std::sync::Arc;
 
 /// How long the controllers may take to list their caches after a shutdown signal.
 const LIST_BEFORE_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(5);
-/// How long token reconciles wait, at start, for the managed Secrets to be listed and checked
-/// (`tokens::warm_up`) before they read their Secrets one by one instead.
-const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long reconciles in flight may take to finish after a shutdown signal.
 const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -192,8 +188,7 @@ pub async fn run(
         ),
         routine_events: RoutineEvents::default(),
         memory: TokenMemory::default(),
-        versions: SecretVersions::default(),
-        create_guard: Default::default(),
+        secrets: Arc::default(),
     });
     let shutdown = shutdown.shared();
     let shutdown_for_deadline = shutdown.clone();
@@ -297,30 +292,10 @@ pub async fn run(
             stream::iter(all)
         })
     };
-    let managed_secrets = watcher(
-        scoped::<WatchedSecret>(&client, ns),
-        watcher::Config::default().labels(labels::MANAGED_SELECTOR),
-    )
-    .default_backoff()
-    .inspect({
-        // Every managed Secret's resourceVersion, so that a reconcile reads a Secret only when
-        // it changed since the operator last wrote or checked it.
-        let ctx = ctx.clone();
-        move |event| match event {
-            Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
-                ctx.versions.saw(&s.metadata);
-            }
-            Ok(watcher::Event::Delete(s)) => ctx.versions.gone(&s.metadata),
-            Ok(watcher::Event::Init) => ctx.versions.relist_started(),
-            Ok(watcher::Event::InitDone) => {
-                if ctx.versions.relist_done() > 0 {
-                    let _ = relisted.unbounded_send(());
-                }
-            }
-            Err(_) => {}
-        }
-    })
-    .touched_objects();
+    let managed_secrets = ctx
+        .secrets
+        .clone()
+        .watch(scoped::<WatchedSecret>(&client, ns), relisted);
     let warm_tokens = token_reader.clone();
     let (by_issuer, by_cluster_issuer) = (token_reader.clone(), token_reader.clone());
     ctx.metrics.read_caches_from(Some(metrics::Caches {
@@ -336,31 +311,18 @@ pub async fn run(
             token_trigger,
             {
                 let ctx = ctx.clone();
-                move |token: &CachedToken| ctx.memory.forget(token)
+                move |token: &CachedToken| {
+                    ctx.memory.forget(token);
+                    ctx.secrets.forget(token);
+                }
             },
             tokens_listed,
         ),
         token_reader,
     )
     .watches_stream(managed_secrets, {
-        // A Secret's event at the version its token's reconcile just wrote (or verified)
-        // brings nothing to reconcile: the reconcile that wrote it already did. A deletion, or
-        // a Secret leaving the label selection, is never such an event: the versions forgot
-        // it (in `inspect` above) before this runs.
         let ctx = ctx.clone();
-        move |secret| {
-            let meta = &secret.metadata;
-            let own = owner::controller_token(meta)
-                .zip(resource_version(meta))
-                .is_some_and(|(owner, rv)| {
-                    ctx.memory.verified_at(&owner.uid, rv)
-                        && ctx.versions.current(
-                            meta.namespace.as_deref().unwrap_or_default(),
-                            meta.name.as_deref().unwrap_or_default(),
-                        ) == Some(rv)
-                });
-            if own { None } else { owner::token_of(meta) }
-        }
+        move |secret| ctx.secrets.token_to_reconcile(&secret.metadata)
     })
     .watches(
         scoped::<VideoSdkIssuer>(&client, ns),
@@ -413,18 +375,12 @@ pub async fn run(
         let (ctx, tokens) = (ctx.clone(), warm_tokens);
         async move {
             ctx.listed.wait_all().await;
-            let namespace = ctx.settings.namespace.clone();
-            // The reconciles compare what was checked with the versions the Secrets' watch
-            // saw (`SecretVersions`), so they wait for its first list too.
-            let checked = async {
-                tokens::warm_up(&ctx, &tokens, namespace.as_deref()).await;
-                ctx.versions.wait_listed().await;
-            };
-            if tokio::time::timeout(WARM_UP_LIMIT, checked).await.is_err() {
-                tracing::debug!(
-                    "checking the managed Secrets at start took too long; each token reads its own"
-                );
-            }
+            let secrets = scoped(&ctx.client, ctx.settings.namespace.as_deref());
+            ctx.secrets
+                .warm_up(secrets, |secret| {
+                    tokens::check_listed(&ctx, &tokens, secret)
+                })
+                .await;
             warmed.send_replace(true);
         }
     });
