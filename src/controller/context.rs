@@ -8,11 +8,13 @@ use super::metrics::Metrics;
 use super::routine_events::RoutineEvents;
 use super::watches::CredentialSecrets;
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer};
+use crate::rules::labels::FIELD_MANAGER;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Re-signs closer together than this restart a `rolloutRestartTargets` workload once, by
 /// default ([`Settings::rollout_debounce`]).
@@ -81,6 +83,36 @@ pub struct Context {
 }
 
 impl Context {
+    /// What the reconciles of an operator with `settings` share, talking to the API through
+    /// `client`, counting in `metrics`; `listed` tells when its caches have listed, `issuers`
+    /// and `cluster_issuers` are the issuer controllers' caches.
+    pub(crate) fn new(
+        client: Client,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+        listed: Listed,
+        issuers: Store<VideoSdkIssuer>,
+        cluster_issuers: Store<ClusterVideoSdkIssuer>,
+    ) -> Self {
+        Context {
+            credentials: CredentialSecrets::new(client.clone()),
+            events: events::Publisher::new(
+                client.clone(),
+                FIELD_MANAGER,
+                std::env::var("POD_NAME").ok(),
+            ),
+            client,
+            settings,
+            issuers,
+            cluster_issuers,
+            metrics,
+            listed,
+            routine_events: RoutineEvents::default(),
+            memory: TokenMemory::default(),
+            secrets: Arc::default(),
+        }
+    }
+
     /// Publishes an Event about `object`. A failure to publish is logged, never fatal: Events
     /// are for people, and a reconcile must not fail for want of one.
     pub async fn publish<K: Resource<DynamicType = ()>>(
@@ -102,36 +134,72 @@ impl Context {
     }
 }
 
-/// Whether the issuer, cluster issuer and token caches have listed once.
+/// Whether each cache has listed once, and whether the managed Secrets were checked at start.
+///
+/// Plain `watch` channels rather than `Store::wait_until_ready`, which wakes only one of several
+/// concurrent waiters (its one-shot channel keeps one waker).
 #[derive(Clone)]
-/// The fourth signal: the managed Secrets were listed and checked once (see
-/// `tokens::warm_up`), so that tokens' first reconciles after a start read no Secret again.
-pub(crate) struct Listed([tokio::sync::watch::Receiver<bool>; 4]);
+pub(crate) struct Listed {
+    /// The namespaced issuers' cache has listed.
+    issuers: watch::Receiver<bool>,
+    /// The cluster issuers' cache has listed.
+    cluster_issuers: watch::Receiver<bool>,
+    /// The tokens' cache has listed.
+    tokens: watch::Receiver<bool>,
+    /// The managed Secrets were listed and checked (`ManagedSecrets::warm_up`), or that gave
+    /// up, so that tokens' first reconciles after a start read no Secret again.
+    secrets_checked: watch::Receiver<bool>,
+}
+
+/// The senders of [`Listed`]'s signals, one for each.
+pub(crate) struct ListedSenders {
+    pub(crate) issuers: watch::Sender<bool>,
+    pub(crate) cluster_issuers: watch::Sender<bool>,
+    pub(crate) tokens: watch::Sender<bool>,
+    pub(crate) secrets_checked: watch::Sender<bool>,
+}
+
+/// Until `signal` turns true (or its sender is gone).
+async fn until(signal: &watch::Receiver<bool>) {
+    let _ = signal.clone().wait_for(|done| *done).await;
+}
 
 impl Listed {
-    /// The signals, and their senders: issuers, cluster issuers, tokens, Secrets checked.
-    pub(crate) fn new() -> (Self, [tokio::sync::watch::Sender<bool>; 4]) {
-        let channels = [(); 4].map(|()| tokio::sync::watch::channel(false));
-        let receivers = [0, 1, 2, 3].map(|i| channels[i].1.clone());
-        (Listed(receivers), channels.map(|(tx, _)| tx))
+    /// The signals, all false, and their senders.
+    pub(crate) fn new() -> (Self, ListedSenders) {
+        let (issuers, issuers_rx) = watch::channel(false);
+        let (cluster_issuers, cluster_issuers_rx) = watch::channel(false);
+        let (tokens, tokens_rx) = watch::channel(false);
+        let (secrets_checked, secrets_checked_rx) = watch::channel(false);
+        let listed = Listed {
+            issuers: issuers_rx,
+            cluster_issuers: cluster_issuers_rx,
+            tokens: tokens_rx,
+            secrets_checked: secrets_checked_rx,
+        };
+        let senders = ListedSenders {
+            issuers,
+            cluster_issuers,
+            tokens,
+            secrets_checked,
+        };
+        (listed, senders)
     }
 
     /// Until the managed Secrets were listed and checked (or that gave up).
     pub(crate) async fn wait_warmed(&self) {
-        let _ = self.0[3].clone().wait_for(|done| *done).await;
+        until(&self.secrets_checked).await;
     }
 
     /// Until both issuer caches have listed: a token's issuer is known, or known not to exist.
     pub(crate) async fn wait_issuers(&self) {
-        for rx in &self.0[..2] {
-            let _ = rx.clone().wait_for(|listed| *listed).await;
-        }
+        until(&self.issuers).await;
+        until(&self.cluster_issuers).await;
     }
 
     /// Until every cache has listed.
     pub(crate) async fn wait_all(&self) {
-        for rx in &self.0[..3] {
-            let _ = rx.clone().wait_for(|listed| *listed).await;
-        }
+        self.wait_issuers().await;
+        until(&self.tokens).await;
     }
 }
