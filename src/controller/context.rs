@@ -57,19 +57,19 @@ impl Settings {
 }
 
 /// What every reconcile shares.
-pub struct Context {
+pub(crate) struct Context {
     /// The API client.
-    pub client: Client,
+    pub(crate) client: Client,
     /// The configuration.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// All namespaced issuers, as watched.
-    pub issuers: Store<VideoSdkIssuer>,
+    pub(crate) issuers: Store<VideoSdkIssuer>,
     /// All cluster issuers, as watched.
-    pub cluster_issuers: Store<ClusterVideoSdkIssuer>,
+    pub(crate) cluster_issuers: Store<ClusterVideoSdkIssuer>,
     /// The credentials Secrets, as watched.
-    pub credentials: CredentialSecrets,
+    pub(crate) credentials: CredentialSecrets,
     /// Counters of what was done.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     /// Whether the caches have listed once.
     pub(crate) listed: Listed,
     pub(crate) events: events::Publisher,
@@ -115,7 +115,7 @@ impl Context {
 
     /// Publishes an Event about `object`. A failure to publish is logged, never fatal: Events
     /// are for people, and a reconcile must not fail for want of one.
-    pub async fn publish<K: Resource<DynamicType = ()>>(
+    pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
         &self,
         object: &K,
         type_: EventType,

@@ -17,7 +17,7 @@
 //!
 //! and never any other Secret, so that memory does not grow with the cluster's other Secrets.
 
-pub mod cached;
+mod cached;
 mod context;
 pub(crate) mod display;
 mod error;
@@ -34,7 +34,7 @@ mod tokens;
 mod watches;
 mod writes;
 
-pub use context::{Context, Settings};
+pub use context::Settings;
 pub use error::Error;
 pub use metrics::Metrics;
 pub use run::run;
