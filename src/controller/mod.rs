@@ -12,7 +12,8 @@
 //! - the Secrets the operator manages, selected by its label, metadata only, each mapped to its
 //!   token by its controller ownerReference or, when a tool stripped that, its token-name label
 //!   (a Secret whose labels were stripped leaves the selection, and the DELETED event still
-//!   carries them);
+//!   carries them); `managed_secrets` owns that watch and decides from it whether a reconcile
+//!   must read a Secret;
 //! - each credentials Secret that an issuer references, by name (see [`watches`]);
 //!
 //! and never any other Secret, so that memory does not grow with the cluster's other Secrets.
