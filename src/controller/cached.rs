@@ -45,11 +45,11 @@ pub(crate) fn slim<K: Resource>(object: &mut K) {
 /// A `VideoSdkToken` as cached: metadata parsed in part, spec and status as JSON text.
 #[derive(Deserialize, Clone, Debug)]
 #[serde(from = "Received")]
-pub struct CachedToken {
+pub(crate) struct CachedToken {
     /// The token's metadata: name, namespace, resourceVersion, generation, deletionTimestamp
     /// and the renew-now annotation; nothing else. Its UID is kept beside it
     /// ([`CachedToken::uid`]).
-    pub metadata: ObjectMeta,
+    pub(crate) metadata: ObjectMeta,
     /// `metadata.uid`, kept outside `metadata`: kube-runtime copies the UID of an object's
     /// metadata into every `ObjectRef` it makes of it (the store's key, two in the scheduler,
     /// one in the predicate cache), four strings per token that nothing reads.
@@ -178,7 +178,7 @@ impl CachedToken {
     /// Errors: the spec or status does not parse as this operator's `VideoSdkToken` (the API
     /// server validated them against the CRD's schema, so only a CRD of another version of the
     /// operator can cause this).
-    pub fn token(&self) -> Result<VideoSdkToken, serde_json::Error> {
+    pub(crate) fn token(&self) -> Result<VideoSdkToken, serde_json::Error> {
         let mut metadata = self.metadata.clone();
         metadata.uid = self.uid.as_deref().map(str::to_owned);
         Ok(VideoSdkToken {
@@ -189,21 +189,21 @@ impl CachedToken {
     }
 
     /// The token's UID (`metadata.uid`).
-    pub fn uid(&self) -> Option<&str> {
+    pub(crate) fn uid(&self) -> Option<&str> {
         self.uid.as_deref()
     }
 
     /// The token's `spec.issuerRef`.
     ///
     /// Errors: as [`CachedToken::token`].
-    pub fn issuer_ref(&self) -> Result<IssuerRef, serde_json::Error> {
+    pub(crate) fn issuer_ref(&self) -> Result<IssuerRef, serde_json::Error> {
         serde_json::from_str::<IssuerOnly>(self.spec.get()).map(|spec| spec.issuer_ref)
     }
 
     /// The token's status.
     ///
     /// Errors: as [`CachedToken::token`].
-    pub fn status(&self) -> Result<Option<VideoSdkTokenStatus>, serde_json::Error> {
+    pub(crate) fn status(&self) -> Result<Option<VideoSdkTokenStatus>, serde_json::Error> {
         self.status
             .as_deref()
             .map(|status| serde_json::from_str(status.get()))
@@ -216,10 +216,10 @@ impl CachedToken {
 /// ownerReferences, what `secret::token_of` and the Secret versions read; its annotations and
 /// managedFields are skipped as they are read. Not cached: only streamed to the token controller.
 #[derive(Deserialize, Clone, Debug)]
-pub struct WatchedSecret {
+pub(crate) struct WatchedSecret {
     /// The Secret's metadata, in part.
     #[serde(deserialize_with = "secret_meta")]
-    pub metadata: ObjectMeta,
+    pub(crate) metadata: ObjectMeta,
 }
 
 /// The metadata a [`WatchedSecret`] keeps.

@@ -2,18 +2,19 @@
 //! credentials, the metrics, the Event publisher and the per-token memory.
 
 use super::events;
+use super::managed_secrets::ManagedSecrets;
 use super::memory::TokenMemory;
 use super::metrics::Metrics;
 use super::routine_events::RoutineEvents;
-use super::secret_versions::SecretVersions;
 use super::watches::CredentialSecrets;
-use super::write_guard::CreateGuard;
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer};
+use crate::rules::labels::FIELD_MANAGER;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Re-signs closer together than this restart a `rolloutRestartTargets` workload once, by
 /// default ([`Settings::rollout_debounce`]).
@@ -56,19 +57,19 @@ impl Settings {
 }
 
 /// What every reconcile shares.
-pub struct Context {
+pub(crate) struct Context {
     /// The API client.
-    pub client: Client,
+    pub(crate) client: Client,
     /// The configuration.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// All namespaced issuers, as watched.
-    pub issuers: Store<VideoSdkIssuer>,
+    pub(crate) issuers: Store<VideoSdkIssuer>,
     /// All cluster issuers, as watched.
-    pub cluster_issuers: Store<ClusterVideoSdkIssuer>,
+    pub(crate) cluster_issuers: Store<ClusterVideoSdkIssuer>,
     /// The credentials Secrets, as watched.
-    pub credentials: CredentialSecrets,
+    pub(crate) credentials: CredentialSecrets,
     /// Counters of what was done.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     /// Whether the caches have listed once.
     pub(crate) listed: Listed,
     pub(crate) events: events::Publisher,
@@ -76,16 +77,45 @@ pub struct Context {
     pub(crate) routine_events: RoutineEvents,
     /// What reconciles remember per token.
     pub(crate) memory: TokenMemory,
-    /// The managed Secrets' resourceVersions, as watched.
-    pub(crate) versions: SecretVersions,
-    /// Whether a token's first Secret is created without reading first.
-    pub(crate) create_guard: CreateGuard,
+    /// The managed Secrets: whether a token's Secret must be read, and its writes'
+    /// precondition.
+    pub(crate) secrets: Arc<ManagedSecrets>,
 }
 
 impl Context {
+    /// What the reconciles of an operator with `settings` share, talking to the API through
+    /// `client`, counting in `metrics`; `listed` tells when its caches have listed, `issuers`
+    /// and `cluster_issuers` are the issuer controllers' caches.
+    pub(crate) fn new(
+        client: Client,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+        listed: Listed,
+        issuers: Store<VideoSdkIssuer>,
+        cluster_issuers: Store<ClusterVideoSdkIssuer>,
+    ) -> Self {
+        Context {
+            credentials: CredentialSecrets::new(client.clone()),
+            events: events::Publisher::new(
+                client.clone(),
+                FIELD_MANAGER,
+                std::env::var("POD_NAME").ok(),
+            ),
+            client,
+            settings,
+            issuers,
+            cluster_issuers,
+            metrics,
+            listed,
+            routine_events: RoutineEvents::default(),
+            memory: TokenMemory::default(),
+            secrets: Arc::default(),
+        }
+    }
+
     /// Publishes an Event about `object`. A failure to publish is logged, never fatal: Events
     /// are for people, and a reconcile must not fail for want of one.
-    pub async fn publish<K: Resource<DynamicType = ()>>(
+    pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
         &self,
         object: &K,
         type_: EventType,
@@ -104,36 +134,72 @@ impl Context {
     }
 }
 
-/// Whether the issuer, cluster issuer and token caches have listed once.
+/// Whether each cache has listed once, and whether the managed Secrets were checked at start.
+///
+/// Plain `watch` channels rather than `Store::wait_until_ready`, which wakes only one of several
+/// concurrent waiters (its one-shot channel keeps one waker).
 #[derive(Clone)]
-/// The fourth signal: the managed Secrets were listed and checked once (see
-/// `tokens::warm_up`), so that tokens' first reconciles after a start read no Secret again.
-pub(crate) struct Listed([tokio::sync::watch::Receiver<bool>; 4]);
+pub(crate) struct Listed {
+    /// The namespaced issuers' cache has listed.
+    issuers: watch::Receiver<bool>,
+    /// The cluster issuers' cache has listed.
+    cluster_issuers: watch::Receiver<bool>,
+    /// The tokens' cache has listed.
+    tokens: watch::Receiver<bool>,
+    /// The managed Secrets were listed and checked (`ManagedSecrets::warm_up`), or that gave
+    /// up, so that tokens' first reconciles after a start read no Secret again.
+    secrets_checked: watch::Receiver<bool>,
+}
+
+/// The senders of [`Listed`]'s signals, one for each.
+pub(crate) struct ListedSenders {
+    pub(crate) issuers: watch::Sender<bool>,
+    pub(crate) cluster_issuers: watch::Sender<bool>,
+    pub(crate) tokens: watch::Sender<bool>,
+    pub(crate) secrets_checked: watch::Sender<bool>,
+}
+
+/// Until `signal` turns true (or its sender is gone).
+async fn until(signal: &watch::Receiver<bool>) {
+    let _ = signal.clone().wait_for(|done| *done).await;
+}
 
 impl Listed {
-    /// The signals, and their senders: issuers, cluster issuers, tokens, Secrets checked.
-    pub(crate) fn new() -> (Self, [tokio::sync::watch::Sender<bool>; 4]) {
-        let channels = [(); 4].map(|()| tokio::sync::watch::channel(false));
-        let receivers = [0, 1, 2, 3].map(|i| channels[i].1.clone());
-        (Listed(receivers), channels.map(|(tx, _)| tx))
+    /// The signals, all false, and their senders.
+    pub(crate) fn new() -> (Self, ListedSenders) {
+        let (issuers, issuers_rx) = watch::channel(false);
+        let (cluster_issuers, cluster_issuers_rx) = watch::channel(false);
+        let (tokens, tokens_rx) = watch::channel(false);
+        let (secrets_checked, secrets_checked_rx) = watch::channel(false);
+        let listed = Listed {
+            issuers: issuers_rx,
+            cluster_issuers: cluster_issuers_rx,
+            tokens: tokens_rx,
+            secrets_checked: secrets_checked_rx,
+        };
+        let senders = ListedSenders {
+            issuers,
+            cluster_issuers,
+            tokens,
+            secrets_checked,
+        };
+        (listed, senders)
     }
 
     /// Until the managed Secrets were listed and checked (or that gave up).
     pub(crate) async fn wait_warmed(&self) {
-        let _ = self.0[3].clone().wait_for(|done| *done).await;
+        until(&self.secrets_checked).await;
     }
 
     /// Until both issuer caches have listed: a token's issuer is known, or known not to exist.
     pub(crate) async fn wait_issuers(&self) {
-        for rx in &self.0[..2] {
-            let _ = rx.clone().wait_for(|listed| *listed).await;
-        }
+        until(&self.issuers).await;
+        until(&self.cluster_issuers).await;
     }
 
     /// Until every cache has listed.
     pub(crate) async fn wait_all(&self) {
-        for rx in &self.0[..3] {
-            let _ = rx.clone().wait_for(|listed| *listed).await;
-        }
+        self.wait_issuers().await;
+        until(&self.tokens).await;
     }
 }

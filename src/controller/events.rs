@@ -34,11 +34,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Occurrence<'a> {
     /// `Normal` or `Warning`.
-    pub type_: EventType,
+    pub(crate) type_: EventType,
     /// Why, in UpperCamelCase (`Issued`, `IssuerNotFound`).
-    pub reason: &'a str,
+    pub(crate) reason: &'a str,
     /// What the operator did or tried (`Sign`, `Restart`).
-    pub action: &'a str,
+    pub(crate) action: &'a str,
 }
 
 /// An Event published recently, by fingerprint: 32 bytes rather than its name (kept for

@@ -1,8 +1,8 @@
 //! What the operator remembers about each token between its reconciles, in memory only: the
 //! consecutive API errors (for backoff), the fingerprint of the status it last wrote (so that a
 //! lagging cache does not make it write the same status again) and the expiry of the token it
-//! last found or wrote in the Secret (the cap of the retry backoff), and what it verified of the
-//! Secret ([`Verified`], so that an unchanged Secret is not read again). Lost on restart by
+//! last found or wrote in the Secret (the cap of the retry backoff). What it verified of each
+//! Secret is the managed Secrets' own (`managed_secrets::Verified`). Lost on restart by
 //! design: every entry can be rebuilt from the API.
 
 use super::cached::CachedToken;
@@ -30,25 +30,6 @@ struct Remembered {
     /// but can lag: a status written just before the API server became unreachable may never
     /// reach the cache, and without this the retries would back off past the server's return.
     expires: Option<u64>,
-    /// The Secret as the operator last wrote it or read and found it right.
-    verified: Option<Verified>,
-}
-
-/// What the operator knows of a Secret it wrote, or read and found holding the right token,
-/// without keeping the Secret: enough to rebuild the token's claims (from the spec, `iat` and
-/// `jti`) while nothing has changed since. 48 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Verified {
-    /// The Secret's resourceVersion then: any later write by anyone moves it.
-    pub(crate) resource_version: u64,
-    /// The stored token's `iat` (Unix seconds).
-    pub(crate) iat: u64,
-    /// The stored token's `jti`.
-    pub(crate) jti: uuid::Uuid,
-    /// A fingerprint of everything else the plan read then (the token's generation and
-    /// renew-now annotation, the issuer, its credentials Secret's resourceVersion); see
-    /// `tokens::gather`.
-    pub(crate) inputs: u64,
 }
 
 /// When the token in a token's Secret expires: `remembered` when the operator knows, else what
@@ -85,8 +66,9 @@ fn token_key(token: &impl TokenUid) -> u64 {
     uid_key(token.token_uid())
 }
 
-/// [`token_key`] of the token with UID `uid`.
-fn uid_key(uid: Option<&str>) -> u64 {
+/// [`token_key`] of the token with UID `uid`; also the key of what `managed_secrets` records
+/// per token.
+pub(crate) fn uid_key(uid: Option<&str>) -> u64 {
     let mut hasher = DefaultHasher::new();
     uid.hash(&mut hasher);
     hasher.finish()
@@ -161,26 +143,6 @@ impl TokenMemory {
         known_expiry(self.recall(token).expires, status)
     }
 
-    /// What the operator verified of `token`'s Secret, if anything.
-    pub(crate) fn verified(&self, token: &impl TokenUid) -> Option<Verified> {
-        self.recall(token).verified
-    }
-
-    /// Whether the Secret of the token with UID `uid` is, at `resource_version`, the one the
-    /// operator last wrote or verified: a watch event of it then brings nothing new.
-    pub(crate) fn verified_at(&self, uid: &str, resource_version: u64) -> bool {
-        let remembered = self.0.lock().expect("not poisoned");
-        remembered
-            .get(&uid_key(Some(uid)))
-            .and_then(|r| r.verified)
-            .is_some_and(|v| v.resource_version == resource_version)
-    }
-
-    /// Remembers what the operator verified of `token`'s Secret (`None`: nothing, read it).
-    pub(crate) fn remember_verified(&self, token: &impl TokenUid, verified: Option<Verified>) {
-        self.remember(token, |r| r.verified = verified);
-    }
-
     /// Forgets a deleted token.
     pub(crate) fn forget(&self, token: &impl TokenUid) {
         self.0
@@ -193,30 +155,6 @@ impl TokenMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_secret_is_known_at_the_version_verified_and_no_other() {
-        let memory = TokenMemory::default();
-        let token: VideoSdkToken = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "t", "namespace": "ns", "uid": "u1"},
-            "spec": {"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]},
-        }))
-        .expect("a token");
-        assert!(!memory.verified_at("u1", 7), "nothing remembered");
-        let verified = Verified {
-            resource_version: 7,
-            iat: 1,
-            jti: uuid::Uuid::nil(),
-            inputs: 0,
-        };
-        memory.remember_verified(&token, Some(verified));
-        assert!(memory.verified_at("u1", 7));
-        assert!(
-            !memory.verified_at("u1", 8),
-            "written since by someone else"
-        );
-        assert!(!memory.verified_at("u2", 7), "another token's");
-    }
 
     #[test]
     fn the_remembered_expiry_wins_over_a_lagging_cached_status() {

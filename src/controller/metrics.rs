@@ -34,13 +34,13 @@ use std::time::Duration;
 
 /// The caches the per-object series are read from: those of the running controllers.
 #[derive(Clone)]
-pub struct Caches {
+pub(crate) struct Caches {
     /// The token controller's cache.
-    pub tokens: Store<CachedToken>,
+    pub(crate) tokens: Store<CachedToken>,
     /// The issuer controller's cache.
-    pub issuers: Store<VideoSdkIssuer>,
+    pub(crate) issuers: Store<VideoSdkIssuer>,
     /// The cluster issuer controller's cache.
-    pub cluster_issuers: Store<ClusterVideoSdkIssuer>,
+    pub(crate) cluster_issuers: Store<ClusterVideoSdkIssuer>,
 }
 
 /// The per-token and per-issuer series, encoded at each scrape from the caches of the running

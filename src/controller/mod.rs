@@ -12,31 +12,30 @@
 //! - the Secrets the operator manages, selected by its label, metadata only, each mapped to its
 //!   token by its controller ownerReference or, when a tool stripped that, its token-name label
 //!   (a Secret whose labels were stripped leaves the selection, and the DELETED event still
-//!   carries them);
+//!   carries them); `managed_secrets` owns that watch and decides from it whether a reconcile
+//!   must read a Secret;
 //! - each credentials Secret that an issuer references, by name (see [`watches`]);
 //!
 //! and never any other Secret, so that memory does not grow with the cluster's other Secrets.
 
-pub mod cached;
+mod cached;
 mod context;
 pub(crate) mod display;
 mod error;
 pub(crate) mod events;
 mod issuers;
+mod managed_secrets;
 mod memory;
 pub mod metrics;
-mod owner;
 pub mod reason;
 pub mod rollout;
 mod routine_events;
 mod run;
-mod secret_versions;
 mod tokens;
 mod watches;
-mod write_guard;
 mod writes;
 
-pub use context::{Context, Settings};
+pub use context::Settings;
 pub use error::Error;
 pub use metrics::Metrics;
 pub use run::run;

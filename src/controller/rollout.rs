@@ -45,10 +45,10 @@ use std::time::{Duration, SystemTime};
 
 /// The reason of the Warning Event on a token whose restart targets' pods may hold it past its
 /// expiry before their next restart ([`restart_lag`]).
-pub const RESTART_LAGS_RENEWAL: &str = "RolloutRestartLagsRenewal";
+pub(crate) const RESTART_LAGS_RENEWAL: &str = "RolloutRestartLagsRenewal";
 
 /// The pod template annotation `kubectl rollout restart` sets.
-pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+pub(crate) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 /// The workload annotation by which its owner consents to restarts for tokens: a
 /// comma-separated list of `VideoSdkToken` names in the workload's namespace (whitespace around a
@@ -61,11 +61,11 @@ pub const RESTART_ON_RENEWAL: &str = "videosdk.live/restart-on-renewal";
 pub const MIN_RESTART_INTERVAL: &str = "videosdk.live/min-restart-interval";
 
 /// A workload is restarted for one token at most once in this time, unless it says otherwise.
-pub const DEFAULT_MIN_RESTART_INTERVAL: Duration = Duration::from_secs(5 * 60);
+pub(crate) const DEFAULT_MIN_RESTART_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// The largest [`MIN_RESTART_INTERVAL`] a workload may set: 7 days, well past any token's useful
 /// renewal period, and small enough that `last restart + interval` never overflows a clock time.
-pub const MAX_MIN_RESTART_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const MAX_MIN_RESTART_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// What to do with one workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +98,7 @@ pub fn record_key(token_name: &str) -> String {
 }
 
 /// Whether a workload with `annotations` consents to restarts for token `token_name`.
-pub fn consents(annotations: &BTreeMap<String, String>, token_name: &str) -> bool {
+pub(crate) fn consents(annotations: &BTreeMap<String, String>, token_name: &str) -> bool {
     annotations
         .get(RESTART_ON_RENEWAL)
         .is_some_and(|names| names.split(',').any(|n| n.trim() == token_name))
@@ -247,7 +247,7 @@ fn failure(target: &str, namespace: &str, error: &kube::Error) -> (&'static str,
 /// restart waits out the debounce window, or when a failed target is retried (with backoff, see
 /// [`backoff::delay`]). Never fails: each target's failure is its own Warning Event. `ttl` is
 /// the current token's lifetime and `renew_window` the time between its renewal and its expiry.
-pub async fn sync(
+pub(crate) async fn sync(
     token: &VideoSdkToken,
     ctx: &Context,
     token_id: &str,

@@ -6,7 +6,7 @@
 use crate::api::{CredentialsSecretRef, IssuerKind, IssuerPolicy, VideoSdkToken};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
-use crate::controller::memory::Verified;
+use crate::controller::managed_secrets::Existing;
 use crate::rules::secret;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -36,33 +36,6 @@ pub(crate) struct Inputs {
     /// generation, its credentials Secret's resourceVersion and the namespace's labels. While
     /// it and the Secret's resourceVersion stay as they were, so does the plan, until renewal.
     pub(crate) fingerprint: u64,
-}
-
-/// The token's Secret, as far as the plan needs it.
-#[derive(Debug, Clone)]
-pub(crate) enum Existing {
-    /// There is no Secret of that name.
-    Absent,
-    /// Not read: the operator's watch of its labelled Secrets knows none of that name. There is
-    /// none, or one that is not the operator's (or lost its labels); the plan takes it for
-    /// absent, and the write creates the Secret only if none exists ([`super::write`]), or reads
-    /// it and decides again. This spares every first issuance a GET.
-    Unseen,
-    /// The Secret, as just read.
-    Read(Box<Secret>),
-    /// Not read: it is unchanged (the same resourceVersion, and the same [`Inputs::fingerprint`])
-    /// since the operator wrote it or read it and found the right token in it.
-    Unchanged(Verified),
-}
-
-impl Existing {
-    /// The Secret, when it was read.
-    pub(crate) fn read(&self) -> Option<&Secret> {
-        match self {
-            Existing::Read(secret) => Some(secret),
-            _ => None,
-        }
-    }
 }
 
 /// The issuer a token names, as found in the caches.
@@ -108,15 +81,11 @@ pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Input
     let (issuer, fingerprint) = gather_issuer(token, ctx).await?;
     let namespace = token.namespace().unwrap_or_default();
     let secret_name = secret::secret_name(token);
-    let current = ctx.versions.current(&namespace, &secret_name);
-    let unchanged = ctx.memory.verified(token).filter(|verified| {
-        verified.inputs == fingerprint && current == Some(verified.resource_version)
-    });
-    let existing = match unchanged {
-        Some(verified) => Existing::Unchanged(verified),
-        None if current.is_none() && ctx.versions.listed() && ctx.create_guard.works() => {
-            Existing::Unseen
-        }
+    let existing = match ctx
+        .secrets
+        .known(token, &namespace, &secret_name, fingerprint)
+    {
+        Some(known) => known,
         None => read_secret(ctx, &namespace, &secret_name).await?,
     };
     Ok(Inputs {

@@ -3,15 +3,15 @@
 //! function of those inputs, the time and a fresh token id: a problem to report, or the token
 //! the Secret must hold, with the Secret to apply and the renewal time, computed once), and
 //! [`write`] applies the plan (Secret, Event, status, rollout restarts) and says when to come
-//! back. [`warm_up`] checks every managed Secret with one LIST at start, so that the first
-//! reconciles read none again.
+//! back. [`check_listed`] checks one Secret of the start-up LIST (`ManagedSecrets::warm_up`), so
+//! that the first reconciles read none again.
 
+mod check_listed;
 mod gather;
 mod plan;
-mod warm_up;
 mod write;
 
-pub(crate) use warm_up::warm_up;
+pub(crate) use check_listed::check_listed;
 
 use crate::api::{RENEW_NOW_ANNOTATION, VideoSdkToken};
 use crate::controller::cached::CachedToken;

@@ -4,8 +4,9 @@
 //! and credentials, the request against the policy, the Secret's ownership; then whether the
 //! stored token is kept or re-signed ([`crate::rules::decision`]).
 
-use super::gather::{Existing, Inputs, Issuer, IssuerLookup};
+use super::gather::{Inputs, Issuer, IssuerLookup};
 use crate::api::{IssuerKind, RENEW_NOW_ANNOTATION, VideoSdkToken};
+use crate::controller::managed_secrets::Existing;
 use crate::controller::reason::Reason;
 use crate::rules::decision::{Desired, ResignReason};
 use crate::rules::problem::Problem;
@@ -427,7 +428,7 @@ mod tests {
         else {
             panic!("ready");
         };
-        let verified = crate::controller::memory::Verified {
+        let verified = crate::controller::managed_secrets::Verified {
             resource_version: 7,
             iat: issued.claims.iat,
             jti: Uuid::try_parse(issued.claims.jti.as_deref().unwrap()).unwrap(),

@@ -2,7 +2,7 @@
 //! of a (re-)signing or of a new problem, the status when it changed, the rollout restarts —
 //! and say when to reconcile again (the renewal time, or a backoff while a problem lasts).
 
-use super::gather::{Existing, Inputs};
+use super::gather::Inputs;
 use super::plan::{Issued, Plan};
 use super::remaining;
 use crate::api::{VideoSdkToken, VideoSdkTokenStatus};
@@ -10,10 +10,9 @@ use crate::controller::cached::WatchedSecret;
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::events::{Occurrence, clip};
-use crate::controller::memory::Verified;
+use crate::controller::managed_secrets::{Verified, resource_version};
 use crate::controller::reason::Reason;
-use crate::controller::secret_versions::resource_version;
-use crate::controller::{display, rollout, write_guard, writes};
+use crate::controller::{display, rollout, writes};
 use crate::rules::decision::ResignReason;
 use crate::rules::labels::FIELD_MANAGER;
 use crate::rules::problem::Problem;
@@ -52,9 +51,8 @@ pub(super) async fn write(
         Plan::Ready { issued, apply } => {
             let written = match apply {
                 Some(mut desired) => {
-                    let guard = precondition(&inputs.existing, ctx);
-                    let creates = guard.as_deref() == Some(write_guard::NO_OBJECT);
-                    desired.metadata.resource_version = guard;
+                    let precondition = ctx.secrets.precondition(&inputs.existing);
+                    desired.metadata.resource_version = precondition.resource_version.clone();
                     // Only the written Secret's metadata is asked back, and only its
                     // resourceVersion is read of it.
                     let secrets: Api<WatchedSecret> =
@@ -68,8 +66,7 @@ pub(super) async fn write(
                         Err(kube::Error::Api(status)) if status.is_conflict() => {
                             return Ok(Outcome::SecretChanged);
                         }
-                        Err(error) if creates && write_guard::refuses_guarded_create(&error) => {
-                            ctx.create_guard.refused();
+                        Err(error) if ctx.secrets.create_refused(&precondition, &error) => {
                             return Ok(Outcome::SecretChanged);
                         }
                         Err(kube::Error::Api(status)) if refused_for_the_spec(status.code) => {
@@ -91,7 +88,7 @@ pub(super) async fn write(
             };
             ctx.memory.forget_errors(token);
             ctx.memory.remember_expiry(token, issued.claims.exp);
-            ctx.memory.remember_verified(
+            ctx.secrets.record(
                 token,
                 verified(&issued, written.as_ref().map(|s| &s.metadata), inputs),
             );
@@ -262,20 +259,6 @@ fn retry_message(error: &Error) -> Option<String> {
     Some(format!("{what}; retrying with backoff"))
 }
 
-/// The resourceVersion the Secret must still have when it is written ([`write_guard`]): the
-/// version it was read or verified at, or, when it was found absent, one no Secret has (unless
-/// the API server refused that once).
-fn precondition(existing: &Existing, ctx: &Context) -> Option<String> {
-    match existing {
-        Existing::Absent | Existing::Unseen => ctx
-            .create_guard
-            .works()
-            .then(|| write_guard::NO_OBJECT.to_owned()),
-        Existing::Read(secret) => secret.metadata.resource_version.clone(),
-        Existing::Unchanged(verified) => Some(verified.resource_version.to_string()),
-    }
-}
-
 /// What the operator now knows of the Secret without reading it again: the Secret it just
 /// wrote (`written`: its metadata as the write answered), or read and kept, holds `issued`;
 /// `None` when its resourceVersion is not a number.
@@ -284,11 +267,9 @@ pub(super) fn verified(
     written: Option<&ObjectMeta>,
     inputs: &Inputs,
 ) -> Option<Verified> {
-    let resource_version = match (written, &inputs.existing) {
-        (Some(meta), _) => resource_version(meta),
-        (None, Existing::Read(secret)) => resource_version(&secret.metadata),
-        (None, Existing::Unchanged(verified)) => Some(verified.resource_version),
-        (None, Existing::Absent | Existing::Unseen) => None,
+    let resource_version = match written {
+        Some(meta) => resource_version(meta),
+        None => inputs.existing.resource_version(),
     }?;
     Some(Verified {
         resource_version,

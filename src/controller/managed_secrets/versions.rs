@@ -1,6 +1,6 @@
 //! The resourceVersion of every Secret the operator manages, as its label-selected metadata
 //! watch last saw it: together with what the per-token memory verified
-//! ([`super::memory::Verified`]), it tells whether a Secret changed since the operator last
+//! ([`super::Verified`]), it tells whether a Secret changed since the operator last
 //! wrote or checked it, so that a reconcile reads the Secret only then. A Secret edited by anyone
 //! else gets a new resourceVersion, its watch event updates this map, and the next reconcile
 //! reads and checks it. Only the watch writes here: it sees each Secret's versions in order,
@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 /// Secret (namespace, name) → its last seen resourceVersion, and the relist it was seen in;
 /// and whether the watch has listed them all once.
-pub(crate) struct SecretVersions {
+pub(super) struct SecretVersions {
     state: Mutex<State>,
     /// Whether the watch has listed every managed Secret once: from then on a Secret missing
     /// here is not one of the operator's (or was created since, and its event is on the way).
@@ -57,7 +57,7 @@ pub(crate) fn resource_version(meta: &ObjectMeta) -> Option<u64> {
 
 impl SecretVersions {
     /// A Secret was seen (added, modified, or listed).
-    pub(crate) fn saw(&self, meta: &ObjectMeta) {
+    pub(super) fn saw(&self, meta: &ObjectMeta) {
         let (Some(namespace), Some(name)) = (&meta.namespace, &meta.name) else {
             return;
         };
@@ -70,7 +70,7 @@ impl SecretVersions {
     }
 
     /// A Secret was deleted, or left the operator's label selection.
-    pub(crate) fn gone(&self, meta: &ObjectMeta) {
+    pub(super) fn gone(&self, meta: &ObjectMeta) {
         if let (Some(namespace), Some(name)) = (&meta.namespace, &meta.name) {
             let mut state = self.state.lock().expect("not poisoned");
             state.seen.remove(&key(namespace, name));
@@ -78,14 +78,14 @@ impl SecretVersions {
     }
 
     /// The watch starts listing every Secret again (after a `410 Gone`).
-    pub(crate) fn relist_started(&self) {
+    pub(super) fn relist_started(&self) {
         let mut state = self.state.lock().expect("not poisoned");
         state.epoch = state.epoch.wrapping_add(1);
     }
 
     /// The relist is complete: a Secret it did not list was deleted meanwhile (a relist sends
     /// no deletion events). Returns how many such Secrets were forgotten.
-    pub(crate) fn relist_done(&self) -> usize {
+    pub(super) fn relist_done(&self) -> usize {
         let mut state = self.state.lock().expect("not poisoned");
         let epoch = state.epoch;
         let before = state.seen.len();
@@ -95,18 +95,18 @@ impl SecretVersions {
     }
 
     /// Whether the watch has listed the managed Secrets once.
-    pub(crate) fn listed(&self) -> bool {
+    pub(super) fn listed(&self) -> bool {
         *self.listed.borrow()
     }
 
     /// Until the watch has listed the managed Secrets once.
-    pub(crate) async fn wait_listed(&self) {
+    pub(super) async fn wait_listed(&self) {
         let _ = self.listed.subscribe().wait_for(|listed| *listed).await;
     }
 
     /// The last seen resourceVersion of Secret `namespace/name`; `None` when it is not known
     /// to exist.
-    pub(crate) fn current(&self, namespace: &str, name: &str) -> Option<u64> {
+    pub(super) fn current(&self, namespace: &str, name: &str) -> Option<u64> {
         let state = self.state.lock().expect("not poisoned");
         state.seen.get(&key(namespace, name)).map(|(rv, _)| *rv)
     }

@@ -1,8 +1,8 @@
 //! Which token a managed Secret's watch event triggers: the mapping from a Secret's metadata to
 //! its `VideoSdkToken`, by its controller ownerReference or its token-name label.
 
-use super::cached::CachedToken;
 use crate::api::VideoSdkToken;
+use crate::controller::cached::CachedToken;
 use crate::rules::labels::TOKEN_NAME_LABEL;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
@@ -22,7 +22,7 @@ pub(crate) fn token_of(meta: &ObjectMeta) -> Option<ObjectRef<CachedToken>> {
 }
 
 /// The controller ownerReference of a Secret to a `VideoSdkToken`, if it has one.
-pub(crate) fn controller_token(meta: &ObjectMeta) -> Option<&OwnerReference> {
+pub(super) fn controller_token(meta: &ObjectMeta) -> Option<&OwnerReference> {
     meta.owner_references.iter().flatten().find(|r| {
         r.controller == Some(true)
             && r.kind == VideoSdkToken::kind(&())

@@ -12,17 +12,21 @@
 //! is never overwritten, although the first issuance reads nothing. An API server that refuses
 //! a resourceVersion on create ([`refuses_guarded_create`]) turns this off for the process
 //! ([`CreateGuard`]): then an absent Secret is read first, as before.
+//!
+//! Why it stays: it saves one GET per first issuance (every new token, and every Secret that
+//! was deleted), and costs one flag per process and the fallback path above, which no known
+//! API server takes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A resourceVersion no stored object has. etcd numbers revisions from 1, the empty store's, so
 /// its first write is revision 2; kube-apiserver's resourceVersions are those revisions (the
 /// in-memory API server numbers the same way).
-pub(crate) const NO_OBJECT: &str = "1";
+pub(super) const NO_OBJECT: &str = "1";
 
 /// Whether the API server creates a Secret through an apply guarded by [`NO_OBJECT`]: assumed
 /// until it refuses one.
-pub(crate) struct CreateGuard(AtomicBool);
+pub(super) struct CreateGuard(AtomicBool);
 
 impl Default for CreateGuard {
     fn default() -> Self {
@@ -32,12 +36,12 @@ impl Default for CreateGuard {
 
 impl CreateGuard {
     /// Whether guarded creates are used.
-    pub(crate) fn works(&self) -> bool {
+    pub(super) fn works(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 
     /// The API server refused a guarded create: read absent Secrets first from now on.
-    pub(crate) fn refused(&self) {
+    pub(super) fn refused(&self) {
         if self.0.swap(false, Ordering::Relaxed) {
             tracing::warn!(
                 "the API server refuses a resourceVersion on an apply that creates a Secret; \
@@ -50,7 +54,7 @@ impl CreateGuard {
 /// Whether `error`, the answer to a guarded create, says that the API server does not take a
 /// resourceVersion on create: its storage's "resourceVersion should not be set on objects to
 /// be created" (500), or a validation error on `metadata.resourceVersion` (400, 422).
-pub(crate) fn refuses_guarded_create(error: &kube::Error) -> bool {
+pub(super) fn refuses_guarded_create(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => {
             matches!(status.code, 400 | 422 | 500) && status.message.contains("resourceVersion")
