@@ -8,9 +8,9 @@
 //! built), `BENCH_OPERATOR_WRAPPER` (a profiler to run it under, such as `heaptrack`). Prints a table and writes
 //! the figures as JSON to `target/bench-operator.json` (under `CARGO_TARGET_DIR` when set).
 //!
-//! Three processes: the API server (this binary, re-executed; see `support::server`), the
+//! Three processes: the API server (this binary, re-executed; see `e2e_support::server_process`), the
 //! operator (the release binary `videosdk-token-operator run`, started afresh for each scenario;
-//! see `support::operator`) and this one, the benchmark's client. The operator's memory and CPU
+//! see `e2e_support::operator_process`) and this one, the benchmark's client. The operator's memory and CPU
 //! are read from `/proc/PID` and its counters from `/metrics`. The book's Benchmarks page
 //! (`docs/src/development/benchmarks.md`) has the latest table, from
 //! `BENCH_TOKENS=1000,10000 cargo bench --bench operator`. Every scenario, per N:
@@ -43,8 +43,9 @@
 // modules, and are not the crate's public API that `missing_docs` is about.
 #![allow(unreachable_pub, missing_docs)]
 
-mod support;
-
+use e2e_support::operator_process::OperatorProcess;
+use e2e_support::procfs::{self, Memory};
+use e2e_support::server_process::{self, ServerProcess};
 use futures::channel::mpsc;
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Secret;
@@ -54,9 +55,6 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
-use support::operator::OperatorProcess;
-use support::procfs::{self, Memory};
-use support::server::ServerProcess;
 use tokio::sync::oneshot;
 use videosdk_token_operator::api::VideoSdkToken;
 use videosdk_token_operator::rules::decision::ResignReason;
@@ -66,6 +64,9 @@ use videosdk_token_operator::rules::{secret, status};
 use videosdk_token_operator::token::{self, Credentials, RenewBefore, TokenRequest};
 use videosdk_token_operator::{manifests, time};
 
+/// The operator binary `cargo bench` built with this benchmark (release profile, default
+/// features), which `e2e_support::operator_process` runs.
+const OPERATOR: &str = env!("CARGO_BIN_EXE_videosdk-token-operator");
 /// Where the tokens of every scenario but the mass renewal live.
 const NAMESPACE: &str = "bench";
 /// Where the mass-renewal tokens live.
@@ -115,7 +116,7 @@ impl Options {
 }
 
 fn main() {
-    support::server::serve_if_child();
+    server_process::serve_if_child();
     let options = Options::from_env();
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let runs: Vec<Value> = options
@@ -126,7 +127,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let results = json!({"cpus": cpus, "runs": runs});
     print_table(&results);
-    let path = support::target_dir().join("bench-operator.json");
+    let path = e2e_support::target_dir().join("bench-operator.json");
     std::fs::write(&path, serde_json::to_string_pretty(&results).expect("JSON"))
         .expect("write results");
     println!("written to {}", path.display());
@@ -365,7 +366,7 @@ async fn create_until_ready(
     client: &kube::Client,
     n: usize,
 ) -> (Value, OperatorProcess) {
-    let operator = OperatorProcess::spawn(server, NAMESPACE).await;
+    let operator = OperatorProcess::spawn(OPERATOR, server, NAMESPACE).await;
     // Its start (the client's TLS set-up, the first lists) is not issuance work: the CPU per
     // issuance is counted from when its caches are synced, and the start's CPU on its own.
     operator.wait_for(|c| c.caches_synced()).await;
@@ -465,7 +466,7 @@ async fn restart(
     operator.stop().await;
     server.reset_requests().await;
     let start = Instant::now();
-    let operator = OperatorProcess::spawn(server, NAMESPACE).await;
+    let operator = OperatorProcess::spawn(OPERATOR, server, NAMESPACE).await;
     operator.wait_reconciled(n).await;
     let seconds = start.elapsed().as_secs_f64();
     let memory = operator.memory();
@@ -543,7 +544,7 @@ async fn verified_secrets(client: &kube::Client, secret: &str) -> usize {
 async fn unrelated(server: &ServerProcess, n: usize, count: usize, baseline: Memory) -> Value {
     server.seed_unrelated(count).await;
     let start = Instant::now();
-    let operator = OperatorProcess::spawn(server, NAMESPACE).await;
+    let operator = OperatorProcess::spawn(OPERATOR, server, NAMESPACE).await;
     operator.wait_reconciled(n).await;
     let seconds = start.elapsed().as_secs_f64();
     let memory = operator.memory();
@@ -599,7 +600,7 @@ async fn mass_renewal(
         .await
         .expect("Secrets issued in the past");
 
-    let operator = OperatorProcess::spawn(server, NAMESPACE).await;
+    let operator = OperatorProcess::spawn(OPERATOR, server, NAMESPACE).await;
     operator.wait_reconciled(2 * n).await;
     let margin = first
         .duration_since(SystemTime::now())

@@ -33,12 +33,9 @@
 // modules, and are not the crate's public API that `missing_docs` is about.
 #![allow(unreachable_pub, missing_docs)]
 
-// The shared helpers serve the operator benchmark too; this one uses a part of them.
-#[path = "../tests/support/certificate.rs"]
-mod certificate;
-#[allow(dead_code)]
-mod support;
-
+use e2e_support::operator_process::{self, OperatorProcess};
+use e2e_support::server_process::{self, ServerProcess};
+use e2e_support::{certificate, procfs};
 use k8s_openapi::api::authentication::v1::{TokenRequest as KubeTokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
@@ -47,8 +44,6 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-use support::operator::OperatorProcess;
-use support::server::ServerProcess;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
@@ -57,6 +52,9 @@ use videosdk_token_operator::api::{Permission, Role};
 use videosdk_token_operator::manifests;
 use videosdk_token_operator::token::{self, Credentials, TokenRequest};
 
+/// The operator binary `cargo bench` built with this benchmark (release profile, default
+/// features), which `e2e_support::operator_process` runs.
+const OPERATOR: &str = env!("CARGO_BIN_EXE_videosdk-token-operator");
 const NAMESPACE: &str = "bench";
 const AUDIENCE: &str = "videosdk-token-operator";
 const API_KEY: &str = "b7e9c5a1-3f2d-4c6b-9a8e-1d2c3b4a5f6e";
@@ -72,7 +70,7 @@ fn number(name: &str, default: usize) -> usize {
 }
 
 fn main() {
-    support::server::serve_if_child();
+    server_process::serve_if_child();
     let requests = number("BENCH_REQUESTS", 10_000);
     let callers = number("BENCH_CALLERS", 10).max(1);
     let flood_connections = number("BENCH_FLOOD_CONNECTIONS", 8).max(1);
@@ -582,7 +580,7 @@ async fn run(
     .await;
     apply(&client, json!({"apiVersion": "videosdk.live/v1alpha1", "kind": "VideoSdkIssuer",
                           "metadata": {"name": "videosdk"}, "spec": {"credentialsSecretRef": {"name": "creds"}}})).await;
-    let (cert, key) = certificate::self_signed(&support::target_dir(), "bench-tls");
+    let (cert, key) = certificate::self_signed(&e2e_support::target_dir(), "bench-tls");
     apply(&client, json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                           "metadata": {"name": "tls"}, "stringData": {"tls.crt": cert, "tls.key": key}})).await;
     apply(&client, json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "requester"},
@@ -613,8 +611,9 @@ async fn run(
             .expect("a ServiceAccount token");
         bearers.push(minted.status.expect("status").token);
     }
-    let address = support::operator::free_address();
+    let address = operator_process::free_address();
     let operator = OperatorProcess::spawn_with(
+        OPERATOR,
         &server,
         NAMESPACE,
         &[
@@ -681,7 +680,7 @@ async fn run(
         assert_eq!(caller.ask().await, 200, "warm-up");
         connections.push(caller);
     }
-    let cpu_before = support::procfs::cpu_seconds(operator.pid());
+    let cpu_before = procfs::cpu_seconds(operator.pid());
     let started = Instant::now();
     let each = requests / callers;
     let tasks: Vec<_> = connections
@@ -703,7 +702,7 @@ async fn run(
         times.extend(task.await.expect("a caller"));
     }
     let duration = started.elapsed().as_secs_f64();
-    let cpu_seconds = support::procfs::cpu_seconds(operator.pid()) - cpu_before;
+    let cpu_seconds = procfs::cpu_seconds(operator.pid()) - cpu_before;
     let counts = server.requests().await;
     let count = |resource: &str| {
         counts
@@ -738,8 +737,9 @@ async fn run(
     .await;
     operator.stop().await;
     // The same over plain HTTP, from an operator serving it on loopback.
-    let address = support::operator::free_address();
+    let address = operator_process::free_address();
     let operator = OperatorProcess::spawn_with(
+        OPERATOR,
         &server,
         NAMESPACE,
         &[

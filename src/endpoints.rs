@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// The content type of OpenMetrics text.
-pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone)]
 struct Shared {
@@ -25,13 +25,8 @@ struct Shared {
     token_requests: Option<Arc<token_requests::Metrics>>,
 }
 
-/// The routes, for serving and for tests.
-pub fn router(metrics: Arc<Metrics>, health: Arc<Health>) -> Router {
-    router_with(metrics, health, None)
-}
-
 /// The routes, with the token request endpoint's metrics in `/metrics` when it is enabled.
-pub fn router_with(
+pub(crate) fn router_with(
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     token_requests: Option<Arc<token_requests::Metrics>>,

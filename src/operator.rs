@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Name of the Lease the replicas elect a leader on.
-pub const LEASE_NAME: &str = "videosdk-token-operator";
+pub(crate) const LEASE_NAME: &str = "videosdk-token-operator";
 
 /// Leader election settings.
 #[derive(Debug, Clone)]
@@ -32,9 +32,9 @@ pub struct LeaderElection {
 #[error("leader election on Lease {namespace}/{} failed: {source}", LEASE_NAME)]
 pub struct LeaderElectionError {
     /// The Lease's namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// What the lease manager said.
-    pub source: kube_lease_manager::LeaseManagerError,
+    pub(crate) source: kube_lease_manager::LeaseManagerError,
 }
 
 /// How the process ended.

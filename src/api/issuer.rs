@@ -19,19 +19,19 @@ fn default_secret_key() -> String {
 /// A Secret holding a VideoSDK API key and secret.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct CredentialsSecretRef {
+pub(crate) struct CredentialsSecretRef {
     /// Name of the Secret. A VideoSdkIssuer reads it from its own namespace; a
     /// ClusterVideoSdkIssuer from the operator's cluster resource namespace.
     #[schemars(length(min = 1, max = 253))]
-    pub name: String,
+    pub(crate) name: String,
     /// Key of the Secret that holds the VideoSDK API key. Default `apiKey`.
     #[serde(default = "default_api_key_key")]
     #[schemars(length(min = 1, max = 253))]
-    pub api_key_key: String,
+    pub(crate) api_key_key: String,
     /// Key of the Secret that holds the VideoSDK API secret. Default `secret`.
     #[serde(default = "default_secret_key")]
     #[schemars(length(min = 1, max = 253))]
-    pub secret_key: String,
+    pub(crate) secret_key: String,
 }
 
 /// What tokens signed by an issuer may ask for. Unset fields allow everything.
@@ -46,15 +46,15 @@ pub struct IssuerPolicy {
         validation = Rule::new(concat!("!self.matches('", go_duration_regex!(), "') || duration(self) > duration('0s')"))
             .message("maxTtl must be longer than 0s"),
     )]
-    pub max_ttl: Option<String>,
+    pub(crate) max_ttl: Option<String>,
     /// Permissions tokens may carry; a token asking for another one is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
-    pub allowed_permissions: Option<Vec<Permission>>,
+    pub(crate) allowed_permissions: Option<Vec<Permission>>,
     /// Roles tokens may carry; a token asking for another one is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
-    pub allowed_roles: Option<Vec<Role>>,
+    pub(crate) allowed_roles: Option<Vec<Role>>,
 }
 
 /// Desired state of a namespaced issuer.
@@ -78,7 +78,7 @@ pub struct IssuerPolicy {
 #[serde(rename_all = "camelCase")]
 pub struct VideoSdkIssuerSpec {
     /// The Secret, in this issuer's namespace, with the VideoSDK API key and secret.
-    pub credentials_secret_ref: CredentialsSecretRef,
+    pub(crate) credentials_secret_ref: CredentialsSecretRef,
     /// Limits on the tokens this issuer signs.
     #[serde(flatten)]
     pub policy: IssuerPolicy,
@@ -103,7 +103,7 @@ pub struct VideoSdkIssuerSpec {
 pub struct ClusterVideoSdkIssuerSpec {
     /// The Secret, in the operator's cluster resource namespace (flag
     /// `--cluster-resource-namespace`), with the VideoSDK API key and secret.
-    pub credentials_secret_ref: CredentialsSecretRef,
+    pub(crate) credentials_secret_ref: CredentialsSecretRef,
     /// Limits on the tokens this issuer signs.
     #[serde(flatten)]
     pub policy: IssuerPolicy,
@@ -123,7 +123,7 @@ pub struct IssuerStatus {
     /// yet reconciled (kstatus: InProgress) rather than done.
     #[serde(default)]
     #[schemars(extend("default" = 0))]
-    pub observed_generation: i64,
+    pub(crate) observed_generation: i64,
     /// `Ready` is True when the credentials Secret exists and holds a well-formed API key and
     /// secret; otherwise its reason (`SecretNotFound`, `KeyMissing`, ...) says what is wrong.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -132,7 +132,7 @@ pub struct IssuerStatus {
     /// First 8 hex digits of the SHA-256 of the API key, to tell which key is in use without
     /// revealing it. The secret is never shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key_fingerprint: Option<String>,
+    pub(crate) api_key_fingerprint: Option<String>,
     /// ClusterVideoSdkIssuer only: the cluster resource namespace of the installation that
     /// wrote this status (where it read the credentials Secret). Another installation, with
     /// another cluster resource namespace, leaves such a status alone and reports

@@ -12,25 +12,25 @@ mod issuer;
 mod shared;
 mod token;
 
-pub use issuer::{
-    ClusterVideoSdkIssuer, ClusterVideoSdkIssuerSpec, CredentialsSecretRef, IssuerPolicy,
-    IssuerStatus, VideoSdkIssuer, VideoSdkIssuerSpec,
+// What tests and benchmarks name; the rest is the crate's own.
+pub use issuer::{ClusterVideoSdkIssuer, VideoSdkIssuer};
+pub use shared::{Permission, Role};
+pub use token::{
+    IssuerKind, IssuerRef, RENEW_NOW_ANNOTATION, VideoSdkToken, VideoSdkTokenSpec,
+    VideoSdkTokenStatus,
 };
+
+pub(crate) use issuer::{CredentialsSecretRef, IssuerPolicy, IssuerStatus};
 pub(crate) use shared::{
     DURATION_MAX_LENGTH, ID_MAX_LENGTH, is_dns1123_label, is_dns1123_subdomain,
 };
-pub use shared::{Permission, Role};
-pub use token::{
-    IssuerKind, IssuerRef, RENEW_NOW_ANNOTATION, RolloutRestartTarget,
-    SECRET_TEMPLATE_MAX_ANNOTATIONS_SIZE, SECRET_TEMPLATE_MAX_ENTRIES, SecretTemplate,
-    VideoSdkToken, VideoSdkTokenSpec, VideoSdkTokenStatus, WorkloadKind,
-};
+pub(crate) use token::WorkloadKind;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
 /// The API group of every resource of this operator.
-pub const GROUP: &str = "videosdk.live";
+pub(crate) const GROUP: &str = "videosdk.live";
 
 /// The three CRDs, in the order `crds/` lists them, with the file name each is kept under.
 pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
@@ -47,7 +47,7 @@ pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
 }
 
 /// All CRDs as one multi-document YAML stream, as `videosdk-token-operator crd` prints it.
-pub fn crds_yaml() -> String {
+pub(crate) fn crds_yaml() -> String {
     crds()
         .iter()
         .map(|(_, crd)| format!("---\n{}", crd_yaml(crd)))

@@ -172,15 +172,15 @@ pub(crate) const DURATION_MAX_LENGTH: u32 = 64;
 /// The longest `roomId` or `participantId`, in characters: the CRD's `maxLength`, which the
 /// API server counts in Unicode characters. The token request API and specs that bypassed
 /// admission are held to it by `token::TokenRequest::validate`.
-pub const ID_MAX_LENGTH: usize = 256;
+pub(crate) const ID_MAX_LENGTH: usize = 256;
 
 /// The longest object name (a DNS-1123 subdomain), in characters.
-pub const NAME_MAX_LENGTH: usize = 253;
+pub(crate) const NAME_MAX_LENGTH: usize = 253;
 
 /// Whether `s` is a DNS-1123 label, what a namespace's name must be: at most 63 characters,
 /// lowercase letters, digits and `-`, starting and ending with a letter or digit (Kubernetes
 /// `IsDNS1123Label`).
-pub fn is_dns1123_label(s: &str) -> bool {
+pub(crate) fn is_dns1123_label(s: &str) -> bool {
     let alphanumeric = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     let bytes = s.as_bytes();
     (1..=63).contains(&bytes.len())
@@ -191,7 +191,7 @@ pub fn is_dns1123_label(s: &str) -> bool {
 
 /// Whether `s` is a DNS-1123 subdomain, what most objects' names must be: at most 253
 /// characters, DNS-1123 labels joined by `.` (Kubernetes `IsDNS1123Subdomain`).
-pub fn is_dns1123_subdomain(s: &str) -> bool {
+pub(crate) fn is_dns1123_subdomain(s: &str) -> bool {
     s.len() <= NAME_MAX_LENGTH && s.split('.').all(is_dns1123_label)
 }
 

@@ -219,7 +219,7 @@ pub struct VideoSdkTokenSpec {
 #[serde(rename_all = "camelCase")]
 pub struct RolloutRestartTarget {
     /// `Deployment`, `StatefulSet` or `DaemonSet`.
-    pub kind: WorkloadKind,
+    pub(crate) kind: WorkloadKind,
     /// Name of the workload, in the token's namespace: a DNS-1123 subdomain (lowercase letters,
     /// digits, `-` and `.`, at most 253 characters), as every Deployment, StatefulSet and
     /// DaemonSet name is. The workload must consent with the annotation
@@ -229,12 +229,12 @@ pub struct RolloutRestartTarget {
         validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')")
             .message("must be a workload name: a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)")
     )]
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// The kinds of workload that can be restarted.
 #[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WorkloadKind {
+pub(crate) enum WorkloadKind {
     /// An `apps/v1` Deployment.
     Deployment,
     /// An `apps/v1` StatefulSet.
@@ -270,7 +270,7 @@ pub enum IssuerKind {
 
 impl IssuerKind {
     /// The kind's name, as in `issuerRef.kind` (and the `issuer_kind` metric label).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             IssuerKind::VideoSdkIssuer => "VideoSdkIssuer",
             IssuerKind::ClusterVideoSdkIssuer => "ClusterVideoSdkIssuer",
@@ -279,20 +279,16 @@ impl IssuerKind {
 }
 
 /// Most labels, and most annotations, a `secretTemplate` may hold.
-pub const SECRET_TEMPLATE_MAX_ENTRIES: u32 = 32;
+pub(crate) const SECRET_TEMPLATE_MAX_ENTRIES: u32 = 32;
 
 /// The characters (keys and values together) a `secretTemplate`'s annotations may hold. A macro
-/// for the CEL rule's `concat!`; [`SECRET_TEMPLATE_MAX_ANNOTATIONS_SIZE`] for code.
+/// for the CEL rule's `concat!`: 16 KiB of ASCII, at most 64 KiB in UTF-8, a quarter of
+/// Kubernetes' 256 KiB for all of an object's annotations (`TotalAnnotationSizeLimitB`).
 macro_rules! secret_template_max_annotations_size {
     () => {
         16384
     };
 }
-
-/// Most characters (keys and values together) of a `secretTemplate`'s annotations: 16 KiB of
-/// ASCII, at most 64 KiB in UTF-8, a quarter of Kubernetes' 256 KiB for all of an object's
-/// annotations (`TotalAnnotationSizeLimitB`).
-pub const SECRET_TEMPLATE_MAX_ANNOTATIONS_SIZE: usize = secret_template_max_annotations_size!();
 
 /// CEL on a key `k`: a Kubernetes qualified name (`IsQualifiedName`): an optional prefix, a
 /// DNS-1123 subdomain of at most 253 characters, and `/`, then a name of at most 63 characters
@@ -324,7 +320,7 @@ macro_rules! reserved_key_rule {
 ///
 /// Bounded at admission so that a tenant cannot make the operator write (and re-write at every
 /// re-sign) a Secret near etcd's object limit: at most [`SECRET_TEMPLATE_MAX_ENTRIES`] labels and
-/// as many annotations, annotations of at most [`SECRET_TEMPLATE_MAX_ANNOTATIONS_SIZE`]
+/// as many annotations, annotations of at most 16,384
 /// characters in all (keys and values; Kubernetes allows 256 KiB, a token's Secret needs a few
 /// hundred bytes). Keys and label values are checked as Kubernetes checks them on the Secret
 /// (`IsQualifiedName`, `IsValidLabelValue` in k8s.io/apimachinery), so that a template the CRD
@@ -354,7 +350,7 @@ pub struct SecretTemplate {
             .message("keys under videosdk.live/ and the label app.kubernetes.io/managed-by are the operator's own: remove them")
             .reason(Reason::FieldValueForbidden),
     )]
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
     /// Annotations added to the Secret: at most 32, of at most 16384 characters in all (keys
     /// and values), keys as Kubernetes annotation keys; not keys under `videosdk.live/`, the
     /// operator's own.
@@ -369,7 +365,7 @@ pub struct SecretTemplate {
             .message("keys under videosdk.live/ are the operator's own: remove them")
             .reason(Reason::FieldValueForbidden),
     )]
-    pub annotations: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
 }
 
 /// Observed state of a token, written by the operator.
@@ -382,7 +378,7 @@ pub struct VideoSdkTokenStatus {
     /// yet reconciled (kstatus: InProgress) rather than done.
     #[serde(default)]
     #[schemars(extend("default" = 0))]
-    pub observed_generation: i64,
+    pub(crate) observed_generation: i64,
     /// `Ready` is True when the Secret holds a valid token signed for the current spec;
     /// otherwise its reason and message say what is wrong.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

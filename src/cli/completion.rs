@@ -16,7 +16,7 @@ use clap_complete::Shell;
 pub struct CompletionArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     #[arg(value_enum)]
-    pub shell: Shell,
+    pub(crate) shell: Shell,
 }
 
 /// Standard output could not take the completion script (a full disk, a closed file; a reader

@@ -11,16 +11,16 @@ use std::path::PathBuf;
 
 /// The flags that say which cluster and namespace, as kubectl spells them.
 #[derive(Args, Debug, Clone)]
-pub struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     /// Namespace of the token(s) [default: the kubeconfig context's namespace, else `default`].
     #[arg(short = 'n', long, value_name = "NAMESPACE")]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// The kubeconfig context to use [default: the current context].
     #[arg(long, value_name = "CONTEXT")]
-    pub context: Option<String>,
+    pub(crate) context: Option<String>,
     /// The kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster].
     #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
 }
 
 /// Why no client for the cluster could be made.
@@ -63,7 +63,7 @@ pub enum Error {
 }
 
 /// A client for the cluster and the namespace to work in.
-pub async fn connect(args: &ClusterArgs) -> Result<(Client, String), Error> {
+pub(crate) async fn connect(args: &ClusterArgs) -> Result<(Client, String), Error> {
     let options = KubeConfigOptions {
         context: args.context.clone(),
         ..KubeConfigOptions::default()
@@ -130,7 +130,7 @@ pub enum ReadError {
 
 impl ReadError {
     /// Classifies `error`, from a request for `what`.
-    pub fn new(error: kube::Error, what: impl Into<String>) -> Self {
+    pub(crate) fn new(error: kube::Error, what: impl Into<String>) -> Self {
         let what = what.into();
         match error {
             kube::Error::Api(status) if status.is_not_found() => ReadError::NotFound { what },

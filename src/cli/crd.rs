@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 pub struct CrdArgs {
     /// Write one `<plural>.yaml` file per CRD into this directory instead of printing.
     #[arg(long, value_name = "DIR", conflicts_with = "json_schema")]
-    pub output_dir: Option<PathBuf>,
+    pub(crate) output_dir: Option<PathBuf>,
     /// Write a JSON Schema of each kind into this directory instead, for editors (YAML language
     /// server) and kubeconform: `videosdktoken_v1alpha1.json`, `videosdkissuer_v1alpha1.json`,
     /// `clustervideosdkissuer_v1alpha1.json` (kubeconform's `{{.ResourceKind}}_{{.ResourceAPIVersion}}`).
     #[arg(long, value_name = "DIR")]
-    pub json_schema: Option<PathBuf>,
+    pub(crate) json_schema: Option<PathBuf>,
 }
 
 /// The JSON Schema (draft-07) of one version of a CRD, as kubeconform's openapi2jsonschema
@@ -28,7 +28,7 @@ pub struct CrdArgs {
 /// the kind's, and `additionalProperties: false` on every object whose fields the schema lists
 /// (the API server silently prunes an unknown field; an editor should flag it). Returns the file
 /// name (`<kind>_<version>.json`, lower case) and the schema.
-pub fn json_schema(
+pub(crate) fn json_schema(
     crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 ) -> Vec<(String, serde_json::Value)> {
     let kind = &crd.spec.names.kind;
@@ -85,7 +85,7 @@ fn close_objects(schema: &mut serde_json::Value) {
 }
 
 /// Writes the JSON Schema of every kind into `dir`, creating it if needed.
-pub fn write_json_schemas(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn write_json_schemas(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for (_, crd) in api::crds() {
         for (file, schema) in json_schema(&crd) {
@@ -97,7 +97,7 @@ pub fn write_json_schemas(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Writes every CRD into `dir`, one file each, creating the directory if needed.
-pub fn write_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn write_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for (file, crd) in api::crds() {
         std::fs::write(dir.join(file), api::crd_yaml(&crd))?;

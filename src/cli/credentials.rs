@@ -9,7 +9,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 /// Environment variable holding the API secret.
-pub const SECRET_ENV: &str = "VIDEOSDK_SECRET";
+pub(crate) const SECRET_ENV: &str = "VIDEOSDK_SECRET";
 
 /// Why the API key or secret could not be had. Messages never hold the secret.
 #[derive(Debug, thiserror::Error)]
@@ -38,19 +38,19 @@ pub enum Error {
 
 /// Flags naming the credentials (shared by `sign` and `inspect`).
 #[derive(Args, Debug, Clone)]
-pub struct CredentialArgs {
+pub(crate) struct CredentialArgs {
     /// VideoSDK API key (default: $VIDEOSDK_API_KEY).
     #[arg(long, env = "VIDEOSDK_API_KEY", value_name = "KEY")]
-    pub api_key: Option<String>,
+    pub(crate) api_key: Option<String>,
     /// File holding the VideoSDK API secret, such as a mounted Secret key (default:
     /// $VIDEOSDK_SECRET). One trailing newline is ignored, so `echo secret > file` works.
     #[arg(long, value_name = "FILE")]
-    pub secret_file: Option<PathBuf>,
+    pub(crate) secret_file: Option<PathBuf>,
 }
 
 impl CredentialArgs {
     /// The API secret, from `--secret-file` or else `$VIDEOSDK_SECRET`; `None` when neither is set.
-    pub fn secret(&self) -> Result<Option<String>, Error> {
+    pub(crate) fn secret(&self) -> Result<Option<String>, Error> {
         if let Some(path) = &self.secret_file {
             let text = std::fs::read_to_string(path).map_err(|source| Error::SecretFile {
                 path: path.clone(),
@@ -68,7 +68,7 @@ impl CredentialArgs {
     }
 
     /// Both the API key and the secret, checked, as signing needs them.
-    pub fn credentials(&self) -> Result<Credentials, Error> {
+    pub(crate) fn credentials(&self) -> Result<Credentials, Error> {
         let api_key = self.api_key.clone().ok_or(Error::NoApiKey)?;
         let secret = self.secret()?.ok_or(Error::NoSecret)?;
         Ok(Credentials::new(api_key, secret)?)

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 /// The manifests applied when no `-f` is given: `deploy/examples/dev/`, built into the binary so
 /// that `dev` works from any directory.
-pub const BUNDLED_EXAMPLES: [(&str, &str); 4] = [
+pub(crate) const BUNDLED_EXAMPLES: [(&str, &str); 4] = [
     (
         "deploy/examples/dev/00-credentials.yaml",
         include_str!("../../deploy/examples/dev/00-credentials.yaml"),
@@ -55,21 +55,21 @@ pub const BUNDLED_EXAMPLES: [(&str, &str); 4] = [
 pub struct DevArgs {
     /// Manifests to apply (files or directories of *.yaml) instead of the bundled examples.
     #[arg(short = 'f', long = "filename", value_name = "PATH")]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// Address of the in-memory API server.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// Where to write the kubeconfig for kubectl; must not exist yet, removed on exit
     /// [default: <temp dir>/videosdk-dev-<pid>.kubeconfig, one per instance].
     #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
     /// Token requests are served as by `run`, on --token-requests-address, by default a free
     /// port on 127.0.0.1.
     #[command(flatten)]
-    pub token_requests: TokenRequestArgs,
+    pub(crate) token_requests: TokenRequestArgs,
     /// Logging.
     #[command(flatten)]
-    pub logging: LogArgs,
+    pub(crate) logging: LogArgs,
 }
 
 /// Why `dev` did not start.

@@ -28,16 +28,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct InspectArgs {
     /// The token, or a file holding it; '-' (or nothing) reads it from stdin.
     #[arg(value_name = "TOKEN", conflicts_with = "file")]
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
     /// Read the token from this file, such as a mounted Secret key.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Where the API key and secret come from.
     #[command(flatten)]
-    pub credentials: CredentialArgs,
+    pub(crate) credentials: CredentialArgs,
     /// What to print.
     #[arg(short, long, value_enum, default_value_t = InspectOutput::Text)]
-    pub output: InspectOutput,
+    pub(crate) output: InspectOutput,
 }
 
 /// Why `inspect` could not judge the token (exit code 2; an expired or forged token is no
@@ -71,7 +71,7 @@ pub enum Error {
 
 /// Output formats of `inspect`.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InspectOutput {
+pub(crate) enum InspectOutput {
     /// Lines for people.
     Text,
     /// One JSON document for scripts.
@@ -101,10 +101,10 @@ pub struct Report {
     /// Seconds since issuance.
     pub issued_ago: i64,
     /// Why the token is not valid yet (`iat` or `nbf` beyond the allowed clock skew), if so.
-    pub not_yet_valid: Option<String>,
+    pub(crate) not_yet_valid: Option<String>,
     /// Whitespace bytes (before, after) that were around the token in the input and were
     /// ignored; `None` when the input was exactly the token.
-    pub ignored_whitespace: Option<(usize, usize)>,
+    pub(crate) ignored_whitespace: Option<(usize, usize)>,
 }
 
 impl Report {
@@ -161,7 +161,7 @@ pub(super) fn relative(seconds_from_now: i64) -> String {
 }
 
 /// The report as lines for people.
-pub fn render_text(report: &Report) -> String {
+pub(crate) fn render_text(report: &Report) -> String {
     let claims = &report.decoded.claims;
     let header = &report.decoded.header;
     let mut out = String::new();
@@ -209,7 +209,7 @@ pub fn render_text(report: &Report) -> String {
 }
 
 /// The report as one JSON document.
-pub fn render_json(report: &Report) -> serde_json::Value {
+pub(crate) fn render_json(report: &Report) -> serde_json::Value {
     let claims = &report.decoded.claims;
     let (signature, signature_error) = match &report.signature {
         Signature::Unchecked => ("unchecked", None),

@@ -26,10 +26,10 @@ pub enum Error {
 
 /// Log flags.
 #[derive(Args, Debug, Clone)]
-pub struct LogArgs {
+pub(crate) struct LogArgs {
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "VIDEOSDK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
     /// Log level or filter (`info`, `debug`, `videosdk_token_operator=debug,kube=warn`). The
     /// default leaves out kube-runtime's per-reconcile span, so that each issuance is one line.
     #[arg(
@@ -38,12 +38,12 @@ pub struct LogArgs {
         default_value = "info,kube_runtime=warn",
         value_name = "FILTER"
     )]
-    pub log_level: String,
+    pub(crate) log_level: String,
 }
 
 /// Log formats.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// One readable line per event.
     Text,
     /// One JSON object per line.
@@ -98,13 +98,13 @@ where
 
 /// Sets up a long-running command (`run`, `dev`): installs the logger `args` describe, then
 /// starts the runtime it runs on.
-pub fn start(args: &LogArgs) -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn start(args: &LogArgs) -> Result<tokio::runtime::Runtime, Error> {
     args.init()?;
     Ok(runtime()?)
 }
 
 /// Completes on Ctrl-C or SIGTERM (what Kubernetes sends to stop a pod).
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

@@ -9,21 +9,21 @@
 //! message and maps it to [`EXIT_BAD_INPUT`].
 
 pub mod completion;
-pub mod connect;
+pub(crate) mod connect;
 pub mod crd;
-pub mod credentials;
+pub(crate) mod credentials;
 #[cfg(feature = "dev")]
 pub mod dev;
-pub mod input;
+pub(crate) mod input;
 pub mod inspect;
-pub mod listen;
-pub mod logging;
+pub(crate) mod listen;
+pub(crate) mod logging;
 pub mod plugin;
 pub mod probe;
 pub mod renew;
 pub mod request;
 pub mod run;
-pub mod runtime;
+pub(crate) mod runtime;
 pub mod server_version;
 pub mod sign;
 pub mod status;

@@ -17,7 +17,7 @@ pub const INVOCATION: &str = "kubectl videosdk";
 
 /// Whether `argv0` (the path the binary was started as) is the plugin's executable name, with
 /// or without `.exe`.
-pub fn is_plugin(argv0: &Path) -> bool {
+pub(crate) fn is_plugin(argv0: &Path) -> bool {
     argv0
         .file_stem()
         .is_some_and(|stem| stem == EXECUTABLE && argv0.extension().is_none_or(|e| e == "exe"))

@@ -15,7 +15,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Args, Debug, Clone)]
 pub struct ProbeArgs {
     /// The URL to GET (http://HOST:PORT/PATH).
-    pub url: String,
+    pub(crate) url: String,
 }
 
 /// Why a probe failed.

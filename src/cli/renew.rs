@@ -36,24 +36,24 @@ use serde_json::json;
 pub struct RenewArgs {
     /// Name of the VideoSdkToken to renew.
     #[arg(value_name = "NAME", conflicts_with_all = ["selector", "all"])]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Renew the tokens matching this label selector (as kubectl -l: `app=web,tier!=test`).
     #[arg(short = 'l', long, value_name = "SELECTOR", conflicts_with = "all")]
-    pub selector: Option<String>,
+    pub(crate) selector: Option<String>,
     /// Renew every token of the namespace (of all namespaces with -A).
     #[arg(long)]
-    pub all: bool,
+    pub(crate) all: bool,
     /// With -l or --all: in all namespaces.
     #[arg(short = 'A', long, conflicts_with = "name")]
-    pub all_namespaces: bool,
+    pub(crate) all_namespaces: bool,
     /// How to reach the cluster.
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub(crate) cluster: ClusterArgs,
 }
 
 /// Which tokens to renew.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// One token by name, in the namespace.
     Name(String),
     /// The tokens matching a label selector (`None`: all of them); `all_namespaces` or in the
@@ -181,7 +181,7 @@ fn matching(selector: Option<&str>) -> String {
 
 /// The selection the flags ask for; an error that says what to add when they name no token
 /// (renewing every token must be asked for with `--all`, as `kubectl delete` asks).
-pub fn selection(args: &RenewArgs) -> Result<Selection, SelectionError> {
+pub(crate) fn selection(args: &RenewArgs) -> Result<Selection, SelectionError> {
     match (&args.name, &args.selector, args.all) {
         (Some(name), None, false) => Ok(Selection::Name(name.clone())),
         (None, Some(selector), false) if selector.trim().is_empty() => {
@@ -208,7 +208,7 @@ fn new_value() -> String {
 
 /// The field manager `renew` writes as, so that `managedFields` says who asked for a renewal
 /// (as `kubectl annotate` writes as `kubectl-annotate`).
-pub const FIELD_MANAGER: &str = "videosdk-token-operator-renew";
+pub(crate) const FIELD_MANAGER: &str = "videosdk-token-operator-renew";
 
 /// Sets the annotation to `value` on the token `name`; a merge patch, as `kubectl annotate`
 /// does, so that the annotation stays the user's to change (server-side apply would make this
@@ -225,7 +225,7 @@ async fn annotate(api: &Api<VideoSdkToken>, name: &str, value: &str) -> Result<(
 }
 
 /// Renews what `selection` names; returns `namespace/name` of each token changed, in order.
-pub async fn renew(
+pub(crate) async fn renew(
     client: &Client,
     namespace: &str,
     selection: &Selection,

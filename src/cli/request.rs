@@ -36,47 +36,47 @@ const MINTED_SECONDS: i64 = 600;
 pub struct RequestArgs {
     /// The endpoint: scheme, host and port (the path is added).
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_URL", value_name = "URL")]
-    pub url: String,
+    pub(crate) url: String,
     /// PEM file of the CA that signed the endpoint's certificate [default: the system's roots].
     #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
     /// Mint a token of this ServiceAccount (in --namespace) with the current kubeconfig or
     /// in-cluster credentials.
     #[arg(long, value_name = "NAME")]
-    pub service_account: Option<String>,
+    pub(crate) service_account: Option<String>,
     /// Read the bearer token from this file (e.g. a projected ServiceAccount token).
     #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
+    pub(crate) token_file: Option<PathBuf>,
     /// The audience to mint the ServiceAccount token for (the operator's --token-requests-audience).
     #[arg(long, default_value = DEFAULT_AUDIENCE, value_name = "AUDIENCE")]
-    pub audience: String,
+    pub(crate) audience: String,
     /// Namespace of the request (and of a namespaced issuer) [default: the kubeconfig's].
     #[arg(short, long, value_name = "NAMESPACE")]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// The issuer's name.
     #[arg(long, value_name = "NAME")]
-    pub issuer: String,
+    pub(crate) issuer: String,
     /// The issuer is a ClusterVideoSdkIssuer.
     #[arg(long)]
-    pub cluster_issuer: bool,
+    pub(crate) cluster_issuer: bool,
     /// Permissions, comma-separated: allow_join, ask_join, allow_mod.
     #[arg(long, value_delimiter = ',', value_name = "LIST", required = true)]
-    pub permissions: Vec<Permission>,
+    pub(crate) permissions: Vec<Permission>,
     /// VideoSDK v2 roles, comma-separated: rtc, crawler.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub roles: Vec<Role>,
+    pub(crate) roles: Vec<Role>,
     /// VideoSDK v2: the only room the token may join.
     #[arg(long, value_name = "ID")]
-    pub room_id: Option<String>,
+    pub(crate) room_id: Option<String>,
     /// VideoSDK v2: the participant id the token is bound to.
     #[arg(long, value_name = "ID")]
-    pub participant_id: Option<String>,
+    pub(crate) participant_id: Option<String>,
     /// Lifetime in Go duration syntax [default: the endpoint's, 10m].
     #[arg(long, value_name = "DURATION")]
-    pub ttl: Option<String>,
+    pub(crate) ttl: Option<String>,
     /// What to print.
     #[arg(short, long, value_enum, default_value_t = RequestOutput::Jwt)]
-    pub output: RequestOutput,
+    pub(crate) output: RequestOutput,
 }
 
 /// Why no token was had from the endpoint (exit code 2). Messages never hold the bearer token.
@@ -219,7 +219,7 @@ pub enum Error {
 
 /// Output formats of `request`.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestOutput {
+pub(crate) enum RequestOutput {
     /// The JWT alone, for `$(...)` in scripts.
     Jwt,
     /// The endpoint's answer: token, id, iat, exp.

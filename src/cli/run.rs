@@ -22,7 +22,7 @@ use std::time::Duration;
 /// Namespace of the service account token of a pod, where the operator runs.
 const IN_CLUSTER_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 /// Cluster resource namespace when the operator runs outside a pod.
-pub const DEFAULT_CLUSTER_RESOURCE_NAMESPACE: &str = "videosdk-system";
+pub(crate) const DEFAULT_CLUSTER_RESOURCE_NAMESPACE: &str = "videosdk-system";
 
 /// Run the operator: issue VideoSDK tokens into Secrets and keep them fresh.
 ///
@@ -41,13 +41,13 @@ pub struct RunArgs {
         env = "VIDEOSDK_CLUSTER_RESOURCE_NAMESPACE",
         value_name = "NAMESPACE"
     )]
-    pub cluster_resource_namespace: Option<String>,
+    pub(crate) cluster_resource_namespace: Option<String>,
     /// Watch only this namespace (tokens, issuers, Secrets) [default: all namespaces].
     #[arg(long, env = "VIDEOSDK_NAMESPACE", value_name = "NAMESPACE")]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// How many tokens are reconciled at once.
     #[arg(long, env = "VIDEOSDK_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
-    pub concurrency: u16,
+    pub(crate) concurrency: u16,
     /// The longest ttl a VideoSdkToken or a token request may have, whatever its issuer's
     /// maxTtl (which can only lower it): a Go duration from 1m to 8760h. A token above it gets
     /// Ready=False (PolicyViolation), a token request a 403.
@@ -58,7 +58,7 @@ pub struct RunArgs {
         value_name = "DURATION",
         value_parser = parse_max_ttl
     )]
-    pub max_ttl: Duration,
+    pub(crate) max_ttl: Duration,
     /// The shortest renew window a VideoSdkToken may have (renewBefore, ttl x
     /// renewBeforePercentage / 100, or a third of ttl): a Go duration, at least the CRD's 2m,
     /// which covers the kubelet's default sync of a mounted Secret (up to 90s); raise it where
@@ -71,7 +71,7 @@ pub struct RunArgs {
         value_name = "DURATION",
         value_parser = parse_min_renew_before
     )]
-    pub min_renew_before: Duration,
+    pub(crate) min_renew_before: Duration,
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(
         long,
@@ -79,11 +79,11 @@ pub struct RunArgs {
         default_value = "0.0.0.0:8080",
         value_name = "ADDR"
     )]
-    pub metrics_address: std::net::SocketAddr,
+    pub(crate) metrics_address: std::net::SocketAddr,
     /// Elect a leader among replicas on a Lease, so that only one reconciles (run 2 replicas
     /// for availability).
     #[arg(long, env = "VIDEOSDK_LEADER_ELECT")]
-    pub leader_elect: bool,
+    pub(crate) leader_elect: bool,
     /// Namespace of the leader election Lease [default: the namespace the operator runs in
     /// ($POD_NAMESPACE or the service account's), else the cluster resource namespace].
     #[arg(
@@ -91,22 +91,22 @@ pub struct RunArgs {
         env = "VIDEOSDK_LEADER_ELECTION_NAMESPACE",
         value_name = "NAMESPACE"
     )]
-    pub leader_election_namespace: Option<String>,
+    pub(crate) leader_election_namespace: Option<String>,
     /// Seconds a leader's Lease lasts without renewal: how long a standby waits for a leader
     /// that died without releasing it.
     #[arg(long, env = "VIDEOSDK_LEASE_DURATION", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..))]
-    pub lease_duration: u64,
+    pub(crate) lease_duration: u64,
     /// The token request endpoint.
     #[command(flatten)]
-    pub token_requests: TokenRequestArgs,
+    pub(crate) token_requests: TokenRequestArgs,
     /// Logging.
     #[command(flatten)]
-    pub logging: LogArgs,
+    pub(crate) logging: LogArgs,
 }
 
 impl RunArgs {
     /// The operator's settings from the flags and where it runs.
-    pub fn settings(&self) -> Settings {
+    pub(crate) fn settings(&self) -> Settings {
         Settings {
             namespace: self.namespace.clone(),
             concurrency: self.concurrency,

@@ -19,7 +19,7 @@
 pub struct RuntimeError(#[source] std::io::Error);
 
 /// A multi-threaded Tokio runtime, with the allocator tuned (before its threads start) as above.
-pub fn runtime() -> Result<tokio::runtime::Runtime, RuntimeError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, RuntimeError> {
     tune_allocator();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

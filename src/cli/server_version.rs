@@ -24,7 +24,7 @@ fn release(info: &Info) -> Option<Release> {
 
 /// The warning for a server older than [`OLDEST_SUPPORTED`], naming both releases and why;
 /// `None` for a supported or unreadable version.
-pub fn warning(info: &Info) -> Option<String> {
+pub(crate) fn warning(info: &Info) -> Option<String> {
     let release = release(info)?;
     (release < OLDEST_SUPPORTED).then(|| {
         format!(
@@ -35,7 +35,7 @@ pub fn warning(info: &Info) -> Option<String> {
 }
 
 /// Logs [`warning`] for the server `client` talks to (or that its version could not be read).
-pub async fn warn_if_unsupported(client: &kube::Client) {
+pub(crate) async fn warn_if_unsupported(client: &kube::Client) {
     match client.apiserver_version().await {
         Ok(info) => {
             if let Some(warning) = warning(&info) {

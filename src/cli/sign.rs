@@ -24,7 +24,7 @@ pub struct SignArgs {
     /// Take the claims from this VideoSdkToken manifest ('-' reads stdin) instead of the flags.
     #[arg(short = 'f', long = "filename", value_name = "FILE",
           conflicts_with_all = ["permissions", "roles", "room_id", "participant_id", "ttl"])]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Permissions, comma-separated: allow_join, ask_join, allow_mod.
     #[arg(
         long,
@@ -32,25 +32,25 @@ pub struct SignArgs {
         value_name = "LIST",
         required_unless_present = "file"
     )]
-    pub permissions: Vec<Permission>,
+    pub(crate) permissions: Vec<Permission>,
     /// VideoSDK v2 roles, comma-separated: rtc, crawler.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub roles: Vec<Role>,
+    pub(crate) roles: Vec<Role>,
     /// VideoSDK v2: the only room the token may join.
     #[arg(long, value_name = "ID")]
-    pub room_id: Option<String>,
+    pub(crate) room_id: Option<String>,
     /// VideoSDK v2: the participant id the token is bound to.
     #[arg(long, value_name = "ID")]
-    pub participant_id: Option<String>,
+    pub(crate) participant_id: Option<String>,
     /// Lifetime in Go duration syntax (24h, 90m, 1h30m) [default: 24h].
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
-    pub ttl: Option<String>,
+    pub(crate) ttl: Option<String>,
     /// Where the API key and secret come from.
     #[command(flatten)]
-    pub credentials: CredentialArgs,
+    pub(crate) credentials: CredentialArgs,
     /// What to print.
     #[arg(short, long, value_enum, default_value_t = SignOutput::Jwt)]
-    pub output: SignOutput,
+    pub(crate) output: SignOutput,
 }
 
 /// Why no token was signed (exit code 2).
@@ -120,7 +120,7 @@ pub enum Error {
 
 /// Output formats of `sign`.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignOutput {
+pub(crate) enum SignOutput {
     /// The JWT alone, for `$(...)` in scripts.
     Jwt,
     /// The JWT with its claims, issue time and expiry.
@@ -186,7 +186,7 @@ impl SignArgs {
 }
 
 /// Signs the token the arguments describe, as of `now`.
-pub fn sign(args: &SignArgs, now: SystemTime) -> Result<SignedToken, Error> {
+pub(crate) fn sign(args: &SignArgs, now: SystemTime) -> Result<SignedToken, Error> {
     let request = TokenRequest::from_spec(&args.spec()?).map_err(token::SignError::from)?;
     let credentials = args.credentials.credentials()?;
     Ok(token::sign(&request, &credentials, now)?)

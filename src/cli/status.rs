@@ -46,16 +46,16 @@ use std::time::{Duration, SystemTime};
 pub struct StatusArgs {
     /// Name of the VideoSdkToken.
     #[arg(value_name = "NAME")]
-    pub name: String,
+    pub(crate) name: String,
     /// How to reach the cluster.
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub(crate) cluster: ClusterArgs,
     /// How many of the most recent Events to show.
     #[arg(long, value_name = "N", default_value_t = 10)]
-    pub events: usize,
+    pub(crate) events: usize,
     /// What to print.
     #[arg(short, long, value_enum, default_value_t = InspectOutput::Text)]
-    pub output: InspectOutput,
+    pub(crate) output: InspectOutput,
 }
 
 /// Why `status` showed nothing (exit code 2).
@@ -85,20 +85,20 @@ pub enum Error {
 /// What [`observe`] read: the token, and for each related object either the object or why it
 /// could not be read (missing, forbidden), so that one unreadable part does not hide the rest.
 #[derive(Debug)]
-pub struct Observed {
+pub(crate) struct Observed {
     /// The token.
-    pub token: VideoSdkToken,
+    pub(crate) token: VideoSdkToken,
     /// Its Secret, or why it could not be read.
-    pub secret: Result<Secret, ReadError>,
+    pub(crate) secret: Result<Secret, ReadError>,
     /// Its issuer's status, or why it could not be read.
-    pub issuer: Result<IssuerStatus, ReadError>,
+    pub(crate) issuer: Result<IssuerStatus, ReadError>,
     /// Events about the token (any order), or why they could not be listed.
-    pub events: Result<Vec<Event>, ReadError>,
+    pub(crate) events: Result<Vec<Event>, ReadError>,
 }
 
 /// Why the Secret's token cannot be shown. Messages never quote the token.
 #[derive(Debug, thiserror::Error)]
-pub enum StoredTokenError {
+pub(crate) enum StoredTokenError {
     /// The Secret has no `token` key (not written by the operator yet, or changed by hand).
     #[error("the Secret has no key {:?}", labels::TOKEN_KEY)]
     NoKey,
@@ -113,144 +113,148 @@ pub enum StoredTokenError {
 /// A condition as shown.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct ConditionView {
+pub(crate) struct ConditionView {
     /// The condition type (`Ready`).
     #[serde(rename = "type")]
-    pub type_: String,
+    pub(crate) type_: String,
     /// `True`, `False` or `Unknown`.
-    pub status: String,
+    pub(crate) status: String,
     /// CamelCase reason.
-    pub reason: String,
+    pub(crate) reason: String,
     /// What it means.
-    pub message: String,
+    pub(crate) message: String,
     /// When the status last changed (RFC 3339).
-    pub last_transition_time: String,
+    pub(crate) last_transition_time: String,
     /// The generation it was computed for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+    pub(crate) observed_generation: Option<i64>,
 }
 
 /// The issuer the token names, and whether it is ready.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct IssuerView {
+pub(crate) struct IssuerView {
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// `VideoSdkIssuer` or `ClusterVideoSdkIssuer`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Its `Ready` condition; `None` when it has none yet or could not be read.
-    pub ready: Option<ConditionView>,
+    pub(crate) ready: Option<ConditionView>,
     /// The fingerprint of its API key, from its status.
-    pub api_key_fingerprint: Option<String>,
+    pub(crate) api_key_fingerprint: Option<String>,
     /// Why it could not be read (`... not found`, forbidden).
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// The Secret the token is kept in.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct SecretView {
+pub(crate) struct SecretView {
     /// The Secret's name.
-    pub name: String,
+    pub(crate) name: String,
     /// Whether it carries this token's marks (ownerReference or token UID annotation); `None`
     /// when it could not be read.
-    pub owned_by_token: Option<bool>,
+    pub(crate) owned_by_token: Option<bool>,
     /// The token stored in it, decoded.
-    pub token: Option<StoredTokenView>,
+    pub(crate) token: Option<StoredTokenView>,
     /// Why it or its token could not be read.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// The stored token's claims and times. The `apikey` claim is shown as its fingerprint (as
 /// issuers' `status.apiKeyFingerprint`), the signature not at all.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct StoredTokenView {
+pub(crate) struct StoredTokenView {
     /// Every claim but `apikey`, as in the token.
-    pub claims: serde_json::Map<String, serde_json::Value>,
+    pub(crate) claims: serde_json::Map<String, serde_json::Value>,
     /// The fingerprint of the `apikey` claim.
-    pub api_key_fingerprint: String,
+    pub(crate) api_key_fingerprint: String,
     /// `iat`, RFC 3339.
-    pub issued_at: String,
+    pub(crate) issued_at: String,
     /// `exp`, RFC 3339.
-    pub expires_at: String,
+    pub(crate) expires_at: String,
     /// Seconds until `exp`; negative once expired.
-    pub expires_in_seconds: i64,
+    pub(crate) expires_in_seconds: i64,
 }
 
 /// One Event about the token.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct EventView {
+pub(crate) struct EventView {
     /// `Normal` or `Warning`.
     #[serde(rename = "type")]
-    pub type_: String,
+    pub(crate) type_: String,
     /// CamelCase reason.
-    pub reason: String,
+    pub(crate) reason: String,
     /// What happened.
-    pub note: String,
+    pub(crate) note: String,
     /// How many times it happened (a series counts repeats).
-    pub count: i32,
+    pub(crate) count: i32,
     /// When it last happened (RFC 3339).
-    pub last_seen: String,
+    pub(crate) last_seen: String,
     /// Who reported it.
-    pub reporting_controller: String,
+    pub(crate) reporting_controller: String,
 }
 
 /// What the operator does next.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct NextStep {
+pub(crate) struct NextStep {
     /// `Renew` (at `at`), `RenewNow` (at its next reconcile), `UpdateSecret` (the Secret is
     /// applied at its next reconcile, the token kept until `at`), `Retry` (not Ready; at about
     /// `at`, or when a watched object changes), `Wait` (for the operator to first see the
     /// token), or `Delete`.
-    pub action: &'static str,
+    pub(crate) action: &'static str,
     /// When, RFC 3339, when a time is known.
-    pub at: Option<String>,
+    pub(crate) at: Option<String>,
     /// The step in words.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Everything `status` shows.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Report {
+pub(crate) struct Report {
     /// The token's name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Whether it is Ready.
-    pub ready: bool,
+    pub(crate) ready: bool,
     /// Its conditions.
-    pub conditions: Vec<ConditionView>,
+    pub(crate) conditions: Vec<ConditionView>,
     /// Its issuer.
-    pub issuer: IssuerView,
+    pub(crate) issuer: IssuerView,
     /// Its Secret and the token in it.
-    pub secret: SecretView,
+    pub(crate) secret: SecretView,
     /// `status.tokenId`.
-    pub token_id: Option<String>,
+    pub(crate) token_id: Option<String>,
     /// `status.notBefore`.
-    pub not_before: Option<String>,
+    pub(crate) not_before: Option<String>,
     /// `status.notAfter`.
-    pub not_after: Option<String>,
+    pub(crate) not_after: Option<String>,
     /// `status.renewalTime`.
-    pub renewal_time: Option<String>,
+    pub(crate) renewal_time: Option<String>,
     /// `status.failedIssuanceAttempts`.
-    pub failed_issuance_attempts: Option<i32>,
+    pub(crate) failed_issuance_attempts: Option<i32>,
     /// `status.lastFailureTime`.
-    pub last_failure_time: Option<String>,
+    pub(crate) last_failure_time: Option<String>,
     /// The most recent Events about the token, oldest first.
-    pub events: Vec<EventView>,
+    pub(crate) events: Vec<EventView>,
     /// Why the Events could not be listed.
-    pub events_error: Option<String>,
+    pub(crate) events_error: Option<String>,
     /// What the operator does next.
-    pub next: NextStep,
+    pub(crate) next: NextStep,
 }
 
 /// Reads the token `name` in `namespace` and what belongs to it. An error only when the token
 /// itself cannot be read.
-pub async fn observe(client: &Client, namespace: &str, name: &str) -> Result<Observed, Error> {
+pub(crate) async fn observe(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Observed, Error> {
     let tokens: Api<VideoSdkToken> = Api::namespaced(client.clone(), namespace);
     let token = tokens.get(name).await.map_err(|e| {
         match ReadError::new(e, format!("VideoSdkToken {namespace}/{name}")) {
@@ -422,7 +426,11 @@ fn recent_events(mut events: Vec<Event>, limit: usize) -> Vec<EventView> {
 /// What the operator does next with `token`, whose Secret is `secret` (`None`: unreadable), as
 /// of `now`: from its metadata and status, and for a Ready token from the operator's own step on
 /// the Secret ([`operator_step`]); a token that is not Ready is retried as `rules::backoff` says.
-pub fn next_step(token: &VideoSdkToken, secret: Option<&Secret>, now: SystemTime) -> NextStep {
+pub(crate) fn next_step(
+    token: &VideoSdkToken,
+    secret: Option<&Secret>,
+    now: SystemTime,
+) -> NextStep {
     let status = token.status.clone().unwrap_or_default();
     let ready = token_status::ready_of(&status.conditions);
     let renew_now = token.annotations().get(RENEW_NOW_ANNOTATION);
@@ -622,7 +630,7 @@ fn timestamp(t: SystemTime) -> Timestamp {
 }
 
 /// The report on `observed` as of `now`, with at most `event_limit` Events.
-pub fn report(observed: Observed, now: SystemTime, event_limit: usize) -> Report {
+pub(crate) fn report(observed: Observed, now: SystemTime, event_limit: usize) -> Report {
     let token = &observed.token;
     let status = token.status.clone().unwrap_or_default();
     let issuer_ref = &token.spec.issuer_ref;
@@ -685,7 +693,7 @@ fn ago(rfc3339: &str, now: SystemTime) -> String {
 }
 
 /// The report as lines for people, in the layout of `cmctl status certificate`.
-pub fn render_text(report: &Report, now: SystemTime) -> String {
+pub(crate) fn render_text(report: &Report, now: SystemTime) -> String {
     let mut out = String::new();
     let mut line = |s: String| {
         out.push_str(&s);

@@ -17,16 +17,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The audience bearer tokens must be minted for, by default: the operator's name.
-pub const DEFAULT_AUDIENCE: &str = "videosdk-token-operator";
+pub(crate) const DEFAULT_AUDIENCE: &str = "videosdk-token-operator";
 
 /// Flags of the token request endpoint.
 #[derive(Args, Debug, Clone)]
-pub struct TokenRequestArgs {
+pub(crate) struct TokenRequestArgs {
     /// Serve token requests (per-participant tokens for workloads, authorized by RBAC) on this
     /// address [default: off]. Plain HTTP is served only on a loopback address unless
     /// --token-requests-insecure-http is given.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_ADDRESS", value_name = "ADDR")]
-    pub token_requests_address: Option<SocketAddr>,
+    pub(crate) token_requests_address: Option<SocketAddr>,
     /// The audience a caller's bearer token must be minted for (checked with a TokenReview).
     #[arg(
         long,
@@ -34,42 +34,42 @@ pub struct TokenRequestArgs {
         default_value = DEFAULT_AUDIENCE,
         value_name = "AUDIENCE"
     )]
-    pub token_requests_audience: String,
+    pub(crate) token_requests_audience: String,
     /// Seconds a TokenReview or SubjectAccessReview answer is reused: a revoked grant takes
     /// effect within this time.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_CACHE_TTL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300), value_name = "SECONDS")]
-    pub token_requests_cache_ttl: u64,
+    pub(crate) token_requests_cache_ttl: u64,
     /// Token requests per second each caller may make, sustained.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_RATE", default_value_t = NonZeroU32::new(50).expect("not zero"), value_name = "PER_SECOND")]
-    pub token_requests_rate: NonZeroU32,
+    pub(crate) token_requests_rate: NonZeroU32,
     /// Token requests each caller may make at once, above the sustained rate.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_BURST", default_value_t = NonZeroU32::new(100).expect("not zero"), value_name = "REQUESTS")]
-    pub token_requests_burst: NonZeroU32,
+    pub(crate) token_requests_burst: NonZeroU32,
     /// TokenReviews per second the endpoint may ask of the API server, all callers together
     /// (a review answered from the cache needs none); beyond it the answer is 429 with
     /// Retry-After.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_REVIEW_RATE", default_value_t = budget::Limits::default().per_second, value_name = "PER_SECOND")]
-    pub token_requests_review_rate: NonZeroU32,
+    pub(crate) token_requests_review_rate: NonZeroU32,
     /// TokenReviews the endpoint may ask at once above --token-requests-review-rate.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_REVIEW_BURST", default_value_t = budget::Limits::default().burst, value_name = "REVIEWS")]
-    pub token_requests_review_burst: NonZeroU32,
+    pub(crate) token_requests_review_burst: NonZeroU32,
     /// TokenReviews the endpoint may have waiting on the API server at once; beyond it the
     /// answer is 503 with Retry-After.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_REVIEWS_IN_FLIGHT", default_value_t = budget::Limits::default().in_flight, value_name = "REVIEWS")]
-    pub token_requests_reviews_in_flight: NonZeroU32,
+    pub(crate) token_requests_reviews_in_flight: NonZeroU32,
     /// SubjectAccessReviews per second the endpoint may ask of the API server, all callers
     /// together (an answer from the cache needs none; each new issuer or namespace a caller
     /// asks on needs one); beyond it the answer is 429 with Retry-After.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_ACCESS_REVIEW_RATE", default_value_t = budget::Limits::default().per_second, value_name = "PER_SECOND")]
-    pub token_requests_access_review_rate: NonZeroU32,
+    pub(crate) token_requests_access_review_rate: NonZeroU32,
     /// SubjectAccessReviews the endpoint may ask at once above
     /// --token-requests-access-review-rate.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_ACCESS_REVIEW_BURST", default_value_t = budget::Limits::default().burst, value_name = "REVIEWS")]
-    pub token_requests_access_review_burst: NonZeroU32,
+    pub(crate) token_requests_access_review_burst: NonZeroU32,
     /// SubjectAccessReviews the endpoint may have waiting on the API server at once; beyond it
     /// the answer is 503 with Retry-After.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_ACCESS_REVIEWS_IN_FLIGHT", default_value_t = budget::Limits::default().in_flight, value_name = "REVIEWS")]
-    pub token_requests_access_reviews_in_flight: NonZeroU32,
+    pub(crate) token_requests_access_reviews_in_flight: NonZeroU32,
     /// Serve HTTPS with the certificate of this kubernetes.io/tls Secret (tls.crt, tls.key),
     /// e.g. one a cert-manager Certificate writes; reloaded when it changes. NAME alone is in
     /// the cluster resource namespace (the operator's own).
@@ -78,19 +78,19 @@ pub struct TokenRequestArgs {
         env = "VIDEOSDK_TOKEN_REQUESTS_TLS_SECRET",
         value_name = "[NAMESPACE/]NAME"
     )]
-    pub token_requests_tls_secret: Option<String>,
+    pub(crate) token_requests_tls_secret: Option<String>,
     /// Serve plain HTTP on a non-loopback address (behind a TLS-terminating proxy or a service
     /// mesh): bearer tokens and VideoSDK tokens then cross the network unencrypted.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_INSECURE_HTTP")]
-    pub token_requests_insecure_http: bool,
+    pub(crate) token_requests_insecure_http: bool,
     /// Connections the endpoint keeps open at once; one more is closed at once. At most a
     /// quarter of the process's open-file limit is used, whatever is given.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_MAX_CONNECTIONS", default_value_t = TOKEN_REQUESTS_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "CONNECTIONS")]
-    pub token_requests_max_connections: u32,
+    pub(crate) token_requests_max_connections: u32,
     /// Connections the endpoint keeps open at once from one client IP address; one more from
     /// it is closed at once. Clients behind one NAT or proxy address share it.
     #[arg(long, env = "VIDEOSDK_TOKEN_REQUESTS_MAX_CONNECTIONS_PER_IP", default_value_t = TOKEN_REQUESTS_MAX_CONNECTIONS_PER_IP, value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "CONNECTIONS")]
-    pub token_requests_max_connections_per_ip: u32,
+    pub(crate) token_requests_max_connections_per_ip: u32,
 }
 
 /// Flags that contradict each other or do not parse.
@@ -118,7 +118,7 @@ const CACHE_CAPACITY: usize = 10_000;
 
 impl TokenRequestArgs {
     /// Checks the flags; `Ok(None)` when the endpoint is off.
-    pub fn address(&self) -> Result<Option<SocketAddr>, FlagError> {
+    pub(crate) fn address(&self) -> Result<Option<SocketAddr>, FlagError> {
         let Some(address) = self.token_requests_address else {
             return Ok(None);
         };
@@ -142,7 +142,7 @@ impl TokenRequestArgs {
     /// Binds the endpoint on `address` (what [`Self::address`] returned: the flags checked) and
     /// serves it in the background, counting into `metrics`, for the operator configured by
     /// `operator`, registered in `listeners` (for `/readyz`); returns the address bound.
-    pub async fn start(
+    pub(crate) async fn start(
         &self,
         address: SocketAddr,
         client: Client,
@@ -232,17 +232,20 @@ pub fn tls_secret(flag: &str, cluster_resource_namespace: &str) -> (String, Stri
 }
 
 /// The token request endpoint, served by a task of its own (with the issuer and Secret watches
-/// it answers from) until [`stop`](Self::stop) or the end of the runtime.
-pub struct Serving {
+/// it answers from) until [`stop`](Self::stop) or the end of the runtime. Only `dev` reads the
+/// address and stops it; `run` serves until the process ends.
+#[cfg_attr(not(feature = "dev"), allow(dead_code))]
+pub(crate) struct Serving {
     /// The address it listens on (the port chosen when `:0` was asked for).
-    pub address: SocketAddr,
+    pub(crate) address: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Serving {
     /// Stops serving and ends its watches; `dev` does so before its API server stops, so that
     /// the watches do not log the server's disappearance as connection errors.
-    pub async fn stop(self) {
+    #[cfg(feature = "dev")]
+    pub(crate) async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
     }

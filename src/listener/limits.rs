@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 /// How long a client may take to complete the TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a client may take to send a request's line and headers, counted from the moment
 /// the server waits for them: the connection's start (after the TLS handshake) or the end of the
@@ -14,35 +14,35 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// timeout: a connection that sends no request for this long is closed. Go's HTTP client keeps
 /// idle connections up to 90 s and opens a new one when the server has closed one; Node's keeps
 /// them 5 s.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a request may take from the end of its headers to the end of its answer: the body
 /// (at most 16 KiB for the token endpoint, one TCP round trip for a client that sends it) and
 /// the answer, API server reviews included. Past it the answer is 503 and the connection closed.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long writing one answer may stay blocked: from the first write the client's TCP window
 /// refuses (it stopped reading) until the answer is all handed to the kernel. A client that
 /// never reads a large answer (`/metrics`) would otherwise hold its connection, and the answer's
 /// buffers, for ever; past it the connection is closed.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most bytes hyper buffers while reading a request's line and headers (and a body chunk):
 /// a request whose headers do not fit is answered 431 and the connection closed. A bearer token
 /// is at most 8 KiB (the token endpoint's own limit); hyper's default is some 400 KiB per
 /// connection, 400 MiB at a cap of 1,024, and its minimum is 8 KiB.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// The token request listener's connection cap, by default (`--token-requests-max-connections`):
 /// well above what a few hundred keep-alive callers hold, and at 19 KiB an idle TLS connection
 /// (`cargo bench --bench token_requests`), some 19 MiB at the cap, inside the chart's 128 Mi
 /// memory limit.
-pub const TOKEN_REQUESTS_MAX_CONNECTIONS: u32 = 1024;
+pub(crate) const TOKEN_REQUESTS_MAX_CONNECTIONS: u32 = 1024;
 
 /// The token request listener's connections from one client IP address, by default
 /// (`--token-requests-max-connections-per-ip`): an eighth of the cap, so that one client cannot
 /// hold the whole listener. Clients behind one NAT address share it.
-pub const TOKEN_REQUESTS_MAX_CONNECTIONS_PER_IP: u32 = 128;
+pub(crate) const TOKEN_REQUESTS_MAX_CONNECTIONS_PER_IP: u32 = 128;
 
 /// The metrics and health listener's connection cap: Prometheus scrapers and the kubelet's
 /// probes hold a few connections each.
@@ -55,7 +55,7 @@ pub const METRICS_MAX_CONNECTIONS_PER_IP: usize = 8;
 
 /// No listener's cap exceeds this fraction (1/N) of the process's open-file limit, so that
 /// listeners at their caps leave descriptors for the API server connections, watches and logs.
-pub const FILE_LIMIT_SHARE: u64 = 4;
+pub(crate) const FILE_LIMIT_SHARE: u64 = 4;
 
 /// The bounds of one listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +105,7 @@ fn capped(wanted: usize, file_limit: Option<u64>) -> usize {
 
 /// The process's soft open-file limit (`RLIMIT_NOFILE`, getrlimit(2)); `None` when unlimited
 /// or unknown.
-pub fn open_file_limit() -> Option<u64> {
+pub(crate) fn open_file_limit() -> Option<u64> {
     #[cfg(unix)]
     {
         let mut limit = libc::rlimit {

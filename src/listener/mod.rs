@@ -12,11 +12,12 @@
 pub mod limits;
 mod per_ip;
 mod release;
-pub mod status;
+pub(crate) mod status;
 mod write_timeout;
 
 pub use limits::Limits;
-pub use status::{ListenerStatus, Listeners};
+pub use status::ListenerStatus;
+pub(crate) use status::Listeners;
 
 use axum::Router;
 use axum::response::Response;

@@ -23,7 +23,7 @@ impl Listeners {
     }
 
     /// Why listeners cannot serve now, one sentence each naming the listener; empty when all can.
-    pub fn problems(&self) -> Vec<String> {
+    pub(crate) fn problems(&self) -> Vec<String> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -57,7 +57,7 @@ impl ListenerStatus {
     }
 
     /// Its name and address, as logs and `/readyz` give them.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("the {} listener on {}", self.name, self.address)
     }
 
@@ -79,7 +79,7 @@ impl ListenerStatus {
 
     /// Why the listener has no certificate to serve (`None`: it has one): while it has none,
     /// every TLS handshake fails, so it cannot serve.
-    pub fn set_certificate_problem(&self, problem: Option<String>) {
+    pub(crate) fn set_certificate_problem(&self, problem: Option<String>) {
         *self
             .certificate
             .lock()

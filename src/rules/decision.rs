@@ -61,7 +61,7 @@ impl ResignReason {
     }
 
     /// One reason of each name, for metrics that must show zeros.
-    pub const ALL: [ResignReason; 11] = [
+    pub(crate) const ALL: [ResignReason; 11] = [
         ResignReason::Missing,
         ResignReason::Unparseable,
         ResignReason::NotCompact,
@@ -141,7 +141,7 @@ pub struct Desired<'a> {
 impl<'a> Desired<'a> {
     /// What `token` wants: `request` (fingerprint `spec_hash`) signed with `credentials`, renewed
     /// as `renew_before` says, and what its renew-now annotation and status record.
-    pub fn of_token(
+    pub(crate) fn of_token(
         token: &'a VideoSdkToken,
         request: &'a TokenRequest,
         spec_hash: &'a str,

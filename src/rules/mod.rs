@@ -13,14 +13,14 @@
 //! The reasons of the conditions stay in `controller::reason` (its README table is generated
 //! there).
 
-pub mod backoff;
+pub(crate) mod backoff;
 pub(crate) mod credentials;
 pub mod decision;
 pub mod labels;
 pub mod policy;
 pub(crate) mod problem;
-pub mod renewal;
+pub(crate) mod renewal;
 pub mod secret;
 pub mod status;
-pub mod step;
+pub(crate) mod step;
 pub mod stored;

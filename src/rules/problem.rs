@@ -7,9 +7,9 @@ use crate::controller::reason::Reason;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Problem {
     /// The reason for the condition and the Event.
-    pub reason: Reason,
+    pub(crate) reason: Reason,
     /// What is wrong and what to do.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl Problem {

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 /// When the token with `claims` is due for renewal under `renew_before`, its jitter seeded by the
 /// token's `uid` ([`token::renewal_time`]).
-pub fn renewal_time(
+pub(crate) fn renewal_time(
     claims: &Claims,
     renew_before: RenewBefore,
     uid: &str,
@@ -22,7 +22,7 @@ pub fn renewal_time(
 
 /// The token's [`renewal_time`] while it is still ahead of `now` and the token has not expired;
 /// `None` once renewal is due (or no renewal time can be computed: an empty lifetime).
-pub fn kept_until(
+pub(crate) fn kept_until(
     claims: &Claims,
     renew_before: RenewBefore,
     uid: &str,

@@ -31,7 +31,7 @@ pub fn secret_name(token: &VideoSdkToken) -> String {
 /// Never by labels alone (they name the token only by name and are copied with manifests), and
 /// never when another object is the Secret's controller: the API server allows one, and that
 /// Secret is someone else's.
-pub fn is_owned_by(secret: &Secret, token: &VideoSdkToken) -> bool {
+pub(crate) fn is_owned_by(secret: &Secret, token: &VideoSdkToken) -> bool {
     let Some(uid) = token.uid() else {
         return false;
     };
@@ -59,7 +59,7 @@ fn is_operator_key(key: &str, label: bool) -> bool {
 /// admission; a spec that bypassed it (an older CRD) must still not preset what the operator
 /// reads back: `videosdk.live/renew-now-handled` would answer a renew-now request never
 /// answered, the managed-by label would be changed.
-pub fn operator_owned_template_keys(token: &VideoSdkToken) -> Vec<String> {
+pub(crate) fn operator_owned_template_keys(token: &VideoSdkToken) -> Vec<String> {
     let Some(template) = &token.spec.secret_template else {
         return Vec::new();
     };
@@ -124,7 +124,7 @@ fn owner_reference(token: &VideoSdkToken) -> OwnerReference {
 ///
 /// Labels and annotations that others added are left alone and do not count, so that another
 /// tool decorating the Secret never makes the operator write in a loop.
-pub fn needs_apply(existing: &Secret, desired: &Secret) -> bool {
+pub(crate) fn needs_apply(existing: &Secret, desired: &Secret) -> bool {
     let token = |s: &Secret| s.data.as_ref().and_then(|d| d.get(TOKEN_KEY)).cloned();
     let covers = |have: Option<&BTreeMap<String, String>>,
                   want: Option<&BTreeMap<String, String>>| {

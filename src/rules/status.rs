@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use std::time::SystemTime;
 
 /// The condition type that says whether the object is usable.
-pub const READY: &str = "Ready";
+pub(crate) const READY: &str = "Ready";
 
 /// The conditions beside `Ready` that the operator writes, both "abnormal-true": present, with
 /// status True, only while they hold, and removed otherwise (kstatus README, "Conditions":
@@ -18,13 +18,13 @@ pub const READY: &str = "Ready";
 /// when a reconcile ends). Removing rather than writing False keeps `kubectl describe` short and
 /// reads the same to kstatus, which only looks for status True
 /// (cli-utils `pkg/kstatus/status/generic.go`, `checkGenericProperties`).
-pub const ABNORMAL_TRUE: [&str; 2] = [RECONCILING, STALLED];
+pub(crate) const ABNORMAL_TRUE: [&str; 2] = [RECONCILING, STALLED];
 
 /// The condition type kstatus reads as InProgress while True.
-pub const RECONCILING: &str = "Reconciling";
+pub(crate) const RECONCILING: &str = "Reconciling";
 
 /// The condition type kstatus reads as Failed while True.
-pub const STALLED: &str = "Stalled";
+pub(crate) const STALLED: &str = "Stalled";
 
 /// The conditions of a status whose `Ready` has `reason` and `message`: `Ready`, and beside it
 /// `Reconciling` or `Stalled` by [`Reason::class`] with the same reason and message. Each keeps
@@ -52,7 +52,7 @@ pub fn conditions(
 /// `conditions` with `Reconciling=True` for `reason` and `message` added (or replacing one),
 /// `Stalled` removed, `Ready` kept: the status of a retry after an API error, which says nothing
 /// new about the Secret's token.
-pub fn retrying(
+pub(crate) fn retrying(
     conditions: &[Condition],
     reason: Reason,
     message: String,
@@ -102,7 +102,7 @@ fn condition(
 }
 
 /// The `Ready` condition of a status, if any.
-pub fn ready_of(conditions: &[Condition]) -> Option<&Condition> {
+pub(crate) fn ready_of(conditions: &[Condition]) -> Option<&Condition> {
     conditions.iter().find(|c| c.type_ == READY)
 }
 
@@ -145,7 +145,7 @@ pub fn ready(
 /// Status of a token that could not be made ready: the condition says why; what is known of the
 /// token still in the Secret (it keeps serving until it expires) is kept from `previous`; the
 /// failure is counted.
-pub fn not_ready(
+pub(crate) fn not_ready(
     previous: &VideoSdkTokenStatus,
     conditions: Vec<Condition>,
     generation: Option<i64>,

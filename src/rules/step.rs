@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 /// The next step for a token's Secret.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Sign a new token now, for this reason.
     Sign(ResignReason),
     /// Keep the stored token until `renewal_time`.
@@ -33,7 +33,7 @@ pub enum Step {
 
 /// The step for `token`, whose Secret is `existing` (`None`: there is none), as `desired` asks,
 /// at `now` ([`decide`] on the token it holds, then [`secret::needs_apply`] on a kept one).
-pub fn step(
+pub(crate) fn step(
     token: &VideoSdkToken,
     existing: Option<&Secret>,
     desired: &Desired<'_>,
@@ -79,7 +79,7 @@ pub fn step(
 /// The whole Secret that keeps `jwt` (with `claims`) for `token`, its annotations recording what
 /// it was signed for: rebuilt from what was checked or signed, never copied from the Secret, so
 /// that an edited annotation is corrected and a removed one restored.
-pub fn secret_for(
+pub(crate) fn secret_for(
     token: &VideoSdkToken,
     jwt: &str,
     claims: &Claims,

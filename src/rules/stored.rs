@@ -30,7 +30,7 @@ pub struct StoredToken {
 
 impl StoredToken {
     /// Reads a Secret the operator manages.
-    pub fn from_secret(secret: &Secret) -> Self {
+    pub(crate) fn from_secret(secret: &Secret) -> Self {
         let annotations = secret.metadata.annotations.as_ref();
         let annotation = |key: &str| annotations.and_then(|a| a.get(key)).cloned();
         StoredToken {

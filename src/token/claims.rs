@@ -13,7 +13,7 @@ use std::time::Duration;
 /// (`ttl must be at least 1m`). It is checked again here because admission rules can be
 /// bypassed (an older CRD, a direct call), and a shorter token would be renewed almost
 /// continuously.
-pub const MIN_TTL: Duration = Duration::from_secs(60);
+pub(crate) const MIN_TTL: Duration = Duration::from_secs(60);
 
 /// The longest lifetime a token may ask for: a year. The CRD says the same at admission
 /// (`ttl must be at most 8760h`), and `--max-ttl` cannot be set above it; checked again here
@@ -122,7 +122,7 @@ impl TokenRequest {
 
     /// Checks what the CRD schema also checks at admission, for requests built by hand (the
     /// `sign` command) or specs that bypassed admission.
-    pub fn validate(&self) -> Result<(), RequestError> {
+    pub(crate) fn validate(&self) -> Result<(), RequestError> {
         if self.permissions.is_empty() {
             return Err(RequestError::NoPermissions);
         }
@@ -175,13 +175,13 @@ impl TokenRequest {
     }
 
     /// Whether the token needs VideoSDK's v2 claims (and so `version: 2`).
-    pub fn is_v2(&self) -> bool {
+    pub(crate) fn is_v2(&self) -> bool {
         !self.roles.is_empty() || self.room_id.is_some() || self.participant_id.is_some()
     }
 }
 
 /// `d` in Go's notation (`2562047h0m0s`), saturated at Go's largest duration.
-pub fn show_duration(d: Duration) -> String {
+pub(crate) fn show_duration(d: Duration) -> String {
     GoDuration::from_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)).to_string()
 }
 

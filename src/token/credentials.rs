@@ -68,7 +68,7 @@ impl Credentials {
 
     /// The API key (the `apikey` claim). Not secret, but shown as a [`fingerprint`] in status and
     /// logs.
-    pub fn api_key(&self) -> &str {
+    pub(crate) fn api_key(&self) -> &str {
         &self.api_key
     }
 
@@ -132,7 +132,7 @@ impl fmt::Debug for Credentials {
 
 /// First 8 hex digits of the SHA-256 of an API key: enough to tell keys apart in status, events
 /// and logs (`status.apiKeyFingerprint`) without writing the key there.
-pub fn fingerprint(api_key: &str) -> String {
+pub(crate) fn fingerprint(api_key: &str) -> String {
     hex_prefix(digest(&SHA256, api_key.as_bytes()).as_ref(), 8)
 }
 

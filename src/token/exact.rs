@@ -46,7 +46,7 @@ pub enum Claim {
 
 impl Claim {
     /// The claim's name as it appears in the token (or a short phrase for the rest).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Claim::Header => "header",
             Claim::ApiKey => "apikey",
@@ -71,7 +71,7 @@ impl fmt::Display for Claim {
 
 /// How a stored token differs from the one the operator would issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Difference {
+pub(crate) enum Difference {
     /// Whitespace before or after the compact JWT.
     SurroundingWhitespace,
     /// Not a readable JWT at all.
@@ -86,7 +86,7 @@ pub enum Difference {
 /// at the stored `iat` with the stored `jti`. Returns the stored claims when the two are the
 /// same bytes; otherwise the first difference, in this order: whitespace, readability,
 /// signature, then the claims in [`Claim`]'s order.
-pub fn compare(
+pub(crate) fn compare(
     jwt: &str,
     request: &TokenRequest,
     credentials: &Credentials,
@@ -122,7 +122,7 @@ pub fn compare(
 /// for a reader without the issuer's secret (`status`), which cannot check the signature, the
 /// header's bytes or which API key signed. Returns the stored claims when every claim is the
 /// asked one; otherwise the first difference, in [`Claim`]'s order.
-pub fn compare_claims(jwt: &str, request: &TokenRequest) -> Result<Claims, Difference> {
+pub(crate) fn compare_claims(jwt: &str, request: &TokenRequest) -> Result<Claims, Difference> {
     let claims = decode(jwt)?.claims;
     let jti = canonical_jti(&claims);
     let want = Claims::for_request(

@@ -11,21 +11,25 @@ mod request_hash;
 mod schedule;
 mod signing;
 
-pub use claims::{
-    Claims, DEFAULT_MAX_TTL, MIN_TTL, RequestError, TTL_LIMIT, TokenRequest, show_duration,
+pub use claims::DEFAULT_MAX_TTL;
+pub use claims::{Claims, TTL_LIMIT, TokenRequest};
+pub(crate) use claims::{MIN_TTL, RequestError, show_duration};
+pub use credentials::Credentials;
+pub(crate) use credentials::{CredentialsError, fingerprint};
+pub use exact::Claim;
+pub(crate) use exact::{Difference, compare, compare_claims};
+pub(crate) use go_duration::format_human;
+pub use go_duration::{DurationError, GoDuration, parse_positive};
+#[cfg(test)]
+pub(crate) use schedule::MIN_TOKEN_TTL;
+pub use schedule::{MIN_RENEW_BEFORE, MIN_RENEWAL_INTERVAL, RenewBefore};
+pub use schedule::{ScheduleError, renewal_time};
+pub use signing::verify;
+pub(crate) use signing::{
+    CLOCK_SKEW, DecodeError, DecodedToken, SignError, SignedToken, new_token_id, not_yet_valid,
+    sign_with_id,
 };
-pub use credentials::{Credentials, CredentialsError, fingerprint};
-pub use exact::{Claim, Difference, compare, compare_claims};
-pub use go_duration::{DurationError, GoDuration, format_human, parse_positive};
-pub use schedule::{
-    JITTER_DIVISOR, MIN_RENEW_BEFORE, MIN_RENEWAL_INTERVAL, MIN_TOKEN_TTL, RenewBefore,
-    ScheduleError, renewal_time,
-};
-pub use signing::{
-    CLOCK_SKEW, DecodeError, DecodedToken, SignError, SignedToken, TokenHeader, TokenPart,
-    VerifyError, decode_unverified, expected_jwt, new_token_id, not_yet_valid, sign, sign_with_id,
-    verify,
-};
+pub use signing::{VerifyError, decode_unverified, sign};
 
 /// A minimal valid request (`allow_join` for `ttl`) for the crate's unit tests.
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 /// `status.renewalTime` will not find absurd. The jitter is also capped at 10% of the time from
 /// issuance to the asked-for renewal, so that a large renew window (`renewBeforePercentage: 99`)
 /// cannot push renewal back onto the issuance.
-pub const JITTER_DIVISOR: u128 = 10;
+pub(crate) const JITTER_DIVISOR: u128 = 10;
 
 /// The shortest time between a token's issuance and its renewal, and so between two re-signs of
 /// one token for its schedule's sake: 10 seconds.
@@ -51,7 +51,8 @@ pub const MIN_RENEW_BEFORE: Duration = Duration::from_secs(120);
 /// `renewBefore: 2m`). Without `renewBefore` the window is a third of the ttl, so the ttl must be
 /// at least 3 × [`MIN_RENEW_BEFORE`], 6m. Token requests keep [`super::MIN_TTL`]: their caller
 /// gets the token itself, with no kubelet in between.
-pub const MIN_TOKEN_TTL: Duration = MIN_RENEW_BEFORE.saturating_add(MIN_RENEWAL_INTERVAL);
+#[cfg(test)] // the figure the CRD's rule embeds (`min_token_ttl!`), checked against this one
+pub(crate) const MIN_TOKEN_TTL: Duration = MIN_RENEW_BEFORE.saturating_add(MIN_RENEWAL_INTERVAL);
 
 /// The earliest renewal after `iat`: [`MIN_RENEWAL_INTERVAL`] plus a second, because `iat` is
 /// the signing time rounded down to the second, so that renewal comes at least the minimum after
@@ -171,7 +172,7 @@ impl RenewBefore {
     /// The renew window of a token of lifetime `ttl`: `renewBefore`, `ttl × percentage / 100`
     /// or a third of `ttl` (the default, and the fallback for an asked window that is empty or
     /// not shorter than `ttl`).
-    pub fn window_for(self, ttl: Duration) -> Duration {
+    pub(crate) fn window_for(self, ttl: Duration) -> Duration {
         nanos(self.window(ttl.as_nanos()))
     }
 

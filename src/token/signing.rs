@@ -95,13 +95,13 @@ pub fn sign(
 /// A fresh token id (UUID v4) from aws-lc-rs's CSPRNG, as [`sign`] draws it.
 ///
 /// Errors: [`SignError::RandomUnavailable`] when the generator fails.
-pub fn new_token_id() -> Result<Uuid, SignError> {
+pub(crate) fn new_token_id() -> Result<Uuid, SignError> {
     random_id()
 }
 
 /// [`sign`] with the token id given: deterministic for the same inputs, so that a caller that
 /// draws the id first ([`new_token_id`]) can decide in a pure function what it will write.
-pub fn sign_with_id(
+pub(crate) fn sign_with_id(
     request: &TokenRequest,
     credentials: &Credentials,
     now: SystemTime,
@@ -125,7 +125,7 @@ pub fn sign_with_id(
 /// is what a token the operator stored must be, byte for byte (see [`super::compare`]).
 ///
 /// Errors: [`SignError::ExpiryOverflow`] when `iat + ttl` does not fit in Unix seconds.
-pub fn expected_jwt(
+pub(crate) fn expected_jwt(
     request: &TokenRequest,
     credentials: &Credentials,
     iat: u64,
@@ -402,10 +402,10 @@ pub enum VerifyError {
 /// of the machine that signed it and of the one that checks it may differ by this much. 60 s,
 /// the leeway Kubernetes allows for its own ServiceAccount JWTs (`NotBefore`/`IssuedAt`, see
 /// `pkg/serviceaccount/claims.go`).
-pub const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The first of `iat` and `nbf` that lies more than [`CLOCK_SKEW`] after `now` (Unix seconds).
-pub fn not_yet_valid(claims: &Claims, now: u64) -> Option<VerifyError> {
+pub(crate) fn not_yet_valid(claims: &Claims, now: u64) -> Option<VerifyError> {
     let nbf = claims.other.get("nbf").and_then(serde_json::Value::as_u64);
     [("iat", Some(claims.iat)), ("nbf", nbf)]
         .into_iter()

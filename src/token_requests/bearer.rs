@@ -18,16 +18,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The longest bearer read, in bytes. A projected ServiceAccount token is about 1 KiB (1.3 KiB
 /// bound to a pod); 8 KiB leaves room for long names and extra claims.
-pub const MAX_BEARER: usize = 8 * 1024;
+pub(crate) const MAX_BEARER: usize = 8 * 1024;
 
 /// How long past its `exp` a bearer is still sent to the TokenReview: the API server's own
 /// leeway for ServiceAccount tokens (go-jose's `DefaultLeeway`, 1 minute), so that clock skew
 /// between the operator and the API server never refuses a token the API server would accept.
-pub const EXPIRY_LEEWAY: Duration = Duration::from_secs(60);
+pub(crate) const EXPIRY_LEEWAY: Duration = Duration::from_secs(60);
 
 /// The bearer credential of `headers`: `Authorization: Bearer <token>`, the scheme matched
 /// case-insensitively (RFC 9110 §11.1: `bearer` and `BEARER` too). 401 without one.
-pub fn from_headers(headers: &HeaderMap) -> Result<&str, Refusal> {
+pub(crate) fn from_headers(headers: &HeaderMap) -> Result<&str, Refusal> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -45,7 +45,7 @@ pub fn from_headers(headers: &HeaderMap) -> Result<&str, Refusal> {
 /// Why a bearer cannot be a ServiceAccount token for this endpoint. The messages name the
 /// rule broken, never a value of the bearer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Unfit {
+pub(crate) enum Unfit {
     /// Longer than [`MAX_BEARER`].
     #[error("the bearer token is longer than {MAX_BEARER} bytes: it is not a ServiceAccount token")]
     TooLong,
@@ -102,7 +102,7 @@ impl Audience {
 
 /// Checks that `bearer` can be a ServiceAccount token for `audience` at `now`; returns its
 /// `exp` (Unix seconds), past which no answer about it is kept.
-pub fn check(bearer: &str, audience: &str, now: SystemTime) -> Result<u64, Unfit> {
+pub(crate) fn check(bearer: &str, audience: &str, now: SystemTime) -> Result<u64, Unfit> {
     if bearer.len() > MAX_BEARER {
         return Err(Unfit::TooLong);
     }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 /// The lifetime of a token whose request gives no `ttl`: VideoSDK's own sample token server
 /// hands out 10-minute tokens to participants.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(600);
 
 /// The fields a request may have; any other is refused, so that a misspelt `roomID` is not
 /// silently dropped from the token.
@@ -42,30 +42,30 @@ const FIELDS: [&str; 6] = [
 
 /// A parsed request: which issuer, and what to sign.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// The issuer named.
-    pub issuer: IssuerRef,
+    pub(crate) issuer: IssuerRef,
     /// The claims asked for, validated as a `VideoSdkToken`'s are.
-    pub request: TokenRequest,
+    pub(crate) request: TokenRequest,
 }
 
 /// The answer to a granted request.
 #[derive(Serialize)]
-pub struct Granted<'a> {
+pub(crate) struct Granted<'a> {
     /// The compact JWT.
-    pub token: &'a str,
+    pub(crate) token: &'a str,
     /// Its `jti`.
-    pub id: &'a str,
+    pub(crate) id: &'a str,
     /// Issued at, Unix seconds.
-    pub iat: u64,
+    pub(crate) iat: u64,
     /// Expires at, Unix seconds.
-    pub exp: u64,
+    pub(crate) exp: u64,
 }
 
 /// Parses a request body. Errors: 400 when the body is not a JSON object, 422 naming the field
 /// for a missing, unknown, repeated or invalid field. The claims are held to the rules a
 /// `VideoSdkToken` is held to at admission ([`TokenRequest::validate`]).
-pub fn parse(body: &[u8]) -> Result<Parsed, Refusal> {
+pub(crate) fn parse(body: &[u8]) -> Result<Parsed, Refusal> {
     let value = without_duplicate_keys(body)?;
     let Value::Object(mut object) = value else {
         return Err(Refusal::bad_request(

@@ -75,7 +75,7 @@ impl Metrics {
     }
 
     /// Counts an answer and its latency.
-    pub fn observe(&self, code: u16, issuer_kind: &str, issuer_name: &str, took: Duration) {
+    pub(crate) fn observe(&self, code: u16, issuer_kind: &str, issuer_name: &str, took: Duration) {
         self.requests
             .get_or_create(&RequestLabels {
                 code,

@@ -28,17 +28,17 @@
 //! their credentials Secrets, and holds no other state than brief review caches.
 
 mod audit;
-pub mod bearer;
-pub mod body;
+pub(crate) mod bearer;
+pub(crate) mod body;
 pub mod budget;
 mod cache;
-pub mod metrics;
+pub(crate) mod metrics;
 mod rate;
-pub mod refusal;
-pub mod review;
+pub(crate) mod refusal;
+pub(crate) mod review;
 pub mod tls;
 
-pub use metrics::Metrics;
+pub(crate) use metrics::Metrics;
 
 use crate::api::{ClusterVideoSdkIssuer, IssuerKind, IssuerPolicy, VideoSdkIssuer};
 use crate::controller::CredentialSecrets;

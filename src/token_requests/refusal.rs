@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// Which check refused a 403.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Check {
+pub(crate) enum Check {
     /// The SubjectAccessReview: the caller has no RBAC grant on the issuer.
     #[serde(rename = "RBAC")]
     Rbac,
@@ -29,7 +29,7 @@ pub enum Check {
 
 impl Check {
     /// Its name, as the answer's `check` field and the audit log give it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Check::Rbac => "RBAC",
             Check::NamespaceSelector => "NamespaceSelector",
@@ -40,23 +40,23 @@ impl Check {
 
 /// A refused request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The HTTP status.
     #[serde(rename = "code", serialize_with = "as_u16")]
-    pub status: StatusCode,
+    pub(crate) status: StatusCode,
     /// A word from the fixed set in the module's doc.
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     /// What is wrong and what to do.
-    pub message: String,
+    pub(crate) message: String,
     /// The request field at fault (422 only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
+    pub(crate) field: Option<String>,
     /// Which check refused (403 only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub check: Option<Check>,
+    pub(crate) check: Option<Check>,
     /// When to try again (429, and 503 when busy), sent as `Retry-After` in whole seconds.
     #[serde(skip)]
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 fn as_u16<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
@@ -76,12 +76,12 @@ impl Refusal {
     }
 
     /// 400: the body is not a JSON object.
-    pub fn bad_request(message: String) -> Self {
+    pub(crate) fn bad_request(message: String) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
     /// 422: `field` is missing, unknown or invalid.
-    pub fn invalid(field: &str, message: String) -> Self {
+    pub(crate) fn invalid(field: &str, message: String) -> Self {
         Refusal {
             field: Some(field.to_owned()),
             ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message)
@@ -90,7 +90,7 @@ impl Refusal {
 
     /// The same refusal about `prefix` + its field (`issuer.` + `kind`), in its field and in a
     /// message that starts with the field's name.
-    pub fn prefixed(mut self, prefix: &str) -> Self {
+    pub(crate) fn prefixed(mut self, prefix: &str) -> Self {
         if let Some(field) = &self.field
             && self.message.starts_with(field.as_str())
         {
@@ -101,12 +101,12 @@ impl Refusal {
     }
 
     /// 401: no valid credentials.
-    pub fn unauthorized(message: String) -> Self {
+    pub(crate) fn unauthorized(message: String) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
     }
 
     /// 403: `check` says no.
-    pub fn forbidden(check: Check, message: String) -> Self {
+    pub(crate) fn forbidden(check: Check, message: String) -> Self {
         Refusal {
             check: Some(check),
             ..Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
@@ -114,12 +114,12 @@ impl Refusal {
     }
 
     /// 404: the issuer does not exist.
-    pub fn not_found(message: String) -> Self {
+    pub(crate) fn not_found(message: String) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NotFound", message)
     }
 
     /// 413: the body is over the size cap.
-    pub fn too_large(limit: usize) -> Self {
+    pub(crate) fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PayloadTooLarge",
@@ -128,7 +128,7 @@ impl Refusal {
     }
 
     /// 429: the caller is over its rate limit; try again after `wait`.
-    pub fn too_many(caller: &str, wait: Duration) -> Self {
+    pub(crate) fn too_many(caller: &str, wait: Duration) -> Self {
         let seconds = retry_seconds(wait);
         Refusal {
             retry_after: Some(wait),
@@ -165,7 +165,7 @@ impl Refusal {
     }
 
     /// 503 with `Retry-After: 1`: the operator is busy for a moment.
-    pub fn busy(message: String) -> Self {
+    pub(crate) fn busy(message: String) -> Self {
         Refusal {
             retry_after: Some(Duration::from_secs(1)),
             ..Self::unavailable(message)
@@ -173,12 +173,12 @@ impl Refusal {
     }
 
     /// 500: the operator could not do its part (an API call failed, signing failed).
-    pub fn internal(message: String) -> Self {
+    pub(crate) fn internal(message: String) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
     /// 503: the issuer is not Ready, or the operator's caches have not listed yet.
-    pub fn unavailable(message: String) -> Self {
+    pub(crate) fn unavailable(message: String) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailable",
@@ -193,7 +193,7 @@ fn retry_seconds(wait: Duration) -> u64 {
 }
 
 /// `value` as a JSON response with `status`.
-pub fn json(status: StatusCode, value: &impl Serialize) -> Response {
+pub(crate) fn json(status: StatusCode, value: &impl Serialize) -> Response {
     let body = serde_json::to_vec(value).expect("the answers serialize to JSON");
     (
         status,

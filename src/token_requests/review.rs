@@ -27,46 +27,46 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The RBAC verb that grants an issuer to a caller, on `videosdkissuers` or
 /// `clustervideosdkissuers` (group `videosdk.live`), narrowed with `resourceNames`.
-pub const VERB: &str = "request";
+pub(crate) const VERB: &str = "request";
 
 /// The SHA-256 of a bearer token: the cache key that stands for it.
-pub type TokenHash = [u8; 32];
+pub(crate) type TokenHash = [u8; 32];
 
 /// The hash of `bearer`.
-pub fn hash(bearer: &str) -> TokenHash {
+pub(crate) fn hash(bearer: &str) -> TokenHash {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bearer.as_bytes());
     digest.as_ref().try_into().expect("SHA-256 is 32 bytes")
 }
 
 /// An authenticated caller, as the TokenReview named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// `system:serviceaccount:NAMESPACE:NAME` for a ServiceAccount.
-    pub username: String,
+    pub(crate) username: String,
     /// Its UID.
-    pub uid: Option<String>,
+    pub(crate) uid: Option<String>,
     /// Its groups.
-    pub groups: Vec<String>,
+    pub(crate) groups: Vec<String>,
     /// Extra attributes (e.g. the pod the token is bound to), passed on to the
     /// SubjectAccessReview as the API server gave them.
-    pub extra: BTreeMap<String, Vec<String>>,
+    pub(crate) extra: BTreeMap<String, Vec<String>>,
 }
 
 /// Which issuer access is asked on: the SubjectAccessReview's resource and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Target {
+pub(crate) struct Target {
     /// The request's namespace (a ClusterVideoSdkIssuer is granted per namespace by a
     /// RoleBinding, or everywhere by a ClusterRoleBinding).
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// The issuer's kind.
-    pub kind: IssuerKind,
+    pub(crate) kind: IssuerKind,
     /// The issuer's name.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 impl Target {
     /// The RBAC resource of the issuer's kind.
-    pub fn resource(&self) -> &'static str {
+    pub(crate) fn resource(&self) -> &'static str {
         match self.kind {
             IssuerKind::VideoSdkIssuer => "videosdkissuers",
             IssuerKind::ClusterVideoSdkIssuer => "clustervideosdkissuers",
@@ -100,11 +100,11 @@ impl Target {
     "the bearer token is not valid for audience {audience:?}{}: use a ServiceAccount token minted for that audience (a projected token with `audience: {audience}`)",
     .reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
 )]
-pub struct NotAuthenticated {
+pub(crate) struct NotAuthenticated {
     /// The audience required.
-    pub audience: String,
+    pub(crate) audience: String,
     /// The TokenReview's `status.error`, when it gave one (it names the fault, never the token).
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 /// The SubjectAccessReview did not allow the caller to use the issuer (403, check `RBAC`); the
@@ -119,11 +119,11 @@ pub struct NotAuthenticated {
     .target.name,
     .target.grant_scope()
 )]
-pub struct NotGranted {
+pub(crate) struct NotGranted {
     /// The caller's username.
-    pub username: String,
+    pub(crate) username: String,
     /// The issuer asked for.
-    pub target: Target,
+    pub(crate) target: Target,
 }
 
 impl From<NotAuthenticated> for Refusal {
@@ -144,7 +144,7 @@ impl From<NotGranted> for Refusal {
 type Authorization = (String, TokenHash, Target);
 
 /// The reviews and their caches.
-pub struct Reviewer {
+pub(crate) struct Reviewer {
     client: Client,
     audience: String,
     authenticated: AnswerCache<TokenHash, Caller, NotAuthenticated>,
@@ -191,7 +191,7 @@ impl Reviewer {
     /// Who holds `bearer`, which expires at `exp` (Unix seconds, as [`super::bearer::check`]
     /// read it). Errors: 401 when the API server does not authenticate it for the audience,
     /// 429 or 503 past the TokenReview budget, 500 when the TokenReview itself fails.
-    pub async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         bearer: &str,
         key: &TokenHash,
@@ -254,7 +254,7 @@ impl Reviewer {
     /// Whether `caller` may use `target`. Errors: 403 (check `RBAC`) when the
     /// SubjectAccessReview says no, 429 or 503 past the SubjectAccessReview budget, 500 when it
     /// fails.
-    pub async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         caller: &Caller,
         key: &TokenHash,

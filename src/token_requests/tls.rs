@@ -35,7 +35,7 @@ impl ResolvesServerCert for Current {
 /// Why a `kubernetes.io/tls` Secret cannot be served; `secret` is `NAMESPACE/NAME`. Messages
 /// name the Secret and key, never key material.
 #[derive(Debug, thiserror::Error)]
-pub enum CertificateError {
+pub(crate) enum CertificateError {
     /// The Secret does not exist (yet: cert-manager may not have issued it).
     #[error("TLS Secret {secret} does not exist")]
     Missing {
@@ -91,7 +91,7 @@ pub enum CertificateError {
 }
 
 /// The certificate and key of a `kubernetes.io/tls` Secret, or why they cannot be served.
-pub fn certified_key(
+pub(crate) fn certified_key(
     secret: Option<&Secret>,
     namespace: &str,
     name: &str,

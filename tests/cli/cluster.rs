@@ -1,8 +1,7 @@
 //! The commands that talk to a cluster (`run`, `status`, `renew`), run as a user runs them:
 //! the binary with `KUBECONFIG` pointing at the in-memory API server.
 
-#[path = "../support/certificate.rs"]
-mod certificate;
+use e2e_support::certificate;
 
 use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -55,8 +55,7 @@ mod kustomize;
 mod rbac;
 mod values;
 
-#[path = "../support/rbac.rs"]
-mod rbac_files;
+use e2e_support::rbac as rbac_files;
 
 use serde::Deserialize;
 use serde_json::Value;

@@ -12,12 +12,10 @@
 #![allow(unreachable_pub, missing_docs)]
 
 mod clients;
-#[path = "../support/interop.rs"]
-mod support;
 
+use e2e_support::interop::{VERIFIERS, available, verify_with};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::process::{Command, Stdio};
-use support::{VERIFIERS, available, verify_with};
 
 /// API key used by the `sign` tests.
 const API_KEY: &str = "test-api-key-1234";

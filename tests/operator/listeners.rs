@@ -6,10 +6,11 @@
 //! port's whole cap gets only its share, so the kubelet's probes are still answered.
 
 use super::token_requests::{
-    AUDIENCE, apply_self_signed_tls, connect_tls, http, mint, request, serve_https, setup,
+    AUDIENCE, apply_self_signed_tls, connect_tls, mint, request, serve_https, setup,
 };
 use super::*;
 use axum::response::IntoResponse;
+use e2e_support::http;
 use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

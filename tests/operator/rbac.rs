@@ -2,16 +2,13 @@
 //! in-memory API server as an impersonated ServiceAccount, configured as the Helm chart
 //! configures it in that mode; every (verb, group, resource, namespace) it used must be bound to
 //! that ServiceAccount by the chart rendered for that mode (with Helm v4's engine, see
-//! `tests/support/rbac.rs`), and every right bound must have been used. The kustomize base binds
+//! `e2e_support::rbac`), and every right bound must have been used. The kustomize base binds
 //! what the chart's default binds (`tests/deploy/rbac.rs`). Needs the server's access
 //! accounting, so it runs in memory only.
 
-#[path = "../support/rbac.rs"]
-mod files;
-
 use super::token_requests;
 use super::*;
-use files::Grant;
+use e2e_support::rbac::{self as files, Grant};
 use k8s_openapi::api::core::v1::Namespace;
 use kube_apiserver_memory::{Access, Verb};
 use std::collections::BTreeSet;
@@ -307,7 +304,7 @@ async fn serve_https(
     );
     let dir = std::env::temp_dir().join(format!("videosdk-rbac-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = token_requests::certificate::self_signed(&dir, "rbac");
+    let (cert, key) = e2e_support::certificate::self_signed(&dir, "rbac");
     let secret_name = mode.values["tokenRequests"]["tls"]["secretName"]
         .as_str()
         .expect("tokenRequests.tls.secretName");
@@ -346,7 +343,7 @@ async fn serve_https(
         let failure = match connected {
             Ok((stream, _)) => {
                 let answer =
-                    token_requests::http::post_over(stream, &path, Some(bearer), body.as_bytes())
+                    e2e_support::http::post_over(stream, &path, Some(bearer), body.as_bytes())
                         .await
                         .unwrap();
                 if answer.status == 200 {

@@ -3,14 +3,8 @@
 //! SubjectAccessReview, against the in-memory API server or a real cluster
 //! (`VIDEOSDK_E2E_KUBECONFIG`), with the controller making the issuers Ready.
 
-#[path = "../support/certificate.rs"]
-pub mod certificate;
-#[path = "../support/http.rs"]
-pub mod http;
-#[path = "../support/interop.rs"]
-mod interop;
-
 use super::*;
+use e2e_support::{certificate, http, interop};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::PostParams;

@@ -11,7 +11,7 @@
 //! (`/proc/self/statm`) of the whole process, clients included, from before the first write to
 //! after the last, scaled to 10,000 Secrets.
 
-use e2e_support::cpu;
+use e2e_support::procfs;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Secret;
@@ -31,7 +31,7 @@ fn resident_bytes() -> u64 {
 
 /// CPU seconds (user + system) the calling thread has used.
 fn thread_cpu_seconds() -> f64 {
-    cpu::stat_cpu_seconds("/proc/thread-self/stat")
+    procfs::stat_cpu_seconds("/proc/thread-self/stat")
 }
 
 /// Starts the server on its own thread and runtime; returns its URL, a sender that stops it,

@@ -1,4 +1,5 @@
-//! Memory and CPU of a process, from `/proc` (Linux).
+//! Memory and CPU time of a process, from `/proc` (Linux), for the operator's and the API
+//! server's benchmarks.
 
 /// Resident memory of a process now and its peak since it started (`VmRSS`, `VmHWM` of
 /// `/proc/PID/status`), in MiB, and what the resident memory is now: the process's own data
@@ -32,5 +33,22 @@ pub fn memory(pid: u32) -> Memory {
 
 /// CPU seconds (user + system) that process `pid` has used, all threads.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    super::cpu::stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU seconds (user + system) recorded in a `/proc/.../stat` file: `/proc/self/stat` for this
+/// process, `/proc/PID/stat` for another, `/proc/thread-self/stat` for the calling thread.
+pub fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Clock ticks are 1/100 s on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -1,6 +1,6 @@
 //! A minimal HTTP/1.1 client for the token request endpoint (one request per connection), so
 //! that the tests see the exact status, headers and body the endpoint sends. Shared by the
-//! operator tests and the token request benchmark (`#[path]`).
+//! operator tests and the token request benchmark.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -4,9 +4,7 @@
 //! ServiceAccount, from the rendered objects (the chart rendered with Helm v4's engine, the
 //! `helm-python-sdk` package). Read and flattened into grants in one place for the deploy test
 //! (what each install mode binds) and the operator's least-privilege test (what the operator
-//! uses in that mode). Shared with `#[path]`.
-
-#![allow(dead_code)] // each test binary uses its part
+//! uses in that mode).
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -47,7 +45,7 @@ impl RoleFile {
     /// Reads `file` of [`DIR`]; panics naming the file when it is missing or not one object.
     pub fn read(file: &'static str) -> RoleFile {
         let path = format!("{DIR}/{file}");
-        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&path);
+        let full = std::path::Path::new(crate::WORKSPACE).join(&path);
         let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{path}: {e}"));
         let object: Value =
             serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path} is not one object: {e}"));
@@ -236,7 +234,7 @@ pub fn helm_rendered_files(
     namespace: &str,
     values: &Value,
 ) -> Option<Result<std::collections::BTreeMap<String, String>, String>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = std::path::Path::new(crate::WORKSPACE);
     let chart = root.join("deploy/helm/videosdk-token-operator");
     let out = std::process::Command::new("python3")
         .args(["-c", RENDER])

@@ -4,25 +4,24 @@
 //! are the operator's alone, with nothing kept from an earlier scenario; its counters are read
 //! from `/metrics`, as Prometheus reads them.
 
-use super::procfs::{self, Memory};
-use super::scrape;
-use super::server::ServerProcess;
+use crate::procfs::{self, Memory};
+use crate::scrape;
+use crate::server_process::ServerProcess;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The binary `cargo bench` built with the benchmark (release profile, default features).
-const BINARY: &str = env!("CARGO_BIN_EXE_videosdk-token-operator");
-/// Names another build of the operator to run instead of [`BINARY`], such as the container
-/// image's (without `dev`, fat LTO; see the Dockerfile), whose code is smaller.
+/// Names another build of the operator to run instead of the one the benchmark was built with,
+/// such as the container image's (without `dev`, fat LTO; see the Dockerfile), whose code is
+/// smaller.
 const BINARY_VARIABLE: &str = "BENCH_OPERATOR_BINARY";
 
-/// The operator binary to run: `$BENCH_OPERATOR_BINARY`, else [`BINARY`].
-fn binary() -> std::ffi::OsString {
+/// The operator binary to run: `$BENCH_OPERATOR_BINARY`, else `built`.
+fn binary(built: &str) -> std::ffi::OsString {
     std::env::var_os(BINARY_VARIABLE)
         .filter(|path| !path.is_empty())
-        .unwrap_or_else(|| BINARY.into())
+        .unwrap_or_else(|| built.into())
 }
 /// How often a wait scrapes `/metrics`: at 10,000 tokens a scrape is about 2 MB of text, so
 /// this is kept well below what would load the operator, yet far more often than Prometheus.
@@ -35,23 +34,26 @@ pub struct OperatorProcess {
 }
 
 impl OperatorProcess {
-    /// Starts the operator (all namespaces; ClusterVideoSdkIssuer credentials in
-    /// `cluster_resource_namespace`) against `server`, and waits until `/healthz` answers. Its
-    /// log goes to `target/bench-operator.log`.
+    /// Starts the operator `built` (the benchmark's `env!("CARGO_BIN_EXE_videosdk-token-operator")`:
+    /// this crate cannot depend on the operator's, see the book's "The workspace"; all
+    /// namespaces; ClusterVideoSdkIssuer credentials in `cluster_resource_namespace`) against
+    /// `server`, and waits until `/healthz` answers. Its log goes to `target/bench-operator.log`.
     pub async fn spawn(
+        built: &str,
         server: &ServerProcess,
         cluster_resource_namespace: &str,
     ) -> OperatorProcess {
-        Self::spawn_with(server, cluster_resource_namespace, &[]).await
+        Self::spawn_with(built, server, cluster_resource_namespace, &[]).await
     }
 
     /// [`spawn`](Self::spawn) with more flags of `run` (e.g. the token request endpoint's).
     pub async fn spawn_with(
+        built: &str,
         server: &ServerProcess,
         cluster_resource_namespace: &str,
         extra: &[&str],
     ) -> OperatorProcess {
-        let target = super::target_dir();
+        let target = crate::target_dir();
         let kubeconfig = target.join("bench-operator.kubeconfig");
         std::fs::write(&kubeconfig, server.kubeconfig()).expect("kubeconfig written");
         let log = std::fs::OpenOptions::new()
@@ -66,10 +68,10 @@ impl OperatorProcess {
             Ok(wrapper) if !wrapper.trim().is_empty() => {
                 let mut words = wrapper.split_whitespace();
                 let mut command = Command::new(words.next().unwrap_or_default());
-                command.args(words).arg(binary());
+                command.args(words).arg(binary(built));
                 command
             }
-            _ => Command::new(binary()),
+            _ => Command::new(binary(built)),
         };
         let child = command
             .args([

@@ -1,8 +1,8 @@
 //! Verifying a token with independent JWT libraries in other languages: PyJWT and Node's
 //! `jsonwebtoken`, the libraries VideoSDK's own samples use. Each checks the signature (HS256
 //! only), the header, every claim (no more, no fewer), and that a wrong secret is refused
-//! (`tests/interop/verify.py`, `tests/interop/verify.js`). Shared by the interop and operator tests
-//! (`#[path]`).
+//! (`tests/interop/verify.py`, `tests/interop/verify.js`). Shared by the interop and operator
+//! tests.
 //!
 //! `.ci/run` installs both (`tests/interop/requirements.txt`, `tests/interop/package.json`).
 //! Outside CI [`verify_with`] skips a missing runtime with a line saying so (`tests/interop` lists
@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn interop_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/interop"))
 }
 
 /// The two verifiers: program, script, and the probe that tells whether its library is there.

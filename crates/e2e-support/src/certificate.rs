@@ -1,6 +1,6 @@
 //! A self-signed server certificate for 127.0.0.1, made by `openssl` (a real component, as a
 //! user would make one), for the token request endpoint's HTTPS. Shared by the operator tests
-//! and the token request benchmark (`#[path]`).
+//! and the token request benchmark.
 
 /// Writes `{name}.crt` and `{name}.key` into `dir`; returns (certificate, private key), PEM.
 /// An end-entity certificate (`CA:FALSE`: webpki refuses a CA as the server's certificate),
