@@ -241,13 +241,14 @@ fn fingerprint(regarding: &ObjectReference, occurrence: Occurrence<'_>, note: &s
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::ListParams;
     use kube_apiserver_memory::{ApiServer, ApiServerOptions};
 
-    const ISSUED: Occurrence<'static> = Occurrence {
+    /// An issuance's Event, for tests.
+    pub(crate) const ISSUED: Occurrence<'static> = Occurrence {
         type_: EventType::Normal,
         reason: "Issued",
         action: "Sign",

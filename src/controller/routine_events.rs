@@ -196,15 +196,9 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use kube::Api;
     use kube::api::ListParams;
-    use kube::runtime::events::EventType;
+    use crate::controller::events::tests::ISSUED;
     use kube_apiserver_memory::{ApiServer, ApiServerOptions};
     use std::sync::Arc;
-
-    const ISSUED: Occurrence<'static> = Occurrence {
-        type_: EventType::Normal,
-        reason: "Issued",
-        action: "Sign",
-    };
 
     fn object(name: &str) -> ConfigMap {
         ConfigMap {

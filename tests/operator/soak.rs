@@ -578,9 +578,11 @@ impl Drop for Proxy {
 /// during the outage and the token has 10 to 20 seconds left when the server returns. Throughout
 /// the outage each Secret keeps its token, which verifies and has not expired (pods keep
 /// serving); the operator writes nothing (it cannot reach the server) and does not give up.
-/// Within 3 seconds of the server's return every token is re-signed: the design caps a retry's
+/// Within 5 seconds of the server's return every token is re-signed: the design caps a retry's
 /// delay at a tenth of the stored token's remaining lifetime (here at most 2 s), so the
-/// retries during the outage do not back off past the recovery. (Without that cap, the delays
+/// retries during the outage do not back off past the recovery; the other 3 s are for 40
+/// reconciles on a loaded 2-core machine (with 1 s, one token in 40 was late in about one
+/// full-suite run in three there). (Without that cap, the delays
 /// double from a second to 16 s and more, and the first retry after the return comes about 13 s
 /// late, close to expiry.) The cap must hold even for a token whose first status never reached
 /// the operator's cache because the outage cut its watch first: it comes from the expiry the
@@ -590,7 +592,7 @@ impl Drop for Proxy {
 async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
     let _cpu = CPU_HEAVY.lock().await;
     const OUTAGE: Duration = Duration::from_secs(110);
-    const RENEWED_WITHIN: Duration = Duration::from_secs(3);
+    const RENEWED_WITHIN: Duration = Duration::from_secs(5);
     let Some(mut env) = Env::start("outage").await else {
         return;
     };
