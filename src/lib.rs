@@ -1,5 +1,5 @@
 //! videosdk-token-operator: issues VideoSDK access tokens into Kubernetes Secrets and keeps them
-//! fresh. See the README and the book (`docs/`) for the product and `shared/design.md` for the design.
+//! fresh. See the README and the book (`docs/`) for the product and its design.
 
 pub mod api;
 pub mod cli;

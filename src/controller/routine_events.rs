@@ -5,7 +5,7 @@
 //! third, posted before the status. On a real kube-apiserver the requests of a bulk install are
 //! the bottleneck (about 400 writes a second on the benchmark's machine), so that third write
 //! made 5,000 tokens Ready in 40.6 s against 30.0 s for a client-go operator without Events
-//! (`shared/real-cluster/bench`). Here the Event is queued once the status is written and
+//! (the side-by-side benchmark on a real API server, `docs/src/development/benchmarks.md`). Here the Event is queued once the status is written and
 //! posted by one task: at once when no token has been reconciled for [`QUIET`], else at most
 //! one per [`TRICKLE`]. A bulk install or a credentials rotation reaches Ready first and its
 //! Events follow, in issuance order; a renewal in steady state posts its Event within [`QUIET`].

@@ -10,8 +10,8 @@
 //! - [`status`]: a token's status and its conditions (`Ready`, `Reconciling`, `Stalled`);
 //! - [`secret`] and [`labels`]: the Secret a token is kept in, and the operator's marks.
 //!
-//! The reasons of the conditions stay in `controller::reason` (its README table is generated
-//! there).
+//! The reasons of the conditions stay in `controller::reason` (the table of
+//! `docs/src/troubleshooting/reasons.md` is generated there).
 
 pub(crate) mod backoff;
 pub(crate) mod credentials;

@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-/// The shortest lifetime a token may ask for; the CRD says the same at admission
-/// (`ttl must be at least 1m`). It is checked again here because admission rules can be
-/// bypassed (an older CRD, a direct call), and a shorter token would be renewed almost
-/// continuously.
+/// The shortest lifetime any token may ask for: a token request's floor (422 below it), and the
+/// lower bound of `--max-ttl`. A `VideoSdkToken` has a higher one, which the CRD states at
+/// admission (`ttl must be at least 2m10s`). It is checked
+/// again here because admission rules can be bypassed (an older CRD, a direct call), and
+/// a shorter token would be renewed almost continuously.
 pub(crate) const MIN_TTL: Duration = Duration::from_secs(60);
 
 /// The longest lifetime a token may ask for: a year. The CRD says the same at admission

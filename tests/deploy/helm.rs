@@ -357,6 +357,32 @@ fn move_blocks() -> Vec<String> {
         .collect()
 }
 
+/// The book's uninstall of a kustomize install (docs/src/install/uninstall.md) deletes by label
+/// with the move to Helm's own commands, which `the_readme_moves_from_kustomize_to_helm_and_back`
+/// runs and shows to leave only the Namespace (with the cluster issuers' credentials Secret) and
+/// the CRDs (with every token and its Secret); never `kubectl delete -k deploy/`, which deletes
+/// both.
+#[test]
+fn the_uninstall_deletes_what_the_move_to_helm_deletes() {
+    let to_helm = &move_blocks()[0];
+    let deletes = to_helm
+        .split("for crd")
+        .next()
+        .expect("the move deletes, then hands the CRDs over");
+    assert!(deletes.starts_with("kubectl delete "), "{to_helm}");
+    let uninstall = read("docs/src/install/uninstall.md");
+    let block = uninstall
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("docs/src/install/uninstall.md has a sh block");
+    assert!(
+        block.contains(deletes),
+        "the uninstall lacks the move's deletes:\n{deletes}\nin:\n{block}"
+    );
+    assert!(!block.contains("delete -k"), "{block}");
+}
+
 /// `block` without its `helm …` line, which must be `expected` (Helm runs through its engine's
 /// Python API here, with the same release, chart and namespace).
 fn without_helm(block: &str, expected: &str) -> String {

@@ -51,10 +51,17 @@ fn reference() -> String {
             out.push_str(
                 "| field | type | default | limits | description |\n|---|---|---|---|---|\n",
             );
+            let mut object_rules = Vec::new();
             for name in ["spec", "status"] {
                 if let Some(field) = schema["properties"].get(name) {
                     let required = is_required(schema, name);
-                    rows(name, field, required, &mut out);
+                    rows(name, field, required, &mut out, &mut object_rules);
+                }
+            }
+            for (path, messages) in object_rules {
+                out.push_str(&format!("\nThe rules on `{path}` as a whole:\n\n"));
+                for message in messages {
+                    out.push_str(&format!("- {message}\n"));
                 }
             }
         }
@@ -73,13 +80,29 @@ fn is_required(parent: &Value, name: &str) -> bool {
 }
 
 /// One row for `schema` at `path`, then one for each field under it (an object's properties,
-/// a list's items as `path[]`, a map's values as `path.*`).
-fn rows(path: &str, schema: &Value, required: bool, out: &mut String) {
+/// a list's items as `path[]`, a map's values as `path.*`). The CEL rules of an object with
+/// properties (rules across its fields, a dozen on `spec`) would make a cell of a thousand
+/// characters: they go to `object_rules`, listed below the table, and the cell points there.
+fn rows(
+    path: &str,
+    schema: &Value,
+    required: bool,
+    out: &mut String,
+    object_rules: &mut Vec<(String, Vec<String>)>,
+) {
+    let mut refused = limits(schema, required);
+    let rules = cel_messages(schema);
+    if schema.get("properties").is_some() && !rules.is_empty() {
+        refused.push(format!("{} rules, listed below the table", rules.len()));
+        object_rules.push((path.to_owned(), rules));
+    } else {
+        refused.extend(rules);
+    }
     out.push_str(&format!(
         "| `{path}` | {} | {} | {} | {} |\n",
         cell(&type_of(schema)),
         cell(&default_of(schema)),
-        cell(&limits(schema, required)),
+        cell(&refused.join("; ")),
         cell(&one_line(text(&schema["description"]))),
     ));
     if let Some(properties) = schema["properties"].as_object() {
@@ -89,6 +112,7 @@ fn rows(path: &str, schema: &Value, required: bool, out: &mut String) {
                 field,
                 is_required(schema, name),
                 out,
+                object_rules,
             );
         }
     }
@@ -100,12 +124,13 @@ fn rows(path: &str, schema: &Value, required: bool, out: &mut String) {
                 field,
                 is_required(items, name),
                 out,
+                object_rules,
             );
         }
     }
     let values = &schema["additionalProperties"];
     if values.get("properties").is_some() {
-        rows(&format!("{path}.*"), values, false, out);
+        rows(&format!("{path}.*"), values, false, out, object_rules);
     }
 }
 
@@ -147,10 +172,9 @@ fn compact(value: &Value) -> String {
     }
 }
 
-/// Everything the schema refuses: required, bounds, lengths, counts, pattern, enum, a list's
-/// uniqueness, and the message of each CEL rule (`x-kubernetes-validations`), as admission
-/// answers with it.
-fn limits(schema: &Value, required: bool) -> String {
+/// What the schema refuses but for CEL rules: required, bounds, lengths, counts, pattern, enum,
+/// a list's uniqueness.
+fn limits(schema: &Value, required: bool) -> Vec<String> {
     let mut limits = Vec::new();
     if required {
         limits.push("required".to_owned());
@@ -193,18 +217,22 @@ fn limits(schema: &Value, required: bool) -> String {
     if schema["x-kubernetes-list-type"] == "set" {
         limits.push("each item at most once".to_owned());
     }
-    for rule in schema["x-kubernetes-validations"]
+    limits
+}
+
+/// The message of each CEL rule (`x-kubernetes-validations`), as admission answers with it.
+fn cel_messages(schema: &Value) -> Vec<String> {
+    schema["x-kubernetes-validations"]
         .as_array()
         .into_iter()
         .flatten()
-    {
-        let message = rule["message"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("must satisfy `{}`", text(&rule["rule"])));
-        limits.push(message);
-    }
-    limits.join("; ")
+        .map(|rule| {
+            rule["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("must satisfy `{}`", text(&rule["rule"])))
+        })
+        .collect()
 }
 
 /// A description's lines joined into one, as a table cell must be.

@@ -1,7 +1,8 @@
-//! Every relative link of `README.md` and of the book's pages (`docs/src/**.md`) resolves: the
-//! file or directory exists, and a `#anchor` names a heading of the page it points into (its
-//! slug as GitHub and mdBook make it). mdBook checks neither, so a renamed page or heading would
-//! otherwise break links silently. `{{#include …}}` paths must exist too.
+//! Every relative link of `README.md`, `SECURITY.md` and the book's pages (`docs/src/**.md`)
+//! resolves: the file or directory exists, and a `#anchor` names a heading of the page it points
+//! into (its slug as GitHub and mdBook make it). Inline links (`[text](target)`) and reference
+//! definitions (`[name]: target`) alike. mdBook checks neither, so a renamed page or heading
+//! would otherwise break links silently. `{{#include …}}` paths must exist too.
 
 use regex::Regex;
 use std::collections::BTreeSet;
@@ -9,10 +10,14 @@ use std::path::{Path, PathBuf};
 
 #[test]
 fn every_relative_link_and_anchor_resolves() {
-    let mut pages = vec![super::root().join("README.md")];
+    let mut pages = vec![
+        super::root().join("README.md"),
+        super::root().join("SECURITY.md"),
+    ];
     markdown_files(&super::root().join("docs/src"), &mut pages);
     assert!(pages.len() > 20, "the book has its pages: {pages:?}");
     let link = Regex::new(r#"\]\(([^)\s]+)(?:\s+"[^"]*")?\)"#).unwrap();
+    let definition = Regex::new(r"^ {0,3}\[[^\]]+\]:\s*(\S+)").unwrap();
     let include = Regex::new(r"\{\{#include ([^}\s]+)\}\}").unwrap();
     let mut broken = Vec::new();
     let mut checked = 0;
@@ -24,7 +29,9 @@ fn every_relative_link_and_anchor_resolves() {
             .display()
             .to_string();
         for (number, line) in prose_lines(&text) {
-            for target in link.captures_iter(&line).map(|c| c[1].to_owned()) {
+            let inline = link.captures_iter(&line).map(|c| c[1].to_owned());
+            let defined = definition.captures(&line).map(|c| c[1].to_owned());
+            for target in inline.chain(defined) {
                 checked += 1;
                 if let Err(why) = resolve(page, &target) {
                     broken.push(format!("{name}:{number}: ({target}) {why}"));
@@ -47,6 +54,33 @@ fn every_relative_link_and_anchor_resolves() {
     }
     assert!(checked > 100, "only {checked} links found");
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// `SECURITY.md` is read at the repository's root and, included, in the book
+/// (`docs/src/security.md`), where a relative link would resolve from `docs/src/`. So its links
+/// into the book are reference links (`[text][name]`), and both files define every name it uses,
+/// each from its own directory (the definitions themselves are checked above).
+#[test]
+fn security_md_reference_links_are_defined_at_the_root_and_in_the_book() {
+    let used = Regex::new(r"\]\[([^\]]+)\]").unwrap();
+    let definition = Regex::new(r"(?m)^ {0,3}\[([^\]]+)\]:").unwrap();
+    let security = super::read("SECURITY.md");
+    let names: BTreeSet<String> = used
+        .captures_iter(&security)
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert!(!names.is_empty(), "SECURITY.md links into the book");
+    for page in ["SECURITY.md", "docs/src/security.md"] {
+        let defined: BTreeSet<String> = definition
+            .captures_iter(&super::read(page))
+            .map(|c| c[1].to_owned())
+            .collect();
+        let missing: Vec<&String> = names.difference(&defined).collect();
+        assert!(
+            missing.is_empty(),
+            "{page} does not define the reference links {missing:?} that SECURITY.md uses"
+        );
+    }
 }
 
 /// A link that goes nowhere is refused: a relative path that does not exist, or an anchor that
