@@ -191,12 +191,12 @@ fn warn_dropped(queue: &mut Queue) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::events::tests::ISSUED;
     use k8s_openapi::api::core::v1::ConfigMap;
     use k8s_openapi::api::events::v1::Event;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use kube::Api;
     use kube::api::ListParams;
-    use crate::controller::events::tests::ISSUED;
     use kube_apiserver_memory::{ApiServer, ApiServerOptions};
     use std::sync::Arc;
 
