@@ -1,7 +1,6 @@
 //! `dev` as a new user meets it: every command its banner prints works when pasted into a
 //! shell, two instances never share a kubeconfig, and the kubeconfig goes when `dev` stops.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -38,27 +37,8 @@ fn start(args: &[&str]) -> Dev {
         .spawn()
         .expect("dev starts");
     let stdout = child.stdout.take().expect("stdout is piped");
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + WAIT;
-    let mut banner = String::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = received.recv_timeout(left).unwrap_or_else(|e| {
-            panic!("no banner from dev within {WAIT:?} ({e}); so far:\n{banner}")
-        });
-        banner.push_str(&line);
-        banner.push('\n');
-        if line.contains("Ctrl-C stops") {
-            break;
-        }
-    }
+    let (banner, received) =
+        e2e_support::dev_banner::read(stdout, WAIT).unwrap_or_else(|e| panic!("{e}"));
     let kubeconfig = banner
         .lines()
         .find_map(|l| l.trim().strip_prefix("export KUBECONFIG="))

@@ -6,10 +6,8 @@
 //! room, participant, permissions and roles asked for.
 
 use libtest_mimic::Failed;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Generous for two cores shared with other builds: for `dev`'s banner, and then for the
@@ -193,27 +191,8 @@ impl Drop for Endpoint {
 /// `dev`'s banner, read from its standard output (at most [`WAIT`]).
 fn banner(dev: &mut Child) -> Result<String, Failed> {
     let stdout = dev.stdout.take().ok_or("dev's stdout is not piped")?;
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + WAIT;
-    let mut banner = String::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = received
-            .recv_timeout(left)
-            .map_err(|e| format!("no banner from dev within {WAIT:?} ({e}); so far:\n{banner}"))?;
-        banner.push_str(&line);
-        banner.push('\n');
-        if line.contains("Ctrl-C stops") {
-            return Ok(banner);
-        }
-    }
+    let (banner, _after) = e2e_support::dev_banner::read(stdout, WAIT)?;
+    Ok(banner)
 }
 
 /// Writes `ca.crt` (a CA of the test's own) and returns a certificate for 127.0.0.1 it signed,

@@ -5,7 +5,7 @@
 //!   named by `VIDEOSDK_E2E_KUBECONFIG`), deadlines on every wait, the server's release and what
 //!   a test requires of it ([`release`]), the operator's CRDs as test data ([`operator_crds`]),
 //!   what kstatus makes of a status ([`kstatus`]);
-//! - talking to the operator: the `/metrics` scraper ([`scrape`]), an HTTP/1.1 client for the
+//! - talking to the operator: `dev`'s banner ([`dev_banner`]), the `/metrics` scraper ([`scrape`]), an HTTP/1.1 client for the
 //!   token request endpoint ([`http`]), a self-signed server certificate ([`certificate`]), the
 //!   other languages' JWT verifiers ([`interop`]), the RBAC files and what an install binds
 //!   ([`rbac`]);
@@ -19,6 +19,7 @@
 
 pub mod certificate;
 pub mod cluster;
+pub mod dev_banner;
 pub mod http;
 pub mod interop;
 pub mod kstatus;
