@@ -29,7 +29,9 @@
 //! 4. **Restart**: the operator stopped and started again with N valid tokens: writes (target 0),
 //!    seconds until its caches are synced and every token was reconciled, RSS and peak RSS.
 //! 5. **Credential rotation**: the issuer's Secret gets a new secret: seconds until every token
-//!    was re-signed; every Secret is then checked with `token::verify` against the new secret.
+//!    was re-signed, writes and Secret GETs per token (target 0: each Secret is as the operator
+//!    wrote it, and what other credentials signed is re-signed unread); every Secret is then
+//!    checked with `token::verify` against the new secret.
 //! 6. **Unrelated Secrets**: the operator restarted in a cluster that also holds
 //!    `BENCH_UNRELATED_SECRETS` Secrets it does not manage: RSS and peak RSS as ratios to
 //!    step 4's.
@@ -520,6 +522,7 @@ async fn rotation(
         "secondsUntilAllResigned": seconds,
         "verifiedWithNewSecret": verified,
         "writesPerToken": (requests.writes - 1) as f64 / n as f64,
+        "secretGetsPerToken": requests.get("get", "secrets") as f64 / n as f64,
     })
 }
 
@@ -768,6 +771,11 @@ const ROWS: &[(&str, &str, &str)] = &[
         "",
     ),
     ("rotation: writes per token", "/rotation/writesPerToken", ""),
+    (
+        "rotation: Secret GETs per token",
+        "/rotation/secretGetsPerToken",
+        "0",
+    ),
     (
         "unrelated Secrets: RSS ratio",
         "/unrelatedSecrets/rssRatio",

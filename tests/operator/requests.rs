@@ -60,3 +60,50 @@ async fn an_issuance_reads_no_secret_writes_its_secret_and_status_once_and_recon
     );
     env.cleanup().await;
 }
+
+/// A credentials rotation re-signs every token without reading its Secret: each Secret is as
+/// the operator wrote it (the watch says so), and a token signed with other credentials is
+/// re-signed whatever it holds. Each Secret is applied once more.
+#[tokio::test]
+async fn a_credentials_rotation_reads_no_secret_and_writes_each_once() {
+    if skipped_on_a_real_cluster(
+        "counting requests needs the in-memory API server's request accounting",
+    ) {
+        return;
+    }
+    let Some(env) = Env::start("rotation-requests").await else {
+        return;
+    };
+    env.credentials("creds", SECRET).await;
+    env.issuer("videosdk", "creds", json!({})).await;
+    let spec = json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]});
+    for i in 0..TOKENS {
+        env.token(&format!("t{i}"), spec.clone()).await;
+    }
+    for i in 0..TOKENS {
+        env.wait_ready(&format!("t{i}")).await;
+    }
+    let server = env.t.server().expect("in memory");
+    server.reset_requests();
+    let rotated = "e2e-secret-requests-rotated-fedcba98765";
+    env.credentials("creds", rotated).await;
+    for i in 0..TOKENS {
+        env.wait_secret(&format!("t{i}"), "re-signed with the new secret", |s| {
+            s.and_then(jwt_of)
+                .is_some_and(|jwt| token::verify(&jwt, rotated, SystemTime::now()).is_ok())
+        })
+        .await;
+    }
+    let requests = server.requests();
+    assert_eq!(
+        requests.get(Verb::Get, "secrets"),
+        0,
+        "no Secret read: {requests:?}"
+    );
+    assert_eq!(
+        requests.get(Verb::Patch, "secrets"),
+        TOKENS + 1,
+        "the credentials applied once, each token's Secret once: {requests:?}"
+    );
+    env.cleanup().await;
+}

@@ -46,6 +46,12 @@ pub(crate) enum Existing {
     /// Not read: it is unchanged (the same resourceVersion, and the same inputs fingerprint)
     /// since the operator wrote it or read it and found the right token in it.
     Unchanged(Verified),
+    /// Not read: it is unchanged since the operator wrote it or read it and found the right
+    /// token in it, but that token was signed with credentials the issuer no longer has (a
+    /// rotation). Whatever else changed, the token must be re-signed, so its content is not
+    /// needed: a rotation of N tokens costs no Secret GET. The write's precondition is the
+    /// recorded resourceVersion, so a Secret edited meanwhile is read after all (`409`).
+    SignedWithOtherCredentials(Verified),
 }
 
 impl Existing {
@@ -62,7 +68,9 @@ impl Existing {
     pub(crate) fn resource_version(&self) -> Option<u64> {
         match self {
             Existing::Read(secret) => resource_version(&secret.metadata),
-            Existing::Unchanged(verified) => Some(verified.resource_version),
+            Existing::Unchanged(verified) | Existing::SignedWithOtherCredentials(verified) => {
+                Some(verified.resource_version)
+            }
             Existing::Absent | Existing::Unseen => None,
         }
     }
@@ -70,7 +78,8 @@ impl Existing {
 
 /// What the operator knows of a Secret it wrote, or read and found holding the right token,
 /// without keeping the Secret: enough to rebuild the token's claims (from the spec, `iat` and
-/// `jti`) while nothing has changed since. 48 bytes.
+/// `jti`) while nothing has changed since, or to know it must be re-signed after a rotation.
+/// 56 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Verified {
     /// The Secret's resourceVersion then: any later write by anyone moves it.
@@ -83,6 +92,9 @@ pub(crate) struct Verified {
     /// renew-now annotation, the issuer, its credentials Secret's resourceVersion); see
     /// `tokens::gather`.
     pub(crate) inputs: u64,
+    /// The fingerprint of the credentials the stored token was signed with, as a number (the
+    /// 16 hex digits of `Credentials::fingerprint`, which the Secret's annotation records).
+    pub(crate) credentials: u64,
 }
 
 /// The precondition of one Secret write ([`ManagedSecrets::precondition`]).
@@ -99,7 +111,7 @@ pub(crate) struct ManagedSecrets {
     /// Each Secret's resourceVersion as the watch last saw it; only the watch writes it.
     versions: SecretVersions,
     /// Per token (a hash of its UID, see `memory`): its Secret as last written or verified.
-    /// 48 bytes and a key per token; a token deleted is forgotten ([`ManagedSecrets::forget`]).
+    /// 56 bytes and a key per token; a token deleted is forgotten ([`ManagedSecrets::forget`]).
     verified: Mutex<HashMap<u64, Verified>>,
     /// Whether a token's first Secret is created without reading first.
     create_guard: CreateGuard,
@@ -107,24 +119,32 @@ pub(crate) struct ManagedSecrets {
 
 impl ManagedSecrets {
     /// What `token`'s reconcile may trust of its Secret `namespace/name` instead of reading it,
-    /// its plan's other inputs having fingerprint `inputs`; `None`: read it.
+    /// its plan's other inputs having fingerprint `inputs` and its issuer's credentials
+    /// fingerprint `credentials` (`None`: unreadable); `None`: read it.
     ///
     /// A Secret is trusted as [`Existing::Unchanged`] only at the resourceVersion recorded for
-    /// it and for the same inputs; it is taken for [`Existing::Unseen`] only when the watch has
-    /// listed the managed Secrets, knows none of that name, and the write can create it guarded.
+    /// it and for the same inputs, and as [`Existing::SignedWithOtherCredentials`] only at that
+    /// resourceVersion and for other credentials; it is taken for [`Existing::Unseen`] only when
+    /// the watch has listed the managed Secrets, knows none of that name, and the write can
+    /// create it guarded.
     pub(crate) fn known(
         &self,
         token: &impl TokenUid,
         namespace: &str,
         name: &str,
         inputs: u64,
+        credentials: Option<u64>,
     ) -> Option<Existing> {
         let current = self.versions.current(namespace, name);
-        let verified = self.verified(token).filter(|verified| {
-            verified.inputs == inputs && current == Some(verified.resource_version)
-        });
+        let verified = self
+            .verified(token)
+            .filter(|verified| current == Some(verified.resource_version));
         match verified {
-            Some(verified) => Some(Existing::Unchanged(verified)),
+            Some(verified) if verified.inputs == inputs => Some(Existing::Unchanged(verified)),
+            Some(verified) if credentials.is_some_and(|c| c != verified.credentials) => {
+                Some(Existing::SignedWithOtherCredentials(verified))
+            }
+            Some(_) => None,
             None if current.is_none() && self.versions.listed() && self.create_guard.works() => {
                 Some(Existing::Unseen)
             }
@@ -164,7 +184,9 @@ impl ManagedSecrets {
                 .works()
                 .then(|| create_guard::NO_OBJECT.to_owned()),
             Existing::Read(secret) => secret.metadata.resource_version.clone(),
-            Existing::Unchanged(verified) => Some(verified.resource_version.to_string()),
+            Existing::Unchanged(verified) | Existing::SignedWithOtherCredentials(verified) => {
+                Some(verified.resource_version.to_string())
+            }
         };
         let creates = resource_version.as_deref() == Some(create_guard::NO_OBJECT);
         Precondition {
@@ -242,12 +264,16 @@ mod tests {
         }
     }
 
+    /// The issuer's credentials fingerprint in the tests, unless they rotate.
+    const CREDENTIALS: Option<u64> = Some(5);
+
     fn verified(rv: u64, inputs: u64) -> Verified {
         Verified {
             resource_version: rv,
             iat: 1,
             jti: uuid::Uuid::nil(),
             inputs,
+            credentials: 5,
         }
     }
 
@@ -270,9 +296,18 @@ mod tests {
     fn a_secret_written_and_unchanged_is_trusted_without_a_read() {
         let secrets = listed(&[secret("u1", 7)]);
         secrets.record(&token("u1"), Some(verified(7, 42)));
-        assert!(is_unchanged(secrets.known(&token("u1"), "ns", "t", 42)));
-        let precondition =
-            secrets.precondition(&secrets.known(&token("u1"), "ns", "t", 42).unwrap());
+        assert!(is_unchanged(secrets.known(
+            &token("u1"),
+            "ns",
+            "t",
+            42,
+            CREDENTIALS
+        )));
+        let precondition = secrets.precondition(
+            &secrets
+                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .unwrap(),
+        );
         assert_eq!(precondition.resource_version.as_deref(), Some("7"));
         assert_eq!(
             secrets.token_to_reconcile(&secret("u1", 7).metadata),
@@ -289,7 +324,9 @@ mod tests {
         let edited = secret("u1", 8);
         secrets.observe(&Event::Apply(edited.clone()));
         assert!(
-            secrets.known(&token("u1"), "ns", "t", 42).is_none(),
+            secrets
+                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .is_none(),
             "read it"
         );
         assert_eq!(
@@ -301,7 +338,9 @@ mod tests {
         // was trusted, which the API server refuses (409) for the edited Secret.
         let secrets = listed(&[secret("u1", 7)]);
         secrets.record(&token("u1"), Some(verified(7, 42)));
-        let known = secrets.known(&token("u1"), "ns", "t", 42).expect("trusted");
+        let known = secrets
+            .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+            .expect("trusted");
         assert_eq!(
             secrets.precondition(&known).resource_version.as_deref(),
             Some("7")
@@ -313,11 +352,15 @@ mod tests {
         let secrets = listed(&[secret("u1", 7)]);
         secrets.record(&token("u1"), Some(verified(7, 42)));
         assert!(
-            secrets.known(&token("u1"), "ns", "t", 43).is_none(),
+            secrets
+                .known(&token("u1"), "ns", "t", 43, CREDENTIALS)
+                .is_none(),
             "the spec changed"
         );
         assert!(
-            secrets.known(&token("u2"), "ns", "t", 42).is_none(),
+            secrets
+                .known(&token("u2"), "ns", "t", 42, CREDENTIALS)
+                .is_none(),
             "a token re-created under the same name"
         );
         assert_eq!(
@@ -327,14 +370,49 @@ mod tests {
         );
         secrets.record(&token("u1"), None);
         assert!(
-            secrets.known(&token("u1"), "ns", "t", 42).is_none(),
+            secrets
+                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .is_none(),
             "forgotten"
         );
         secrets.record(&token("u1"), Some(verified(7, 42)));
         secrets.forget(&token("u1"));
         assert!(
-            secrets.known(&token("u1"), "ns", "t", 42).is_none(),
+            secrets
+                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .is_none(),
             "token deleted"
+        );
+    }
+
+    #[test]
+    fn after_a_rotation_an_unchanged_secret_is_re_signed_without_a_read() {
+        let secrets = listed(&[secret("u1", 7)]);
+        secrets.record(&token("u1"), Some(verified(7, 42)));
+        // The credentials Secret changed: so did the inputs fingerprint.
+        let known = secrets.known(&token("u1"), "ns", "t", 43, Some(6));
+        assert!(
+            matches!(known, Some(Existing::SignedWithOtherCredentials(v)) if v == verified(7, 42)),
+            "{known:?}"
+        );
+        assert_eq!(
+            secrets
+                .precondition(&known.unwrap())
+                .resource_version
+                .as_deref(),
+            Some("7"),
+            "an edit meanwhile fails the write (409), and the reconcile reads the Secret"
+        );
+        assert!(
+            secrets.known(&token("u1"), "ns", "t", 43, None).is_none(),
+            "credentials that cannot be read: read the Secret (the plan says what is wrong)"
+        );
+        secrets.observe(&Event::Apply(secret("u1", 8)));
+        assert!(
+            secrets
+                .known(&token("u1"), "ns", "t", 43, Some(6))
+                .is_none(),
+            "edited by someone else since: read it"
         );
     }
 
@@ -344,7 +422,7 @@ mod tests {
         secrets.record(&token("u1"), Some(verified(7, 42)));
         // Deleted, or it left the label selection (the watch sees both as a deletion).
         secrets.observe(&Event::Delete(secret("u1", 7)));
-        let known = secrets.known(&token("u1"), "ns", "t", 42);
+        let known = secrets.known(&token("u1"), "ns", "t", 42, CREDENTIALS);
         assert!(matches!(known, Some(Existing::Unseen)), "{known:?}");
         let precondition = secrets.precondition(&known.unwrap());
         assert_eq!(
@@ -362,7 +440,9 @@ mod tests {
         ));
         assert!(secrets.create_refused(&precondition, &refusal));
         assert!(
-            secrets.known(&token("u1"), "ns", "t", 42).is_none(),
+            secrets
+                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .is_none(),
             "read it"
         );
         assert_eq!(
@@ -374,10 +454,16 @@ mod tests {
     #[test]
     fn before_the_first_list_an_unknown_secret_is_read() {
         let secrets = ManagedSecrets::default();
-        assert!(secrets.known(&token("u1"), "ns", "t", 42).is_none());
+        assert!(
+            secrets
+                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .is_none()
+        );
         secrets.record(&token("u1"), Some(verified(7, 42)));
         assert!(
-            secrets.known(&token("u1"), "ns", "t", 42).is_none(),
+            secrets
+                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .is_none(),
             "the watch has not seen the Secret at that version"
         );
     }
@@ -391,6 +477,12 @@ mod tests {
             secrets.observe(&Event::InitDone),
             "every token is reconciled once"
         );
-        assert!(!is_unchanged(secrets.known(&token("u1"), "ns", "t", 42)));
+        assert!(!is_unchanged(secrets.known(
+            &token("u1"),
+            "ns",
+            "t",
+            42,
+            CREDENTIALS
+        )));
     }
 }

@@ -7,7 +7,7 @@ use crate::api::{CredentialsSecretRef, IssuerKind, IssuerPolicy, VideoSdkToken};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
 use crate::controller::managed_secrets::Existing;
-use crate::rules::secret;
+use crate::rules::{credentials, secret};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::reflector::ObjectRef;
@@ -51,6 +51,23 @@ pub(crate) enum IssuerLookup {
     },
 }
 
+impl IssuerLookup {
+    /// The fingerprint of the issuer's credentials as a number (the 16 hex digits of
+    /// `Credentials::fingerprint`), when it exists and its credentials can be read.
+    pub(crate) fn credentials_fingerprint(&self) -> Option<u64> {
+        let IssuerLookup::Found(issuer) = self else {
+            return None;
+        };
+        let credentials = credentials::read(
+            issuer.credentials.as_deref(),
+            &issuer.credentials_ref,
+            &issuer.credentials_namespace,
+        )
+        .ok()?;
+        u64::from_str_radix(&credentials.fingerprint(), 16).ok()
+    }
+}
+
 /// What the plan needs of an issuer.
 #[derive(Debug, Clone)]
 pub(crate) struct Issuer {
@@ -81,10 +98,13 @@ pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Input
     let (issuer, fingerprint) = gather_issuer(token, ctx).await?;
     let namespace = token.namespace().unwrap_or_default();
     let secret_name = secret::secret_name(token);
-    let existing = match ctx
-        .secrets
-        .known(token, &namespace, &secret_name, fingerprint)
-    {
+    let existing = match ctx.secrets.known(
+        token,
+        &namespace,
+        &secret_name,
+        fingerprint,
+        issuer.credentials_fingerprint(),
+    ) {
         Some(known) => known,
         None => read_secret(ctx, &namespace, &secret_name).await?,
     };

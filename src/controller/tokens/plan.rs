@@ -240,10 +240,12 @@ fn keep_or_sign(
         checked.renew_before,
         &uid,
     );
-    let step = if matches!(inputs.existing, Existing::Unchanged(_)) {
-        Step::Sign(ResignReason::RenewalDue)
-    } else {
-        step::step(token, inputs.existing.read(), &desired, now)
+    let step = match &inputs.existing {
+        Existing::Unchanged(_) => Step::Sign(ResignReason::RenewalDue),
+        Existing::SignedWithOtherCredentials(_) => Step::Sign(ResignReason::CredentialsChanged),
+        Existing::Absent | Existing::Unseen | Existing::Read(_) => {
+            step::step(token, inputs.existing.read(), &desired, now)
+        }
     };
     let reason = match step {
         Step::Keep {
@@ -276,7 +278,10 @@ fn keep_or_sign(
     );
     let apply = match &inputs.existing {
         Existing::Read(existing) => secret::needs_apply(existing, &desired_secret),
-        Existing::Absent | Existing::Unseen | Existing::Unchanged(_) => true,
+        Existing::Absent
+        | Existing::Unseen
+        | Existing::Unchanged(_)
+        | Existing::SignedWithOtherCredentials(_) => true,
     }
     .then(|| Box::new(desired_secret));
     let issued = Issued {
@@ -433,6 +438,7 @@ mod tests {
             iat: issued.claims.iat,
             jti: Uuid::try_parse(issued.claims.jti.as_deref().unwrap()).unwrap(),
             inputs: 0,
+            credentials: 0,
         };
         let unchanged = Inputs {
             existing: Existing::Unchanged(verified),
@@ -468,6 +474,20 @@ mod tests {
         };
         assert_eq!(renewed.resigned, Some(ResignReason::RenewalDue));
         assert!(apply.is_some());
+        // Signed with credentials the issuer no longer has: re-signed at once, not read.
+        let rotated = Inputs {
+            existing: Existing::SignedWithOtherCredentials(verified),
+            ..inputs(issuer(IssuerPolicy::default()), None)
+        };
+        let Plan::Ready {
+            issued: resigned,
+            apply,
+        } = plan(&t, &rotated, now(), Uuid::new_v4()).unwrap()
+        else {
+            panic!("ready");
+        };
+        assert_eq!(resigned.resigned, Some(ResignReason::CredentialsChanged));
+        assert!(apply.is_some(), "the whole Secret applied");
     }
 
     #[test]

@@ -276,6 +276,7 @@ pub(super) fn verified(
         iat: issued.claims.iat,
         jti: uuid::Uuid::try_parse(issued.claims.jti.as_deref()?).ok()?,
         inputs: inputs.fingerprint,
+        credentials: inputs.issuer.credentials_fingerprint()?,
     })
 }
 
