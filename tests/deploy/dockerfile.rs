@@ -12,7 +12,7 @@ fn dockerfile_builds_what_ci_builds_and_runs_as_nonroot() {
     // The shipped binary is the lean one the book's memory figures name.
     assert!(
         dockerfile
-            .contains("ENV CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1")
+            .contains("ENV CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=s")
     );
     assert!(dockerfile.contains("FROM gcr.io/distroless/cc-debian12:nonroot"));
     assert!(dockerfile.contains("USER 65532:65532"));
