@@ -71,15 +71,22 @@ async fn an_issuers_problem_is_a_warning_and_its_recovery_is_info() {
     env.credentials("creds", SECRET).await;
     wait_issuer_reason(&env, "CredentialsValid").await;
     let issuer = format!("issuer={}/videosdk", env.namespace());
-    let logs = captured_logs();
-    let level_of = |reason: &str| -> Vec<&str> {
+    let level_of = |logs: &str, reason: &str| -> Vec<String> {
         logs.lines()
             .filter(|l| l.contains(&issuer) && l.contains(&format!("reason=\"{reason}\"")))
-            .map(|l| l.split_whitespace().nth(1).unwrap_or_default())
+            .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_owned())
             .collect()
     };
-    assert_eq!(level_of("SecretNotFound"), ["WARN"], "{logs}");
-    assert_eq!(level_of("CredentialsValid"), ["INFO"], "{logs}");
+    // The line is written once the status write has returned, which can be after a watch has
+    // shown the status (as on a real API server): wait for it.
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut logs = captured_logs();
+    while level_of(&logs, "CredentialsValid").is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        logs = captured_logs();
+    }
+    assert_eq!(level_of(&logs, "SecretNotFound"), ["WARN"], "{logs}");
+    assert_eq!(level_of(&logs, "CredentialsValid"), ["INFO"], "{logs}");
     env.cleanup().await;
 }
 
