@@ -9,19 +9,26 @@ use kube_apiserver_memory::Verb;
 const SECRET: &str = "e2e-secret-requests-0123456789abcdef";
 const TOKENS: u64 = 20;
 
-#[tokio::test]
-async fn an_issuance_reads_no_secret_writes_its_secret_and_status_once_and_reconciles_once() {
+/// An in-memory environment (its API server counts requests) with issuer `videosdk` and its
+/// credentials, and the spec of a token of that issuer; `None` on a real cluster (skipped).
+async fn counting_env(test: &str) -> Option<(Env, Value)> {
     if skipped_on_a_real_cluster(
         "counting requests needs the in-memory API server's request accounting",
     ) {
-        return;
+        return None;
     }
-    let Some(env) = Env::start("requests").await else {
-        return;
-    };
+    let env = Env::start(test).await?;
     env.credentials("creds", SECRET).await;
     env.issuer("videosdk", "creds", json!({})).await;
     let spec = json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]});
+    Some((env, spec))
+}
+
+#[tokio::test]
+async fn an_issuance_reads_no_secret_writes_its_secret_and_status_once_and_reconciles_once() {
+    let Some((env, spec)) = counting_env("requests").await else {
+        return;
+    };
     // A first token, so that the issuer and its credentials are in the caches.
     env.token("first", spec.clone()).await;
     env.wait_ready("first").await;
@@ -66,17 +73,9 @@ async fn an_issuance_reads_no_secret_writes_its_secret_and_status_once_and_recon
 /// re-signed whatever it holds. Each Secret is applied once more.
 #[tokio::test]
 async fn a_credentials_rotation_reads_no_secret_and_writes_each_once() {
-    if skipped_on_a_real_cluster(
-        "counting requests needs the in-memory API server's request accounting",
-    ) {
-        return;
-    }
-    let Some(env) = Env::start("rotation-requests").await else {
+    let Some((env, spec)) = counting_env("rotation-requests").await else {
         return;
     };
-    env.credentials("creds", SECRET).await;
-    env.issuer("videosdk", "creds", json!({})).await;
-    let spec = json!({"issuerRef": {"name": "videosdk"}, "permissions": ["allow_join"]});
     for i in 0..TOKENS {
         env.token(&format!("t{i}"), spec.clone()).await;
     }

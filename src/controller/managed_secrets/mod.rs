@@ -120,7 +120,8 @@ pub(crate) struct ManagedSecrets {
 impl ManagedSecrets {
     /// What `token`'s reconcile may trust of its Secret `namespace/name` instead of reading it,
     /// its plan's other inputs having fingerprint `inputs` and its issuer's credentials
-    /// fingerprint `credentials` (`None`: unreadable); `None`: read it.
+    /// fingerprint `credentials()` (`None`: unreadable; asked only when the inputs changed);
+    /// `None`: read it.
     ///
     /// A Secret is trusted as [`Existing::Unchanged`] only at the resourceVersion recorded for
     /// it and for the same inputs, and as [`Existing::SignedWithOtherCredentials`] only at that
@@ -133,7 +134,7 @@ impl ManagedSecrets {
         namespace: &str,
         name: &str,
         inputs: u64,
-        credentials: Option<u64>,
+        credentials: impl FnOnce() -> Option<u64>,
     ) -> Option<Existing> {
         let current = self.versions.current(namespace, name);
         let verified = self
@@ -141,7 +142,7 @@ impl ManagedSecrets {
             .filter(|verified| current == Some(verified.resource_version));
         match verified {
             Some(verified) if verified.inputs == inputs => Some(Existing::Unchanged(verified)),
-            Some(verified) if credentials.is_some_and(|c| c != verified.credentials) => {
+            Some(verified) if credentials().is_some_and(|c| c != verified.credentials) => {
                 Some(Existing::SignedWithOtherCredentials(verified))
             }
             Some(_) => None,
@@ -301,11 +302,11 @@ mod tests {
             "ns",
             "t",
             42,
-            CREDENTIALS
+            || CREDENTIALS
         )));
         let precondition = secrets.precondition(
             &secrets
-                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .known(&token("u1"), "ns", "t", 42, || CREDENTIALS)
                 .unwrap(),
         );
         assert_eq!(precondition.resource_version.as_deref(), Some("7"));
@@ -325,7 +326,7 @@ mod tests {
         secrets.observe(&Event::Apply(edited.clone()));
         assert!(
             secrets
-                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .known(&token("u1"), "ns", "t", 42, || CREDENTIALS)
                 .is_none(),
             "read it"
         );
@@ -339,7 +340,7 @@ mod tests {
         let secrets = listed(&[secret("u1", 7)]);
         secrets.record(&token("u1"), Some(verified(7, 42)));
         let known = secrets
-            .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+            .known(&token("u1"), "ns", "t", 42, || CREDENTIALS)
             .expect("trusted");
         assert_eq!(
             secrets.precondition(&known).resource_version.as_deref(),
@@ -353,13 +354,13 @@ mod tests {
         secrets.record(&token("u1"), Some(verified(7, 42)));
         assert!(
             secrets
-                .known(&token("u1"), "ns", "t", 43, CREDENTIALS)
+                .known(&token("u1"), "ns", "t", 43, || CREDENTIALS)
                 .is_none(),
             "the spec changed"
         );
         assert!(
             secrets
-                .known(&token("u2"), "ns", "t", 42, CREDENTIALS)
+                .known(&token("u2"), "ns", "t", 42, || CREDENTIALS)
                 .is_none(),
             "a token re-created under the same name"
         );
@@ -371,7 +372,7 @@ mod tests {
         secrets.record(&token("u1"), None);
         assert!(
             secrets
-                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .known(&token("u1"), "ns", "t", 42, || CREDENTIALS)
                 .is_none(),
             "forgotten"
         );
@@ -379,7 +380,7 @@ mod tests {
         secrets.forget(&token("u1"));
         assert!(
             secrets
-                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .known(&token("u1"), "ns", "t", 42, || CREDENTIALS)
                 .is_none(),
             "token deleted"
         );
@@ -390,7 +391,7 @@ mod tests {
         let secrets = listed(&[secret("u1", 7)]);
         secrets.record(&token("u1"), Some(verified(7, 42)));
         // The credentials Secret changed: so did the inputs fingerprint.
-        let known = secrets.known(&token("u1"), "ns", "t", 43, Some(6));
+        let known = secrets.known(&token("u1"), "ns", "t", 43, || Some(6));
         assert!(
             matches!(known, Some(Existing::SignedWithOtherCredentials(v)) if v == verified(7, 42)),
             "{known:?}"
@@ -404,13 +405,15 @@ mod tests {
             "an edit meanwhile fails the write (409), and the reconcile reads the Secret"
         );
         assert!(
-            secrets.known(&token("u1"), "ns", "t", 43, None).is_none(),
+            secrets
+                .known(&token("u1"), "ns", "t", 43, || None)
+                .is_none(),
             "credentials that cannot be read: read the Secret (the plan says what is wrong)"
         );
         secrets.observe(&Event::Apply(secret("u1", 8)));
         assert!(
             secrets
-                .known(&token("u1"), "ns", "t", 43, Some(6))
+                .known(&token("u1"), "ns", "t", 43, || Some(6))
                 .is_none(),
             "edited by someone else since: read it"
         );
@@ -422,7 +425,7 @@ mod tests {
         secrets.record(&token("u1"), Some(verified(7, 42)));
         // Deleted, or it left the label selection (the watch sees both as a deletion).
         secrets.observe(&Event::Delete(secret("u1", 7)));
-        let known = secrets.known(&token("u1"), "ns", "t", 42, CREDENTIALS);
+        let known = secrets.known(&token("u1"), "ns", "t", 42, || CREDENTIALS);
         assert!(matches!(known, Some(Existing::Unseen)), "{known:?}");
         let precondition = secrets.precondition(&known.unwrap());
         assert_eq!(
@@ -441,7 +444,7 @@ mod tests {
         assert!(secrets.create_refused(&precondition, &refusal));
         assert!(
             secrets
-                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .known(&token("u1"), "ns", "t", 42, || CREDENTIALS)
                 .is_none(),
             "read it"
         );
@@ -456,13 +459,13 @@ mod tests {
         let secrets = ManagedSecrets::default();
         assert!(
             secrets
-                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .known(&token("u1"), "ns", "t", 42, || CREDENTIALS)
                 .is_none()
         );
         secrets.record(&token("u1"), Some(verified(7, 42)));
         assert!(
             secrets
-                .known(&token("u1"), "ns", "t", 42, CREDENTIALS)
+                .known(&token("u1"), "ns", "t", 42, || CREDENTIALS)
                 .is_none(),
             "the watch has not seen the Secret at that version"
         );
@@ -482,7 +485,7 @@ mod tests {
             "ns",
             "t",
             42,
-            CREDENTIALS
+            || CREDENTIALS
         )));
     }
 }

@@ -98,13 +98,11 @@ pub(crate) async fn gather(token: &VideoSdkToken, ctx: &Context) -> Result<Input
     let (issuer, fingerprint) = gather_issuer(token, ctx).await?;
     let namespace = token.namespace().unwrap_or_default();
     let secret_name = secret::secret_name(token);
-    let existing = match ctx.secrets.known(
-        token,
-        &namespace,
-        &secret_name,
-        fingerprint,
-        issuer.credentials_fingerprint(),
-    ) {
+    let existing = match ctx
+        .secrets
+        .known(token, &namespace, &secret_name, fingerprint, || {
+            issuer.credentials_fingerprint()
+        }) {
         Some(known) => known,
         None => read_secret(ctx, &namespace, &secret_name).await?,
     };
