@@ -9,6 +9,7 @@
 #![allow(unreachable_pub)]
 
 mod issuer;
+mod lifetime_rules;
 mod shared;
 mod token;
 

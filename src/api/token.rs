@@ -1,9 +1,6 @@
 //! `VideoSdkToken`: one VideoSDK access token, kept signed and fresh in a Secret.
 
-use super::shared::{
-    DURATION_MAX_LENGTH, DURATION_SYNTAX_MESSAGE, ID_MAX_LENGTH, NAME_MAX_LENGTH, Permission, Role,
-    go_duration_regex, min_default_ttl, min_renew_before, min_token_ttl, ttl_limit,
-};
+use super::shared::{DURATION_MAX_LENGTH, ID_MAX_LENGTH, NAME_MAX_LENGTH, Permission, Role};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
@@ -48,75 +45,8 @@ fn default_ttl() -> String {
     doc = "A VideoSDK access token that the operator signs with an issuer's credentials, writes into a Secret (key `token`) and re-signs before it expires."
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(
-    validation = Rule::new("!(has(self.renewBefore) && has(self.renewBeforePercentage))")
-        .message("renewBefore and renewBeforePercentage are mutually exclusive: set at most one")
-        .reason(Reason::FieldValueForbidden),
-    validation = Rule::new(concat!(
-        "!has(self.renewBefore) || !self.renewBefore.matches('", go_duration_regex!(), "') || !self.ttl.matches('",
-        go_duration_regex!(), "') || duration(self.renewBefore) < duration(self.ttl)"
-    ))
-        .message("renewBefore must be shorter than ttl")
-        .field_path(".renewBefore")
-        .reason(Reason::FieldValueInvalid),
-    // The minimum time between issuance and renewal (`token::MIN_RENEWAL_INTERVAL`), so that
-    // no spec can re-sign one token more often than every 10 s. A renewBefore not shorter than
-    // the ttl gets the rule above alone, and a percentage outside 1-99 its schema bound alone. The
-    // percentage is read through double() so that the rule holds for a JSON number written
-    // `20.0` as for `20`.
-    validation = Rule::new(concat!(
-        "!has(self.renewBefore) || !self.renewBefore.matches('", go_duration_regex!(), "') || !self.ttl.matches('",
-        go_duration_regex!(), "') || duration(self.renewBefore) >= duration(self.ttl) || duration(self.ttl) - duration(self.renewBefore) >= duration('10s')"
-    ))
-        .message("renewBefore must leave at least 10s between issuance and renewal: at most ttl minus 10s")
-        .field_path(".renewBefore")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new(concat!(
-        "!has(self.renewBeforePercentage) || !self.ttl.matches('", go_duration_regex!(),
-        "') || double(self.renewBeforePercentage) < 1.0 || double(self.renewBeforePercentage) > 99.0 || double(duration(self.ttl).getSeconds()) * (100.0 - double(self.renewBeforePercentage)) >= 1000.0"
-    ))
-        .message("renewBeforePercentage must leave at least 10s between issuance and renewal: at most 95 for a 4m ttl, 99 from a 16m40s ttl")
-        .field_path(".renewBeforePercentage")
-        .reason(Reason::FieldValueInvalid),
-    // The renew window's floor (`token::MIN_RENEW_BEFORE`): the token a re-sign replaces must stay
-    // valid until the kubelet has put its successor into the pods' mounted files, up to 90 s
-    // later. One rule per way the window is set. A ttl below its own minimum (2m10s, which no
-    // window can pass) gets the ttl's rule alone, as a percentage outside 1-99 its schema bound
-    // alone; the percentage's rule and the 10 s rule above cannot both fail from 2m10s up.
-    validation = Rule::new(concat!(
-        "!has(self.renewBefore) || !self.renewBefore.matches('", go_duration_regex!(), "') || duration(self.renewBefore) >= duration('",
-        min_renew_before!(), "')"
-    ))
-        .message(concat!(
-            "renewBefore must be at least ", min_renew_before!(),
-            ": the kubelet updates a mounted Secret up to 90s after a re-sign, and the old token must stay valid until then (ttl ",
-            min_token_ttl!(), " or more)"
-        ))
-        .field_path(".renewBefore")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new(concat!(
-        "!has(self.renewBeforePercentage) || !self.ttl.matches('", go_duration_regex!(), "') || duration(self.ttl) < duration('",
-        min_token_ttl!(), "') || double(self.renewBeforePercentage) < 1.0 || double(self.renewBeforePercentage) > 99.0 || double(duration(self.ttl).getSeconds()) * double(self.renewBeforePercentage) >= 100.0 * double(duration('",
-        min_renew_before!(), "').getSeconds())"
-    ))
-        .message(concat!(
-            "renewBeforePercentage must give a renew window (ttl x renewBeforePercentage / 100) of at least ", min_renew_before!(),
-            ", the kubelet's time to update a mounted Secret with margin: at least 40 for a 5m ttl, or set renewBefore to at least ",
-            min_renew_before!(), " instead"
-        ))
-        .field_path(".renewBeforePercentage")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new(concat!(
-        "has(self.renewBefore) || has(self.renewBeforePercentage) || !self.ttl.matches('", go_duration_regex!(), "') || duration(self.ttl) < duration('",
-        min_token_ttl!(), "') || duration(self.ttl) >= duration('", min_default_ttl!(), "')"
-    ))
-        .message(concat!(
-            "with no renewBefore the token renews a third of its ttl before expiry: ttl must be at least ", min_default_ttl!(),
-            ", or set renewBefore to at least ", min_renew_before!(), " (the kubelet's time to update a mounted Secret with margin)"
-        ))
-        .field_path(".ttl")
-        .reason(Reason::FieldValueInvalid),
-)]
+// The lifetime fields' rules: one per field, with a messageExpression (see `lifetime_rules`).
+#[schemars(extend("x-kubernetes-validations" = super::lifetime_rules::spec_rules()))]
 pub struct VideoSdkTokenSpec {
     /// The issuer whose credentials sign this token. It must be a `VideoSdkIssuer` in this
     /// namespace or a `ClusterVideoSdkIssuer` whose namespaceSelector admits this namespace.
@@ -153,19 +83,6 @@ pub struct VideoSdkTokenSpec {
     /// issuer's `maxTtl` may cap it lower. Default `24h`.
     #[serde(default = "default_ttl")]
     #[schemars(length(max = DURATION_MAX_LENGTH))]
-    #[x_kube(
-        validation = Rule::new(concat!("self.matches('", go_duration_regex!(), "')")).message(DURATION_SYNTAX_MESSAGE),
-        // `token::MIN_TOKEN_TTL`: no shorter ttl leaves a renew window of 2m and 10s before it.
-        validation = Rule::new(concat!("!self.matches('", go_duration_regex!(), "') || duration(self) >= duration('", min_token_ttl!(), "')"))
-            .message(concat!(
-                "ttl must be at least ", min_token_ttl!(), ": the token must stay valid ", min_renew_before!(),
-                " after its re-sign (renewBefore) and renew at least 10s after issuance; e.g. ttl: 3m with renewBefore: 2m, or ttl: ",
-                min_default_ttl!(), " without renewBefore"
-            )),
-        // `token::TTL_LIMIT`: no spec can ask for centuries (`2562047h` is a valid Go duration).
-        validation = Rule::new(concat!("!self.matches('", go_duration_regex!(), "') || duration(self) <= duration('", ttl_limit!(), "')"))
-            .message(concat!("ttl must be at most ", ttl_limit!(), " (a year); the operator's --max-ttl may lower it")),
-    )]
     pub ttl: String,
 
     /// Re-sign this long before expiry (Go duration syntax, at least `2m`, shorter than ttl by
@@ -176,7 +93,6 @@ pub struct VideoSdkTokenSpec {
     /// when the kubelet next syncs them, up to 90s later, and the old one must last until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = DURATION_MAX_LENGTH))]
-    #[x_kube(validation = Rule::new(concat!("self.matches('", go_duration_regex!(), "')")).message(DURATION_SYNTAX_MESSAGE))]
     pub renew_before: Option<String>,
 
     /// Re-sign when this percentage (1-99) of the lifetime is left; `ttl × percentage / 100`

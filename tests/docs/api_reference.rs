@@ -4,6 +4,7 @@
 //! description. `VIDEOSDK_WRITE_API_REFERENCE=1 cargo test --test docs api_reference` rewrites it.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use videosdk_token_operator::api;
 
 const PAGE: &str = "reference/api.md";
@@ -55,7 +56,14 @@ fn reference() -> String {
             for name in ["spec", "status"] {
                 if let Some(field) = schema["properties"].get(name) {
                     let required = is_required(schema, name);
-                    rows(name, field, required, &mut out, &mut object_rules);
+                    rows(
+                        name,
+                        field,
+                        required,
+                        Vec::new(),
+                        &mut out,
+                        &mut object_rules,
+                    );
                 }
             }
             for (path, messages) in object_rules {
@@ -81,19 +89,26 @@ fn is_required(parent: &Value, name: &str) -> bool {
 
 /// One row for `schema` at `path`, then one for each field under it (an object's properties,
 /// a list's items as `path[]`, a map's values as `path.*`). The CEL rules of an object with
-/// properties (rules across its fields, a dozen on `spec`) would make a cell of a thousand
-/// characters: they go to `object_rules`, listed below the table, and the cell points there.
+/// properties would make a cell of a thousand characters: those with a `fieldPath` naming one of
+/// its fields go to that field's row (`parent_rules`), the rest to `object_rules`, listed below
+/// the table, and the cell points there.
 fn rows(
     path: &str,
     schema: &Value,
     required: bool,
+    parent_rules: Vec<String>,
     out: &mut String,
     object_rules: &mut Vec<(String, Vec<String>)>,
 ) {
     let mut refused = limits(schema, required);
-    let rules = cel_messages(schema);
+    refused.extend(parent_rules);
+    let (rules, mut field_rules) = cel_messages(schema);
     if schema.get("properties").is_some() && !rules.is_empty() {
-        refused.push(format!("{} rules, listed below the table", rules.len()));
+        let count = match rules.len() {
+            1 => "1 rule".to_owned(),
+            n => format!("{n} rules"),
+        };
+        refused.push(format!("{count}, listed below the table"));
         object_rules.push((path.to_owned(), rules));
     } else {
         refused.extend(rules);
@@ -111,6 +126,7 @@ fn rows(
                 &format!("{path}.{name}"),
                 field,
                 is_required(schema, name),
+                field_rules.remove(name.as_str()).unwrap_or_default(),
                 out,
                 object_rules,
             );
@@ -123,6 +139,7 @@ fn rows(
                 &format!("{path}[].{name}"),
                 field,
                 is_required(items, name),
+                Vec::new(),
                 out,
                 object_rules,
             );
@@ -130,7 +147,14 @@ fn rows(
     }
     let values = &schema["additionalProperties"];
     if values.get("properties").is_some() {
-        rows(&format!("{path}.*"), values, false, out, object_rules);
+        rows(
+            &format!("{path}.*"),
+            values,
+            false,
+            Vec::new(),
+            out,
+            object_rules,
+        );
     }
 }
 
@@ -220,19 +244,40 @@ fn limits(schema: &Value, required: bool) -> Vec<String> {
     limits
 }
 
-/// The message of each CEL rule (`x-kubernetes-validations`), as admission answers with it.
-fn cel_messages(schema: &Value) -> Vec<String> {
-    schema["x-kubernetes-validations"]
+/// The messages of the CEL rules (`x-kubernetes-validations`), as admission answers with them:
+/// a rule's `message`, or for a rule with a `messageExpression` the messages it chooses among
+/// (its string literals, which `api`'s rules write in double quotes and without escapes). The
+/// rules whose `fieldPath` names one of the object's fields (`.ttl`), by field; the rest.
+fn cel_messages(schema: &Value) -> (Vec<String>, BTreeMap<&str, Vec<String>>) {
+    let mut own = Vec::new();
+    let mut by_field: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for rule in schema["x-kubernetes-validations"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|rule| {
-            rule["message"]
-                .as_str()
+    {
+        let messages: Vec<String> = match rule["messageExpression"].as_str() {
+            Some(expression) => expression
+                .split('"')
+                .skip(1)
+                .step_by(2)
                 .map(str::to_owned)
-                .unwrap_or_else(|| format!("must satisfy `{}`", text(&rule["rule"])))
-        })
-        .collect()
+                .collect(),
+            None => vec![
+                rule["message"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("must satisfy `{}`", text(&rule["rule"]))),
+            ],
+        };
+        match rule["fieldPath"].as_str().and_then(|p| p.strip_prefix('.')) {
+            Some(field) if schema["properties"].get(field).is_some() => {
+                by_field.entry(field).or_default().extend(messages)
+            }
+            _ => own.extend(messages),
+        }
+    }
+    (own, by_field)
 }
 
 /// A description's lines joined into one, as a table cell must be.

@@ -153,8 +153,8 @@ fn empty_permissions() {
 
 #[test]
 fn bad_ttl_syntax_gets_one_readable_error() {
-    // The CRD checks duration syntax with a CEL rule, and guards the `duration()` rules with
-    // it, so a malformed ttl gets one error saying what to write.
+    // The CRD's ttl rule checks the syntax before any `duration()`, and its messageExpression
+    // names the syntax first, so a malformed ttl gets one error saying what to write.
     let errs =
         admit_spec(json!({"issuerRef": {"name": "m"}, "permissions": ["allow_join"], "ttl": "1d"}))
             .unwrap_err();
@@ -163,7 +163,7 @@ fn bad_ttl_syntax_gets_one_readable_error() {
         vec![fe(
             "spec.ttl",
             "FieldValueInvalid",
-            "Invalid value: \"string\": must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m"
+            "Invalid value: \"object\": must be a Go duration: numbers with units h, m, s, ms, us or ns, such as 24h, 90m or 1h30m"
         )]
     );
 }
@@ -208,7 +208,7 @@ fn ttl_below_the_minimum() {
         vec![fe(
             "spec.ttl",
             "FieldValueInvalid",
-            r#"Invalid value: "string": ttl must be at least 2m10s: the token must stay valid 2m after its re-sign (renewBefore) and renew at least 10s after issuance; e.g. ttl: 3m with renewBefore: 2m, or ttl: 6m without renewBefore"#
+            r#"Invalid value: "object": ttl must be at least 2m10s: the token must stay valid 2m after its re-sign (renewBefore) and renew at least 10s after issuance; e.g. ttl: 3m with renewBefore: 2m, or ttl: 6m without renewBefore"#
         )]
     );
     // The shortest legal schedule of each kind: renewBefore, a percentage, the default third.
@@ -839,6 +839,6 @@ fn status_message_as_kube_apiserver_aggregates() {
             .unwrap_err();
     assert_eq!(
         invalid_message(errs),
-        r#"VideoSdkToken.videosdk.live "t" is invalid: spec.ttl: Invalid value: "string": ttl must be at least 2m10s: the token must stay valid 2m after its re-sign (renewBefore) and renew at least 10s after issuance; e.g. ttl: 3m with renewBefore: 2m, or ttl: 6m without renewBefore"#
+        r#"VideoSdkToken.videosdk.live "t" is invalid: spec.ttl: Invalid value: "object": ttl must be at least 2m10s: the token must stay valid 2m after its re-sign (renewBefore) and renew at least 10s after issuance; e.g. ttl: 3m with renewBefore: 2m, or ttl: 6m without renewBefore"#
     );
 }
