@@ -20,6 +20,16 @@ fn dockerfile_builds_what_ci_builds_and_runs_as_nonroot() {
     let ignore = read(".dockerignore");
     let lines: Vec<&str> = ignore.lines().map(str::trim).collect();
     assert!(lines.contains(&"target/"));
+    // The workspace's build settings (aws-lc without its start-up jitter entropy collector)
+    // reach the image's build with the sources.
+    assert!(
+        read(".cargo/config.toml").contains("AWS_LC_SYS_NO_JITTER_ENTROPY = \"1\""),
+        ".cargo/config.toml must build aws-lc without its jitter entropy collector"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with(".cargo")),
+        ".dockerignore must keep .cargo/config.toml in the build context"
+    );
     if lines.contains(&"deploy/") {
         assert!(
             lines.contains(&"!deploy/examples/dev/"),
