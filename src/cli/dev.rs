@@ -173,8 +173,10 @@ pub fn run(args: &DevArgs) -> Result<(), Error> {
             bundled: args.files.is_empty(),
             endpoint,
         };
+        // Ctrl-C and SIGTERM are handled from before the banner, which says how to stop.
+        let shutdown = logging::shutdown_signal();
         println!("{}", banner.text());
-        controller::run(client, settings, Default::default(), logging::shutdown_signal()).await;
+        controller::run(client, settings, Default::default(), shutdown).await;
         // Everything that watches the API server stops before it does.
         if let Some(serving) = serving {
             serving.stop().await;

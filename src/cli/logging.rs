@@ -103,21 +103,34 @@ pub(crate) fn start(args: &LogArgs) -> Result<tokio::runtime::Runtime, Error> {
     Ok(runtime()?)
 }
 
-/// Completes on Ctrl-C or SIGTERM (what Kubernetes sends to stop a pod).
-pub(crate) async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A future that completes on Ctrl-C (SIGINT) or SIGTERM (what Kubernetes sends to stop a pod).
+///
+/// The handlers are installed by this call, not when the future is first polled: a signal that
+/// comes between the two (right after `dev` prints its banner, which a caller may take as the
+/// moment to stop it) would otherwise end the process by the default action, without its
+/// cleanup (`dev` leaves its kubeconfig behind). Must be called inside the Tokio runtime.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // A handler that cannot be installed never fires; the other still does.
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        tokio::select! {
+            _ = received(interrupt.as_mut()) => {},
+            _ = received(terminate.as_mut()) => {},
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = terminate => {},
+        tracing::info!("shutting down: finishing reconciles in flight");
     }
-    tracing::info!("shutting down: finishing reconciles in flight");
+}
+
+/// Completes when `signal` is received; never, when its handler could not be installed.
+async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 #[cfg(test)]
