@@ -4,7 +4,6 @@
 use super::listen;
 use super::logging::{self, LogArgs};
 use super::run::DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
-use super::runtime::Workers;
 use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::controller::{self, Settings};
 use crate::manifests;
@@ -123,7 +122,7 @@ pub enum Error {
 
 /// Runs the command until Ctrl-C.
 pub fn run(args: &DevArgs) -> Result<(), Error> {
-    let runtime = logging::start(&args.logging, Workers::PerCore)?;
+    let runtime = logging::start(&args.logging)?;
     let sources = if args.files.is_empty() {
         BUNDLED_EXAMPLES
             .iter()

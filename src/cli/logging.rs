@@ -1,6 +1,6 @@
 //! Log set-up of the long-running commands (`run`, `dev`).
 
-use super::runtime::{RuntimeError, Workers, runtime_with};
+use super::runtime::{RuntimeError, runtime};
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -97,10 +97,10 @@ where
 }
 
 /// Sets up a long-running command (`run`, `dev`): installs the logger `args` describe, then
-/// starts the runtime it runs on, with `workers`.
-pub(crate) fn start(args: &LogArgs, workers: Workers) -> Result<tokio::runtime::Runtime, Error> {
+/// starts the runtime it runs on.
+pub(crate) fn start(args: &LogArgs) -> Result<tokio::runtime::Runtime, Error> {
     args.init()?;
-    Ok(runtime_with(workers)?)
+    Ok(runtime()?)
 }
 
 /// A future that completes on Ctrl-C (SIGINT) or SIGTERM (what Kubernetes sends to stop a pod).

@@ -2,7 +2,6 @@
 
 use super::listen;
 use super::logging::{self, LogArgs};
-use super::runtime::Workers;
 use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::api::{ClusterVideoSdkIssuer, VideoSdkIssuer, VideoSdkToken};
 use crate::controller::{Metrics, Settings, scoped};
@@ -106,16 +105,6 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The runtime's workers: one for the controllers alone, one per core when the token
-    /// request endpoint serves callers too (`cli::runtime` has the figures).
-    pub(crate) fn workers(&self) -> Workers {
-        if self.token_requests.enabled() {
-            Workers::PerCore
-        } else {
-            Workers::One
-        }
-    }
-
     /// The operator's settings from the flags and where it runs.
     pub(crate) fn settings(&self) -> Settings {
         Settings {
@@ -218,7 +207,7 @@ pub enum CrdsError {
 /// Runs the command until SIGTERM or Ctrl-C; an error (exit code 2) when leadership is lost, so
 /// that Kubernetes restarts the pod as a standby.
 pub fn run(args: &RunArgs) -> Result<(), Error> {
-    logging::start(&args.logging, args.workers())?.block_on(async {
+    logging::start(&args.logging)?.block_on(async {
         let metrics = Arc::new(Metrics::default());
         let health = Arc::new(Health::default());
         // Bad flags fail before anything starts.
@@ -300,34 +289,5 @@ where
         Ok(_) => Ok(true),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
         Err(e) => Err(CrdsError::Check(e)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: RunArgs,
-    }
-
-    fn workers(flags: &[&str]) -> Workers {
-        Cli::try_parse_from(std::iter::once("run").chain(flags.iter().copied()))
-            .expect("the flags parse")
-            .args
-            .workers()
-    }
-
-    #[test]
-    fn one_worker_unless_the_token_request_endpoint_serves() {
-        assert_eq!(workers(&[]), Workers::One);
-        assert_eq!(workers(&["--concurrency", "64"]), Workers::One);
-        assert_eq!(
-            workers(&["--token-requests-address", "127.0.0.1:8443"]),
-            Workers::PerCore
-        );
     }
 }

@@ -117,11 +117,6 @@ pub enum FlagError {
 const CACHE_CAPACITY: usize = 10_000;
 
 impl TokenRequestArgs {
-    /// Whether the endpoint is asked for (its flags checked or not).
-    pub(crate) fn enabled(&self) -> bool {
-        self.token_requests_address.is_some()
-    }
-
     /// Checks the flags; `Ok(None)` when the endpoint is off.
     pub(crate) fn address(&self) -> Result<Option<SocketAddr>, FlagError> {
         let Some(address) = self.token_requests_address else {
