@@ -192,7 +192,7 @@ where
     if new == previous {
         return Ok(());
     }
-    writes::apply_status(&ctx.client, issuer, &new).await?;
+    writes::patch_status(&ctx.client, issuer, &new).await?;
     if status::ready_of(&previous.conditions).map(|c| c.reason.as_str()) != Some(reason.as_str()) {
         let type_ = if outcome.is_ok() {
             EventType::Normal

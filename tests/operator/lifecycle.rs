@@ -118,7 +118,8 @@ async fn renews_before_expiry_more_than_once() {
 /// A token whose renew window is below the operator's `--min-renew-before` (raised above the
 /// CRD's 2m floor for kubelets that sync slowly, or a spec that passed an older CRD) goes
 /// `Ready=False` (`InvalidSpec`) with a Warning Event naming the window, the minimum and the
-/// fix; the token already in its Secret is kept, and a longer window makes it Ready again.
+/// fix; the token already in its Secret is kept, and a longer window makes it Ready again,
+/// with the failure's count and time gone from its status.
 #[tokio::test]
 async fn a_renew_window_below_the_operators_minimum_keeps_the_token_and_says_so() {
     let Some(mut env) = env_with_issuer("min-renew").await else {
@@ -148,11 +149,17 @@ async fn a_renew_window_below_the_operators_minimum_keeps_the_token_and_says_so(
     assert_eq!(event.type_.as_deref(), Some("Warning"));
     assert_eq!(env.jwt("t").await, kept, "the token in the Secret is kept");
     env.token("t", spec("5m")).await;
-    env.wait_ready("t").await;
+    let ready = env.wait_ready("t").await.status.unwrap_or_default();
     assert_eq!(
         env.jwt("t").await,
         kept,
         "a longer window alone re-signs nothing"
+    );
+    // Ready again, the status holds nothing of the failure.
+    assert_eq!(
+        (ready.failed_issuance_attempts, ready.last_failure_time),
+        (None, None),
+        "the failure's record is gone once Ready"
     );
     env.cleanup().await;
 }

@@ -293,7 +293,7 @@ async fn write_status(
     if &new == previous || ctx.memory.last_status(token) == Some(fingerprint) {
         return Ok(());
     }
-    writes::apply_status(&ctx.client, token, &new).await?;
+    writes::patch_status(&ctx.client, token, &new).await?;
     ctx.memory.remember_status(token, fingerprint);
     Ok(())
 }
