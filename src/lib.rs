@@ -8,6 +8,7 @@ pub mod endpoints;
 pub mod listener;
 pub mod manifests;
 pub mod operator;
+pub mod request_timeout;
 pub mod rules;
 pub mod time;
 pub mod token;

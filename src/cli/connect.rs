@@ -1,9 +1,11 @@
 //! How the commands that read or change a cluster (`status`, `renew`) connect to it, as kubectl
 //! does: the current context of `--kubeconfig`, else of `$KUBECONFIG` or `~/.kube/config`, else
 //! the in-cluster service account; `--context` picks another context; the namespace is `-n`, else
-//! the context's namespace, else `default`. As a kubectl plugin these flags are the plugin's own:
+//! the context's namespace, else `default`. Every request but a watch ends within
+//! [`request_timeout::REQUEST_TIMEOUT`]. As a kubectl plugin these flags are the plugin's own:
 //! kubectl does not hand its global flags to plugins.
 
+use crate::request_timeout;
 use clap::Args;
 use kube::Client;
 use kube::config::{Config, InferConfigError, KubeConfigOptions, Kubeconfig, KubeconfigError};
@@ -96,6 +98,7 @@ pub(crate) async fn connect(args: &ClusterArgs) -> Result<(Client, String), Erro
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
     let client = Client::try_from(config).map_err(Error::Client)?;
+    let client = request_timeout::bounded(client, request_timeout::REQUEST_TIMEOUT);
     Ok((client, namespace))
 }
 

@@ -9,6 +9,7 @@ use crate::endpoints;
 use crate::listener::Limits;
 use crate::listener::limits::{METRICS_MAX_CONNECTIONS, METRICS_MAX_CONNECTIONS_PER_IP};
 use crate::operator::{self, Ended, Health, LeaderElection};
+use crate::request_timeout;
 use crate::token;
 use crate::token_requests;
 use clap::Args;
@@ -224,6 +225,7 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         let client = Client::try_default()
             .await
             .map_err(Error::Connect)?;
+        let client = request_timeout::bounded(client, request_timeout::REQUEST_TIMEOUT);
         super::server_version::warn_if_unsupported(&client).await;
         let settings = args.settings();
         check_crds(&client, settings.namespace.as_deref()).await?;

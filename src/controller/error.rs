@@ -19,6 +19,12 @@ pub enum Error {
     /// (someone else keeps writing it).
     #[error("the token's Secret changed again while it was being written")]
     SecretChanging,
+    /// The attempt outlasted its deadline (`rules::backoff::attempt_deadline`): a request got no
+    /// answer in time.
+    #[error(
+        "the Kubernetes API did not answer within {0:?}, a tenth of the token's remaining lifetime"
+    )]
+    AttemptTimedOut(std::time::Duration),
 }
 
 impl Error {
@@ -38,7 +44,7 @@ impl Error {
             Error::Kube(kube::Error::Api(status)) if status.is_conflict() => "conflict",
             Error::SecretChanging => "conflict",
             Error::Kube(kube::Error::Api(_)) => "api_error",
-            Error::Kube(_) => "api_unreachable",
+            Error::Kube(_) | Error::AttemptTimedOut(_) => "api_unreachable",
             Error::Sign(_) => "sign_error",
             Error::Decode(_) => "decode_error",
         }

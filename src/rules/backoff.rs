@@ -1,4 +1,5 @@
-//! How long to wait before retrying a token whose reconcile failed.
+//! How long to wait before retrying a token whose reconcile failed, and how long an attempt may
+//! take.
 
 use std::time::Duration;
 
@@ -18,6 +19,20 @@ pub(crate) fn delay(failures: u32, remaining: Option<Duration>) -> Duration {
     let exponential = FIRST.saturating_mul(1 << failures.saturating_sub(1).min(20));
     let cap = remaining.map_or(MAX, |r| (r / ATTEMPTS_BEFORE_EXPIRY).min(MAX));
     exponential.min(cap).max(FIRST)
+}
+
+/// The shortest [`attempt_deadline`]: what a loaded API server may take to answer an attempt's
+/// writes (kube-apiserver's objective for a mutating call on one object is 1 s at the 99th
+/// percentile: Kubernetes SIG Scalability, "API call latency" SLO).
+pub(crate) const MIN_ATTEMPT: Duration = Duration::from_secs(2);
+
+/// How long one attempt at a token may take, given `remaining`, the time the token in its Secret
+/// has left (`None` when there is none: then only each request's own deadline,
+/// `request_timeout::REQUEST_TIMEOUT`, applies): a tenth of it, as for [`delay`], and at least
+/// [`MIN_ATTEMPT`]. A token close to expiry whose request sits on a connection that never
+/// answers is then retried within seconds, not after the 30 s of a request's deadline.
+pub(crate) fn attempt_deadline(remaining: Option<Duration>) -> Option<Duration> {
+    remaining.map(|r| (r / ATTEMPTS_BEFORE_EXPIRY).max(MIN_ATTEMPT))
 }
 
 #[cfg(test)]
@@ -41,5 +56,19 @@ mod tests {
         // Seconds left, or expired: retry every second.
         assert_eq!(delay(30, Some(Duration::from_secs(3))), FIRST);
         assert_eq!(delay(30, Some(Duration::ZERO)), FIRST);
+    }
+
+    #[test]
+    fn an_attempt_takes_at_most_a_tenth_of_the_remaining_lifetime() {
+        assert_eq!(attempt_deadline(None), None, "no stored token: no cap");
+        assert_eq!(
+            attempt_deadline(Some(Duration::from_secs(120))),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(
+            attempt_deadline(Some(Duration::from_secs(15))),
+            Some(MIN_ATTEMPT)
+        );
+        assert_eq!(attempt_deadline(Some(Duration::ZERO)), Some(MIN_ATTEMPT));
     }
 }

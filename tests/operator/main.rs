@@ -38,6 +38,7 @@ use tokio::task::JoinHandle;
 use videosdk_token_operator::api::{VideoSdkToken, VideoSdkTokenStatus};
 use videosdk_token_operator::controller::{self, Metrics, Settings};
 use videosdk_token_operator::manifests;
+use videosdk_token_operator::request_timeout;
 use videosdk_token_operator::token::{self, Claims};
 
 /// Whether the suite runs against a real cluster, where a test that needs what only the
@@ -156,7 +157,8 @@ impl Env {
         configure(&mut settings);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(
-            client,
+            // As `run` makes it: every request but a watch cut at its deadline.
+            request_timeout::bounded(client, request_timeout::REQUEST_TIMEOUT),
             settings,
             self.metrics.clone(),
             async {

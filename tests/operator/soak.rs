@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, MissedTickBehavior};
 use videosdk_token_operator::rules::decision::ResignReason;
@@ -506,15 +507,29 @@ async fn soak_tokens_stay_valid_under_faults_and_restarts() {
     env.cleanup().await;
 }
 
-/// A TCP proxy between the operator and the API server that the test can take down: while down
-/// it cuts every open connection and closes new ones at once (the API server gone, as during a
-/// control-plane upgrade or a load balancer without healthy backends), while the test's own
-/// client keeps reaching the server directly.
+/// What the [`Proxy`] does with the operator's connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    /// Forwards them to the API server.
+    Up,
+    /// Cuts every open connection and closes new ones at once: the API server gone, as during a
+    /// control-plane upgrade or behind a load balancer without healthy backends.
+    Refusing,
+    /// Stops answering: the open connections and new ones are kept open and read, and nothing
+    /// comes back on them, ever (a connection the silence caught stays dead after it): the API
+    /// server's node gone without a reset, a load balancer that dropped the flows.
+    Silent,
+}
+
+/// A TCP proxy between the operator and the API server whose [`Link`] the test sets, while the
+/// test's own client keeps reaching the server directly.
 struct Proxy {
     address: SocketAddr,
-    up: tokio::sync::watch::Sender<bool>,
-    /// Connections closed because the proxy was down.
+    link: tokio::sync::watch::Sender<Link>,
+    /// Connections closed because the link was refusing.
     refused: Arc<AtomicU64>,
+    /// Connections left without an answer because the link was silent.
+    silenced: Arc<AtomicU64>,
     task: JoinHandle<()>,
 }
 
@@ -522,37 +537,60 @@ impl Proxy {
     async fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
         let address = listener.local_addr().unwrap();
-        let up = tokio::sync::watch::Sender::new(true);
+        let link = tokio::sync::watch::Sender::new(Link::Up);
         let refused = Arc::new(AtomicU64::new(0));
+        let silenced = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn({
-            let (up, refused) = (up.subscribe(), refused.clone());
+            let (link, refused, silenced) = (link.subscribe(), refused.clone(), silenced.clone());
             async move {
                 loop {
-                    let Ok((mut inbound, _)) = listener.accept().await else {
+                    let Ok((inbound, _)) = listener.accept().await else {
                         continue;
                     };
-                    if !*up.borrow() {
+                    if *link.borrow() == Link::Refusing {
                         refused.fetch_add(1, Ordering::Relaxed);
                         continue; // dropped: closed at once
                     }
-                    let mut up = up.clone();
-                    tokio::spawn(async move {
-                        let Ok(mut outbound) = TcpStream::connect(upstream).await else {
-                            return;
-                        };
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                            _ = up.wait_for(|up| !*up) => {}
-                        }
-                    });
+                    tokio::spawn(Proxy::serve(
+                        inbound,
+                        upstream,
+                        link.clone(),
+                        silenced.clone(),
+                    ));
                 }
             }
         });
         Proxy {
             address,
-            up,
+            link,
             refused,
+            silenced,
             task,
+        }
+    }
+
+    /// Forwards `inbound` to `upstream` while the link is up; closes it when the link refuses,
+    /// and keeps it without an answer from the moment it goes silent.
+    async fn serve(
+        mut inbound: TcpStream,
+        upstream: SocketAddr,
+        mut link: tokio::sync::watch::Receiver<Link>,
+        silenced: Arc<AtomicU64>,
+    ) {
+        if *link.borrow() == Link::Up {
+            let Ok(mut outbound) = TcpStream::connect(upstream).await else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+                _ = link.wait_for(|link| *link != Link::Up) => {}
+            }
+        }
+        if *link.borrow() == Link::Silent {
+            silenced.fetch_add(1, Ordering::Relaxed);
+            // Read and drop what the operator sends, until it gives up and closes.
+            let mut sink = [0; 4096];
+            while inbound.read(&mut sink).await.is_ok_and(|n| n > 0) {}
         }
     }
 
@@ -561,8 +599,8 @@ impl Proxy {
         kube::Client::try_from(kube::Config::new(url.parse().unwrap())).expect("a client")
     }
 
-    fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
+    fn set(&self, link: Link) {
+        self.link.send_replace(link);
     }
 }
 
@@ -572,28 +610,53 @@ impl Drop for Proxy {
     }
 }
 
-/// The API server unreachable for 110 seconds, longer than the 11 seconds from issuance to
-/// renewal of tokens on the shortest legal schedule (ttl 2m10s, renewBefore 2m), and shorter than
-/// their lifetime, starting just after they were issued, so that every token's renewal falls due
-/// during the outage and the token has 10 to 20 seconds left when the server returns. Throughout
-/// the outage each Secret keeps its token, which verifies and has not expired (pods keep
-/// serving); the operator writes nothing (it cannot reach the server) and does not give up.
-/// Within 5 seconds of the server's return every token is re-signed: the design caps a retry's
-/// delay at a tenth of the stored token's remaining lifetime (here at most 2 s), so the
-/// retries during the outage do not back off past the recovery; the other 3 s are for 40
-/// reconciles on a loaded 2-core machine (with 1 s, one token in 40 was late in about one
-/// full-suite run in three there). (Without that cap, the delays
-/// double from a second to 16 s and more, and the first retry after the return comes about 13 s
-/// late, close to expiry.) The cap must hold even for a token whose first status never reached
-/// the operator's cache because the outage cut its watch first: it comes from the expiry the
-/// operator remembers writing, not only from the cached status (before that, this test failed
-/// about one full-suite run in three, with 1 to 7 tokens late).
+/// The API server unreachable for 110 seconds ([`Link::Refusing`]), longer than the 11 seconds
+/// from issuance to renewal of tokens on the shortest legal schedule (ttl 2m10s, renewBefore
+/// 2m), and shorter than their lifetime, starting just after they were issued, so that every
+/// token's renewal falls due during the outage and the token has 10 to 20 seconds left when the
+/// server returns. Throughout the outage each Secret keeps its token, which verifies and has not
+/// expired (pods keep serving); the operator writes nothing (it cannot reach the server) and
+/// does not give up. Within 5 seconds of the server's return every token is re-signed: the
+/// design caps a retry's delay at a tenth of the stored token's remaining lifetime (here at most
+/// 2 s), so the retries during the outage do not back off past the recovery; the other 3 s are
+/// for 40 reconciles on a loaded 2-core machine (with 1 s, one token in 40 was late in about one
+/// full-suite run in three there). (Without that cap, the delays double from a second to 16 s
+/// and more, and the first retry after the return comes about 13 s late, close to expiry.) The
+/// cap must hold even for a token whose first status never reached the operator's cache because
+/// the outage cut its watch first: it comes from the expiry the operator remembers writing, not
+/// only from the cached status (before that, this test failed about one full-suite run in three,
+/// with 1 to 7 tokens late). A request that got no answer at all, which the proxy should not
+/// cause but the logs of a failed run showed once in a few loaded runs (a connection made, and
+/// nothing after it for the rest of the outage), is cut by the attempt's deadline, below 3 s
+/// here ([`soak_tokens_keep_serving_through_a_silent_api_server_and_renew_after`]).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
+    outage("outage", Link::Refusing, Duration::from_secs(5)).await;
+}
+
+/// The same outage, but silent ([`Link::Silent`]): the operator's connections stay open and
+/// nothing is ever answered on them, the connections the silence caught included (the API
+/// server's node gone without a reset, a load balancer that dropped the flows). kube's client
+/// has no read timeout, so a request sent into the silence would wait for ever, and its token
+/// would expire unrenewed: each request has a deadline of 30 s
+/// ([`request_timeout::REQUEST_TIMEOUT`]), and each attempt at a token one of a tenth of its
+/// remaining lifetime, at least 2 s (`rules::backoff::attempt_deadline`), so that a token with
+/// 10 to 20 s left is not kept 30 s by a request of the silence. Every token is re-signed within
+/// 8 s of the return: an attempt in flight then is cut within 3 s (at most 30 s left when it
+/// began), the retry comes within 2 s, and 3 s are for 40 reconciles. It failed with either
+/// deadline missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_tokens_keep_serving_through_a_silent_api_server_and_renew_after() {
+    outage("silent", Link::Silent, Duration::from_secs(8)).await;
+}
+
+/// 40 tokens on the shortest legal schedule, the proxy's link set to `link` for 110 s just after
+/// their issuance, then up again: each Secret keeps its token throughout, nothing reaches the
+/// server, and every token is re-signed within `renewed_within` of the server's return.
+async fn outage(test: &str, link: Link, renewed_within: Duration) {
     let _cpu = CPU_HEAVY.lock().await;
     const OUTAGE: Duration = Duration::from_secs(110);
-    const RENEWED_WITHIN: Duration = Duration::from_secs(5);
-    let Some(mut env) = Env::start("outage").await else {
+    let Some(mut env) = Env::start(test).await else {
         return;
     };
     let Some(upstream) = env.t.server().map(|s| s.url().to_owned()) else {
@@ -634,13 +697,13 @@ async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
             "{name} is due during the outage"
         );
         assert!(
-            claims.exp > unix(outage_ends) + 5,
-            "{name} outlives the outage"
+            claims.exp > unix(outage_ends + renewed_within),
+            "{name} outlives the outage and the wait after it"
         );
         stored.insert(name.clone(), claims.jti.clone().unwrap());
     }
 
-    proxy.set_up(false);
+    proxy.set(link);
     let down = Instant::now();
     let writes = server(&env).requests().writes();
     let mut tick = tokio::time::interval(SAMPLE);
@@ -671,11 +734,14 @@ async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
         writes,
         "nothing reached the server during the outage"
     );
-    let refused = proxy.refused.load(Ordering::Relaxed);
-    assert!(refused > 0, "the operator kept trying during the outage");
+    let met = match link {
+        Link::Refusing => proxy.refused.load(Ordering::Relaxed),
+        _ => proxy.silenced.load(Ordering::Relaxed),
+    };
+    assert!(met > 0, "the operator kept trying during the outage");
     assert!(env.operator_running(), "the operator outlives the outage");
 
-    proxy.set_up(true);
+    proxy.set(Link::Up);
     let back = Instant::now();
     let mut renewed: HashMap<String, Duration> = HashMap::new();
     while renewed.len() < names.len() {
@@ -691,21 +757,45 @@ async fn soak_tokens_keep_serving_through_an_api_outage_and_renew_after() {
                     .or_insert_with(|| back.elapsed());
             }
         }
-        assert!(
-            back.elapsed() < RENEWED_WITHIN,
-            "{} of {} tokens not re-signed {RENEWED_WITHIN:?} after the server came back",
-            names.len() - renewed.len(),
-            names.len()
-        );
+        if back.elapsed() >= renewed_within {
+            let late: Vec<&String> = names.iter().filter(|n| !renewed.contains_key(*n)).collect();
+            panic!(
+                "{} of {} tokens not re-signed {renewed_within:?} after the server came back: \
+                 {late:?}; the last of their log lines:\n{}",
+                late.len(),
+                names.len(),
+                last_log_lines(env.namespace(), &late)
+            );
+        }
     }
     for name in &names {
         env.wait_ready(name).await;
     }
     let slowest = renewed.values().max().unwrap();
     println!(
-        "outage: {} tokens, {OUTAGE:?} down ({samples} samples, {refused} connections refused), \
+        "{test}: {} tokens, {OUTAGE:?} {link:?} ({samples} samples, {met} connections met it), \
          all re-signed within {slowest:?} of recovery",
         names.len()
     );
     env.cleanup().await;
+}
+
+/// The last 20 lines the operator logged about each of `tokens` of `namespace`, for a failure's
+/// message.
+fn last_log_lines(namespace: &str, tokens: &[&String]) -> String {
+    let logs = captured_logs();
+    let mut lines = Vec::new();
+    for token in tokens {
+        // kube-runtime's spans name an object `name.namespace`; the operator's lines `namespace/name`.
+        let (runtime, own) = (
+            format!("/{token}.{namespace}"),
+            format!("{namespace}/{token}"),
+        );
+        let about: Vec<&str> = logs
+            .lines()
+            .filter(|line| line.contains(&runtime) || line.contains(&own))
+            .collect();
+        lines.extend_from_slice(&about[about.len().saturating_sub(20)..]);
+    }
+    lines.join("\n")
 }

@@ -55,12 +55,37 @@ pub(crate) async fn reconcile(
     let _busy = ctx.routine_events.busy();
     let now = SystemTime::now();
     let started = std::time::Instant::now();
-    let result = reconcile_token(&token, &ctx, now).await;
+    let deadline = backoff::attempt_deadline(remaining(
+        ctx.memory.expiry(&*cached, token.status.as_ref()),
+        now,
+    ));
+    let result = within(deadline, reconcile_token(&token, &ctx, now)).await;
     match &result {
         Ok(_) => ctx.metrics.observe_reconcile(started.elapsed()),
-        Err(error) => write::retrying(&token, &ctx, error, now).await,
+        Err(error) => {
+            // Its own deadline: the write that reports the failure may meet the same silence.
+            let _ = within(deadline, async {
+                write::retrying(&token, &ctx, error, now).await;
+                Ok(())
+            })
+            .await;
+        }
     }
     result
+}
+
+/// `attempt`, cut at `deadline` if there is one. Cutting it is as safe as a crash at that point:
+/// each write is whole or absent, and the next attempt reads what is there.
+async fn within<T>(
+    deadline: Option<Duration>,
+    attempt: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout(deadline, attempt)
+            .await
+            .unwrap_or(Err(Error::AttemptTimedOut(deadline))),
+        None => attempt.await,
+    }
 }
 
 /// Gathers, plans and writes, once more when the Secret changed in between.

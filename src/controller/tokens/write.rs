@@ -239,8 +239,8 @@ pub(super) async fn retrying(token: &VideoSdkToken, ctx: &Context, error: &Error
 }
 
 /// The message of `Reconciling=True` after `error`, if it is an API error: the answer's HTTP
-/// status and reason (Kubernetes API conventions, "HTTP Status codes"), or that the API server
-/// could not be reached.
+/// status and reason (Kubernetes API conventions, "HTTP Status codes"), that it did not answer
+/// within a request's deadline ([`crate::request_timeout`]), or that it could not be reached.
 fn retry_message(error: &Error) -> Option<String> {
     let what = match error {
         Error::Kube(kube::Error::Api(status)) => format!(
@@ -252,8 +252,12 @@ fn retry_message(error: &Error) -> Option<String> {
                 status.reason.as_str()
             }
         ),
-        Error::Kube(_) => "the Kubernetes API could not be reached".to_owned(),
+        Error::Kube(error) => match crate::request_timeout::timed_out(error) {
+            Some(timed_out) => timed_out.to_string(),
+            None => "the Kubernetes API could not be reached".to_owned(),
+        },
         Error::SecretChanging => "the Secret changed again while it was being written".to_owned(),
+        Error::AttemptTimedOut(_) => error.to_string(),
         Error::Sign(_) | Error::Decode(_) => return None,
     };
     Some(format!("{what}; retrying with backoff"))
@@ -358,6 +362,29 @@ mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn a_retry_says_what_the_api_server_did() {
+        let timed_out = kube::Error::Service(Box::new(crate::request_timeout::TimedOut(
+            Duration::from_secs(30),
+        )));
+        assert_eq!(
+            retry_message(&Error::Kube(timed_out)).as_deref(),
+            Some("the Kubernetes API did not answer within 30s; retrying with backoff")
+        );
+        assert_eq!(
+            retry_message(&Error::AttemptTimedOut(Duration::from_secs(2))).as_deref(),
+            Some(
+                "the Kubernetes API did not answer within 2s, a tenth of the token's remaining \
+                 lifetime; retrying with backoff"
+            )
+        );
+        let refused = kube::Error::Service("connection refused".into());
+        assert_eq!(
+            retry_message(&Error::Kube(refused)).as_deref(),
+            Some("the Kubernetes API could not be reached; retrying with backoff")
+        );
+    }
 
     #[test]
     fn only_refusals_of_what_was_written_are_the_specs() {
