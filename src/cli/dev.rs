@@ -7,6 +7,7 @@ use super::run::DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
 use super::token_requests::{FlagError, TokenRequestArgs};
 use crate::controller::{self, Settings};
 use crate::manifests;
+use crate::request_timeout;
 use crate::token_requests::PATH;
 use clap::Args;
 use kube_apiserver_memory::{ApiServer, ApiServerOptions};
@@ -141,7 +142,8 @@ pub fn run(args: &DevArgs) -> Result<(), Error> {
             .await
             .map_err(|source| Error::ApiServerListen { address: args.listen, source })?;
         let kubeconfig = OwnKubeconfig::create(&kubeconfig, &server.kubeconfig())?;
-        let client = server.client();
+        // As `run` makes it: every request but a watch cut at its deadline.
+        let client = request_timeout::bounded(server.client(), request_timeout::REQUEST_TIMEOUT);
         manifests::install_crds(&client).await.map_err(Error::Crds)?;
         let namespace = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {DEFAULT_CLUSTER_RESOURCE_NAMESPACE}\n");
         manifests::apply(&client, "default", "the cluster resource namespace", &namespace).await?;

@@ -5,6 +5,7 @@
 use super::runtime;
 use crate::api::{Permission, Role};
 use crate::cli::token_requests::DEFAULT_AUDIENCE;
+use crate::request_timeout;
 use crate::token_requests::PATH;
 use axum::http::{Request, header};
 use clap::{ArgGroup, Args, ValueEnum};
@@ -301,6 +302,7 @@ pub fn run(args: &RequestArgs) -> Result<(), Error> {
             url: args.url.clone(),
             source,
         })?;
+        let client = request_timeout::bounded(client, request_timeout::REQUEST_TIMEOUT);
         let request = Request::post(PATH.replace("{namespace}", &namespace))
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
@@ -334,6 +336,7 @@ async fn mint(
     audience: &str,
 ) -> Result<String, Error> {
     let client = Client::try_from(config).map_err(Error::KubernetesClient)?;
+    let client = request_timeout::bounded(client, request_timeout::REQUEST_TIMEOUT);
     let request = TokenRequest {
         spec: TokenRequestSpec {
             audiences: vec![audience.to_owned()],
