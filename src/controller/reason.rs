@@ -282,7 +282,7 @@ impl Reason {
             Reason::ApiError => (
                 "ApiError",
                 On::Token,
-                "`Reconciling` only (`Ready` keeps its last answer about the Secret's token): a request to the Kubernetes API failed; the message gives the answer's HTTP status and reason (the operator's log names the request)",
+                "`Reconciling` only (`Ready` keeps its last answer about the Secret's token): a request to the Kubernetes API failed; the message gives the answer's HTTP status and reason, or says the API server could not be reached or did not answer within the request's deadline (30 s) or the attempt's (a tenth of the token's remaining lifetime, at least 2 s) (the operator's log names the request)",
                 "none if it passes; else check the API server and the operator's RBAC",
             ),
         }
